@@ -1,0 +1,117 @@
+# pkiroll — see README.md. `make run` and `make test` work on a fresh
+# Debian 12 machine (as root they install what is missing first).
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+# B is the build directory: "." builds in the tree, `make asan` uses build/asan.
+B ?= .
+CC ?= cc
+AR ?= ar
+OPT ?= -O2 -g
+SAN ?=
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
+PKGS = openssl sqlite3 libzip jansson inih
+CPPFLAGS += -D_GNU_SOURCE -Ilib
+# Recursively expanded: pkg-config runs only once `make deps` has run.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv
+ALL_CFLAGS = -std=c11 $(OPT) $(SAN) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SAN) $(LDFLAGS)
+
+# Debian packages the build, the tests and `make run` need.
+DEBS = build-essential pkg-config libssl-dev libsqlite3-dev libzip-dev \
+       libcsv-dev libjansson-dev libinih-dev libmicrohttpd-dev openssl \
+       jq time zip unzip
+
+LIB_SRC = $(wildcard lib/*.c)
+LIB_OBJ = $(LIB_SRC:%.c=$(B)/%.o)
+CLI_SRC = $(wildcard cmd/pkiroll/*.c)
+CLI_OBJ = $(CLI_SRC:%.c=$(B)/%.o)
+UNIT_SRC = $(wildcard tests/unit/*.c)
+UNIT_OBJ = $(UNIT_SRC:%.c=$(B)/%.o)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/fuzz/%)
+HDRS = $(wildcard lib/*.h cmd/pkiroll/*.h tests/unit/*.h)
+
+LIBA = $(B)/lib/libpkiroll.a
+PKIROLL = $(B)/cmd/pkiroll/pkiroll
+UNIT = $(B)/tests/unit/unit_tests
+
+.PHONY: all deps test asan run install fmt fuzz bench clean check-deps
+
+all: $(LIBA) $(PKIROLL)
+
+$(B)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJ)
+
+$(PKIROLL): $(CLI_OBJ) $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBA) $(PKG_LIBS)
+
+$(UNIT): $(UNIT_OBJ) $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJ) $(LIBA) $(PKG_LIBS)
+
+# Fuzz targets: built with a replay driver (tests/fuzz/driver.c) so the
+# suite runs their corpus; `make fuzz` builds them with libFuzzer.
+$(B)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< tests/fuzz/driver.c $(LIBA) $(PKG_LIBS)
+
+# Installs the Debian packages that are missing; does nothing when all are
+# there. Needs root (or prints what to install).
+deps:
+	@missing=""; for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+	    || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then \
+	    echo "missing Debian packages:$$missing (run: sudo apt-get install$$missing)"; exit 2; fi; \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+	    || { echo "apt-get install failed"; exit 2; }; \
+	fi
+
+test: deps
+	$(MAKE) all $(UNIT) $(FUZZ_BIN)
+	tests/run.sh $(B)
+
+asan: deps
+	$(MAKE) B=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
+	  all build/asan/tests/unit/unit_tests $(FUZZ_SRC:tests/fuzz/%.c=build/asan/tests/fuzz/%)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  PKIROLL_SANITIZED=1 tests/run.sh build/asan
+
+run: deps all
+	examples/demo.sh
+
+fuzz: deps
+	@command -v clang >/dev/null || apt-get install -y -qq clang
+	@mkdir -p build/fuzz
+	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $(PKG_CFLAGS) \
+	    -o build/fuzz/$$n $$f $(LIB_SRC) $(PKG_LIBS) || exit 1; done
+	@echo "fuzzers in build/fuzz; e.g. build/fuzz/fuzz_manifest -max_total_time=60 tests/fuzz/corpus/manifest"
+
+bench: deps all
+	tests/bench/run.sh $(B)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(PKIROLL) $(DESTDIR)$(BINDIR)/pkiroll
+	install -m 0644 cmd/pkiroll/pkiroll.1 $(DESTDIR)$(MANDIR)/man1/pkiroll.1
+
+fmt:
+	clang-format -i lib/*.c lib/*.h cmd/*/*.c tests/unit/*.c tests/fuzz/*.c
+
+clean:
+	rm -rf build lib/*.o lib/*.a cmd/*/*.o $(PKIROLL) tests/unit/*.o $(UNIT) \
+	  $(FUZZ_BIN)

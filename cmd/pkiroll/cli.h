@@ -1,0 +1,42 @@
+/*
+ * The pkiroll tool: what main.c hands to each command.
+ */
+#ifndef PKIROLL_CLI_H
+#define PKIROLL_CLI_H
+
+#include "pkiroll.h"
+
+/* Documented exit codes (pkiroll help, README). */
+enum {
+	EXIT_DONE = 0,   /* all done, or nothing to do */
+	EXIT_SOME = 1,   /* some communities (or rows) failed */
+	EXIT_USAGE = 2,  /* usage or configuration error */
+	EXIT_FATAL = 3,  /* store, I/O */
+};
+
+struct cli {
+	const char *prog;
+	const char *db;     /* --db, the config's db, or ./pkiroll.db */
+	const char *config; /* --config, or NULL */
+	int verbose;        /* -v count */
+	int quiet;          /* -q */
+	pkiroll_ctx *ctx;
+	int argc;           /* the command's arguments, argv[0] = command */
+	char **argv;
+};
+
+/* Prints "pkiroll: msg" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Maps a library error to an exit code. */
+int cli_exit_for(int err);
+
+int cmd_check(struct cli *cli);
+int cmd_status(struct cli *cli);
+int cmd_fingerprint(struct cli *cli);
+
+extern const char help_check[];
+extern const char help_status[];
+extern const char help_fingerprint[];
+
+#endif

@@ -1,0 +1,287 @@
+/*
+ * pkiroll COMMAND [options]: global options, dispatch, help, exit codes.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char usage_text[] =
+	"usage: pkiroll [--db PATH] [--config FILE] [-v] [-q] COMMAND [options]\n"
+	"\n"
+	"Enrolls B2B trading communities on an Entrust-style PKI over CMP, keeps\n"
+	"their state in SQLite and builds partner certificate bundles.\n"
+	"\n"
+	"commands:\n"
+	"  enroll       enroll the communities of a manifest (not implemented yet)\n"
+	"  renew        renew certificates before they expire (not implemented yet)\n"
+	"  bundle       write one zip per trading partner (not implemented yet)\n"
+	"  status       state counts, communities that need attention, expiring certificates\n"
+	"  check        validate a manifest without contacting any CA\n"
+	"  export       export a community's certificates (not implemented yet)\n"
+	"  fingerprint  MD5, SHA-1 and SHA-256 fingerprints of certificate files\n"
+	"  version      print the version\n"
+	"  help         this text, or `pkiroll help COMMAND`\n"
+	"\n"
+	"global options (before or after the command):\n"
+	"  --db PATH       the store (default ./pkiroll.db)\n"
+	"  --config FILE   configuration file (default ./pkiroll.conf, else\n"
+	"                  /etc/pkiroll.conf, when present)\n"
+	"  -v              more output (repeatable)\n"
+	"  -q              errors only\n"
+	"\n"
+	"exit codes:\n"
+	"  0  all done, or nothing to do\n"
+	"  1  some communities (or manifest rows) failed\n"
+	"  2  usage or configuration error\n"
+	"  3  fatal error (store, I/O)\n";
+
+struct command {
+	const char *name;
+	int (*run)(struct cli *);
+	const char *help;
+};
+
+static const char help_enroll[] =
+	"usage: pkiroll enroll MANIFEST [-j N] [--ca PROFILE | --ca-url URL]\n"
+	"\n"
+	"Not implemented yet.\n";
+static const char help_renew[] =
+	"usage: pkiroll renew\n\nNot implemented yet.\n";
+static const char help_bundle[] =
+	"usage: pkiroll bundle [--out DIR]\n\nNot implemented yet.\n";
+static const char help_export[] =
+	"usage: pkiroll export COMMUNITY\n\nNot implemented yet.\n";
+static const char help_version[] =
+	"usage: pkiroll version\n\nPrints the version of pkiroll and its libraries.\n";
+static const char help_help[] =
+	"usage: pkiroll help [COMMAND]\n\nPrints the overview, or a command's help.\n";
+
+static int cmd_todo(struct cli *cli)
+{
+	cli_error("%s: not implemented yet", cli->argv[0]);
+	return EXIT_USAGE;
+}
+
+static int cmd_version(struct cli *cli)
+{
+	if (cli->argc > 1) {
+		cli_error("version: takes no arguments");
+		return EXIT_USAGE;
+	}
+	printf("pkiroll %s\n", PKIROLL_VERSION);
+	return EXIT_DONE;
+}
+
+static int cmd_help(struct cli *cli);
+
+static const struct command commands[] = {
+	{ "enroll", cmd_todo, help_enroll },
+	{ "renew", cmd_todo, help_renew },
+	{ "bundle", cmd_todo, help_bundle },
+	{ "status", cmd_status, help_status },
+	{ "check", cmd_check, help_check },
+	{ "export", cmd_todo, help_export },
+	{ "fingerprint", cmd_fingerprint, help_fingerprint },
+	{ "version", cmd_version, help_version },
+	{ "help", cmd_help, help_help },
+};
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static int cmd_help(struct cli *cli)
+{
+	const struct command *c;
+
+	if (cli->argc < 2) {
+		fputs(usage_text, stdout);
+		return EXIT_DONE;
+	}
+	if ((c = find_command(cli->argv[1])) == NULL) {
+		cli_error("help: unknown command \"%s\"", cli->argv[1]);
+		return EXIT_USAGE;
+	}
+	fputs(c->help, stdout);
+	return EXIT_DONE;
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("pkiroll: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_exit_for(int err)
+{
+	switch (err) {
+	case PKIROLL_OK:
+		return EXIT_DONE;
+	case PKIROLL_ERR_USAGE:
+	case PKIROLL_ERR_CONFIG:
+	case PKIROLL_ERR_MANIFEST:
+		return EXIT_USAGE;
+	case PKIROLL_ERR_STRICT:
+		return EXIT_SOME;
+	default:
+		return EXIT_FATAL;
+	}
+}
+
+static void log_line(void *arg, enum pkiroll_level level, const char *msg)
+{
+	const struct cli *cli = arg;
+
+	if (cli->quiet && level > PKIROLL_LOG_ERROR)
+		return;
+	if (level == PKIROLL_LOG_DEBUG && cli->verbose == 0)
+		return;
+	fprintf(stderr, "%s\n", msg);
+}
+
+/* Takes the value of option opt from "--opt=V" or the next argument. */
+static int option_value(int argc, char **argv, int *i, const char *opt,
+			const char **val)
+{
+	size_t n = strlen(opt);
+
+	if (strncmp(argv[*i], opt, n) != 0)
+		return 0;
+	if (argv[*i][n] == '=') {
+		*val = argv[*i] + n + 1;
+		return 1;
+	}
+	if (argv[*i][n] != '\0')
+		return 0;
+	if (*i + 1 >= argc) {
+		cli_error("%s needs a value", opt);
+		return -1;
+	}
+	*val = argv[++*i];
+	return 1;
+}
+
+/*
+ * Takes the global options out of argv, wherever they are; the rest (the
+ * command and its options, in order) goes to cli->argv.
+ */
+static int parse_globals(struct cli *cli, int argc, char **argv)
+{
+	int r, rest = 0;
+
+	cli->argv = calloc((size_t)argc + 1, sizeof(char *));
+	if (cli->argv == NULL)
+		return -1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (rest) {
+			cli->argv[cli->argc++] = argv[i];
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			rest = 1;
+			if (cli->argc > 0)
+				cli->argv[cli->argc++] = argv[i];
+			continue;
+		}
+		if ((r = option_value(argc, argv, &i, "--db", &cli->db)) != 0 ||
+		    (r = option_value(argc, argv, &i, "--config", &cli->config)) != 0) {
+			if (r < 0)
+				return -1;
+			continue;
+		}
+		if (a[0] == '-' && a[1] != '-' && a[1] != '\0' &&
+		    strspn(a + 1, "vq") == strlen(a + 1)) {
+			for (const char *p = a + 1; *p; p++) {
+				if (*p == 'v')
+					cli->verbose++;
+				else
+					cli->quiet = 1;
+			}
+			continue;
+		}
+		if (cli->argc == 0 && a[0] == '-') {
+			if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+				cli->argv[cli->argc++] = "help";
+				continue;
+			}
+			if (strcmp(a, "--version") == 0) {
+				cli->argv[cli->argc++] = "version";
+				continue;
+			}
+			cli_error("unknown option \"%s\" before the command (see pkiroll help)", a);
+			return -1;
+		}
+		cli->argv[cli->argc++] = argv[i];
+	}
+	return 0;
+}
+
+static int wants_help(const struct cli *cli)
+{
+	for (int i = 1; i < cli->argc; i++) {
+		if (strcmp(cli->argv[i], "--") == 0)
+			return 0;
+		if (strcmp(cli->argv[i], "--help") == 0 || strcmp(cli->argv[i], "-h") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { .prog = "pkiroll" };
+	const struct command *c;
+	int rc;
+
+	if (parse_globals(&cli, argc, argv) < 0) {
+		free(cli.argv);
+		return EXIT_USAGE;
+	}
+	if (cli.argc == 0) {
+		fputs(usage_text, stderr);
+		free(cli.argv);
+		return EXIT_USAGE;
+	}
+	if ((c = find_command(cli.argv[0])) == NULL) {
+		cli_error("unknown command \"%s\" (see pkiroll help)", cli.argv[0]);
+		free(cli.argv);
+		return EXIT_USAGE;
+	}
+	if (wants_help(&cli)) {
+		fputs(c->help, stdout);
+		free(cli.argv);
+		return EXIT_DONE;
+	}
+	if (cli.config != NULL && access(cli.config, R_OK) != 0) {
+		cli_error("--config %s: %s", cli.config, strerror(errno));
+		free(cli.argv);
+		return EXIT_USAGE;
+	}
+	if (cli.db == NULL)
+		cli.db = "pkiroll.db";
+	if ((cli.ctx = pkiroll_ctx_new(log_line, &cli)) == NULL) {
+		cli_error("out of memory");
+		free(cli.argv);
+		return EXIT_FATAL;
+	}
+	rc = c->run(&cli);
+	pkiroll_ctx_free(cli.ctx);
+	free(cli.argv);
+	return rc;
+}

@@ -1,0 +1,241 @@
+/*
+ * RFC 4514 string <-> X509_NAME.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/objects.h>
+
+#include "dn.h"
+
+#define DN_MAX_AVAS 64
+
+struct ava {
+	char type[64];
+	char *value; /* unescaped, NUL-terminated, owned by the parse buffer */
+	size_t len;
+	int new_rdn; /* first AVA of its RDN */
+};
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Splits s into AVAs. Values are unescaped in place into buf (which holds a
+ * copy of s). Returns the number of AVAs or -1 with err set.
+ */
+static int split(char *buf, struct ava *avas, char *err, size_t errlen)
+{
+	char *p = buf;
+	int n = 0, new_rdn = 1;
+
+	for (;;) {
+		char *t = p, *out, *keep;
+		size_t tl;
+		int quoted = 0;
+
+		while (*p == ' ')
+			p++;
+		t = p;
+		while (*p != '\0' && *p != '=' && *p != ',' && *p != '+')
+			p++;
+		if (*p != '=') {
+			snprintf(err, errlen, "RFC 4514 3: \"%.*s\" is not TYPE=value",
+				 (int)(p - t > 40 ? 40 : p - t), t);
+			return -1;
+		}
+		tl = (size_t)(p - t);
+		while (tl > 0 && t[tl - 1] == ' ')
+			tl--;
+		if (tl == 0 || tl >= sizeof(avas[0].type)) {
+			snprintf(err, errlen, "RFC 4514 3: missing or too long attribute type");
+			return -1;
+		}
+		if (n == DN_MAX_AVAS) {
+			snprintf(err, errlen, "more than %d attributes", DN_MAX_AVAS);
+			return -1;
+		}
+		memcpy(avas[n].type, t, tl);
+		avas[n].type[tl] = '\0';
+		avas[n].new_rdn = new_rdn;
+		p++; /* '=' */
+		while (*p == ' ')
+			p++;
+		if (*p == '#') {
+			snprintf(err, errlen, "%s: hex-encoded (#) values are not supported",
+				 avas[n].type);
+			return -1;
+		}
+		out = p;
+		avas[n].value = out;
+		keep = out;
+		if (*p == '"') {
+			quoted = 1;
+			p++;
+		}
+		for (;;) {
+			char c = *p;
+
+			if (c == '\0')
+				break;
+			if (quoted && c == '"') {
+				p++;
+				quoted = 2;
+				break;
+			}
+			if (!quoted && (c == ',' || c == '+'))
+				break;
+			if (c == '\\') {
+				int h1 = hexval((unsigned char)p[1]);
+				int h2 = h1 < 0 ? -1 : hexval((unsigned char)p[2]);
+
+				if (h1 >= 0 && h2 >= 0) {
+					*out++ = (char)(h1 * 16 + h2);
+					p += 3;
+					keep = out;
+				} else if (p[1] != '\0' && strchr(",+\"\\<>;=# ", p[1]) != NULL) {
+					*out++ = p[1];
+					p += 2;
+					keep = out;
+				} else {
+					snprintf(err, errlen, "%s: RFC 4514 2.4: bad escape \"\\%c\"",
+						 avas[n].type, p[1] ? p[1] : ' ');
+					return -1;
+				}
+				continue;
+			}
+			if (!quoted && strchr("\";<>", c) != NULL) {
+				snprintf(err, errlen,
+					 "%s: RFC 4514 2.4: unescaped '%c' in value%s", avas[n].type, c,
+					 c == ';' ? " (RDNs are separated by ',')" : "");
+				return -1;
+			}
+			*out++ = c;
+			p++;
+		}
+		if (quoted == 1) {
+			snprintf(err, errlen, "%s: unterminated quoted value", avas[n].type);
+			return -1;
+		}
+		if (quoted == 2)
+			while (*p == ' ')
+				p++;
+		/* trailing unescaped spaces are not part of the value */
+		while (!quoted && out > keep && out[-1] == ' ')
+			out--;
+		avas[n].len = (size_t)(out - avas[n].value);
+		if (avas[n].len == 0) {
+			snprintf(err, errlen, "%s: empty value", avas[n].type);
+			return -1;
+		}
+		n++;
+		if (*p == '\0')
+			break;
+		if (quoted == 2 && *p != ',' && *p != '+') {
+			snprintf(err, errlen, "text after quoted value");
+			return -1;
+		}
+		new_rdn = (*p == ',');
+		*out = '\0'; /* safe: out <= p */
+		p++;
+	}
+	/* terminate the last value */
+	avas[n - 1].value[avas[n - 1].len] = '\0';
+	return n;
+}
+
+X509_NAME *dn_parse(const char *s, char *err, size_t errlen)
+{
+	struct ava avas[DN_MAX_AVAS];
+	X509_NAME *name = NULL;
+	char *buf = NULL;
+	int n, i, first;
+
+	/* Phase: split the string into attribute type/value pairs. */
+	if (s == NULL || *s == '\0') {
+		snprintf(err, errlen, "empty DN");
+		return NULL;
+	}
+	if ((buf = strdup(s)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if ((n = split(buf, avas, err, errlen)) < 0)
+		goto out;
+	for (i = 0; i < n; i++)
+		avas[i].value[avas[i].len] = '\0';
+
+	/* Phase: build the name, last RDN of the string first. */
+	if ((name = X509_NAME_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	i = n;
+	while (i > 0) {
+		int start = i - 1;
+
+		while (start > 0 && !avas[start].new_rdn)
+			start--;
+		first = 1;
+		for (int k = start; k < i; k++) {
+			int nid = OBJ_txt2nid(avas[k].type);
+
+			if (nid == NID_undef) {
+				snprintf(err, errlen, "unknown attribute type \"%s\"",
+					 avas[k].type);
+				goto fail;
+			}
+			if (!X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8,
+							(unsigned char *)avas[k].value,
+							(int)avas[k].len, -1,
+							first ? 0 : -1)) {
+				ERR_clear_error();
+				snprintf(err, errlen, "%s: value not allowed for this attribute%s",
+					 avas[k].type,
+					 nid == NID_countryName ? " (two letters)" : "");
+				goto fail;
+			}
+			first = 0;
+		}
+		i = start;
+	}
+	goto out;
+fail:
+	X509_NAME_free(name);
+	name = NULL;
+out:
+	free(buf);
+	return name;
+}
+
+char *dn_format(const X509_NAME *name)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data, *s = NULL;
+	long len;
+
+	if (b == NULL)
+		return NULL;
+	if (X509_NAME_print_ex(b, name, 0,
+			       XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+		len = BIO_get_mem_data(b, &data);
+		if ((s = malloc((size_t)len + 1)) != NULL) {
+			memcpy(s, data, (size_t)len);
+			s[len] = '\0';
+		}
+	}
+	BIO_free(b);
+	return s;
+}

@@ -1,0 +1,68 @@
+/*
+ * The manifest: a CSV file with one community per row, read as a stream.
+ */
+#ifndef PKIROLL_MANIFEST_H
+#define PKIROLL_MANIFEST_H
+
+#include "internal.h"
+
+#define MANIFEST_MAX_FIELD 4096 /* bytes in one field */
+
+enum key_type {
+	KEY_RSA2048 = 0,
+	KEY_RSA3072,
+	KEY_RSA4096,
+	KEY_P256,
+	KEY_P384,
+	KEY__MAX
+};
+
+/* "rsa2048" ... for a key type, or NULL. */
+const char *key_type_name(int type);
+/* Key type from its name (case-insensitive), or -1. */
+int key_type_from_name(const char *name);
+
+/* One validated row. Strings live until the next manifest_next_row(). */
+struct manifest_row {
+	unsigned long line;  /* physical line where the row starts */
+	int bad;             /* an error was reported for this row */
+	const char *community;
+	const char *reference;
+	const char *authcode; /* the code, or env:NAME / file:PATH */
+	const char *subject;  /* normalised RFC 4514 string */
+	const char *ca;       /* NULL: default profile */
+	const char *email;
+	const char *notes;
+	int key_type;
+	int enc_key_type;
+	int dual;
+	size_t npartners;
+	const char *const *partners;
+};
+
+struct manifest;
+
+/*
+ * Opens a manifest and reads its header. Returns NULL with *err set on a
+ * fatal problem (logged). The result is the caller's to close.
+ */
+struct manifest *manifest_open(pkiroll_ctx *ctx, const char *path,
+			       const struct pkiroll_manifest_opts *opts,
+			       int *err);
+
+/*
+ * Reads the next row. Returns 1 with *row set (check row->bad), 0 at the
+ * end, -1 on a fatal error or a --strict stop (see manifest_error()).
+ */
+int manifest_next_row(struct manifest *m, const struct manifest_row **row);
+
+/* The pkiroll_err of the last -1 from manifest_next_row(). */
+int manifest_error(const struct manifest *m);
+
+/* Counters so far. */
+void manifest_stats(const struct manifest *m,
+		    struct pkiroll_manifest_stats *stats);
+
+void manifest_close(struct manifest *m);
+
+#endif

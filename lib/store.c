@@ -1,0 +1,322 @@
+/*
+ * Opening the store: pragmas, schema migrations, small shared helpers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store.h"
+
+/*
+ * Forward migrations; migration i brings user_version from i to i + 1.
+ * Never edit one that has shipped: append a new one.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1: the initial schema */
+	"CREATE TABLE runs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  command TEXT NOT NULL,"
+	"  manifest TEXT,"
+	"  pid INTEGER,"
+	"  started_at INTEGER NOT NULL,"
+	"  finished_at INTEGER,"
+	"  status TEXT,"
+	"  total INTEGER NOT NULL DEFAULT 0,"
+	"  succeeded INTEGER NOT NULL DEFAULT 0,"
+	"  failed INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE communities ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  reference_number TEXT NOT NULL UNIQUE,"
+	"  subject TEXT NOT NULL,"
+	"  ca_profile TEXT,"
+	"  key_type TEXT NOT NULL,"
+	"  enc_key_type TEXT NOT NULL,"
+	"  dual INTEGER NOT NULL CHECK (dual IN (0, 1)),"
+	"  email TEXT,"
+	"  notes TEXT,"
+	"  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending',"
+	"    'enrolling', 'enrolled', 'failed', 'needs_codes', 'renewing',"
+	"    'retired')),"
+	"  reason TEXT,"
+	"  retryable INTEGER NOT NULL DEFAULT 1,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_at INTEGER,"
+	"  code_hash BLOB," /* PBKDF2 of the code the CA refused; never the code */
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX communities_state ON communities (state, next_attempt_at);"
+	"CREATE TABLE partners ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE"
+	");"
+	"CREATE TABLE partner_communities ("
+	"  partner_id INTEGER NOT NULL REFERENCES partners (id) ON DELETE CASCADE,"
+	"  community_id INTEGER NOT NULL REFERENCES communities (id)"
+	"    ON DELETE CASCADE,"
+	"  PRIMARY KEY (partner_id, community_id)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX partner_communities_c ON partner_communities (community_id);"
+	"CREATE TABLE certificates ("
+	"  id INTEGER PRIMARY KEY,"
+	"  community_id INTEGER NOT NULL REFERENCES communities (id),"
+	"  run_id INTEGER REFERENCES runs (id),"
+	"  usage TEXT NOT NULL CHECK (usage IN ('signing', 'encryption')),"
+	"  der BLOB NOT NULL,"
+	"  serial TEXT NOT NULL,"
+	"  issuer TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  not_before INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  key_type TEXT,"
+	"  md5 TEXT NOT NULL,"
+	"  sha1 TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL UNIQUE,"
+	"  superseded_by INTEGER REFERENCES certificates (id),"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX certificates_c ON certificates (community_id, usage);"
+	"CREATE INDEX certificates_exp ON certificates (not_after)"
+	"  WHERE superseded_by IS NULL;"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  run_id INTEGER REFERENCES runs (id),"
+	"  community_id INTEGER REFERENCES communities (id),"
+	"  from_state TEXT,"
+	"  to_state TEXT,"
+	"  reason TEXT"
+	");"
+	"CREATE INDEX events_c ON events (community_id);"
+	"CREATE TRIGGER events_no_update BEFORE UPDATE ON events"
+	"  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+	"CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
+	"  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
+};
+
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+void store_sql_error(struct pkiroll_store *s, const char *what)
+{
+	ctx_log(s->ctx, PKIROLL_LOG_ERROR, "store %s: %s: %s", s->path, what,
+		s->db ? sqlite3_errmsg(s->db) : "cannot open");
+}
+
+int store_exec(struct pkiroll_store *s, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "store %s: %s", s->path,
+			msg ? msg : "error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+sqlite3_stmt *store_prepare(struct pkiroll_store *s, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_sql_error(s, "prepare");
+		return NULL;
+	}
+	return st;
+}
+
+int store_event_add(struct pkiroll_store *s, sqlite3_int64 community_id,
+		    const char *from, const char *to, const char *reason)
+{
+	sqlite3_stmt *st = store_prepare(s,
+		"INSERT INTO events (at, community_id, from_state, to_state, reason)"
+		" VALUES (?, ?, ?, ?, ?)");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 2, community_id);
+	sqlite3_bind_text(st, 3, from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, reason, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_sql_error(s, "event");
+		return -1;
+	}
+	return 0;
+}
+
+int pkiroll_store_schema_version(pkiroll_store *s)
+{
+	sqlite3_stmt *st = store_prepare(s, "PRAGMA user_version");
+	int v = -1;
+
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int migrate(struct pkiroll_store *s)
+{
+	int v = pkiroll_store_schema_version(s);
+	char sql[64];
+
+	if (v < 0)
+		return PKIROLL_ERR_STORE;
+	if (v > NMIGRATIONS) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+			"store %s: schema version %d is newer than this pkiroll (%d)",
+			s->path, v, NMIGRATIONS);
+		return PKIROLL_ERR_SCHEMA;
+	}
+	for (; v < NMIGRATIONS; v++) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+			return PKIROLL_ERR_STORE;
+		if (store_exec(s, migrations[v]) < 0 || store_exec(s, sql) < 0) {
+			store_exec(s, "ROLLBACK");
+			return PKIROLL_ERR_STORE;
+		}
+		if (store_exec(s, "COMMIT") < 0)
+			return PKIROLL_ERR_STORE;
+		ctx_log(s->ctx, PKIROLL_LOG_DEBUG, "store %s: migrated to schema %d",
+			s->path, v + 1);
+	}
+	return PKIROLL_OK;
+}
+
+int pkiroll_store_open(pkiroll_ctx *ctx, const char *path, int create,
+		       pkiroll_store **out)
+{
+	struct pkiroll_store *s = calloc(1, sizeof(*s));
+	int err = PKIROLL_ERR_STORE, fd;
+
+	*out = NULL;
+	if (s == NULL || (s->path = strdup(path)) == NULL) {
+		free(s);
+		return PKIROLL_ERR_NOMEM;
+	}
+	s->ctx = ctx;
+
+	/* Phase: the file, private to its owner when we make it. */
+	if (create) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			ctx_log(ctx, PKIROLL_LOG_ERROR, "store %s: %s", path,
+				strerror(errno));
+			err = PKIROLL_ERR_IO;
+			goto fail;
+		}
+		close(fd);
+	} else if (access(path, F_OK) != 0) {
+		ctx_log(ctx, PKIROLL_LOG_ERROR,
+			"store %s: no such file (has anything been enrolled here? see --db)",
+			path);
+		err = PKIROLL_ERR_NOENT;
+		goto fail;
+	}
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		store_sql_error(s, "open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+
+	/* Phase: pragmas, then the schema. */
+	if (store_exec(s, "PRAGMA journal_mode = WAL") < 0 ||
+	    store_exec(s, "PRAGMA synchronous = NORMAL") < 0 ||
+	    store_exec(s, "PRAGMA foreign_keys = ON") < 0)
+		goto fail;
+	if ((err = migrate(s)) != PKIROLL_OK)
+		goto fail;
+	*out = s;
+	return PKIROLL_OK;
+fail:
+	pkiroll_store_close(s);
+	return err;
+}
+
+void pkiroll_store_close(pkiroll_store *s)
+{
+	if (s == NULL)
+		return;
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+struct seen {
+	sqlite3 *db;
+	sqlite3_stmt *ins, *sel;
+};
+
+struct seen *seen_new(void)
+{
+	struct seen *set = calloc(1, sizeof(*set));
+
+	if (set == NULL)
+		return NULL;
+	/* "" is a private on-disk temporary database, removed on close */
+	if (sqlite3_open_v2("", &set->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+			    NULL) != SQLITE_OK ||
+	    sqlite3_exec(set->db,
+			 "PRAGMA cache_size = -2048;"
+			 "PRAGMA journal_mode = OFF;"
+			 "PRAGMA synchronous = OFF;"
+			 "CREATE TABLE seen (kind INTEGER, value TEXT, line INTEGER,"
+			 " PRIMARY KEY (kind, value)) WITHOUT ROWID;"
+			 "BEGIN;",
+			 NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(set->db,
+			       "INSERT INTO seen VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+			       -1, &set->ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(set->db,
+			       "SELECT line FROM seen WHERE kind = ? AND value = ?",
+			       -1, &set->sel, NULL) != SQLITE_OK) {
+		seen_free(set);
+		return NULL;
+	}
+	return set;
+}
+
+int seen_add(struct seen *set, int kind, const char *value, unsigned long line,
+	     unsigned long *first)
+{
+	int rc;
+
+	sqlite3_reset(set->ins);
+	sqlite3_bind_int(set->ins, 1, kind);
+	sqlite3_bind_text(set->ins, 2, value, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(set->ins, 3, (sqlite3_int64)line);
+	if (sqlite3_step(set->ins) != SQLITE_DONE)
+		return -1;
+	if (sqlite3_changes(set->db) == 1)
+		return 1;
+	sqlite3_reset(set->sel);
+	sqlite3_bind_int(set->sel, 1, kind);
+	sqlite3_bind_text(set->sel, 2, value, -1, SQLITE_STATIC);
+	rc = sqlite3_step(set->sel);
+	*first = rc == SQLITE_ROW ? (unsigned long)sqlite3_column_int64(set->sel, 0) : 0;
+	return 0;
+}
+
+void seen_free(struct seen *set)
+{
+	if (set == NULL)
+		return;
+	sqlite3_finalize(set->ins);
+	sqlite3_finalize(set->sel);
+	sqlite3_close(set->db);
+	free(set);
+}

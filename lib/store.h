@@ -1,0 +1,48 @@
+/*
+ * The SQLite store: schema, migrations and every SQL statement of pkiroll.
+ */
+#ifndef PKIROLL_STORE_H
+#define PKIROLL_STORE_H
+
+#include <sqlite3.h>
+
+#include "internal.h"
+
+struct pkiroll_store {
+	pkiroll_ctx *ctx;
+	sqlite3 *db;
+	char *path;
+};
+
+/* Logs "store PATH: what: sqlite's message". */
+void store_sql_error(struct pkiroll_store *s, const char *what);
+
+/* Runs SQL without results. Returns 0 or -1 (logged). */
+int store_exec(struct pkiroll_store *s, const char *sql);
+
+/* Prepares one statement. Returns NULL (logged) on error. */
+sqlite3_stmt *store_prepare(struct pkiroll_store *s, const char *sql);
+
+/* Appends an event row. from/to may be NULL. Returns 0 or -1. */
+int store_event_add(struct pkiroll_store *s, sqlite3_int64 community_id,
+		    const char *from, const char *to, const char *reason);
+
+/*
+ * A set of strings remembered on disk (a private temporary SQLite file with
+ * a bounded cache), so that duplicate detection over a manifest of any size
+ * does not grow the process's memory.
+ */
+struct seen;
+
+/* New empty set, or NULL. */
+struct seen *seen_new(void);
+
+/*
+ * Adds value under kind. Returns 1 if it was new, 0 if it was there (with
+ * *first = the line it was added with), -1 on error.
+ */
+int seen_add(struct seen *set, int kind, const char *value, unsigned long line,
+	     unsigned long *first);
+void seen_free(struct seen *set);
+
+#endif
