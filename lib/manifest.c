@@ -729,9 +729,13 @@ static void validate_row(struct manifest *m)
 		return;
 	}
 
-	if (m->nfields != m->ncols)
+	if (m->nfields != m->ncols) {
+		/* the columns do not line up: checking them would only add noise */
 		row_error(m, NULL, "wrong number of fields: %d, the header has %d",
 			  m->nfields, m->ncols);
+		row->bad = 1;
+		return;
+	}
 
 	/* Phase: required fields. */
 	row->community = required(m, COL_COMMUNITY);

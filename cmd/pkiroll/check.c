@@ -31,40 +31,50 @@ static char parse_delimiter(const char *s)
 	return 0;
 }
 
-int cmd_check(struct cli *cli)
+int cli_manifest_options(struct cli *cli, const char *cmd,
+			 struct pkiroll_manifest_opts *mo)
 {
 	static const struct option opts[] = {
 		{ "delimiter", required_argument, NULL, 'd' },
 		{ "strict", no_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct pkiroll_manifest_opts mo = { 0 };
-	struct pkiroll_manifest_stats st;
-	int c, err;
+	int c;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(cli->argc, cli->argv, "+", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			if ((mo.delimiter = parse_delimiter(optarg)) == 0) {
-				cli_error("check: --delimiter must be ',', ';' or tab");
-				return EXIT_USAGE;
+			if ((mo->delimiter = parse_delimiter(optarg)) == 0) {
+				cli_error("%s: --delimiter must be ',', ';' or tab", cmd);
+				return -1;
 			}
 			break;
 		case 's':
-			mo.strict = 1;
+			mo->strict = 1;
 			break;
 		default:
-			cli_error("check: unknown option \"%s\" (see pkiroll check --help)",
-				  cli->argv[optind - 1]);
-			return EXIT_USAGE;
+			cli_error("%s: unknown option or missing value \"%s\" (see pkiroll %s --help)",
+				  cmd, cli->argv[optind - 1], cmd);
+			return -1;
 		}
 	}
 	if (optind != cli->argc - 1) {
-		cli_error("check: exactly one MANIFEST expected (see pkiroll check --help)");
-		return EXIT_USAGE;
+		cli_error("%s: exactly one MANIFEST expected (see pkiroll %s --help)", cmd, cmd);
+		return -1;
 	}
+	return 0;
+}
+
+int cmd_check(struct cli *cli)
+{
+	struct pkiroll_manifest_opts mo = { 0 };
+	struct pkiroll_manifest_stats st;
+	int err;
+
+	if (cli_manifest_options(cli, "check", &mo) < 0)
+		return EXIT_USAGE;
 	err = pkiroll_manifest_check(cli->ctx, cli->argv[optind], &mo, &st);
 	if (err != PKIROLL_OK && err != PKIROLL_ERR_STRICT) {
 		cli_error("check: %s: %s", cli->argv[optind], pkiroll_strerror(err));

@@ -31,11 +31,20 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Maps a library error to an exit code. */
 int cli_exit_for(int err);
 
+/*
+ * Parses the options shared by check and import (--delimiter, --strict)
+ * and one MANIFEST, left at cli->argv[optind]. Returns 0 or -1 (reported).
+ */
+int cli_manifest_options(struct cli *cli, const char *cmd,
+			 struct pkiroll_manifest_opts *mo);
+
 int cmd_check(struct cli *cli);
+int cmd_import(struct cli *cli);
 int cmd_status(struct cli *cli);
 int cmd_fingerprint(struct cli *cli);
 
 extern const char help_check[];
+extern const char help_import[];
 extern const char help_status[];
 extern const char help_fingerprint[];
 

@@ -22,6 +22,7 @@ static const char usage_text[] =
 	"  bundle       write one zip per trading partner (not implemented yet)\n"
 	"  status       state counts, communities that need attention, expiring certificates\n"
 	"  check        validate a manifest without contacting any CA\n"
+	"  import       load or update a manifest in the store, enroll nothing\n"
 	"  export       export a community's certificates (not implemented yet)\n"
 	"  fingerprint  MD5, SHA-1 and SHA-256 fingerprints of certificate files\n"
 	"  version      print the version\n"
@@ -85,6 +86,7 @@ static const struct command commands[] = {
 	{ "bundle", cmd_todo, help_bundle },
 	{ "status", cmd_status, help_status },
 	{ "check", cmd_check, help_check },
+	{ "import", cmd_import, help_import },
 	{ "export", cmd_todo, help_export },
 	{ "fingerprint", cmd_fingerprint, help_fingerprint },
 	{ "version", cmd_version, help_version },

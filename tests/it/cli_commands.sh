@@ -1,0 +1,42 @@
+# Global options before or after the command, --help everywhere, exit codes.
+. "$T_SRC/tests/lib.sh"
+
+expect_rc 0 "$PKIROLL" help
+has "$T_DIR/out" "exit codes:"
+for c in enroll renew bundle status check import export fingerprint version help; do
+	expect_rc 0 "$PKIROLL" "$c" --help
+	has "$T_DIR/out" "usage: pkiroll $c"
+	expect_rc 0 "$PKIROLL" help "$c"
+done
+expect_rc 0 "$PKIROLL" --version
+has "$T_DIR/out" "pkiroll 0."
+expect_rc 2 "$PKIROLL"
+expect_rc 2 "$PKIROLL" frobnicate
+has "$T_DIR/err" 'unknown command "frobnicate"'
+expect_rc 2 "$PKIROLL" --bogus status
+for c in enroll renew bundle export; do
+	expect_rc 2 "$PKIROLL" "$c"
+	has "$T_DIR/err" "not implemented yet"
+done
+
+# --db before and after the command, and -q/-v anywhere
+db=$T_DIR/x.db
+expect_rc 0 "$PKIROLL" --db "$db" import manifests/example.csv
+has "$T_DIR/out" "10 added"
+expect_rc 0 "$PKIROLL" --db "$db" status
+has "$T_DIR/out" "10 communities"
+expect_rc 0 "$PKIROLL" status --db "$db" -q
+has "$T_DIR/out" "pending      10"
+expect_rc 0 "$PKIROLL" -v status --db="$db"
+expect_rc 0 "$PKIROLL" import --db "$db" manifests/example.csv
+has "$T_DIR/out" "0 added, 0 updated, 10 unchanged"
+# status of a store that does not exist is fatal, and says so
+expect_rc 3 "$PKIROLL" --db "$T_DIR/none.db" status
+has "$T_DIR/err" "no such file"
+[ ! -e "$T_DIR/none.db" ] || fail "status created a store"
+expect_rc 2 "$PKIROLL" status --days x --db "$db"
+expect_rc 2 "$PKIROLL" --config "$T_DIR/missing.conf" status --db "$db"
+has "$T_DIR/err" "missing.conf"
+# the store file is private
+[ "$(stat -c %a "$db")" = 600 ] || fail "store mode $(stat -c %a "$db")"
+exit 0
