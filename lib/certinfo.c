@@ -28,8 +28,7 @@ static void hex_colon(const unsigned char *md, unsigned n, char *out)
 		out[0] = '\0';
 }
 
-int pkiroll_fingerprints(const unsigned char *der, size_t len,
-			 struct pkiroll_fingerprints *fp)
+int pkiroll_fingerprints(const unsigned char *der, size_t len, struct pkiroll_fingerprints *fp)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned n;
@@ -56,8 +55,7 @@ void certinfo_key_type(EVP_PKEY *pkey, char *buf, size_t len)
 	} else if (EVP_PKEY_is_a(pkey, "RSA")) {
 		snprintf(buf, len, "rsa%d", EVP_PKEY_get_bits(pkey));
 	} else if (EVP_PKEY_is_a(pkey, "EC") &&
-		   EVP_PKEY_get_utf8_string_param(pkey, "group", group, sizeof(group),
-						  &glen)) {
+		   EVP_PKEY_get_utf8_string_param(pkey, "group", group, sizeof(group), &glen)) {
 		if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)
 			snprintf(buf, len, "p256");
 		else if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0)
@@ -94,8 +92,8 @@ int certinfo_from_x509(X509 *x, struct pkiroll_cert_info *info)
 	info->subject = dn_format(X509_get_subject_name(x));
 	info->issuer = dn_format(X509_get_issuer_name(x));
 	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL)) == NULL ||
-	    (hex = BN_bn2hex(bn)) == NULL || info->subject == NULL ||
-	    info->issuer == NULL || (info->serial = strdup(hex)) == NULL)
+	    (hex = BN_bn2hex(bn)) == NULL || info->subject == NULL || info->issuer == NULL ||
+	    (info->serial = strdup(hex)) == NULL)
 		goto out;
 	info->not_before = asn1_time_to_time_t(X509_get0_notBefore(x));
 	info->not_after = asn1_time_to_time_t(X509_get0_notAfter(x));
@@ -127,8 +125,8 @@ void pkiroll_cert_info_free(struct pkiroll_cert_info *info, size_t n)
 	free(info);
 }
 
-int pkiroll_cert_file_info(pkiroll_ctx *ctx, const char *path,
-			   struct pkiroll_cert_info **out, size_t *n)
+int pkiroll_cert_file_info(pkiroll_ctx *ctx, const char *path, struct pkiroll_cert_info **out,
+			   size_t *n)
 {
 	STACK_OF(X509) *certs = sk_X509_new_null();
 	struct pkiroll_cert_info *info = NULL;

@@ -32,12 +32,9 @@ const char *pkiroll_strerror(int err)
 }
 
 static const char *const state_names[PKIROLL_STATE__MAX] = {
-	[PKIROLL_STATE_PENDING] = "pending",
-	[PKIROLL_STATE_ENROLLING] = "enrolling",
-	[PKIROLL_STATE_ENROLLED] = "enrolled",
-	[PKIROLL_STATE_FAILED] = "failed",
-	[PKIROLL_STATE_NEEDS_CODES] = "needs_codes",
-	[PKIROLL_STATE_RENEWING] = "renewing",
+	[PKIROLL_STATE_PENDING] = "pending",	     [PKIROLL_STATE_ENROLLING] = "enrolling",
+	[PKIROLL_STATE_ENROLLED] = "enrolled",	     [PKIROLL_STATE_FAILED] = "failed",
+	[PKIROLL_STATE_NEEDS_CODES] = "needs_codes", [PKIROLL_STATE_RENEWING] = "renewing",
 	[PKIROLL_STATE_RETIRED] = "retired",
 };
 
@@ -64,8 +61,7 @@ void pkiroll_ctx_free(pkiroll_ctx *ctx)
 	free(ctx);
 }
 
-void ctx_vlog(pkiroll_ctx *ctx, enum pkiroll_level level, const char *fmt,
-	      va_list ap)
+void ctx_vlog(pkiroll_ctx *ctx, enum pkiroll_level level, const char *fmt, va_list ap)
 {
 	char buf[2048];
 
@@ -149,9 +145,8 @@ int utf8_valid(const unsigned char *s, size_t len)
 				return 0;
 			cp = (cp << 6) | (s[i + k] & 0x3f);
 		}
-		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
-		    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 			return 0;
 		i += n + 1;
 	}

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 
@@ -110,15 +109,16 @@ static int split(char *buf, struct ava *avas, char *err, size_t errlen)
 					p += 2;
 					keep = out;
 				} else {
-					snprintf(err, errlen, "%s: RFC 4514 2.4: bad escape \"\\%c\"",
+					snprintf(err, errlen,
+						 "%s: RFC 4514 2.4: bad escape \"\\%c\"",
 						 avas[n].type, p[1] ? p[1] : ' ');
 					return -1;
 				}
 				continue;
 			}
 			if (!quoted && strchr("\";<>", c) != NULL) {
-				snprintf(err, errlen,
-					 "%s: RFC 4514 2.4: unescaped '%c' in value%s", avas[n].type, c,
+				snprintf(err, errlen, "%s: RFC 4514 2.4: unescaped '%c' in value%s",
+					 avas[n].type, c,
 					 c == ';' ? " (RDNs are separated by ',')" : "");
 				return -1;
 			}
@@ -199,8 +199,7 @@ X509_NAME *dn_parse(const char *s, char *err, size_t errlen)
 			}
 			if (!X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8,
 							(unsigned char *)avas[k].value,
-							(int)avas[k].len, -1,
-							first ? 0 : -1)) {
+							(int)avas[k].len, -1, first ? 0 : -1)) {
 				ERR_clear_error();
 				snprintf(err, errlen, "%s: value not allowed for this attribute%s",
 					 avas[k].type,
@@ -220,22 +219,92 @@ out:
 	return name;
 }
 
+/* Appends to a growing buffer; returns -1 when out of memory. */
+static int put(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	if (*len + n + 1 > *cap) {
+		size_t ncap = (*len + n + 1) * 2;
+		char *p = realloc(*buf, ncap);
+
+		if (p == NULL)
+			return -1;
+		*buf = p;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, s, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+/* Appends one value with the escapes of RFC 4514 2.4. */
+static int put_value(char **buf, size_t *len, size_t *cap, const unsigned char *v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		unsigned char c = v[i];
+		char esc[4];
+
+		if (c < 0x20 || c == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\%02X", c);
+			if (put(buf, len, cap, esc, 3) < 0)
+				return -1;
+			continue;
+		}
+		if (strchr("\"+,;<>\\", c) != NULL || (i == 0 && (c == ' ' || c == '#')) ||
+		    (i == n - 1 && c == ' ')) {
+			if (put(buf, len, cap, "\\", 1) < 0)
+				return -1;
+		}
+		if (put(buf, len, cap, (const char *)&c, 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 char *dn_format(const X509_NAME *name)
 {
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data, *s = NULL;
-	long len;
+	char *buf = NULL, type[80];
+	size_t len = 0, cap = 0;
+	int n = X509_NAME_entry_count(name), prev_set = -1;
 
-	if (b == NULL)
+	if (put(&buf, &len, &cap, "", 0) < 0)
 		return NULL;
-	if (X509_NAME_print_ex(b, name, 0,
-			       XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
-		len = BIO_get_mem_data(b, &data);
-		if ((s = malloc((size_t)len + 1)) != NULL) {
-			memcpy(s, data, (size_t)len);
-			s[len] = '\0';
+	/* RFC 4514 2.1: the last RDN of the sequence comes first; the
+	 * attributes of one RDN keep their order */
+	for (int k = n - 1; k >= 0;) {
+		int first = k;
+
+		while (first > 0 && X509_NAME_ENTRY_set(X509_NAME_get_entry(name, first - 1)) ==
+					    X509_NAME_ENTRY_set(X509_NAME_get_entry(name, k)))
+			first--;
+		for (int i = first; i <= k; i++) {
+			const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+			const ASN1_OBJECT *obj = X509_NAME_ENTRY_get_object(e);
+			int nid = OBJ_obj2nid(obj), set = X509_NAME_ENTRY_set(e), vl;
+			unsigned char *utf8 = NULL;
+
+			if (nid != NID_undef && OBJ_nid2sn(nid) != NULL &&
+			    strchr(OBJ_nid2sn(nid), ' ') == NULL)
+				snprintf(type, sizeof(type), "%s", OBJ_nid2sn(nid));
+			else
+				OBJ_obj2txt(type, sizeof(type), obj, 1);
+			if ((vl = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e))) < 0)
+				goto fail;
+			if ((len > 0 &&
+			     put(&buf, &len, &cap, set == prev_set ? "+" : ",", 1) < 0) ||
+			    put(&buf, &len, &cap, type, strlen(type)) < 0 ||
+			    put(&buf, &len, &cap, "=", 1) < 0 ||
+			    put_value(&buf, &len, &cap, utf8, vl) < 0) {
+				OPENSSL_free(utf8);
+				goto fail;
+			}
+			OPENSSL_free(utf8);
+			prev_set = set;
 		}
+		k = first - 1;
 	}
-	BIO_free(b);
-	return s;
+	return buf;
+fail:
+	free(buf);
+	return NULL;
 }

@@ -21,10 +21,8 @@ struct pkiroll_ctx {
 #endif
 
 /* Sends one formatted line to the context's log callback. */
-void ctx_log(pkiroll_ctx *ctx, enum pkiroll_level level, const char *fmt, ...)
-	PRINTF_LIKE(3, 4);
-void ctx_vlog(pkiroll_ctx *ctx, enum pkiroll_level level, const char *fmt,
-	      va_list ap);
+void ctx_log(pkiroll_ctx *ctx, enum pkiroll_level level, const char *fmt, ...) PRINTF_LIKE(3, 4);
+void ctx_vlog(pkiroll_ctx *ctx, enum pkiroll_level level, const char *fmt, va_list ap);
 
 /*
  * Logs "what: <first OpenSSL error>" at error level and drains OpenSSL's

@@ -17,7 +17,7 @@
 #include "manifest.h"
 #include "store.h"
 
-#define MAX_LINE (256 * 1024)   /* one physical line */
+#define MAX_LINE (256 * 1024)	/* one physical line */
 #define MAX_RECORD (512 * 1024) /* lines kept for recovery */
 #define MAX_FIELDS 64
 #define MAX_PARTNERS 256
@@ -39,8 +39,8 @@ enum col {
 };
 
 static const char *const col_names[COL__MAX] = {
-	"community", "reference_number", "authorization_code", "partners",
-	"subject", "ca", "key_type", "encryption_key_type", "dual", "email",
+	"community", "reference_number", "authorization_code",	"partners", "subject",
+	"ca",	     "key_type",	 "encryption_key_type", "dual",	    "email",
 	"notes",
 };
 
@@ -64,7 +64,7 @@ int key_type_from_name(const char *name)
 struct field {
 	char *data; /* NUL-terminated copy, NULL when the field was bad */
 	size_t len;
-	int bad;    /* reported already */
+	int bad; /* reported already */
 };
 
 struct manifest {
@@ -112,8 +112,7 @@ struct manifest {
 	struct pkiroll_manifest_stats stats;
 };
 
-static void row_error(struct manifest *m, const char *col, const char *fmt, ...)
-	PRINTF_LIKE(3, 4);
+static void row_error(struct manifest *m, const char *col, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
 static void row_error(struct manifest *m, const char *col, const char *fmt, ...)
 {
@@ -124,16 +123,14 @@ static void row_error(struct manifest *m, const char *col, const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (col != NULL)
-		ctx_log(m->ctx, PKIROLL_LOG_ERROR, "%s:%lu: %s: %s", m->path,
-			m->row_start, col, buf);
+		ctx_log(m->ctx, PKIROLL_LOG_ERROR, "%s:%lu: %s: %s", m->path, m->row_start, col,
+			buf);
 	else
-		ctx_log(m->ctx, PKIROLL_LOG_ERROR, "%s:%lu: %s", m->path,
-			m->row_start, buf);
+		ctx_log(m->ctx, PKIROLL_LOG_ERROR, "%s:%lu: %s", m->path, m->row_start, buf);
 	m->row_bad = 1;
 }
 
-static void row_warn(struct manifest *m, const char *col, const char *fmt, ...)
-	PRINTF_LIKE(3, 4);
+static void row_warn(struct manifest *m, const char *col, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
 static void row_warn(struct manifest *m, const char *col, const char *fmt, ...)
 {
@@ -143,8 +140,8 @@ static void row_warn(struct manifest *m, const char *col, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	ctx_log(m->ctx, PKIROLL_LOG_WARN, "%s:%lu: %s: warning: %s", m->path,
-		m->row_start, col, buf);
+	ctx_log(m->ctx, PKIROLL_LOG_WARN, "%s:%lu: %s: warning: %s", m->path, m->row_start, col,
+		buf);
 	m->stats.warnings++;
 }
 
@@ -260,8 +257,7 @@ static int read_line(struct manifest *m)
 
 	m->linelen = 0;
 	if (m->replay != NULL && m->replay_pos < m->replay_len) {
-		char *nl = memchr(m->replay + m->replay_pos, '\n',
-				  m->replay_len - m->replay_pos);
+		char *nl = memchr(m->replay + m->replay_pos, '\n', m->replay_len - m->replay_pos);
 		size_t n = nl ? (size_t)(nl - (m->replay + m->replay_pos)) + 1
 			      : m->replay_len - m->replay_pos;
 
@@ -402,10 +398,11 @@ static int next_record(struct manifest *m)
 			return 1;
 		}
 		rec_append(m);
-		skip = m->lineno == 1 && m->linelen >= 3 &&
-		       memcmp(m->line, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
-		if (csv_parse(&m->csv, m->line + skip, m->linelen - skip, on_field,
-			      on_row, m) != m->linelen - skip) {
+		skip = m->lineno == 1 && m->linelen >= 3 && memcmp(m->line, "\xef\xbb\xbf", 3) == 0
+			       ? 3
+			       : 0;
+		if (csv_parse(&m->csv, m->line + skip, m->linelen - skip, on_field, on_row, m) !=
+		    m->linelen - skip) {
 			if (m->err)
 				return -1;
 			/* strict mode: a quote where RFC 4180 allows none */
@@ -420,8 +417,7 @@ static int next_record(struct manifest *m)
 		}
 		if (m->err)
 			return -1;
-		if (!m->row_done && m->csv.quoted &&
-		    m->csv.pstate == LIBCSV_FIELD_BEGUN &&
+		if (!m->row_done && m->csv.quoted && m->csv.pstate == LIBCSV_FIELD_BEGUN &&
 		    m->csv.entry_pos > MANIFEST_MAX_FIELD) {
 			/* a quoted field this long is an unclosed quote */
 			if (recover_unbalanced(m) < 0)
@@ -433,7 +429,7 @@ static int next_record(struct manifest *m)
 
 static char detect_delimiter(const char *line, size_t len)
 {
-	size_t n[3] = { 0, 0, 0 };
+	size_t n[3] = {0, 0, 0};
 	int quoted = 0;
 
 	for (size_t i = 0; i < len; i++) {
@@ -455,7 +451,7 @@ static char detect_delimiter(const char *line, size_t len)
 
 static int read_header(struct manifest *m)
 {
-	int seen[COL__MAX] = { 0 };
+	int seen[COL__MAX] = {0};
 	int r, c;
 
 	/* Phase: find the delimiter from the first line. */
@@ -486,13 +482,12 @@ static int read_header(struct manifest *m)
 	if (r == 0 || m->row_bad || m->nfields == 0) {
 		ctx_log(m->ctx, PKIROLL_LOG_ERROR, "%s:%lu: header: %s", m->path,
 			m->row_start ? m->row_start : 1,
-			r == 0 ? "empty file, a header row is required"
-			       : "unreadable header row");
+			r == 0 ? "empty file, a header row is required" : "unreadable header row");
 		return PKIROLL_ERR_MANIFEST;
 	}
 	if (m->nfields > MAX_FIELDS) {
-		ctx_log(m->ctx, PKIROLL_LOG_ERROR, "%s:%lu: header: more than %d columns",
-			m->path, m->row_start, MAX_FIELDS);
+		ctx_log(m->ctx, PKIROLL_LOG_ERROR, "%s:%lu: header: more than %d columns", m->path,
+			m->row_start, MAX_FIELDS);
 		return PKIROLL_ERR_MANIFEST;
 	}
 	m->ncols = m->nfields;
@@ -521,8 +516,8 @@ static int read_header(struct manifest *m)
 	for (c = COL_COMMUNITY; c <= COL_AUTHCODE; c++) {
 		if (!seen[c]) {
 			ctx_log(m->ctx, PKIROLL_LOG_ERROR,
-				"%s:%lu: header: required column \"%s\" is missing",
-				m->path, m->row_start, col_names[c]);
+				"%s:%lu: header: required column \"%s\" is missing", m->path,
+				m->row_start, col_names[c]);
 			return PKIROLL_ERR_MANIFEST;
 		}
 	}
@@ -531,8 +526,7 @@ static int read_header(struct manifest *m)
 }
 
 struct manifest *manifest_open(pkiroll_ctx *ctx, const char *path,
-			       const struct pkiroll_manifest_opts *opts,
-			       int *err)
+			       const struct pkiroll_manifest_opts *opts, int *err)
 {
 	struct manifest *m = calloc(1, sizeof(*m));
 
@@ -543,14 +537,13 @@ struct manifest *manifest_open(pkiroll_ctx *ctx, const char *path,
 	m->at_boundary = 1;
 	if (opts != NULL)
 		m->opts = *opts;
-	if (m->opts.delimiter != 0 && m->opts.delimiter != ',' &&
-	    m->opts.delimiter != ';' && m->opts.delimiter != '\t') {
+	if (m->opts.delimiter != 0 && m->opts.delimiter != ',' && m->opts.delimiter != ';' &&
+	    m->opts.delimiter != '\t') {
 		ctx_log(ctx, PKIROLL_LOG_ERROR, "delimiter must be ',', ';' or tab");
 		*err = PKIROLL_ERR_USAGE;
 		goto fail;
 	}
-	if ((m->path = strdup(path)) == NULL ||
-	    (m->line = malloc(MAX_LINE)) == NULL ||
+	if ((m->path = strdup(path)) == NULL || (m->line = malloc(MAX_LINE)) == NULL ||
 	    (m->rec = malloc(MAX_RECORD)) == NULL)
 		goto fail;
 	if ((m->fp = fopen(path, "rb")) == NULL) {
@@ -603,8 +596,8 @@ static void check_formula(struct manifest *m, enum col c, const char *v)
 {
 	if (v != NULL && strchr("=+-@", v[0]) != NULL)
 		row_warn(m, col_names[c],
-			 "\"%.40s\" starts with '%c' and may run as a spreadsheet formula",
-			 v, v[0]);
+			 "\"%.40s\" starts with '%c' and may run as a spreadsheet formula", v,
+			 v[0]);
 }
 
 static int has_control(const char *s)
@@ -620,7 +613,9 @@ static void check_authcode(struct manifest *m, const char *v)
 	if (strncmp(v, "env:", 4) == 0) {
 		const char *n = v + 4;
 
-		if (*n == '\0' || strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != strlen(n) ||
+		if (*n == '\0' ||
+		    strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
+			    strlen(n) ||
 		    (*n >= '0' && *n <= '9')) {
 			row_error(m, col_names[COL_AUTHCODE], "env: needs a variable name");
 			return;
@@ -634,8 +629,7 @@ static void check_authcode(struct manifest *m, const char *v)
 			return;
 		}
 		if (access(v + 5, R_OK) != 0)
-			row_warn(m, col_names[COL_AUTHCODE], "%s: %s", v + 5,
-				 strerror(errno));
+			row_warn(m, col_names[COL_AUTHCODE], "%s: %s", v + 5, strerror(errno));
 	} else if (has_control(v)) {
 		row_error(m, col_names[COL_AUTHCODE], "control character in code");
 	}
@@ -649,8 +643,7 @@ static void check_unique(struct manifest *m, int kind, enum col c, const char *v
 	if (r < 0)
 		m->err = PKIROLL_ERR_IO;
 	else if (r == 0)
-		row_error(m, col_names[c], "duplicate \"%s\" (first on line %lu)", v,
-			  first);
+		row_error(m, col_names[c], "duplicate \"%s\" (first on line %lu)", v, first);
 }
 
 /* Splits partners into m->partners (deduplicated, trimmed). */
@@ -691,7 +684,8 @@ static void split_partners(struct manifest *m, const char *v)
 		if (k < n)
 			continue;
 		if (n == MAX_PARTNERS) {
-			row_error(m, col_names[COL_PARTNERS], "more than %d partners", MAX_PARTNERS);
+			row_error(m, col_names[COL_PARTNERS], "more than %d partners",
+				  MAX_PARTNERS);
 			break;
 		}
 		m->partners[n++] = tok;
@@ -731,8 +725,8 @@ static void validate_row(struct manifest *m)
 
 	if (m->nfields != m->ncols) {
 		/* the columns do not line up: checking them would only add noise */
-		row_error(m, NULL, "wrong number of fields: %d, the header has %d",
-			  m->nfields, m->ncols);
+		row_error(m, NULL, "wrong number of fields: %d, the header has %d", m->nfields,
+			  m->ncols);
 		row->bad = 1;
 		return;
 	}
@@ -771,8 +765,7 @@ static void validate_row(struct manifest *m)
 		dn = X509_NAME_new();
 		if (dn != NULL &&
 		    !X509_NAME_add_entry_by_NID(dn, NID_commonName, MBSTRING_UTF8,
-						(const unsigned char *)row->community,
-						-1, -1, 0)) {
+						(const unsigned char *)row->community, -1, -1, 0)) {
 			row_error(m, col_names[COL_COMMUNITY],
 				  "cannot be a commonName (at most 64 characters); give a subject");
 			X509_NAME_free(dn);

@@ -8,14 +8,7 @@
 
 #define MANIFEST_MAX_FIELD 4096 /* bytes in one field */
 
-enum key_type {
-	KEY_RSA2048 = 0,
-	KEY_RSA3072,
-	KEY_RSA4096,
-	KEY_P256,
-	KEY_P384,
-	KEY__MAX
-};
+enum key_type { KEY_RSA2048 = 0, KEY_RSA3072, KEY_RSA4096, KEY_P256, KEY_P384, KEY__MAX };
 
 /* "rsa2048" ... for a key type, or NULL. */
 const char *key_type_name(int type);
@@ -24,13 +17,13 @@ int key_type_from_name(const char *name);
 
 /* One validated row. Strings live until the next manifest_next_row(). */
 struct manifest_row {
-	unsigned long line;  /* physical line where the row starts */
-	int bad;             /* an error was reported for this row */
+	unsigned long line; /* physical line where the row starts */
+	int bad;	    /* an error was reported for this row */
 	const char *community;
 	const char *reference;
 	const char *authcode; /* the code, or env:NAME / file:PATH */
 	const char *subject;  /* normalised RFC 4514 string */
-	const char *ca;       /* NULL: default profile */
+	const char *ca;	      /* NULL: default profile */
 	const char *email;
 	const char *notes;
 	int key_type;
@@ -47,8 +40,7 @@ struct manifest;
  * fatal problem (logged). The result is the caller's to close.
  */
 struct manifest *manifest_open(pkiroll_ctx *ctx, const char *path,
-			       const struct pkiroll_manifest_opts *opts,
-			       int *err);
+			       const struct pkiroll_manifest_opts *opts, int *err);
 
 /*
  * Reads the next row. Returns 1 with *row set (check row->bad), 0 at the
@@ -60,8 +52,7 @@ int manifest_next_row(struct manifest *m, const struct manifest_row **row);
 int manifest_error(const struct manifest *m);
 
 /* Counters so far. */
-void manifest_stats(const struct manifest *m,
-		    struct pkiroll_manifest_stats *stats);
+void manifest_stats(const struct manifest *m, struct pkiroll_manifest_stats *stats);
 
 void manifest_close(struct manifest *m);
 

@@ -17,31 +17,25 @@ enum pkiroll_err {
 	PKIROLL_OK = 0,
 	PKIROLL_ERR_USAGE,    /* bad argument from the caller */
 	PKIROLL_ERR_CONFIG,   /* configuration file or option */
-	PKIROLL_ERR_IO,       /* file or network I/O */
+	PKIROLL_ERR_IO,	      /* file or network I/O */
 	PKIROLL_ERR_STORE,    /* SQLite store */
 	PKIROLL_ERR_MANIFEST, /* manifest cannot be read at all */
 	PKIROLL_ERR_STRICT,   /* --strict: stopped at the first bad row */
 	PKIROLL_ERR_NOMEM,
-	PKIROLL_ERR_CRYPTO,   /* OpenSSL call failed */
-	PKIROLL_ERR_NOENT,    /* no such store or file */
-	PKIROLL_ERR_LOCKED,   /* store is locked by another run */
-	PKIROLL_ERR_SCHEMA,   /* store written by a newer pkiroll */
+	PKIROLL_ERR_CRYPTO, /* OpenSSL call failed */
+	PKIROLL_ERR_NOENT,  /* no such store or file */
+	PKIROLL_ERR_LOCKED, /* store is locked by another run */
+	PKIROLL_ERR_SCHEMA, /* store written by a newer pkiroll */
 	PKIROLL_ERR__MAX
 };
 
 /* Returns a static, human readable text for an error code. */
 const char *pkiroll_strerror(int err);
 
-enum pkiroll_level {
-	PKIROLL_LOG_ERROR = 0,
-	PKIROLL_LOG_WARN,
-	PKIROLL_LOG_INFO,
-	PKIROLL_LOG_DEBUG
-};
+enum pkiroll_level { PKIROLL_LOG_ERROR = 0, PKIROLL_LOG_WARN, PKIROLL_LOG_INFO, PKIROLL_LOG_DEBUG };
 
 /* Receives every diagnostic of the library, one line without newline. */
-typedef void pkiroll_log_fn(void *arg, enum pkiroll_level level,
-			    const char *msg);
+typedef void pkiroll_log_fn(void *arg, enum pkiroll_level level, const char *msg);
 
 typedef struct pkiroll_ctx pkiroll_ctx;
 
@@ -68,11 +62,11 @@ const char *pkiroll_state_name(int state);
 
 struct pkiroll_manifest_opts {
 	char delimiter; /* ',', ';', '\t', or 0 to detect from the header */
-	int strict;     /* stop at the first bad row */
+	int strict;	/* stop at the first bad row */
 };
 
 struct pkiroll_manifest_stats {
-	unsigned long rows;     /* data rows seen */
+	unsigned long rows; /* data rows seen */
 	unsigned long good;
 	unsigned long bad;
 	unsigned long warnings;
@@ -96,8 +90,7 @@ typedef struct pkiroll_store pkiroll_store;
  * Opens (and with create set, creates) the SQLite store at path, applying
  * forward migrations. On success *out is the caller's to close.
  */
-int pkiroll_store_open(pkiroll_ctx *ctx, const char *path, int create,
-		       pkiroll_store **out);
+int pkiroll_store_open(pkiroll_ctx *ctx, const char *path, int create, pkiroll_store **out);
 void pkiroll_store_close(pkiroll_store *store);
 
 /* Schema version of an open store (PRAGMA user_version). */
@@ -123,14 +116,14 @@ int pkiroll_store_import(pkiroll_store *store, const char *path,
 struct pkiroll_status_item {
 	char *community;
 	int state;
-	char *reason;  /* may be NULL */
+	char *reason; /* may be NULL */
 	int retryable;
 };
 
 struct pkiroll_status_cert {
 	char *community;
-	char *usage;   /* "signing" or "encryption" */
-	char *serial;  /* hex */
+	char *usage;  /* "signing" or "encryption" */
+	char *serial; /* hex */
 	time_t not_after;
 };
 
@@ -162,13 +155,12 @@ struct pkiroll_fingerprints {
 };
 
 /* Fingerprints of a DER certificate (or any DER blob). */
-int pkiroll_fingerprints(const unsigned char *der, size_t len,
-			 struct pkiroll_fingerprints *fp);
+int pkiroll_fingerprints(const unsigned char *der, size_t len, struct pkiroll_fingerprints *fp);
 
 struct pkiroll_cert_info {
-	char *subject;  /* RFC 2253 string */
+	char *subject; /* RFC 2253 string */
 	char *issuer;
-	char *serial;   /* upper-case hex */
+	char *serial; /* upper-case hex */
 	time_t not_before, not_after;
 	char key_type[16]; /* rsa2048, p256, ... */
 	struct pkiroll_fingerprints fp;
@@ -178,8 +170,8 @@ struct pkiroll_cert_info {
  * Reads every certificate of a PEM or DER file. *out is an array of *n
  * entries, the caller's; free with pkiroll_cert_info_free().
  */
-int pkiroll_cert_file_info(pkiroll_ctx *ctx, const char *path,
-			   struct pkiroll_cert_info **out, size_t *n);
+int pkiroll_cert_file_info(pkiroll_ctx *ctx, const char *path, struct pkiroll_cert_info **out,
+			   size_t *n);
 void pkiroll_cert_info_free(struct pkiroll_cert_info *info, size_t n);
 
 #endif

@@ -114,8 +114,7 @@ int store_exec(struct pkiroll_store *s, const char *sql)
 	char *msg = NULL;
 
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "store %s: %s", s->path,
-			msg ? msg : "error");
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "store %s: %s", s->path, msg ? msg : "error");
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -133,12 +132,12 @@ sqlite3_stmt *store_prepare(struct pkiroll_store *s, const char *sql)
 	return st;
 }
 
-int store_event_add(struct pkiroll_store *s, sqlite3_int64 community_id,
-		    const char *from, const char *to, const char *reason)
+int store_event_add(struct pkiroll_store *s, sqlite3_int64 community_id, const char *from,
+		    const char *to, const char *reason)
 {
-	sqlite3_stmt *st = store_prepare(s,
-		"INSERT INTO events (at, community_id, from_state, to_state, reason)"
-		" VALUES (?, ?, ?, ?, ?)");
+	sqlite3_stmt *st = store_prepare(
+		s, "INSERT INTO events (at, community_id, from_state, to_state, reason)"
+		   " VALUES (?, ?, ?, ?, ?)");
 	int rc;
 
 	if (st == NULL)
@@ -177,8 +176,8 @@ static int migrate(struct pkiroll_store *s)
 		return PKIROLL_ERR_STORE;
 	if (v > NMIGRATIONS) {
 		ctx_log(s->ctx, PKIROLL_LOG_ERROR,
-			"store %s: schema version %d is newer than this pkiroll (%d)",
-			s->path, v, NMIGRATIONS);
+			"store %s: schema version %d is newer than this pkiroll (%d)", s->path, v,
+			NMIGRATIONS);
 		return PKIROLL_ERR_SCHEMA;
 	}
 	for (; v < NMIGRATIONS; v++) {
@@ -191,14 +190,13 @@ static int migrate(struct pkiroll_store *s)
 		}
 		if (store_exec(s, "COMMIT") < 0)
 			return PKIROLL_ERR_STORE;
-		ctx_log(s->ctx, PKIROLL_LOG_DEBUG, "store %s: migrated to schema %d",
-			s->path, v + 1);
+		ctx_log(s->ctx, PKIROLL_LOG_DEBUG, "store %s: migrated to schema %d", s->path,
+			v + 1);
 	}
 	return PKIROLL_OK;
 }
 
-int pkiroll_store_open(pkiroll_ctx *ctx, const char *path, int create,
-		       pkiroll_store **out)
+int pkiroll_store_open(pkiroll_ctx *ctx, const char *path, int create, pkiroll_store **out)
 {
 	struct pkiroll_store *s = calloc(1, sizeof(*s));
 	int err = PKIROLL_ERR_STORE, fd;
@@ -214,16 +212,14 @@ int pkiroll_store_open(pkiroll_ctx *ctx, const char *path, int create,
 	if (create) {
 		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0) {
-			ctx_log(ctx, PKIROLL_LOG_ERROR, "store %s: %s", path,
-				strerror(errno));
+			ctx_log(ctx, PKIROLL_LOG_ERROR, "store %s: %s", path, strerror(errno));
 			err = PKIROLL_ERR_IO;
 			goto fail;
 		}
 		close(fd);
 	} else if (access(path, F_OK) != 0) {
 		ctx_log(ctx, PKIROLL_LOG_ERROR,
-			"store %s: no such file (has anything been enrolled here? see --db)",
-			path);
+			"store %s: no such file (has anything been enrolled here? see --db)", path);
 		err = PKIROLL_ERR_NOENT;
 		goto fail;
 	}
@@ -268,8 +264,8 @@ struct seen *seen_new(void)
 	if (set == NULL)
 		return NULL;
 	/* "" is a private on-disk temporary database, removed on close */
-	if (sqlite3_open_v2("", &set->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-			    NULL) != SQLITE_OK ||
+	if (sqlite3_open_v2("", &set->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+		    SQLITE_OK ||
 	    sqlite3_exec(set->db,
 			 "PRAGMA cache_size = -2048;"
 			 "PRAGMA journal_mode = OFF;"
@@ -278,12 +274,10 @@ struct seen *seen_new(void)
 			 " PRIMARY KEY (kind, value)) WITHOUT ROWID;"
 			 "BEGIN;",
 			 NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(set->db,
-			       "INSERT INTO seen VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+	    sqlite3_prepare_v2(set->db, "INSERT INTO seen VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
 			       -1, &set->ins, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(set->db,
-			       "SELECT line FROM seen WHERE kind = ? AND value = ?",
-			       -1, &set->sel, NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(set->db, "SELECT line FROM seen WHERE kind = ? AND value = ?", -1,
+			       &set->sel, NULL) != SQLITE_OK) {
 		seen_free(set);
 		return NULL;
 	}

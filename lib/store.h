@@ -24,8 +24,8 @@ int store_exec(struct pkiroll_store *s, const char *sql);
 sqlite3_stmt *store_prepare(struct pkiroll_store *s, const char *sql);
 
 /* Appends an event row. from/to may be NULL. Returns 0 or -1. */
-int store_event_add(struct pkiroll_store *s, sqlite3_int64 community_id,
-		    const char *from, const char *to, const char *reason);
+int store_event_add(struct pkiroll_store *s, sqlite3_int64 community_id, const char *from,
+		    const char *to, const char *reason);
 
 /*
  * A set of strings remembered on disk (a private temporary SQLite file with

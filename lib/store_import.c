@@ -62,8 +62,7 @@ static char *ref_holder(struct importer *im, const char *ref, sqlite3_int64 self
  * Makes the community's partner links equal to the row's. Returns 1 when
  * something changed, 0 when not, -1 on error.
  */
-static int sync_partners(struct importer *im, sqlite3_int64 id,
-			 const struct manifest_row *row)
+static int sync_partners(struct importer *im, sqlite3_int64 id, const struct manifest_row *row)
 {
 	int changed = 0, rc;
 
@@ -108,8 +107,7 @@ static int sync_partners(struct importer *im, sqlite3_int64 id,
 }
 
 /* Adds the text of one changed field to buf. */
-static void note_change(char *buf, size_t len, const char *field,
-			const char *old, const char *new)
+static void note_change(char *buf, size_t len, const char *field, const char *old, const char *new)
 {
 	size_t used = strlen(buf);
 
@@ -138,7 +136,8 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 		sqlite3_reset(im->find);
 		if ((holder = ref_holder(im, row->reference, -1)) != NULL) {
 			ctx_log(s->ctx, PKIROLL_LOG_ERROR,
-				"%s:%lu: reference_number: already used by community \"%s\" in the store",
+				"%s:%lu: reference_number: already used by community \"%s\" in the "
+				"store",
 				im->path, row->line, holder);
 			free(holder);
 			return 'x';
@@ -164,14 +163,15 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 	if (!same(col_text(im->find, 1), row->reference)) {
 		if ((holder = ref_holder(im, row->reference, id)) != NULL) {
 			ctx_log(s->ctx, PKIROLL_LOG_ERROR,
-				"%s:%lu: reference_number: already used by community \"%s\" in the store",
+				"%s:%lu: reference_number: already used by community \"%s\" in the "
+				"store",
 				im->path, row->line, holder);
 			free(holder);
 			sqlite3_reset(im->find);
 			return 'x';
 		}
-		note_change(changes, sizeof(changes), "reference_number",
-			    col_text(im->find, 1), row->reference);
+		note_change(changes, sizeof(changes), "reference_number", col_text(im->find, 1),
+			    row->reference);
 		if (strcmp(state, "needs_codes") == 0)
 			to = "pending"; /* new activation codes */
 	}
@@ -184,14 +184,13 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 		note_change(changes, sizeof(changes), "key_type", col_text(im->find, 4),
 			    key_type_name(row->key_type));
 	if (!same(col_text(im->find, 5), key_type_name(row->enc_key_type)))
-		note_change(changes, sizeof(changes), "encryption_key_type",
-			    col_text(im->find, 5), key_type_name(row->enc_key_type));
+		note_change(changes, sizeof(changes), "encryption_key_type", col_text(im->find, 5),
+			    key_type_name(row->enc_key_type));
 	if (sqlite3_column_int(im->find, 6) != row->dual)
-		note_change(changes, sizeof(changes), "dual",
-			    row->dual ? "no" : "yes", row->dual ? "yes" : "no");
+		note_change(changes, sizeof(changes), "dual", row->dual ? "no" : "yes",
+			    row->dual ? "yes" : "no");
 	if (!same(col_text(im->find, 7), row->email))
-		note_change(changes, sizeof(changes), "email", col_text(im->find, 7),
-			    row->email);
+		note_change(changes, sizeof(changes), "email", col_text(im->find, 7), row->email);
 	if (!same(col_text(im->find, 8), row->notes))
 		note_change(changes, sizeof(changes), "notes", "...", "...");
 	to = xstrdup(to);
@@ -224,8 +223,8 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 	}
 	if (rc == 'u') {
 		snprintf(reason, sizeof(reason), "%s:%lu: %s", im->path, row->line, changes);
-		ctx_log(s->ctx, PKIROLL_LOG_INFO, "community \"%s\" updated: %s",
-			row->community, changes);
+		ctx_log(s->ctx, PKIROLL_LOG_INFO, "community \"%s\" updated: %s", row->community,
+			changes);
 		if (strcmp(state, "enrolled") == 0 && strstr(changes, "subject") != NULL)
 			ctx_log(s->ctx, PKIROLL_LOG_WARN,
 				"community \"%s\": the new subject applies from the next renewal",
@@ -254,41 +253,43 @@ static int importer_init(struct importer *im)
 {
 	struct pkiroll_store *s = im->s;
 
-	im->find = store_prepare(s,
-		"SELECT id, reference_number, subject, ca_profile, key_type,"
-		" enc_key_type, dual, email, notes, updated_at, state"
-		" FROM communities WHERE name = ?");
-	im->insert = store_prepare(s,
-		"INSERT INTO communities (name, reference_number, subject, ca_profile,"
-		" key_type, enc_key_type, dual, email, notes, created_at, updated_at)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)");
-	im->update = store_prepare(s,
+	im->find = store_prepare(s, "SELECT id, reference_number, subject, ca_profile, key_type,"
+				    " enc_key_type, dual, email, notes, updated_at, state"
+				    " FROM communities WHERE name = ?");
+	im->insert = store_prepare(
+		s, "INSERT INTO communities (name, reference_number, subject, ca_profile,"
+		   " key_type, enc_key_type, dual, email, notes, created_at, updated_at)"
+		   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)");
+	im->update = store_prepare(
+		s,
 		"UPDATE communities SET reference_number = ?2, subject = ?3,"
 		" ca_profile = ?4, key_type = ?5, enc_key_type = ?6, dual = ?7,"
 		" email = ?8, notes = ?9, updated_at = ?10, state = ?11,"
 		" reason = CASE WHEN state = ?11 THEN reason ELSE 'new codes from the manifest' END"
 		" WHERE id = ?12 AND name = ?1");
-	im->find_ref = store_prepare(s,
-		"SELECT name FROM communities WHERE reference_number = ? AND id != ?");
-	im->partner_add = store_prepare(s,
-		"INSERT INTO partners (name) VALUES (?) ON CONFLICT DO NOTHING");
-	im->link_add = store_prepare(s,
-		"INSERT INTO partner_communities (partner_id, community_id)"
-		" SELECT id, ?2 FROM partners WHERE name = ?1 ON CONFLICT DO NOTHING");
-	im->links = store_prepare(s,
-		"SELECT p.id, p.name FROM partner_communities pc"
-		" JOIN partners p ON p.id = pc.partner_id WHERE pc.community_id = ?");
-	im->link_del = store_prepare(s,
-		"DELETE FROM partner_communities WHERE partner_id = ? AND community_id = ?");
-	return im->find && im->insert && im->update && im->find_ref &&
-	       im->partner_add && im->link_add && im->links && im->link_del ? 0 : -1;
+	im->find_ref = store_prepare(
+		s, "SELECT name FROM communities WHERE reference_number = ? AND id != ?");
+	im->partner_add =
+		store_prepare(s, "INSERT INTO partners (name) VALUES (?) ON CONFLICT DO NOTHING");
+	im->link_add = store_prepare(
+		s, "INSERT INTO partner_communities (partner_id, community_id)"
+		   " SELECT id, ?2 FROM partners WHERE name = ?1 ON CONFLICT DO NOTHING");
+	im->links = store_prepare(
+		s, "SELECT p.id, p.name FROM partner_communities pc"
+		   " JOIN partners p ON p.id = pc.partner_id WHERE pc.community_id = ?");
+	im->link_del = store_prepare(
+		s, "DELETE FROM partner_communities WHERE partner_id = ? AND community_id = ?");
+	return im->find && im->insert && im->update && im->find_ref && im->partner_add &&
+			       im->link_add && im->links && im->link_del
+		       ? 0
+		       : -1;
 }
 
 int pkiroll_store_import(pkiroll_store *s, const char *path,
 			 const struct pkiroll_manifest_opts *opts,
 			 struct pkiroll_import_stats *stats)
 {
-	struct importer im = { .s = s, .path = path };
+	struct importer im = {.s = s, .path = path};
 	const struct manifest_row *row;
 	struct manifest *m = NULL;
 	int err, r, u;
@@ -308,10 +309,18 @@ int pkiroll_store_import(pkiroll_store *s, const char *path,
 			continue;
 		}
 		switch ((u = upsert(&im, row))) {
-		case 'a': stats->added++; break;
-		case 'u': stats->updated++; break;
-		case '=': stats->unchanged++; break;
-		case 'x': stats->bad++; break;
+		case 'a':
+			stats->added++;
+			break;
+		case 'u':
+			stats->updated++;
+			break;
+		case '=':
+			stats->unchanged++;
+			break;
+		case 'x':
+			stats->bad++;
+			break;
 		default:
 			store_sql_error(s, row->community);
 			store_exec(s, "ROLLBACK");

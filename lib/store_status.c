@@ -21,8 +21,7 @@ static char *dup_col(sqlite3_stmt *st, int i)
 	return t != NULL ? strdup((const char *)t) : NULL;
 }
 
-int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days,
-		       struct pkiroll_status **out)
+int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiroll_status **out)
 {
 	struct pkiroll_status *st = calloc(1, sizeof(*st));
 	sqlite3_stmt *q = NULL;
@@ -34,7 +33,8 @@ int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days,
 		return PKIROLL_ERR_NOMEM;
 
 	/* Phase: counts per state. */
-	if ((q = store_prepare(s, "SELECT state, count(*) FROM communities GROUP BY state")) == NULL)
+	if ((q = store_prepare(s, "SELECT state, count(*) FROM communities GROUP BY state")) ==
+	    NULL)
 		goto out;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		int i = state_from_name((const char *)sqlite3_column_text(q, 0));
@@ -49,9 +49,9 @@ int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days,
 		goto out;
 
 	/* Phase: communities that need an operator. */
-	if ((q = store_prepare(s,
-			"SELECT name, state, reason, retryable FROM communities"
-			" WHERE state IN ('failed', 'needs_codes') ORDER BY name")) == NULL)
+	if ((q = store_prepare(s, "SELECT name, state, reason, retryable FROM communities"
+				  " WHERE state IN ('failed', 'needs_codes') ORDER BY name")) ==
+	    NULL)
 		goto out;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct pkiroll_status_item *it;
@@ -81,10 +81,10 @@ int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days,
 	/* Phase: current certificates that expire soon. */
 	cap = 0;
 	if ((q = store_prepare(s,
-			"SELECT c.name, x.usage, x.serial, x.not_after FROM certificates x"
-			" JOIN communities c ON c.id = x.community_id"
-			" WHERE x.superseded_by IS NULL AND x.not_after < ?"
-			" AND c.state != 'retired' ORDER BY x.not_after, c.name")) == NULL)
+			       "SELECT c.name, x.usage, x.serial, x.not_after FROM certificates x"
+			       " JOIN communities c ON c.id = x.community_id"
+			       " WHERE x.superseded_by IS NULL AND x.not_after < ?"
+			       " AND c.state != 'retired' ORDER BY x.not_after, c.name")) == NULL)
 		goto out;
 	sqlite3_bind_int64(q, 1, (sqlite3_int64)now + (sqlite3_int64)days * 86400);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {

@@ -7,17 +7,16 @@
 
 #include "cli.h"
 
-const char help_check[] =
-	"usage: pkiroll check MANIFEST [--delimiter C] [--strict]\n"
-	"\n"
-	"Reads the whole manifest, reports every problem as FILE:LINE: column:\n"
-	"reason, and prints a count of good and bad rows. Contacts no CA and\n"
-	"does not touch the store.\n"
-	"\n"
-	"  --delimiter C  ',' ';' or 'tab' (default: detected from the header)\n"
-	"  --strict       stop at the first bad row\n"
-	"\n"
-	"exit: 0 all rows good, 1 some rows bad, 2 the manifest cannot be read\n";
+const char help_check[] = "usage: pkiroll check MANIFEST [--delimiter C] [--strict]\n"
+			  "\n"
+			  "Reads the whole manifest, reports every problem as FILE:LINE: column:\n"
+			  "reason, and prints a count of good and bad rows. Contacts no CA and\n"
+			  "does not touch the store.\n"
+			  "\n"
+			  "  --delimiter C  ',' ';' or 'tab' (default: detected from the header)\n"
+			  "  --strict       stop at the first bad row\n"
+			  "\n"
+			  "exit: 0 all rows good, 1 some rows bad, 2 the manifest cannot be read\n";
 
 /* Parses a --delimiter value; returns 0 if it is not one we know. */
 static char parse_delimiter(const char *s)
@@ -31,13 +30,12 @@ static char parse_delimiter(const char *s)
 	return 0;
 }
 
-int cli_manifest_options(struct cli *cli, const char *cmd,
-			 struct pkiroll_manifest_opts *mo)
+int cli_manifest_options(struct cli *cli, const char *cmd, struct pkiroll_manifest_opts *mo)
 {
 	static const struct option opts[] = {
-		{ "delimiter", required_argument, NULL, 'd' },
-		{ "strict", no_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
+		{"delimiter", required_argument, NULL, 'd'},
+		{"strict", no_argument, NULL, 's'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -55,7 +53,8 @@ int cli_manifest_options(struct cli *cli, const char *cmd,
 			mo->strict = 1;
 			break;
 		default:
-			cli_error("%s: unknown option or missing value \"%s\" (see pkiroll %s --help)",
+			cli_error("%s: unknown option or missing value \"%s\" (see pkiroll %s "
+				  "--help)",
 				  cmd, cli->argv[optind - 1], cmd);
 			return -1;
 		}
@@ -69,7 +68,7 @@ int cli_manifest_options(struct cli *cli, const char *cmd,
 
 int cmd_check(struct cli *cli)
 {
-	struct pkiroll_manifest_opts mo = { 0 };
+	struct pkiroll_manifest_opts mo = {0};
 	struct pkiroll_manifest_stats st;
 	int err;
 
@@ -79,11 +78,11 @@ int cmd_check(struct cli *cli)
 	if (err != PKIROLL_OK && err != PKIROLL_ERR_STRICT) {
 		cli_error("check: %s: %s", cli->argv[optind], pkiroll_strerror(err));
 		return err == PKIROLL_ERR_NOENT || err == PKIROLL_ERR_IO ? EXIT_USAGE
-									: cli_exit_for(err);
+									 : cli_exit_for(err);
 	}
 	if (!cli->quiet)
-		printf("%s: %lu rows: %lu good, %lu bad, %lu warnings%s\n",
-		       cli->argv[optind], st.rows, st.good, st.bad, st.warnings,
+		printf("%s: %lu rows: %lu good, %lu bad, %lu warnings%s\n", cli->argv[optind],
+		       st.rows, st.good, st.bad, st.warnings,
 		       err == PKIROLL_ERR_STRICT ? " (stopped at the first bad row)" : "");
 	return st.bad == 0 && err == PKIROLL_OK ? EXIT_DONE : EXIT_SOME;
 }

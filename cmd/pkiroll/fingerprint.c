@@ -52,10 +52,9 @@ int cmd_fingerprint(struct cli *cli)
 			printf("%s%s:\n  subject    %s\n  issuer     %s\n  serial     %s\n"
 			       "  valid      %s to %s\n  key        %s\n"
 			       "  MD5        %s\n  SHA-1      %s\n  SHA-256    %s\n",
-			       n > 1 || cli->argc > 2 ? "\n" : "", cli->argv[i],
-			       info[k].subject, info[k].issuer, info[k].serial, nb, na,
-			       info[k].key_type, info[k].fp.md5, info[k].fp.sha1,
-			       info[k].fp.sha256);
+			       n > 1 || cli->argc > 2 ? "\n" : "", cli->argv[i], info[k].subject,
+			       info[k].issuer, info[k].serial, nb, na, info[k].key_type,
+			       info[k].fp.md5, info[k].fp.sha1, info[k].fp.sha256);
 		}
 		pkiroll_cert_info_free(info, n);
 	}

@@ -7,22 +7,21 @@
 
 #include "cli.h"
 
-const char help_import[] =
-	"usage: pkiroll import MANIFEST [--delimiter C] [--strict]\n"
-	"\n"
-	"Validates the manifest and upserts its good rows into the store\n"
-	"(--db): new communities become pending, changed rows are updated and\n"
-	"each change is reported, unchanged rows are left alone. Communities\n"
-	"that are not in the manifest are kept. Contacts no CA.\n"
-	"\n"
-	"  --delimiter C  ',' ';' or 'tab' (default: detected from the header)\n"
-	"  --strict       stop at the first bad row and import nothing\n"
-	"\n"
-	"exit: 0 all rows imported, 1 some rows bad, 2 usage, 3 store error\n";
+const char help_import[] = "usage: pkiroll import MANIFEST [--delimiter C] [--strict]\n"
+			   "\n"
+			   "Validates the manifest and upserts its good rows into the store\n"
+			   "(--db): new communities become pending, changed rows are updated and\n"
+			   "each change is reported, unchanged rows are left alone. Communities\n"
+			   "that are not in the manifest are kept. Contacts no CA.\n"
+			   "\n"
+			   "  --delimiter C  ',' ';' or 'tab' (default: detected from the header)\n"
+			   "  --strict       stop at the first bad row and import nothing\n"
+			   "\n"
+			   "exit: 0 all rows imported, 1 some rows bad, 2 usage, 3 store error\n";
 
 int cmd_import(struct cli *cli)
 {
-	struct pkiroll_manifest_opts mo = { 0 };
+	struct pkiroll_manifest_opts mo = {0};
 	struct pkiroll_import_stats st;
 	pkiroll_store *store;
 	int err;

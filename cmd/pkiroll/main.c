@@ -51,12 +51,9 @@ static const char help_enroll[] =
 	"usage: pkiroll enroll MANIFEST [-j N] [--ca PROFILE | --ca-url URL]\n"
 	"\n"
 	"Not implemented yet.\n";
-static const char help_renew[] =
-	"usage: pkiroll renew\n\nNot implemented yet.\n";
-static const char help_bundle[] =
-	"usage: pkiroll bundle [--out DIR]\n\nNot implemented yet.\n";
-static const char help_export[] =
-	"usage: pkiroll export COMMUNITY\n\nNot implemented yet.\n";
+static const char help_renew[] = "usage: pkiroll renew\n\nNot implemented yet.\n";
+static const char help_bundle[] = "usage: pkiroll bundle [--out DIR]\n\nNot implemented yet.\n";
+static const char help_export[] = "usage: pkiroll export COMMUNITY\n\nNot implemented yet.\n";
 static const char help_version[] =
 	"usage: pkiroll version\n\nPrints the version of pkiroll and its libraries.\n";
 static const char help_help[] =
@@ -81,16 +78,11 @@ static int cmd_version(struct cli *cli)
 static int cmd_help(struct cli *cli);
 
 static const struct command commands[] = {
-	{ "enroll", cmd_todo, help_enroll },
-	{ "renew", cmd_todo, help_renew },
-	{ "bundle", cmd_todo, help_bundle },
-	{ "status", cmd_status, help_status },
-	{ "check", cmd_check, help_check },
-	{ "import", cmd_import, help_import },
-	{ "export", cmd_todo, help_export },
-	{ "fingerprint", cmd_fingerprint, help_fingerprint },
-	{ "version", cmd_version, help_version },
-	{ "help", cmd_help, help_help },
+	{"enroll", cmd_todo, help_enroll},	{"renew", cmd_todo, help_renew},
+	{"bundle", cmd_todo, help_bundle},	{"status", cmd_status, help_status},
+	{"check", cmd_check, help_check},	{"import", cmd_import, help_import},
+	{"export", cmd_todo, help_export},	{"fingerprint", cmd_fingerprint, help_fingerprint},
+	{"version", cmd_version, help_version}, {"help", cmd_help, help_help},
 };
 
 static const struct command *find_command(const char *name)
@@ -156,8 +148,7 @@ static void log_line(void *arg, enum pkiroll_level level, const char *msg)
 }
 
 /* Takes the value of option opt from "--opt=V" or the next argument. */
-static int option_value(int argc, char **argv, int *i, const char *opt,
-			const char **val)
+static int option_value(int argc, char **argv, int *i, const char *opt, const char **val)
 {
 	size_t n = strlen(opt);
 
@@ -247,7 +238,7 @@ static int wants_help(const struct cli *cli)
 
 int main(int argc, char **argv)
 {
-	struct cli cli = { .prog = "pkiroll" };
+	struct cli cli = {.prog = "pkiroll"};
 	const struct command *c;
 	int rc;
 

@@ -45,11 +45,12 @@ static int print_json(const char *db, const struct pkiroll_status *st, unsigned 
 	for (size_t i = 0; i < st->nattention; i++) {
 		const struct pkiroll_status_item *it = &st->attention[i];
 
-		json_array_append_new(att, json_pack("{s:s, s:s, s:s?, s:b}",
-			"community", it->community ? it->community : "",
-			"state", pkiroll_state_name(it->state) ? pkiroll_state_name(it->state) : "?",
-			"reason", it->reason,
-			"retryable", it->retryable));
+		json_array_append_new(
+			att, json_pack("{s:s, s:s, s:s?, s:b}", "community",
+				       it->community ? it->community : "", "state",
+				       pkiroll_state_name(it->state) ? pkiroll_state_name(it->state)
+								     : "?",
+				       "reason", it->reason, "retryable", it->retryable));
 	}
 	json_object_set_new(root, "attention", att);
 	json_object_set_new(root, "expiring_days", json_integer(days));
@@ -57,11 +58,11 @@ static int print_json(const char *db, const struct pkiroll_status *st, unsigned 
 		const struct pkiroll_status_cert *c = &st->expiring[i];
 
 		utc(c->not_after, when, sizeof(when));
-		json_array_append_new(exp, json_pack("{s:s, s:s, s:s, s:s}",
-			"community", c->community ? c->community : "",
-			"usage", c->usage ? c->usage : "",
-			"serial", c->serial ? c->serial : "",
-			"not_after", when));
+		json_array_append_new(exp,
+				      json_pack("{s:s, s:s, s:s, s:s}", "community",
+						c->community ? c->community : "", "usage",
+						c->usage ? c->usage : "", "serial",
+						c->serial ? c->serial : "", "not_after", when));
 	}
 	json_object_set_new(root, "expiring", exp);
 	rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -93,17 +94,17 @@ static void print_text(const char *db, const struct pkiroll_status *st, unsigned
 		const struct pkiroll_status_cert *c = &st->expiring[i];
 
 		utc(c->not_after, when, sizeof(when));
-		printf("  %s  %s  serial %s  not after %s\n", c->community, c->usage,
-		       c->serial, when);
+		printf("  %s  %s  serial %s  not after %s\n", c->community, c->usage, c->serial,
+		       when);
 	}
 }
 
 int cmd_status(struct cli *cli)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "days", required_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 },
+		{"json", no_argument, NULL, 'j'},
+		{"days", required_argument, NULL, 'd'},
+		{NULL, 0, NULL, 0},
 	};
 	struct pkiroll_status *st = NULL;
 	pkiroll_store *store = NULL;

@@ -36,7 +36,8 @@ TEST(dn_escapes_and_multivalue)
 	v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, 2));
 	CHECK(v->length == 5 && memcmp(v->data, "a,b+c", 5) == 0, "escaped CN wrong");
 	CHECK(X509_NAME_ENTRY_set(X509_NAME_get_entry(n, 2)) ==
-	      X509_NAME_ENTRY_set(X509_NAME_get_entry(n, 3)), "CN+UID not one RDN");
+		      X509_NAME_ENTRY_set(X509_NAME_get_entry(n, 3)),
+	      "CN+UID not one RDN");
 	v = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, 1));
 	CHECK(v->length == 7 && memcmp(v->data, "Q, Inc.", 7) == 0, "quoted O wrong");
 	X509_NAME_free(n);
@@ -47,15 +48,15 @@ TEST(dn_errors)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{ "", "empty DN" },
-		{ "CN", "is not TYPE=value" },
-		{ "CN=", "empty value" },
-		{ "XYZ=1", "unknown attribute type" },
-		{ "CN=a;O=b", "unescaped ';'" },
-		{ "C=USA", "two letters" },
-		{ "CN=#0403616263", "hex-encoded" },
-		{ "CN=a\\q", "bad escape" },
-		{ "CN=\"open", "unterminated" },
+		{"", "empty DN"},
+		{"CN", "is not TYPE=value"},
+		{"CN=", "empty value"},
+		{"XYZ=1", "unknown attribute type"},
+		{"CN=a;O=b", "unescaped ';'"},
+		{"C=USA", "two letters"},
+		{"CN=#0403616263", "hex-encoded"},
+		{"CN=a\\q", "bad escape"},
+		{"CN=\"open", "unterminated"},
 	};
 	char err[256];
 

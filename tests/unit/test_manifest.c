@@ -69,10 +69,10 @@ static struct manifest *open_text(const char *text, const struct pkiroll_manifes
 
 TEST(manifest_quoting)
 {
-	struct manifest *m = open_text(
-		"community,reference_number,authorization_code,notes\n"
-		"\"Acme, Inc.\",1,\"x,y\",\"say \"\"hi\"\"\nsecond line\"\n"
-		"next,2,z,\n", NULL);
+	struct manifest *m = open_text("community,reference_number,authorization_code,notes\n"
+				       "\"Acme, Inc.\",1,\"x,y\",\"say \"\"hi\"\"\nsecond line\"\n"
+				       "next,2,z,\n",
+				       NULL);
 	const struct manifest_row *r;
 
 	CHECK(m != NULL, "open failed: %s", t_log());
@@ -90,18 +90,20 @@ TEST(manifest_quoting)
 
 TEST(manifest_bom_crlf_semicolon)
 {
-	struct manifest *m = open_text(
-		"\xef\xbb\xbf" "Community;Reference_Number;AUTHORIZATION_CODE;Partners\r\n"
-		"acme;1;c1;\"A ; B;A\"\r\n"
-		"\r\n"
-		"globex;2;\"c;2\";\r\n", NULL);
+	struct manifest *m = open_text("\xef\xbb\xbf"
+				       "Community;Reference_Number;AUTHORIZATION_CODE;Partners\r\n"
+				       "acme;1;c1;\"A ; B;A\"\r\n"
+				       "\r\n"
+				       "globex;2;\"c;2\";\r\n",
+				       NULL);
 	const struct manifest_row *r;
 
 	CHECK(m != NULL, "open failed: %s", t_log());
 	CHECK(manifest_next_row(m, &r) == 1 && !r->bad, "row 1 bad: %s", t_log());
 	CHECK(strcmp(r->community, "acme") == 0, "BOM not stripped: \"%s\"", r->community);
 	CHECK(r->npartners == 2 && strcmp(r->partners[0], "A") == 0 &&
-	      strcmp(r->partners[1], "B") == 0, "partners split/trim/dedup wrong (%zu)", r->npartners);
+		      strcmp(r->partners[1], "B") == 0,
+	      "partners split/trim/dedup wrong (%zu)", r->npartners);
 	CHECK(manifest_next_row(m, &r) == 1 && !r->bad, "row 2 bad: %s", t_log());
 	CHECK(strcmp(r->authcode, "c;2") == 0, "CRLF or quoted delimiter: \"%s\"", r->authcode);
 	CHECK(r->line == 4, "blank line not counted: line %lu", r->line);
@@ -111,10 +113,10 @@ TEST(manifest_bom_crlf_semicolon)
 
 TEST(manifest_tab_and_forced_delimiter)
 {
-	struct pkiroll_manifest_opts o = { .delimiter = ',' };
-	struct manifest *m = open_text(
-		"community\treference_number\tauthorization_code\n"
-		"a b\t1\tx\n", NULL);
+	struct pkiroll_manifest_opts o = {.delimiter = ','};
+	struct manifest *m = open_text("community\treference_number\tauthorization_code\n"
+				       "a b\t1\tx\n",
+				       NULL);
 	const struct manifest_row *r;
 
 	CHECK(m != NULL, "tab header not detected: %s", t_log());
@@ -136,22 +138,26 @@ TEST(manifest_header_problems)
 	      "empty file accepted");
 	CHECK(t_log_has("e.csv:1: header: empty file"), "log: %s", t_log());
 	CHECK(check_file(t_writes("h.csv", "community,authorization_code\nx,y\n"), NULL, &st) ==
-	      PKIROLL_ERR_MANIFEST, "missing column accepted");
+		      PKIROLL_ERR_MANIFEST,
+	      "missing column accepted");
 	CHECK(t_log_has("required column \"reference_number\" is missing"), "log: %s", t_log());
-	CHECK(check_file(t_writes("d.csv", "community,community,reference_number,authorization_code\n"),
-			 NULL, &st) == PKIROLL_ERR_MANIFEST, "duplicate column accepted");
+	CHECK(check_file(t_writes("d.csv",
+				  "community,community,reference_number,authorization_code\n"),
+			 NULL, &st) == PKIROLL_ERR_MANIFEST,
+	      "duplicate column accepted");
 	CHECK(check_file(t_path("nonexistent.csv"), NULL, &st) == PKIROLL_ERR_NOENT,
 	      "missing file not NOENT");
 }
 
 TEST(manifest_strict_stops)
 {
-	struct pkiroll_manifest_opts o = { .strict = 1 };
+	struct pkiroll_manifest_opts o = {.strict = 1};
 	struct pkiroll_manifest_stats st;
 	int err = check_file(t_src("manifests/bad.csv"), &o, &st);
 
 	CHECK(err == PKIROLL_ERR_STRICT, "strict returned %d", err);
-	CHECK(st.bad == 1 && st.good == 1, "strict read %lu good %lu bad, want 1/1", st.good, st.bad);
+	CHECK(st.bad == 1 && st.good == 1, "strict read %lu good %lu bad, want 1/1", st.good,
+	      st.bad);
 	CHECK(!t_log_has("bad.csv:4:"), "strict went past the first bad row");
 }
 
@@ -161,10 +167,11 @@ TEST(manifest_stray_quote_and_long_line)
 	char *big = malloc(300 * 1024 + 200);
 	size_t n;
 
-	CHECK(check_file(t_writes("q.csv",
-				  "community,reference_number,authorization_code\n"
-				  "a\"b,1,x\n"
-				  "ok,2,y\n"), NULL, &st) == PKIROLL_OK, "read failed");
+	CHECK(check_file(t_writes("q.csv", "community,reference_number,authorization_code\n"
+					   "a\"b,1,x\n"
+					   "ok,2,y\n"),
+			 NULL, &st) == PKIROLL_OK,
+	      "read failed");
 	CHECK(st.good == 1 && st.bad == 1, "stray quote: %lu good %lu bad", st.good, st.bad);
 	CHECK(t_log_has("q.csv:2: community: stray or unbalanced quote"), "log: %s", t_log());
 
@@ -185,15 +192,18 @@ TEST(manifest_code_references)
 	struct pkiroll_manifest_stats st;
 
 	setenv("PKIROLL_T_CODE", "secret", 1);
-	CHECK(check_file(t_writes("r.csv",
-				  "community,reference_number,authorization_code\n"
-				  "a,1,env:PKIROLL_T_CODE\n"
-				  "b,2,env:1BAD\n"
-				  "c,3,file:\n"
-				  "d,4,file:/nonexistent/code\n"), NULL, &st) == PKIROLL_OK, "read");
+	CHECK(check_file(t_writes("r.csv", "community,reference_number,authorization_code\n"
+					   "a,1,env:PKIROLL_T_CODE\n"
+					   "b,2,env:1BAD\n"
+					   "c,3,file:\n"
+					   "d,4,file:/nonexistent/code\n"),
+			 NULL, &st) == PKIROLL_OK,
+	      "read");
 	CHECK(st.good == 2 && st.bad == 2, "%lu good %lu bad, want 2/2", st.good, st.bad);
-	CHECK(t_log_has("r.csv:3: authorization_code: env: needs a variable name"), "log: %s", t_log());
-	CHECK(t_log_has("r.csv:5: authorization_code: warning: /nonexistent/code"), "log: %s", t_log());
+	CHECK(t_log_has("r.csv:3: authorization_code: env: needs a variable name"), "log: %s",
+	      t_log());
+	CHECK(t_log_has("r.csv:5: authorization_code: warning: /nonexistent/code"), "log: %s",
+	      t_log());
 }
 
 TEST(manifest_key_types_and_dual)
@@ -201,7 +211,8 @@ TEST(manifest_key_types_and_dual)
 	struct manifest *m = open_text(
 		"community,reference_number,authorization_code,key_type,encryption_key_type,dual\n"
 		"a,1,x,P384,rsa4096,No\n"
-		"b,2,y,,,\n", NULL);
+		"b,2,y,,,\n",
+		NULL);
 	const struct manifest_row *r;
 
 	CHECK(m != NULL, "open");

@@ -47,8 +47,10 @@ TEST(store_migrates_empty_file)
 	CHECK(mode && strcmp(mode, "wal") == 0, "journal_mode %s", mode ? mode : "?");
 	free(mode);
 	CHECK(one_int(s, "PRAGMA foreign_keys") == 1, "foreign keys off");
-	CHECK(one_int(s, "SELECT count(*) FROM sqlite_master WHERE name IN ('runs',"
-		      "'communities','certificates','partners','partner_communities','events')") == 6,
+	CHECK(one_int(s,
+		      "SELECT count(*) FROM sqlite_master WHERE name IN ('runs',"
+		      "'communities','certificates','partners','partner_communities','events')") ==
+		      6,
 	      "tables missing");
 	CHECK(store_exec(s, "INSERT INTO events (at) VALUES (1); UPDATE events SET at = 2") < 0,
 	      "events can be updated");
@@ -84,16 +86,16 @@ TEST(store_import_is_idempotent)
 	CHECK(pkiroll_store_open(t_ctx(), t_path("s.db"), 1, &s) == PKIROLL_OK, "open");
 	CHECK(pkiroll_store_import(s, t_src("manifests/example.csv"), NULL, &st) == PKIROLL_OK,
 	      "import: %s", t_log());
-	CHECK(st.added == 10 && st.updated == 0 && st.bad == 0, "first import %lu added %lu updated",
-	      st.added, st.updated);
+	CHECK(st.added == 10 && st.updated == 0 && st.bad == 0,
+	      "first import %lu added %lu updated", st.added, st.updated);
 	events = one_int(s, "SELECT count(*) FROM events");
 	CHECK(one_int(s, "SELECT count(*) FROM partners") == 5, "partners %lld",
 	      (long long)one_int(s, "SELECT count(*) FROM partners"));
 	CHECK(pkiroll_store_import(s, t_src("manifests/example.csv"), NULL, &st) == PKIROLL_OK,
 	      "second import");
 	CHECK(st.added == 0 && st.updated == 0 && st.unchanged == 10,
-	      "second import changed something: %lu added %lu updated %lu unchanged",
-	      st.added, st.updated, st.unchanged);
+	      "second import changed something: %lu added %lu updated %lu unchanged", st.added,
+	      st.updated, st.unchanged);
 	CHECK(one_int(s, "SELECT count(*) FROM events") == events, "second import wrote events");
 	CHECK(one_int(s, "SELECT count(*) FROM communities WHERE state = 'pending'") == 10,
 	      "not all pending");
@@ -127,9 +129,11 @@ TEST(store_import_reports_changes)
 	CHECK(subj && strcmp(subj, "CN=Acme EDI,C=US") == 0, "subject %s", subj ? subj : "?");
 	free(subj);
 	CHECK(one_int(s, "SELECT count(*) FROM partner_communities pc JOIN communities c"
-		      " ON c.id = pc.community_id WHERE c.name = 'acme'") == 1, "partner not removed");
+			 " ON c.id = pc.community_id WHERE c.name = 'acme'") == 1,
+	      "partner not removed");
 	CHECK(one_int(s, "SELECT count(*) FROM events e JOIN communities c ON c.id = e.community_id"
-		      " WHERE c.name = 'acme'") == 2, "change event missing");
+			 " WHERE c.name = 'acme'") == 2,
+	      "change event missing");
 	pkiroll_store_close(s);
 }
 
@@ -143,7 +147,8 @@ TEST(store_new_codes_reset_needs_codes)
 	t_writes("a.csv", "community,reference_number,authorization_code\nacme,100,c1\n");
 	CHECK(pkiroll_store_import(s, t_path("a.csv"), NULL, &st) == PKIROLL_OK, "import");
 	CHECK(store_exec(s, "UPDATE communities SET state = 'needs_codes',"
-			    " reason = 'codes consumed', retryable = 0") == 0, "update");
+			    " reason = 'codes consumed', retryable = 0") == 0,
+	      "update");
 	t_writes("b.csv", "community,reference_number,authorization_code\nacme,101,c9\n");
 	CHECK(pkiroll_store_import(s, t_path("b.csv"), NULL, &st) == PKIROLL_OK, "import 2");
 	state = one_text(s, "SELECT state || '/' || reason FROM communities");
@@ -175,7 +180,8 @@ TEST(store_holds_no_codes)
 	CHECK(buf && fread(buf, 1, (size_t)n, f) == (size_t)n, "read");
 	fclose(f);
 	CHECK(memmem(buf, (size_t)n, "30001001", 8) != NULL, "sanity: reference not found");
-	CHECK(memmem(buf, (size_t)n, "AUTH-00", 7) == NULL, "an authorization code is in the store");
+	CHECK(memmem(buf, (size_t)n, "AUTH-00", 7) == NULL,
+	      "an authorization code is in the store");
 	free(buf);
 }
 
@@ -190,28 +196,32 @@ TEST(store_status_counts_and_expiry)
 	CHECK(pkiroll_store_open(t_ctx(), t_path("s.db"), 1, &s) == PKIROLL_OK, "open");
 	CHECK(pkiroll_store_import(s, t_src("manifests/example.csv"), NULL, &st) == PKIROLL_OK,
 	      "import");
-	snprintf(sql, sizeof(sql),
-		 "UPDATE communities SET state = 'failed', reason = 'CA said no', retryable = 0"
-		 " WHERE name = 'acme-edi';"
-		 "UPDATE communities SET state = 'enrolled' WHERE name = 'globex-b2b';"
-		 "INSERT INTO certificates (community_id, usage, der, serial, issuer, subject,"
-		 " not_before, not_after, md5, sha1, sha256, created_at)"
-		 " SELECT id, 'signing', x'30', '0A', 'CN=CA', 'CN=G', %lld, %lld, 'm', 's', 'h1', 0"
-		 " FROM communities WHERE name = 'globex-b2b';"
-		 "INSERT INTO certificates (community_id, usage, der, serial, issuer, subject,"
-		 " not_before, not_after, md5, sha1, sha256, created_at)"
-		 " SELECT id, 'encryption', x'30', '0B', 'CN=CA', 'CN=G', %lld, %lld, 'm', 's', 'h2', 0"
-		 " FROM communities WHERE name = 'globex-b2b';",
-		 (long long)now, (long long)now + 10 * 86400, (long long)now,
-		 (long long)now + 90 * 86400);
+	snprintf(
+		sql, sizeof(sql),
+		"UPDATE communities SET state = 'failed', reason = 'CA said no', retryable = 0"
+		" WHERE name = 'acme-edi';"
+		"UPDATE communities SET state = 'enrolled' WHERE name = 'globex-b2b';"
+		"INSERT INTO certificates (community_id, usage, der, serial, issuer, subject,"
+		" not_before, not_after, md5, sha1, sha256, created_at)"
+		" SELECT id, 'signing', x'30', '0A', 'CN=CA', 'CN=G', %lld, %lld, 'm', 's', 'h1', 0"
+		" FROM communities WHERE name = 'globex-b2b';"
+		"INSERT INTO certificates (community_id, usage, der, serial, issuer, subject,"
+		" not_before, not_after, md5, sha1, sha256, created_at)"
+		" SELECT id, 'encryption', x'30', '0B', 'CN=CA', 'CN=G', %lld, %lld, 'm', 's', "
+		"'h2', 0"
+		" FROM communities WHERE name = 'globex-b2b';",
+		(long long)now, (long long)now + 10 * 86400, (long long)now,
+		(long long)now + 90 * 86400);
 	CHECK(store_exec(s, sql) == 0, "setup: %s", t_log());
 	CHECK(pkiroll_status_get(s, now, 30, &status) == PKIROLL_OK, "status");
 	CHECK(status->communities == 10 && status->count[PKIROLL_STATE_PENDING] == 8 &&
-	      status->count[PKIROLL_STATE_FAILED] == 1 && status->count[PKIROLL_STATE_ENROLLED] == 1,
+		      status->count[PKIROLL_STATE_FAILED] == 1 &&
+		      status->count[PKIROLL_STATE_ENROLLED] == 1,
 	      "counts wrong");
 	CHECK(status->nattention == 1 && strcmp(status->attention[0].community, "acme-edi") == 0 &&
-	      strcmp(status->attention[0].reason, "CA said no") == 0 &&
-	      !status->attention[0].retryable, "attention list wrong");
+		      strcmp(status->attention[0].reason, "CA said no") == 0 &&
+		      !status->attention[0].retryable,
+	      "attention list wrong");
 	CHECK(status->nexpiring == 1 && strcmp(status->expiring[0].serial, "0A") == 0,
 	      "expiring: %zu", status->nexpiring);
 	pkiroll_status_free(status);
@@ -223,9 +233,11 @@ TEST(fingerprints_known_vector)
 	struct pkiroll_fingerprints fp;
 
 	CHECK(pkiroll_fingerprints((const unsigned char *)"abc", 3, &fp) == PKIROLL_OK, "digest");
-	CHECK(strcmp(fp.md5, "90:01:50:98:3C:D2:4F:B0:D6:96:3F:7D:28:E1:7F:72") == 0, "md5 %s", fp.md5);
+	CHECK(strcmp(fp.md5, "90:01:50:98:3C:D2:4F:B0:D6:96:3F:7D:28:E1:7F:72") == 0, "md5 %s",
+	      fp.md5);
 	CHECK(strcmp(fp.sha1, "A9:99:3E:36:47:06:81:6A:BA:3E:25:71:78:50:C2:6C:9C:D0:D8:9D") == 0,
 	      "sha1 %s", fp.sha1);
 	CHECK(strncmp(fp.sha256, "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23", 47) == 0 &&
-	      strlen(fp.sha256) == 95, "sha256 %s", fp.sha256);
+		      strlen(fp.sha256) == 95,
+	      "sha256 %s", fp.sha256);
 }
