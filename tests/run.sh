@@ -31,7 +31,7 @@ if [ -x "$unit" ]; then
 		tail -20 "$TMP/unit.log"
 		fail=$((fail + 1))
 	fi
-	echo "unit tests: $p passed, $f failed" | sed 's/^/# /'
+	echo "# unit tests: ok=$p failed=$f"
 else
 	echo "FAIL unit_tests: $unit not built"
 	fail=$((fail + 1))
