@@ -34,6 +34,8 @@ UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_OBJ = $(UNIT_SRC:%.c=$(B)/%.o)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/fuzz/%)
+TOOL_SRC = $(wildcard tests/tools/*.c)
+TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
 HDRS = $(wildcard lib/*.h cmd/pkiroll/*.h tests/unit/*.h)
 
 LIBA = $(B)/lib/libpkiroll.a
@@ -59,6 +61,11 @@ $(PKIROLL): $(CLI_OBJ) $(LIBA)
 $(UNIT): $(UNIT_OBJ) $(LIBA)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJ) $(LIBA) $(PKG_LIBS)
 
+# Test tools (tests/tools): small programs on the library for the suite.
+$(B)/tests/tools/%: tests/tools/%.c $(LIBA) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBA) $(PKG_LIBS)
+
 # Fuzz targets: built with a replay driver (tests/fuzz/driver.c) so the
 # suite runs their corpus; `make fuzz` builds them with libFuzzer.
 $(B)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c $(LIBA)
@@ -80,13 +87,14 @@ deps:
 	fi
 
 test: deps
-	$(MAKE) all $(UNIT) $(FUZZ_BIN)
+	$(MAKE) all $(UNIT) $(FUZZ_BIN) $(TOOL_BIN)
 	tests/run.sh $(B)
 
 asan: deps
 	$(MAKE) B=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
-	  all build/asan/tests/unit/unit_tests $(FUZZ_SRC:tests/fuzz/%.c=build/asan/tests/fuzz/%)
+	  all build/asan/tests/unit/unit_tests $(FUZZ_SRC:tests/fuzz/%.c=build/asan/tests/fuzz/%) \
+	  $(TOOL_SRC:tests/tools/%.c=build/asan/tests/tools/%)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  PKIROLL_SANITIZED=1 tests/run.sh build/asan
 
@@ -114,4 +122,4 @@ fmt:
 
 clean:
 	rm -rf build lib/*.o lib/*.a cmd/*/*.o $(PKIROLL) tests/unit/*.o $(UNIT) \
-	  $(FUZZ_BIN)
+	  $(FUZZ_BIN) $(TOOL_BIN)

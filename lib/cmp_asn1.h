@@ -149,6 +149,91 @@ typedef struct {
 } PKR_REVREP;
 DECLARE_ASN1_FUNCTIONS(PKR_REVREP)
 
+/* ---- CRMF (RFC 4211, IMPLICIT TAGS) mirrors, to read what 3.0 hides ---- */
+
+typedef struct {
+	ASN1_OBJECT *type;
+	ASN1_TYPE *value;
+} PKR_ATAV;
+DECLARE_ASN1_FUNCTIONS(PKR_ATAV)
+DEFINE_STACK_OF(PKR_ATAV)
+
+typedef struct {
+	ASN1_TIME *notBefore;
+	ASN1_TIME *notAfter;
+} PKR_OPTVALIDITY;
+DECLARE_ASN1_FUNCTIONS(PKR_OPTVALIDITY)
+
+typedef struct {
+	ASN1_INTEGER *version;
+	ASN1_INTEGER *serialNumber;
+	X509_ALGOR *signingAlg;
+	X509_NAME *issuer;
+	PKR_OPTVALIDITY *validity;
+	X509_NAME *subject;
+	X509_PUBKEY *publicKey;
+	ASN1_BIT_STRING *issuerUID;
+	ASN1_BIT_STRING *subjectUID;
+	X509_EXTENSIONS *extensions;
+} PKR_CERTTEMPLATE;
+DECLARE_ASN1_FUNCTIONS(PKR_CERTTEMPLATE)
+
+typedef struct {
+	ASN1_INTEGER *certReqId;
+	PKR_CERTTEMPLATE *certTemplate;
+	STACK_OF(PKR_ATAV) *controls;
+} PKR_CERTREQ;
+DECLARE_ASN1_FUNCTIONS(PKR_CERTREQ)
+
+/* PKMACValue */
+typedef struct {
+	X509_ALGOR *algId;
+	ASN1_BIT_STRING *value;
+} PKR_PKMACVALUE;
+DECLARE_ASN1_FUNCTIONS(PKR_PKMACVALUE)
+
+enum { PKR_AUTHINFO_SENDER = 0, PKR_AUTHINFO_MAC = 1 };
+typedef struct {
+	int type;
+	union {
+		GENERAL_NAME *sender;
+		PKR_PKMACVALUE *publicKeyMAC;
+	} value;
+} PKR_AUTHINFO;
+DECLARE_ASN1_FUNCTIONS(PKR_AUTHINFO)
+
+typedef struct {
+	PKR_AUTHINFO *authInfo;
+	X509_PUBKEY *publicKey;
+} PKR_POPOSKINPUT;
+DECLARE_ASN1_FUNCTIONS(PKR_POPOSKINPUT)
+
+typedef struct {
+	PKR_POPOSKINPUT *poposkInput;
+	X509_ALGOR *algorithmIdentifier;
+	ASN1_BIT_STRING *signature;
+} PKR_POPOSIGKEY;
+DECLARE_ASN1_FUNCTIONS(PKR_POPOSIGKEY)
+
+enum { PKR_POPO_RAVERIFIED = 0, PKR_POPO_SIGNATURE, PKR_POPO_KEYENC, PKR_POPO_KEYAGREE };
+typedef struct {
+	int type;
+	union {
+		ASN1_NULL *raVerified;
+		PKR_POPOSIGKEY *signature;
+		ASN1_TYPE *keyEncipherment;
+		ASN1_TYPE *keyAgreement;
+	} value;
+} PKR_POPO;
+DECLARE_ASN1_FUNCTIONS(PKR_POPO)
+
+typedef struct {
+	PKR_CERTREQ *certReq;
+	PKR_POPO *popo;
+	STACK_OF(PKR_ATAV) *regInfo;
+} PKR_CERTREQMSG;
+DECLARE_ASN1_FUNCTIONS(PKR_CERTREQMSG)
+
 /* PKIBody alternatives; the value is the context tag and the table index. */
 enum cmp_body {
 	CMP_BODY_IR = 0,
