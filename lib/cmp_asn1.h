@@ -292,6 +292,7 @@ typedef struct {
 	STACK_OF(X509) *extraCerts;
 } PKR_MSG;
 DECLARE_ASN1_FUNCTIONS(PKR_MSG)
+DECLARE_ASN1_DUP_FUNCTION(PKR_MSG)
 
 /* ProtectedPart (RFC 4210 5.1.3): what the protection covers. */
 typedef struct {
