@@ -56,6 +56,14 @@ PKR_HEADER *cmp_hdr_new(const struct cmp_hdr_args *a);
 /* 1 if the header carries generalInfo id-it-implicitConfirm. */
 int cmp_hdr_implicit_confirm(const PKR_HEADER *h);
 
+/*
+ * Sets a BIT STRING that holds octets (a MAC, a signature, ciphertext):
+ * without this, OpenSSL's encoder drops trailing zero octets and counts
+ * trailing zero bits as unused, which corrupts about one value in 256.
+ * Returns 1 or 0, like ASN1_BIT_STRING_set().
+ */
+int cmp_octets_to_bits(ASN1_BIT_STRING *bs, const unsigned char *p, size_t n);
+
 /* Fills buf with n random bytes. Returns 0 or -1. */
 int cmp_random(unsigned char *buf, size_t n);
 

@@ -14,6 +14,15 @@ int cmp_random(unsigned char *buf, size_t n)
 	return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
 }
 
+int cmp_octets_to_bits(ASN1_BIT_STRING *bs, const unsigned char *p, size_t n)
+{
+	if (!ASN1_BIT_STRING_set(bs, (unsigned char *)p, (int)n))
+		return 0;
+	bs->flags &= ~0x07;
+	bs->flags |= ASN1_STRING_FLAG_BITS_LEFT; /* with 0 unused bits */
+	return 1;
+}
+
 static GENERAL_NAME *dirname(const X509_NAME *name)
 {
 	GENERAL_NAME *gn = GENERAL_NAME_new();

@@ -244,7 +244,7 @@ static int protect_pbm(PKR_MSG *m, const struct cmp_protection *p, char *err, si
 		goto out;
 	ASN1_BIT_STRING_free(m->protection);
 	if ((m->protection = ASN1_BIT_STRING_new()) == NULL ||
-	    !ASN1_BIT_STRING_set(m->protection, mac, maclen))
+	    !cmp_octets_to_bits(m->protection, mac, (size_t)maclen))
 		goto out;
 	rc = 0;
 out:
@@ -301,7 +301,7 @@ static int protect_sig(PKR_MSG *m, const struct cmp_protection *p, char *err, si
 		goto out;
 	ASN1_BIT_STRING_free(m->protection);
 	if ((m->protection = ASN1_BIT_STRING_new()) == NULL ||
-	    !ASN1_BIT_STRING_set(m->protection, sig, (int)siglen))
+	    !cmp_octets_to_bits(m->protection, sig, siglen))
 		goto out;
 	/* RFC 4210 5.1.1: the protecting certificate comes first in extraCerts */
 	sk_X509_pop_free(m->extraCerts, X509_free);

@@ -1,6 +1,7 @@
 /*
  * Key generation and the EncryptedValue of a CA-generated key.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -8,6 +9,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include "cmp.h"
 #include "keys.h"
 
 EVP_PKEY *keys_generate(int key_type)
@@ -51,15 +53,27 @@ int keys_type_of(const EVP_PKEY *pkey)
 	return -1;
 }
 
+static OSSL_PROVIDER *dflt, *legacy; /* held for the life of the process */
+
+/* Unloads at exit, before OpenSSL's own cleanup (atexit runs LIFO). */
+static void unload_providers(void)
+{
+	OSSL_PROVIDER_unload(legacy);
+	OSSL_PROVIDER_unload(dflt);
+	legacy = dflt = NULL;
+}
+
 int keys_legacy_provider(void)
 {
 	static int state; /* 0 untried, 1 loaded, -1 unavailable */
 
 	if (state == 0) {
 		/* loading "legacy" alone would hide the default provider */
-		if (OSSL_PROVIDER_load(NULL, "default") != NULL &&
-		    OSSL_PROVIDER_load(NULL, "legacy") != NULL)
+		if ((dflt = OSSL_PROVIDER_load(NULL, "default")) != NULL &&
+		    (legacy = OSSL_PROVIDER_load(NULL, "legacy")) != NULL) {
 			state = 1;
+			atexit(unload_providers);
+		}
 		else
 			state = -1;
 		ERR_clear_error();
@@ -256,11 +270,11 @@ PKR_ENCVAL *keys_encrypt_encval(EVP_PKEY *key, EVP_PKEY *recipient, const EVP_CI
 		goto out;
 	ivos = NULL;
 	if ((ev->encSymmKey = ASN1_BIT_STRING_new()) == NULL ||
-	    !ASN1_BIT_STRING_set(ev->encSymmKey, ek, (int)eklen) ||
+	    !cmp_octets_to_bits(ev->encSymmKey, ek, eklen) ||
 	    (ev->keyAlg = X509_ALGOR_new()) == NULL ||
 	    !X509_ALGOR_set0(ev->keyAlg, OBJ_nid2obj(oaep ? NID_rsaesOaep : NID_rsaEncryption),
 			     oaep ? V_ASN1_UNDEF : V_ASN1_NULL, NULL) ||
-	    !ASN1_BIT_STRING_set(ev->encValue, ct, n1 + n2))
+	    !cmp_octets_to_bits(ev->encValue, ct, (size_t)(n1 + n2)))
 		goto out;
 	ok = 1;
 out:

@@ -20,7 +20,22 @@ static EVP_PKEY *ca_key;
 static X509 *ca_cert;
 static const char *secret;
 static int mode;
-static int served_waiting;
+static int served_waiting, dumped;
+const char *fake_ca_dump_dir;
+
+static void dump(const char *what, const unsigned char *p, size_t n)
+{
+	char path[4096];
+	FILE *f;
+
+	if (fake_ca_dump_dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s-%d.der", fake_ca_dump_dir, what, dumped);
+	if ((f = fopen(path, "wb")) != NULL) {
+		fwrite(p, 1, n, f);
+		fclose(f);
+	}
+}
 
 static int protect(PKR_MSG *m, const char *sec, const X509_ALGOR *reuse)
 {
@@ -72,7 +87,7 @@ static PKR_MSG *answer_ir(const PKR_MSG *req)
 				unsigned char junk[64];
 
 				cmp_random(junk, sizeof(junk));
-				ASN1_BIT_STRING_set(ev->encValue, junk, sizeof(junk));
+				cmp_octets_to_bits(ev->encValue, junk, sizeof(junk));
 			}
 			cr = cmp_srv_certresp(1, cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL), x, ev);
 			EVP_PKEY_free(kek);
@@ -138,6 +153,7 @@ static void serve(int lfd)
 		}
 		if ((req = cmp_msg_decode(p, n, err, sizeof(err))) == NULL)
 			goto next;
+		dump("req", p, n);
 		if (req->body->type == CMP_BODY_IR) {
 			PKR_MSG_free(last_ir);
 			last_ir = PKR_MSG_dup(req);
@@ -169,6 +185,8 @@ static void serve(int lfd)
 		if (mode == FAKE_ALTERED)
 			rep->header->senderNonce->data[0] ^= 1;
 		cmp_msg_encode(rep, &der, &len);
+		dump("rep", der, len);
+		dumped++;
 		if (mode == FAKE_TRUNCATED)
 			len /= 2;
 		if (mode == FAKE_WRONG_TAG)

@@ -32,6 +32,10 @@ struct fake_ca {
 	char url[64];
 };
 
+/* When set before fake_ca_start(), every request and reply is saved there
+ * as req-N.der / rep-N.der. */
+extern const char *fake_ca_dump_dir;
+
 /* Starts the responder in a child process with this secret and mode. */
 int fake_ca_start(struct fake_ca *f, const char *secret, int mode);
 void fake_ca_stop(struct fake_ca *f);

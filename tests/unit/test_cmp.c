@@ -3,6 +3,7 @@
  * framings, polling) and one test per kind of bad reply, each expecting
  * its own fault and reason.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/pem.h>
@@ -195,4 +196,30 @@ TEST(cmp_refused_connection_is_transient)
 	CHECK(transport_new(&(struct transport_cfg){ .url = "ftp://x" }, err, sizeof(err)) == NULL,
 	      "ftp URL accepted");
 	CHECK(strstr(err, "http://, https:// or cmp://") != NULL, "reason: %s", err);
+}
+
+/* Every message we encode parses with OpenSSL's own PKIMessage and asn1parse. */
+TEST(cmp_messages_parse_with_openssl)
+{
+	static const char *const files[] = { "req-0.der", "rep-0.der", "req-1.der", "rep-1.der" };
+	static const int types[] = { CMP_BODY_IR, CMP_BODY_IP,
+				     CMP_BODY_CERTCONF, CMP_BODY_PKICONF };
+	struct run r;
+	char cmd[8192];
+
+	fake_ca_dump_dir = t_tmpdir();
+	run_ir(FAKE_OK, SECRET, &r);
+	fake_ca_dump_dir = NULL;
+	CHECK(r.fault == CMP_OK, "fault %d: %s", r.fault, r.reason);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		OSSL_CMP_MSG *m = OSSL_CMP_MSG_read(t_path(files[i]), NULL, NULL);
+
+		CHECK(m != NULL, "%s: d2i_OSSL_CMP_MSG refused it", files[i]);
+		CHECK(OSSL_CMP_MSG_get_bodytype(m) == types[i], "%s: OpenSSL sees body %d, want %d",
+		      files[i], OSSL_CMP_MSG_get_bodytype(m), types[i]);
+		OSSL_CMP_MSG_free(m);
+		snprintf(cmd, sizeof(cmd), "openssl asn1parse -inform DER -in '%s' >/dev/null 2>&1",
+			 t_path(files[i]));
+		CHECK(system(cmd) == 0, "openssl asn1parse refused %s", files[i]);
+	}
 }

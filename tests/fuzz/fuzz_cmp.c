@@ -1,0 +1,46 @@
+/*
+ * Fuzz target: a CMP reply as the client reads it: decode, MAC check,
+ * status texts, and the EncryptedValue of a central key.
+ */
+#include <stdint.h>
+
+#include "cmp.h"
+#include "keys.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static EVP_PKEY *kek;
+	char err[512];
+	PKR_MSG *m;
+
+	if (kek == NULL)
+		kek = keys_generate(KEY_RSA2048);
+	if ((m = cmp_msg_decode(data, size, err, sizeof(err))) == NULL)
+		return 0;
+	cmp_verify_pbm(data, size, m, (const unsigned char *)"sekrit", 6, err, sizeof(err));
+	switch (m->body->type) {
+	case CMP_BODY_IP:
+	case CMP_BODY_CP:
+	case CMP_BODY_KUP:
+		for (int i = 0; i < sk_PKR_CERTRESP_num(m->body->value.ip->response); i++) {
+			const PKR_CERTRESP *cr = sk_PKR_CERTRESP_value(m->body->value.ip->response, i);
+			const PKR_CKP *ckp = cr->certifiedKeyPair;
+
+			cmp_pkisi_text(cr->status, err, sizeof(err));
+			if (ckp != NULL && ckp->privateKey != NULL &&
+			    ckp->privateKey->type == PKR_ENCKEY_VALUE)
+				EVP_PKEY_free(keys_decrypt_encval(ckp->privateKey->value.encryptedValue,
+								  kek, err, sizeof(err)));
+		}
+		break;
+	case CMP_BODY_ERROR:
+		cmp_error_text(m->body->value.error, err, sizeof(err));
+		break;
+	default:
+		break;
+	}
+	PKR_MSG_free(m);
+	return 0;
+}
