@@ -18,6 +18,7 @@ CPPFLAGS += -D_GNU_SOURCE -Ilib
 # Recursively expanded: pkg-config runs only once `make deps` has run.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv
+CA_LIBS = $(shell pkg-config --libs libmicrohttpd 2>/dev/null) -lpthread
 ALL_CFLAGS = -std=c11 $(OPT) $(SAN) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 
@@ -30,21 +31,24 @@ LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/%.o)
 CLI_SRC = $(wildcard cmd/pkiroll/*.c)
 CLI_OBJ = $(CLI_SRC:%.c=$(B)/%.o)
+CA_SRC = $(wildcard cmd/pkiroll-ca/*.c)
+CA_OBJ = $(CA_SRC:%.c=$(B)/%.o)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_OBJ = $(UNIT_SRC:%.c=$(B)/%.o)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/fuzz/%)
 TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
-HDRS = $(wildcard lib/*.h cmd/pkiroll/*.h tests/unit/*.h)
+HDRS = $(wildcard lib/*.h cmd/pkiroll/*.h cmd/pkiroll-ca/*.h tests/unit/*.h)
 
 LIBA = $(B)/lib/libpkiroll.a
 PKIROLL = $(B)/cmd/pkiroll/pkiroll
+PKIROLL_CA = $(B)/cmd/pkiroll-ca/pkiroll-ca
 UNIT = $(B)/tests/unit/unit_tests
 
 .PHONY: all deps test asan run install fmt fuzz bench clean check-deps
 
-all: $(LIBA) $(PKIROLL)
+all: $(LIBA) $(PKIROLL) $(PKIROLL_CA)
 
 $(B)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -57,6 +61,9 @@ $(LIBA): $(LIB_OBJ)
 
 $(PKIROLL): $(CLI_OBJ) $(LIBA)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBA) $(PKG_LIBS)
+
+$(PKIROLL_CA): $(CA_OBJ) $(LIBA)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CA_OBJ) $(LIBA) $(PKG_LIBS) $(CA_LIBS)
 
 $(UNIT): $(UNIT_OBJ) $(LIBA)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJ) $(LIBA) $(PKG_LIBS)
@@ -115,11 +122,12 @@ bench: deps all
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(PKIROLL) $(DESTDIR)$(BINDIR)/pkiroll
+	install -m 0755 $(PKIROLL_CA) $(DESTDIR)$(BINDIR)/pkiroll-ca
 	install -m 0644 cmd/pkiroll/pkiroll.1 $(DESTDIR)$(MANDIR)/man1/pkiroll.1
 
 fmt:
 	clang-format -i lib/*.c lib/*.h cmd/*/*.c tests/unit/*.c tests/fuzz/*.c
 
 clean:
-	rm -rf build lib/*.o lib/*.a cmd/*/*.o $(PKIROLL) tests/unit/*.o $(UNIT) \
+	rm -rf build lib/*.o lib/*.a cmd/*/*.o $(PKIROLL) $(PKIROLL_CA) tests/unit/*.o $(UNIT) \
 	  $(FUZZ_BIN) $(TOOL_BIN)

@@ -38,6 +38,14 @@ PKR_MSG *cmp_srv_reply_new(const PKR_MSG *req, const X509_NAME *sender, int impl
 	}
 	if (rh != NULL && rh->senderKID != NULL)
 		m->header->recipKID = ASN1_OCTET_STRING_dup(rh->senderKID);
+	/* RFC 4210 5.1.1: the reply goes to whoever sent the request */
+	if (rh != NULL && rh->sender != NULL) {
+		GENERAL_NAME_free(m->header->recipient);
+		if ((m->header->recipient = GENERAL_NAME_dup(rh->sender)) == NULL) {
+			PKR_MSG_free(m);
+			return NULL;
+		}
+	}
 	return m;
 }
 
@@ -197,7 +205,7 @@ X509 *ca_mint(X509 *ca_cert, EVP_PKEY *ca_key, const X509_NAME *subject, EVP_PKE
 	switch (usage) {
 	case MINT_CA:
 		ok = add_ext(x, &v3, NID_basic_constraints, "critical,CA:TRUE") &&
-		     add_ext(x, &v3, NID_key_usage, "critical,keyCertSign,cRLSign");
+		     add_ext(x, &v3, NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign");
 		break;
 	case MINT_ENCRYPTION:
 		ok = add_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE") &&

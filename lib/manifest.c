@@ -868,6 +868,41 @@ void manifest_close(struct manifest *m)
 	free(m);
 }
 
+int manifest_resolve_code(const char *value, char *out, size_t outlen, char *err, size_t errlen)
+{
+	const char *src = value;
+	char buf[1024];
+	size_t n;
+
+	if (strncmp(value, "env:", 4) == 0) {
+		if ((src = getenv(value + 4)) == NULL) {
+			snprintf(err, errlen, "environment variable %s is not set", value + 4);
+			return -1;
+		}
+	} else if (strncmp(value, "file:", 5) == 0) {
+		FILE *f = fopen(value + 5, "r");
+
+		if (f == NULL) {
+			snprintf(err, errlen, "%s: %s", value + 5, strerror(errno));
+			return -1;
+		}
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = '\0';
+		buf[strcspn(buf, "\r\n")] = '\0';
+		src = buf;
+	}
+	n = strlen(src);
+	if (n == 0 || n >= outlen) {
+		snprintf(err, errlen, "authorization code is %s", n == 0 ? "empty" : "too long");
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return -1;
+	}
+	memcpy(out, src, n + 1);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return 0;
+}
+
 int pkiroll_manifest_check(pkiroll_ctx *ctx, const char *path,
 			   const struct pkiroll_manifest_opts *opts,
 			   struct pkiroll_manifest_stats *stats)

@@ -56,4 +56,12 @@ void manifest_stats(const struct manifest *m, struct pkiroll_manifest_stats *sta
 
 void manifest_close(struct manifest *m);
 
+/*
+ * The authorization code a manifest value stands for: the value itself, or
+ * the content of env:NAME or file:PATH (its first line). The code goes to
+ * out (the caller cleanses it after use). Returns 0, or -1 with err set
+ * (never containing the code).
+ */
+int manifest_resolve_code(const char *value, char *out, size_t outlen, char *err, size_t errlen);
+
 #endif

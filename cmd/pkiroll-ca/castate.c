@@ -1,0 +1,289 @@
+/*
+ * The CA's state directory and its SQLite file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "castate.h"
+#include "cmp_server.h"
+#include "keys.h"
+
+static const char schema[] =
+	"PRAGMA journal_mode = WAL;"
+	"CREATE TABLE IF NOT EXISTS users ("
+	"  ref TEXT PRIMARY KEY, code TEXT NOT NULL, subject TEXT NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'active', faults TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL, consumed_at INTEGER);"
+	"CREATE TABLE IF NOT EXISTS transactions ("
+	"  tid BLOB PRIMARY KEY, ref TEXT, kind TEXT NOT NULL, state TEXT NOT NULL,"
+	"  polls_left INTEGER NOT NULL DEFAULT 0, request BLOB, implicit INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS issued ("
+	"  serial TEXT PRIMARY KEY, tid BLOB, cert_req_id INTEGER, ref TEXT, subject TEXT NOT NULL,"
+	"  usage TEXT NOT NULL, der BLOB NOT NULL, issued_at INTEGER NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'unconfirmed', revocation_reason INTEGER);"
+	"CREATE INDEX IF NOT EXISTS issued_tid ON issued (tid);";
+
+int ca_exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		fprintf(stderr, "pkiroll-ca: ca.db: %s\n", msg ? msg : "error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+sqlite3 *ca_db_open(const char *dir)
+{
+	char path[4096];
+	sqlite3 *db = NULL;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/ca.db", dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		fprintf(stderr, "pkiroll-ca: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	close(fd);
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "pkiroll-ca: %s: %s\n", path, db ? sqlite3_errmsg(db) : "open");
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_busy_timeout(db, 30000);
+	if (ca_exec(db, schema) < 0) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	return db;
+}
+
+int ca_user_get(sqlite3 *db, const char *ref, struct ca_user *u)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	if (sqlite3_prepare_v2(db, "SELECT ref, code, subject, state, faults FROM users WHERE ref = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(u->ref, sizeof(u->ref), "%s", sqlite3_column_text(st, 0));
+		snprintf(u->code, sizeof(u->code), "%s", sqlite3_column_text(st, 1));
+		snprintf(u->subject, sizeof(u->subject), "%s", sqlite3_column_text(st, 2));
+		snprintf(u->state, sizeof(u->state), "%s", sqlite3_column_text(st, 3));
+		snprintf(u->faults, sizeof(u->faults), "%s", sqlite3_column_text(st, 4));
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int ca_user_put(sqlite3 *db, const char *ref, const char *code, const char *subject,
+		const char *faults)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO users (ref, code, subject, faults, created_at)"
+			       " VALUES (?, ?, ?, ?, strftime('%s','now'))"
+			       " ON CONFLICT (ref) DO UPDATE SET code = excluded.code,"
+			       " subject = excluded.subject, faults = excluded.faults,"
+			       " state = 'active', consumed_at = NULL",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, subject, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, faults ? faults : "", -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int ca_user_set_state(sqlite3 *db, const char *ref, const char *state)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db,
+			       "UPDATE users SET state = ?1, consumed_at = CASE WHEN ?1 = 'consumed'"
+			       " THEN strftime('%s','now') END WHERE ref = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Writes a PEM file 0600 atomically (temporary file, fsync, rename). */
+static int write_pem(const char *dir, const char *name, X509 *x, EVP_PKEY *k)
+{
+	char path[4096], tmp[4200];
+	FILE *f;
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
+	if ((fd = mkstemp(tmp)) < 0)
+		return -1;
+	if (fchmod(fd, 0600) < 0 || (f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	ok = x ? PEM_write_X509(f, x) : PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+	ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
+	if (fclose(f) != 0 || !ok || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static X509_NAME *cn(const char *s)
+{
+	X509_NAME *n = X509_NAME_new();
+
+	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)"pkiroll test PKI",
+				   -1, -1, 0);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)s, -1, -1, 0);
+	return n;
+}
+
+int ca_init(const char *dir, int key_type, int intermediate)
+{
+	EVP_PKEY *rk = NULL, *ik = NULL;
+	X509 *root = NULL, *ica = NULL;
+	X509_NAME *rn = cn("pkiroll test root CA"), *in = cn("pkiroll test issuing CA");
+	int rc = -1;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "pkiroll-ca: %s: %s\n", dir, strerror(errno));
+		goto out;
+	}
+	chmod(dir, 0700);
+	if ((rk = keys_generate(key_type)) == NULL ||
+	    (root = ca_mint(NULL, rk, rn, rk, MINT_CA, 10L * 365 * 86400)) == NULL)
+		goto fail;
+	if (intermediate && ((ik = keys_generate(key_type)) == NULL ||
+			     (ica = ca_mint(root, rk, in, ik, MINT_CA, 5L * 365 * 86400)) == NULL))
+		goto fail;
+	if (write_pem(dir, "root.key", NULL, rk) < 0 || write_pem(dir, "root.pem", root, NULL) < 0)
+		goto fail;
+	if (ica != NULL) {
+		if (write_pem(dir, "issuing.key", NULL, ik) < 0 ||
+		    write_pem(dir, "issuing.pem", ica, NULL) < 0)
+			goto fail;
+	} else {
+		char p[4096];
+
+		snprintf(p, sizeof(p), "%s/issuing.key", dir);
+		unlink(p);
+		snprintf(p, sizeof(p), "%s/issuing.pem", dir);
+		unlink(p);
+	}
+	rc = 0;
+	goto out;
+fail:
+	fprintf(stderr, "pkiroll-ca: %s: cannot create the CA\n", dir);
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(rk);
+	EVP_PKEY_free(ik);
+	X509_free(root);
+	X509_free(ica);
+	X509_NAME_free(rn);
+	X509_NAME_free(in);
+	return rc;
+}
+
+static X509 *read_cert(const char *dir, const char *name)
+{
+	char p[4096];
+	FILE *f;
+	X509 *x = NULL;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	if ((f = fopen(p, "r")) != NULL) {
+		x = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	return x;
+}
+
+static EVP_PKEY *read_key(const char *dir, const char *name)
+{
+	char p[4096];
+	FILE *f;
+	EVP_PKEY *k = NULL;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	if ((f = fopen(p, "r")) != NULL) {
+		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	return k;
+}
+
+int ca_keys_load(const char *dir, struct ca_keys *k)
+{
+	X509 *ica = read_cert(dir, "issuing.pem");
+
+	memset(k, 0, sizeof(*k));
+	k->root = read_cert(dir, "root.pem");
+	k->chain = sk_X509_new_null();
+	k->trust = X509_STORE_new();
+	if (k->root == NULL || k->chain == NULL || k->trust == NULL) {
+		fprintf(stderr, "pkiroll-ca: %s: no CA here (run pkiroll-ca init --state %s)\n", dir,
+			dir);
+		X509_free(ica);
+		ca_keys_free(k);
+		return -1;
+	}
+	if (ica != NULL) {
+		k->cert = ica;
+		k->key = read_key(dir, "issuing.key");
+		sk_X509_push(k->chain, ica);
+		X509_up_ref(ica);
+	} else {
+		k->cert = k->root;
+		X509_up_ref(k->root);
+		k->key = read_key(dir, "root.key");
+	}
+	X509_add_cert(k->chain, k->root, X509_ADD_FLAG_UP_REF);
+	X509_STORE_add_cert(k->trust, k->root);
+	if (k->key == NULL) {
+		fprintf(stderr, "pkiroll-ca: %s: cannot read the CA key\n", dir);
+		ca_keys_free(k);
+		return -1;
+	}
+	ERR_clear_error();
+	return 0;
+}
+
+void ca_keys_free(struct ca_keys *k)
+{
+	EVP_PKEY_free(k->key);
+	X509_free(k->cert);
+	X509_free(k->root);
+	sk_X509_pop_free(k->chain, X509_free);
+	X509_STORE_free(k->trust);
+	memset(k, 0, sizeof(*k));
+}

@@ -1,0 +1,969 @@
+/*
+ * The CA side of every flow pkiroll uses, and of what the openssl cmp CLI
+ * sends: ir/cr/p10cr/kur, certConf, pollReq, rr, genm, error.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "cmp_server.h"
+#include "dn.h"
+#include "handler.h"
+#include "keys.h"
+
+enum auth { AUTH_NONE = 0, AUTH_PBM, AUTH_SIG };
+
+/* Everything about the request being handled. */
+struct req {
+	const struct ca_cfg *cfg;
+	sqlite3 *db;
+	const unsigned char *der;
+	size_t len;
+	PKR_MSG *msg;
+	int auth;
+	struct ca_user user;      /* AUTH_PBM, or the owner of the signer's certificate */
+	int have_user;
+	X509 *signer;             /* AUTH_SIG */
+	struct faults f;
+	PKR_MSG *rep;
+	char log[1024];
+};
+
+static void logf_(struct req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void logf_(struct req *r, const char *fmt, ...)
+{
+	size_t used = strlen(r->log);
+	va_list ap;
+
+	if (used >= sizeof(r->log) - 1)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->log + used, sizeof(r->log) - used, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- faults ---- */
+
+static int failinfo_bit(const char *name)
+{
+	for (int i = 0; cmp_failinfo_name(i) != NULL; i++)
+		if (strcmp(cmp_failinfo_name(i), name) == 0)
+			return i;
+	return -1;
+}
+
+int faults_parse(const char *spec, struct faults *f, char *err, size_t errlen)
+{
+	char buf[512], *tok, *save = NULL, *p;
+
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (p = buf; (tok = strtok_r(p, ",", &save)) != NULL; p = NULL) {
+		char *eq = strchr(tok, '=');
+		const char *v = eq ? eq + 1 : NULL;
+
+		if (eq)
+			*eq = '\0';
+		if (strcmp(tok, "delay") == 0 && v)
+			f->delay_ms = atoi(v);
+		else if (strcmp(tok, "waiting") == 0)
+			f->waiting = v ? atoi(v) : 1;
+		else if (strcmp(tok, "drop") == 0)
+			f->drop = 1;
+		else if (strcmp(tok, "close") == 0)
+			f->close_conn = 1;
+		else if (strcmp(tok, "http500") == 0)
+			f->http500 = 1;
+		else if (strcmp(tok, "garbage") == 0)
+			f->garbage = 1;
+		else if (strcmp(tok, "wrongmac") == 0)
+			f->wrongmac = 1;
+		else if (strcmp(tok, "consumed") == 0)
+			f->consumed = 1;
+		else if (strcmp(tok, "slow") == 0 && v)
+			f->slow_ms = atoi(v);
+		else if (strcmp(tok, "reject") == 0 && v && (f->reject_bit = failinfo_bit(v)) >= 0)
+			;
+		else {
+			snprintf(err, errlen, "unknown fault \"%s%s%s\" (delay=MS, waiting=K, drop, close, "
+					      "http500, garbage, wrongmac, reject=FAILINFO, consumed, slow=MS)",
+				 tok, v ? "=" : "", v ? v : "");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void faults_add(struct faults *dst, const struct faults *src)
+{
+	if (src->delay_ms)
+		dst->delay_ms = src->delay_ms;
+	if (src->waiting)
+		dst->waiting = src->waiting;
+	dst->drop |= src->drop;
+	dst->close_conn |= src->close_conn;
+	dst->http500 |= src->http500;
+	dst->garbage |= src->garbage;
+	dst->wrongmac |= src->wrongmac;
+	dst->consumed |= src->consumed;
+	if (src->reject_bit >= 0)
+		dst->reject_bit = src->reject_bit;
+	if (src->slow_ms)
+		dst->slow_ms = src->slow_ms;
+}
+
+static void sleep_ms(int ms)
+{
+	if (ms > 0)
+		nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L },
+			  NULL);
+}
+
+/* ---- replies ---- */
+
+static const X509_NAME *ca_name(const struct req *r)
+{
+	return X509_get_subject_name(r->cfg->keys.cert);
+}
+
+/* Replaces the reply with an error (unprotected when protect is 0). */
+static void error_reply(struct req *r, unsigned long bits, const char *text, int protect)
+{
+	PKR_MSG_free(r->rep);
+	r->rep = cmp_srv_error_new(r->msg, ca_name(r), CMP_ST_REJECTION, bits, text);
+	if (!protect)
+		r->auth = AUTH_NONE;
+	logf_(r, " -> error (%s%s%s)", bits ? cmp_failinfo_name(__builtin_ctzl(bits)) : "",
+	      bits ? ": " : "", text);
+}
+
+#define BIT(n) (1UL << (n))
+
+static int protect_reply(struct req *r)
+{
+	struct cmp_protection p = { 0 };
+	char err[256];
+
+	switch (r->auth) {
+	case AUTH_PBM:
+		p.type = CMP_PROT_PBM;
+		p.secret = (const unsigned char *)(r->f.wrongmac ? "not-the-code" : r->user.code);
+		p.secret_len = strlen((const char *)p.secret);
+		p.pbm_reuse = r->msg->header->protectionAlg;
+		break;
+	case AUTH_SIG: {
+		STACK_OF(X509) *rest = sk_X509_new_null();
+
+		for (int i = 1; i < sk_X509_num(r->cfg->keys.chain); i++)
+			sk_X509_push(rest, sk_X509_value(r->cfg->keys.chain, i));
+		p.type = CMP_PROT_SIG;
+		p.key = r->cfg->keys.key;
+		p.cert = r->cfg->keys.cert;
+		p.chain = rest;
+		p.md_nid = NID_sha256;
+		if (cmp_msg_protect(r->rep, &p, err, sizeof(err)) < 0) {
+			sk_X509_free(rest);
+			return -1;
+		}
+		sk_X509_free(rest);
+		/* the sender of a signed reply is the signer */
+		return 0;
+	}
+	default:
+		p.type = CMP_PROT_NONE;
+	}
+	return cmp_msg_protect(r->rep, &p, err, sizeof(err));
+}
+
+/* ---- authentication ---- */
+
+static int authenticate(struct req *r)
+{
+	const PKR_HEADER *h = r->msg->header;
+	char err[300];
+
+	if (h->protectionAlg == NULL || r->msg->protection == NULL) {
+		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badMessageCheck),
+			    "request is not protected", 0);
+		return -1;
+	}
+	if (OBJ_obj2nid(h->protectionAlg->algorithm) == NID_id_PasswordBasedMAC) {
+		char ref[160];
+		int n = h->senderKID ? h->senderKID->length : 0, found;
+
+		if (n <= 0 || n >= (int)sizeof(ref)) {
+			error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badRequest),
+				    "no reference number (senderKID)", 0);
+			return -1;
+		}
+		memcpy(ref, h->senderKID->data, (size_t)n);
+		ref[n] = '\0';
+		for (int i = 0; i < n; i++)
+			if ((unsigned char)ref[i] < 0x20 || (unsigned char)ref[i] >= 0x7f)
+				ref[i] = '?';
+		logf_(r, " ref=%s", ref);
+		if ((found = ca_user_get(r->db, ref, &r->user)) <= 0) {
+			error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badRequest),
+				    found < 0 ? "user database error" : "unknown reference number", 0);
+			return -1;
+		}
+		if (cmp_verify_pbm(r->der, r->len, r->msg, (const unsigned char *)r->user.code,
+				   strlen(r->user.code), err, sizeof(err)) != CMP_VERIFY_OK) {
+			error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badMessageCheck),
+				    "MAC check failed (wrong authorization code?)", 0);
+			return -1;
+		}
+		r->have_user = 1;
+		r->auth = AUTH_PBM;
+		return 0;
+	}
+
+	/* signature: a certificate this CA issued, not revoked */
+	if (cmp_verify_sig(r->der, r->len, r->msg, r->cfg->keys.trust, r->cfg->keys.chain,
+			   &r->signer, err, sizeof(err)) != CMP_VERIFY_OK) {
+		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badMessageCheck), err, 0);
+		return -1;
+	}
+	{
+		sqlite3_stmt *st = NULL;
+		BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(r->signer), NULL);
+		char *hex = bn ? BN_bn2hex(bn) : NULL;
+		char state[32] = "", ref[160] = "";
+
+		sqlite3_prepare_v2(r->db, "SELECT state, coalesce(ref, '') FROM issued WHERE serial = ?",
+				   -1, &st, NULL);
+		sqlite3_bind_text(st, 1, hex ? hex : "", -1, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 0));
+			snprintf(ref, sizeof(ref), "%s", sqlite3_column_text(st, 1));
+		}
+		sqlite3_finalize(st);
+		logf_(r, " signer=%s", hex ? hex : "?");
+		OPENSSL_free(hex);
+		BN_free(bn);
+		r->auth = AUTH_SIG; /* errors from here on are signed */
+		if (state[0] == '\0' && X509_cmp(r->signer, r->cfg->keys.cert) != 0) {
+			error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_signerNotTrusted),
+				    "the signer's certificate was not issued here", 1);
+			return -1;
+		}
+		if (strcmp(state, "revoked") == 0 || strcmp(state, "rolledback") == 0 ||
+		    strcmp(state, "rejected") == 0) {
+			error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_certRevoked),
+				    "the signer's certificate is revoked", 1);
+			return -1;
+		}
+		if (X509_cmp_current_time(X509_get0_notAfter(r->signer)) <= 0) {
+			error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badTime),
+				    "the signer's certificate has expired", 1);
+			return -1;
+		}
+		if (ref[0] != '\0' && ca_user_get(r->db, ref, &r->user) > 0)
+			r->have_user = 1;
+	}
+	return 0;
+}
+
+/* ---- issuing ---- */
+
+static char *serial_hex(X509 *x)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+
+	BN_free(bn);
+	return hex;
+}
+
+struct issued {
+	X509 *cert;
+	int id;
+	const char *usage;
+};
+
+/* The key type a certificate template hints at for a central key. */
+static int hinted_key_type(const X509_PUBKEY *pk)
+{
+	const ASN1_OBJECT *obj = NULL;
+	const void *pval = NULL;
+	int ptype = 0;
+	X509_ALGOR *alg = NULL;
+
+	if (pk == NULL || !X509_PUBKEY_get0_param(NULL, NULL, NULL, &alg, (X509_PUBKEY *)pk))
+		return KEY_RSA2048;
+	X509_ALGOR_get0(&obj, &ptype, &pval, alg);
+	if (OBJ_obj2nid(obj) == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT) {
+		int curve = OBJ_obj2nid(pval);
+
+		return curve == NID_secp384r1 ? KEY_P384 : KEY_P256;
+	}
+	return KEY_RSA2048;
+}
+
+static int key_bits_present(X509_PUBKEY *pk)
+{
+	const unsigned char *bits = NULL;
+	int n = 0;
+
+	return pk != NULL && X509_PUBKEY_get0_param(NULL, &bits, &n, NULL, pk) && n > 0;
+}
+
+/* The subject of what this request may get. Caller frees. */
+static X509_NAME *granted_subject(struct req *r, const X509_NAME *asked)
+{
+	char err[256];
+
+	if (r->auth == AUTH_PBM) /* as Entrust: the registered user's DN */
+		return dn_parse(r->user.subject, err, sizeof(err));
+	if (r->signer != NULL && X509_cmp(r->signer, r->cfg->keys.cert) != 0)
+		return X509_NAME_dup(X509_get_subject_name(r->signer));
+	return asked ? X509_NAME_dup(asked) : NULL;
+}
+
+/* Writes the transaction and its certificates; the user becomes pending. */
+static int record(struct req *r, const char *kind, struct issued *is, int n, int implicit)
+{
+	const ASN1_OCTET_STRING *tid = r->msg->header->transactionID;
+	const char *ref = r->have_user ? r->user.ref : NULL;
+	sqlite3_stmt *st = NULL;
+	int ok = 0;
+
+	if (ca_exec(r->db, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	if (ref != NULL && r->auth == AUTH_PBM) {
+		/* a new request rolls back what this user left unconfirmed */
+		sqlite3_prepare_v2(r->db,
+				   "UPDATE issued SET state = 'rolledback' WHERE state = 'unconfirmed'"
+				   " AND tid IN (SELECT tid FROM transactions WHERE ref = ?1 AND"
+				   " state IN ('issued', 'waiting'));",
+				   -1, &st, NULL);
+		sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+		sqlite3_prepare_v2(r->db,
+				   "UPDATE transactions SET state = 'superseded' WHERE ref = ?1 AND"
+				   " state = 'issued'", -1, &st, NULL);
+		sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	if (sqlite3_prepare_v2(r->db,
+			       "INSERT INTO transactions (tid, ref, kind, state, implicit, created_at)"
+			       " VALUES (?, ?, ?, ?, ?, strftime('%s','now'))"
+			       " ON CONFLICT (tid) DO UPDATE SET state = excluded.state,"
+			       " implicit = excluded.implicit",
+			       -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, implicit ? "confirmed" : "issued", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, implicit);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto out;
+	sqlite3_finalize(st);
+	st = NULL;
+	for (int i = 0; i < n; i++) {
+		unsigned char *der = NULL;
+		int len = i2d_X509(is[i].cert, &der);
+		char *hex = serial_hex(is[i].cert), *subj = dn_format(X509_get_subject_name(is[i].cert));
+		int rc;
+
+		sqlite3_prepare_v2(r->db,
+				   "INSERT INTO issued (serial, tid, cert_req_id, ref, subject, usage, der,"
+				   " issued_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now'), ?)",
+				   -1, &st, NULL);
+		sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_blob(st, 2, tid->data, tid->length, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, is[i].id);
+		sqlite3_bind_text(st, 4, ref, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, subj ? subj : "", -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 6, is[i].usage, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 7, der, len, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 8, implicit ? "confirmed" : "unconfirmed", -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		st = NULL;
+		OPENSSL_free(der);
+		OPENSSL_free(hex);
+		free(subj);
+		if (rc != SQLITE_DONE)
+			goto out;
+	}
+	if (ref != NULL && r->auth == AUTH_PBM &&
+	    ca_user_set_state(r->db, ref, implicit ? "consumed" : "pending") < 0)
+		goto out;
+	ok = 1;
+out:
+	sqlite3_finalize(st);
+	ca_exec(r->db, ok ? "COMMIT" : "ROLLBACK");
+	return ok ? 0 : -1;
+}
+
+static int stored_waiting(struct req *r, const PKR_MSG *content)
+{
+	const ASN1_OCTET_STRING *tid = r->msg->header->transactionID;
+	unsigned char *der = NULL;
+	sqlite3_stmt *st = NULL;
+	int len = i2d_PKR_MSG(content, &der), rc;
+
+	sqlite3_prepare_v2(r->db,
+			   "INSERT OR REPLACE INTO transactions (tid, ref, kind, state, polls_left,"
+			   " request, created_at) VALUES (?, ?, 'wait', 'waiting', ?, ?,"
+			   " strftime('%s','now'))",
+			   -1, &st, NULL);
+	sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->have_user ? r->user.ref : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, r->f.waiting);
+	sqlite3_bind_blob(st, 4, der, len, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	OPENSSL_free(der);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Answers ir/cr/kur (content holds the CRMF messages; after polling it is
+ * the stored request). rep_type is ip, cp or kup.
+ */
+static void certify(struct req *r, const PKR_MSG *content, int rep_type, int may_wait)
+{
+	const OSSL_CRMF_MSGS *crms = content->body->value.ir;
+	int n = sk_OSSL_CRMF_MSG_num(crms), nissued = 0, implicit;
+	struct issued is[2] = { 0 };
+	PKR_CERTREPMSG *crep;
+
+	if (n < 1 || n > 2) {
+		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badRequest),
+			    "one or two certificate requests per message", 1);
+		return;
+	}
+	r->rep = cmp_srv_reply_new(r->msg, ca_name(r), 0);
+	r->rep->body->type = rep_type;
+	crep = r->rep->body->value.ip = PKR_CERTREPMSG_new();
+
+	/* Phase: waiting, when told to make clients wait. */
+	if (may_wait && r->f.waiting > 0) {
+		for (int i = 0; i < n; i++)
+			sk_PKR_CERTRESP_push(crep->response,
+					     cmp_srv_certresp(OSSL_CRMF_MSG_get_certReqId(
+								      sk_OSSL_CRMF_MSG_value(crms, i)),
+							      cmp_pkisi_new(CMP_ST_WAITING, 0, NULL), NULL,
+							      NULL));
+		stored_waiting(r, content);
+		logf_(r, " -> %s waiting", cmp_body_name(rep_type));
+		return;
+	}
+
+	/* Phase: one CertResponse per CertReqMsg. */
+	for (int i = 0; i < n; i++) {
+		PKR_CERTREQMSG *cm = cmp_srv_certreq(crms, i);
+		int id = OSSL_CRMF_MSG_get_certReqId(sk_OSSL_CRMF_MSG_value(crms, i));
+		PKR_CERTRESP *cr = NULL;
+		X509_NAME *subj = NULL;
+		EVP_PKEY *pub = NULL, *kek = NULL, *central = NULL;
+		X509 *x = NULL;
+
+		if (cm == NULL) {
+			cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION,
+								BIT(OSSL_CMP_PKIFAILUREINFO_badDataFormat),
+								"unreadable CertReqMsg"), NULL, NULL);
+		} else if (r->f.reject_bit >= 0 || r->f.consumed) {
+			int bit = r->f.consumed ? OSSL_CMP_PKIFAILUREINFO_notAuthorized : r->f.reject_bit;
+
+			cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION, BIT(bit),
+								r->f.consumed ? "reference number already used"
+									      : "rejected (fault injection)"),
+					      NULL, NULL);
+		} else if ((subj = granted_subject(r, cm->certReq->certTemplate->subject)) == NULL) {
+			cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION,
+								BIT(OSSL_CMP_PKIFAILUREINFO_badCertTemplate),
+								"no subject"), NULL, NULL);
+		} else if (key_bits_present(cm->certReq->certTemplate->publicKey)) {
+			/* the client's key: proof of possession by signature */
+			if (!OSSL_CRMF_MSGS_verify_popo(crms, id, 0, NULL, NULL)) {
+				ERR_clear_error();
+				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION,
+									BIT(OSSL_CMP_PKIFAILUREINFO_badPOP),
+									"proof of possession failed"), NULL, NULL);
+			} else if ((pub = X509_PUBKEY_get(cm->certReq->certTemplate->publicKey)) == NULL ||
+				   (x = ca_mint(r->cfg->keys.cert, r->cfg->keys.key, subj, pub,
+						MINT_SIGNING, r->cfg->validity)) == NULL) {
+				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION,
+									BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure),
+									"cannot issue"), NULL, NULL);
+			} else {
+				X509_up_ref(x);
+				is[nissued++] = (struct issued){ x, id, "signing" };
+				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL), x, NULL);
+			}
+		} else if ((kek = cmp_srv_protocol_encr_key(cm)) != NULL) {
+			/* central key generation, the key sent under protocolEncrKey */
+			EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, OBJ_nid2sn(r->cfg->enc_cipher_nid), NULL);
+			PKR_ENCVAL *ev = NULL;
+
+			if ((central = keys_generate(hinted_key_type(cm->certReq->certTemplate->publicKey))) != NULL &&
+			    (x = ca_mint(r->cfg->keys.cert, r->cfg->keys.key, subj, central,
+					 MINT_ENCRYPTION, r->cfg->validity)) != NULL &&
+			    (ev = keys_encrypt_encval(central, kek, c, r->cfg->oaep)) != NULL) {
+				X509_up_ref(x);
+				is[nissued++] = (struct issued){ x, id, "encryption" };
+				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL), x, ev);
+			} else {
+				X509_free(x);
+				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION,
+									BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure),
+									"central key generation failed"),
+						      NULL, NULL);
+			}
+			EVP_CIPHER_free(c);
+		} else {
+			cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION,
+								BIT(OSSL_CMP_PKIFAILUREINFO_badCertTemplate),
+								"no public key and no protocolEncrKey"),
+					      NULL, NULL);
+		}
+		sk_PKR_CERTRESP_push(crep->response, cr);
+		logf_(r, "%s%s", i ? "," : " -> ", i ? "" : cmp_body_name(rep_type));
+		logf_(r, " %s", cmp_status_name(cmp_pkisi_status(cr->status)));
+		ERR_clear_error();
+		EVP_PKEY_free(pub);
+		EVP_PKEY_free(kek);
+		EVP_PKEY_free(central);
+		X509_NAME_free(subj);
+		PKR_CERTREQMSG_free(cm);
+	}
+
+	/* Phase: the chain, implicit confirmation, the record. */
+	crep->caPubs = sk_X509_new_null();
+	for (int i = 0; i < sk_X509_num(r->cfg->keys.chain); i++)
+		X509_add_cert(crep->caPubs, sk_X509_value(r->cfg->keys.chain, i), X509_ADD_FLAG_UP_REF);
+	implicit = nissued > 0 && r->cfg->allow_implicit && cmp_hdr_implicit_confirm(r->msg->header);
+	if (implicit) {
+		PKR_HEADER *h = r->rep->header;
+		struct cmp_hdr_args a = { .implicit_confirm = 1 };
+		PKR_HEADER *tmp = cmp_hdr_new(&a);
+
+		h->generalInfo = tmp->generalInfo;
+		tmp->generalInfo = NULL;
+		PKR_HEADER_free(tmp);
+		logf_(r, " implicitConfirm");
+	}
+	if (nissued > 0 && record(r, cmp_body_name(content->body->type), is, nissued, implicit) < 0)
+		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure), "CA database error", 1);
+	for (int i = 0; i < nissued; i++)
+		X509_free(is[i].cert);
+}
+
+static void on_p10cr(struct req *r)
+{
+	X509_REQ *csr = r->msg->body->value.p10cr;
+	EVP_PKEY *pub = X509_REQ_get0_pubkey(csr);
+	X509_NAME *subj = granted_subject(r, X509_REQ_get_subject_name(csr));
+	struct issued is = { 0 };
+	PKR_CERTRESP *cr;
+	X509 *x = NULL;
+
+	r->rep = cmp_srv_reply_new(r->msg, ca_name(r), 0);
+	r->rep->body->type = CMP_BODY_CP;
+	r->rep->body->value.cp = PKR_CERTREPMSG_new();
+	if (pub == NULL || X509_REQ_verify(csr, pub) != 1 || subj == NULL) {
+		cr = cmp_srv_certresp(0, cmp_pkisi_new(CMP_ST_REJECTION, BIT(OSSL_CMP_PKIFAILUREINFO_badPOP),
+						       "the CSR's signature does not verify"), NULL, NULL);
+	} else if ((x = ca_mint(r->cfg->keys.cert, r->cfg->keys.key, subj, pub, MINT_SIGNING,
+				r->cfg->validity)) == NULL) {
+		cr = cmp_srv_certresp(0, cmp_pkisi_new(CMP_ST_REJECTION,
+						       BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure), "cannot issue"),
+				      NULL, NULL);
+	} else {
+		X509_up_ref(x);
+		is = (struct issued){ x, 0, "signing" };
+		cr = cmp_srv_certresp(0, cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL), x, NULL);
+	}
+	ERR_clear_error();
+	sk_PKR_CERTRESP_push(r->rep->body->value.cp->response, cr);
+	logf_(r, " -> cp %s", cmp_status_name(cmp_pkisi_status(cr->status)));
+	X509_NAME_free(subj);
+	if (is.cert != NULL) {
+		if (record(r, "p10cr", &is, 1, 0) < 0)
+			error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure), "CA database error", 1);
+		X509_free(is.cert);
+	}
+}
+
+static void on_kur(struct req *r)
+{
+	const OSSL_CRMF_MSGS *crms = r->msg->body->value.kur;
+	PKR_CERTREQMSG *cm = cmp_srv_certreq(crms, 0);
+	X509_NAME *issuer = NULL;
+	ASN1_INTEGER *serial = NULL;
+
+	if (r->auth != AUTH_SIG || r->signer == NULL) {
+		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_wrongIntegrity),
+			    "RFC 4210 5.3.5: kur must be signed with the current certificate", 1);
+		goto out;
+	}
+	/* RFC 4211 6.5: oldCertID, when given, is the certificate that signs */
+	if (cm != NULL && cmp_srv_old_cert_id(cm, &issuer, &serial) == 0 &&
+	    (X509_NAME_cmp(issuer, X509_get_issuer_name(r->signer)) != 0 ||
+	     ASN1_INTEGER_cmp(serial, X509_get0_serialNumber(r->signer)) != 0)) {
+		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badCertId),
+			    "oldCertID is not the certificate that signed the request", 1);
+		goto out;
+	}
+	certify(r, r->msg, CMP_BODY_KUP, 1);
+out:
+	X509_NAME_free(issuer);
+	ASN1_INTEGER_free(serial);
+	PKR_CERTREQMSG_free(cm);
+}
+
+static void on_certconf(struct req *r)
+{
+	const STACK_OF(PKR_CERTSTATUS) *css = r->msg->body->value.certConf;
+	const ASN1_OCTET_STRING *tid = r->msg->header->transactionID;
+	sqlite3_stmt *st = NULL;
+	int accepted = 1, found = 0, n = 0;
+	char ref[160] = "", state[32] = "";
+
+	sqlite3_prepare_v2(r->db, "SELECT coalesce(ref, ''), state FROM transactions WHERE tid = ?",
+			   -1, &st, NULL);
+	sqlite3_bind_blob(st, 1, tid ? tid->data : NULL, tid ? tid->length : 0, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(ref, sizeof(ref), "%s", sqlite3_column_text(st, 0));
+		snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 1));
+		found = 1;
+	}
+	sqlite3_finalize(st);
+	if (!found || strcmp(state, "issued") != 0) {
+		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badRequest),
+			    !found ? "certConf for an unknown transaction"
+				   : "certConf for a transaction that is not waiting for one", 1);
+		return;
+	}
+
+	/* Phase: every CertStatus names a certificate of this transaction by its hash. */
+	for (int i = 0; i < sk_PKR_CERTSTATUS_num(css); i++) {
+		const PKR_CERTSTATUS *cs = sk_PKR_CERTSTATUS_value(css, i);
+		const unsigned char *p;
+		ASN1_OCTET_STRING *hash = NULL;
+		X509 *x = NULL;
+
+		sqlite3_prepare_v2(r->db, "SELECT der FROM issued WHERE tid = ? AND cert_req_id = ?",
+				   -1, &st, NULL);
+		sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, ASN1_INTEGER_get(cs->certReqId));
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			p = sqlite3_column_blob(st, 0);
+			x = d2i_X509(NULL, &p, sqlite3_column_bytes(st, 0));
+		}
+		sqlite3_finalize(st);
+		if (x == NULL || (hash = X509_digest_sig(x, NULL, NULL)) == NULL ||
+		    ASN1_OCTET_STRING_cmp(hash, cs->certHash) != 0) {
+			X509_free(x);
+			ASN1_OCTET_STRING_free(hash);
+			error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badCertId),
+				    x == NULL ? "certConf names an unknown certReqId"
+					      : "RFC 4210 5.3.18: certHash does not match the certificate", 1);
+			return;
+		}
+		X509_free(x);
+		ASN1_OCTET_STRING_free(hash);
+		if (cs->statusInfo != NULL && cmp_pkisi_status(cs->statusInfo) != CMP_ST_ACCEPTED &&
+		    cmp_pkisi_status(cs->statusInfo) != CMP_ST_GRANTED_WITH_MODS)
+			accepted = 0;
+		n++;
+	}
+	if (n == 0)
+		accepted = 0; /* RFC 4210 5.3.18: nothing confirmed */
+
+	/* Phase: confirmed (codes consumed) or rejected (issuance undone). */
+	ca_exec(r->db, "BEGIN IMMEDIATE");
+	sqlite3_prepare_v2(r->db, "UPDATE issued SET state = ?1 WHERE tid = ?2 AND state = 'unconfirmed'",
+			   -1, &st, NULL);
+	sqlite3_bind_text(st, 1, accepted ? "confirmed" : "rejected", -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, tid->data, tid->length, SQLITE_STATIC);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+	sqlite3_prepare_v2(r->db, "UPDATE transactions SET state = ?1 WHERE tid = ?2", -1, &st, NULL);
+	sqlite3_bind_text(st, 1, accepted ? "confirmed" : "rejected", -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, tid->data, tid->length, SQLITE_STATIC);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (ref[0] != '\0' && r->auth == AUTH_PBM)
+		ca_user_set_state(r->db, ref, accepted ? "consumed" : "active");
+	ca_exec(r->db, "COMMIT");
+
+	r->rep = cmp_srv_reply_new(r->msg, ca_name(r), 0);
+	r->rep->body->type = CMP_BODY_PKICONF;
+	r->rep->body->value.pkiconf = ASN1_NULL_new();
+	logf_(r, " -> pkiConf (%s)", accepted ? "confirmed" : "rejected by the client");
+}
+
+static void on_pollreq(struct req *r)
+{
+	const ASN1_OCTET_STRING *tid = r->msg->header->transactionID;
+	sqlite3_stmt *st = NULL;
+	PKR_MSG *orig = NULL;
+	int left = -1;
+
+	sqlite3_prepare_v2(r->db, "SELECT polls_left, request FROM transactions WHERE tid = ? AND"
+				  " state = 'waiting'", -1, &st, NULL);
+	sqlite3_bind_blob(st, 1, tid ? tid->data : NULL, tid ? tid->length : 0, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *p = sqlite3_column_blob(st, 1);
+
+		left = sqlite3_column_int(st, 0);
+		orig = d2i_PKR_MSG(NULL, &p, sqlite3_column_bytes(st, 1));
+	}
+	sqlite3_finalize(st);
+	if (left < 0 || orig == NULL) {
+		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badRequest),
+			    "pollReq for a transaction that is not waiting", 1);
+		goto out;
+	}
+	if (left > 1) {
+		PKR_POLLREP *pr = PKR_POLLREP_new();
+
+		sqlite3_prepare_v2(r->db, "UPDATE transactions SET polls_left = polls_left - 1 WHERE tid = ?",
+				   -1, &st, NULL);
+		sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+		r->rep = cmp_srv_reply_new(r->msg, ca_name(r), 0);
+		r->rep->body->type = CMP_BODY_POLLREP;
+		r->rep->body->value.pollRep = sk_PKR_POLLREP_new_null();
+		ASN1_INTEGER_set(pr->certReqId, 0);
+		ASN1_INTEGER_set(pr->checkAfter, r->cfg->check_after);
+		sk_PKR_POLLREP_push(r->rep->body->value.pollRep, pr);
+		logf_(r, " -> pollRep checkAfter %d", r->cfg->check_after);
+		goto out;
+	}
+	/* the last poll gets the certificates */
+	r->f.waiting = 0;
+	certify(r, orig, orig->body->type == CMP_BODY_KUR ? CMP_BODY_KUP
+			 : orig->body->type == CMP_BODY_CR ? CMP_BODY_CP : CMP_BODY_IP, 0);
+out:
+	PKR_MSG_free(orig);
+}
+
+static void on_rr(struct req *r)
+{
+	const STACK_OF(PKR_REVDETAILS) *rds = r->msg->body->value.rr;
+	PKR_REVREP *rp = PKR_REVREP_new();
+
+	for (int i = 0; i < sk_PKR_REVDETAILS_num(rds); i++) {
+		const PKR_REVDETAILS *rd = sk_PKR_REVDETAILS_value(rds, i);
+		const ASN1_INTEGER *sn = OSSL_CRMF_CERTTEMPLATE_get0_serialNumber(rd->certDetails);
+		BIGNUM *bn = sn ? ASN1_INTEGER_to_BN(sn, NULL) : NULL;
+		char *hex = bn ? BN_bn2hex(bn) : NULL, ref[160] = "";
+		ASN1_ENUMERATED *reason = NULL;
+		sqlite3_stmt *st = NULL;
+		long code = 0;
+		int found = 0, allowed;
+		char *signer_hex = r->signer ? serial_hex(r->signer) : NULL;
+
+		sqlite3_prepare_v2(r->db, "SELECT coalesce(ref, '') FROM issued WHERE serial = ?", -1,
+				   &st, NULL);
+		sqlite3_bind_text(st, 1, hex ? hex : "", -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			snprintf(ref, sizeof(ref), "%s", sqlite3_column_text(st, 0));
+			found = 1;
+		}
+		sqlite3_finalize(st);
+		/* the holder may revoke: the certificate itself, or the same user */
+		allowed = found && ((signer_hex && hex && strcmp(signer_hex, hex) == 0) ||
+				    (r->have_user && strcmp(ref, r->user.ref) == 0));
+		if (rd->crlEntryDetails != NULL &&
+		    (reason = X509V3_get_d2i(rd->crlEntryDetails, NID_crl_reason, NULL, NULL)) != NULL)
+			code = ASN1_ENUMERATED_get(reason);
+		if (allowed) {
+			sqlite3_prepare_v2(r->db, "UPDATE issued SET state = 'revoked',"
+						  " revocation_reason = ? WHERE serial = ?", -1, &st, NULL);
+			sqlite3_bind_int64(st, 1, code);
+			sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
+			sqlite3_step(st);
+			sqlite3_finalize(st);
+		}
+		sk_PKR_PKISI_push(rp->status,
+				  allowed ? cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL)
+					  : cmp_pkisi_new(CMP_ST_REJECTION,
+							  BIT(found ? OSSL_CMP_PKIFAILUREINFO_notAuthorized
+								    : OSSL_CMP_PKIFAILUREINFO_badCertId),
+							  found ? "not the holder of this certificate"
+								: "no such certificate"));
+		logf_(r, " -> rp %s %s reason %ld", hex ? hex : "?", allowed ? "revoked" : "refused",
+		      code);
+		ASN1_ENUMERATED_free(reason);
+		OPENSSL_free(hex);
+		OPENSSL_free(signer_hex);
+		BN_free(bn);
+	}
+	r->rep = cmp_srv_reply_new(r->msg, ca_name(r), 0);
+	r->rep->body->type = CMP_BODY_RP;
+	r->rep->body->value.rp = rp;
+}
+
+/* genp with id-it-caCerts (RFC 9810 5.3.19.3): the CA's chain. */
+static void on_genm(struct req *r)
+{
+	PKR_ITAV *itav = PKR_ITAV_new();
+	unsigned char *seq = NULL, *p;
+	int inner = 0, total;
+	ASN1_STRING *s = ASN1_STRING_new();
+
+	for (int i = 0; i < sk_X509_num(r->cfg->keys.chain); i++)
+		inner += i2d_X509(sk_X509_value(r->cfg->keys.chain, i), NULL);
+	total = ASN1_object_size(1, inner, V_ASN1_SEQUENCE);
+	p = seq = OPENSSL_malloc((size_t)total);
+	ASN1_put_object(&p, 1, inner, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL);
+	for (int i = 0; i < sk_X509_num(r->cfg->keys.chain); i++)
+		i2d_X509(sk_X509_value(r->cfg->keys.chain, i), &p);
+	ASN1_STRING_set(s, seq, total);
+	OPENSSL_free(seq);
+	itav->infoType = OBJ_txt2obj("1.3.6.1.5.5.7.4.17", 1);
+	itav->infoValue = ASN1_TYPE_new();
+	ASN1_TYPE_set(itav->infoValue, V_ASN1_SEQUENCE, s);
+	r->rep = cmp_srv_reply_new(r->msg, ca_name(r), 0);
+	r->rep->body->type = CMP_BODY_GENP;
+	r->rep->body->value.genp = sk_PKR_ITAV_new_null();
+	sk_PKR_ITAV_push(r->rep->body->value.genp, itav);
+	logf_(r, " -> genp caCerts (%d)", sk_X509_num(r->cfg->keys.chain));
+}
+
+/* Rolls back issuances that were never confirmed in time. */
+static void expire_unconfirmed(sqlite3 *db, int timeout)
+{
+	char sql[1024];
+
+	snprintf(sql, sizeof(sql),
+		 "BEGIN IMMEDIATE;"
+		 "UPDATE users SET state = 'active' WHERE state = 'pending' AND ref IN"
+		 " (SELECT ref FROM transactions WHERE state = 'issued' AND"
+		 "  created_at < strftime('%%s','now') - %d);"
+		 "UPDATE issued SET state = 'rolledback' WHERE state = 'unconfirmed' AND tid IN"
+		 " (SELECT tid FROM transactions WHERE state = 'issued' AND"
+		 "  created_at < strftime('%%s','now') - %d);"
+		 "UPDATE transactions SET state = 'expired' WHERE state = 'issued' AND"
+		 " created_at < strftime('%%s','now') - %d;"
+		 "COMMIT;",
+		 timeout, timeout, timeout);
+	if (ca_exec(db, sql) < 0)
+		ca_exec(db, "ROLLBACK");
+}
+
+void ca_handle(const struct ca_cfg *cfg, const char *via, const unsigned char *der, size_t len,
+	       struct ca_reply *out)
+{
+	struct req r = { .cfg = cfg, .der = der, .len = len };
+	char err[300];
+
+	memset(out, 0, sizeof(*out));
+	r.f = cfg->faults;
+	snprintf(r.log, sizeof(r.log), "pkiroll-ca: %s", via);
+	if ((r.db = ca_db_open(cfg->dir)) == NULL) {
+		out->action = CA_HTTP500;
+		goto log;
+	}
+	expire_unconfirmed(r.db, cfg->confirm_timeout);
+
+	/* Phase: what is it, and who sent it? */
+	if ((r.msg = cmp_msg_decode(der, len, err, sizeof(err))) == NULL) {
+		r.rep = cmp_srv_error_new(NULL, ca_name(&r), CMP_ST_REJECTION,
+					  BIT(OSSL_CMP_PKIFAILUREINFO_badDataFormat), err);
+		logf_(&r, " undecodable request -> error (badDataFormat: %s)", err);
+		goto reply;
+	}
+	logf_(&r, " %s", cmp_body_name(r.msg->body->type));
+	if (authenticate(&r) < 0)
+		goto reply;
+	if (r.have_user && r.user.faults[0] != '\0') {
+		struct faults uf = { .reject_bit = -1 };
+
+		if (faults_parse(r.user.faults, &uf, err, sizeof(err)) == 0)
+			faults_add(&r.f, &uf);
+	}
+	sleep_ms(r.f.delay_ms);
+	if (r.f.drop || r.f.close_conn || r.f.http500 || r.f.garbage) {
+		out->action = r.f.drop ? CA_DROP : r.f.close_conn ? CA_CLOSE : r.f.http500 ? CA_HTTP500
+										     : CA_GARBAGE;
+		logf_(&r, " -> fault %s", r.f.drop ? "drop" : r.f.close_conn ? "close"
+							  : r.f.http500 ? "http500" : "garbage");
+		goto log;
+	}
+
+	/* Phase: the body. */
+	switch (r.msg->body->type) {
+	case CMP_BODY_IR:
+	case CMP_BODY_CR:
+		if (r.auth == AUTH_PBM && strcmp(r.user.state, "consumed") == 0) {
+			error_reply(&r, BIT(OSSL_CMP_PKIFAILUREINFO_notAuthorized),
+				    "reference number already used", 1);
+			break;
+		}
+		certify(&r, r.msg, r.msg->body->type == CMP_BODY_IR ? CMP_BODY_IP : CMP_BODY_CP, 1);
+		break;
+	case CMP_BODY_P10CR:
+		if (r.auth == AUTH_PBM && strcmp(r.user.state, "consumed") == 0) {
+			error_reply(&r, BIT(OSSL_CMP_PKIFAILUREINFO_notAuthorized),
+				    "reference number already used", 1);
+			break;
+		}
+		on_p10cr(&r);
+		break;
+	case CMP_BODY_KUR:
+		on_kur(&r);
+		break;
+	case CMP_BODY_CERTCONF:
+		on_certconf(&r);
+		break;
+	case CMP_BODY_POLLREQ:
+		on_pollreq(&r);
+		break;
+	case CMP_BODY_RR:
+		on_rr(&r);
+		break;
+	case CMP_BODY_GENM:
+		on_genm(&r);
+		break;
+	case CMP_BODY_ERROR:
+		cmp_error_text(r.msg->body->value.error, err, sizeof(err));
+		logf_(&r, " (%s)", err);
+		r.rep = cmp_srv_reply_new(r.msg, ca_name(&r), 0);
+		r.rep->body->type = CMP_BODY_PKICONF;
+		r.rep->body->value.pkiconf = ASN1_NULL_new();
+		logf_(&r, " -> pkiConf");
+		break;
+	default:
+		error_reply(&r, BIT(OSSL_CMP_PKIFAILUREINFO_badRequest), "unsupported message type", 1);
+	}
+
+reply:
+	if (r.rep == NULL) {
+		out->action = CA_HTTP500;
+		logf_(&r, " -> internal error");
+		goto log;
+	}
+	if (protect_reply(&r) < 0 || cmp_msg_encode(r.rep, &out->der, &out->len) < 0) {
+		out->action = CA_HTTP500;
+		logf_(&r, " -> cannot protect or encode the reply");
+		goto log;
+	}
+	if (r.f.wrongmac)
+		logf_(&r, " [fault: wrong MAC]");
+	out->action = CA_REPLY;
+	out->slow_ms = r.f.slow_ms;
+log:
+	fprintf(stderr, "%s\n", r.log);
+	ERR_clear_error();
+	PKR_MSG_free(r.msg);
+	PKR_MSG_free(r.rep);
+	X509_free(r.signer);
+	OPENSSL_cleanse(&r.user, sizeof(r.user));
+	sqlite3_close(r.db);
+}

@@ -1,0 +1,324 @@
+/*
+ * Sockets, threads and signals of `pkiroll-ca serve`.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "cmp.h"
+#include "listen.h"
+#include "transport.h"
+
+#define MAX_TCP_THREADS 256
+
+static const struct ca_cfg *g_cfg;
+static const struct listen_cfg *g_lc;
+static pthread_mutex_t tcp_lock = PTHREAD_MUTEX_INITIALIZER;
+static int tcp_threads;
+
+/* Binds ADDR:PORT ([v6]:PORT for IPv6). Returns the fd, with the bound port in *port. */
+static int bind_addr(const char *spec, int *port, int *v6, char *shown, size_t shownlen)
+{
+	char host[256];
+	const char *colon = strrchr(spec, ':');
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST }, *res;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd, one = 1;
+	size_t hl;
+
+	if (colon == NULL || colon == spec) {
+		fprintf(stderr, "pkiroll-ca: %s: expected ADDRESS:PORT\n", spec);
+		return -1;
+	}
+	hl = (size_t)(colon - spec);
+	if (spec[0] == '[' && colon[-1] == ']') {
+		spec++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host))
+		return -1;
+	memcpy(host, spec, hl);
+	host[hl] = '\0';
+	if (getaddrinfo(host, colon + 1, &hints, &res) != 0) {
+		fprintf(stderr, "pkiroll-ca: %s: not a numeric address and port\n", spec);
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    (res->ai_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+		fprintf(stderr, "pkiroll-ca: %s: %s\n", spec, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	*v6 = res->ai_family == AF_INET6;
+	*port = ntohs(*v6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+			  : ((struct sockaddr_in *)&ss)->sin_port);
+	snprintf(shown, shownlen, *v6 ? "[%s]:%d" : "%s:%d", host, *port);
+	freeaddrinfo(res);
+	return fd;
+}
+
+/* ---- HTTP ---- */
+
+struct upload {
+	unsigned char *buf;
+	size_t len;
+	int too_big;
+};
+
+static enum MHD_Result respond(struct MHD_Connection *c, int code, const void *data, size_t n,
+			       const char *ctype)
+{
+	struct MHD_Response *rsp =
+		MHD_create_response_from_buffer(n, (void *)data, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result r;
+
+	if (rsp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(rsp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	r = MHD_queue_response(c, (unsigned)code, rsp);
+	MHD_destroy_response(rsp);
+	return r;
+}
+
+static enum MHD_Result on_http(void *cls, struct MHD_Connection *c, const char *url,
+			       const char *method, const char *version, const char *data,
+			       size_t *size, void **con_cls)
+{
+	struct upload *up = *con_cls;
+	struct ca_reply rep;
+	enum MHD_Result r;
+
+	(void)cls;
+	(void)version;
+	if (up == NULL) {
+		if ((up = calloc(1, sizeof(*up))) == NULL)
+			return MHD_NO;
+		*con_cls = up;
+		return MHD_YES;
+	}
+	if (*size > 0) {
+		/* RFC 6712 3.4: the body is one DER PKIMessage; bounded */
+		if (up->len + *size > CMP_MAX_MSG) {
+			up->too_big = 1;
+		} else {
+			unsigned char *p = realloc(up->buf, up->len + *size);
+
+			if (p == NULL)
+				return MHD_NO;
+			up->buf = p;
+			memcpy(up->buf + up->len, data, *size);
+			up->len += *size;
+		}
+		*size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(url, g_lc->path) != 0)
+		return respond(c, MHD_HTTP_NOT_FOUND, "not found\n", 10, "text/plain");
+	if (strcmp(method, "POST") != 0)
+		return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST application/pkixcmp\n", 25,
+			       "text/plain");
+	if (up->too_big)
+		return respond(c, MHD_HTTP_CONTENT_TOO_LARGE, "too large\n", 10, "text/plain");
+	ca_handle(g_cfg, "http", up->buf, up->len, &rep);
+	if (rep.slow_ms > 0)
+		nanosleep(&(struct timespec){ rep.slow_ms / 1000, (rep.slow_ms % 1000) * 1000000L }, NULL);
+	switch (rep.action) {
+	case CA_REPLY:
+		r = respond(c, MHD_HTTP_OK, rep.der, rep.len, "application/pkixcmp");
+		break;
+	case CA_GARBAGE: {
+		unsigned char junk[200];
+
+		RAND_bytes(junk, sizeof(junk));
+		r = respond(c, MHD_HTTP_OK, junk, sizeof(junk), "application/pkixcmp");
+		break;
+	}
+	case CA_HTTP500:
+		r = respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n", 15, "text/plain");
+		break;
+	default:
+		r = MHD_NO; /* drop or close: no reply */
+	}
+	OPENSSL_free(rep.der);
+	return r;
+}
+
+static void on_http_done(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct upload *up = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (up != NULL) {
+		free(up->buf);
+		free(up);
+		*con_cls = NULL;
+	}
+}
+
+/* ---- TCP ---- */
+
+static void *tcp_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg, v10, flags, type;
+	long long deadline = now_ms() + 30000;
+	unsigned char *payload = NULL;
+	struct ca_reply rep = { 0 };
+	char err[256];
+	size_t n;
+
+	if (tcp_frame_read(fd, &v10, &flags, &type, &payload, &n, deadline, err, sizeof(err)) <= 0)
+		goto out;
+	if ((v10 && g_lc->tcp_v0_only) || type != TCP_PKIREQ) {
+		/* a version this CA does not speak, or not a request */
+		tcp_frame_write(fd, v10 && !g_lc->tcp_v0_only, 0, TCP_ERRORREP,
+				(const unsigned char *)"\0\1", 2, deadline);
+		fprintf(stderr, "pkiroll-ca: tcp %s frame type %d -> errorMsgRep\n",
+			v10 ? "version 10" : "version 0", type);
+		goto out;
+	}
+	ca_handle(g_cfg, v10 ? "tcp/v10" : "tcp/v0", payload, n, &rep);
+	if (rep.slow_ms > 0)
+		nanosleep(&(struct timespec){ rep.slow_ms / 1000, (rep.slow_ms % 1000) * 1000000L }, NULL);
+	switch (rep.action) {
+	case CA_REPLY:
+		tcp_frame_write(fd, v10, 0, TCP_PKIREP, rep.der, rep.len, deadline);
+		break;
+	case CA_GARBAGE: {
+		unsigned char junk[200];
+
+		RAND_bytes(junk, sizeof(junk));
+		tcp_frame_write(fd, v10, 0, TCP_PKIREP, junk, sizeof(junk), deadline);
+		break;
+	}
+	case CA_HTTP500:
+		tcp_frame_write(fd, v10, 0, TCP_ERRORREP, (const unsigned char *)"\0\2", 2, deadline);
+		break;
+	case CA_DROP: {
+		struct linger lg = { 1, 0 }; /* reset, not a clean close */
+
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		break;
+	}
+	default:
+		shutdown(fd, SHUT_RDWR);
+	}
+out:
+	OPENSSL_free(rep.der);
+	OPENSSL_free(payload);
+	close(fd);
+	pthread_mutex_lock(&tcp_lock);
+	tcp_threads--;
+	pthread_mutex_unlock(&tcp_lock);
+	return NULL;
+}
+
+static void *tcp_accept(void *arg)
+{
+	int lfd = (int)(intptr_t)arg;
+
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		pthread_attr_t at;
+		pthread_t th;
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE)
+				continue;
+			return NULL;
+		}
+		pthread_mutex_lock(&tcp_lock);
+		if (tcp_threads >= MAX_TCP_THREADS) {
+			pthread_mutex_unlock(&tcp_lock);
+			close(fd);
+			continue;
+		}
+		tcp_threads++;
+		pthread_mutex_unlock(&tcp_lock);
+		pthread_attr_init(&at);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&th, &at, tcp_conn, (void *)(intptr_t)fd) != 0) {
+			close(fd);
+			pthread_mutex_lock(&tcp_lock);
+			tcp_threads--;
+			pthread_mutex_unlock(&tcp_lock);
+		}
+		pthread_attr_destroy(&at);
+	}
+}
+
+int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
+{
+	struct MHD_Daemon *mhd = NULL;
+	char shown[300];
+	sigset_t set;
+	int hfd = -1, tfd = -1, port, v6, sig;
+	pthread_t tth;
+
+	g_cfg = cfg;
+	g_lc = lc;
+	/* signals go to sigwait below, not to the worker threads */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (lc->http != NULL) {
+		if ((hfd = bind_addr(lc->http, &port, &v6, shown, sizeof(shown))) < 0)
+			return -1;
+		mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+					       (v6 ? MHD_USE_IPv6 : 0),
+				       0, NULL, NULL, on_http, NULL, MHD_OPTION_LISTEN_SOCKET, hfd,
+				       MHD_OPTION_NOTIFY_COMPLETED, on_http_done, NULL,
+				       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+		if (mhd == NULL) {
+			fprintf(stderr, "pkiroll-ca: cannot start the HTTP listener\n");
+			return -1;
+		}
+		printf("listening http %s\n", shown);
+	}
+	if (lc->tcp != NULL) {
+		if ((tfd = bind_addr(lc->tcp, &port, &v6, shown, sizeof(shown))) < 0)
+			goto fail;
+		if (pthread_create(&tth, NULL, tcp_accept, (void *)(intptr_t)tfd) != 0)
+			goto fail;
+		printf("listening tcp %s\n", shown);
+	}
+	fflush(stdout);
+
+	while (sigwait(&set, &sig) != 0)
+		;
+	fprintf(stderr, "pkiroll-ca: %s, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	if (mhd != NULL)
+		MHD_stop_daemon(mhd);
+	if (tfd >= 0)
+		shutdown(tfd, SHUT_RDWR);
+	return 0;
+fail:
+	if (mhd != NULL)
+		MHD_stop_daemon(mhd);
+	return -1;
+}
