@@ -186,48 +186,73 @@ static int http_exchange(struct transport *t, const unsigned char *req, size_t l
 {
 	BIO *rq = BIO_new_mem_buf(req, (int)len), *rs;
 	unsigned long e;
-	char *data;
-	long n;
 	int rc = TRANSPORT_TRANSIENT;
 
 	if (rq == NULL)
 		return TRANSPORT_TRANSIENT;
 	rs = OSSL_HTTP_transfer(NULL, t->host, t->port, t->path, t->use_ssl, NULL, NULL, NULL, NULL,
 				t->use_ssl ? tls_cb : NULL, t, 0, NULL, "application/pkixcmp", rq,
-				"application/pkixcmp", 1, CMP_MAX_MSG, t->read_timeout, 0);
+				"application/pkixcmp", 0, CMP_MAX_MSG, t->read_timeout, 0);
 	BIO_free(rq);
 	if (rs == NULL) {
-		const char *edata = NULL;
-		int eflags = 0;
+		char first[256] = "transfer failed", status[160] = "";
+		const char *edata;
+		int eflags;
 
-		e = ERR_peek_last_error_data(&edata, &eflags);
-		if (e == 0)
-			e = ERR_peek_error();
-		if (ERR_GET_LIB(e) == ERR_LIB_HTTP && ERR_GET_REASON(e) == HTTP_R_RECEIVED_ERROR &&
-		    edata != NULL && strstr(edata, "code=4") != NULL) {
-			snprintf(err, errlen, "HTTP %s://%s:%s%s: %s (check the CA URL)",
-				 t->use_ssl ? "https" : "http", t->host, t->port, t->path, edata);
-			rc = TRANSPORT_FATAL;
-		} else {
-			snprintf(err, errlen, "HTTP %s:%s: %s%s%s", t->host, t->port,
-				 e ? ERR_reason_error_string(e) : "transfer failed",
-				 edata && *edata ? ": " : "", edata ? edata : "");
+		/* the queue holds the HTTP status (RECEIVED_ERROR) under later errors */
+		while ((e = ERR_get_error_all(NULL, NULL, NULL, &edata, &eflags)) != 0) {
+			if (ERR_GET_LIB(e) == ERR_LIB_HTTP && ERR_GET_REASON(e) == HTTP_R_RECEIVED_ERROR &&
+			    edata != NULL && status[0] == '\0')
+				snprintf(status, sizeof(status), "%s", edata);
+			else if (strcmp(first, "transfer failed") == 0)
+				snprintf(first, sizeof(first), "%s%s%s", ERR_reason_error_string(e)
+					 ? ERR_reason_error_string(e) : "error",
+					 edata && *edata ? ": " : "", edata ? edata : "");
 		}
-		ERR_clear_error();
+		if (strstr(status, "code=4") != NULL) {
+			snprintf(err, errlen, "HTTP %s://%s:%s%s: %s (check the CA URL)",
+				 t->use_ssl ? "https" : "http", t->host, t->port, t->path, status);
+			return TRANSPORT_FATAL;
+		}
+		snprintf(err, errlen, "HTTP %s:%s: %s", t->host, t->port,
+			 status[0] ? status : first);
 		return rc;
 	}
-	n = BIO_get_mem_data(rs, &data);
-	if (n <= 0 || n > CMP_MAX_MSG || (*rsp = OPENSSL_malloc((size_t)n)) == NULL) {
-		snprintf(err, errlen, "HTTP %s:%s: empty or oversized reply", t->host, t->port);
-		BIO_free(rs);
-		return TRANSPORT_TRANSIENT;
-	}
-	memcpy(*rsp, data, (size_t)n);
-	*rsplen = (size_t)n;
-	BIO_free(rs);
-	return TRANSPORT_OK;
-}
+	/* Phase: the body, bounded; our decoder judges what it is. */
+	{
+		size_t cap = 0, got_len = 0;
+		unsigned char *buf = NULL;
+		int got;
 
+		for (;;) {
+			if (got_len == cap) {
+				unsigned char *p;
+
+				cap = cap ? cap * 2 : 4096;
+				if (cap > CMP_MAX_MSG + 1)
+					cap = CMP_MAX_MSG + 1;
+				if (got_len == cap || (p = OPENSSL_realloc(buf, cap)) == NULL)
+					break;
+				buf = p;
+			}
+			got = BIO_read(rs, buf + got_len, (int)(cap - got_len));
+			if (got <= 0)
+				break;
+			got_len += (size_t)got;
+		}
+		BIO_free_all(rs);
+		ERR_clear_error();
+		if (got_len == 0 || got_len > CMP_MAX_MSG) {
+			OPENSSL_free(buf);
+			snprintf(err, errlen, "HTTP %s:%s: %s reply", t->host, t->port,
+				 got_len == 0 ? "empty" : "oversized");
+			return TRANSPORT_TRANSIENT;
+		}
+		*rsp = buf;
+		*rsplen = got_len;
+		return TRANSPORT_OK;
+	}
+}
 /* Connects within the timeout. Returns the fd or -1 (err set). */
 static int tcp_connect(struct transport *t, long long deadline, char *err, size_t errlen)
 {

@@ -48,3 +48,32 @@ stop_mock() {
 	[ -n "${MOCK_PID:-}" ] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null
 	MOCK_PID=
 }
+
+# start_ca DIR [serve options]: a pkiroll-ca (made on first use) on free
+# loopback ports; sets CA_HTTP (host:port), CA_TCP, CA_PID, CA_LOG.
+start_ca() {
+	local dir=$1
+	shift
+	[ -f "$dir/root.pem" ] || "$PKIROLL_CA" init --state "$dir" >/dev/null || fail "pkiroll-ca init"
+	CA_LOG=$dir.log
+	rm -f "$dir.out"
+	"$PKIROLL_CA" serve --state "$dir" --http 127.0.0.1:0 --tcp 127.0.0.1:0 "$@" \
+		>"$dir.out" 2>"$CA_LOG" &
+	CA_PID=$!
+	for _ in $(seq 100); do
+		[ "$(grep -c '^listening' "$dir.out" 2>/dev/null)" = 2 ] && break
+		kill -0 "$CA_PID" 2>/dev/null || { cat "$CA_LOG"; fail "pkiroll-ca serve died"; }
+		sleep 0.05
+	done
+	CA_HTTP=$(awk '$2 == "http" { print $3 }' "$dir.out")
+	CA_TCP=$(awk '$2 == "tcp" { print $3 }' "$dir.out")
+	[ -n "$CA_HTTP" ] && [ -n "$CA_TCP" ] || fail "pkiroll-ca did not say where it listens"
+}
+
+stop_ca() {
+	[ -n "${CA_PID:-}" ] || return 0
+	kill -TERM "$CA_PID" 2>/dev/null
+	wait "$CA_PID" 2>/dev/null
+	CA_RC=$?
+	CA_PID=
+}

@@ -7,7 +7,7 @@
  *      [--cr | --kur --cert C.pem --old-key K.pem] [--trusted CA.pem]
  *      [--implicit] [--reject] [--framing auto|v10|v0] [--owf sha1|sha256]
  *      [--mac hmac-sha1|hmac-sha256] [--iter N] [--poll-deadline S]
- *      [--out DIR]
+ *      [--out DIR] [--no-confirm]
  * Prints "result: ok" or "result: FAULT: reason", and what it received.
  */
 #include <getopt.h>
@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 		{ "old-key", 1, 0, 'o' }, { "trusted", 1, 0, 'T' }, { "implicit", 0, 0, 'i' },
 		{ "reject", 0, 0, 'R' }, { "framing", 1, 0, 'F' }, { "owf", 1, 0, 'O' },
 		{ "mac", 1, 0, 'M' }, { "iter", 1, 0, 'I' }, { "poll-deadline", 1, 0, 'P' },
-		{ "out", 1, 0, 'D' }, { 0, 0, 0, 0 },
+		{ "out", 1, 0, 'D' }, { "no-confirm", 0, 0, 'N' }, { 0, 0, 0, 0 },
 	};
 	struct transport_cfg tc = { 0 };
 	struct cmp_client_cfg cc = { .pbm = { NID_sha256, NID_hmacWithSHA256, 500, 16 } };
@@ -114,7 +114,7 @@ int main(int argc, char **argv)
 	const char *out = NULL, *trusted = NULL;
 	X509_NAME *subject = NULL;
 	char err[512];
-	int c, reject = 0, key_type = KEY_RSA2048, f;
+	int c, reject = 0, key_type = KEY_RSA2048, f, no_confirm = 0;
 	struct cmp_tx *tx;
 	const struct cmp_result *r;
 	pkiroll_ctx *ctx = pkiroll_ctx_new(log_cb, NULL);
@@ -172,6 +172,7 @@ int main(int argc, char **argv)
 		case 'I': cc.pbm.iterations = atoi(optarg); break;
 		case 'P': cc.poll_deadline = atoi(optarg); break;
 		case 'D': out = optarg; break;
+		case 'N': no_confirm = 1; break;
 		default: return 2;
 		}
 	}
@@ -194,7 +195,7 @@ int main(int argc, char **argv)
 	}
 	tx = cmp_tx_new(ctx, &cc, &rq, NULL, NULL);
 	f = cmp_tx_request(tx);
-	if (f == CMP_OK)
+	if (f == CMP_OK && !no_confirm)
 		f = cmp_tx_confirm(tx, !reject);
 	r = cmp_tx_result(tx);
 	printf("step: %s\n", cmp_step_name(r->step));

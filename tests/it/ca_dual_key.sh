@@ -1,0 +1,47 @@
+# Our client, dual key, against pkiroll-ca over HTTP and over TCP in both
+# framings (pinned and detected): the decrypted encryption key matches its
+# certificate, also with 3DES, OAEP and an EC key hint.
+. "$T_SRC/tests/lib.sh"
+trap stop_ca EXIT
+CMPC=$(dirname "$PKIROLL")/../../tests/tools/cmpc
+cd "$T_DIR" || exit 3
+"$PKIROLL_CA" init --state ca --key-type p256 >/dev/null || fail "init"
+: >users.csv
+echo "community,reference_number,authorization_code,subject" >users.csv
+for i in 1 2 3 4 5 6 7 8; do echo "c$i,200$i,file:$T_DIR/code$i,CN=Community $i" >>users.csv; printf "secret-$i" >code$i; done
+expect_rc 0 "$PKIROLL_CA" users import --state ca users.csv
+start_ca ca
+
+enroll() { # N URL [cmpc options]: dual-key enrollment of user 200N
+	local n=$1 url=$2
+	shift 2
+	mkdir -p out$n
+	expect_rc 0 "$CMPC" --url "$url" --ref 200$n --secret-file code$n --subject "CN=asked" \
+		--dual --out out$n "$@"
+	has "$T_DIR/out" "result: ok"
+	has "$T_DIR/out" "matches the certificate"
+	openssl x509 -in out$n/enc.pem -noout -pubkey >pub.a
+	openssl pkey -in out$n/enc.key.pem -pubout >pub.b
+	cmp -s pub.a pub.b || fail "user 200$n: encryption key and certificate differ (openssl)"
+	openssl verify -CAfile ca/root.pem out$n/sign.pem out$n/enc.pem >/dev/null || fail "verify $n"
+}
+enroll 1 "http://$CA_HTTP/pkix/"
+enroll 2 "cmp://$CA_TCP"
+has "$T_DIR/out" "framing: 1"
+enroll 3 "cmp://$CA_TCP" --framing v0
+has "$T_DIR/out" "framing: 2"
+enroll 4 "cmp://$CA_TCP" --framing v10 --key-type rsa2048 --enc-key-type p256
+openssl x509 -in out4/enc.pem -noout -text | grep -q "id-ecPublicKey" || fail "EC hint ignored"
+openssl x509 -in out4/enc.pem -noout -text | grep -q "Key Agreement" || fail "EC enc keyUsage"
+openssl x509 -in out1/enc.pem -noout -text | grep -q "Key Encipherment, Data Encipherment" \
+	|| fail "RSA enc keyUsage"
+stop_ca
+
+# a CA that speaks only RFC 2510: the client falls back to version 0
+start_ca ca --tcp-v0-only --enc-cipher 3des --oaep
+enroll 5 "cmp://$CA_TCP"
+has "$T_DIR/out" "framing: 2"
+enroll 6 "http://$CA_HTTP/pkix/"
+grep -q "tcp version 10 frame type 0 -> errorMsgRep" "$CA_LOG" || fail "no errorMsgRep for v10"
+stop_ca
+exit 0
