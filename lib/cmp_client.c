@@ -93,6 +93,42 @@ const struct cmp_result *cmp_tx_result(const struct cmp_tx *tx)
 	return &tx->r;
 }
 
+const ASN1_OCTET_STRING *cmp_tx_their_nonce(const struct cmp_tx *tx)
+{
+	return tx->their_nonce;
+}
+
+const X509_ALGOR *cmp_tx_reply_pbm(const struct cmp_tx *tx)
+{
+	return tx->reply_pbm;
+}
+
+struct cmp_tx *cmp_tx_resume(pkiroll_ctx *ctx, const struct cmp_client_cfg *cfg,
+			     const struct cmp_request *req, const unsigned char *tid,
+			     const unsigned char *nonce, size_t nonce_len, const unsigned char *pbm_der,
+			     size_t pbm_len, X509 *sign_cert, X509 *enc_cert)
+{
+	struct cmp_tx *tx = cmp_tx_new(ctx, cfg, req, NULL, NULL);
+	const unsigned char *p = pbm_der;
+
+	if (tx == NULL)
+		return NULL;
+	memcpy(tx->r.tid, tid, CMP_NONCE_LEN);
+	if ((tx->their_nonce = ASN1_OCTET_STRING_new()) == NULL ||
+	    !ASN1_OCTET_STRING_set(tx->their_nonce, nonce, (int)nonce_len) ||
+	    (pbm_der != NULL && (tx->reply_pbm = d2i_X509_ALGOR(NULL, &p, (long)pbm_len)) == NULL) ||
+	    sign_cert == NULL || !X509_up_ref(sign_cert)) {
+		cmp_tx_free(tx);
+		return NULL;
+	}
+	tx->r.sign_cert = sign_cert;
+	if (enc_cert != NULL && X509_up_ref(enc_cert))
+		tx->r.enc_cert = enc_cert;
+	tx->nreqs = enc_cert != NULL ? 2 : 1;
+	tx->r.step = CMP_STEP_RESPONSE;
+	return tx;
+}
+
 void cmp_tx_free(struct cmp_tx *tx)
 {
 	if (tx == NULL)

@@ -109,6 +109,20 @@ int cmp_tx_confirm(struct cmp_tx *tx, int accept);
 
 const struct cmp_result *cmp_tx_result(const struct cmp_tx *tx);
 
+/* What a later process needs to send this transaction's certConf. */
+const ASN1_OCTET_STRING *cmp_tx_their_nonce(const struct cmp_tx *tx);
+const X509_ALGOR *cmp_tx_reply_pbm(const struct cmp_tx *tx);
+
+/*
+ * A transaction that resumes at certConf for certificates an earlier,
+ * interrupted process received: tid, the CA's last senderNonce and PBM
+ * parameters as that process recorded them. Follow with cmp_tx_confirm().
+ */
+struct cmp_tx *cmp_tx_resume(pkiroll_ctx *ctx, const struct cmp_client_cfg *cfg,
+			     const struct cmp_request *req, const unsigned char *tid,
+			     const unsigned char *nonce, size_t nonce_len, const unsigned char *pbm_der,
+			     size_t pbm_len, X509 *sign_cert, X509 *enc_cert);
+
 void cmp_tx_free(struct cmp_tx *tx);
 
 #endif

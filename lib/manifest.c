@@ -844,6 +844,12 @@ void manifest_stats(const struct manifest *m, struct pkiroll_manifest_stats *sta
 	*stats = m->stats;
 }
 
+void manifest_stats_rows(const struct manifest *m, unsigned long *rows, unsigned long *bad)
+{
+	*rows = m->stats.rows;
+	*bad = m->stats.bad;
+}
+
 void manifest_close(struct manifest *m)
 {
 	if (m == NULL)

@@ -56,6 +56,9 @@ void manifest_stats(const struct manifest *m, struct pkiroll_manifest_stats *sta
 
 void manifest_close(struct manifest *m);
 
+/* Rows and bad rows so far. */
+void manifest_stats_rows(const struct manifest *m, unsigned long *rows, unsigned long *bad);
+
 /*
  * The authorization code a manifest value stands for: the value itself, or
  * the content of env:NAME or file:PATH (its first line). The code goes to

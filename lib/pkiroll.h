@@ -58,6 +58,60 @@ enum pkiroll_state {
 /* Name of a state as stored and shown ("pending", ...), or NULL. */
 const char *pkiroll_state_name(int state);
 
+/* ---- configuration ---- */
+
+#define PKIROLL_MAX_PROFILES 32
+
+/* One CA: how to reach it and how to talk to it. */
+struct pkiroll_ca_profile {
+	char name[64];
+	char url[512];          /* http://, https://, cmp://host:829 */
+	char tls_ca_file[512];  /* https: trust anchors for the server */
+	char recipient[512];    /* recipient DN, "" for NULL-DN */
+	int framing;            /* 0 auto, 1 version 10, 2 version 0 */
+	int pbm_owf;            /* NID */
+	int pbm_mac;            /* NID */
+	int pbm_iterations;
+	int pbm_salt_len;
+	int implicit_confirm;
+	int connect_timeout;    /* seconds */
+	int read_timeout;       /* seconds */
+	int poll_deadline;      /* seconds */
+	int retries;            /* transient retries per community and run */
+	int concurrency;        /* workers on this CA at once */
+	double rate;            /* requests per second, 0: no limit */
+	int normalize_codes;    /* 1: drop spaces and dashes, upper-case */
+	int breaker;            /* consecutive transient failures that pause it */
+};
+
+struct pkiroll_config {
+	char path[512];         /* the file read, "" when none */
+	char db[512];
+	char keystore_dir[512];
+	char bundle_dir[512];
+	char default_ca[64];
+	int key_type;           /* default for rows without key_type */
+	int enc_key_type;
+	int keystore_legacy;    /* 3DES PKCS#12 for older gateways */
+	int jobs;               /* 0: number of cores */
+	size_t nprofiles;
+	struct pkiroll_ca_profile profiles[PKIROLL_MAX_PROFILES];
+};
+
+/* Defaults for a CA profile (name and URL empty). */
+void pkiroll_ca_profile_defaults(struct pkiroll_ca_profile *p);
+
+/*
+ * Loads the configuration: path, else ./pkiroll.conf, else
+ * /etc/pkiroll.conf, else built-in defaults (path NULL searches; a given
+ * path must exist). Problems are logged as "FILE:LINE: reason".
+ */
+int pkiroll_config_load(pkiroll_ctx *ctx, const char *path, struct pkiroll_config *cfg);
+
+/* The profile called name (NULL or "": the default one), or NULL. */
+const struct pkiroll_ca_profile *pkiroll_config_profile(const struct pkiroll_config *cfg,
+						       const char *name);
+
 /* ---- manifest ---- */
 
 struct pkiroll_manifest_opts {
@@ -144,6 +198,52 @@ struct pkiroll_status {
 int pkiroll_status_get(pkiroll_store *store, time_t now, unsigned days,
 		       struct pkiroll_status **out);
 void pkiroll_status_free(struct pkiroll_status *status);
+
+/* ---- enrollment ---- */
+
+struct pkiroll_enroll_stats {
+	unsigned long rows;         /* manifest rows */
+	unsigned long bad_rows;
+	unsigned long due;          /* communities dispatched (first attempts) */
+	unsigned long enrolled;
+	unsigned long failed;
+	unsigned long needs_codes;
+	unsigned long retries;      /* in-run retries of transient faults */
+	unsigned long skipped;      /* due but not attempted (CA paused, no profile) */
+	unsigned long in_flight;
+	double elapsed;             /* seconds */
+	int interrupted;
+};
+
+/* Progress: called about twice a second and once at the end (final = 1). */
+typedef void pkiroll_progress_fn(void *arg, const struct pkiroll_enroll_stats *st, int final);
+
+struct pkiroll_enroll_opts {
+	const char *manifest;
+	const char *db;
+	const struct pkiroll_config *config;
+	const char *ca;              /* profile name (--ca); NULL: the default */
+	const char *ca_url;          /* --ca-url: a profile made of this URL */
+	const char *keystore_dir;
+	const char *passphrase;      /* the PKCS#12 passphrase; never logged */
+	int jobs;                    /* workers; 0: the config's, else the number of cores */
+	unsigned long limit;         /* at most this many communities, 0: all */
+	int dry_run;                 /* show what would be enrolled; write nothing */
+	int retry_failed;            /* also retry failed communities marked not retryable */
+	struct pkiroll_manifest_opts mopts;
+	pkiroll_progress_fn *progress;
+	void *progress_arg;
+	volatile int *interrupted;   /* the caller's signal count: 1 finish, 2 abort */
+};
+
+/*
+ * Imports the manifest and enrolls every community that is due, in forked
+ * workers. Returns PKIROLL_OK when the run completed (see stats for
+ * failures), PKIROLL_ERR_LOCKED when another run holds the store, or
+ * another error.
+ */
+int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *opts,
+		   struct pkiroll_enroll_stats *stats);
 
 /* ---- certificates ---- */
 

@@ -99,6 +99,12 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
 	"CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
 	"  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
+	/* 1 -> 2: the step an enrollment reached, for resuming after a crash */
+	"ALTER TABLE communities ADD COLUMN step TEXT;"
+	"ALTER TABLE communities ADD COLUMN tx_id BLOB;"
+	"ALTER TABLE communities ADD COLUMN tx_nonce BLOB;"
+	"ALTER TABLE communities ADD COLUMN tx_pbm BLOB;"
+	"ALTER TABLE communities ADD COLUMN keystore TEXT;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

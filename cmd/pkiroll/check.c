@@ -41,7 +41,7 @@ int cli_manifest_options(struct cli *cli, const char *cmd, struct pkiroll_manife
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(cli->argc, cli->argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(cli->argc, cli->argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			if ((mo->delimiter = parse_delimiter(optarg)) == 0) {

@@ -17,6 +17,7 @@ enum {
 struct cli {
 	const char *prog;
 	const char *db;     /* --db, the config's db, or ./pkiroll.db */
+	int db_given;       /* --db was on the command line */
 	const char *config; /* --config, or NULL */
 	int verbose;        /* -v count */
 	int quiet;          /* -q */
@@ -41,11 +42,13 @@ int cli_manifest_options(struct cli *cli, const char *cmd,
 int cmd_check(struct cli *cli);
 int cmd_import(struct cli *cli);
 int cmd_status(struct cli *cli);
+int cmd_enroll(struct cli *cli);
 int cmd_fingerprint(struct cli *cli);
 
 extern const char help_check[];
 extern const char help_import[];
 extern const char help_status[];
+extern const char help_enroll[];
 extern const char help_fingerprint[];
 
 #endif

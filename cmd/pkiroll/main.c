@@ -17,7 +17,7 @@ static const char usage_text[] =
 	"their state in SQLite and builds partner certificate bundles.\n"
 	"\n"
 	"commands:\n"
-	"  enroll       enroll the communities of a manifest (not implemented yet)\n"
+	"  enroll       enroll the communities of a manifest over CMP\n"
 	"  renew        renew certificates before they expire (not implemented yet)\n"
 	"  bundle       write one zip per trading partner (not implemented yet)\n"
 	"  status       state counts, communities that need attention, expiring certificates\n"
@@ -47,10 +47,6 @@ struct command {
 	const char *help;
 };
 
-static const char help_enroll[] =
-	"usage: pkiroll enroll MANIFEST [-j N] [--ca PROFILE | --ca-url URL]\n"
-	"\n"
-	"Not implemented yet.\n";
 static const char help_renew[] = "usage: pkiroll renew\n\nNot implemented yet.\n";
 static const char help_bundle[] = "usage: pkiroll bundle [--out DIR]\n\nNot implemented yet.\n";
 static const char help_export[] = "usage: pkiroll export COMMUNITY\n\nNot implemented yet.\n";
@@ -78,7 +74,7 @@ static int cmd_version(struct cli *cli)
 static int cmd_help(struct cli *cli);
 
 static const struct command commands[] = {
-	{"enroll", cmd_todo, help_enroll},	{"renew", cmd_todo, help_renew},
+	{"enroll", cmd_enroll, help_enroll},	{"renew", cmd_todo, help_renew},
 	{"bundle", cmd_todo, help_bundle},	{"status", cmd_status, help_status},
 	{"check", cmd_check, help_check},	{"import", cmd_import, help_import},
 	{"export", cmd_todo, help_export},	{"fingerprint", cmd_fingerprint, help_fingerprint},
@@ -266,6 +262,7 @@ int main(int argc, char **argv)
 		free(cli.argv);
 		return EXIT_USAGE;
 	}
+	cli.db_given = cli.db != NULL;
 	if (cli.db == NULL)
 		cli.db = "pkiroll.db";
 	if ((cli.ctx = pkiroll_ctx_new(log_line, &cli)) == NULL) {

@@ -114,7 +114,7 @@ int cmd_status(struct cli *cli)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(cli->argc, cli->argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(cli->argc, cli->argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = 1;

@@ -1,0 +1,246 @@
+/*
+ * pkiroll enroll MANIFEST: import, then enroll every due community.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char help_enroll[] =
+	"usage: pkiroll enroll MANIFEST [-j N] [--ca PROFILE | --ca-url URL]\n"
+	"                      [--keystore-dir DIR] [--keystore-pass-file FILE |\n"
+	"                      --keystore-pass-fd N] [--limit N] [--dry-run]\n"
+	"                      [--retry-failed] [--delimiter C] [--strict]\n"
+	"\n"
+	"Imports the manifest into the store (bad rows are reported, good rows go\n"
+	"on), then enrolls every community that is due (pending; failed and\n"
+	"retryable once its backoff has passed; interrupted runs resume) in N\n"
+	"worker processes, over CMP with the reference number and authorization\n"
+	"code: the client makes the signing key, the CA the encryption key pair.\n"
+	"Each community gets a keystore directory (PKCS#12 plus PEM/DER\n"
+	"certificates). Transient faults are retried with backoff; a bad MAC or a\n"
+	"rejection is never retried.\n"
+	"\n"
+	"  -j, --jobs N             workers (default: the config's jobs, else the\n"
+	"                           number of cores; at most the profile's cap)\n"
+	"  --ca PROFILE             CA profile from the configuration file\n"
+	"  --ca-url URL             http://, https:// or cmp://host:port, no config needed\n"
+	"  --keystore-dir DIR       default: the config's keystore_dir, else ./keystores\n"
+	"  --keystore-pass-file F   PKCS#12 passphrase: first line of F\n"
+	"  --keystore-pass-fd N     ... read from file descriptor N\n"
+	"                           (or the environment variable PKIROLL_KEYSTORE_PASS;\n"
+	"                           never on the command line)\n"
+	"  --limit N                enroll at most N communities this run\n"
+	"  --dry-run                show what would be enrolled where; write nothing\n"
+	"  --retry-failed           also retry failures marked not retryable\n"
+	"\n"
+	"SIGINT/SIGTERM: no new enrollments, those in flight finish, everything is\n"
+	"recorded; a second signal aborts at once. Run again to resume.\n"
+	"exit: 0 all enrolled (or nothing due), 1 some failed or need new codes,\n"
+	"      2 usage or configuration, 3 store or I/O error\n";
+
+static volatile int interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted++;
+}
+
+/* Reads a passphrase (first line) from fd; NULL if empty or unreadable. */
+static char *read_pass(int fd)
+{
+	char *buf = calloc(1, 1024);
+	size_t n = 0;
+	ssize_t r;
+
+	if (buf == NULL)
+		return NULL;
+	while (n < 1023 && (r = read(fd, buf + n, 1023 - n)) > 0)
+		n += (size_t)r;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (buf[0] == '\0') {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+struct progress {
+	int tty;
+	int quiet;
+	time_t last;
+};
+
+static void show(void *arg, const struct pkiroll_enroll_stats *st, int final)
+{
+	struct progress *p = arg;
+	unsigned long done = st->enrolled + st->failed + st->needs_codes;
+	double rate = st->elapsed > 0 ? (double)done / st->elapsed : 0;
+	char eta[32] = "";
+
+	if (p->quiet)
+		return;
+	if (!final && !p->tty) {
+		if (time(NULL) - p->last < 5)
+			return;
+		p->last = time(NULL);
+	}
+	if (!final && rate > 0 && st->rows > done)
+		snprintf(eta, sizeof(eta), ", ETA %.0fs", (double)(st->rows - done) / rate);
+	fprintf(stderr, "%s%lu done of %lu rows: %lu enrolled, %lu failed, %lu need codes, "
+			"%lu in flight, %.1f/s%s%s",
+		p->tty ? "\r\033[K" : "", done, st->rows, st->enrolled, st->failed, st->needs_codes,
+		st->in_flight, rate, eta, p->tty && !final ? "" : "\n");
+}
+
+int cmd_enroll(struct cli *cli)
+{
+	static const struct option opts[] = {
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "ca", required_argument, NULL, 'c' },
+		{ "ca-url", required_argument, NULL, 'u' },
+		{ "keystore-dir", required_argument, NULL, 'k' },
+		{ "keystore-pass-file", required_argument, NULL, 'p' },
+		{ "keystore-pass-fd", required_argument, NULL, 'f' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "retry-failed", no_argument, NULL, 'r' },
+		{ "delimiter", required_argument, NULL, 'd' },
+		{ "strict", no_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pkiroll_config cfg;
+	struct pkiroll_enroll_opts o = { 0 };
+	struct pkiroll_enroll_stats st;
+	struct progress prog = { .tty = isatty(2), .quiet = cli->quiet };
+	struct sigaction sa = { .sa_handler = on_signal };
+	const char *pass_file = NULL;
+	char *pass = NULL;
+	int c, err, pass_fd = -1, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(cli->argc, cli->argv, "j:", opts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 'j':
+			o.jobs = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || o.jobs < 1 || o.jobs > 1024) {
+				cli_error("enroll: -j takes 1 to 1024");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'c': o.ca = optarg; break;
+		case 'u': o.ca_url = optarg; break;
+		case 'k': o.keystore_dir = optarg; break;
+		case 'p': pass_file = optarg; break;
+		case 'f':
+			pass_fd = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || pass_fd < 0) {
+				cli_error("enroll: --keystore-pass-fd takes a file descriptor number");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'l':
+			o.limit = strtoul(optarg, &end, 10);
+			if (*end != '\0' || o.limit == 0) {
+				cli_error("enroll: --limit takes a positive number");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'n': o.dry_run = 1; break;
+		case 'r': o.retry_failed = 1; break;
+		case 'd':
+			o.mopts.delimiter = strcmp(optarg, "tab") == 0 || strcmp(optarg, "\\t") == 0
+						    ? '\t' : optarg[0];
+			if (strlen(optarg) != 1 && o.mopts.delimiter != '\t') {
+				cli_error("enroll: --delimiter must be ',', ';' or tab");
+				return EXIT_USAGE;
+			}
+			break;
+		case 's': o.mopts.strict = 1; break;
+		default:
+			cli_error("enroll: unknown option or missing value \"%s\" (see pkiroll enroll --help)",
+				  cli->argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != cli->argc - 1) {
+		cli_error("enroll: exactly one MANIFEST expected (see pkiroll enroll --help)");
+		return EXIT_USAGE;
+	}
+	o.manifest = cli->argv[optind];
+	if (o.ca != NULL && o.ca_url != NULL) {
+		cli_error("enroll: --ca and --ca-url exclude each other");
+		return EXIT_USAGE;
+	}
+	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK)
+		return EXIT_USAGE;
+	o.config = &cfg;
+	o.db = cli->db_given ? cli->db : cfg.db[0] ? cfg.db : cli->db;
+	if (o.keystore_dir == NULL)
+		o.keystore_dir = cfg.keystore_dir[0] ? cfg.keystore_dir : "keystores";
+
+	/* Phase: the passphrase, never from argv. */
+	if (!o.dry_run) {
+		if (pass_file != NULL) {
+			int fd = open(pass_file, O_RDONLY | O_CLOEXEC);
+
+			if (fd < 0 || (pass = read_pass(fd)) == NULL) {
+				cli_error("enroll: --keystore-pass-file %s: %s", pass_file,
+					  fd < 0 ? strerror(errno) : "empty");
+				if (fd >= 0)
+					close(fd);
+				return EXIT_USAGE;
+			}
+			close(fd);
+		} else if (pass_fd >= 0) {
+			if ((pass = read_pass(pass_fd)) == NULL) {
+				cli_error("enroll: --keystore-pass-fd %d: nothing to read", pass_fd);
+				return EXIT_USAGE;
+			}
+		} else if (getenv("PKIROLL_KEYSTORE_PASS") != NULL) {
+			pass = strdup(getenv("PKIROLL_KEYSTORE_PASS"));
+		}
+		o.passphrase = pass;
+	}
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	o.interrupted = &interrupted;
+	o.progress = show;
+	o.progress_arg = &prog;
+	err = pkiroll_enroll(cli->ctx, &o, &st);
+	if (pass != NULL) {
+		memset(pass, 0, strlen(pass));
+		free(pass);
+	}
+	if (err != PKIROLL_OK) {
+		cli_error("enroll: %s", pkiroll_strerror(err));
+		return err == PKIROLL_ERR_LOCKED ? EXIT_FATAL : cli_exit_for(err);
+	}
+	if (o.dry_run) {
+		if (!cli->quiet)
+			printf("dry run: %lu communities would be enrolled (%lu rows, %lu bad)\n", st.due,
+			       st.rows, st.bad_rows);
+		return st.bad_rows ? EXIT_SOME : EXIT_DONE;
+	}
+	rc = st.failed || st.needs_codes || st.bad_rows || st.interrupted || st.skipped ? EXIT_SOME
+										       : EXIT_DONE;
+	if (!cli->quiet)
+		printf("enroll: %lu rows (%lu bad), %lu due: %lu enrolled, %lu failed, %lu need new codes, "
+		       "%lu skipped, %lu retries, %.1f s%s\n",
+		       st.rows, st.bad_rows, st.due, st.enrolled, st.failed, st.needs_codes, st.skipped,
+		       st.retries, st.elapsed, st.interrupted ? " (interrupted: run again to resume)" : "");
+	return rc;
+}

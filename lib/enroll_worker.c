@@ -1,0 +1,314 @@
+/*
+ * A worker process: one community at a time, keygen -> ir -> ip ->
+ * verify/decrypt -> keystore -> certConf, reporting each step to the
+ * parent and waiting until it is recorded. Workers never touch the store.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+
+#include "cmp_client.h"
+#include "dn.h"
+#include "job.h"
+#include "keys.h"
+#include "keystore.h"
+
+static const char *const step_names[STEP__MAX] = { "", "request", "response", "keys", "confirm" };
+
+const char *job_step_name(int step)
+{
+	return step > 0 && step < STEP__MAX ? step_names[step] : "";
+}
+
+struct job {
+	long long id;
+	char name[256], ref[160], code[512], subject[1024];
+	int key_type, enc_key_type, dual;
+	char url[512], tls_ca[512], recipient[512];
+	struct pkiroll_ca_profile prof;
+	char ksdir[1024], pass[1024], kspath[1024];
+	int legacy, resume;
+	unsigned char tid[16], nonce[64], pbm[512];
+	size_t nonce_len, pbm_len;
+};
+
+struct worker {
+	int fd;
+	struct job *job;
+	struct cmp_tx *tx;
+};
+
+/* Reads a JOB frame. Matched by job_write() in enroll.c. */
+static int job_read(struct wbuf *b, struct job *j)
+{
+	const unsigned char *v;
+	size_t n;
+	int tag, r;
+
+	memset(j, 0, sizeof(*j));
+	pkiroll_ca_profile_defaults(&j->prof);
+	while ((r = wbuf_next(b, &tag, &v, &n)) > 0) {
+		switch (tag) {
+		case J_ID: j->id = wire_int(v, n); break;
+		case J_NAME: wire_str(v, n, j->name, sizeof(j->name)); break;
+		case J_REF: wire_str(v, n, j->ref, sizeof(j->ref)); break;
+		case J_CODE: wire_str(v, n, j->code, sizeof(j->code)); break;
+		case J_SUBJECT: wire_str(v, n, j->subject, sizeof(j->subject)); break;
+		case J_KEYTYPE: j->key_type = (int)wire_int(v, n); break;
+		case J_ENCKEYTYPE: j->enc_key_type = (int)wire_int(v, n); break;
+		case J_DUAL: j->dual = (int)wire_int(v, n); break;
+		case J_URL: wire_str(v, n, j->url, sizeof(j->url)); break;
+		case J_TLSCA: wire_str(v, n, j->tls_ca, sizeof(j->tls_ca)); break;
+		case J_RECIPIENT: wire_str(v, n, j->recipient, sizeof(j->recipient)); break;
+		case J_FRAMING: j->prof.framing = (int)wire_int(v, n); break;
+		case J_OWF: j->prof.pbm_owf = (int)wire_int(v, n); break;
+		case J_MAC: j->prof.pbm_mac = (int)wire_int(v, n); break;
+		case J_ITER: j->prof.pbm_iterations = (int)wire_int(v, n); break;
+		case J_SALT: j->prof.pbm_salt_len = (int)wire_int(v, n); break;
+		case J_IMPLICIT: j->prof.implicit_confirm = (int)wire_int(v, n); break;
+		case J_CONNTO: j->prof.connect_timeout = (int)wire_int(v, n); break;
+		case J_READTO: j->prof.read_timeout = (int)wire_int(v, n); break;
+		case J_POLLDL: j->prof.poll_deadline = (int)wire_int(v, n); break;
+		case J_KSDIR: wire_str(v, n, j->ksdir, sizeof(j->ksdir)); break;
+		case J_PASS: wire_str(v, n, j->pass, sizeof(j->pass)); break;
+		case J_LEGACY: j->legacy = (int)wire_int(v, n); break;
+		case J_RESUME: j->resume = (int)wire_int(v, n); break;
+		case J_TID:
+			if (n == 16)
+				memcpy(j->tid, v, 16);
+			break;
+		case J_NONCE:
+			if (n <= sizeof(j->nonce)) {
+				memcpy(j->nonce, v, n);
+				j->nonce_len = n;
+			}
+			break;
+		case J_PBM:
+			if (n <= sizeof(j->pbm)) {
+				memcpy(j->pbm, v, n);
+				j->pbm_len = n;
+			}
+			break;
+		case J_KSPATH: wire_str(v, n, j->kspath, sizeof(j->kspath)); break;
+		default: return -1;
+		}
+	}
+	return r;
+}
+
+/* Sends a STEP and waits for its ACK. Matched by on_step() in enroll.c. */
+static int report_step(struct worker *w, int step, const char *kspath)
+{
+	struct wbuf b = { 0 };
+	int type, r;
+
+	wbuf_int(&b, R_STEP, step);
+	if (w->tx != NULL) {
+		const struct cmp_result *res = cmp_tx_result(w->tx);
+		const ASN1_OCTET_STRING *nonce = cmp_tx_their_nonce(w->tx);
+		const X509_ALGOR *pbm = cmp_tx_reply_pbm(w->tx);
+
+		wbuf_blob(&b, R_TID, res->tid, sizeof(res->tid));
+		if (nonce != NULL)
+			wbuf_blob(&b, R_NONCE, nonce->data, (size_t)nonce->length);
+		if (pbm != NULL) {
+			unsigned char *der = NULL;
+			int n = i2d_X509_ALGOR(pbm, &der);
+
+			if (n > 0)
+				wbuf_blob(&b, R_PBM, der, (size_t)n);
+			OPENSSL_free(der);
+		}
+	}
+	wbuf_str(&b, R_KSPATH, kspath);
+	if (wire_write(w->fd, WIRE_STEP, &b) <= 0) {
+		wbuf_free(&b);
+		_exit(1); /* the parent is gone: nothing to report to */
+	}
+	r = wire_read(w->fd, &type, &b);
+	wbuf_free(&b);
+	if (r <= 0 || type != WIRE_ACK)
+		_exit(r == 0 ? 0 : 3);
+	return 0;
+}
+
+/* cmp_step_fn: the transaction's steps become the store's. */
+static int on_cmp_step(void *arg, int step, const struct cmp_result *r)
+{
+	struct worker *w = arg;
+
+	(void)r;
+	switch (step) {
+	case CMP_STEP_REQUEST:
+		return report_step(w, STEP_REQUEST, NULL);
+	case CMP_STEP_RESPONSE:
+		return report_step(w, STEP_RESPONSE, NULL);
+	case CMP_STEP_CONFIRM:
+		return report_step(w, STEP_CONFIRM, NULL);
+	default:
+		return 0;
+	}
+}
+
+static void put_cert(struct wbuf *b, int tag, X509 *x)
+{
+	unsigned char *der = NULL;
+	int n;
+
+	if (x != NULL && (n = i2d_X509(x, &der)) > 0)
+		wbuf_blob(b, tag, der, (size_t)n);
+	OPENSSL_free(der);
+}
+
+static X509 *load_cer(const char *dir, const char *name)
+{
+	char p[2048];
+	FILE *f;
+	X509 *x = NULL;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	if ((f = fopen(p, "rb")) != NULL) {
+		x = d2i_X509_fp(f, NULL);
+		fclose(f);
+	}
+	return x;
+}
+
+static void run_job(int fd, struct job *j)
+{
+	struct worker w = { .fd = fd, .job = j };
+	struct transport_cfg tc = { .url = j->url, .tls_ca_file = j->tls_ca[0] ? j->tls_ca : NULL,
+				    .framing = j->prof.framing, .connect_timeout = j->prof.connect_timeout,
+				    .read_timeout = j->prof.read_timeout };
+	struct cmp_client_cfg cc = { .pbm = { j->prof.pbm_owf, j->prof.pbm_mac,
+					      j->prof.pbm_iterations, j->prof.pbm_salt_len },
+				     .implicit_confirm = j->prof.implicit_confirm,
+				     .poll_deadline = j->prof.poll_deadline };
+	struct cmp_request rq = { .type = CMP_REQ_IR, .reference = j->ref, .dual = j->dual,
+				  .enc_key_type = j->enc_key_type };
+	X509_NAME *subject = NULL, *recipient = NULL;
+	X509 *old_sign = NULL, *old_enc = NULL;
+	char err[512], kspath[1024] = "";
+	struct wbuf res = { 0 };
+	int fault = CMP_F_INTERNAL;
+	const struct cmp_result *r = NULL;
+
+	rq.secret = (const unsigned char *)j->code;
+	rq.secret_len = strlen(j->code);
+	/* Phase: what the transaction needs. */
+	if ((cc.transport = transport_new(&tc, err, sizeof(err))) == NULL) {
+		fault = CMP_F_CONFIG;
+		goto report;
+	}
+	if ((subject = dn_parse(j->subject, err, sizeof(err))) == NULL)
+		goto report;
+	rq.subject = subject;
+	if (j->recipient[0] != '\0' && (recipient = dn_parse(j->recipient, err, sizeof(err))) == NULL) {
+		fault = CMP_F_CONFIG;
+		goto report;
+	}
+	cc.recipient = recipient;
+
+	if (j->resume) {
+		/* certConf for certificates an interrupted run already stored */
+		old_sign = load_cer(j->kspath, "signing.cer");
+		old_enc = j->dual ? load_cer(j->kspath, "encryption.cer") : NULL;
+		if (old_sign == NULL || (j->dual && old_enc == NULL) ||
+		    (w.tx = cmp_tx_resume(NULL, &cc, &rq, j->tid, j->nonce, j->nonce_len,
+					  j->pbm_len ? j->pbm : NULL, j->pbm_len, old_sign,
+					  old_enc)) == NULL) {
+			snprintf(err, sizeof(err), "cannot resume: the keystore in %.400s is incomplete",
+				 j->kspath);
+			goto report;
+		}
+		rq.new_key = NULL;
+		snprintf(kspath, sizeof(kspath), "%s", j->kspath);
+		report_step(&w, STEP_CONFIRM, NULL);
+		fault = cmp_tx_confirm(w.tx, 1);
+		goto report;
+	}
+
+	/* Phase: a new key and the request. */
+	if ((rq.new_key = keys_generate(j->key_type)) == NULL) {
+		snprintf(err, sizeof(err), "key generation failed");
+		goto report;
+	}
+	if ((w.tx = cmp_tx_new(NULL, &cc, &rq, on_cmp_step, &w)) == NULL)
+		goto report;
+	if ((fault = cmp_tx_request(w.tx)) != CMP_OK)
+		goto report;
+	r = cmp_tx_result(w.tx);
+
+	/* Phase: the keystore, on disk before the CA hears we accept. */
+	{
+		struct keystore_in ks = { .base = j->ksdir, .community = j->name, .pass = j->pass,
+					  .sign_key = rq.new_key, .sign_cert = r->sign_cert,
+					  .enc_key = r->enc_key, .enc_cert = r->enc_cert,
+					  .chain = r->ca_pubs ? r->ca_pubs : r->extra_certs,
+					  .legacy = j->legacy };
+
+		if (keystore_write(&ks, kspath, sizeof(kspath), err, sizeof(err)) < 0) {
+			fault = CMP_F_INTERNAL;
+			cmp_tx_confirm(w.tx, 0);
+			goto report;
+		}
+	}
+	report_step(&w, STEP_KEYS, kspath);
+	fault = cmp_tx_confirm(w.tx, 1);
+
+report:
+	/* RESULT; matched by on_result() in enroll.c */
+	r = w.tx ? cmp_tx_result(w.tx) : NULL;
+	wbuf_int(&res, R_FAULT, fault);
+	if (fault != CMP_OK)
+		wbuf_str(&res, R_REASON, r && r->reason[0] ? r->reason : err);
+	if (r != NULL) {
+		wbuf_int(&res, R_STEP, r->step);
+		wbuf_int(&res, R_FAILBITS, (long long)(r->failbits[0] | r->failbits[1]));
+		wbuf_int(&res, R_SUBJCHANGED, r->subject_changed);
+		if (fault == CMP_OK) {
+			put_cert(&res, R_SIGNCERT, r->sign_cert);
+			put_cert(&res, R_ENCCERT, r->enc_cert);
+		}
+	}
+	wbuf_str(&res, R_KSPATH, kspath[0] ? kspath : NULL);
+	if (wire_write(fd, WIRE_RESULT, &res) <= 0)
+		_exit(1);
+	wbuf_free(&res);
+	cmp_tx_free(w.tx);
+	transport_free(cc.transport);
+	EVP_PKEY_free(rq.new_key);
+	X509_NAME_free(subject);
+	X509_NAME_free(recipient);
+	X509_free(old_sign);
+	X509_free(old_enc);
+	ERR_clear_error();
+}
+
+void enroll_worker_main(int fd, void *arg)
+{
+	struct wbuf msg = { 0 };
+	struct job *j = malloc(sizeof(*j));
+	int type;
+
+	(void)arg;
+	if (j == NULL)
+		_exit(2);
+	for (;;) {
+		int r = wire_read(fd, &type, &msg);
+
+		if (r <= 0 || type == WIRE_STOP)
+			break;
+		if (type != WIRE_JOB || job_read(&msg, j) < 0)
+			_exit(3); /* a malformed frame is a bug */
+		wbuf_free(&msg);
+		run_job(fd, j);
+		OPENSSL_cleanse(j, sizeof(*j));
+	}
+	wbuf_free(&msg);
+	free(j);
+}

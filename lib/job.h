@@ -1,0 +1,30 @@
+/*
+ * The fields of the JOB, STEP and RESULT frames of an enrollment.
+ * Written by enroll.c and enroll_worker.c; each writer is matched by the
+ * reader on the other side.
+ */
+#ifndef PKIROLL_JOB_H
+#define PKIROLL_JOB_H
+
+#include "wire.h"
+
+enum job_tag {
+	/* JOB (parent -> worker) */
+	J_ID = 1, J_NAME, J_REF, J_CODE, J_SUBJECT, J_KEYTYPE, J_ENCKEYTYPE, J_DUAL,
+	J_URL, J_TLSCA, J_FRAMING, J_OWF, J_MAC, J_ITER, J_SALT, J_IMPLICIT, J_CONNTO,
+	J_READTO, J_POLLDL, J_RECIPIENT, J_KSDIR, J_PASS, J_LEGACY,
+	J_RESUME, J_TID, J_NONCE, J_PBM, J_KSPATH,
+	/* STEP and RESULT (worker -> parent) */
+	R_STEP = 64, R_TID, R_NONCE, R_PBM, R_KSPATH, R_FAULT, R_REASON, R_SIGNCERT,
+	R_ENCCERT, R_FAILBITS, R_SUBJCHANGED,
+};
+
+/* Steps as the store names them; a worker reports each before going on. */
+enum job_step { STEP_NONE = 0, STEP_REQUEST, STEP_RESPONSE, STEP_KEYS, STEP_CONFIRM, STEP__MAX };
+
+const char *job_step_name(int step);
+
+/* The worker's main loop (pool_worker_fn). */
+void enroll_worker_main(int fd, void *arg);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * Per-community keystores: a PKCS#12 with both keys, both certificates and
+ * the chain, plus PEM and DER copies of the certificates. Directory 0700,
+ * files 0600, each written to a temporary file, synced and renamed.
+ */
+#ifndef PKIROLL_KEYSTORE_H
+#define PKIROLL_KEYSTORE_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+struct keystore_in {
+	const char *base;        /* the keystore directory; the community's is inside */
+	const char *community;
+	const char *pass;        /* PKCS#12 passphrase */
+	EVP_PKEY *sign_key;
+	X509 *sign_cert;
+	EVP_PKEY *enc_key;       /* NULL without the dual-key pair */
+	X509 *enc_cert;
+	STACK_OF(X509) *chain;   /* CA certificates */
+	int legacy;              /* 3DES/SHA-1 PKCS#12 for older gateways */
+};
+
+/* The directory name of a community: safe characters, unique per name. */
+void keystore_dirname(const char *community, char *out, size_t len);
+
+/*
+ * Writes the keystore; *path gets the community's directory. Returns 0, or
+ * -1 with err set (no secret in it). Nothing half-written is left behind.
+ */
+int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, char *err,
+		   size_t errlen);
+
+/*
+ * Writes data to dir/name atomically with the given mode (temporary file in
+ * dir, fsync, rename; the temporary is removed on every error). 0 or -1.
+ */
+int atomic_write(const char *dir, const char *name, const void *data, size_t len, int mode);
+
+#endif

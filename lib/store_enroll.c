@@ -1,0 +1,333 @@
+/*
+ * Runs, steps and results in the store.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "certinfo.h"
+#include "manifest.h"
+#include "store_enroll.h"
+
+static int state_of(const char *name)
+{
+	for (int i = 0; i < PKIROLL_STATE__MAX; i++)
+		if (name != NULL && strcmp(pkiroll_state_name(i), name) == 0)
+			return i;
+	return -1;
+}
+
+static void text(sqlite3_stmt *st, int i, char *out, size_t n)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	snprintf(out, n, "%s", t ? (const char *)t : "");
+}
+
+static int blob(sqlite3_stmt *st, int i, unsigned char *out, size_t n)
+{
+	int l = sqlite3_column_bytes(st, i);
+
+	if (sqlite3_column_type(st, i) != SQLITE_BLOB || l <= 0 || (size_t)l > n)
+		return 0;
+	memcpy(out, sqlite3_column_blob(st, i), (size_t)l);
+	return l;
+}
+
+int store_community_get(struct pkiroll_store *s, const char *name, struct community *c)
+{
+	sqlite3_stmt *st = store_prepare(s,
+		"SELECT id, name, reference_number, subject, coalesce(ca_profile, ''), key_type,"
+		" enc_key_type, dual, state, coalesce(step, ''), retryable, attempts,"
+		" coalesce(next_attempt_at, 0), tx_id, tx_nonce, tx_pbm, coalesce(keystore, '')"
+		" FROM communities WHERE name = ?");
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		c->id = sqlite3_column_int64(st, 0);
+		text(st, 1, c->name, sizeof(c->name));
+		text(st, 2, c->reference, sizeof(c->reference));
+		text(st, 3, c->subject, sizeof(c->subject));
+		text(st, 4, c->ca, sizeof(c->ca));
+		c->key_type = key_type_from_name((const char *)sqlite3_column_text(st, 5));
+		c->enc_key_type = key_type_from_name((const char *)sqlite3_column_text(st, 6));
+		c->dual = sqlite3_column_int(st, 7);
+		c->state = state_of((const char *)sqlite3_column_text(st, 8));
+		text(st, 9, c->step, sizeof(c->step));
+		c->retryable = sqlite3_column_int(st, 10);
+		c->attempts = sqlite3_column_int(st, 11);
+		c->next_attempt_at = sqlite3_column_int64(st, 12);
+		c->has_tx = blob(st, 13, c->tx_id, sizeof(c->tx_id)) == 16;
+		c->tx_nonce_len = blob(st, 14, c->tx_nonce, sizeof(c->tx_nonce));
+		c->tx_pbm_len = blob(st, 15, c->tx_pbm, sizeof(c->tx_pbm));
+		text(st, 16, c->keystore, sizeof(c->keystore));
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	store_sql_error(s, "community");
+	return -1;
+}
+
+int store_run_begin(struct pkiroll_store *s, const char *command, const char *manifest,
+		    sqlite3_int64 *run)
+{
+	sqlite3_stmt *st = store_prepare(s,
+		"INSERT INTO runs (command, manifest, pid, started_at, status)"
+		" VALUES (?, ?, ?, ?, 'running')");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, command, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, manifest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)getpid());
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_sql_error(s, "run");
+		return -1;
+	}
+	*run = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int store_run_end(struct pkiroll_store *s, sqlite3_int64 run, const char *status,
+		  unsigned long total, unsigned long ok, unsigned long failed)
+{
+	sqlite3_stmt *st = store_prepare(s,
+		"UPDATE runs SET finished_at = ?, status = ?, total = ?, succeeded = ?, failed = ?"
+		" WHERE id = ?");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)total);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)ok);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)failed);
+	sqlite3_bind_int64(st, 6, run);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* An event row with the run. */
+static int event(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, const char *from,
+		 const char *to, const char *reason)
+{
+	sqlite3_stmt *st = store_prepare(s,
+		"INSERT INTO events (at, run_id, community_id, from_state, to_state, reason)"
+		" VALUES (?, ?, ?, ?, ?, ?)");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 2, run);
+	sqlite3_bind_int64(st, 3, id);
+	sqlite3_bind_text(st, 4, from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static char *current_state(struct pkiroll_store *s, sqlite3_int64 id)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT state FROM communities WHERE id = ?");
+	char *v = NULL;
+
+	if (st == NULL)
+		return NULL;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return v;
+}
+
+int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id,
+		    const char *step, const unsigned char *tid, const unsigned char *nonce,
+		    size_t nonce_len, const unsigned char *pbm, size_t pbm_len, const char *keystore)
+{
+	sqlite3_stmt *st = NULL;
+	char *from = NULL, why[128];
+	int ok = 0;
+
+	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	if ((from = current_state(s, id)) == NULL)
+		goto out;
+	if (strcmp(from, "enrolling") != 0) {
+		snprintf(why, sizeof(why), "enrollment started (run %lld)", (long long)run);
+		if (event(s, run, id, from, "enrolling", why) < 0)
+			goto out;
+	}
+	st = store_prepare(s,
+		"UPDATE communities SET state = 'enrolling', step = ?2,"
+		" tx_id = coalesce(?3, CASE WHEN ?2 = 'request' THEN NULL ELSE tx_id END),"
+		" tx_nonce = coalesce(?4, CASE WHEN ?2 = 'request' THEN NULL ELSE tx_nonce END),"
+		" tx_pbm = coalesce(?5, CASE WHEN ?2 = 'request' THEN NULL ELSE tx_pbm END),"
+		" keystore = coalesce(?6, keystore), updated_at = ?7 WHERE id = ?1");
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, step, -1, SQLITE_STATIC);
+	if (tid != NULL)
+		sqlite3_bind_blob(st, 3, tid, 16, SQLITE_STATIC);
+	if (nonce != NULL && nonce_len > 0)
+		sqlite3_bind_blob(st, 4, nonce, (int)nonce_len, SQLITE_STATIC);
+	if (pbm != NULL && pbm_len > 0)
+		sqlite3_bind_blob(st, 5, pbm, (int)pbm_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, keystore, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)time(NULL));
+	ok = sqlite3_step(st) == SQLITE_DONE;
+out:
+	sqlite3_finalize(st);
+	free(from);
+	if (!ok) {
+		store_sql_error(s, "step");
+		store_exec(s, "ROLLBACK");
+		return -1;
+	}
+	return store_exec(s, "COMMIT");
+}
+
+/* Inserts a certificate as the current one of its usage. */
+static int cert_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, X509 *x,
+		     const char *usage)
+{
+	struct pkiroll_cert_info info;
+	unsigned char *der = NULL;
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 new_id;
+	int len, ok = 0;
+
+	if ((len = i2d_X509(x, &der)) <= 0 || certinfo_from_x509(x, &info) != PKIROLL_OK) {
+		OPENSSL_free(der);
+		return -1;
+	}
+	st = store_prepare(s,
+		"INSERT INTO certificates (community_id, run_id, usage, der, serial, issuer, subject,"
+		" not_before, not_after, key_type, md5, sha1, sha256, created_at)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+		" ON CONFLICT (sha256) DO NOTHING");
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, run);
+	sqlite3_bind_text(st, 3, usage, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, der, len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, info.serial, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, info.issuer, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, info.subject, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)info.not_before);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)info.not_after);
+	sqlite3_bind_text(st, 10, info.key_type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 11, info.fp.md5, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 12, info.fp.sha1, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 13, info.fp.sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 14, (sqlite3_int64)time(NULL));
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto out;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_changes(s->db) == 0) {
+		ok = 1; /* already recorded (a resumed run) */
+		goto out;
+	}
+	new_id = sqlite3_last_insert_rowid(s->db);
+	st = store_prepare(s,
+		"UPDATE certificates SET superseded_by = ?1 WHERE community_id = ?2 AND usage = ?3"
+		" AND superseded_by IS NULL AND id != ?1");
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, new_id);
+	sqlite3_bind_int64(st, 2, id);
+	sqlite3_bind_text(st, 3, usage, -1, SQLITE_STATIC);
+	ok = sqlite3_step(st) == SQLITE_DONE;
+out:
+	sqlite3_finalize(st);
+	OPENSSL_free(der);
+	certinfo_clear(&info);
+	return ok ? 0 : -1;
+}
+
+int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id,
+		      const struct enroll_outcome *o)
+{
+	const char *to = pkiroll_state_name(o->state);
+	sqlite3_stmt *st = NULL;
+	char *from = NULL;
+	int ok = 0, done = o->state == PKIROLL_STATE_ENROLLED;
+
+	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	if ((from = current_state(s, id)) == NULL)
+		goto out;
+	if (o->sign_cert != NULL && cert_save(s, run, id, o->sign_cert, "signing") < 0)
+		goto out;
+	if (o->enc_cert != NULL && cert_save(s, run, id, o->enc_cert, "encryption") < 0)
+		goto out;
+	st = store_prepare(s,
+		"UPDATE communities SET state = ?2, reason = ?3, retryable = ?4,"
+		" attempts = attempts + ?5, next_attempt_at = ?6, updated_at = ?7,"
+		" keystore = coalesce(?8, keystore),"
+		" step = CASE WHEN ?9 THEN NULL ELSE step END,"
+		" tx_id = CASE WHEN ?9 THEN NULL ELSE tx_id END,"
+		" tx_nonce = CASE WHEN ?9 THEN NULL ELSE tx_nonce END,"
+		" tx_pbm = CASE WHEN ?9 THEN NULL ELSE tx_pbm END"
+		" WHERE id = ?1");
+	if (st == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, o->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, o->retryable);
+	sqlite3_bind_int(st, 5, o->count_attempt);
+	if (o->next_attempt_at > 0)
+		sqlite3_bind_int64(st, 6, o->next_attempt_at);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 8, o->keystore, -1, SQLITE_STATIC);
+	/* keep the transaction when a later run can still finish it */
+	sqlite3_bind_int(st, 9, done || o->state == PKIROLL_STATE_NEEDS_CODES);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		goto out;
+	ok = event(s, run, id, from, to, o->reason ? o->reason : "certificates issued") == 0;
+out:
+	sqlite3_finalize(st);
+	free(from);
+	if (!ok) {
+		store_sql_error(s, "result");
+		store_exec(s, "ROLLBACK");
+		return -1;
+	}
+	return store_exec(s, "COMMIT");
+}
+
+int store_count_state(struct pkiroll_store *s, int state, unsigned long *n)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM communities WHERE state = ?");
+
+	*n = 0;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, pkiroll_state_name(state), -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*n = (unsigned long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
