@@ -1,25 +1,59 @@
 #!/usr/bin/env bash
-# What `make run` does: a fresh state directory, then the example manifest
-# through pkiroll. Enrollment against the bundled test CA joins here once
-# `pkiroll enroll` and `pkiroll-ca` exist; until then the demo checks and
-# imports the manifest and says so.
+# What `make run` does: a fresh state directory, the bundled test CA
+# (pkiroll-ca) on loopback with the example manifest's users, then the
+# example manifest enrolled end to end with pkiroll.
 set -eu
 cd "$(dirname "$0")/.."
 PKIROLL=${PKIROLL:-./cmd/pkiroll/pkiroll}
+PKIROLL_CA=${PKIROLL_CA:-./cmd/pkiroll-ca/pkiroll-ca}
 STATE=${STATE:-run}
+CA_PID=
+
+stop_ca() {
+	if [ -n "$CA_PID" ]; then
+		kill -TERM "$CA_PID" 2>/dev/null || true
+		wait "$CA_PID" 2>/dev/null || true
+		CA_PID=
+	fi
+}
+trap stop_ca EXIT
 
 rm -rf "$STATE"
 mkdir -p "$STATE"
 chmod 700 "$STATE"
-echo "== pkiroll check manifests/example.csv"
-"$PKIROLL" check manifests/example.csv
-echo "== pkiroll import (store $STATE/pkiroll.db)"
-"$PKIROLL" --db "$STATE/pkiroll.db" import manifests/example.csv
+
+echo "== the test CA: pkiroll-ca in $STATE/ca (root and issuing CA)"
+"$PKIROLL_CA" init --state "$STATE/ca" --intermediate
+"$PKIROLL_CA" users import --state "$STATE/ca" manifests/example.csv
+"$PKIROLL_CA" serve --state "$STATE/ca" --http 127.0.0.1:0 --tcp 127.0.0.1:0 \
+	>"$STATE/ca.listen" 2>"$STATE/ca.log" &
+CA_PID=$!
+for _ in $(seq 100); do
+	[ "$(grep -c '^listening' "$STATE/ca.listen" 2>/dev/null)" = 2 ] && break
+	sleep 0.05
+done
+HTTP=$(awk '$2 == "http" { print $3 }' "$STATE/ca.listen")
+[ -n "$HTTP" ] || { cat "$STATE/ca.log"; echo "pkiroll-ca did not start"; exit 1; }
+echo "   listening on http://$HTTP/pkix/ and cmp://$(awk '$2 == "tcp" { print $3 }' "$STATE/ca.listen")"
+
+echo "== a random keystore passphrase in $STATE/keystore.pass"
+(umask 077 && head -c 24 /dev/urandom | base64 >"$STATE/keystore.pass")
+
+echo "== pkiroll enroll manifests/example.csv"
+"$PKIROLL" --db "$STATE/pkiroll.db" enroll manifests/example.csv \
+	--ca-url "http://$HTTP/pkix/" --keystore-dir "$STATE/keystores" \
+	--keystore-pass-file "$STATE/keystore.pass"
+
 echo "== pkiroll status"
 "$PKIROLL" --db "$STATE/pkiroll.db" status
+stop_ca
+
 cat <<MSG
 
-The example manifest is valid and is in the store at $STATE/pkiroll.db.
-Enrollment (pkiroll enroll against the bundled pkiroll-ca) is not built yet:
-this run checked and imported the manifest only.
+Done. Everything is under $STATE/:
+  store       $STATE/pkiroll.db        (pkiroll --db $STATE/pkiroll.db status)
+  keystores   $STATE/keystores/NAME/   (keystore.p12, signing/encryption .pem/.cer, chain.pem)
+  passphrase  $STATE/keystore.pass     (openssl pkcs12 -in ... -passin file:$STATE/keystore.pass)
+  test CA     $STATE/ca/               (pkiroll-ca issued --state $STATE/ca)
+Partner bundles (pkiroll bundle) are not built yet.
 MSG

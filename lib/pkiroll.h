@@ -199,6 +199,23 @@ int pkiroll_status_get(pkiroll_store *store, time_t now, unsigned days,
 		       struct pkiroll_status **out);
 void pkiroll_status_free(struct pkiroll_status *status);
 
+/* One community as `status` lists it; strings valid during the callback. */
+struct pkiroll_status_row {
+	const char *community;
+	int state;
+	const char *reason;          /* NULL when none */
+	const char *sign_serial;     /* current signing certificate, or NULL */
+	time_t sign_not_after;
+	const char *enc_serial;      /* current encryption certificate, or NULL */
+	time_t enc_not_after;
+	const char *keystore;        /* NULL until written */
+};
+
+typedef int pkiroll_status_row_fn(void *arg, const struct pkiroll_status_row *row);
+
+/* Calls fn for every community, by name; a non-zero return stops. */
+int pkiroll_status_each(pkiroll_store *store, pkiroll_status_row_fn *fn, void *arg);
+
 /* ---- enrollment ---- */
 
 struct pkiroll_enroll_stats {

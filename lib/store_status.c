@@ -138,3 +138,36 @@ void pkiroll_status_free(struct pkiroll_status *st)
 	free(st->expiring);
 	free(st);
 }
+
+int pkiroll_status_each(pkiroll_store *s, pkiroll_status_row_fn *fn, void *arg)
+{
+	sqlite3_stmt *q = store_prepare(s,
+		"SELECT c.name, c.state, c.reason, sx.serial, sx.not_after, ex.serial, ex.not_after,"
+		" c.keystore FROM communities c"
+		" LEFT JOIN certificates sx ON sx.community_id = c.id AND sx.usage = 'signing'"
+		"  AND sx.superseded_by IS NULL"
+		" LEFT JOIN certificates ex ON ex.community_id = c.id AND ex.usage = 'encryption'"
+		"  AND ex.superseded_by IS NULL"
+		" ORDER BY c.name");
+	int rc;
+
+	if (q == NULL)
+		return PKIROLL_ERR_STORE;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct pkiroll_status_row row = {
+			.community = (const char *)sqlite3_column_text(q, 0),
+			.state = state_from_name((const char *)sqlite3_column_text(q, 1)),
+			.reason = (const char *)sqlite3_column_text(q, 2),
+			.sign_serial = (const char *)sqlite3_column_text(q, 3),
+			.sign_not_after = (time_t)sqlite3_column_int64(q, 4),
+			.enc_serial = (const char *)sqlite3_column_text(q, 5),
+			.enc_not_after = (time_t)sqlite3_column_int64(q, 6),
+			.keystore = (const char *)sqlite3_column_text(q, 7),
+		};
+
+		if (fn(arg, &row) != 0)
+			break;
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? PKIROLL_OK : PKIROLL_ERR_STORE;
+}

@@ -18,8 +18,14 @@ const char help_status[] =
 	"(failed, needs_codes) with their reasons, and the current certificates\n"
 	"that expire within N days (default 30).\n"
 	"\n"
-	"  --json    one JSON object on stdout\n"
-	"  --days N  expiry window in days\n";
+	"Then every community: state, reason, the serial and expiry of its current\n"
+	"signing and encryption certificates, and its keystore directory (up to\n"
+	"200 communities; --all for more, --brief for none).\n"
+	"\n"
+	"  --json    one JSON object on stdout (with every community)\n"
+	"  --days N  expiry window in days\n"
+	"  --all     list every community however many\n"
+	"  --brief   counts, attention and expiry only\n";
 
 static void utc(time_t t, char *buf, size_t len)
 {
@@ -29,7 +35,58 @@ static void utc(time_t t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int print_json(const char *db, const struct pkiroll_status *st, unsigned days)
+static void day(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (t == 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d", &tm);
+}
+
+static int row_json(void *arg, const struct pkiroll_status_row *r)
+{
+	json_t *list = arg, *o = json_object();
+	char when[32];
+
+	json_object_set_new(o, "community", json_string(r->community));
+	json_object_set_new(o, "state", json_string(pkiroll_state_name(r->state) ? pkiroll_state_name(r->state) : "?"));
+	if (r->reason)
+		json_object_set_new(o, "reason", json_string(r->reason));
+	if (r->sign_serial) {
+		utc(r->sign_not_after, when, sizeof(when));
+		json_object_set_new(o, "signing", json_pack("{s:s, s:s}", "serial", r->sign_serial,
+							    "not_after", when));
+	}
+	if (r->enc_serial) {
+		utc(r->enc_not_after, when, sizeof(when));
+		json_object_set_new(o, "encryption", json_pack("{s:s, s:s}", "serial", r->enc_serial,
+							       "not_after", when));
+	}
+	if (r->keystore)
+		json_object_set_new(o, "keystore", json_string(r->keystore));
+	json_array_append_new(list, o);
+	return 0;
+}
+
+static int row_text(void *arg, const struct pkiroll_status_row *r)
+{
+	char s[16], e[16];
+
+	(void)arg;
+	day(r->sign_not_after, s, sizeof(s));
+	day(r->enc_not_after, e, sizeof(e));
+	printf("  %-24s %-11s signing %-32s %-10s encryption %-32s %-10s%s%s\n", r->community,
+	       pkiroll_state_name(r->state), r->sign_serial ? r->sign_serial : "-", s,
+	       r->enc_serial ? r->enc_serial : "-", e, r->reason ? "  " : "", r->reason ? r->reason : "");
+	return 0;
+}
+
+static int print_json(pkiroll_store *store, const char *db, const struct pkiroll_status *st,
+		      unsigned days)
 {
 	json_t *root = json_object(), *states = json_object();
 	json_t *att = json_array(), *exp = json_array();
@@ -65,6 +122,12 @@ static int print_json(const char *db, const struct pkiroll_status *st, unsigned 
 						c->serial ? c->serial : "", "not_after", when));
 	}
 	json_object_set_new(root, "expiring", exp);
+	{
+		json_t *list = json_array();
+
+		pkiroll_status_each(store, row_json, list);
+		json_object_set_new(root, "list", list);
+	}
 	rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	putchar('\n');
 	json_decref(root);
@@ -109,7 +172,7 @@ int cmd_status(struct cli *cli)
 	struct pkiroll_status *st = NULL;
 	pkiroll_store *store = NULL;
 	unsigned days = 30;
-	int c, json = 0, err, rc;
+	int c, json = 0, err, rc, all = 0, brief = 0;
 	char *end;
 
 	optind = 1;
@@ -118,6 +181,12 @@ int cmd_status(struct cli *cli)
 		switch (c) {
 		case 'j':
 			json = 1;
+			break;
+		case 'a':
+			all = 1;
+			break;
+		case 'b':
+			brief = 1;
 			break;
 		case 'd': {
 			unsigned long v = strtoul(optarg, &end, 10);
@@ -142,17 +211,24 @@ int cmd_status(struct cli *cli)
 	if ((err = pkiroll_store_open(cli->ctx, cli->db, 0, &store)) != PKIROLL_OK)
 		return EXIT_FATAL;
 	err = pkiroll_status_get(store, time(NULL), days, &st);
-	pkiroll_store_close(store);
 	if (err != PKIROLL_OK) {
+		pkiroll_store_close(store);
 		cli_error("status: %s", pkiroll_strerror(err));
 		return EXIT_FATAL;
 	}
 	if (json) {
-		rc = print_json(cli->db, st, days);
+		rc = print_json(store, cli->db, st, days);
 	} else {
 		print_text(cli->db, st, days);
+		if (!brief && (all || st->communities <= 200)) {
+			printf("\ncommunities:\n");
+			pkiroll_status_each(store, row_text, NULL);
+		} else if (!brief) {
+			printf("\n%lu communities: --all lists them\n", st->communities);
+		}
 		rc = EXIT_DONE;
 	}
+	pkiroll_store_close(store);
 	pkiroll_status_free(st);
 	return rc;
 }

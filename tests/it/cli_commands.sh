@@ -14,7 +14,7 @@ expect_rc 2 "$PKIROLL"
 expect_rc 2 "$PKIROLL" frobnicate
 has "$T_DIR/err" 'unknown command "frobnicate"'
 expect_rc 2 "$PKIROLL" --bogus status
-for c in enroll renew bundle export; do
+for c in renew bundle export; do
 	expect_rc 2 "$PKIROLL" "$c"
 	has "$T_DIR/err" "not implemented yet"
 done
