@@ -686,9 +686,7 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 		goto out;
 	}
 
-	/* Phase: one run per store, workers before the store is opened. */
-	if ((err = lock_store(ctx, o->db, &lockfd)) != PKIROLL_OK)
-		goto out;
+	/* Phase: workers before the store (and its lock) is opened. */
 	jobs = o->jobs > 0 ? o->jobs : o->config && o->config->jobs ? o->config->jobs
 								 : (int)(cores > 0 ? cores : 2);
 	if (r.nprofs == 1 && jobs > r.profs[0].p.concurrency)
@@ -704,6 +702,9 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 		err = PKIROLL_ERR_IO;
 		goto out;
 	}
+	/* Phase: one run per store; the lock is the parent's alone. */
+	if ((err = lock_store(ctx, o->db, &lockfd)) != PKIROLL_OK)
+		goto out;
 	if ((err = pkiroll_store_open(ctx, o->db, 1, &r.s)) != PKIROLL_OK)
 		goto out;
 

@@ -77,3 +77,22 @@ stop_ca() {
 	CA_RC=$?
 	CA_PID=
 }
+
+# make_manifest FILE N PREFIX REFBASE: N communities whose codes are in
+# files (file:), partners, p256 keys with every 10th rsa2048.
+make_manifest() {
+	local file=$1 n=$2 prefix=$3 base=$4 i kt
+	mkdir -p "$T_DIR/codes"
+	echo "community,reference_number,authorization_code,partners,subject,key_type,encryption_key_type" >"$file"
+	for i in $(seq 1 "$n"); do
+		kt=p256
+		[ $((i % 10)) = 0 ] && kt=rsa2048
+		printf "AUTH-%s-%05d" "$prefix" "$i" >"$T_DIR/codes/$prefix-$i"
+		echo "$prefix-$i,$((base + i)),file:$T_DIR/codes/$prefix-$i,Partner $((i % 7)),\"CN=$prefix $i,O=Example,C=US\",$kt,$kt" >>"$file"
+	done
+}
+
+# passfile: a keystore passphrase file, 0600.
+passfile() {
+	(umask 077 && printf 'pass-%s-%s' "$RANDOM" "$RANDOM" >"$T_DIR/pass")
+}
