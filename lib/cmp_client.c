@@ -358,6 +358,7 @@ static int error_body(struct cmp_tx *tx, const PKR_MSG *rep, int verified)
 	char text[700];
 
 	cmp_error_text(e, text, sizeof(text));
+	tx->r.failbits[0] |= bits;
 	if (bits & (1UL << OSSL_CMP_PKIFAILUREINFO_badMessageCheck))
 		return fail(tx, CMP_F_BADMAC,
 			    "the CA refused our message protection (wrong authorization code or reference number?)%s: %s",
