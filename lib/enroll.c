@@ -413,10 +413,9 @@ static void queue_retry(struct run *r, struct slot *sl)
 
 /* Closes a slot with an outcome; counts, retries, circuit breaker. */
 static int finish(struct run *r, struct slot *sl, int fault, int transient,
-		  struct enroll_outcome *o)
+		  struct enroll_outcome *o, int retry)
 {
 	struct profile *p = &r->profs[sl->prof];
-	int retry = 0;
 
 	if (transient) {
 		if (++p->consecutive >= p->p.breaker && !p->paused) {
@@ -539,7 +538,7 @@ static int on_result(void *arg, long long id, struct wbuf *msg)
 	}
 	if (o.state != PKIROLL_STATE_ENROLLED)
 		o.reason = text;
-	rc = finish(r, sl, fault, transient, &o);
+	rc = finish(r, sl, fault, transient, &o, 0);
 	X509_free(sign);
 	X509_free(enc);
 	return rc;
@@ -566,10 +565,9 @@ static void on_death(void *arg, long long id, int status)
 	o.reason = text;
 	o.count_attempt = sl->step > STEP_NONE;
 	o.next_attempt_at = (sqlite3_int64)time(NULL);
-	if (finish(r, sl, CMP_F__MAX, 0, &o) < 0)
+	/* a lost worker is retried once in this run */
+	if (finish(r, sl, CMP_F__MAX, 0, &o, !r->stopping && sl->attempts <= 1) < 0)
 		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "%s: cannot record the lost worker", sl->name);
-	else if (!r->stopping && sl->attempts <= 1)
-		queue_retry(r, sl);
 }
 
 /* pool_ops.tick: progress and signals. */

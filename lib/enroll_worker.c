@@ -194,7 +194,7 @@ static void run_job(int fd, struct job *j)
 	X509 *old_sign = NULL, *old_enc = NULL;
 	char err[512], kspath[1024] = "";
 	struct wbuf res = { 0 };
-	int fault = CMP_F_INTERNAL;
+	int fault = CMP_F_INTERNAL, resumed = 0, after_resume = 0;
 	const struct cmp_result *r = NULL;
 
 	rq.secret = (const unsigned char *)j->code;
@@ -225,11 +225,22 @@ static void run_job(int fd, struct job *j)
 				 j->kspath);
 			goto report;
 		}
-		rq.new_key = NULL;
 		snprintf(kspath, sizeof(kspath), "%s", j->kspath);
 		report_step(&w, STEP_CONFIRM, NULL);
 		fault = cmp_tx_confirm(w.tx, 1);
-		goto report;
+		if (fault == CMP_OK || fault == CMP_F_TRANSIENT || fault == CMP_F_CONFIG) {
+			resumed = fault == CMP_OK;
+			goto report;
+		}
+		/*
+		 * The CA no longer waits for this certConf: it either confirmed it
+		 * (the interrupted run's certConf arrived) or rolled it back. A new
+		 * request tells which: codes already used mean confirmed.
+		 */
+		cmp_tx_free(w.tx);
+		w.tx = NULL;
+		kspath[0] = '\0';
+		after_resume = 1;
 	}
 
 	/* Phase: a new key and the request. */
@@ -239,8 +250,17 @@ static void run_job(int fd, struct job *j)
 	}
 	if ((w.tx = cmp_tx_new(NULL, &cc, &rq, on_cmp_step, &w)) == NULL)
 		goto report;
-	if ((fault = cmp_tx_request(w.tx)) != CMP_OK)
+	if ((fault = cmp_tx_request(w.tx)) != CMP_OK) {
+		if (after_resume && fault == CMP_F_REJECTED &&
+		    ((cmp_tx_result(w.tx)->failbits[0] | cmp_tx_result(w.tx)->failbits[1]) &
+		     (1UL << OSSL_CMP_PKIFAILUREINFO_notAuthorized))) {
+			/* the interrupted run's certificates were confirmed: keep them */
+			fault = CMP_OK;
+			resumed = 1;
+			snprintf(kspath, sizeof(kspath), "%s", j->kspath);
+		}
 		goto report;
+	}
 	r = cmp_tx_result(w.tx);
 
 	/* Phase: the keystore, on disk before the CA hears we accept. */
@@ -270,10 +290,13 @@ report:
 		wbuf_int(&res, R_STEP, r->step);
 		wbuf_int(&res, R_FAILBITS, (long long)(r->failbits[0] | r->failbits[1]));
 		wbuf_int(&res, R_SUBJCHANGED, r->subject_changed);
-		if (fault == CMP_OK) {
-			put_cert(&res, R_SIGNCERT, r->sign_cert);
-			put_cert(&res, R_ENCCERT, r->enc_cert);
-		}
+	}
+	if (fault == CMP_OK && resumed) {
+		put_cert(&res, R_SIGNCERT, old_sign);
+		put_cert(&res, R_ENCCERT, old_enc);
+	} else if (fault == CMP_OK && r != NULL) {
+		put_cert(&res, R_SIGNCERT, r->sign_cert);
+		put_cert(&res, R_ENCCERT, r->enc_cert);
 	}
 	wbuf_str(&res, R_KSPATH, kspath[0] ? kspath : NULL);
 	if (wire_write(fd, WIRE_RESULT, &res) <= 0)
