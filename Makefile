@@ -25,7 +25,7 @@ ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 # Debian packages the build, the tests and `make run` need.
 DEBS = build-essential pkg-config libssl-dev libsqlite3-dev libzip-dev \
        libcsv-dev libjansson-dev libinih-dev libmicrohttpd-dev openssl \
-       jq time zip unzip
+       jq time zip unzip bc
 
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/%.o)
@@ -116,7 +116,8 @@ fuzz: deps
 	    -o build/fuzz/$$n $$f $(LIB_SRC) $(PKG_LIBS) || exit 1; done
 	@echo "fuzzers in build/fuzz; e.g. build/fuzz/fuzz_manifest -max_total_time=60 tests/fuzz/corpus/manifest"
 
-bench: deps all
+bench: deps all $(TOOL_BIN)
+	@command -v bc >/dev/null || apt-get install -y -qq bc >/dev/null
 	tests/bench/run.sh $(B)
 
 install: all

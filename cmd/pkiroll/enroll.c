@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -242,5 +243,17 @@ int cmd_enroll(struct cli *cli)
 		       "%lu skipped, %lu retries, %.1f s%s\n",
 		       st.rows, st.bad_rows, st.due, st.enrolled, st.failed, st.needs_codes, st.skipped,
 		       st.retries, st.elapsed, st.interrupted ? " (interrupted: run again to resume)" : "");
+	if (cli->verbose) {
+		struct rusage self, kids;
+
+		getrusage(RUSAGE_SELF, &self);
+		getrusage(RUSAGE_CHILDREN, &kids);
+		printf("peak RSS: parent %ld KiB, largest worker %ld KiB; CPU: parent %.2f s, workers %.2f s\n",
+		       self.ru_maxrss, kids.ru_maxrss,
+		       (double)self.ru_utime.tv_sec + (double)self.ru_stime.tv_sec +
+			       (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6,
+		       (double)kids.ru_utime.tv_sec + (double)kids.ru_stime.tv_sec +
+			       (double)(kids.ru_utime.tv_usec + kids.ru_stime.tv_usec) / 1e6);
+	}
 	return rc;
 }

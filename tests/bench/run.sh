@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# make bench: pkiroll against pkiroll-ca on loopback (not a test: numbers).
+# BENCH_N communities (default 1000) per case: P-256 and RSA-2048, dual key,
+# over HTTP and TCP; the same enrollments single-key as an operator scripts
+# them today (openssl genpkey + openssl cmp under xargs -P); the CPU time of
+# the key generations alone; parent RSS for a 1k and a 100k-row manifest.
+set -u
+cd "$(dirname "$0")/../.." || exit 3
+B=${1:-.}
+N=${BENCH_N:-1000}
+P=$PWD/$B/cmd/pkiroll/pkiroll
+CA=$PWD/$B/cmd/pkiroll-ca/pkiroll-ca
+KG=$PWD/$B/tests/tools/keygen
+CORES=$(nproc)
+W=$(mktemp -d "${TMPDIR:-/tmp}/pkiroll-bench.XXXXXX")
+trap 'kill $CA_PID 2>/dev/null; rm -rf "$W"' EXIT
+cd "$W" || exit 3
+(umask 077 && echo bench-pass >pass)
+
+manifest() { # FILE N PREFIX KEYTYPE DUAL
+	awk -v n="$2" -v p="$3" -v kt="$4" -v dual="$5" 'BEGIN {
+		print "community,reference_number,authorization_code,subject,key_type,encryption_key_type,dual"
+		for (i = 1; i <= n; i++)
+			printf "%s-%d,%s%07d,code-%s-%d,CN=%s %d,%s,%s,%s\n", p, i, p, i, p, i, p, i, kt, kt, dual
+	}' >"$1"
+}
+cpu_of() { awk '{ print ($14 + $15) / 100 }' "/proc/$1/stat"; }
+
+"$CA" init --state ca --key-type p256 >/dev/null
+"$CA" serve --state ca --http 127.0.0.1:0 --tcp 127.0.0.1:0 --confirm-timeout 3600 \
+	>ca.listen 2>ca.log &
+CA_PID=$!
+sleep 0.5
+HTTP=$(awk '$2 == "http" { print $3 }' ca.listen)
+TCP=$(awk '$2 == "tcp" { print $3 }' ca.listen)
+printf "%-34s %8s %9s %11s %11s %9s %9s\n" case seconds comm/s "client s/c" "CA s/c" "parent KB" "worker KB"
+run_case() { # NAME URL KEYTYPE DUAL
+	local name=$1 url=$2 kt=$3 dual=$4 ca0 ca1 out
+	manifest "$name.csv" "$N" "$name" "$kt" "$dual"
+	"$CA" users import --state ca "$name.csv" >/dev/null
+	ca0=$(cpu_of $CA_PID)
+	out=$("$P" -v --db "$name.db" enroll "$name.csv" -j "$CORES" --ca-url "$url" \
+		--keystore-dir "ks-$name" --keystore-pass-file pass 2>/dev/null)
+	ca1=$(cpu_of $CA_PID)
+	echo "$out" >"$name.out"
+	awk -v name="$name" -v n="$N" -v ca="$(echo "$ca1 - $ca0" | bc -l)" '
+		/^enroll:/ { for (i = 1; i <= NF; i++) if ($i == "s") secs = $(i - 1); for (i = 1; i <= NF; i++) if ($(i+1) == "enrolled,") ok = $i }
+		/^peak RSS/ { prss = $4; wrss = $8; pcpu = $12; wcpu = $15 }
+		END { printf "%-34s %8.1f %9.1f %11.4f %11.4f %9d %9d%s\n", name, secs, ok / secs,
+			(pcpu + wcpu) / n, ca / n, prss, wrss, ok == n ? "" : "  (" ok " enrolled)" }' "$name.out"
+	grep "^enroll:" "$name.out" | sed 's/^/    /'
+}
+run_case p256-dual-http "http://$HTTP/pkix/" p256 yes
+run_case p256-dual-tcp "cmp://$TCP" p256 yes
+run_case rsa2048-dual-http "http://$HTTP/pkix/" rsa2048 yes
+run_case rsa2048-dual-tcp "cmp://$TCP" rsa2048 yes
+run_case p256-single-http "http://$HTTP/pkix/" p256 no
+
+# The same single-key enrollments the way an operator scripts them today.
+manifest loop.csv "$N" loop p256 no
+"$CA" users import --state ca loop.csv >/dev/null
+start=$(date +%s.%N)
+seq 1 "$N" | xargs -P "$CORES" -I{} sh -c "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out k{}.pem 2>/dev/null && openssl cmp -cmd ir -server $HTTP -path pkix/ -ref \$(printf 'loop%07d' {}) -secret pass:code-loop-{} -newkey k{}.pem -subject /CN=x -certout c{}.pem >/dev/null 2>&1 && rm -f k{}.pem c{}.pem"
+loop_s=$(echo "$(date +%s.%N) - $start" | bc -l)
+ok_loop=$("$CA" issued --state ca | awk -F'\t' '$4 ~ /^loop/ && $3 == "confirmed"' | wc -l)
+printf "%-34s %8.1f %9.1f   (%d enrolled)\n" "openssl-cmp-loop (xargs -P $CORES)" "$loop_s" \
+	"$(echo "$ok_loop / $loop_s" | bc -l)" "$ok_loop"
+
+# The key-generation floor for RSA-2048 dual key: the client's signing key,
+# the protocolEncrKey, and the CA's encryption key, per community.
+kg=$("$KG" "$((3 * N))" rsa2048)
+floor=$(echo "$kg / $CORES" | bc -l)
+rsa_s=$(awk '/^enroll:/ { for (i = 1; i <= NF; i++) if ($i == "s") print $(i - 1) }' rsa2048-dual-http.out)
+p256_s=$(awk '/^enroll:/ { for (i = 1; i <= NF; i++) if ($i == "s") print $(i - 1) }' p256-single-http.out)
+printf "\nRSA-2048 key generation floor: %.1f s CPU for %d keys = %.1f s wall on %d cores\n" "$kg" "$((3 * N))" "$floor" "$CORES"
+printf "ratio RSA-2048 dual (HTTP) wall / floor: %.2f (target <= 1.15)\n" "$(echo "$rsa_s / $floor" | bc -l)"
+printf "ratio pkiroll P-256 single-key throughput / openssl loop: %.1fx (target >= 10)\n" \
+	"$(echo "($N / $p256_s) / ($ok_loop / $loop_s)" | bc -l)"
+
+# Parent memory as the manifest grows: 1k vs 100k rows, 200 enrollments each.
+for rows in 1000 100000; do
+	manifest "rows$rows.csv" "$rows" "r$rows" p256 no
+	"$CA" users import --state ca "rows$rows.csv" >/dev/null
+	"$P" -v --db "rows$rows.db" enroll "rows$rows.csv" --limit 200 -j "$CORES" \
+		--ca-url "http://$HTTP/pkix/" --keystore-dir "ks-rows$rows" --keystore-pass-file pass \
+		2>/dev/null | awk -v r="$rows" '/^peak RSS/ { printf "parent peak RSS with a %6d-row manifest: %s KiB\n", r, $4 }'
+done
