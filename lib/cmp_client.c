@@ -240,7 +240,11 @@ static OSSL_CRMF_MSGS *build_crms(struct cmp_tx *tx)
 
 	/* Phase: crm[1], a key pair the CA makes, sent back under protocolEncrKey. */
 	if (rq->dual) {
-		if ((tx->kek = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)) == NULL ||
+		if (rq->kek != NULL && EVP_PKEY_up_ref(rq->kek))
+			tx->kek = rq->kek;
+		else
+			tx->kek = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+		if (tx->kek == NULL ||
 		    (crm = OSSL_CRMF_MSG_new()) == NULL || !OSSL_CRMF_MSG_set_certReqId(crm, 1) ||
 		    !OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(crm), NULL, subject, NULL,
 						 NULL) ||

@@ -39,6 +39,7 @@ struct cmp_request {
 	int sender_is_subject;        /* sender = subject instead of NULL-DN */
 	int dual;                     /* crm[1]: CA-generated encryption key */
 	int enc_key_type;             /* enum key_type hint for the CA, -1: none */
+	EVP_PKEY *kek;                /* RSA protocolEncrKey to use, NULL: make one */
 };
 
 enum cmp_fault {

@@ -136,7 +136,7 @@ static int write_p12(const char *dir, const struct keystore_in *in)
 {
 	int key_nid = in->legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
 	int cert_nid = in->legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
-	int iter = in->legacy ? 2048 : 10000, rc = -1, n;
+	int iter = PKCS12_DEFAULT_ITER, rc = -1, n;
 	STACK_OF(PKCS12_SAFEBAG) *keys = NULL, *certs = NULL;
 	STACK_OF(PKCS7) *safes = NULL;
 	unsigned char *der = NULL;

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 static const char schema[] =
 	"PRAGMA journal_mode = WAL;"
+	"PRAGMA synchronous = NORMAL;"
 	"CREATE TABLE IF NOT EXISTS users ("
 	"  ref TEXT PRIMARY KEY, code TEXT NOT NULL, subject TEXT NOT NULL,"
 	"  state TEXT NOT NULL DEFAULT 'active', faults TEXT NOT NULL DEFAULT '',"
@@ -44,7 +46,13 @@ int ca_exec(sqlite3 *db, const char *sql)
 	return 0;
 }
 
-sqlite3 *ca_db_open(const char *dir)
+/* Connections kept for reuse by the serving threads. */
+#define POOL_MAX 32
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static sqlite3 *pool[POOL_MAX];
+static int npool;
+
+static sqlite3 *db_open(const char *dir, int schema_too)
 {
 	char path[4096];
 	sqlite3 *db = NULL;
@@ -63,11 +71,40 @@ sqlite3 *ca_db_open(const char *dir)
 		return NULL;
 	}
 	sqlite3_busy_timeout(db, 30000);
-	if (ca_exec(db, schema) < 0) {
+	if (ca_exec(db, schema_too ? schema : "PRAGMA synchronous = NORMAL") < 0) {
 		sqlite3_close(db);
 		return NULL;
 	}
 	return db;
+}
+
+sqlite3 *ca_db_open(const char *dir)
+{
+	return db_open(dir, 1);
+}
+
+sqlite3 *ca_db_get(const char *dir)
+{
+	sqlite3 *db = NULL;
+
+	pthread_mutex_lock(&pool_lock);
+	if (npool > 0)
+		db = pool[--npool];
+	pthread_mutex_unlock(&pool_lock);
+	return db != NULL ? db : db_open(dir, 0);
+}
+
+void ca_db_put(sqlite3 *db)
+{
+	if (db == NULL)
+		return;
+	pthread_mutex_lock(&pool_lock);
+	if (npool < POOL_MAX) {
+		pool[npool++] = db;
+		db = NULL;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	sqlite3_close(db);
 }
 
 int ca_user_get(sqlite3 *db, const char *ref, struct ca_user *u)

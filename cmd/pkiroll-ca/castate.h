@@ -38,6 +38,13 @@ struct ca_user {
 	char faults[256];   /* per-user fault injection, "" when none */
 };
 
+/*
+ * For the serving threads: a connection from a small pool (the schema is
+ * there already), and back to the pool when done.
+ */
+sqlite3 *ca_db_get(const char *dir);
+void ca_db_put(sqlite3 *db);
+
 /* Looks up a user. 1 found, 0 not, -1 error. */
 int ca_user_get(sqlite3 *db, const char *ref, struct ca_user *u);
 

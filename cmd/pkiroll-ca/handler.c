@@ -866,11 +866,18 @@ void ca_handle(const struct ca_cfg *cfg, const char *via, const unsigned char *d
 	memset(out, 0, sizeof(*out));
 	r.f = cfg->faults;
 	snprintf(r.log, sizeof(r.log), "pkiroll-ca: %s", via);
-	if ((r.db = ca_db_open(cfg->dir)) == NULL) {
+	if ((r.db = ca_db_get(cfg->dir)) == NULL) {
 		out->action = CA_HTTP500;
 		goto log;
 	}
-	expire_unconfirmed(r.db, cfg->confirm_timeout);
+	{
+		/* roll back what was never confirmed, at most once a second */
+		static time_t last;
+		time_t now = time(NULL);
+
+		if (now != __atomic_exchange_n(&last, now, __ATOMIC_RELAXED))
+			expire_unconfirmed(r.db, cfg->confirm_timeout);
+	}
 
 	/* Phase: what is it, and who sent it? */
 	if ((r.msg = cmp_msg_decode(der, len, err, sizeof(err))) == NULL) {
@@ -965,5 +972,5 @@ log:
 	PKR_MSG_free(r.rep);
 	X509_free(r.signer);
 	OPENSSL_cleanse(&r.user, sizeof(r.user));
-	sqlite3_close(r.db);
+	ca_db_put(r.db);
 }

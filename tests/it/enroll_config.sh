@@ -38,6 +38,15 @@ CONF
 expect_rc 0 env PKIROLL_KEYSTORE_PASS="$(cat pass)" "$PKIROLL" enroll m.csv --limit 5
 has "$T_DIR/out" "5 due: 5 enrolled"
 [ -f conf.db ] && [ -d ks/m-1 ] || fail "config db or keystore_dir not used"
+# the legacy 3DES keystore profile, with the passphrase on a file descriptor
+printf 'keystore_format = legacy-3des\n' >>legacy.conf
+sed 's/^keystore_dir = .*/keystore_dir = '"${T_DIR//\//\\/}"'\/ks3/; s/^jobs = 2/jobs = 2\nkeystore_format = legacy-3des/' \
+	pkiroll.conf >legacy.conf
+expect_rc 0 "$PKIROLL" --config legacy.conf enroll m.csv --limit 2 --keystore-pass-fd 3 3<pass
+has "$T_DIR/out" "2 due: 2 enrolled"
+openssl pkcs12 -in ks3/m-6/keystore.p12 -passin file:pass -info -noout 2>&1 \
+	| grep -q "pbeWithSHA1And3-KeyTripleDES-CBC" || fail "not a 3DES keystore"
+"$(dirname "$PKIROLL")/../../tests/tools/p12check" pass ks3/m-6 ks3/m-7 >/dev/null || fail "3DES keystores"
 stop_ca
 
 # every request fails: the breaker pauses the profile after 3

@@ -10,7 +10,7 @@ make_manifest a.csv 40 a 100000
 make_manifest b.csv 40 b 200000
 make_manifest c.csv 40 c 300000
 for m in a b c; do "$PKIROLL_CA" users import --state ca $m.csv >/dev/null || fail "users $m"; done
-start_ca ca --fault delay=150
+start_ca ca --fault delay=300
 URL="http://$CA_HTTP/pkix/"
 enroll() { "$PKIROLL" --db s.db enroll "$1" -j 4 --ca-url "$URL" --keystore-dir ks \
 	--keystore-pass-file pass; }
