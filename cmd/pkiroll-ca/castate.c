@@ -59,11 +59,18 @@ static sqlite3 *db_open(const char *dir, int schema_too)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/ca.db", dir);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		fprintf(stderr, "pkiroll-ca: %s: %s\n", path, strerror(errno));
-		return NULL;
+	/*
+	 * Made 0600 before SQLite sees it. Only when this process has no
+	 * connection yet: closing any descriptor of the file would drop the
+	 * POSIX locks of the connections this process has open.
+	 */
+	if (schema_too) {
+		if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+			fprintf(stderr, "pkiroll-ca: %s: %s\n", path, strerror(errno));
+			return NULL;
+		}
+		close(fd);
 	}
-	close(fd);
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
 		fprintf(stderr, "pkiroll-ca: %s: %s\n", path, db ? sqlite3_errmsg(db) : "open");
@@ -96,8 +103,19 @@ sqlite3 *ca_db_get(const char *dir)
 
 void ca_db_put(sqlite3 *db)
 {
+	sqlite3_stmt *st = NULL;
+
 	if (db == NULL)
 		return;
+	/* a connection in a transaction or with a live statement would keep an
+	 * old snapshot: it is a bug, and such a connection is not reused */
+	if (!sqlite3_get_autocommit(db) || (st = sqlite3_next_stmt(db, NULL)) != NULL) {
+		fprintf(stderr, "pkiroll-ca: bug: connection returned %s%s\n",
+			sqlite3_get_autocommit(db) ? "with a live statement: " : "inside a transaction",
+			sqlite3_get_autocommit(db) ? sqlite3_sql(st) : "");
+		sqlite3_close_v2(db);
+		return;
+	}
 	pthread_mutex_lock(&pool_lock);
 	if (npool < POOL_MAX) {
 		pool[npool++] = db;

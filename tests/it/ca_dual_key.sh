@@ -35,6 +35,29 @@ openssl x509 -in out4/enc.pem -noout -text | grep -q "id-ecPublicKey" || fail "E
 openssl x509 -in out4/enc.pem -noout -text | grep -q "Key Agreement" || fail "EC enc keyUsage"
 openssl x509 -in out1/enc.pem -noout -text | grep -q "Key Encipherment, Data Encipherment" \
 	|| fail "RSA enc keyUsage"
+
+# key update (RFC 4210 D.6) with our client: signed with the current key,
+# a new signing key and a new CA-generated encryption key; the reply is
+# signed by the CA and checked against the root
+mkdir -p kur
+expect_rc 0 "$CMPC" --url "http://$CA_HTTP/pkix/" --kur --cert out1/sign.pem --old-key out1/key.pem \
+	--trusted ca/root.pem --dual --out kur
+has "$T_DIR/out" "result: ok"
+has "$T_DIR/out" "matches the certificate"
+grep -q "http kur signer=" "$CA_LOG" || fail "the CA saw no signed kur"
+cmp -s <(openssl x509 -in kur/sign.pem -noout -subject) <(openssl x509 -in out1/sign.pem -noout -subject) \
+	|| fail "kur changed the subject"
+cmp -s kur/sign.pem out1/sign.pem && fail "kur returned the old certificate"
+# without the right trust anchor the CA's signature is not accepted
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=other \
+	-out other.pem 2>/dev/null
+expect_rc 1 "$CMPC" --url "http://$CA_HTTP/pkix/" --kur --cert out1/sign.pem --old-key out1/key.pem \
+	--trusted other.pem --out kur
+has "$T_DIR/out" "signature did not verify"
+# cr signed with an issued certificate
+expect_rc 0 "$CMPC" --url "http://$CA_HTTP/pkix/" --cr --cert kur/sign.pem --old-key kur/key.pem \
+	--trusted ca/root.pem --subject CN=x
+has "$T_DIR/out" "result: ok"
 stop_ca
 
 # a CA that speaks only RFC 2510: the client falls back to version 0
