@@ -264,7 +264,7 @@ static void run_job(int fd, struct job *j)
 	}
 
 	/* Phase: a new key and the request. */
-	rq.kek = worker_kek();
+	rq.kek = j->dual ? worker_kek() : NULL;
 	if ((rq.new_key = keys_generate(j->key_type)) == NULL) {
 		snprintf(err, sizeof(err), "key generation failed");
 		goto report;

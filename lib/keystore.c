@@ -15,7 +15,8 @@
 
 #include "keystore.h"
 
-int atomic_write(const char *dir, const char *name, const void *data, size_t len, int mode)
+int atomic_write(const char *dir, const char *name, const void *data, size_t len, int mode,
+		 int durable)
 {
 	char tmp[4096], path[4096];
 	const unsigned char *p = data;
@@ -39,7 +40,7 @@ int atomic_write(const char *dir, const char *name, const void *data, size_t len
 		}
 		off += (size_t)w;
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
+	if ((durable && fsync(fd) < 0) || close(fd) < 0) {
 		fd = -1;
 		goto fail;
 	}
@@ -102,10 +103,10 @@ static int write_cert(const char *dir, const char *name, X509 *x)
 	if ((dl = i2d_X509(x, &der)) <= 0 || pem_of(x, &pem, &pl, &b) < 0)
 		goto out;
 	snprintf(fn, sizeof(fn), "%s.cer", name);
-	if (atomic_write(dir, fn, der, (size_t)dl, 0600) < 0)
+	if (atomic_write(dir, fn, der, (size_t)dl, 0600, 0) < 0)
 		goto out;
 	snprintf(fn, sizeof(fn), "%s.pem", name);
-	rc = atomic_write(dir, fn, pem, (size_t)pl, 0600);
+	rc = atomic_write(dir, fn, pem, (size_t)pl, 0600, 0);
 out:
 	OPENSSL_free(der);
 	BIO_free(b);
@@ -156,7 +157,8 @@ static int write_p12(const char *dir, const struct keystore_in *in)
 	    !PKCS12_set_mac(p12, in->pass, -1, NULL, 0, iter, in->legacy ? EVP_sha1() : EVP_sha256()) ||
 	    (n = i2d_PKCS12(p12, &der)) <= 0)
 		goto out;
-	rc = atomic_write(dir, "keystore.p12", der, (size_t)n, 0600);
+	/* the keys exist nowhere else: on disk before anyone relies on them */
+	rc = atomic_write(dir, "keystore.p12", der, (size_t)n, 0600, 1);
 out:
 	ERR_clear_error();
 	OPENSSL_free(der);
@@ -205,11 +207,20 @@ int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, cha
 	for (int i = 0; i < sk_X509_num(in->chain); i++)
 		PEM_write_bio_X509(b, sk_X509_value(in->chain, i));
 	n = BIO_get_mem_data(b, &data);
-	if (n > 0 && atomic_write(path, "chain.pem", data, (size_t)n, 0600) < 0) {
+	if (n > 0 && atomic_write(path, "chain.pem", data, (size_t)n, 0600, 0) < 0) {
 		snprintf(err, errlen, "%s: cannot write chain.pem: %s", path, strerror(errno));
 		BIO_free(b);
 		return -1;
 	}
 	BIO_free(b);
+	/* the renames themselves, durable (the certificate copies can be rebuilt) */
+	{
+		int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd >= 0) {
+			(void)fsync(dfd);
+			close(dfd);
+		}
+	}
 	return 0;
 }
