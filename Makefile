@@ -125,6 +125,7 @@ install: all
 	install -m 0755 $(PKIROLL) $(DESTDIR)$(BINDIR)/pkiroll
 	install -m 0755 $(PKIROLL_CA) $(DESTDIR)$(BINDIR)/pkiroll-ca
 	install -m 0644 cmd/pkiroll/pkiroll.1 $(DESTDIR)$(MANDIR)/man1/pkiroll.1
+	install -m 0644 cmd/pkiroll-ca/pkiroll-ca.1 $(DESTDIR)$(MANDIR)/man1/pkiroll-ca.1
 
 fmt:
 	clang-format -i lib/*.c lib/*.h cmd/*/*.c tests/unit/*.c tests/fuzz/*.c
