@@ -29,6 +29,13 @@ struct cli {
 /* Prints "pkiroll: msg" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * The store path for commands that use one: --db, else the configuration
+ * file's db, else ./pkiroll.db. Returns NULL (reported) when the
+ * configuration cannot be read.
+ */
+const char *cli_store_path(struct cli *cli);
+
 /* Maps a library error to an exit code. */
 int cli_exit_for(int err);
 

@@ -28,6 +28,8 @@ int cmd_import(struct cli *cli)
 
 	if (cli_manifest_options(cli, "import", &mo) < 0)
 		return EXIT_USAGE;
+	if ((cli->db = cli_store_path(cli)) == NULL)
+		return EXIT_USAGE;
 	if ((err = pkiroll_store_open(cli->ctx, cli->db, 1, &store)) != PKIROLL_OK) {
 		cli_error("import: %s: %s", cli->db, pkiroll_strerror(err));
 		return EXIT_FATAL;

@@ -116,6 +116,17 @@ void cli_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+const char *cli_store_path(struct cli *cli)
+{
+	static struct pkiroll_config cfg;
+
+	if (cli->db_given)
+		return cli->db;
+	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK)
+		return NULL;
+	return cfg.db[0] ? cfg.db : cli->db;
+}
+
 int cli_exit_for(int err)
 {
 	switch (err) {

@@ -167,6 +167,8 @@ int cmd_status(struct cli *cli)
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"days", required_argument, NULL, 'd'},
+		{"all", no_argument, NULL, 'a'},
+		{"brief", no_argument, NULL, 'b'},
 		{NULL, 0, NULL, 0},
 	};
 	struct pkiroll_status *st = NULL;
@@ -208,6 +210,8 @@ int cmd_status(struct cli *cli)
 		cli_error("status: unexpected argument \"%s\"", cli->argv[optind]);
 		return EXIT_USAGE;
 	}
+	if ((cli->db = cli_store_path(cli)) == NULL)
+		return EXIT_USAGE;
 	if ((err = pkiroll_store_open(cli->ctx, cli->db, 0, &store)) != PKIROLL_OK)
 		return EXIT_FATAL;
 	err = pkiroll_status_get(store, time(NULL), days, &st);

@@ -37,6 +37,18 @@ has "$T_DIR/err" "no such file"
 expect_rc 2 "$PKIROLL" status --days x --db "$db"
 expect_rc 2 "$PKIROLL" --config "$T_DIR/missing.conf" status --db "$db"
 has "$T_DIR/err" "missing.conf"
+# status lists communities unless --brief
+expect_rc 0 "$PKIROLL" --db "$db" status
+has "$T_DIR/out" "communities:"
+has "$T_DIR/out" "acme-edi"
+expect_rc 0 "$PKIROLL" --db "$db" status --brief
+grep -q "acme-edi" "$T_DIR/out" && fail "--brief listed communities"
+# without --db, the configuration file's db is the store
+printf '[pkiroll]\ndb = %s/conf.db\n' "$T_DIR" >"$T_DIR/c.conf"
+expect_rc 0 "$PKIROLL" --config "$T_DIR/c.conf" import manifests/example.csv
+[ -f "$T_DIR/conf.db" ] || fail "import ignored the config's db"
+expect_rc 0 "$PKIROLL" status --config "$T_DIR/c.conf" --brief
+has "$T_DIR/out" "10 communities"
 # the store file is private
 [ "$(stat -c %a "$db")" = 600 ] || fail "store mode $(stat -c %a "$db")"
 exit 0
