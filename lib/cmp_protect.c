@@ -71,7 +71,8 @@ static int pbm_compute(const PKR_PBMPARAM *pp, const unsigned char *secret, size
 		       const unsigned char *data, size_t len, unsigned char *mac, char *err,
 		       size_t errlen)
 {
-	const EVP_MD *owf = owf_md(OBJ_obj2nid(pp->owf->algorithm));
+	const EVP_MD *owf_implicit = owf_md(OBJ_obj2nid(pp->owf->algorithm));
+	EVP_MD *owf = NULL; /* fetched once: an implicit fetch per round costs more than the hash */
 	const EVP_MD *md = mac_md(OBJ_obj2nid(pp->mac->algorithm));
 	unsigned char key[EVP_MAX_MD_SIZE];
 	unsigned int klen = 0;
@@ -80,9 +81,9 @@ static int pbm_compute(const PKR_PBMPARAM *pp, const unsigned char *secret, size
 	EVP_MD_CTX *c = NULL;
 	int rc = -1;
 
-	if (owf == NULL || md == NULL) {
+	if (owf_implicit == NULL || md == NULL) {
 		snprintf(err, errlen, "RFC 4210 5.1.3.1: unsupported PBM %s",
-			 owf == NULL ? "one-way function" : "MAC algorithm");
+			 owf_implicit == NULL ? "one-way function" : "MAC algorithm");
 		return -1;
 	}
 	if (iter < 1 || iter > CMP_PBM_MAX_ITER) {
@@ -94,7 +95,8 @@ static int pbm_compute(const PKR_PBMPARAM *pp, const unsigned char *secret, size
 		snprintf(err, errlen, "RFC 4210 5.1.3.1: PBM salt of %d bytes", pp->salt->length);
 		return -1;
 	}
-	if ((c = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(c, owf, NULL) ||
+	if ((owf = EVP_MD_fetch(NULL, EVP_MD_get0_name(owf_implicit), NULL)) == NULL ||
+	    (c = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(c, owf, NULL) ||
 	    !EVP_DigestUpdate(c, secret, secret_len) ||
 	    !EVP_DigestUpdate(c, pp->salt->data, (size_t)pp->salt->length) ||
 	    !EVP_DigestFinal_ex(c, key, &klen))
@@ -112,6 +114,7 @@ out:
 		snprintf(err, errlen, "PBM computation failed");
 	OPENSSL_cleanse(key, sizeof(key));
 	EVP_MD_CTX_free(c);
+	EVP_MD_free(owf);
 	ERR_clear_error();
 	return rc;
 }
