@@ -19,7 +19,7 @@ const char help_check[] = "usage: pkiroll check MANIFEST [--delimiter C] [--stri
 			  "exit: 0 all rows good, 1 some rows bad, 2 the manifest cannot be read\n";
 
 /* Parses a --delimiter value; returns 0 if it is not one we know. */
-static char parse_delimiter(const char *s)
+char cli_parse_delimiter(const char *s)
 {
 	if (strcmp(s, ",") == 0 || strcmp(s, "comma") == 0)
 		return ',';
@@ -44,7 +44,7 @@ int cli_manifest_options(struct cli *cli, const char *cmd, struct pkiroll_manife
 	while ((c = getopt_long(cli->argc, cli->argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
-			if ((mo->delimiter = parse_delimiter(optarg)) == 0) {
+			if ((mo->delimiter = cli_parse_delimiter(optarg)) == 0) {
 				cli_error("%s: --delimiter must be ',', ';' or tab", cmd);
 				return -1;
 			}

@@ -39,6 +39,9 @@ const char *cli_store_path(struct cli *cli);
 /* Maps a library error to an exit code. */
 int cli_exit_for(int err);
 
+/* ',' ';' or tab from a --delimiter value (also "comma", "tab", ...), or 0. */
+char cli_parse_delimiter(const char *s);
+
 /*
  * Parses the options shared by check and import (--delimiter, --strict)
  * and one MANIFEST, left at cli->argv[optind]. Returns 0 or -1 (reported).

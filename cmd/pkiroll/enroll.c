@@ -161,9 +161,7 @@ int cmd_enroll(struct cli *cli)
 		case 'n': o.dry_run = 1; break;
 		case 'r': o.retry_failed = 1; break;
 		case 'd':
-			o.mopts.delimiter = strcmp(optarg, "tab") == 0 || strcmp(optarg, "\\t") == 0
-						    ? '\t' : optarg[0];
-			if (strlen(optarg) != 1 && o.mopts.delimiter != '\t') {
+			if ((o.mopts.delimiter = cli_parse_delimiter(optarg)) == 0) {
 				cli_error("enroll: --delimiter must be ',', ';' or tab");
 				return EXIT_USAGE;
 			}
