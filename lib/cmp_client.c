@@ -397,7 +397,8 @@ static int exchange(struct cmp_tx *tx, PKR_MSG *m, PKR_MSG **out)
 	r = transport_exchange(tx->cfg->transport, der, len, &rsp, &rlen, err, sizeof(err));
 	OPENSSL_free(der);
 	if (r != TRANSPORT_OK)
-		return fail(tx, r == TRANSPORT_FATAL ? CMP_F_CONFIG : CMP_F_TRANSIENT, "%s", err);
+		return fail(tx, r == TRANSPORT_FATAL ? CMP_F_CONFIG
+				: r == TRANSPORT_BADREPLY ? CMP_F_PROTOCOL : CMP_F_TRANSIENT, "%s", err);
 	if ((rep = cmp_msg_decode(rsp, rlen, err, sizeof(err))) == NULL) {
 		fault = fail(tx, CMP_F_PROTOCOL, "%s", err);
 		goto out;

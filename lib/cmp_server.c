@@ -207,6 +207,13 @@ X509 *ca_mint(X509 *ca_cert, EVP_PKEY *ca_key, const X509_NAME *subject, EVP_PKE
 		ok = add_ext(x, &v3, NID_basic_constraints, "critical,CA:TRUE") &&
 		     add_ext(x, &v3, NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign");
 		break;
+	case MINT_TLS_SERVER:
+		/* for the test CA's HTTPS listener on loopback */
+		ok = add_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE") &&
+		     add_ext(x, &v3, NID_key_usage, "critical,digitalSignature,keyEncipherment") &&
+		     add_ext(x, &v3, NID_ext_key_usage, "serverAuth") &&
+		     add_ext(x, &v3, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1,IP:::1");
+		break;
 	case MINT_ENCRYPTION:
 		ok = add_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE") &&
 		     add_ext(x, &v3, NID_key_usage,

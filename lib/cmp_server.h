@@ -37,7 +37,7 @@ int cmp_srv_old_cert_id(const PKR_CERTREQMSG *m, X509_NAME **issuer, ASN1_INTEGE
 PKR_CERTRESP *cmp_srv_certresp(int id, PKR_PKISI *si, X509 *cert, PKR_ENCVAL *privkey);
 
 /* Key usage of a minted certificate. */
-enum mint_usage { MINT_SIGNING = 0, MINT_ENCRYPTION, MINT_CA };
+enum mint_usage { MINT_SIGNING = 0, MINT_ENCRYPTION, MINT_CA, MINT_TLS_SERVER };
 
 /*
  * Issues a certificate for pub under subject, signed by ca_key (ca_cert NULL:

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -158,8 +159,13 @@ static BIO *tls_cb(BIO *bio, void *arg, int connect, int detail)
 		BIO *sbio = BIO_new(BIO_f_ssl());
 		SSL *ssl = sbio ? SSL_new(t->ssl_ctx) : NULL;
 
-		if (ssl == NULL || !SSL_set_tlsext_host_name(ssl, t->host) ||
-		    !SSL_set1_host(ssl, t->host)) {
+		unsigned char ip[16];
+		int is_ip = inet_pton(AF_INET, t->host, ip) == 1 || inet_pton(AF_INET6, t->host, ip) == 1;
+
+		/* RFC 6125: a name is checked against DNS names, an address against IP SANs */
+		if (ssl == NULL || (!is_ip && !SSL_set_tlsext_host_name(ssl, t->host)) ||
+		    (is_ip ? !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), t->host)
+			   : !SSL_set1_host(ssl, t->host))) {
 			SSL_free(ssl);
 			BIO_free(sbio);
 			return NULL;
@@ -192,15 +198,22 @@ static int http_exchange(struct transport *t, const unsigned char *req, size_t l
 		return TRANSPORT_TRANSIENT;
 	rs = OSSL_HTTP_transfer(NULL, t->host, t->port, t->path, t->use_ssl, NULL, NULL, NULL, NULL,
 				t->use_ssl ? tls_cb : NULL, t, 0, NULL, "application/pkixcmp", rq,
-				"application/pkixcmp", 0, CMP_MAX_MSG, t->read_timeout, 0);
+				"application/pkixcmp", 1, CMP_MAX_MSG, t->read_timeout, 0);
 	BIO_free(rq);
 	if (rs == NULL) {
 		char first[256] = "transfer failed", status[160] = "";
 		const char *edata;
-		int eflags;
+		int eflags, bad_reply = 0;
 
 		/* the queue holds the HTTP status (RECEIVED_ERROR) under later errors */
 		while ((e = ERR_get_error_all(NULL, NULL, NULL, &edata, &eflags)) != 0) {
+			if (ERR_GET_LIB(e) == ERR_LIB_HTTP &&
+			    (ERR_GET_REASON(e) == HTTP_R_MISSING_ASN1_ENCODING ||
+			     ERR_GET_REASON(e) == HTTP_R_ERROR_PARSING_ASN1_LENGTH ||
+			     ERR_GET_REASON(e) == HTTP_R_UNEXPECTED_CONTENT_TYPE ||
+			     ERR_GET_REASON(e) == HTTP_R_MISSING_CONTENT_TYPE ||
+			     ERR_GET_REASON(e) == HTTP_R_ASN1_LEN_EXCEEDS_MAX_RESP_LEN))
+				bad_reply = 1;
 			if (ERR_GET_LIB(e) == ERR_LIB_HTTP && ERR_GET_REASON(e) == HTTP_R_RECEIVED_ERROR &&
 			    edata != NULL && status[0] == '\0')
 				snprintf(status, sizeof(status), "%s", edata);
@@ -208,6 +221,16 @@ static int http_exchange(struct transport *t, const unsigned char *req, size_t l
 				snprintf(first, sizeof(first), "%s%s%s", ERR_reason_error_string(e)
 					 ? ERR_reason_error_string(e) : "error",
 					 edata && *edata ? ": " : "", edata ? edata : "");
+		}
+		if (bad_reply) {
+			snprintf(err, errlen, "HTTP %s:%s: the reply is not a PKIMessage (%s)", t->host,
+				 t->port, first);
+			return TRANSPORT_BADREPLY;
+		}
+		if (strstr(first, "certificate verify failed") != NULL) {
+			snprintf(err, errlen, "HTTPS %s:%s: the server's certificate is not trusted "
+					      "(check tls_ca_file): %s", t->host, t->port, first);
+			return TRANSPORT_FATAL;
 		}
 		if (strstr(status, "code=4") != NULL) {
 			snprintf(err, errlen, "HTTP %s://%s:%s%s: %s (check the CA URL)",
@@ -218,41 +241,25 @@ static int http_exchange(struct transport *t, const unsigned char *req, size_t l
 			 status[0] ? status : first);
 		return rc;
 	}
-	/* Phase: the body, bounded; our decoder judges what it is. */
+	/* Phase: the body (a memory BIO: OpenSSL read it, bounded); our decoder judges it. */
 	{
-		size_t cap = 0, got_len = 0;
-		unsigned char *buf = NULL;
-		int got;
+		char *data = NULL;
+		long n = BIO_get_mem_data(rs, &data);
 
-		for (;;) {
-			if (got_len == cap) {
-				unsigned char *p;
-
-				cap = cap ? cap * 2 : 4096;
-				if (cap > CMP_MAX_MSG + 1)
-					cap = CMP_MAX_MSG + 1;
-				if (got_len == cap || (p = OPENSSL_realloc(buf, cap)) == NULL)
-					break;
-				buf = p;
-			}
-			got = BIO_read(rs, buf + got_len, (int)(cap - got_len));
-			if (got <= 0)
-				break;
-			got_len += (size_t)got;
-		}
-		BIO_free_all(rs);
-		ERR_clear_error();
-		if (got_len == 0 || got_len > CMP_MAX_MSG) {
-			OPENSSL_free(buf);
+		if (n <= 0 || n > CMP_MAX_MSG || (*rsp = OPENSSL_malloc((size_t)n)) == NULL) {
+			BIO_free_all(rs);
 			snprintf(err, errlen, "HTTP %s:%s: %s reply", t->host, t->port,
-				 got_len == 0 ? "empty" : "oversized");
+				 n <= 0 ? "empty" : "oversized");
 			return TRANSPORT_TRANSIENT;
 		}
-		*rsp = buf;
-		*rsplen = got_len;
+		memcpy(*rsp, data, (size_t)n);
+		*rsplen = (size_t)n;
+		BIO_free_all(rs);
+		ERR_clear_error();
 		return TRANSPORT_OK;
 	}
 }
+
 /* Connects within the timeout. Returns the fd or -1 (err set). */
 static int tcp_connect(struct transport *t, long long deadline, char *err, size_t errlen)
 {

@@ -26,6 +26,7 @@ enum transport_result {
 	TRANSPORT_OK = 0,
 	TRANSPORT_TRANSIENT = -1, /* refused, timeout, 5xx, dropped: may be retried */
 	TRANSPORT_FATAL = -2,     /* configuration (bad URL, 4xx, TLS trust) */
+	TRANSPORT_BADREPLY = -3,  /* an answer that is not a PKIMessage at all */
 };
 
 struct transport;

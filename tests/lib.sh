@@ -60,13 +60,16 @@ start_ca() {
 	"$PKIROLL_CA" serve --state "$dir" --http 127.0.0.1:0 --tcp 127.0.0.1:0 "$@" \
 		>"$dir.out" 2>"$CA_LOG" &
 	CA_PID=$!
+	local want=2
+	case " $* " in *" --https "*) want=3 ;; esac
 	for _ in $(seq 100); do
-		[ "$(grep -c '^listening' "$dir.out" 2>/dev/null)" = 2 ] && break
+		[ "$(grep -c '^listening' "$dir.out" 2>/dev/null)" -ge $want ] && break
 		kill -0 "$CA_PID" 2>/dev/null || { cat "$CA_LOG"; fail "pkiroll-ca serve died"; }
 		sleep 0.05
 	done
 	CA_HTTP=$(awk '$2 == "http" { print $3 }' "$dir.out")
 	CA_TCP=$(awk '$2 == "tcp" { print $3 }' "$dir.out")
+	CA_HTTPS=$(awk '$2 == "https" { print $3 }' "$dir.out")
 	[ -n "$CA_HTTP" ] && [ -n "$CA_TCP" ] || fail "pkiroll-ca did not say where it listens"
 }
 

@@ -16,9 +16,12 @@
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include "cmp.h"
+#include "cmp_server.h"
+#include "keys.h"
 #include "listen.h"
 #include "transport.h"
 
@@ -269,8 +272,47 @@ static void *tcp_accept(void *arg)
 	}
 }
 
+/*
+ * A TLS server key and certificate (localhost, 127.0.0.1, ::1) issued by
+ * this CA for the HTTPS listener, as PEM strings (the caller frees).
+ */
+static int tls_identity(const struct ca_cfg *cfg, char **key_pem, char **cert_pem)
+{
+	EVP_PKEY *k = keys_generate(KEY_P256);
+	X509_NAME *n = X509_NAME_new();
+	X509 *x = NULL;
+	BIO *kb = BIO_new(BIO_s_mem()), *cb = BIO_new(BIO_s_mem());
+	char *p;
+	long l;
+	int rc = -1;
+
+	if (k == NULL || n == NULL || kb == NULL || cb == NULL ||
+	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost",
+					-1, -1, 0) ||
+	    (x = ca_mint(cfg->keys.cert, cfg->keys.key, n, k, MINT_TLS_SERVER, 7L * 86400)) == NULL ||
+	    !PEM_write_bio_PrivateKey(kb, k, NULL, NULL, 0, NULL, NULL) || !PEM_write_bio_X509(cb, x))
+		goto out;
+	/* the chain up to (not including) the root */
+	for (int i = 0; i + 1 < sk_X509_num(cfg->keys.chain); i++)
+		PEM_write_bio_X509(cb, sk_X509_value(cfg->keys.chain, i));
+	l = BIO_get_mem_data(kb, &p);
+	*key_pem = OPENSSL_strndup(p, (size_t)l);
+	l = BIO_get_mem_data(cb, &p);
+	*cert_pem = OPENSSL_strndup(p, (size_t)l);
+	rc = *key_pem && *cert_pem ? 0 : -1;
+out:
+	EVP_PKEY_free(k);
+	X509_NAME_free(n);
+	X509_free(x);
+	BIO_free(kb);
+	BIO_free(cb);
+	return rc;
+}
+
 int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 {
+	struct MHD_Daemon *tls = NULL;
+	char *tls_key = NULL, *tls_cert = NULL;
 	struct MHD_Daemon *mhd = NULL;
 	char shown[300];
 	sigset_t set;
@@ -300,6 +342,23 @@ int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 		}
 		printf("listening http %s\n", shown);
 	}
+	if (lc->https != NULL) {
+		int sfd = bind_addr(lc->https, &port, &v6, shown, sizeof(shown));
+
+		if (sfd < 0 || tls_identity(cfg, &tls_key, &tls_cert) < 0)
+			goto fail;
+		tls = MHD_start_daemon(MHD_USE_TLS | MHD_USE_THREAD_PER_CONNECTION |
+					       MHD_USE_INTERNAL_POLLING_THREAD | (v6 ? MHD_USE_IPv6 : 0),
+				       0, NULL, NULL, on_http, NULL, MHD_OPTION_LISTEN_SOCKET, sfd,
+				       MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_HTTPS_MEM_CERT,
+				       tls_cert, MHD_OPTION_NOTIFY_COMPLETED, on_http_done, NULL,
+				       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+		if (tls == NULL) {
+			fprintf(stderr, "pkiroll-ca: cannot start the HTTPS listener\n");
+			goto fail;
+		}
+		printf("listening https %s\n", shown);
+	}
 	if (lc->tcp != NULL) {
 		if ((tfd = bind_addr(lc->tcp, &port, &v6, shown, sizeof(shown))) < 0)
 			goto fail;
@@ -314,11 +373,19 @@ int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 	fprintf(stderr, "pkiroll-ca: %s, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	if (mhd != NULL)
 		MHD_stop_daemon(mhd);
+	if (tls != NULL)
+		MHD_stop_daemon(tls);
 	if (tfd >= 0)
 		shutdown(tfd, SHUT_RDWR);
+	OPENSSL_free(tls_key);
+	OPENSSL_free(tls_cert);
 	return 0;
 fail:
 	if (mhd != NULL)
 		MHD_stop_daemon(mhd);
+	if (tls != NULL)
+		MHD_stop_daemon(tls);
+	OPENSSL_free(tls_key);
+	OPENSSL_free(tls_cert);
 	return -1;
 }

@@ -30,8 +30,10 @@ static const char usage[] =
 	"  users add --state DIR --ref R (--code-file F | --code-env VAR | --code C)\n"
 	"         --subject DN [--fault SPEC]\n"
 	"  users list --state DIR\n"
-	"  serve  --state DIR [--http ADDR:PORT] [--tcp ADDR:PORT] [options]\n"
-	"         port 0 picks a free port; prints \"listening http|tcp ADDR:PORT\"\n"
+	"  serve  --state DIR [--http ADDR:PORT] [--https ADDR:PORT] [--tcp ADDR:PORT]\n"
+	"         port 0 picks a free port; prints \"listening http|https|tcp ADDR:PORT\";\n"
+	"         HTTPS uses a server certificate for localhost/127.0.0.1/::1 that\n"
+	"         this CA issues at start (clients trust DIR/root.pem)\n"
 	"         --validity SECONDS       certificate lifetime (default 365 days)\n"
 	"         --path /pkix/            the HTTP path\n"
 	"         --allow-implicit-confirm grant implicitConfirm when asked\n"
@@ -221,6 +223,7 @@ static int cmd_serve(int argc, char **argv)
 {
 	static const struct option o[] = {
 		{ "state", 1, 0, 's' }, { "http", 1, 0, 'h' }, { "tcp", 1, 0, 't' },
+		{ "https", 1, 0, 'H' },
 		{ "validity", 1, 0, 'v' }, { "path", 1, 0, 'p' },
 		{ "allow-implicit-confirm", 0, 0, 'i' }, { "confirm-timeout", 1, 0, 'c' },
 		{ "check-after", 1, 0, 'a' }, { "enc-cipher", 1, 0, 'e' }, { "oaep", 0, 0, 'o' },
@@ -239,6 +242,7 @@ static int cmd_serve(int argc, char **argv)
 		case 's': cfg.dir = optarg; break;
 		case 'h': lc.http = optarg; break;
 		case 't': lc.tcp = optarg; break;
+		case 'H': lc.https = optarg; break;
 		case 'v': cfg.validity = atol(optarg); break;
 		case 'p': lc.path = optarg; break;
 		case 'i': cfg.allow_implicit = 1; break;
@@ -263,7 +267,7 @@ static int cmd_serve(int argc, char **argv)
 	}
 	if (cfg.dir == NULL)
 		return fail_usage("serve: --state DIR is required");
-	if (lc.http == NULL && lc.tcp == NULL)
+	if (lc.http == NULL && lc.tcp == NULL && lc.https == NULL)
 		lc.http = "127.0.0.1:8080";
 	if (cfg.validity <= 0)
 		return fail_usage("--validity: a number of seconds");

@@ -60,6 +60,19 @@ expect_rc 0 "$CMPC" --url "http://$CA_HTTP/pkix/" --cr --cert kur/sign.pem --old
 has "$T_DIR/out" "result: ok"
 stop_ca
 
+# HTTPS (RFC 6712 over TLS): the server must chain to the configured CA
+# file and match the host, by address or by name
+start_ca ca --https 127.0.0.1:0
+enroll 7 "https://$CA_HTTPS/pkix/" --tls-ca ca/root.pem
+enroll 8 "https://localhost:${CA_HTTPS##*:}/pkix/" --tls-ca ca/root.pem
+printf "secret-9" >code9
+"$PKIROLL_CA" users add --state ca --ref 2009 --code-file code9 --subject CN=nine >/dev/null
+expect_rc 1 "$CMPC" --url "https://$CA_HTTPS/pkix/" --tls-ca other.pem --ref 2009 \
+	--secret-file code9 --subject CN=x
+has "$T_DIR/out" "FAULT configuration"
+has "$T_DIR/out" "not trusted"
+stop_ca
+
 # a CA that speaks only RFC 2510: the client falls back to version 0
 start_ca ca --tcp-v0-only --enc-cipher 3des --oaep
 enroll 5 "cmp://$CA_TCP"

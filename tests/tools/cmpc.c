@@ -106,7 +106,8 @@ int main(int argc, char **argv)
 		{ "old-key", 1, 0, 'o' }, { "trusted", 1, 0, 'T' }, { "implicit", 0, 0, 'i' },
 		{ "reject", 0, 0, 'R' }, { "framing", 1, 0, 'F' }, { "owf", 1, 0, 'O' },
 		{ "mac", 1, 0, 'M' }, { "iter", 1, 0, 'I' }, { "poll-deadline", 1, 0, 'P' },
-		{ "out", 1, 0, 'D' }, { "no-confirm", 0, 0, 'N' }, { 0, 0, 0, 0 },
+		{ "out", 1, 0, 'D' }, { "no-confirm", 0, 0, 'N' }, { "tls-ca", 1, 0, 'L' },
+		{ 0, 0, 0, 0 },
 	};
 	struct transport_cfg tc = { 0 };
 	struct cmp_client_cfg cc = { .pbm = { NID_sha256, NID_hmacWithSHA256, 500, 16 } };
@@ -173,6 +174,7 @@ int main(int argc, char **argv)
 		case 'P': cc.poll_deadline = atoi(optarg); break;
 		case 'D': out = optarg; break;
 		case 'N': no_confirm = 1; break;
+		case 'L': tc.tls_ca_file = optarg; break;
 		default: return 2;
 		}
 	}
