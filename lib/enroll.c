@@ -429,6 +429,8 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 	} else if (fault != CMP_F__MAX) {
 		p->consecutive = 0;
 	}
+	if (o->state == PKIROLL_STATE_NEEDS_CODES)
+		o->code = sl->code; /* hashed: a new code in the manifest is recognised */
 	if (store_result_save(r->s, r->run, sl->id, o) < 0)
 		return -1;
 	if (o->state == PKIROLL_STATE_ENROLLED)

@@ -10,6 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
 #include "store.h"
 
 /*
@@ -256,6 +259,16 @@ void pkiroll_store_close(pkiroll_store *s)
 	sqlite3_close(s->db);
 	free(s->path);
 	free(s);
+}
+
+int store_code_hash(const char *code, const unsigned char *salt, unsigned char out[CODE_HASH_LEN])
+{
+	if (salt != NULL)
+		memcpy(out, salt, 16);
+	else if (RAND_bytes(out, 16) != 1)
+		return -1;
+	return PKCS5_PBKDF2_HMAC(code, (int)strlen(code), out, 16, 10000, EVP_sha256(), 32, out + 16)
+		       ? 0 : -1;
 }
 
 struct seen {

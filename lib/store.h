@@ -27,6 +27,15 @@ sqlite3_stmt *store_prepare(struct pkiroll_store *s, const char *sql);
 int store_event_add(struct pkiroll_store *s, sqlite3_int64 community_id, const char *from,
 		    const char *to, const char *reason);
 
+#define CODE_HASH_LEN 48 /* 16 bytes of salt, 32 of PBKDF2-HMAC-SHA256 */
+
+/*
+ * A salted, slow hash of an authorization code (the store keeps this, never
+ * the code): with salt NULL a new salt is drawn, else the salt of an earlier
+ * hash is reused so the two can be compared. Returns 0 or -1.
+ */
+int store_code_hash(const char *code, const unsigned char *salt, unsigned char out[CODE_HASH_LEN]);
+
 /*
  * A set of strings remembered on disk (a private temporary SQLite file with
  * a bounded cache), so that duplicate detection over a manifest of any size

@@ -289,7 +289,8 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 		" step = CASE WHEN ?9 THEN NULL ELSE step END,"
 		" tx_id = CASE WHEN ?9 THEN NULL ELSE tx_id END,"
 		" tx_nonce = CASE WHEN ?9 THEN NULL ELSE tx_nonce END,"
-		" tx_pbm = CASE WHEN ?9 THEN NULL ELSE tx_pbm END"
+		" tx_pbm = CASE WHEN ?9 THEN NULL ELSE tx_pbm END,"
+		" code_hash = ?10"
 		" WHERE id = ?1");
 	if (st == NULL)
 		goto out;
@@ -304,6 +305,12 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 	sqlite3_bind_text(st, 8, o->keystore, -1, SQLITE_STATIC);
 	/* keep the transaction when a later run can still finish it */
 	sqlite3_bind_int(st, 9, done || o->state == PKIROLL_STATE_NEEDS_CODES);
+	if (o->state == PKIROLL_STATE_NEEDS_CODES && o->code != NULL && o->code[0] != '\0') {
+		unsigned char h[CODE_HASH_LEN];
+
+		if (store_code_hash(o->code, NULL, h) == 0)
+			sqlite3_bind_blob(st, 10, h, sizeof(h), SQLITE_TRANSIENT);
+	}
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto out;
 	ok = event(s, run, id, from, to, o->reason ? o->reason : "certificates issued") == 0;

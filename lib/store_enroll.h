@@ -57,6 +57,7 @@ struct enroll_outcome {
 	X509 *sign_cert, *enc_cert;
 	const char *keystore;
 	int count_attempt;     /* 1: this was an attempt (not a worker lost before it began) */
+	const char *code;      /* needs_codes: the refused code, kept as a salted hash */
 };
 
 /* Saves an outcome: certificates (superseding older ones), state, event. */

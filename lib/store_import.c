@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "manifest.h"
 #include "store.h"
 
@@ -175,6 +177,20 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 		if (strcmp(state, "needs_codes") == 0)
 			to = "pending"; /* new activation codes */
 	}
+	if (strcmp(state, "needs_codes") == 0 && to == state &&
+	    sqlite3_column_bytes(im->find, 11) == CODE_HASH_LEN) {
+		/* same reference number: has the authorization code changed? */
+		unsigned char h[CODE_HASH_LEN];
+		char code[512], why[256];
+
+		if (manifest_resolve_code(row->authcode, code, sizeof(code), why, sizeof(why)) == 0 &&
+		    store_code_hash(code, sqlite3_column_blob(im->find, 11), h) == 0 &&
+		    memcmp(h, sqlite3_column_blob(im->find, 11), CODE_HASH_LEN) != 0) {
+			note_change(changes, sizeof(changes), "authorization_code", "refused", "new");
+			to = "pending";
+		}
+		OPENSSL_cleanse(code, sizeof(code));
+	}
 	if (!same(col_text(im->find, 2), row->subject))
 		note_change(changes, sizeof(changes), "subject", col_text(im->find, 2),
 			    row->subject);
@@ -254,7 +270,7 @@ static int importer_init(struct importer *im)
 	struct pkiroll_store *s = im->s;
 
 	im->find = store_prepare(s, "SELECT id, reference_number, subject, ca_profile, key_type,"
-				    " enc_key_type, dual, email, notes, updated_at, state"
+				    " enc_key_type, dual, email, notes, updated_at, state, code_hash"
 				    " FROM communities WHERE name = ?");
 	im->insert = store_prepare(
 		s, "INSERT INTO communities (name, reference_number, subject, ca_profile,"
@@ -265,7 +281,8 @@ static int importer_init(struct importer *im)
 		"UPDATE communities SET reference_number = ?2, subject = ?3,"
 		" ca_profile = ?4, key_type = ?5, enc_key_type = ?6, dual = ?7,"
 		" email = ?8, notes = ?9, updated_at = ?10, state = ?11,"
-		" reason = CASE WHEN state = ?11 THEN reason ELSE 'new codes from the manifest' END"
+		" reason = CASE WHEN state = ?11 THEN reason ELSE 'new codes from the manifest' END,"
+		" code_hash = CASE WHEN state = ?11 THEN code_hash ELSE NULL END"
 		" WHERE id = ?12 AND name = ?1");
 	im->find_ref = store_prepare(
 		s, "SELECT name FROM communities WHERE reference_number = ? AND id != ?");

@@ -81,6 +81,17 @@ has "$T_DIR/out" "1 due: 1 enrolled"
 expect_rc 0 "$PKIROLL" --db s.db status --json
 want consumed enrolled ""
 
+# a corrected authorization code (same reference number) is recognised
+# by its hash and puts the community back to pending
+printf "other-code" >c9011
+expect_rc 0 "$PKIROLL" --db s.db enroll faults.csv --ca-url "http://$CA_HTTP/pkix/" \
+	--keystore-dir ks --keystore-pass-file pass
+has "$T_DIR/err" "authorization_code refused -> new"
+has "$T_DIR/out" "1 due: 1 enrolled"
+expect_rc 0 "$PKIROLL" --db s.db status --json
+want badcode enrolled ""
+grep -a -q "other-code\|code-9011" s.db* && fail "a code is in the store"
+
 # one run at a time: the lock names the holder
 exec 9>s.db.lock
 flock -n 9 || fail "cannot take the lock for the test"
