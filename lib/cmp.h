@@ -53,6 +53,9 @@ struct cmp_hdr_args {
 /* A new header; NULL on error. Caller frees with PKR_HEADER_free(). */
 PKR_HEADER *cmp_hdr_new(const struct cmp_hdr_args *a);
 
+/* A directoryName GeneralName of name (NULL: the NULL-DN). Caller frees. */
+GENERAL_NAME *cmp_dirname(const X509_NAME *name);
+
 /* 1 if the header carries generalInfo id-it-implicitConfirm. */
 int cmp_hdr_implicit_confirm(const PKR_HEADER *h);
 

@@ -23,7 +23,7 @@ int cmp_octets_to_bits(ASN1_BIT_STRING *bs, const unsigned char *p, size_t n)
 	return 1;
 }
 
-static GENERAL_NAME *dirname(const X509_NAME *name)
+GENERAL_NAME *cmp_dirname(const X509_NAME *name)
 {
 	GENERAL_NAME *gn = GENERAL_NAME_new();
 	X509_NAME *dup = name != NULL ? X509_NAME_dup(name) : X509_NAME_new();
@@ -56,8 +56,8 @@ PKR_HEADER *cmp_hdr_new(const struct cmp_hdr_args *a)
 		return NULL;
 	GENERAL_NAME_free(h->sender);
 	GENERAL_NAME_free(h->recipient);
-	h->sender = dirname(a->sender);
-	h->recipient = dirname(a->recipient);
+	h->sender = cmp_dirname(a->sender);
+	h->recipient = cmp_dirname(a->recipient);
 	h->messageTime = ASN1_GENERALIZEDTIME_set(NULL, time(NULL));
 	if (h->sender == NULL || h->recipient == NULL || h->messageTime == NULL ||
 	    !ASN1_INTEGER_set(h->pvno, a->pvno ? a->pvno : 2))

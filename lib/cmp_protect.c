@@ -284,15 +284,10 @@ static int protect_sig(PKR_MSG *m, const struct cmp_protection *p, char *err, si
 		goto out;
 	/* RFC 4210 5.1.1: sender is the subject of the protecting certificate */
 	{
-		GENERAL_NAME *gn = GENERAL_NAME_new();
-		X509_NAME *subj = X509_NAME_dup(X509_get_subject_name(p->cert));
+		GENERAL_NAME *gn = cmp_dirname(X509_get_subject_name(p->cert));
 
-		if (gn == NULL || subj == NULL) {
-			GENERAL_NAME_free(gn);
-			X509_NAME_free(subj);
+		if (gn == NULL)
 			goto out;
-		}
-		GENERAL_NAME_set0_value(gn, GEN_DIRNAME, subj);
 		GENERAL_NAME_free(m->header->sender);
 		m->header->sender = gn;
 	}

@@ -165,14 +165,10 @@ static void job_write(struct run *r, struct wbuf *b, const struct community *c, 
 	}
 }
 
-/* Is the community due, and does it resume? 1 due, 0 not, -1 error. */
-static int due(struct run *r, const char *name, struct community *c, int *resume)
+/* Is this community due, and does it resume? 1 or 0. */
+static int due_community(const struct run *r, const struct community *c, int *resume)
 {
-	int g = store_community_get(r->s, name, c);
-
 	*resume = 0;
-	if (g <= 0)
-		return g;
 	switch (c->state) {
 	case PKIROLL_STATE_PENDING:
 		return 1;
@@ -187,6 +183,15 @@ static int due(struct run *r, const char *name, struct community *c, int *resume
 	default:
 		return 0;
 	}
+}
+
+/* Looks the community up and decides: 1 due, 0 not (or unknown), -1 error. */
+static int due(struct run *r, const char *name, struct community *c, int *resume)
+{
+	int g = store_community_get(r->s, name, c);
+
+	*resume = 0;
+	return g <= 0 ? g : due_community(r, c, resume);
 }
 
 static int profile_for(struct run *r, const char *row_ca)
@@ -620,8 +625,8 @@ static int dry_run(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct
 
 			if (g2 < 0)
 				break;
-			if (g2 == 1 && (d = due(r, row->community, &c, &resume)) < 0)
-				break;
+			if (g2 == 1)
+				d = due_community(r, &c, &resume);
 		}
 		if (!d)
 			continue;

@@ -30,29 +30,6 @@ EVP_PKEY *keys_generate(int key_type)
 	}
 }
 
-int keys_type_of(const EVP_PKEY *pkey)
-{
-	char group[32];
-	size_t glen;
-
-	if (EVP_PKEY_is_a(pkey, "RSA")) {
-		switch (EVP_PKEY_get_bits(pkey)) {
-		case 2048: return KEY_RSA2048;
-		case 3072: return KEY_RSA3072;
-		case 4096: return KEY_RSA4096;
-		default: return -1;
-		}
-	}
-	if (EVP_PKEY_is_a(pkey, "EC") &&
-	    EVP_PKEY_get_utf8_string_param(pkey, "group", group, sizeof(group), &glen)) {
-		if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0)
-			return KEY_P256;
-		if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0)
-			return KEY_P384;
-	}
-	return -1;
-}
-
 static OSSL_PROVIDER *dflt, *legacy; /* held for the life of the process */
 
 /* Unloads at exit, before OpenSSL's own cleanup (atexit runs LIFO). */

@@ -14,9 +14,6 @@
 /* A new key pair of an enum key_type; NULL on error. Caller frees. */
 EVP_PKEY *keys_generate(int key_type);
 
-/* enum key_type of a key, or -1. */
-int keys_type_of(const EVP_PKEY *pkey);
-
 /*
  * Decrypts an EncryptedValue holding a private key with the private half of
  * the protocolEncrKey. Symmetric: AES-128/192/256-CBC, 3DES-CBC, CAST5-CBC

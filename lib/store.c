@@ -141,21 +141,23 @@ sqlite3_stmt *store_prepare(struct pkiroll_store *s, const char *sql)
 	return st;
 }
 
-int store_event_add(struct pkiroll_store *s, sqlite3_int64 community_id, const char *from,
-		    const char *to, const char *reason)
+int store_event_add(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 community_id,
+		    const char *from, const char *to, const char *reason)
 {
-	sqlite3_stmt *st = store_prepare(
-		s, "INSERT INTO events (at, community_id, from_state, to_state, reason)"
-		   " VALUES (?, ?, ?, ?, ?)");
+	sqlite3_stmt *st = store_prepare(s,
+		"INSERT INTO events (at, run_id, community_id, from_state, to_state, reason)"
+		" VALUES (?, ?, ?, ?, ?, ?)");
 	int rc;
 
 	if (st == NULL)
 		return -1;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
-	sqlite3_bind_int64(st, 2, community_id);
-	sqlite3_bind_text(st, 3, from, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, to, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, reason, -1, SQLITE_STATIC);
+	if (run > 0)
+		sqlite3_bind_int64(st, 2, run);
+	sqlite3_bind_int64(st, 3, community_id);
+	sqlite3_bind_text(st, 4, from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {

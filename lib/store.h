@@ -23,8 +23,8 @@ int store_exec(struct pkiroll_store *s, const char *sql);
 /* Prepares one statement. Returns NULL (logged) on error. */
 sqlite3_stmt *store_prepare(struct pkiroll_store *s, const char *sql);
 
-/* Appends an event row. from/to may be NULL. Returns 0 or -1. */
-int store_event_add(struct pkiroll_store *s, sqlite3_int64 community_id, const char *from,
+/* Appends an event row; run 0 when outside a run. from/to may be NULL. 0 or -1. */
+int store_event_add(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 community_id, const char *from,
 		    const char *to, const char *reason);
 
 #define CODE_HASH_LEN 48 /* 16 bytes of salt, 32 of PBKDF2-HMAC-SHA256 */

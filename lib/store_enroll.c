@@ -123,28 +123,6 @@ int store_run_end(struct pkiroll_store *s, sqlite3_int64 run, const char *status
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* An event row with the run. */
-static int event(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, const char *from,
-		 const char *to, const char *reason)
-{
-	sqlite3_stmt *st = store_prepare(s,
-		"INSERT INTO events (at, run_id, community_id, from_state, to_state, reason)"
-		" VALUES (?, ?, ?, ?, ?, ?)");
-	int rc;
-
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
-	sqlite3_bind_int64(st, 2, run);
-	sqlite3_bind_int64(st, 3, id);
-	sqlite3_bind_text(st, 4, from, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, to, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
 static char *current_state(struct pkiroll_store *s, sqlite3_int64 id)
 {
 	sqlite3_stmt *st = store_prepare(s, "SELECT state FROM communities WHERE id = ?");
@@ -173,7 +151,7 @@ int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id
 		goto out;
 	if (strcmp(from, "enrolling") != 0) {
 		snprintf(why, sizeof(why), "enrollment started (run %lld)", (long long)run);
-		if (event(s, run, id, from, "enrolling", why) < 0)
+		if (store_event_add(s, run, id, from, "enrolling", why) < 0)
 			goto out;
 	}
 	st = store_prepare(s,
@@ -313,7 +291,7 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 	}
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto out;
-	ok = event(s, run, id, from, to, o->reason ? o->reason : "certificates issued") == 0;
+	ok = store_event_add(s, run, id, from, to, o->reason ? o->reason : "certificates issued") == 0;
 out:
 	sqlite3_finalize(st);
 	free(from);
@@ -323,18 +301,4 @@ out:
 		return -1;
 	}
 	return store_exec(s, "COMMIT");
-}
-
-int store_count_state(struct pkiroll_store *s, int state, unsigned long *n)
-{
-	sqlite3_stmt *st = store_prepare(s, "SELECT count(*) FROM communities WHERE state = ?");
-
-	*n = 0;
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_text(st, 1, pkiroll_state_name(state), -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*n = (unsigned long)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return 0;
 }

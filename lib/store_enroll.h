@@ -64,7 +64,4 @@ struct enroll_outcome {
 int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id,
 		      const struct enroll_outcome *o);
 
-/* Communities in state enrolling with no run alive: 'abandoned'. */
-int store_count_state(struct pkiroll_store *s, int state, unsigned long *n);
-
 #endif

@@ -150,7 +150,7 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 			return -1;
 		id = sqlite3_last_insert_rowid(s->db);
 		snprintf(reason, sizeof(reason), "imported from %s:%lu", im->path, row->line);
-		if (store_event_add(s, id, NULL, "pending", reason) < 0 ||
+		if (store_event_add(s, 0, id, NULL, "pending", reason) < 0 ||
 		    sync_partners(im, id, row) < 0)
 			return -1;
 		return 'a';
@@ -245,7 +245,7 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 			ctx_log(s->ctx, PKIROLL_LOG_WARN,
 				"community \"%s\": the new subject applies from the next renewal",
 				row->community);
-		if (store_event_add(s, id, state, to, reason) < 0)
+		if (store_event_add(s, 0, id, state, to, reason) < 0)
 			rc = -1;
 	}
 	free((char *)to);

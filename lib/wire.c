@@ -12,13 +12,6 @@
 
 #include "wire.h"
 
-static const char *const names[WIRE__MAX] = { "STOP", "JOB", "STEP", "ACK", "RESULT" };
-
-const char *wire_type_name(int type)
-{
-	return type >= 0 && type < WIRE__MAX ? names[type] : "unknown";
-}
-
 static int grow(struct wbuf *b, size_t more)
 {
 	size_t cap;

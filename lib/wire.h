@@ -20,9 +20,6 @@ enum wire_type {
 	WIRE__MAX
 };
 
-/* Name of a type for diagnostics. */
-const char *wire_type_name(int type);
-
 /* A message body being built or read. Secrets in it are cleansed on free. */
 struct wbuf {
 	unsigned char *p;
