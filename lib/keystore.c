@@ -12,6 +12,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "keystore.h"
 
@@ -66,8 +68,8 @@ void keystore_dirname(const char *community, char *out, size_t len)
 
 	for (const char *s = community; *s != '\0' && n + 10 < len && n < 96; s++) {
 		unsigned char c = (unsigned char)*s;
-		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			 c == '-' || c == '_' || (c == '.' && n > 0);
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			 (c >= '0' && c <= '9') || c == '-' || c == '_' || (c == '.' && n > 0);
 
 		out[n++] = ok ? (char)c : '_';
 		changed |= !ok;
@@ -113,10 +115,126 @@ out:
 	return rc;
 }
 
-/* A key bag and its certificate bag, paired by localKeyID, named. */
-static int add_pair(STACK_OF(PKCS12_SAFEBAG) **keys, STACK_OF(PKCS12_SAFEBAG) **certs,
-		    EVP_PKEY *key, X509 *cert, const char *name, const char *pass, int key_nid,
-		    int iter)
+/*
+ * PBES2 (RFC 8018 6.2) with one PBKDF2-HMAC-SHA256 derivation per keystore:
+ * the key bags and the certificate safe share the salt and so the derived
+ * key, each with its own random IV. Someone guessing the passphrase pays one
+ * derivation per guess either way; we pay one instead of three or four.
+ * The legacy profile (3DES, SHA-1 PBE) is OpenSSL's own code.
+ */
+struct pbes2 {
+	unsigned char salt[16], key[32];
+	int iter;
+	const char *pass;
+};
+
+static int pbes2_init(struct pbes2 *p, const char *pass, int iter)
+{
+	p->pass = pass;
+	p->iter = iter;
+	return RAND_bytes(p->salt, sizeof(p->salt)) == 1 &&
+			       PKCS5_PBKDF2_HMAC(pass, (int)strlen(pass), p->salt, sizeof(p->salt),
+						 iter, EVP_sha256(), sizeof(p->key), p->key) == 1
+		       ? 0
+		       : -1;
+}
+
+/* Encrypts in[0..n) under a fresh IV; *alg gets the PBES2 parameters, *out
+ * the ciphertext (the caller frees both). */
+static int pbes2_encrypt(const struct pbes2 *p, const unsigned char *in, int n, X509_ALGOR **alg,
+			 ASN1_OCTET_STRING **out)
+{
+	unsigned char iv[16], *ct = NULL;
+	EVP_CIPHER_CTX *c = NULL;
+	int len1 = 0, len2 = 0, rc = -1;
+
+	*alg = NULL;
+	*out = NULL;
+	if (RAND_bytes(iv, sizeof(iv)) != 1 ||
+	    (*alg = PKCS5_pbe2_set_iv_ex(EVP_aes_256_cbc(), p->iter, (unsigned char *)p->salt,
+					 sizeof(p->salt), iv, NID_hmacWithSHA256, NULL)) == NULL ||
+	    (ct = OPENSSL_malloc((size_t)n + 16)) == NULL || (c = EVP_CIPHER_CTX_new()) == NULL ||
+	    !EVP_EncryptInit_ex(c, EVP_aes_256_cbc(), NULL, p->key, iv) ||
+	    !EVP_EncryptUpdate(c, ct, &len1, in, n) || !EVP_EncryptFinal_ex(c, ct + len1, &len2) ||
+	    (*out = ASN1_OCTET_STRING_new()) == NULL ||
+	    !ASN1_OCTET_STRING_set(*out, ct, len1 + len2))
+		goto out;
+	rc = 0;
+out:
+	EVP_CIPHER_CTX_free(c);
+	OPENSSL_free(ct);
+	if (rc < 0) {
+		X509_ALGOR_free(*alg);
+		ASN1_OCTET_STRING_free(*out);
+		*alg = NULL;
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* A pkcs8ShroudedKeyBag (RFC 7292 4.2.2) for key, under p. */
+static PKCS12_SAFEBAG *shrouded_bag(const struct pbes2 *p, EVP_PKEY *key)
+{
+	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
+	unsigned char *der = NULL;
+	X509_ALGOR *alg = NULL, *salg;
+	ASN1_OCTET_STRING *ct = NULL, *sct;
+	X509_SIG *sig = NULL;
+	PKCS12_SAFEBAG *bag = NULL;
+	int n;
+
+	if (p8 == NULL || (n = i2d_PKCS8_PRIV_KEY_INFO(p8, &der)) <= 0 ||
+	    pbes2_encrypt(p, der, n, &alg, &ct) < 0 || (sig = X509_SIG_new()) == NULL)
+		goto out;
+	X509_SIG_getm(sig, &salg, &sct);
+	if (!X509_ALGOR_copy(salg, alg) || !ASN1_STRING_copy(sct, ct))
+		goto out;
+	if ((bag = PKCS12_SAFEBAG_create0_pkcs8(sig)) != NULL)
+		sig = NULL;
+out:
+	if (der != NULL)
+		OPENSSL_clear_free(der, (size_t)n);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	X509_ALGOR_free(alg);
+	ASN1_OCTET_STRING_free(ct);
+	X509_SIG_free(sig);
+	return bag;
+}
+
+/* An encryptedData safe (RFC 7292 5.1) holding bags, under p. */
+static PKCS7 *encrypted_safe(const struct pbes2 *p, STACK_OF(PKCS12_SAFEBAG) * bags)
+{
+	unsigned char *der = NULL;
+	X509_ALGOR *alg = NULL;
+	ASN1_OCTET_STRING *ct = NULL;
+	PKCS7 *p7 = NULL;
+	int n;
+
+	if ((n = ASN1_item_i2d((ASN1_VALUE *)bags, &der, ASN1_ITEM_rptr(PKCS12_SAFEBAGS))) <= 0 ||
+	    pbes2_encrypt(p, der, n, &alg, &ct) < 0 || (p7 = PKCS7_new()) == NULL ||
+	    !PKCS7_set_type(p7, NID_pkcs7_encrypted)) {
+		PKCS7_free(p7);
+		p7 = NULL;
+		goto out;
+	}
+	X509_ALGOR_free(p7->d.encrypted->enc_data->algorithm);
+	p7->d.encrypted->enc_data->algorithm = alg;
+	ASN1_OCTET_STRING_free(p7->d.encrypted->enc_data->enc_data);
+	p7->d.encrypted->enc_data->enc_data = ct;
+	alg = NULL;
+	ct = NULL;
+out:
+	OPENSSL_free(der);
+	X509_ALGOR_free(alg);
+	ASN1_OCTET_STRING_free(ct);
+	return p7;
+}
+
+/* A key bag and its certificate bag, paired by localKeyID, named. p is NULL
+ * for the legacy profile. */
+static int add_pair(STACK_OF(PKCS12_SAFEBAG) * *keys, STACK_OF(PKCS12_SAFEBAG) * *certs,
+		    EVP_PKEY *key, X509 *cert, const char *name, const struct pbes2 *p,
+		    const char *pass, int iter)
 {
 	unsigned char id[EVP_MAX_MD_SIZE];
 	unsigned int idlen = 0;
@@ -125,43 +243,73 @@ static int add_pair(STACK_OF(PKCS12_SAFEBAG) **keys, STACK_OF(PKCS12_SAFEBAG) **
 	if (!X509_digest(cert, EVP_sha1(), id, &idlen))
 		return -1;
 	if ((cb = PKCS12_add_cert(certs, cert)) == NULL ||
-	    !PKCS12_add_friendlyname_utf8(cb, name, -1) || !PKCS12_add_localkeyid(cb, id, (int)idlen))
+	    !PKCS12_add_friendlyname_utf8(cb, name, -1) ||
+	    !PKCS12_add_localkeyid(cb, id, (int)idlen))
 		return -1;
-	if ((kb = PKCS12_add_key_ex(keys, key, 0, iter, key_nid, pass, NULL, NULL)) == NULL ||
-	    !PKCS12_add_friendlyname_utf8(kb, name, -1) || !PKCS12_add_localkeyid(kb, id, (int)idlen))
+	if (p != NULL) {
+		if ((*keys == NULL && (*keys = sk_PKCS12_SAFEBAG_new_null()) == NULL) ||
+		    (kb = shrouded_bag(p, key)) == NULL)
+			return -1;
+		if (!sk_PKCS12_SAFEBAG_push(*keys, kb)) {
+			PKCS12_SAFEBAG_free(kb);
+			return -1;
+		}
+	} else if ((kb = PKCS12_add_key_ex(keys, key, 0, iter,
+					   NID_pbe_WithSHA1And3_Key_TripleDES_CBC, pass, NULL,
+					   NULL)) == NULL) {
+		return -1;
+	}
+	if (!PKCS12_add_friendlyname_utf8(kb, name, -1) ||
+	    !PKCS12_add_localkeyid(kb, id, (int)idlen))
 		return -1;
 	return 0;
 }
 
 static int write_p12(const char *dir, const struct keystore_in *in)
 {
-	int key_nid = in->legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
-	int cert_nid = in->legacy ? NID_pbe_WithSHA1And3_Key_TripleDES_CBC : NID_aes_256_cbc;
 	int iter = PKCS12_DEFAULT_ITER, rc = -1, n;
 	STACK_OF(PKCS12_SAFEBAG) *keys = NULL, *certs = NULL;
 	STACK_OF(PKCS7) *safes = NULL;
+	struct pbes2 pb, *p = in->legacy ? NULL : &pb;
 	unsigned char *der = NULL;
+	PKCS7 *cs = NULL;
 	PKCS12 *p12 = NULL;
 
-	if (add_pair(&keys, &certs, in->sign_key, in->sign_cert, "signing", in->pass, key_nid, iter) < 0)
+	/* Phase: the bags; keys shrouded, certificates and chain in one safe. */
+	if (p != NULL && pbes2_init(p, in->pass, iter) < 0)
+		goto out;
+	if (add_pair(&keys, &certs, in->sign_key, in->sign_cert, "signing", p, in->pass, iter) < 0)
 		goto out;
 	if (in->enc_key != NULL &&
-	    add_pair(&keys, &certs, in->enc_key, in->enc_cert, "encryption", in->pass, key_nid, iter) < 0)
+	    add_pair(&keys, &certs, in->enc_key, in->enc_cert, "encryption", p, in->pass, iter) < 0)
 		goto out;
 	for (int i = 0; i < sk_X509_num(in->chain); i++)
 		if (PKCS12_add_cert(&certs, sk_X509_value(in->chain, i)) == NULL)
 			goto out;
-	if (!PKCS12_add_safe_ex(&safes, certs, cert_nid, iter, in->pass, NULL, NULL) ||
-	    !PKCS12_add_safe_ex(&safes, keys, -1, 0, NULL, NULL, NULL) ||
+
+	/* Phase: the safes, the PFX, its MAC (RFC 7292 4, 5). */
+	if (p != NULL) {
+		if ((safes = sk_PKCS7_new_null()) == NULL ||
+		    (cs = encrypted_safe(p, certs)) == NULL || !sk_PKCS7_push(safes, cs))
+			goto out;
+		cs = NULL;
+	} else if (!PKCS12_add_safe_ex(&safes, certs, NID_pbe_WithSHA1And3_Key_TripleDES_CBC, iter,
+				       in->pass, NULL, NULL)) {
+		goto out;
+	}
+	if (!PKCS12_add_safe_ex(&safes, keys, -1, 0, NULL, NULL, NULL) ||
 	    (p12 = PKCS12_add_safes_ex(safes, 0, NULL, NULL)) == NULL ||
-	    !PKCS12_set_mac(p12, in->pass, -1, NULL, 0, iter, in->legacy ? EVP_sha1() : EVP_sha256()) ||
+	    !PKCS12_set_mac(p12, in->pass, -1, NULL, 0, iter,
+			    in->legacy ? EVP_sha1() : EVP_sha256()) ||
 	    (n = i2d_PKCS12(p12, &der)) <= 0)
 		goto out;
 	/* the keys exist nowhere else: on disk before anyone relies on them */
 	rc = atomic_write(dir, "keystore.p12", der, (size_t)n, 0600, 1);
 out:
 	ERR_clear_error();
+	OPENSSL_cleanse(&pb, sizeof(pb));
 	OPENSSL_free(der);
+	PKCS7_free(cs);
 	PKCS12_free(p12);
 	sk_PKCS7_pop_free(safes, PKCS7_free);
 	sk_PKCS12_SAFEBAG_pop_free(keys, PKCS12_SAFEBAG_free);
@@ -199,7 +347,8 @@ int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, cha
 	}
 	if (write_cert(path, "signing", in->sign_cert) < 0 ||
 	    (in->enc_cert != NULL && write_cert(path, "encryption", in->enc_cert) < 0)) {
-		snprintf(err, errlen, "%s: cannot write the certificates: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: cannot write the certificates: %s", path,
+			 strerror(errno));
 		return -1;
 	}
 	if ((b = BIO_new(BIO_s_mem())) == NULL)

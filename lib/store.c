@@ -122,6 +122,22 @@ int store_exec(struct pkiroll_store *s, const char *sql)
 {
 	char *msg = NULL;
 
+	/* one statement (BEGIN, COMMIT, a PRAGMA): through the cache */
+	if (strchr(sql, ';') == NULL) {
+		sqlite3_stmt *st = store_prepare(s, sql);
+		int rc;
+
+		if (st == NULL)
+			return -1;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			;
+		store_done(s, st);
+		if (rc != SQLITE_DONE) {
+			store_sql_error(s, sql);
+			return -1;
+		}
+		return 0;
+	}
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "store %s: %s", s->path, msg ? msg : "error");
 		sqlite3_free(msg);
@@ -133,20 +149,46 @@ int store_exec(struct pkiroll_store *s, const char *sql)
 sqlite3_stmt *store_prepare(struct pkiroll_store *s, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
+	int i;
 
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+	for (i = 0; i < s->ncache; i++)
+		if (!s->cache[i].busy && strcmp(s->cache[i].sql, sql) == 0) {
+			s->cache[i].busy = 1;
+			return s->cache[i].st;
+		}
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
 		store_sql_error(s, "prepare");
+		sqlite3_finalize(st);
 		return NULL;
 	}
+	if (s->ncache < STORE_CACHE && (s->cache[s->ncache].sql = strdup(sql)) != NULL) {
+		s->cache[s->ncache].st = st;
+		s->cache[s->ncache].busy = 1;
+		s->ncache++;
+	}
 	return st;
+}
+
+void store_done(struct pkiroll_store *s, sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	for (int i = 0; i < s->ncache; i++)
+		if (s->cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			s->cache[i].busy = 0;
+			return;
+		}
+	sqlite3_finalize(st);
 }
 
 int store_event_add(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 community_id,
 		    const char *from, const char *to, const char *reason)
 {
-	sqlite3_stmt *st = store_prepare(s,
-		"INSERT INTO events (at, run_id, community_id, from_state, to_state, reason)"
-		" VALUES (?, ?, ?, ?, ?, ?)");
+	sqlite3_stmt *st = store_prepare(
+		s, "INSERT INTO events (at, run_id, community_id, from_state, to_state, reason)"
+		   " VALUES (?, ?, ?, ?, ?, ?)");
 	int rc;
 
 	if (st == NULL)
@@ -159,7 +201,7 @@ int store_event_add(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 co
 	sqlite3_bind_text(st, 5, to, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	if (rc != SQLITE_DONE) {
 		store_sql_error(s, "event");
 		return -1;
@@ -174,7 +216,7 @@ int pkiroll_store_schema_version(pkiroll_store *s)
 
 	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return v;
 }
 
@@ -258,6 +300,10 @@ void pkiroll_store_close(pkiroll_store *s)
 {
 	if (s == NULL)
 		return;
+	for (int i = 0; i < s->ncache; i++) {
+		sqlite3_finalize(s->cache[i].st);
+		free(s->cache[i].sql);
+	}
 	sqlite3_close(s->db);
 	free(s->path);
 	free(s);
@@ -269,8 +315,10 @@ int store_code_hash(const char *code, const unsigned char *salt, unsigned char o
 		memcpy(out, salt, 16);
 	else if (RAND_bytes(out, 16) != 1)
 		return -1;
-	return PKCS5_PBKDF2_HMAC(code, (int)strlen(code), out, 16, 10000, EVP_sha256(), 32, out + 16)
-		       ? 0 : -1;
+	return PKCS5_PBKDF2_HMAC(code, (int)strlen(code), out, 16, 10000, EVP_sha256(), 32,
+				 out + 16)
+		       ? 0
+		       : -1;
 }
 
 struct seen {

@@ -8,10 +8,19 @@
 
 #include "internal.h"
 
+#define STORE_CACHE 32
+
 struct pkiroll_store {
 	pkiroll_ctx *ctx;
 	sqlite3 *db;
 	char *path;
+	/* prepared statements kept for reuse, keyed by their SQL text */
+	struct {
+		char *sql;
+		sqlite3_stmt *st;
+		int busy;
+	} cache[STORE_CACHE];
+	int ncache;
 };
 
 /* Logs "store PATH: what: sqlite's message". */
@@ -20,12 +29,17 @@ void store_sql_error(struct pkiroll_store *s, const char *what);
 /* Runs SQL without results. Returns 0 or -1 (logged). */
 int store_exec(struct pkiroll_store *s, const char *sql);
 
-/* Prepares one statement. Returns NULL (logged) on error. */
+/* Prepares one statement, or hands out a cached one for the same SQL text.
+ * Give it back with store_done(). Returns NULL (logged) on error. */
 sqlite3_stmt *store_prepare(struct pkiroll_store *s, const char *sql);
 
+/* Gives back a statement from store_prepare(): reset for the next use, or
+ * finalized if it was not cached. NULL is accepted. */
+void store_done(struct pkiroll_store *s, sqlite3_stmt *st);
+
 /* Appends an event row; run 0 when outside a run. from/to may be NULL. 0 or -1. */
-int store_event_add(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 community_id, const char *from,
-		    const char *to, const char *reason);
+int store_event_add(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 community_id,
+		    const char *from, const char *to, const char *reason);
 
 #define CODE_HASH_LEN 48 /* 16 bytes of salt, 32 of PBKDF2-HMAC-SHA256 */
 

@@ -69,7 +69,7 @@ int store_community_get(struct pkiroll_store *s, const char *name, struct commun
 		c->tx_pbm_len = blob(st, 15, c->tx_pbm, sizeof(c->tx_pbm));
 		text(st, 16, c->keystore, sizeof(c->keystore));
 	}
-	sqlite3_finalize(st);
+	store_done(s, st);
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)
@@ -93,7 +93,7 @@ int store_run_begin(struct pkiroll_store *s, const char *command, const char *ma
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)getpid());
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	if (rc != SQLITE_DONE) {
 		store_sql_error(s, "run");
 		return -1;
@@ -119,7 +119,7 @@ int store_run_end(struct pkiroll_store *s, sqlite3_int64 run, const char *status
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)failed);
 	sqlite3_bind_int64(st, 6, run);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -133,7 +133,7 @@ static char *current_state(struct pkiroll_store *s, sqlite3_int64 id)
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = xstrdup((const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return v;
 }
 
@@ -174,7 +174,7 @@ int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)time(NULL));
 	ok = sqlite3_step(st) == SQLITE_DONE;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	free(from);
 	if (!ok) {
 		store_sql_error(s, "step");
@@ -221,7 +221,7 @@ static int cert_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 i
 	sqlite3_bind_int64(st, 14, (sqlite3_int64)time(NULL));
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto out;
-	sqlite3_finalize(st);
+	store_done(s, st);
 	st = NULL;
 	if (sqlite3_changes(s->db) == 0) {
 		ok = 1; /* already recorded (a resumed run) */
@@ -238,7 +238,7 @@ static int cert_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 i
 	sqlite3_bind_text(st, 3, usage, -1, SQLITE_STATIC);
 	ok = sqlite3_step(st) == SQLITE_DONE;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	OPENSSL_free(der);
 	certinfo_clear(&info);
 	return ok ? 0 : -1;
@@ -293,7 +293,7 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 		goto out;
 	ok = store_event_add(s, run, id, from, to, o->reason ? o->reason : "certificates issued") == 0;
 out:
-	sqlite3_finalize(st);
+	store_done(s, st);
 	free(from);
 	if (!ok) {
 		store_sql_error(s, "result");

@@ -255,14 +255,14 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 
 static void importer_free(struct importer *im)
 {
-	sqlite3_finalize(im->find);
-	sqlite3_finalize(im->insert);
-	sqlite3_finalize(im->update);
-	sqlite3_finalize(im->find_ref);
-	sqlite3_finalize(im->partner_add);
-	sqlite3_finalize(im->link_add);
-	sqlite3_finalize(im->links);
-	sqlite3_finalize(im->link_del);
+	store_done(im->s, im->find);
+	store_done(im->s, im->insert);
+	store_done(im->s, im->update);
+	store_done(im->s, im->find_ref);
+	store_done(im->s, im->partner_add);
+	store_done(im->s, im->link_add);
+	store_done(im->s, im->links);
+	store_done(im->s, im->link_del);
 }
 
 static int importer_init(struct importer *im)

@@ -43,7 +43,7 @@ int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiro
 			st->count[i] = (unsigned long)sqlite3_column_int64(q, 1);
 		st->communities += (unsigned long)sqlite3_column_int64(q, 1);
 	}
-	sqlite3_finalize(q);
+	store_done(s, q);
 	q = NULL;
 	if (rc != SQLITE_DONE)
 		goto out;
@@ -73,7 +73,7 @@ int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiro
 		it->reason = dup_col(q, 2);
 		it->retryable = sqlite3_column_int(q, 3);
 	}
-	sqlite3_finalize(q);
+	store_done(s, q);
 	q = NULL;
 	if (rc != SQLITE_DONE)
 		goto out;
@@ -113,7 +113,7 @@ int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiro
 out:
 	if (err == PKIROLL_ERR_STORE)
 		store_sql_error(s, "status");
-	sqlite3_finalize(q);
+	store_done(s, q);
 	if (err != PKIROLL_OK)
 		pkiroll_status_free(st);
 	else
@@ -168,6 +168,6 @@ int pkiroll_status_each(pkiroll_store *s, pkiroll_status_row_fn *fn, void *arg)
 		if (fn(arg, &row) != 0)
 			break;
 	}
-	sqlite3_finalize(q);
+	store_done(s, q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? PKIROLL_OK : PKIROLL_ERR_STORE;
 }
