@@ -181,8 +181,45 @@ static int add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
 	return ok;
 }
 
+/* Copies a SubjectPublicKeyInfo field by field: X509_PUBKEY_set() would
+ * encode and decode the key again, which costs more than the signature. */
+static int spki_copy(X509_PUBKEY *dst, const X509_PUBKEY *src)
+{
+	const unsigned char *pk;
+	int pklen, ptype;
+	X509_ALGOR *salg;
+	const ASN1_OBJECT *obj;
+	const void *pval;
+	ASN1_OBJECT *o = NULL;
+	void *pv = NULL;
+	unsigned char *enc = NULL;
+
+	if (!X509_PUBKEY_get0_param(NULL, &pk, &pklen, &salg, src) || pklen <= 0)
+		return 0;
+	X509_ALGOR_get0(&obj, &ptype, &pval, salg);
+	if ((o = OBJ_dup(obj)) == NULL)
+		goto fail;
+	if (ptype == V_ASN1_OBJECT)
+		pv = OBJ_dup(pval);
+	else if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF)
+		pv = ASN1_STRING_dup(pval);
+	if ((pval != NULL && ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF && pv == NULL) ||
+	    (enc = OPENSSL_memdup(pk, (size_t)pklen)) == NULL ||
+	    !X509_PUBKEY_set0_param(dst, o, ptype, pv, enc, pklen))
+		goto fail;
+	return 1;
+fail:
+	ASN1_OBJECT_free(o);
+	if (ptype == V_ASN1_OBJECT)
+		ASN1_OBJECT_free(pv);
+	else
+		ASN1_STRING_free(pv);
+	OPENSSL_free(enc);
+	return 0;
+}
+
 X509 *ca_mint(X509 *ca_cert, EVP_PKEY *ca_key, const X509_NAME *subject, EVP_PKEY *pub,
-	      int usage, long seconds)
+	      const X509_PUBKEY *spki, int usage, long seconds)
 {
 	unsigned char rnd[16];
 	X509 *x = X509_new();
@@ -198,7 +235,8 @@ X509 *ca_mint(X509 *ca_cert, EVP_PKEY *ca_key, const X509_NAME *subject, EVP_PKE
 	    !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) || !X509_set_version(x, X509_VERSION_3) ||
 	    !X509_set_subject_name(x, subject) ||
 	    !X509_set_issuer_name(x, ca_cert ? X509_get_subject_name(ca_cert) : subject) ||
-	    !X509_set_pubkey(x, pub) || X509_gmtime_adj(X509_getm_notBefore(x), -60) == NULL ||
+	    !(spki != NULL ? spki_copy(X509_get_X509_PUBKEY(x), spki) : X509_set_pubkey(x, pub)) ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), -60) == NULL ||
 	    X509_gmtime_adj(X509_getm_notAfter(x), seconds) == NULL)
 		goto out;
 	X509V3_set_ctx(&v3, ca_cert ? ca_cert : x, x, NULL, NULL, 0);
@@ -217,7 +255,7 @@ X509 *ca_mint(X509 *ca_cert, EVP_PKEY *ca_key, const X509_NAME *subject, EVP_PKE
 	case MINT_ENCRYPTION:
 		ok = add_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE") &&
 		     add_ext(x, &v3, NID_key_usage,
-			     EVP_PKEY_is_a(pub, "EC") ? "critical,keyAgreement"
+			     pub != NULL && EVP_PKEY_is_a(pub, "EC") ? "critical,keyAgreement"
 						      : "critical,keyEncipherment,dataEncipherment");
 		break;
 	default:

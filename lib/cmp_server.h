@@ -40,11 +40,13 @@ PKR_CERTRESP *cmp_srv_certresp(int id, PKR_PKISI *si, X509 *cert, PKR_ENCVAL *pr
 enum mint_usage { MINT_SIGNING = 0, MINT_ENCRYPTION, MINT_CA, MINT_TLS_SERVER };
 
 /*
- * Issues a certificate for pub under subject, signed by ca_key (ca_cert NULL:
- * self-signed). Random 16-byte serial, SKI/AKI, basicConstraints, keyUsage
- * by usage, validity from now for seconds. Caller frees; NULL on error.
+ * Issues a certificate for pub (or, when spki is not NULL, for the key in
+ * that SubjectPublicKeyInfo, copied as it is) under subject, signed by ca_key
+ * (ca_cert NULL: self-signed). Random 16-byte serial, SKI/AKI,
+ * basicConstraints, keyUsage by usage, validity from now for seconds. Caller
+ * frees; NULL on error.
  */
 X509 *ca_mint(X509 *ca_cert, EVP_PKEY *ca_key, const X509_NAME *subject, EVP_PKEY *pub,
-	      int usage, long seconds);
+	      const X509_PUBKEY *spki, int usage, long seconds);
 
 #endif

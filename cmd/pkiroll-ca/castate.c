@@ -46,6 +46,34 @@ int ca_exec(sqlite3 *db, const char *sql)
 	return 0;
 }
 
+int ca_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	/* a statement of this connection with the same text, not in use */
+	for (*st = sqlite3_next_stmt(db, NULL); *st != NULL; *st = sqlite3_next_stmt(db, *st))
+		if (!sqlite3_stmt_busy(*st) && strcmp(sqlite3_sql(*st), sql) == 0) {
+			sqlite3_clear_bindings(*st);
+			return SQLITE_OK;
+		}
+	return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+}
+
+void ca_done(sqlite3_stmt *st)
+{
+	if (st != NULL)
+		sqlite3_reset(st);
+}
+
+void ca_db_close(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+
+	if (db == NULL)
+		return;
+	while ((st = sqlite3_next_stmt(db, NULL)) != NULL)
+		sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
 /* Connections kept for reuse by the serving threads. */
 #define POOL_MAX 32
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -109,7 +137,10 @@ void ca_db_put(sqlite3 *db)
 		return;
 	/* a connection in a transaction or with a live statement would keep an
 	 * old snapshot: it is a bug, and such a connection is not reused */
-	if (!sqlite3_get_autocommit(db) || (st = sqlite3_next_stmt(db, NULL)) != NULL) {
+	for (st = sqlite3_next_stmt(db, NULL); st != NULL && !sqlite3_stmt_busy(st);
+	     st = sqlite3_next_stmt(db, st))
+		;
+	if (!sqlite3_get_autocommit(db) || st != NULL) {
 		fprintf(stderr, "pkiroll-ca: bug: connection returned %s%s\n",
 			sqlite3_get_autocommit(db) ? "with a live statement: " : "inside a transaction",
 			sqlite3_get_autocommit(db) ? sqlite3_sql(st) : "");
@@ -122,7 +153,8 @@ void ca_db_put(sqlite3 *db)
 		db = NULL;
 	}
 	pthread_mutex_unlock(&pool_lock);
-	sqlite3_close(db);
+	if (db != NULL)
+		ca_db_close(db);
 }
 
 int ca_user_get(sqlite3 *db, const char *ref, struct ca_user *u)
@@ -131,8 +163,7 @@ int ca_user_get(sqlite3 *db, const char *ref, struct ca_user *u)
 	int rc;
 
 	memset(u, 0, sizeof(*u));
-	if (sqlite3_prepare_v2(db, "SELECT ref, code, subject, state, faults FROM users WHERE ref = ?",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (ca_prepare(db, "SELECT ref, code, subject, state, faults FROM users WHERE ref = ?", &st) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -143,7 +174,7 @@ int ca_user_get(sqlite3 *db, const char *ref, struct ca_user *u)
 		snprintf(u->state, sizeof(u->state), "%s", sqlite3_column_text(st, 3));
 		snprintf(u->faults, sizeof(u->faults), "%s", sqlite3_column_text(st, 4));
 	}
-	sqlite3_finalize(st);
+	ca_done(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -153,20 +184,19 @@ int ca_user_put(sqlite3 *db, const char *ref, const char *code, const char *subj
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(db,
+	if (ca_prepare(db,
 			       "INSERT INTO users (ref, code, subject, faults, created_at)"
 			       " VALUES (?, ?, ?, ?, strftime('%s','now'))"
 			       " ON CONFLICT (ref) DO UPDATE SET code = excluded.code,"
 			       " subject = excluded.subject, faults = excluded.faults,"
-			       " state = 'active', consumed_at = NULL",
-			       -1, &st, NULL) != SQLITE_OK)
+			       " state = 'active', consumed_at = NULL", &st) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, subject, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, faults ? faults : "", -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	ca_done(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -175,15 +205,14 @@ int ca_user_set_state(sqlite3 *db, const char *ref, const char *state)
 	sqlite3_stmt *st = NULL;
 	int rc;
 
-	if (sqlite3_prepare_v2(db,
+	if (ca_prepare(db,
 			       "UPDATE users SET state = ?1, consumed_at = CASE WHEN ?1 = 'consumed'"
-			       " THEN strftime('%s','now') END WHERE ref = ?2",
-			       -1, &st, NULL) != SQLITE_OK)
+			       " THEN strftime('%s','now') END WHERE ref = ?2", &st) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	ca_done(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -235,10 +264,10 @@ int ca_init(const char *dir, int key_type, int intermediate)
 	}
 	chmod(dir, 0700);
 	if ((rk = keys_generate(key_type)) == NULL ||
-	    (root = ca_mint(NULL, rk, rn, rk, MINT_CA, 10L * 365 * 86400)) == NULL)
+	    (root = ca_mint(NULL, rk, rn, rk, NULL, MINT_CA, 10L * 365 * 86400)) == NULL)
 		goto fail;
 	if (intermediate && ((ik = keys_generate(key_type)) == NULL ||
-			     (ica = ca_mint(root, rk, in, ik, MINT_CA, 5L * 365 * 86400)) == NULL))
+			     (ica = ca_mint(root, rk, in, ik, NULL, MINT_CA, 5L * 365 * 86400)) == NULL))
 		goto fail;
 	if (write_pem(dir, "root.key", NULL, rk) < 0 || write_pem(dir, "root.pem", root, NULL) < 0)
 		goto fail;

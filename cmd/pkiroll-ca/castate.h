@@ -55,6 +55,16 @@ int ca_user_put(sqlite3 *db, const char *ref, const char *code, const char *subj
 /* Sets a user's state. */
 int ca_user_set_state(sqlite3 *db, const char *ref, const char *state);
 
+/* Prepares SQL on db, or hands out this connection's cached statement with
+ * the same text; give it back with ca_done() (which resets it). The
+ * statements are finalized when the connection closes. SQLITE_OK or an
+ * error code. */
+int ca_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
+void ca_done(sqlite3_stmt *st);
+
+/* Closes a connection with its cached statements (NULL is accepted). */
+void ca_db_close(sqlite3 *db);
+
 /* Runs SQL; 0 or -1. */
 int ca_exec(sqlite3 *db, const char *sql);
 

@@ -235,14 +235,13 @@ static int authenticate(struct req *r)
 		char *hex = bn ? BN_bn2hex(bn) : NULL;
 		char state[32] = "", ref[160] = "";
 
-		sqlite3_prepare_v2(r->db, "SELECT state, coalesce(ref, '') FROM issued WHERE serial = ?",
-				   -1, &st, NULL);
+		ca_prepare(r->db, "SELECT state, coalesce(ref, '') FROM issued WHERE serial = ?", &st);
 		sqlite3_bind_text(st, 1, hex ? hex : "", -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 0));
 			snprintf(ref, sizeof(ref), "%s", sqlite3_column_text(st, 1));
 		}
-		sqlite3_finalize(st);
+		ca_done(st);
 		logf_(r, " signer=%s", hex ? hex : "?");
 		OPENSSL_free(hex);
 		BN_free(bn);
@@ -337,27 +336,25 @@ static int record(struct req *r, const char *kind, struct issued *is, int n, int
 		return -1;
 	if (ref != NULL && r->auth == AUTH_PBM) {
 		/* a new request rolls back what this user left unconfirmed */
-		sqlite3_prepare_v2(r->db,
+		ca_prepare(r->db,
 				   "UPDATE issued SET state = 'rolledback' WHERE state = 'unconfirmed'"
 				   " AND tid IN (SELECT tid FROM transactions WHERE ref = ?1 AND"
-				   " state IN ('issued', 'waiting'));",
-				   -1, &st, NULL);
+				   " state IN ('issued', 'waiting'));", &st);
 		sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
 		sqlite3_step(st);
-		sqlite3_finalize(st);
-		sqlite3_prepare_v2(r->db,
+		ca_done(st);
+		ca_prepare(r->db,
 				   "UPDATE transactions SET state = 'superseded' WHERE ref = ?1 AND"
-				   " state = 'issued'", -1, &st, NULL);
+				   " state = 'issued'", &st);
 		sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
 		sqlite3_step(st);
-		sqlite3_finalize(st);
+		ca_done(st);
 	}
-	if (sqlite3_prepare_v2(r->db,
+	if (ca_prepare(r->db,
 			       "INSERT INTO transactions (tid, ref, kind, state, implicit, created_at)"
 			       " VALUES (?, ?, ?, ?, ?, strftime('%s','now'))"
 			       " ON CONFLICT (tid) DO UPDATE SET state = excluded.state,"
-			       " implicit = excluded.implicit",
-			       -1, &st, NULL) != SQLITE_OK)
+			       " implicit = excluded.implicit", &st) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
@@ -366,7 +363,7 @@ static int record(struct req *r, const char *kind, struct issued *is, int n, int
 	sqlite3_bind_int(st, 5, implicit);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto out;
-	sqlite3_finalize(st);
+	ca_done(st);
 	st = NULL;
 	for (int i = 0; i < n; i++) {
 		unsigned char *der = NULL;
@@ -374,10 +371,9 @@ static int record(struct req *r, const char *kind, struct issued *is, int n, int
 		char *hex = serial_hex(is[i].cert), *subj = dn_format(X509_get_subject_name(is[i].cert));
 		int rc;
 
-		sqlite3_prepare_v2(r->db,
+		ca_prepare(r->db,
 				   "INSERT INTO issued (serial, tid, cert_req_id, ref, subject, usage, der,"
-				   " issued_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now'), ?)",
-				   -1, &st, NULL);
+				   " issued_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now'), ?)", &st);
 		sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_blob(st, 2, tid->data, tid->length, SQLITE_STATIC);
 		sqlite3_bind_int(st, 3, is[i].id);
@@ -387,7 +383,7 @@ static int record(struct req *r, const char *kind, struct issued *is, int n, int
 		sqlite3_bind_blob(st, 7, der, len, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 8, implicit ? "confirmed" : "unconfirmed", -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
-		sqlite3_finalize(st);
+		ca_done(st);
 		st = NULL;
 		OPENSSL_free(der);
 		OPENSSL_free(hex);
@@ -400,7 +396,7 @@ static int record(struct req *r, const char *kind, struct issued *is, int n, int
 		goto out;
 	ok = 1;
 out:
-	sqlite3_finalize(st);
+	ca_done(st);
 	ca_exec(r->db, ok ? "COMMIT" : "ROLLBACK");
 	return ok ? 0 : -1;
 }
@@ -412,17 +408,16 @@ static int stored_waiting(struct req *r, const PKR_MSG *content)
 	sqlite3_stmt *st = NULL;
 	int len = i2d_PKR_MSG(content, &der), rc;
 
-	sqlite3_prepare_v2(r->db,
+	ca_prepare(r->db,
 			   "INSERT OR REPLACE INTO transactions (tid, ref, kind, state, polls_left,"
 			   " request, created_at) VALUES (?, ?, 'wait', 'waiting', ?, ?,"
-			   " strftime('%s','now'))",
-			   -1, &st, NULL);
+			   " strftime('%s','now'))", &st);
 	sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, r->have_user ? r->user.ref : NULL, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, r->f.waiting);
 	sqlite3_bind_blob(st, 4, der, len, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	ca_done(st);
 	OPENSSL_free(der);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -466,7 +461,7 @@ static void certify(struct req *r, const PKR_MSG *content, int rep_type, int may
 		int id = OSSL_CRMF_MSG_get_certReqId(sk_OSSL_CRMF_MSG_value(crms, i));
 		PKR_CERTRESP *cr = NULL;
 		X509_NAME *subj = NULL;
-		EVP_PKEY *pub = NULL, *kek = NULL, *central = NULL;
+		EVP_PKEY *kek = NULL, *central = NULL;
 		X509 *x = NULL;
 
 		if (cm == NULL) {
@@ -491,9 +486,9 @@ static void certify(struct req *r, const PKR_MSG *content, int rep_type, int may
 				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION,
 									BIT(OSSL_CMP_PKIFAILUREINFO_badPOP),
 									"proof of possession failed"), NULL, NULL);
-			} else if ((pub = X509_PUBKEY_get(cm->certReq->certTemplate->publicKey)) == NULL ||
-				   (x = ca_mint(r->cfg->keys.cert, r->cfg->keys.key, subj, pub,
-						MINT_SIGNING, r->cfg->validity)) == NULL) {
+			} else if ((x = ca_mint(r->cfg->keys.cert, r->cfg->keys.key, subj, NULL,
+						cm->certReq->certTemplate->publicKey, MINT_SIGNING,
+						r->cfg->validity)) == NULL) {
 				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION,
 									BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure),
 									"cannot issue"), NULL, NULL);
@@ -509,7 +504,7 @@ static void certify(struct req *r, const PKR_MSG *content, int rep_type, int may
 
 			if ((central = keys_generate(hinted_key_type(cm->certReq->certTemplate->publicKey))) != NULL &&
 			    (x = ca_mint(r->cfg->keys.cert, r->cfg->keys.key, subj, central,
-					 MINT_ENCRYPTION, r->cfg->validity)) != NULL &&
+					 NULL, MINT_ENCRYPTION, r->cfg->validity)) != NULL &&
 			    (ev = keys_encrypt_encval(central, kek, c, r->cfg->oaep)) != NULL) {
 				X509_up_ref(x);
 				is[nissued++] = (struct issued){ x, id, "encryption" };
@@ -532,7 +527,6 @@ static void certify(struct req *r, const PKR_MSG *content, int rep_type, int may
 		logf_(r, "%s%s", i ? "," : " -> ", i ? "" : cmp_body_name(rep_type));
 		logf_(r, " %s", cmp_status_name(cmp_pkisi_status(cr->status)));
 		ERR_clear_error();
-		EVP_PKEY_free(pub);
 		EVP_PKEY_free(kek);
 		EVP_PKEY_free(central);
 		X509_NAME_free(subj);
@@ -575,7 +569,7 @@ static void on_p10cr(struct req *r)
 	if (pub == NULL || X509_REQ_verify(csr, pub) != 1 || subj == NULL) {
 		cr = cmp_srv_certresp(0, cmp_pkisi_new(CMP_ST_REJECTION, BIT(OSSL_CMP_PKIFAILUREINFO_badPOP),
 						       "the CSR's signature does not verify"), NULL, NULL);
-	} else if ((x = ca_mint(r->cfg->keys.cert, r->cfg->keys.key, subj, pub, MINT_SIGNING,
+	} else if ((x = ca_mint(r->cfg->keys.cert, r->cfg->keys.key, subj, pub, NULL, MINT_SIGNING,
 				r->cfg->validity)) == NULL) {
 		cr = cmp_srv_certresp(0, cmp_pkisi_new(CMP_ST_REJECTION,
 						       BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure), "cannot issue"),
@@ -631,15 +625,14 @@ static void on_certconf(struct req *r)
 	int accepted = 1, found = 0, n = 0;
 	char ref[160] = "", state[32] = "";
 
-	sqlite3_prepare_v2(r->db, "SELECT coalesce(ref, ''), state FROM transactions WHERE tid = ?",
-			   -1, &st, NULL);
+	ca_prepare(r->db, "SELECT coalesce(ref, ''), state FROM transactions WHERE tid = ?", &st);
 	sqlite3_bind_blob(st, 1, tid ? tid->data : NULL, tid ? tid->length : 0, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		snprintf(ref, sizeof(ref), "%s", sqlite3_column_text(st, 0));
 		snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 1));
 		found = 1;
 	}
-	sqlite3_finalize(st);
+	ca_done(st);
 	if (!found || strcmp(state, "issued") != 0) {
 		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badRequest),
 			    !found ? "certConf for an unknown transaction"
@@ -654,15 +647,14 @@ static void on_certconf(struct req *r)
 		ASN1_OCTET_STRING *hash = NULL;
 		X509 *x = NULL;
 
-		sqlite3_prepare_v2(r->db, "SELECT der FROM issued WHERE tid = ? AND cert_req_id = ?",
-				   -1, &st, NULL);
+		ca_prepare(r->db, "SELECT der FROM issued WHERE tid = ? AND cert_req_id = ?", &st);
 		sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, ASN1_INTEGER_get(cs->certReqId));
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			p = sqlite3_column_blob(st, 0);
 			x = d2i_X509(NULL, &p, sqlite3_column_bytes(st, 0));
 		}
-		sqlite3_finalize(st);
+		ca_done(st);
 		if (x == NULL || (hash = X509_digest_sig(x, NULL, NULL)) == NULL ||
 		    ASN1_OCTET_STRING_cmp(hash, cs->certHash) != 0) {
 			X509_free(x);
@@ -684,17 +676,16 @@ static void on_certconf(struct req *r)
 
 	/* Phase: confirmed (codes consumed) or rejected (issuance undone). */
 	ca_exec(r->db, "BEGIN IMMEDIATE");
-	sqlite3_prepare_v2(r->db, "UPDATE issued SET state = ?1 WHERE tid = ?2 AND state = 'unconfirmed'",
-			   -1, &st, NULL);
+	ca_prepare(r->db, "UPDATE issued SET state = ?1 WHERE tid = ?2 AND state = 'unconfirmed'", &st);
 	sqlite3_bind_text(st, 1, accepted ? "confirmed" : "rejected", -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, tid->data, tid->length, SQLITE_STATIC);
 	sqlite3_step(st);
-	sqlite3_finalize(st);
-	sqlite3_prepare_v2(r->db, "UPDATE transactions SET state = ?1 WHERE tid = ?2", -1, &st, NULL);
+	ca_done(st);
+	ca_prepare(r->db, "UPDATE transactions SET state = ?1 WHERE tid = ?2", &st);
 	sqlite3_bind_text(st, 1, accepted ? "confirmed" : "rejected", -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, tid->data, tid->length, SQLITE_STATIC);
 	sqlite3_step(st);
-	sqlite3_finalize(st);
+	ca_done(st);
 	if (ref[0] != '\0' && r->auth == AUTH_PBM)
 		ca_user_set_state(r->db, ref, accepted ? "consumed" : "active");
 	ca_exec(r->db, "COMMIT");
@@ -712,8 +703,8 @@ static void on_pollreq(struct req *r)
 	PKR_MSG *orig = NULL;
 	int left = -1;
 
-	sqlite3_prepare_v2(r->db, "SELECT polls_left, request FROM transactions WHERE tid = ? AND"
-				  " state = 'waiting'", -1, &st, NULL);
+	ca_prepare(r->db, "SELECT polls_left, request FROM transactions WHERE tid = ? AND"
+				  " state = 'waiting'", &st);
 	sqlite3_bind_blob(st, 1, tid ? tid->data : NULL, tid ? tid->length : 0, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		const unsigned char *p = sqlite3_column_blob(st, 1);
@@ -721,7 +712,7 @@ static void on_pollreq(struct req *r)
 		left = sqlite3_column_int(st, 0);
 		orig = d2i_PKR_MSG(NULL, &p, sqlite3_column_bytes(st, 1));
 	}
-	sqlite3_finalize(st);
+	ca_done(st);
 	if (left < 0 || orig == NULL) {
 		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badRequest),
 			    "pollReq for a transaction that is not waiting", 1);
@@ -730,11 +721,10 @@ static void on_pollreq(struct req *r)
 	if (left > 1) {
 		PKR_POLLREP *pr = PKR_POLLREP_new();
 
-		sqlite3_prepare_v2(r->db, "UPDATE transactions SET polls_left = polls_left - 1 WHERE tid = ?",
-				   -1, &st, NULL);
+		ca_prepare(r->db, "UPDATE transactions SET polls_left = polls_left - 1 WHERE tid = ?", &st);
 		sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
 		sqlite3_step(st);
-		sqlite3_finalize(st);
+		ca_done(st);
 		r->rep = cmp_srv_reply_new(r->msg, ca_name(r), 0);
 		r->rep->body->type = CMP_BODY_POLLREP;
 		r->rep->body->value.pollRep = sk_PKR_POLLREP_new_null();
@@ -768,14 +758,14 @@ static void on_rr(struct req *r)
 		int found = 0, allowed;
 		char *signer_hex = r->signer ? serial_hex(r->signer) : NULL;
 
-		sqlite3_prepare_v2(r->db, "SELECT coalesce(ref, '') FROM issued WHERE serial = ?", -1,
-				   &st, NULL);
+		ca_prepare(r->db, "SELECT coalesce(ref, '') FROM issued WHERE serial = ?",
+				   &st);
 		sqlite3_bind_text(st, 1, hex ? hex : "", -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			snprintf(ref, sizeof(ref), "%s", sqlite3_column_text(st, 0));
 			found = 1;
 		}
-		sqlite3_finalize(st);
+		ca_done(st);
 		/* the holder may revoke: the certificate itself, or the same user */
 		allowed = found && ((signer_hex && hex && strcmp(signer_hex, hex) == 0) ||
 				    (r->have_user && strcmp(ref, r->user.ref) == 0));
@@ -783,12 +773,12 @@ static void on_rr(struct req *r)
 		    (reason = X509V3_get_d2i(rd->crlEntryDetails, NID_crl_reason, NULL, NULL)) != NULL)
 			code = ASN1_ENUMERATED_get(reason);
 		if (allowed) {
-			sqlite3_prepare_v2(r->db, "UPDATE issued SET state = 'revoked',"
-						  " revocation_reason = ? WHERE serial = ?", -1, &st, NULL);
+			ca_prepare(r->db, "UPDATE issued SET state = 'revoked',"
+						  " revocation_reason = ? WHERE serial = ?", &st);
 			sqlite3_bind_int64(st, 1, code);
 			sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
 			sqlite3_step(st);
-			sqlite3_finalize(st);
+			ca_done(st);
 		}
 		sk_PKR_PKISI_push(rp->status,
 				  allowed ? cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL)

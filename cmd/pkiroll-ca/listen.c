@@ -289,7 +289,7 @@ static int tls_identity(const struct ca_cfg *cfg, char **key_pem, char **cert_pe
 	if (k == NULL || n == NULL || kb == NULL || cb == NULL ||
 	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost",
 					-1, -1, 0) ||
-	    (x = ca_mint(cfg->keys.cert, cfg->keys.key, n, k, MINT_TLS_SERVER, 7L * 86400)) == NULL ||
+	    (x = ca_mint(cfg->keys.cert, cfg->keys.key, n, k, NULL, MINT_TLS_SERVER, 7L * 86400)) == NULL ||
 	    !PEM_write_bio_PrivateKey(kb, k, NULL, NULL, 0, NULL, NULL) || !PEM_write_bio_X509(cb, x))
 		goto out;
 	/* the chain up to (not including) the root */

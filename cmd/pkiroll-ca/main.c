@@ -99,7 +99,7 @@ static int users_import(const char *dir, const char *file)
 	char code[512], why[256];
 
 	if (db == NULL || (m = manifest_open(ctx, file, NULL, &err)) == NULL) {
-		sqlite3_close(db);
+		ca_db_close(db);
 		pkiroll_ctx_free(ctx);
 		return 1;
 	}
@@ -122,7 +122,7 @@ static int users_import(const char *dir, const char *file)
 	}
 	ca_exec(db, "COMMIT");
 	manifest_close(m);
-	sqlite3_close(db);
+	ca_db_close(db);
 	pkiroll_ctx_free(ctx);
 	printf("pkiroll-ca: %d users registered, %d rows skipped\n", added, bad);
 	return r < 0 || bad > 0 ? 1 : 0;
@@ -193,7 +193,7 @@ static int cmd_users(int argc, char **argv)
 		}
 		rc = ca_user_put(db, ref, code, norm, fault);
 		OPENSSL_cleanse(code, sizeof(code));
-		sqlite3_close(db);
+		ca_db_close(db);
 		free(norm);
 		if (rc < 0)
 			return 1;
@@ -213,7 +213,7 @@ static int cmd_users(int argc, char **argv)
 			       sqlite3_column_text(st, 2), *sqlite3_column_text(st, 3) ? "\tfaults " : "",
 			       sqlite3_column_text(st, 3));
 		sqlite3_finalize(st);
-		sqlite3_close(db);
+		ca_db_close(db);
 		return 0;
 	}
 	return fail_usage("users: import, add or list");
@@ -273,7 +273,7 @@ static int cmd_serve(int argc, char **argv)
 		return fail_usage("--validity: a number of seconds");
 	if (ca_keys_load(cfg.dir, &cfg.keys) < 0 || (db = ca_db_open(cfg.dir)) == NULL)
 		return 1;
-	sqlite3_close(db);
+	ca_db_close(db);
 	rc = ca_serve(&cfg, &lc);
 	ca_keys_free(&cfg.keys);
 	return rc < 0 ? 1 : 0;
@@ -307,7 +307,7 @@ static int cmd_issued(int argc, char **argv)
 		       sqlite3_column_text(st, 2), sqlite3_column_text(st, 3),
 		       sqlite3_column_text(st, 4), sqlite3_column_text(st, 5));
 	sqlite3_finalize(st);
-	sqlite3_close(db);
+	ca_db_close(db);
 	return 0;
 }
 
