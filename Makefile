@@ -25,7 +25,7 @@ ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 # Debian packages the build, the tests and `make run` need.
 DEBS = build-essential pkg-config libssl-dev libsqlite3-dev libzip-dev \
        libcsv-dev libjansson-dev libinih-dev libmicrohttpd-dev openssl \
-       jq time zip unzip bc procps
+       jq time zip unzip bc procps sqlite3
 
 LIB_SRC = $(wildcard lib/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/%.o)

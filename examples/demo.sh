@@ -48,12 +48,16 @@ echo "== pkiroll status"
 "$PKIROLL" --db "$STATE/pkiroll.db" status
 stop_ca
 
+echo "== pkiroll bundle (one zip per trading partner)"
+"$PKIROLL" --db "$STATE/pkiroll.db" bundle --out "$STATE/bundles"
+ls -l "$STATE/bundles"
+
 cat <<MSG
 
 Done. Everything is under $STATE/:
   store       $STATE/pkiroll.db        (pkiroll --db $STATE/pkiroll.db status)
   keystores   $STATE/keystores/NAME/   (keystore.p12, signing/encryption .pem/.cer, chain.pem)
   passphrase  $STATE/keystore.pass     (openssl pkcs12 -in ... -passin file:$STATE/keystore.pass)
+  bundles     $STATE/bundles/PARTNER.zip  (certificates, CA chain, fingerprints.txt/.html, SHA256SUMS)
   test CA     $STATE/ca/               (pkiroll-ca issued --state $STATE/ca)
-Partner bundles (pkiroll bundle) are not built yet.
 MSG

@@ -491,6 +491,10 @@ static int on_result(void *arg, long long id, struct wbuf *msg)
 			sign = d2i_X509(NULL, &v, (long)n);
 		else if (tag == R_ENCCERT && enc == NULL)
 			enc = d2i_X509(NULL, &v, (long)n);
+		else if (tag == R_CHAIN && o.nchain < OUTCOME_CHAIN_MAX && n > 0) {
+			o.chain[o.nchain] = v;
+			o.chain_len[o.nchain++] = n;
+		}
 	}
 	if (g < 0) {
 		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "malformed RESULT frame from a worker");

@@ -10,6 +10,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "cmp_client.h"
 #include "dn.h"
@@ -164,6 +166,38 @@ static void put_cert(struct wbuf *b, int tag, X509 *x)
 	OPENSSL_free(der);
 }
 
+/* The CA certificates (DER), one R_CHAIN field each, issuer of the
+ * community's certificates first: caPubs, else the extraCerts that are CA
+ * certificates. */
+static void put_chain(struct wbuf *b, const STACK_OF(X509) *certs)
+{
+	for (int i = 0; i < sk_X509_num(certs) && i < 8; i++) {
+		X509 *x = sk_X509_value(certs, i);
+
+		if (X509_check_ca(x) > 0)
+			put_cert(b, R_CHAIN, x);
+	}
+}
+
+/* chain.pem of a keystore written by an earlier run. */
+static STACK_OF(X509) *load_chain(const char *dir)
+{
+	char p[2048];
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	FILE *f;
+	X509 *x;
+
+	snprintf(p, sizeof(p), "%s/chain.pem", dir);
+	if (sk != NULL && (f = fopen(p, "r")) != NULL) {
+		while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
+			if (!sk_X509_push(sk, x))
+				X509_free(x);
+		fclose(f);
+	}
+	ERR_clear_error();
+	return sk;
+}
+
 static X509 *load_cer(const char *dir, const char *name)
 {
 	char p[2048];
@@ -313,11 +347,16 @@ report:
 		wbuf_int(&res, R_SUBJCHANGED, r->subject_changed);
 	}
 	if (fault == CMP_OK && resumed) {
+		STACK_OF(X509) *chain = load_chain(j->kspath);
+
 		put_cert(&res, R_SIGNCERT, old_sign);
 		put_cert(&res, R_ENCCERT, old_enc);
+		put_chain(&res, chain);
+		sk_X509_pop_free(chain, X509_free);
 	} else if (fault == CMP_OK && r != NULL) {
 		put_cert(&res, R_SIGNCERT, r->sign_cert);
 		put_cert(&res, R_ENCCERT, r->enc_cert);
+		put_chain(&res, r->ca_pubs ? r->ca_pubs : r->extra_certs);
 	}
 	wbuf_str(&res, R_KSPATH, kspath[0] ? kspath : NULL);
 	if (wire_write(fd, WIRE_RESULT, &res) <= 0)

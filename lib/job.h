@@ -16,7 +16,7 @@ enum job_tag {
 	J_RESUME, J_TID, J_NONCE, J_PBM, J_KSPATH,
 	/* STEP and RESULT (worker -> parent) */
 	R_STEP = 64, R_TID, R_NONCE, R_PBM, R_KSPATH, R_FAULT, R_REASON, R_SIGNCERT,
-	R_ENCCERT, R_FAILBITS, R_SUBJCHANGED,
+	R_ENCCERT, R_FAILBITS, R_SUBJCHANGED, R_CHAIN, /* R_CHAIN: one per CA certificate */
 };
 
 /* Steps as the store names them; a worker reports each before going on. */

@@ -216,6 +216,35 @@ typedef int pkiroll_status_row_fn(void *arg, const struct pkiroll_status_row *ro
 /* Calls fn for every community, by name; a non-zero return stops. */
 int pkiroll_status_each(pkiroll_store *store, pkiroll_status_row_fn *fn, void *arg);
 
+/* ---- partner bundles ---- */
+
+struct pkiroll_bundle_opts {
+	const char *out_dir; /* made (0755) if missing */
+	const char *partner; /* only this partner; NULL: every partner */
+};
+
+struct pkiroll_bundle_stats {
+	unsigned long partners;     /* partners considered */
+	unsigned long written;      /* zips written */
+	unsigned long empty;        /* partners with no certificate yet: no zip */
+	unsigned long failed;       /* zips that could not be written */
+	unsigned long communities;  /* communities in the written zips */
+	unsigned long certificates; /* certificates in the written zips */
+	unsigned long missing;      /* linked communities left out: no current certificate */
+};
+
+/*
+ * Writes OUT_DIR/PARTNER.zip for every partner (or the one named) from the
+ * store: the current, unexpired certificates of its communities, the CA
+ * chain, fingerprint sheets and SHA256SUMS; records each bundle. Entry
+ * dates come from the certificates and are converted with the local time
+ * zone (libzip), so callers that want identical bytes everywhere set TZ.
+ * Returns PKIROLL_OK, PKIROLL_ERR_USAGE (no such partner), PKIROLL_ERR_IO
+ * (a zip could not be written; the others were) or PKIROLL_ERR_STORE.
+ */
+int pkiroll_bundle_write(pkiroll_store *store, const struct pkiroll_bundle_opts *opts,
+			 struct pkiroll_bundle_stats *stats);
+
 /* ---- enrollment ---- */
 
 struct pkiroll_enroll_stats {

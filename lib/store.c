@@ -108,6 +108,32 @@ static const char *const migrations[] = {
 	"ALTER TABLE communities ADD COLUMN tx_nonce BLOB;"
 	"ALTER TABLE communities ADD COLUMN tx_pbm BLOB;"
 	"ALTER TABLE communities ADD COLUMN keystore TEXT;",
+	/* 2 -> 3: CA certificates above each certificate; partner bundles */
+	"CREATE TABLE ca_certificates ("
+	"  id INTEGER PRIMARY KEY,"
+	"  sha256 TEXT NOT NULL UNIQUE,"
+	"  subject TEXT NOT NULL,"
+	"  der BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE certificate_chain ("
+	"  certificate_id INTEGER NOT NULL REFERENCES certificates (id),"
+	"  position INTEGER NOT NULL,"
+	"  ca_certificate_id INTEGER NOT NULL REFERENCES ca_certificates (id),"
+	"  PRIMARY KEY (certificate_id, position)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE bundles ("
+	"  id INTEGER PRIMARY KEY,"
+	"  partner_id INTEGER NOT NULL REFERENCES partners (id),"
+	"  path TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE bundle_certificates ("
+	"  bundle_id INTEGER NOT NULL REFERENCES bundles (id),"
+	"  certificate_id INTEGER NOT NULL REFERENCES certificates (id),"
+	"  PRIMARY KEY (bundle_id, certificate_id)"
+	") WITHOUT ROWID;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

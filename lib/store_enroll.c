@@ -184,9 +184,74 @@ out:
 	return store_exec(s, "COMMIT");
 }
 
-/* Inserts a certificate as the current one of its usage. */
+/* The id of a CA certificate, recorded first if new. 0 on error. */
+static sqlite3_int64 ca_cert_id(struct pkiroll_store *s, const unsigned char *der, size_t len)
+{
+	struct pkiroll_fingerprints fp;
+	struct pkiroll_cert_info info;
+	const unsigned char *p = der;
+	sqlite3_stmt *st;
+	sqlite3_int64 cid = 0;
+	X509 *x = NULL;
+
+	if (pkiroll_fingerprints(der, len, &fp) != PKIROLL_OK ||
+	    (st = store_prepare(s, "SELECT id FROM ca_certificates WHERE sha256 = ?")) == NULL)
+		return 0;
+	sqlite3_bind_text(st, 1, fp.sha256, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		cid = sqlite3_column_int64(st, 0);
+	store_done(s, st);
+	if (cid > 0)
+		return cid;
+	/* new: parsed once, for its subject */
+	if ((x = d2i_X509(NULL, &p, (long)len)) == NULL || p != der + len ||
+	    certinfo_from_x509(x, &info) != PKIROLL_OK) {
+		X509_free(x);
+		return 0;
+	}
+	st = store_prepare(s, "INSERT INTO ca_certificates (sha256, subject, der, created_at)"
+			      " VALUES (?, ?, ?, ?)");
+	if (st != NULL) {
+		sqlite3_bind_text(st, 1, fp.sha256, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, info.subject, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, der, (int)len, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+		if (sqlite3_step(st) == SQLITE_DONE)
+			cid = sqlite3_last_insert_rowid(s->db);
+		store_done(s, st);
+	}
+	certinfo_clear(&info);
+	X509_free(x);
+	return cid;
+}
+
+/* Links a certificate to the CA certificates above it, in order. */
+static int chain_save(struct pkiroll_store *s, sqlite3_int64 cert_id,
+		      const struct enroll_outcome *o)
+{
+	for (int i = 0; i < o->nchain; i++) {
+		sqlite3_int64 cid = ca_cert_id(s, o->chain[i], o->chain_len[i]);
+		sqlite3_stmt *st;
+		int rc;
+
+		if (cid == 0 || (st = store_prepare(s, "INSERT INTO certificate_chain"
+						       " (certificate_id, position, ca_certificate_id)"
+						       " VALUES (?, ?, ?) ON CONFLICT DO NOTHING")) == NULL)
+			return -1;
+		sqlite3_bind_int64(st, 1, cert_id);
+		sqlite3_bind_int(st, 2, i);
+		sqlite3_bind_int64(st, 3, cid);
+		rc = sqlite3_step(st);
+		store_done(s, st);
+		if (rc != SQLITE_DONE)
+			return -1;
+	}
+	return 0;
+}
+
+/* Inserts a certificate as the current one of its usage, with its chain. */
 static int cert_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, X509 *x,
-		     const char *usage)
+		     const char *usage, const struct enroll_outcome *o)
 {
 	struct pkiroll_cert_info info;
 	unsigned char *der = NULL;
@@ -228,6 +293,8 @@ static int cert_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 i
 		goto out;
 	}
 	new_id = sqlite3_last_insert_rowid(s->db);
+	if (chain_save(s, new_id, o) < 0)
+		goto out;
 	st = store_prepare(s,
 		"UPDATE certificates SET superseded_by = ?1 WHERE community_id = ?2 AND usage = ?3"
 		" AND superseded_by IS NULL AND id != ?1");
@@ -256,9 +323,9 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 		return -1;
 	if ((from = current_state(s, id)) == NULL)
 		goto out;
-	if (o->sign_cert != NULL && cert_save(s, run, id, o->sign_cert, "signing") < 0)
+	if (o->sign_cert != NULL && cert_save(s, run, id, o->sign_cert, "signing", o) < 0)
 		goto out;
-	if (o->enc_cert != NULL && cert_save(s, run, id, o->enc_cert, "encryption") < 0)
+	if (o->enc_cert != NULL && cert_save(s, run, id, o->enc_cert, "encryption", o) < 0)
 		goto out;
 	st = store_prepare(s,
 		"UPDATE communities SET state = ?2, reason = ?3, retryable = ?4,"

@@ -49,6 +49,8 @@ int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id
 		    size_t nonce_len, const unsigned char *pbm, size_t pbm_len, const char *keystore);
 
 /* The outcome of one enrollment. */
+#define OUTCOME_CHAIN_MAX 8
+
 struct enroll_outcome {
 	int state;             /* enrolled, failed, needs_codes */
 	const char *reason;    /* NULL for success */
@@ -58,6 +60,10 @@ struct enroll_outcome {
 	const char *keystore;
 	int count_attempt;     /* 1: this was an attempt (not a worker lost before it began) */
 	const char *code;      /* needs_codes: the refused code, kept as a salted hash */
+	/* the CA certificates above them (DER, issuer first), borrowed */
+	const unsigned char *chain[OUTCOME_CHAIN_MAX];
+	size_t chain_len[OUTCOME_CHAIN_MAX];
+	int nchain;
 };
 
 /* Saves an outcome: certificates (superseding older ones), state, event. */

@@ -54,11 +54,13 @@ int cmd_import(struct cli *cli);
 int cmd_status(struct cli *cli);
 int cmd_enroll(struct cli *cli);
 int cmd_fingerprint(struct cli *cli);
+int cmd_bundle(struct cli *cli);
 
 extern const char help_check[];
 extern const char help_import[];
 extern const char help_status[];
 extern const char help_enroll[];
 extern const char help_fingerprint[];
+extern const char help_bundle[];
 
 #endif

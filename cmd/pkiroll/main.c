@@ -19,7 +19,7 @@ static const char usage_text[] =
 	"commands:\n"
 	"  enroll       enroll the communities of a manifest over CMP\n"
 	"  renew        renew certificates before they expire (not implemented yet)\n"
-	"  bundle       write one zip per trading partner (not implemented yet)\n"
+	"  bundle       write one zip per trading partner\n"
 	"  status       state counts, communities that need attention, expiring certificates\n"
 	"  check        validate a manifest without contacting any CA\n"
 	"  import       load or update a manifest in the store, enroll nothing\n"
@@ -48,7 +48,6 @@ struct command {
 };
 
 static const char help_renew[] = "usage: pkiroll renew\n\nNot implemented yet.\n";
-static const char help_bundle[] = "usage: pkiroll bundle [--out DIR]\n\nNot implemented yet.\n";
 static const char help_export[] = "usage: pkiroll export COMMUNITY\n\nNot implemented yet.\n";
 static const char help_version[] =
 	"usage: pkiroll version\n\nPrints the version of pkiroll and its libraries.\n";
@@ -75,7 +74,7 @@ static int cmd_help(struct cli *cli);
 
 static const struct command commands[] = {
 	{"enroll", cmd_enroll, help_enroll},	{"renew", cmd_todo, help_renew},
-	{"bundle", cmd_todo, help_bundle},	{"status", cmd_status, help_status},
+	{"bundle", cmd_bundle, help_bundle},	{"status", cmd_status, help_status},
 	{"check", cmd_check, help_check},	{"import", cmd_import, help_import},
 	{"export", cmd_todo, help_export},	{"fingerprint", cmd_fingerprint, help_fingerprint},
 	{"version", cmd_version, help_version}, {"help", cmd_help, help_help},

@@ -14,10 +14,13 @@ expect_rc 2 "$PKIROLL"
 expect_rc 2 "$PKIROLL" frobnicate
 has "$T_DIR/err" 'unknown command "frobnicate"'
 expect_rc 2 "$PKIROLL" --bogus status
-for c in renew bundle export; do
+for c in renew export; do
 	expect_rc 2 "$PKIROLL" "$c"
 	has "$T_DIR/err" "not implemented yet"
 done
+# bundle without a store is a store error, not an empty success
+expect_rc 3 "$PKIROLL" --db "$T_DIR/none.db" bundle --out "$T_DIR/b"
+has "$T_DIR/err" "no such file"
 
 # --db before and after the command, and -q/-v anywhere
 db=$T_DIR/x.db
@@ -25,6 +28,11 @@ expect_rc 0 "$PKIROLL" --db "$db" import manifests/example.csv
 has "$T_DIR/out" "10 added"
 expect_rc 0 "$PKIROLL" --db "$db" status
 has "$T_DIR/out" "10 communities"
+# nothing enrolled yet: no zip, and the exit code says so
+expect_rc 1 "$PKIROLL" --db "$db" bundle --out "$T_DIR/b"
+has "$T_DIR/out" "5 partners: 0 zips written"
+has "$T_DIR/err" "partner Acme: no community has a certificate yet"
+[ -z "$(ls "$T_DIR/b")" ] || fail "bundle wrote files for a store without certificates"
 expect_rc 0 "$PKIROLL" status --db "$db" -q
 has "$T_DIR/out" "pending      10"
 expect_rc 0 "$PKIROLL" -v status --db="$db"

@@ -1,0 +1,103 @@
+/*
+ * pkiroll bundle [--out DIR] [--partner NAME]: one zip per trading partner.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+const char help_bundle[] =
+	"usage: pkiroll bundle [--out DIR] [--partner NAME]\n"
+	"\n"
+	"Writes DIR/PARTNER.zip for every trading partner in the store (the\n"
+	"manifest's partners column), with only public material:\n"
+	"  COMMUNITY/signing.cer, .pem      each community's current certificates\n"
+	"  COMMUNITY/encryption.cer, .pem   (DER and PEM; unexpired ones only)\n"
+	"  ca/chain.p7b, ca/chain.pem       the CA certificates above them\n"
+	"  fingerprints.txt, .html          MD5, SHA-1 and SHA-256 of every\n"
+	"                                   certificate, to check by phone\n"
+	"  SHA256SUMS                       of every other entry (sha256sum -c)\n"
+	"The same store gives byte-identical zips: entries have a fixed order,\n"
+	"the newest certificate's notBefore as their date (UTC) and fixed\n"
+	"permissions. Each zip is written to a temporary file and renamed, and\n"
+	"recorded in the store with the certificates it holds. Communities\n"
+	"without a certificate yet are left out with a warning.\n"
+	"\n"
+	"options:\n"
+	"  --out DIR        where the zips go (default: bundle_dir from the\n"
+	"                   configuration, else ./bundles)\n"
+	"  --partner NAME   only this partner\n"
+	"\n"
+	"exit: 0 every partner's zip written with all its communities; 1 some\n"
+	"communities or partners had no certificate yet, or a zip failed;\n"
+	"2 usage, configuration or unknown partner; 3 store.\n";
+
+int cmd_bundle(struct cli *cli)
+{
+	static const struct option opts[] = {
+		{"out", required_argument, NULL, 'o'},
+		{"partner", required_argument, NULL, 'p'},
+		{NULL, 0, NULL, 0},
+	};
+	struct pkiroll_bundle_opts o = {0};
+	struct pkiroll_bundle_stats st;
+	struct pkiroll_config cfg;
+	pkiroll_store *store = NULL;
+	int c, err;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(cli->argc, cli->argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			o.out_dir = optarg;
+			break;
+		case 'p':
+			o.partner = optarg;
+			break;
+		default:
+			cli_error("bundle: unknown option or missing value \"%s\" (see pkiroll bundle "
+				  "--help)",
+				  cli->argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != cli->argc) {
+		cli_error("bundle: unexpected argument \"%s\"", cli->argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK)
+		return EXIT_USAGE;
+	if (o.out_dir == NULL)
+		o.out_dir = cfg.bundle_dir[0] ? cfg.bundle_dir : "bundles";
+	if ((cli->db = cli_store_path(cli)) == NULL)
+		return EXIT_USAGE;
+	if ((err = pkiroll_store_open(cli->ctx, cli->db, 0, &store)) != PKIROLL_OK)
+		return EXIT_FATAL;
+
+	/* entry dates in UTC, whatever the operator's time zone: same bytes */
+	setenv("TZ", "UTC", 1);
+	tzset();
+	err = pkiroll_bundle_write(store, &o, &st);
+	pkiroll_store_close(store);
+	if (err == PKIROLL_ERR_USAGE)
+		return EXIT_USAGE;
+	if (err == PKIROLL_ERR_STORE)
+		return EXIT_FATAL;
+	if (!cli->quiet) {
+		if (st.partners == 0)
+			printf("bundle: no trading partners in the store (the manifest's partners "
+			       "column)\n");
+		else
+			printf("bundle: %lu partner%s: %lu zip%s written in %s (%lu communities, %lu "
+			       "certificates), %lu without any certificate yet, %lu failed; %lu "
+			       "communit%s left out (no certificate yet)\n",
+			       st.partners, st.partners == 1 ? "" : "s", st.written,
+			       st.written == 1 ? "" : "s", o.out_dir, st.communities, st.certificates,
+			       st.empty, st.failed, st.missing, st.missing == 1 ? "y" : "ies");
+	}
+	return err != PKIROLL_OK || st.failed || st.empty || st.missing ? EXIT_SOME : EXIT_DONE;
+}
