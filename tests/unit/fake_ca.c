@@ -71,7 +71,7 @@ static PKR_MSG *answer_ir(const PKR_MSG *req)
 		} else if (i == 0) {
 			EVP_PKEY *pub = X509_PUBKEY_get(cm->certReq->certTemplate->publicKey);
 			EVP_PKEY *other = mode == FAKE_SIGN_KEY_MISMATCH ? keys_generate(KEY_P256) : NULL;
-			X509 *x = ca_mint(ca_cert, ca_key, subj, other ? other : pub, MINT_SIGNING, 3600);
+			X509 *x = ca_mint(ca_cert, ca_key, subj, other ? other : pub, NULL, MINT_SIGNING, 3600);
 
 			cr = cmp_srv_certresp(0, cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL), x, NULL);
 			EVP_PKEY_free(pub);
@@ -80,7 +80,7 @@ static PKR_MSG *answer_ir(const PKR_MSG *req)
 			EVP_PKEY *kek = cmp_srv_protocol_encr_key(cm);
 			EVP_PKEY *k = keys_generate(KEY_P256);
 			EVP_PKEY *other = mode == FAKE_KEY_MISMATCH ? keys_generate(KEY_P256) : NULL;
-			X509 *x = ca_mint(ca_cert, ca_key, subj, other ? other : k, MINT_ENCRYPTION, 3600);
+			X509 *x = ca_mint(ca_cert, ca_key, subj, other ? other : k, NULL, MINT_ENCRYPTION, 3600);
 			PKR_ENCVAL *ev = keys_encrypt_encval(k, kek, NULL, 0);
 
 			if (mode == FAKE_ENCVAL_GARBAGE) {
@@ -233,7 +233,7 @@ int fake_ca_start(struct fake_ca *f, const char *sec, int m)
 	name = X509_NAME_new();
 	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"Fake CA", -1,
 				   -1, 0);
-	ca_cert = ca_mint(NULL, ca_key, name, ca_key, MINT_CA, 3600);
+	ca_cert = ca_mint(NULL, ca_key, name, ca_key, NULL, MINT_CA, 3600);
 	X509_NAME_free(name);
 	serve(lfd);
 	_exit(0);

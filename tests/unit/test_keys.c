@@ -196,8 +196,8 @@ TEST(signature_protection)
 	size_t len;
 
 	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"T CA", -1, -1, 0);
-	ca = ca_mint(NULL, cakey, n, cakey, MINT_CA, 3600);
-	ee = ca_mint(ca, cakey, n, eekey, MINT_SIGNING, 3600);
+	ca = ca_mint(NULL, cakey, n, cakey, NULL, MINT_CA, 3600);
+	ee = ca_mint(ca, cakey, n, eekey, NULL, MINT_SIGNING, 3600);
 	X509_STORE_add_cert(trust, ca);
 	PKR_HEADER_free(m->header);
 	m->header = cmp_hdr_new(&a);

@@ -18,7 +18,7 @@ static sqlite3_int64 one_int(struct pkiroll_store *s, const char *sql)
 
 	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return v;
 }
 
@@ -29,7 +29,7 @@ static char *one_text(struct pkiroll_store *s, const char *sql)
 
 	if (st != NULL && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
 		v = strdup((const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	store_done(s, st);
 	return v;
 }
 
