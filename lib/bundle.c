@@ -129,8 +129,9 @@ static int partner_load(struct pkiroll_store *s, struct bundle_partner *p, time_
 		   " x.not_before, x.not_after, coalesce(x.key_type, ''), x.md5, x.sha1, x.sha256"
 		   " FROM partner_communities pc JOIN communities c ON c.id = pc.community_id"
 		   " LEFT JOIN certificates x ON x.community_id = c.id AND x.superseded_by IS NULL"
-		   " AND x.not_after > ?2 AND c.state != 'retired'"
-		   " WHERE pc.partner_id = ?1 ORDER BY c.name, x.usage DESC, x.id");
+		   " AND x.not_after > ?2"
+		   " WHERE pc.partner_id = ?1 AND c.state != 'retired'"
+		   " ORDER BY c.name, x.usage DESC, x.id");
 	struct bundle_community *c = NULL;
 	int rc;
 
@@ -200,8 +201,8 @@ struct entry {
 };
 
 struct entries {
-	struct entry e[1024];
-	size_t n;
+	struct entry *e;
+	size_t n, cap;
 };
 
 /* Takes data (malloc'ed) under name; on failure data is freed. */
@@ -209,9 +210,16 @@ static int add(struct entries *es, const char *name, void *data, size_t len)
 {
 	if (data == NULL)
 		return -1;
-	if (es->n == sizeof(es->e) / sizeof(es->e[0])) {
-		free(data);
-		return -1;
+	if (es->n == es->cap) {
+		size_t cap = es->cap ? 2 * es->cap : 64;
+		void *n = realloc(es->e, cap * sizeof(*es->e));
+
+		if (n == NULL) {
+			free(data);
+			return -1;
+		}
+		es->e = n;
+		es->cap = cap;
 	}
 	snprintf(es->e[es->n].name, sizeof(es->e[0].name), "%s", name);
 	es->e[es->n].data = data;
@@ -488,6 +496,7 @@ static int partner_bundle(struct pkiroll_store *s, struct bundle_partner *p,
 out:
 	for (size_t i = 0; i < es->n; i++)
 		free(es->e[i].data);
+	free(es->e);
 	free(es);
 	return rc;
 }

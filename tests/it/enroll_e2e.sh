@@ -51,4 +51,15 @@ expect_rc 0 "$PKIROLL_CA" issued --state ca
 n=$(awk -F'\t' '$2 == "signing" && $3 == "confirmed" { print $4 }' "$T_DIR/out" | sort | uniq -d | wc -l)
 [ "$n" = 0 ] || fail "$n reference numbers were used twice"
 [ "$(awk -F'\t' '$2 == "signing" && $3 == "confirmed"' "$T_DIR/out" | wc -l)" = 400 ] || fail "issued count"
+
+# the partner bundles of 400 communities (about 57 per partner): all in
+expect_rc 0 "$PKIROLL" --db s.db bundle --out bundles
+has "$T_DIR/out" "7 zips written"
+has "$T_DIR/out" "(400 communities, 800 certificates)"
+total=0
+for z in bundles/*.zip; do
+	unzip -tq "$z" >/dev/null || fail "unzip -t $z"
+	total=$((total + $(unzip -Z1 "$z" | grep -c '\.cer$')))
+done
+[ "$total" = 800 ] || fail "$total certificates in the bundles, want 800"
 exit 0
