@@ -270,7 +270,7 @@ static int write_p12(const char *dir, const struct keystore_in *in)
 	int iter = PKCS12_DEFAULT_ITER, rc = -1, n;
 	STACK_OF(PKCS12_SAFEBAG) *keys = NULL, *certs = NULL;
 	STACK_OF(PKCS7) *safes = NULL;
-	struct pbes2 pb, *p = in->legacy ? NULL : &pb;
+	struct pbes2 pb = {.iter = 0}, *p = in->legacy ? NULL : &pb;
 	unsigned char *der = NULL;
 	PKCS7 *cs = NULL;
 	PKCS12 *p12 = NULL;

@@ -75,7 +75,7 @@ int cmd_bundle(struct cli *cli)
 		o.out_dir = cfg.bundle_dir[0] ? cfg.bundle_dir : "bundles";
 	if ((cli->db = cli_store_path(cli)) == NULL)
 		return EXIT_USAGE;
-	if ((err = pkiroll_store_open(cli->ctx, cli->db, 0, &store)) != PKIROLL_OK)
+	if (pkiroll_store_open(cli->ctx, cli->db, 0, &store) != PKIROLL_OK)
 		return EXIT_FATAL;
 
 	/* entry dates in UTC, whatever the operator's time zone: same bytes */
