@@ -67,10 +67,25 @@ static const EVP_MD *owf_md(int nid)
  * MAC = HMAC(BASEKEY, data), BASEKEY = OWF^iterations(secret || salt).
  * Returns the MAC length or -1.
  */
+/*
+ * The last BASEKEY this thread computed. A transaction's messages share one
+ * PBMParameter (the reply and certConf reuse the request's), so a client
+ * derives its key once per transaction instead of four times; the secret
+ * itself is not kept, only its SHA-256 to recognise it.
+ */
+static __thread struct {
+	int valid, owf;
+	long iter;
+	unsigned char salt[MAX_SALT], secret_hash[32], key[EVP_MAX_MD_SIZE];
+	int salt_len;
+	unsigned int klen;
+} last_basekey;
+
 static int pbm_compute(const PKR_PBMPARAM *pp, const unsigned char *secret, size_t secret_len,
 		       const unsigned char *data, size_t len, unsigned char *mac, char *err,
 		       size_t errlen)
 {
+	unsigned char sh[32];
 	const EVP_MD *owf_implicit = owf_md(OBJ_obj2nid(pp->owf->algorithm));
 	EVP_MD *owf = NULL; /* fetched once: an implicit fetch per round costs more than the hash */
 	const EVP_MD *md = mac_md(OBJ_obj2nid(pp->mac->algorithm));
@@ -95,16 +110,35 @@ static int pbm_compute(const PKR_PBMPARAM *pp, const unsigned char *secret, size
 		snprintf(err, errlen, "RFC 4210 5.1.3.1: PBM salt of %d bytes", pp->salt->length);
 		return -1;
 	}
-	if ((owf = EVP_MD_fetch(NULL, EVP_MD_get0_name(owf_implicit), NULL)) == NULL ||
-	    (c = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(c, owf, NULL) ||
-	    !EVP_DigestUpdate(c, secret, secret_len) ||
-	    !EVP_DigestUpdate(c, pp->salt->data, (size_t)pp->salt->length) ||
-	    !EVP_DigestFinal_ex(c, key, &klen))
+	if (!EVP_Digest(secret, secret_len, sh, NULL, EVP_sha256(), NULL))
 		goto out;
-	for (long i = 1; i < iter; i++)
-		if (!EVP_DigestInit_ex(c, owf, NULL) || !EVP_DigestUpdate(c, key, klen) ||
+	if (last_basekey.valid && last_basekey.owf == EVP_MD_get_type(owf_implicit) &&
+	    last_basekey.iter == iter && last_basekey.salt_len == pp->salt->length &&
+	    memcmp(last_basekey.salt, pp->salt->data, (size_t)pp->salt->length) == 0 &&
+	    CRYPTO_memcmp(last_basekey.secret_hash, sh, sizeof(sh)) == 0) {
+		memcpy(key, last_basekey.key, last_basekey.klen);
+		klen = last_basekey.klen;
+	} else {
+		if ((owf = EVP_MD_fetch(NULL, EVP_MD_get0_name(owf_implicit), NULL)) == NULL ||
+		    (c = EVP_MD_CTX_new()) == NULL || !EVP_DigestInit_ex(c, owf, NULL) ||
+		    !EVP_DigestUpdate(c, secret, secret_len) ||
+		    !EVP_DigestUpdate(c, pp->salt->data, (size_t)pp->salt->length) ||
 		    !EVP_DigestFinal_ex(c, key, &klen))
 			goto out;
+		for (long i = 1; i < iter; i++)
+			if (!EVP_DigestInit_ex(c, owf, NULL) || !EVP_DigestUpdate(c, key, klen) ||
+			    !EVP_DigestFinal_ex(c, key, &klen))
+				goto out;
+		OPENSSL_cleanse(&last_basekey, sizeof(last_basekey));
+		last_basekey.owf = EVP_MD_get_type(owf_implicit);
+		last_basekey.iter = iter;
+		last_basekey.salt_len = pp->salt->length;
+		memcpy(last_basekey.salt, pp->salt->data, (size_t)pp->salt->length);
+		memcpy(last_basekey.secret_hash, sh, sizeof(sh));
+		memcpy(last_basekey.key, key, klen);
+		last_basekey.klen = klen;
+		last_basekey.valid = 1;
+	}
 	if (EVP_Q_mac(NULL, "HMAC", NULL, EVP_MD_get0_name(md), NULL, key, klen, data, len, mac,
 		      EVP_MAX_MD_SIZE, &maclen) == NULL)
 		goto out;
@@ -113,6 +147,7 @@ out:
 	if (rc < 0 && err[0] == '\0')
 		snprintf(err, errlen, "PBM computation failed");
 	OPENSSL_cleanse(key, sizeof(key));
+	OPENSSL_cleanse(sh, sizeof(sh));
 	EVP_MD_CTX_free(c);
 	EVP_MD_free(owf);
 	ERR_clear_error();

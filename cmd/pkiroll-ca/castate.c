@@ -32,7 +32,11 @@ static const char schema[] =
 	"  serial TEXT PRIMARY KEY, tid BLOB, cert_req_id INTEGER, ref TEXT, subject TEXT NOT NULL,"
 	"  usage TEXT NOT NULL, der BLOB NOT NULL, issued_at INTEGER NOT NULL,"
 	"  state TEXT NOT NULL DEFAULT 'unconfirmed', revocation_reason INTEGER);"
-	"CREATE INDEX IF NOT EXISTS issued_tid ON issued (tid);";
+	"CREATE INDEX IF NOT EXISTS issued_tid ON issued (tid);"
+	/* every PBM request looks up the user's earlier transactions, and the
+	 * once-a-second sweep the unconfirmed ones: without these, both scan */
+	"CREATE INDEX IF NOT EXISTS transactions_ref ON transactions (ref);"
+	"CREATE INDEX IF NOT EXISTS transactions_state ON transactions (state, created_at);";
 
 int ca_exec(sqlite3 *db, const char *sql)
 {
