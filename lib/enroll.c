@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "certinfo.h"
 #include "cmp_client.h"
 #include "job.h"
 #include "manifest.h"
@@ -462,6 +463,43 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 		   (1UL << OSSL_CMP_PKIFAILUREINFO_badRequest))
 
 /* pool_ops.on_result. Matched by run_job()'s RESULT in enroll_worker.c. */
+/* An R_SIGNINFO/R_ENCINFO value; matched by put_cert_info() in
+ * enroll_worker.c. 0, or -1 (info cleared) when a field is missing. */
+static int cert_info_read(const unsigned char *v, size_t n, struct pkiroll_cert_info *info)
+{
+	struct wbuf in = { .p = (unsigned char *)v, .len = n, .cap = n };
+	const unsigned char *f;
+	char buf[2048];
+	size_t fl;
+	int tag, g, seen = 0;
+
+	memset(info, 0, sizeof(*info));
+	while ((g = wbuf_next(&in, &tag, &f, &fl)) > 0) {
+		char **dst = tag == CI_SERIAL ? &info->serial
+			     : tag == CI_ISSUER ? &info->issuer
+			     : tag == CI_SUBJECT ? &info->subject : NULL;
+
+		if (dst != NULL && *dst == NULL) {
+			wire_str(f, fl, buf, sizeof(buf));
+			*dst = xstrdup(buf);
+		} else if (tag == CI_NOTBEFORE) {
+			info->not_before = (time_t)wire_int(f, fl);
+		} else if (tag == CI_NOTAFTER) {
+			info->not_after = (time_t)wire_int(f, fl);
+		} else if (tag == CI_KEYTYPE) {
+			wire_str(f, fl, info->key_type, sizeof(info->key_type));
+		}
+		if (tag > 0 && tag < 16)
+			seen |= 1 << tag;
+	}
+	if (g < 0 || info->serial == NULL || info->issuer == NULL || info->subject == NULL ||
+	    (seen & (1 << CI_NOTBEFORE | 1 << CI_NOTAFTER)) != (1 << CI_NOTBEFORE | 1 << CI_NOTAFTER)) {
+		certinfo_clear(info);
+		return -1;
+	}
+	return 0;
+}
+
 static int on_result(void *arg, long long id, struct wbuf *msg)
 {
 	struct run *r = arg;
@@ -472,7 +510,7 @@ static int on_result(void *arg, long long id, struct wbuf *msg)
 	int tag, fault = CMP_F_INTERNAL, g, transient = 0, rc;
 	unsigned long bits = 0;
 	size_t n;
-	X509 *sign = NULL, *enc = NULL;
+	struct outcome_cert sign = {0}, enc = {0};
 
 	if (sl == NULL) {
 		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "RESULT for a job not in flight");
@@ -487,10 +525,14 @@ static int on_result(void *arg, long long id, struct wbuf *msg)
 			bits = (unsigned long)wire_int(v, n);
 		else if (tag == R_KSPATH)
 			wire_str(v, n, kspath, sizeof(kspath));
-		else if (tag == R_SIGNCERT && sign == NULL)
-			sign = d2i_X509(NULL, &v, (long)n);
-		else if (tag == R_ENCCERT && enc == NULL)
-			enc = d2i_X509(NULL, &v, (long)n);
+		else if (tag == R_SIGNCERT && sign.der == NULL)
+			sign.der = v, sign.len = n;
+		else if (tag == R_ENCCERT && enc.der == NULL)
+			enc.der = v, enc.len = n;
+		else if (tag == R_SIGNINFO && !sign.have_info)
+			sign.have_info = cert_info_read(v, n, &sign.info) == 0;
+		else if (tag == R_ENCINFO && !enc.have_info)
+			enc.have_info = cert_info_read(v, n, &enc.info) == 0;
 		else if (tag == R_CHAIN && o.nchain < OUTCOME_CHAIN_MAX && n > 0) {
 			o.chain[o.nchain] = v;
 			o.chain_len[o.nchain++] = n;
@@ -498,8 +540,8 @@ static int on_result(void *arg, long long id, struct wbuf *msg)
 	}
 	if (g < 0) {
 		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "malformed RESULT frame from a worker");
-		X509_free(sign);
-		X509_free(enc);
+		certinfo_clear(&sign.info);
+		certinfo_clear(&enc.info);
 		return -1;
 	}
 
@@ -508,8 +550,8 @@ static int on_result(void *arg, long long id, struct wbuf *msg)
 	switch (fault) {
 	case CMP_OK:
 		o.state = PKIROLL_STATE_ENROLLED;
-		o.sign_cert = sign;
-		o.enc_cert = enc;
+		o.sign = sign;
+		o.enc = enc;
 		break;
 	case CMP_F_TRANSIENT:
 	case CMP_F_WAITING:
@@ -550,8 +592,8 @@ static int on_result(void *arg, long long id, struct wbuf *msg)
 	if (o.state != PKIROLL_STATE_ENROLLED)
 		o.reason = text;
 	rc = finish(r, sl, fault, transient, &o, 0);
-	X509_free(sign);
-	X509_free(enc);
+	certinfo_clear(&sign.info);
+	certinfo_clear(&enc.info);
 	return rc;
 }
 

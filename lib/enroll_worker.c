@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "certinfo.h"
 #include "cmp_client.h"
 #include "dn.h"
 #include "job.h"
@@ -164,6 +165,29 @@ static void put_cert(struct wbuf *b, int tag, X509 *x)
 	if (x != NULL && (n = i2d_X509(x, &der)) > 0)
 		wbuf_blob(b, tag, der, (size_t)n);
 	OPENSSL_free(der);
+}
+
+/* A certificate and what it says; matched by cert_info_read() in enroll.c. */
+static void put_cert_info(struct wbuf *b, int tag, int info_tag, X509 *x)
+{
+	struct pkiroll_cert_info info;
+	struct wbuf in = {0};
+
+	if (x == NULL)
+		return;
+	put_cert(b, tag, x);
+	if (certinfo_from_x509(x, &info) != PKIROLL_OK)
+		return;
+	wbuf_str(&in, CI_SERIAL, info.serial);
+	wbuf_str(&in, CI_ISSUER, info.issuer);
+	wbuf_str(&in, CI_SUBJECT, info.subject);
+	wbuf_int(&in, CI_NOTBEFORE, (long long)info.not_before);
+	wbuf_int(&in, CI_NOTAFTER, (long long)info.not_after);
+	wbuf_str(&in, CI_KEYTYPE, info.key_type);
+	if (wbuf_ok(&in))
+		wbuf_blob(b, info_tag, in.p, in.len);
+	wbuf_free(&in);
+	certinfo_clear(&info);
 }
 
 /* The CA certificates (DER), one R_CHAIN field each, issuer of the
@@ -349,13 +373,13 @@ report:
 	if (fault == CMP_OK && resumed) {
 		STACK_OF(X509) *chain = load_chain(j->kspath);
 
-		put_cert(&res, R_SIGNCERT, old_sign);
-		put_cert(&res, R_ENCCERT, old_enc);
+		put_cert_info(&res, R_SIGNCERT, R_SIGNINFO, old_sign);
+		put_cert_info(&res, R_ENCCERT, R_ENCINFO, old_enc);
 		put_chain(&res, chain);
 		sk_X509_pop_free(chain, X509_free);
 	} else if (fault == CMP_OK && r != NULL) {
-		put_cert(&res, R_SIGNCERT, r->sign_cert);
-		put_cert(&res, R_ENCCERT, r->enc_cert);
+		put_cert_info(&res, R_SIGNCERT, R_SIGNINFO, r->sign_cert);
+		put_cert_info(&res, R_ENCCERT, R_ENCINFO, r->enc_cert);
 		put_chain(&res, r->ca_pubs ? r->ca_pubs : r->extra_certs);
 	}
 	wbuf_str(&res, R_KSPATH, kspath[0] ? kspath : NULL);

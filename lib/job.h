@@ -17,7 +17,12 @@ enum job_tag {
 	/* STEP and RESULT (worker -> parent) */
 	R_STEP = 64, R_TID, R_NONCE, R_PBM, R_KSPATH, R_FAULT, R_REASON, R_SIGNCERT,
 	R_ENCCERT, R_FAILBITS, R_SUBJCHANGED, R_CHAIN, /* R_CHAIN: one per CA certificate */
+	R_SIGNINFO, R_ENCINFO, /* what the worker read from each certificate (CI_* fields) */
 };
+
+/* Fields of R_SIGNINFO/R_ENCINFO: the parent records them without parsing
+ * the certificate again (in OpenSSL 3.0 a parse costs a key decoder). */
+enum certinfo_tag { CI_SERIAL = 1, CI_ISSUER, CI_SUBJECT, CI_NOTBEFORE, CI_NOTAFTER, CI_KEYTYPE };
 
 /* Steps as the store names them; a worker reports each before going on. */
 enum job_step { STEP_NONE = 0, STEP_REQUEST, STEP_RESPONSE, STEP_KEYS, STEP_CONFIRM, STEP__MAX };

@@ -250,17 +250,33 @@ static int chain_save(struct pkiroll_store *s, sqlite3_int64 cert_id,
 }
 
 /* Inserts a certificate as the current one of its usage, with its chain. */
-static int cert_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, X509 *x,
-		     const char *usage, const struct enroll_outcome *o)
+static int cert_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id,
+		     const struct outcome_cert *c, const char *usage, const struct enroll_outcome *o)
 {
-	struct pkiroll_cert_info info;
-	unsigned char *der = NULL;
+	struct pkiroll_cert_info info = {0};
+	const unsigned char *der = c->der;
+	const unsigned char *p = c->der;
 	sqlite3_stmt *st = NULL;
 	sqlite3_int64 new_id;
-	int len, ok = 0;
+	int len = (int)c->len, ok = 0;
 
-	if ((len = i2d_X509(x, &der)) <= 0 || certinfo_from_x509(x, &info) != PKIROLL_OK) {
-		OPENSSL_free(der);
+	/* what the worker read, else a parse here; fingerprints of these bytes */
+	if (c->have_info) {
+		info = c->info;
+		info.subject = xstrdup(c->info.subject);
+		info.issuer = xstrdup(c->info.issuer);
+		info.serial = xstrdup(c->info.serial);
+	} else {
+		X509 *x = d2i_X509(NULL, &p, (long)c->len);
+		int e = x != NULL ? certinfo_from_x509(x, &info) : PKIROLL_ERR_CRYPTO;
+
+		X509_free(x);
+		if (e != PKIROLL_OK)
+			return -1;
+	}
+	if (info.subject == NULL || info.issuer == NULL || info.serial == NULL ||
+	    pkiroll_fingerprints(der, c->len, &info.fp) != PKIROLL_OK) {
+		certinfo_clear(&info);
 		return -1;
 	}
 	st = store_prepare(s,
@@ -306,7 +322,6 @@ static int cert_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 i
 	ok = sqlite3_step(st) == SQLITE_DONE;
 out:
 	store_done(s, st);
-	OPENSSL_free(der);
 	certinfo_clear(&info);
 	return ok ? 0 : -1;
 }
@@ -323,9 +338,9 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 		return -1;
 	if ((from = current_state(s, id)) == NULL)
 		goto out;
-	if (o->sign_cert != NULL && cert_save(s, run, id, o->sign_cert, "signing", o) < 0)
+	if (o->sign.der != NULL && cert_save(s, run, id, &o->sign, "signing", o) < 0)
 		goto out;
-	if (o->enc_cert != NULL && cert_save(s, run, id, o->enc_cert, "encryption", o) < 0)
+	if (o->enc.der != NULL && cert_save(s, run, id, &o->enc, "encryption", o) < 0)
 		goto out;
 	st = store_prepare(s,
 		"UPDATE communities SET state = ?2, reason = ?3, retryable = ?4,"

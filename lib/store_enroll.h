@@ -51,12 +51,21 @@ int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id
 /* The outcome of one enrollment. */
 #define OUTCOME_CHAIN_MAX 8
 
+/* An issued certificate as the worker sent it: DER (borrowed) and, when
+ * have_info, what the worker read from it (owned; certinfo_clear()). */
+struct outcome_cert {
+	const unsigned char *der;
+	size_t len;
+	struct pkiroll_cert_info info;
+	int have_info;
+};
+
 struct enroll_outcome {
 	int state;             /* enrolled, failed, needs_codes */
 	const char *reason;    /* NULL for success */
 	int retryable;
 	sqlite3_int64 next_attempt_at;
-	X509 *sign_cert, *enc_cert;
+	struct outcome_cert sign, enc; /* der NULL: none */
 	const char *keystore;
 	int count_attempt;     /* 1: this was an attempt (not a worker lost before it began) */
 	const char *code;      /* needs_codes: the refused code, kept as a salted hash */
