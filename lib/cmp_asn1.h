@@ -164,6 +164,18 @@ typedef struct {
 } PKR_OPTVALIDITY;
 DECLARE_ASN1_FUNCTIONS(PKR_OPTVALIDITY)
 
+/*
+ * SubjectPublicKeyInfo kept as its two fields. X509_PUBKEY would decode the
+ * key into an EVP_PKEY on every parse, which in OpenSSL 3.0 costs a decoder
+ * set-up (more than the signature that uses it); a template's key is only
+ * copied or checked for presence.
+ */
+typedef struct {
+	X509_ALGOR *algorithm;
+	ASN1_BIT_STRING *subjectPublicKey;
+} PKR_SPKI;
+DECLARE_ASN1_FUNCTIONS(PKR_SPKI)
+
 typedef struct {
 	ASN1_INTEGER *version;
 	ASN1_INTEGER *serialNumber;
@@ -171,7 +183,7 @@ typedef struct {
 	X509_NAME *issuer;
 	PKR_OPTVALIDITY *validity;
 	X509_NAME *subject;
-	X509_PUBKEY *publicKey;
+	PKR_SPKI *publicKey;
 	ASN1_BIT_STRING *issuerUID;
 	ASN1_BIT_STRING *subjectUID;
 	X509_EXTENSIONS *extensions;
@@ -204,7 +216,7 @@ DECLARE_ASN1_FUNCTIONS(PKR_AUTHINFO)
 
 typedef struct {
 	PKR_AUTHINFO *authInfo;
-	X509_PUBKEY *publicKey;
+	PKR_SPKI *publicKey;
 } PKR_POPOSKINPUT;
 DECLARE_ASN1_FUNCTIONS(PKR_POPOSKINPUT)
 

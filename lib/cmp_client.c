@@ -147,9 +147,9 @@ void cmp_tx_free(struct cmp_tx *tx)
 /* ---- building requests ---- */
 
 /* The AlgorithmIdentifier that hints the central key type, with an empty key. */
-static X509_PUBKEY *key_hint(int key_type)
+static PKR_SPKI *key_hint(int key_type)
 {
-	X509_PUBKEY *pk = X509_PUBKEY_new();
+	PKR_SPKI *pk = PKR_SPKI_new();
 	int ok;
 
 	if (pk == NULL)
@@ -157,17 +157,17 @@ static X509_PUBKEY *key_hint(int key_type)
 	switch (key_type) {
 	case KEY_P256:
 	case KEY_P384:
-		ok = X509_PUBKEY_set0_param(pk, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
-					    OBJ_nid2obj(key_type == KEY_P256 ? NID_X9_62_prime256v1
-									     : NID_secp384r1),
-					    NULL, 0);
+		ok = X509_ALGOR_set0(pk->algorithm, OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+				     V_ASN1_OBJECT,
+				     OBJ_nid2obj(key_type == KEY_P256 ? NID_X9_62_prime256v1
+								      : NID_secp384r1));
 		break;
 	default:
-		ok = X509_PUBKEY_set0_param(pk, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_NULL, NULL,
-					    NULL, 0);
+		ok = X509_ALGOR_set0(pk->algorithm, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_NULL,
+				     NULL);
 	}
 	if (!ok) {
-		X509_PUBKEY_free(pk);
+		PKR_SPKI_free(pk);
 		return NULL;
 	}
 	return pk;
@@ -187,7 +187,7 @@ static OSSL_CRMF_MSG *with_hint(OSSL_CRMF_MSG *crm, int key_type)
 	p = der;
 	if ((m = d2i_PKR_CERTREQMSG(NULL, &p, n)) == NULL)
 		goto out;
-	X509_PUBKEY_free(m->certReq->certTemplate->publicKey);
+	PKR_SPKI_free(m->certReq->certTemplate->publicKey);
 	if ((m->certReq->certTemplate->publicKey = key_hint(key_type)) == NULL)
 		goto out;
 	OPENSSL_free(der);

@@ -181,22 +181,37 @@ static int add_ext(X509 *x, X509V3_CTX *v3, int nid, const char *value)
 	return ok;
 }
 
+EVP_PKEY *cmp_spki_pkey(const PKR_SPKI *spki)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	EVP_PKEY *k = NULL;
+	int n;
+
+	if (spki != NULL && (n = i2d_PKR_SPKI(spki, &der)) > 0) {
+		p = der;
+		k = d2i_PUBKEY(NULL, &p, n);
+	}
+	OPENSSL_free(der);
+	return k;
+}
+
 /* Copies a SubjectPublicKeyInfo field by field: X509_PUBKEY_set() would
  * encode and decode the key again, which costs more than the signature. */
-static int spki_copy(X509_PUBKEY *dst, const X509_PUBKEY *src)
+static int spki_copy(X509_PUBKEY *dst, const PKR_SPKI *src)
 {
-	const unsigned char *pk;
-	int pklen, ptype;
-	X509_ALGOR *salg;
+	const unsigned char *pk = src->subjectPublicKey->data;
+	int pklen = src->subjectPublicKey->length, ptype;
 	const ASN1_OBJECT *obj;
 	const void *pval;
 	ASN1_OBJECT *o = NULL;
 	void *pv = NULL;
 	unsigned char *enc = NULL;
 
-	if (!X509_PUBKEY_get0_param(NULL, &pk, &pklen, &salg, src) || pklen <= 0)
+	/* keys are whole octets (RFC 5480 2.2, RFC 3279 2.3.1) */
+	if (pklen <= 0 || (src->subjectPublicKey->flags & 0x07) != 0)
 		return 0;
-	X509_ALGOR_get0(&obj, &ptype, &pval, salg);
+	X509_ALGOR_get0(&obj, &ptype, &pval, src->algorithm);
 	if ((o = OBJ_dup(obj)) == NULL)
 		goto fail;
 	if (ptype == V_ASN1_OBJECT)
@@ -219,7 +234,7 @@ fail:
 }
 
 X509 *ca_mint(X509 *ca_cert, EVP_PKEY *ca_key, const X509_NAME *subject, EVP_PKEY *pub,
-	      const X509_PUBKEY *spki, int usage, long seconds)
+	      const PKR_SPKI *spki, int usage, long seconds)
 {
 	unsigned char rnd[16];
 	X509 *x = X509_new();

@@ -46,7 +46,10 @@ enum mint_usage { MINT_SIGNING = 0, MINT_ENCRYPTION, MINT_CA, MINT_TLS_SERVER };
  * basicConstraints, keyUsage by usage, validity from now for seconds. Caller
  * frees; NULL on error.
  */
+/* The key of a SubjectPublicKeyInfo (a full decode). Caller frees; NULL on error. */
+EVP_PKEY *cmp_spki_pkey(const PKR_SPKI *spki);
+
 X509 *ca_mint(X509 *ca_cert, EVP_PKEY *ca_key, const X509_NAME *subject, EVP_PKEY *pub,
-	      const X509_PUBKEY *spki, int usage, long seconds);
+	      const PKR_SPKI *spki, int usage, long seconds);
 
 #endif

@@ -286,16 +286,15 @@ struct issued {
 };
 
 /* The key type a certificate template hints at for a central key. */
-static int hinted_key_type(const X509_PUBKEY *pk)
+static int hinted_key_type(const PKR_SPKI *pk)
 {
 	const ASN1_OBJECT *obj = NULL;
 	const void *pval = NULL;
 	int ptype = 0;
-	X509_ALGOR *alg = NULL;
 
-	if (pk == NULL || !X509_PUBKEY_get0_param(NULL, NULL, NULL, &alg, (X509_PUBKEY *)pk))
+	if (pk == NULL)
 		return KEY_RSA2048;
-	X509_ALGOR_get0(&obj, &ptype, &pval, alg);
+	X509_ALGOR_get0(&obj, &ptype, &pval, pk->algorithm);
 	if (OBJ_obj2nid(obj) == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT) {
 		int curve = OBJ_obj2nid(pval);
 
@@ -304,12 +303,9 @@ static int hinted_key_type(const X509_PUBKEY *pk)
 	return KEY_RSA2048;
 }
 
-static int key_bits_present(X509_PUBKEY *pk)
+static int key_bits_present(const PKR_SPKI *pk)
 {
-	const unsigned char *bits = NULL;
-	int n = 0;
-
-	return pk != NULL && X509_PUBKEY_get0_param(NULL, &bits, &n, NULL, pk) && n > 0;
+	return pk != NULL && pk->subjectPublicKey != NULL && pk->subjectPublicKey->length > 0;
 }
 
 /* The subject of what this request may get. Caller frees. */

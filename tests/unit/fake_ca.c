@@ -69,7 +69,7 @@ static PKR_MSG *answer_ir(const PKR_MSG *req)
 		if (mode == FAKE_WAITING && !served_waiting) {
 			cr = cmp_srv_certresp(i, cmp_pkisi_new(CMP_ST_WAITING, 0, NULL), NULL, NULL);
 		} else if (i == 0) {
-			EVP_PKEY *pub = X509_PUBKEY_get(cm->certReq->certTemplate->publicKey);
+			EVP_PKEY *pub = cmp_spki_pkey(cm->certReq->certTemplate->publicKey);
 			EVP_PKEY *other = mode == FAKE_SIGN_KEY_MISMATCH ? keys_generate(KEY_P256) : NULL;
 			X509 *x = ca_mint(ca_cert, ca_key, subj, other ? other : pub, NULL, MINT_SIGNING, 3600);
 
