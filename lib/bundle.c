@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -292,6 +291,13 @@ static int add_chain(struct entries *es, const struct bundle_partner *p)
 	return ok ? 0 : -1;
 }
 
+/* A SHA-256 digest as sha256sum prints it. */
+static void hex32(const unsigned char md[32], char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
 static void sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[32];
@@ -300,8 +306,7 @@ static void sha256_hex(const void *data, size_t len, char out[65])
 		out[0] = '\0';
 		return;
 	}
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	hex32(md, out);
 }
 
 /* Every entry of the zip, in its order. */
@@ -400,8 +405,8 @@ static int file_sha256(const char *path, char out[65])
 	if (f != NULL)
 		fclose(f);
 	EVP_MD_CTX_free(md);
-	for (int i = 0; ok && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	if (ok)
+		hex32(d, out);
 	return ok ? 0 : -1;
 }
 
@@ -439,12 +444,7 @@ static int record(struct pkiroll_store *s, const struct bundle_partner *p, const
 			store_done(s, st);
 		}
 out:
-	if (!ok) {
-		store_sql_error(s, "bundle");
-		store_exec(s, "ROLLBACK");
-		return -1;
-	}
-	return store_exec(s, "COMMIT");
+	return store_end(s, ok, "bundle");
 }
 
 /* One partner: load, build, write, record. */

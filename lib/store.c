@@ -172,6 +172,16 @@ int store_exec(struct pkiroll_store *s, const char *sql)
 	return 0;
 }
 
+int store_end(struct pkiroll_store *s, int ok, const char *what)
+{
+	if (!ok) {
+		store_sql_error(s, what);
+		store_exec(s, "ROLLBACK");
+		return -1;
+	}
+	return store_exec(s, "COMMIT");
+}
+
 sqlite3_stmt *store_prepare(struct pkiroll_store *s, const char *sql)
 {
 	sqlite3_stmt *st = NULL;

@@ -26,6 +26,10 @@ struct pkiroll_store {
 /* Logs "store PATH: what: sqlite's message". */
 void store_sql_error(struct pkiroll_store *s, const char *what);
 
+/* Ends a transaction: COMMIT when ok, else logs "what" with SQLite's
+ * message and rolls back. Returns 0 or -1. */
+int store_end(struct pkiroll_store *s, int ok, const char *what);
+
 /* Runs SQL without results. Returns 0 or -1 (logged). */
 int store_exec(struct pkiroll_store *s, const char *sql);
 

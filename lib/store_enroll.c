@@ -176,12 +176,7 @@ int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id
 out:
 	store_done(s, st);
 	free(from);
-	if (!ok) {
-		store_sql_error(s, "step");
-		store_exec(s, "ROLLBACK");
-		return -1;
-	}
-	return store_exec(s, "COMMIT");
+	return store_end(s, ok, "step");
 }
 
 /* The id of a CA certificate, recorded first if new. 0 on error. */
@@ -377,10 +372,5 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 out:
 	store_done(s, st);
 	free(from);
-	if (!ok) {
-		store_sql_error(s, "result");
-		store_exec(s, "ROLLBACK");
-		return -1;
-	}
-	return store_exec(s, "COMMIT");
+	return store_end(s, ok, "result");
 }
