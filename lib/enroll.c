@@ -166,8 +166,12 @@ static void job_write(struct run *r, struct wbuf *b, const struct community *c, 
 	}
 }
 
-/* Is this community due, and does it resume? 1 or 0. */
-static int due_community(const struct run *r, const struct community *c, int *resume)
+/*
+ * Is this community due, and does it resume? 1 or 0. An in-run retry
+ * (in_run) is due whatever next_attempt_at says: that date is for the
+ * runs after this one.
+ */
+static int due_community(const struct run *r, const struct community *c, int in_run, int *resume)
 {
 	*resume = 0;
 	switch (c->state) {
@@ -175,7 +179,7 @@ static int due_community(const struct run *r, const struct community *c, int *re
 		return 1;
 	case PKIROLL_STATE_ENROLLING:
 	case PKIROLL_STATE_FAILED:
-		if (c->state == PKIROLL_STATE_FAILED && !r->o->retry_failed &&
+		if (c->state == PKIROLL_STATE_FAILED && !r->o->retry_failed && !in_run &&
 		    (!c->retryable || c->next_attempt_at > (sqlite3_int64)time(NULL)))
 			return 0;
 		*resume = c->has_tx && c->keystore[0] != '\0' && c->tx_nonce_len > 0 &&
@@ -187,12 +191,12 @@ static int due_community(const struct run *r, const struct community *c, int *re
 }
 
 /* Looks the community up and decides: 1 due, 0 not (or unknown), -1 error. */
-static int due(struct run *r, const char *name, struct community *c, int *resume)
+static int due(struct run *r, const char *name, int in_run, struct community *c, int *resume)
 {
 	int g = store_community_get(r->s, name, c);
 
 	*resume = 0;
-	return g <= 0 ? g : due_community(r, c, resume);
+	return g <= 0 ? g : due_community(r, c, in_run, resume);
 }
 
 static int profile_for(struct run *r, const char *row_ca)
@@ -242,7 +246,7 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 {
 	struct community c;
 	struct slot *sl;
-	int resume, d = due(r, cand->name, &c, &resume);
+	int resume, d = due(r, cand->name, cand->attempts > 0, &c, &resume);
 	struct profile *p = &r->profs[cand->prof];
 
 	if (d <= 0)
@@ -271,6 +275,13 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 	return 1;
 }
 
+/* A due community not sent because its CA profile is paused. */
+static void paused_skip(struct run *r, const char *name)
+{
+	r->st->skipped++;
+	ctx_log(r->ctx, PKIROLL_LOG_INFO, "%s: skipped: its CA profile is paused for this run", name);
+}
+
 /* pool_ops.next_job */
 static int next_job(void *arg, struct wbuf *job, long long *id)
 {
@@ -281,13 +292,24 @@ static int next_job(void *arg, struct wbuf *job, long long *id)
 
 	if (r->stopping)
 		return -1;
-	/* Phase: in-run retries whose time has come. */
+	/*
+	 * Phase: in-run retries whose time has come. A paused profile's are
+	 * dropped: they stay failed (and retryable) in the store, and are
+	 * counted as failed, so the run can end.
+	 */
 	for (int i = 0; i < r->nretries; i++) {
 		struct retry *q = &r->retries[i];
+		int paused = r->profs[q->prof].paused;
 
-		if (q->due_ms > now || !profile_ready(r, q->prof) || r->profs[q->prof].paused)
+		if (!paused && (q->due_ms > now || !profile_ready(r, q->prof)))
 			continue;
-		d = dispatch(r, q, job, id);
+		d = paused ? 0 : dispatch(r, q, job, id);
+		if (d == 0) {
+			/* not sent: it ends the run failed, and says so */
+			r->st->failed++;
+			ctx_log(r->ctx, PKIROLL_LOG_ERROR, "%s: failed: %s", q->name,
+				paused ? "not retried: its CA profile is paused" : "no longer due");
+		}
 		OPENSSL_cleanse(q->code, sizeof(q->code));
 		r->retries[i] = r->retries[--r->nretries];
 		if (d != 0)
@@ -302,6 +324,16 @@ static int next_job(void *arg, struct wbuf *job, long long *id)
 		int prof, got;
 
 		if (r->held) {
+			if (r->profs[r->held_row.prof].paused) {
+				struct community c;
+				int resume;
+
+				r->held = 0;
+				if (due(r, r->held_row.name, 0, &c, &resume) == 1)
+					paused_skip(r, r->held_row.name);
+				OPENSSL_cleanse(&r->held_row, sizeof(r->held_row));
+				continue;
+			}
 			if (!profile_ready(r, r->held_row.prof))
 				return 0;
 			r->held = 0;
@@ -337,7 +369,7 @@ static int next_job(void *arg, struct wbuf *job, long long *id)
 			int resume;
 
 			/* only a due community needs its code */
-			if (due(r, row->community, &c, &resume) == 1) {
+			if (due(r, row->community, 0, &c, &resume) == 1) {
 				ctx_log(r->ctx, PKIROLL_LOG_ERROR, "%s: authorization_code: %s; skipped",
 					row->community, why);
 				r->st->skipped++;
@@ -350,8 +382,8 @@ static int next_job(void *arg, struct wbuf *job, long long *id)
 			struct community c;
 			int resume;
 
-			if (due(r, row->community, &c, &resume) == 1)
-				r->st->skipped++;
+			if (due(r, row->community, 0, &c, &resume) == 1)
+				paused_skip(r, row->community);
 			OPENSSL_cleanse(cand.code, sizeof(cand.code));
 			continue;
 		}
@@ -672,7 +704,7 @@ static int dry_run(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct
 			if (g2 < 0)
 				break;
 			if (g2 == 1)
-				d = due_community(r, &c, &resume);
+				d = due_community(r, &c, 0, &resume);
 		}
 		if (!d)
 			continue;
