@@ -609,6 +609,12 @@ static int on_result(void *arg, long long id, struct wbuf *msg)
 			snprintf(text, sizeof(text), "rejected by the CA, not retried: %s", reason);
 		}
 		break;
+	case JOB_F_KEYSTORE:
+		/* a local fault: the next run may succeed once the disk is fixed */
+		o.state = PKIROLL_STATE_FAILED;
+		o.retryable = 1;
+		snprintf(text, sizeof(text), "keystore not written: %s", reason);
+		break;
 	case CMP_F_CONFIG:
 	case CMP_F_PROTOCOL:
 	case CMP_F_INTERNAL:

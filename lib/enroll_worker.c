@@ -43,6 +43,7 @@ struct worker {
 	int fd;
 	struct job *job;
 	struct cmp_tx *tx;
+	int rejecting; /* a certConf that rejects is no step to resume at */
 };
 
 /* Reads a JOB frame. Matched by job_write() in enroll.c. */
@@ -151,7 +152,7 @@ static int on_cmp_step(void *arg, int step, const struct cmp_result *r)
 	case CMP_STEP_RESPONSE:
 		return report_step(w, STEP_RESPONSE, NULL);
 	case CMP_STEP_CONFIRM:
-		return report_step(w, STEP_CONFIRM, NULL);
+		return w->rejecting ? 0 : report_step(w, STEP_CONFIRM, NULL);
 	default:
 		return 0;
 	}
@@ -236,6 +237,49 @@ static X509 *load_cer(const char *dir, const char *name)
 	return x;
 }
 
+/*
+ * The certificates a resumed job confirms: the DER copies, else the
+ * PKCS#12 (the one file synced before the keys step was recorded).
+ * 1 both there, 0 the keystore is incomplete, so no certConf accepted
+ * them and the community enrolls again (what is left is moved aside), -1
+ * it cannot be read (err says why; a wrong passphrase must not cost it).
+ */
+static int load_resume_certs(const struct job *j, X509 **sign, X509 **enc, char *err,
+			     size_t errlen)
+{
+	char from[2048], to[2100];
+	X509 *ps = NULL, *pe = NULL;
+	int r;
+
+	*sign = load_cer(j->kspath, "signing.cer");
+	*enc = j->dual ? load_cer(j->kspath, "encryption.cer") : NULL;
+	if (*sign != NULL && (!j->dual || *enc != NULL))
+		return 1;
+	if ((r = keystore_read_certs(j->kspath, j->pass, &ps, &pe)) < 0) {
+		snprintf(err, errlen,
+			 "cannot resume: %.400s/keystore.p12 cannot be read with this passphrase",
+			 j->kspath);
+		return -1;
+	}
+	X509_free(*sign);
+	X509_free(*enc);
+	*sign = ps;
+	*enc = j->dual ? pe : NULL;
+	if (!j->dual)
+		X509_free(pe);
+	if (*sign != NULL && (!j->dual || *enc != NULL))
+		return 1;
+	X509_free(*sign);
+	X509_free(*enc);
+	*sign = *enc = NULL;
+	if (r == 1) {
+		snprintf(from, sizeof(from), "%s/keystore.p12", j->kspath);
+		snprintf(to, sizeof(to), "%s.incomplete", from);
+		(void)rename(from, to);
+	}
+	return 0;
+}
+
 #define KEK_USES 64
 
 /*
@@ -272,7 +316,7 @@ static void run_job(int fd, struct job *j)
 	X509 *old_sign = NULL, *old_enc = NULL;
 	char err[512], kspath[1024] = "";
 	struct wbuf res = { 0 };
-	int fault = CMP_F_INTERNAL, resumed = 0, after_resume = 0;
+	int fault = CMP_F_INTERNAL, resumed = 0, after_resume = 0, ks_failed = 0;
 	const struct cmp_result *r = NULL;
 
 	rq.secret = (const unsigned char *)j->code;
@@ -293,13 +337,18 @@ static void run_job(int fd, struct job *j)
 
 	if (j->resume) {
 		/* certConf for certificates an interrupted run already stored */
-		old_sign = load_cer(j->kspath, "signing.cer");
-		old_enc = j->dual ? load_cer(j->kspath, "encryption.cer") : NULL;
-		if (old_sign == NULL || (j->dual && old_enc == NULL) ||
-		    (w.tx = cmp_tx_resume(NULL, &cc, &rq, j->tid, j->nonce, j->nonce_len,
+		int got = load_resume_certs(j, &old_sign, &old_enc, err, sizeof(err));
+
+		if (got < 0) {
+			fault = CMP_F_CONFIG;
+			goto report;
+		}
+		if (got == 0)
+			goto fresh; /* never confirmed by us: enroll again */
+		if ((w.tx = cmp_tx_resume(NULL, &cc, &rq, j->tid, j->nonce, j->nonce_len,
 					  j->pbm_len ? j->pbm : NULL, j->pbm_len, old_sign,
 					  old_enc)) == NULL) {
-			snprintf(err, sizeof(err), "cannot resume: the keystore in %.400s is incomplete",
+			snprintf(err, sizeof(err), "cannot resume the transaction of %.400s",
 				 j->kspath);
 			goto report;
 		}
@@ -321,6 +370,7 @@ static void run_job(int fd, struct job *j)
 		after_resume = 1;
 	}
 
+fresh:
 	/* Phase: a new key and the request. */
 	rq.kek = j->dual ? worker_kek() : NULL;
 	if ((rq.new_key = keys_generate(j->key_type)) == NULL) {
@@ -351,8 +401,16 @@ static void run_job(int fd, struct job *j)
 					  .legacy = j->legacy };
 
 		if (keystore_write(&ks, kspath, sizeof(kspath), err, sizeof(err)) < 0) {
-			fault = CMP_F_INTERNAL;
-			cmp_tx_confirm(w.tx, 0);
+			size_t l = strlen(err);
+
+			/* the reason is ours, not the certConf's; nothing to resume */
+			w.rejecting = 1;
+			(void)cmp_tx_confirm(w.tx, 0);
+			fault = JOB_F_KEYSTORE;
+			snprintf(err + l, sizeof(err) - l,
+				 "; the CA was told to reject the certificates, the codes stay usable");
+			kspath[0] = '\0';
+			ks_failed = 1;
 			goto report;
 		}
 	}
@@ -364,7 +422,7 @@ report:
 	r = w.tx ? cmp_tx_result(w.tx) : NULL;
 	wbuf_int(&res, R_FAULT, fault);
 	if (fault != CMP_OK)
-		wbuf_str(&res, R_REASON, r && r->reason[0] ? r->reason : err);
+		wbuf_str(&res, R_REASON, r && r->reason[0] && !ks_failed ? r->reason : err);
 	if (r != NULL) {
 		wbuf_int(&res, R_STEP, r->step);
 		wbuf_int(&res, R_FAILBITS, (long long)(r->failbits[0] | r->failbits[1]));

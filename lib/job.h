@@ -24,6 +24,12 @@ enum job_tag {
  * the certificate again (in OpenSSL 3.0 a parse costs a key decoder). */
 enum certinfo_tag { CI_SERIAL = 1, CI_ISSUER, CI_SUBJECT, CI_NOTBEFORE, CI_NOTAFTER, CI_KEYTYPE };
 
+/* R_FAULT is a CMP fault (enum cmp_fault), or one of the job's own that
+ * happen outside the CMP transaction. */
+enum job_fault {
+	JOB_F_KEYSTORE = 100, /* the keystore could not be written: certificates rejected */
+};
+
 /* Steps as the store names them; a worker reports each before going on. */
 enum job_step { STEP_NONE = 0, STEP_REQUEST, STEP_RESPONSE, STEP_KEYS, STEP_CONFIRM, STEP__MAX };
 

@@ -317,6 +317,33 @@ out:
 	return rc;
 }
 
+/* The files of a keystore directory, the PKCS#12 first. */
+static const char *const ks_files[] = { "keystore.p12", "signing.cer", "signing.pem",
+					"encryption.cer", "encryption.pem", "chain.pem" };
+
+/* Removes what a failed keystore_write() renamed into place (mask: bits
+ * of ks_files), then syncs the directory. */
+static void unwrite(const char *path, unsigned mask)
+{
+	char p[4200];
+
+	for (size_t i = 0; i < sizeof(ks_files) / sizeof(ks_files[0]); i++)
+		if (mask & (1u << i)) {
+			snprintf(p, sizeof(p), "%s/%s", path, ks_files[i]);
+			(void)unlink(p);
+		}
+}
+
+static void sync_dir(const char *path)
+{
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+}
+
 int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, char *err,
 		   size_t errlen)
 {
@@ -324,10 +351,12 @@ int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, cha
 	BIO *b = NULL;
 	char *data;
 	long n;
+	unsigned written = 0;
+	int e;
 
 	/* Phase: the directories, private. */
 	if (mkdir(in->base, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: %s", in->base, strerror(errno));
+		snprintf(err, errlen, "keystore directory %s: %s", in->base, strerror(errno));
 		return -1;
 	}
 	keystore_dirname(in->community, name, sizeof(name));
@@ -336,40 +365,89 @@ int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, cha
 		return -1;
 	}
 	if ((mkdir(path, 0700) < 0 && errno != EEXIST) || chmod(path, 0700) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "keystore directory %s: %s", path, strerror(errno));
 		return -1;
 	}
-
 	/* Phase: the PKCS#12 first (the keys), then the public copies. */
 	if (write_p12(path, in) < 0) {
-		snprintf(err, errlen, "%s: cannot write keystore.p12: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s/keystore.p12: %s", path, strerror(errno));
 		return -1;
 	}
-	if (write_cert(path, "signing", in->sign_cert) < 0 ||
-	    (in->enc_cert != NULL && write_cert(path, "encryption", in->enc_cert) < 0)) {
-		snprintf(err, errlen, "%s: cannot write the certificates: %s", path,
-			 strerror(errno));
-		return -1;
+	written |= 1u << 0;
+	if (write_cert(path, "signing", in->sign_cert) < 0) {
+		snprintf(err, errlen, "%s/signing.cer: %s", path, strerror(errno));
+		goto fail;
 	}
-	if ((b = BIO_new(BIO_s_mem())) == NULL)
-		return -1;
+	written |= 3u << 1;
+	if (in->enc_cert != NULL && write_cert(path, "encryption", in->enc_cert) < 0) {
+		snprintf(err, errlen, "%s/encryption.cer: %s", path, strerror(errno));
+		goto fail;
+	}
+	written |= 3u << 3;
+	if ((b = BIO_new(BIO_s_mem())) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
 	for (int i = 0; i < sk_X509_num(in->chain); i++)
 		PEM_write_bio_X509(b, sk_X509_value(in->chain, i));
 	n = BIO_get_mem_data(b, &data);
 	if (n > 0 && atomic_write(path, "chain.pem", data, (size_t)n, 0600, 0) < 0) {
-		snprintf(err, errlen, "%s: cannot write chain.pem: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s/chain.pem: %s", path, strerror(errno));
 		BIO_free(b);
-		return -1;
+		goto fail;
 	}
 	BIO_free(b);
 	/* the renames themselves, durable (the certificate copies can be rebuilt) */
-	{
-		int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (dfd >= 0) {
-			(void)fsync(dfd);
-			close(dfd);
-		}
-	}
+	sync_dir(path);
 	return 0;
+fail:
+	/* certificates the CA will be told to reject: nothing of them stays */
+	e = errno;
+	unwrite(path, written);
+	sync_dir(path);
+	errno = e;
+	return -1;
+}
+
+int keystore_read_certs(const char *dir, const char *pass, X509 **sign, X509 **enc)
+{
+	char p[4200];
+	PKCS12 *p12 = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	STACK_OF(X509) *ca = NULL;
+	FILE *f;
+	int rc = -1;
+
+	*sign = NULL;
+	*enc = NULL;
+	snprintf(p, sizeof(p), "%s/keystore.p12", dir);
+	if ((f = fopen(p, "rb")) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	p12 = d2i_PKCS12_fp(f, NULL);
+	fclose(f);
+	if (p12 == NULL || !PKCS12_parse(p12, pass, &key, &cert, &ca))
+		goto out;
+	/* PKCS12_parse gives the first key's certificate; the rest are in ca */
+	for (int i = -1; i < sk_X509_num(ca); i++) {
+		X509 *x = i < 0 ? cert : sk_X509_value(ca, i);
+		const unsigned char *fn;
+		int fl = 0;
+
+		if (x == NULL || (fn = X509_alias_get0(x, &fl)) == NULL)
+			continue;
+		if (fl == 7 && memcmp(fn, "signing", 7) == 0 && *sign == NULL && X509_up_ref(x))
+			*sign = x;
+		else if (fl == 10 && memcmp(fn, "encryption", 10) == 0 && *enc == NULL &&
+			 X509_up_ref(x))
+			*enc = x;
+	}
+	rc = 1;
+out:
+	ERR_clear_error();
+	PKCS12_free(p12);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	sk_X509_pop_free(ca, X509_free);
+	return rc;
 }

@@ -28,10 +28,19 @@ void keystore_dirname(const char *community, char *out, size_t len);
 
 /*
  * Writes the keystore; *path gets the community's directory. Returns 0, or
- * -1 with err set (no secret in it). Nothing half-written is left behind.
+ * -1 with err set (the file or directory and the errno; no secret). What
+ * this call renamed into place is removed again on failure.
  */
 int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, char *err,
 		   size_t errlen);
+
+/*
+ * The certificates of the keystore in dir, read from its PKCS#12 by their
+ * friendly names ("signing", "encryption"); the caller frees them. 1 read
+ * (a certificate that is not there stays NULL), 0 there is no keystore.p12,
+ * -1 it cannot be read or opened with pass.
+ */
+int keystore_read_certs(const char *dir, const char *pass, X509 **sign, X509 **enc);
 
 /*
  * Writes data to dir/name atomically with the given mode (temporary file in
