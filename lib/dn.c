@@ -140,6 +140,17 @@ static int split(char *buf, struct ava *avas, char *err, size_t errlen)
 			snprintf(err, errlen, "%s: empty value", avas[n].type);
 			return -1;
 		}
+		/* a NUL or other control byte (escaped as \\00) would be issued
+		 * in a certificate and cut or mislead whatever prints it */
+		for (size_t k = 0; k < avas[n].len; k++) {
+			unsigned char b = (unsigned char)avas[n].value[k];
+
+			if (b < 0x20 || b == 0x7f) {
+				snprintf(err, errlen, "%s: control character 0x%02x in value",
+					 avas[n].type, b);
+				return -1;
+			}
+		}
 		n++;
 		if (*p == '\0')
 			break;

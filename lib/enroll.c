@@ -363,7 +363,7 @@ static int next_job(void *arg, struct wbuf *job, long long *id)
 		}
 		snprintf(cand.name, sizeof(cand.name), "%s", row->community);
 		cand.prof = prof;
-		if (manifest_resolve_code(row->authcode, cand.code, sizeof(cand.code), why,
+		if (manifest_resolve_code(row->authcode, r->o->mopts.insecure_code_files, cand.code, sizeof(cand.code), why,
 					  sizeof(why)) < 0) {
 			struct community c;
 			int resume;
@@ -762,6 +762,11 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 		ctx_log(ctx, PKIROLL_LOG_ERROR,
 			"no CA: give --ca-url URL, or a [ca NAME] section in the configuration file");
 		return PKIROLL_ERR_CONFIG;
+	}
+	/* Phase: a manifest that cannot be read creates nothing. */
+	if ((err = pkiroll_manifest_open_check(ctx, o->manifest, &o->mopts)) != PKIROLL_OK) {
+		err = err == PKIROLL_ERR_NOMEM ? err : PKIROLL_ERR_MANIFEST;
+		goto out;
 	}
 	if (o->dry_run) {
 		err = dry_run(ctx, o, &r);

@@ -15,50 +15,8 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "fileio.h"
 #include "keystore.h"
-
-int atomic_write(const char *dir, const char *name, const void *data, size_t len, int mode,
-		 int durable)
-{
-	char tmp[4096], path[4096];
-	const unsigned char *p = data;
-	int fd, saved;
-	size_t off = 0;
-
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >= (int)sizeof(tmp) ||
-	    snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
-		return -1;
-	if ((fd = mkstemp(tmp)) < 0)
-		return -1;
-	if (fchmod(fd, (mode_t)mode) < 0)
-		goto fail;
-	while (off < len) {
-		ssize_t w = write(fd, p + off, len - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		off += (size_t)w;
-	}
-	if ((durable && fsync(fd) < 0) || close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	if (rename(tmp, path) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	return 0;
-fail:
-	saved = errno;
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	errno = saved;
-	return -1;
-}
 
 void keystore_dirname(const char *community, char *out, size_t len)
 {

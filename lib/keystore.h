@@ -42,12 +42,4 @@ int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, cha
  */
 int keystore_read_certs(const char *dir, const char *pass, X509 **sign, X509 **enc);
 
-/*
- * Writes data to dir/name atomically with the given mode (temporary file in
- * dir, rename; the temporary is removed on every error), synced to disk
- * before the rename when durable is set. 0 or -1.
- */
-int atomic_write(const char *dir, const char *name, const void *data, size_t len, int mode,
-		 int durable);
-
 #endif

@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 
 #include "dn.h"
+#include "fileio.h"
 #include "manifest.h"
 #include "store.h"
 
@@ -529,6 +530,8 @@ struct manifest *manifest_open(pkiroll_ctx *ctx, const char *path,
 			       const struct pkiroll_manifest_opts *opts, int *err)
 {
 	struct manifest *m = calloc(1, sizeof(*m));
+	char why[1200];
+	int enoent;
 
 	*err = PKIROLL_ERR_NOMEM;
 	if (m == NULL)
@@ -546,9 +549,9 @@ struct manifest *manifest_open(pkiroll_ctx *ctx, const char *path,
 	if ((m->path = strdup(path)) == NULL || (m->line = malloc(MAX_LINE)) == NULL ||
 	    (m->rec = malloc(MAX_RECORD)) == NULL)
 		goto fail;
-	if ((m->fp = fopen(path, "rb")) == NULL) {
-		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: %s", path, strerror(errno));
-		*err = errno == ENOENT ? PKIROLL_ERR_NOENT : PKIROLL_ERR_IO;
+	if ((m->fp = file_fopen_regular(path, &enoent, why, sizeof(why))) == NULL) {
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s", why);
+		*err = enoent ? PKIROLL_ERR_NOENT : PKIROLL_ERR_IO;
 		goto fail;
 	}
 	if ((m->seen = seen_new()) == NULL) {
@@ -608,6 +611,43 @@ static int has_control(const char *s)
 	return 0;
 }
 
+/*
+ * A file: code: regular (a FIFO would hang the run, a directory reads as
+ * empty) and private, as ssh wants a private key, unless the caller says
+ * otherwise. NULL if fine, else why not (err).
+ */
+static const char *code_file_refused(const struct stat *st, int insecure, const char *path,
+				     char *err, size_t errlen)
+{
+	if (!insecure && (st->st_mode & 077) != 0) {
+		snprintf(err, errlen,
+			 "%s: readable or writable by group or others (mode %03o): chmod 600 it, or "
+			 "give --insecure-code-files",
+			 path, (unsigned)(st->st_mode & 0777));
+		return err;
+	}
+	return NULL;
+}
+
+static void code_file_check(struct manifest *m, const char *path)
+{
+	struct stat st;
+	char err[1200];
+	int enoent, fd = file_open_regular(path, &st, &enoent, err, sizeof(err));
+
+	if (fd < 0) {
+		/* a code file may be put in place after the check */
+		if (enoent)
+			row_warn(m, col_names[COL_AUTHCODE], "%s", err);
+		else
+			row_error(m, col_names[COL_AUTHCODE], "%s", err);
+		return;
+	}
+	close(fd);
+	if (code_file_refused(&st, m->opts.insecure_code_files, path, err, sizeof(err)) != NULL)
+		row_error(m, col_names[COL_AUTHCODE], "%s", err);
+}
+
 static void check_authcode(struct manifest *m, const char *v)
 {
 	if (strncmp(v, "env:", 4) == 0) {
@@ -628,8 +668,7 @@ static void check_authcode(struct manifest *m, const char *v)
 			row_error(m, col_names[COL_AUTHCODE], "file: needs a path");
 			return;
 		}
-		if (access(v + 5, R_OK) != 0)
-			row_warn(m, col_names[COL_AUTHCODE], "%s: %s", v + 5, strerror(errno));
+		code_file_check(m, v + 5);
 	} else if (has_control(v)) {
 		row_error(m, col_names[COL_AUTHCODE], "control character in code");
 	}
@@ -739,6 +778,9 @@ static void validate_row(struct manifest *m)
 	if (row->community != NULL) {
 		if (has_control(row->community))
 			row_error(m, col_names[COL_COMMUNITY], "control character in name");
+		if (strlen(row->community) > MANIFEST_MAX_NAME)
+			row_error(m, col_names[COL_COMMUNITY], "longer than %d bytes",
+				  MANIFEST_MAX_NAME);
 		check_formula(m, COL_COMMUNITY, row->community);
 		check_unique(m, 0, COL_COMMUNITY, row->community);
 	}
@@ -776,6 +818,9 @@ static void validate_row(struct manifest *m)
 	}
 	if (dn != NULL) {
 		m->subject = dn_format(dn);
+		if (m->subject != NULL && strlen(m->subject) > MANIFEST_MAX_SUBJECT)
+			row_error(m, col_names[subj != NULL ? COL_SUBJECT : COL_COMMUNITY],
+				  "the subject is longer than %d bytes", MANIFEST_MAX_SUBJECT);
 		row->subject = m->subject;
 		X509_NAME_free(dn);
 	}
@@ -874,11 +919,12 @@ void manifest_close(struct manifest *m)
 	free(m);
 }
 
-int manifest_resolve_code(const char *value, char *out, size_t outlen, char *err, size_t errlen)
+int manifest_resolve_code(const char *value, int insecure_files, char *out, size_t outlen,
+			  char *err, size_t errlen)
 {
 	const char *src = value;
 	char buf[1024];
-	size_t n;
+	size_t n = 0;
 
 	if (strncmp(value, "env:", 4) == 0) {
 		if ((src = getenv(value + 4)) == NULL) {
@@ -886,14 +932,28 @@ int manifest_resolve_code(const char *value, char *out, size_t outlen, char *err
 			return -1;
 		}
 	} else if (strncmp(value, "file:", 5) == 0) {
-		FILE *f = fopen(value + 5, "r");
+		struct stat st;
+		ssize_t r;
+		int fd = file_open_regular(value + 5, &st, NULL, err, errlen);
 
-		if (f == NULL) {
-			snprintf(err, errlen, "%s: %s", value + 5, strerror(errno));
+		if (fd < 0)
+			return -1;
+		if (code_file_refused(&st, insecure_files, value + 5, err, errlen) != NULL) {
+			close(fd);
 			return -1;
 		}
-		n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
+		while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) != 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				snprintf(err, errlen, "%s: %s", value + 5, strerror(errno));
+				close(fd);
+				OPENSSL_cleanse(buf, sizeof(buf));
+				return -1;
+			}
+			n += (size_t)r;
+		}
+		close(fd);
 		buf[n] = '\0';
 		buf[strcspn(buf, "\r\n")] = '\0';
 		src = buf;
@@ -907,6 +967,16 @@ int manifest_resolve_code(const char *value, char *out, size_t outlen, char *err
 	memcpy(out, src, n + 1);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return 0;
+}
+
+int pkiroll_manifest_open_check(pkiroll_ctx *ctx, const char *path,
+				const struct pkiroll_manifest_opts *opts)
+{
+	int err = PKIROLL_OK;
+	struct manifest *m = manifest_open(ctx, path, opts, &err);
+
+	manifest_close(m);
+	return m != NULL ? PKIROLL_OK : err;
 }
 
 int pkiroll_manifest_check(pkiroll_ctx *ctx, const char *path,

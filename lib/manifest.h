@@ -7,6 +7,8 @@
 #include "internal.h"
 
 #define MANIFEST_MAX_FIELD 4096 /* bytes in one field */
+#define MANIFEST_MAX_NAME 255   /* bytes in a community name: the pipeline's bound */
+#define MANIFEST_MAX_SUBJECT 1023 /* bytes of a subject DN as written back */
 
 enum key_type { KEY_RSA2048 = 0, KEY_RSA3072, KEY_RSA4096, KEY_P256, KEY_P384, KEY__MAX };
 
@@ -62,9 +64,11 @@ void manifest_stats_rows(const struct manifest *m, unsigned long *rows, unsigned
 /*
  * The authorization code a manifest value stands for: the value itself, or
  * the content of env:NAME or file:PATH (its first line). The code goes to
- * out (the caller cleanses it after use). Returns 0, or -1 with err set
- * (never containing the code).
+ * out (the caller cleanses it after use). A code file must be a regular
+ * file that only its owner can read, unless insecure_files is set. Returns
+ * 0, or -1 with err set (never containing the code).
  */
-int manifest_resolve_code(const char *value, char *out, size_t outlen, char *err, size_t errlen);
+int manifest_resolve_code(const char *value, int insecure_files, char *out, size_t outlen,
+			  char *err, size_t errlen);
 
 #endif

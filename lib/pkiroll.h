@@ -117,6 +117,7 @@ const struct pkiroll_ca_profile *pkiroll_config_profile(const struct pkiroll_con
 struct pkiroll_manifest_opts {
 	char delimiter; /* ',', ';', '\t', or 0 to detect from the header */
 	int strict;	/* stop at the first bad row */
+	int insecure_code_files; /* accept file: codes readable by group or others */
 };
 
 struct pkiroll_manifest_stats {
@@ -135,6 +136,14 @@ struct pkiroll_manifest_stats {
 int pkiroll_manifest_check(pkiroll_ctx *ctx, const char *path,
 			   const struct pkiroll_manifest_opts *opts,
 			   struct pkiroll_manifest_stats *stats);
+
+/*
+ * Opens the manifest and reads its header, then closes it: what a command
+ * checks before it creates anything. PKIROLL_OK, PKIROLL_ERR_NOENT, _IO (not
+ * a regular file, unreadable) or _MANIFEST (bad header); logged.
+ */
+int pkiroll_manifest_open_check(pkiroll_ctx *ctx, const char *path,
+				const struct pkiroll_manifest_opts *opts);
 
 /* ---- store ---- */
 

@@ -14,6 +14,7 @@
 struct importer {
 	struct pkiroll_store *s;
 	const char *path;
+	int insecure_code_files;
 	sqlite3_stmt *find, *insert, *update, *find_ref;
 	sqlite3_stmt *partner_add, *link_add, *links, *link_del;
 };
@@ -183,7 +184,7 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 		unsigned char h[CODE_HASH_LEN];
 		char code[512], why[256];
 
-		if (manifest_resolve_code(row->authcode, code, sizeof(code), why, sizeof(why)) == 0 &&
+		if (manifest_resolve_code(row->authcode, im->insecure_code_files, code, sizeof(code), why, sizeof(why)) == 0 &&
 		    store_code_hash(code, sqlite3_column_blob(im->find, 11), h) == 0 &&
 		    memcmp(h, sqlite3_column_blob(im->find, 11), CODE_HASH_LEN) != 0) {
 			note_change(changes, sizeof(changes), "authorization_code", "refused", "new");
@@ -306,7 +307,8 @@ int pkiroll_store_import(pkiroll_store *s, const char *path,
 			 const struct pkiroll_manifest_opts *opts,
 			 struct pkiroll_import_stats *stats)
 {
-	struct importer im = {.s = s, .path = path};
+	struct importer im = {.s = s, .path = path,
+			      .insecure_code_files = opts != NULL && opts->insecure_code_files};
 	const struct manifest_row *row;
 	struct manifest *m = NULL;
 	int err, r, u;

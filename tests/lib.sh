@@ -84,7 +84,9 @@ stop_ca() {
 # make_manifest FILE N PREFIX REFBASE: N communities whose codes are in
 # files (file:), partners, p256 keys with every 10th rsa2048.
 make_manifest() {
-	local file=$1 n=$2 prefix=$3 base=$4 i kt
+	local file=$1 n=$2 prefix=$3 base=$4 i kt mask
+	mask=$(umask)
+	umask 077 # code files are private, or pkiroll refuses them
 	mkdir -p "$T_DIR/codes"
 	echo "community,reference_number,authorization_code,partners,subject,key_type,encryption_key_type" >"$file"
 	for i in $(seq 1 "$n"); do
@@ -93,6 +95,7 @@ make_manifest() {
 		printf "AUTH-%s-%05d" "$prefix" "$i" >"$T_DIR/codes/$prefix-$i"
 		echo "$prefix-$i,$((base + i)),file:$T_DIR/codes/$prefix-$i,Partner $((i % 7)),\"CN=$prefix $i,O=Example,C=US\",$kt,$kt" >>"$file"
 	done
+	umask "$mask"
 }
 
 # passfile: a keystore passphrase file, 0600.

@@ -8,6 +8,7 @@
 #include "cli.h"
 
 const char help_check[] = "usage: pkiroll check MANIFEST [--delimiter C] [--strict]\n"
+			  "                      [--insecure-code-files]\n"
 			  "\n"
 			  "Reads the whole manifest, reports every problem as FILE:LINE: column:\n"
 			  "reason, and prints a count of good and bad rows. Contacts no CA and\n"
@@ -15,6 +16,8 @@ const char help_check[] = "usage: pkiroll check MANIFEST [--delimiter C] [--stri
 			  "\n"
 			  "  --delimiter C  ',' ';' or 'tab' (default: detected from the header)\n"
 			  "  --strict       stop at the first bad row\n"
+			  "  --insecure-code-files  accept file: codes that group or others\n"
+			  "                 may read (refused by default, as ssh refuses such a key)\n"
 			  "\n"
 			  "exit: 0 all rows good, 1 some rows bad, 2 the manifest cannot be read\n";
 
@@ -35,6 +38,7 @@ int cli_manifest_options(struct cli *cli, const char *cmd, struct pkiroll_manife
 	static const struct option opts[] = {
 		{"delimiter", required_argument, NULL, 'd'},
 		{"strict", no_argument, NULL, 's'},
+		{"insecure-code-files", no_argument, NULL, 'I'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -51,6 +55,9 @@ int cli_manifest_options(struct cli *cli, const char *cmd, struct pkiroll_manife
 			break;
 		case 's':
 			mo->strict = 1;
+			break;
+		case 'I':
+			mo->insecure_code_files = 1;
 			break;
 		default:
 			cli_error("%s: unknown option or missing value \"%s\" (see pkiroll %s "

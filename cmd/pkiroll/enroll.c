@@ -19,6 +19,7 @@ const char help_enroll[] =
 	"                      [--keystore-dir DIR] [--keystore-pass-file FILE |\n"
 	"                      --keystore-pass-fd N] [--limit N] [--dry-run]\n"
 	"                      [--retry-failed] [--delimiter C] [--strict]\n"
+	"                      [--insecure-code-files]\n"
 	"\n"
 	"Imports the manifest into the store (bad rows are reported, good rows go\n"
 	"on), then enrolls every community that is due (pending; failed and\n"
@@ -41,6 +42,8 @@ const char help_enroll[] =
 	"  --limit N                enroll at most N communities this run\n"
 	"  --dry-run                show what would be enrolled where; write nothing\n"
 	"  --retry-failed           also retry failures marked not retryable\n"
+	"  --insecure-code-files    accept file: codes that group or others may read\n"
+	"                           (refused by default, as ssh refuses such a key)\n"
 	"\n"
 	"SIGINT/SIGTERM: no new enrollments, those in flight finish, everything is\n"
 	"recorded; a second signal aborts at once. Run again to resume.\n"
@@ -116,6 +119,7 @@ int cmd_enroll(struct cli *cli)
 		{ "retry-failed", no_argument, NULL, 'r' },
 		{ "delimiter", required_argument, NULL, 'd' },
 		{ "strict", no_argument, NULL, 's' },
+		{ "insecure-code-files", no_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pkiroll_config cfg;
@@ -167,6 +171,7 @@ int cmd_enroll(struct cli *cli)
 			}
 			break;
 		case 's': o.mopts.strict = 1; break;
+		case 'I': o.mopts.insecure_code_files = 1; break;
 		default:
 			cli_error("enroll: unknown option or missing value \"%s\" (see pkiroll enroll --help)",
 				  cli->argv[optind - 1]);

@@ -8,6 +8,7 @@
 #include "cli.h"
 
 const char help_import[] = "usage: pkiroll import MANIFEST [--delimiter C] [--strict]\n"
+			   "                       [--insecure-code-files]\n"
 			   "\n"
 			   "Validates the manifest and upserts its good rows into the store\n"
 			   "(--db): new communities become pending, changed rows are updated and\n"
@@ -16,6 +17,8 @@ const char help_import[] = "usage: pkiroll import MANIFEST [--delimiter C] [--st
 			   "\n"
 			   "  --delimiter C  ',' ';' or 'tab' (default: detected from the header)\n"
 			   "  --strict       stop at the first bad row and import nothing\n"
+			   "  --insecure-code-files  accept file: codes that group or others\n"
+			   "                 may read (refused by default)\n"
 			   "\n"
 			   "exit: 0 all rows imported, 1 some rows bad, 2 usage, 3 store error\n";
 
@@ -30,6 +33,11 @@ int cmd_import(struct cli *cli)
 		return EXIT_USAGE;
 	if ((cli->db = cli_store_path(cli)) == NULL)
 		return EXIT_USAGE;
+	/* a manifest that cannot be read creates no store */
+	if ((err = pkiroll_manifest_open_check(cli->ctx, cli->argv[optind], &mo)) != PKIROLL_OK) {
+		cli_error("import: %s: %s", cli->argv[optind], pkiroll_strerror(err));
+		return EXIT_USAGE;
+	}
 	if ((err = pkiroll_store_open(cli->ctx, cli->db, 1, &store)) != PKIROLL_OK) {
 		cli_error("import: %s: %s", cli->db, pkiroll_strerror(err));
 		return EXIT_FATAL;

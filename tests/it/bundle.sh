@@ -8,7 +8,7 @@ trap stop_ca EXIT
 cd "$T_DIR" || exit 3
 passfile
 mkdir -p codes
-for c in a b c d; do printf "AUTH-BUNDLE-%s-%s" "$c" "$RANDOM" >"codes/$c"; done
+for c in a b c d; do printf "AUTH-BUNDLE-%s-%s" "$c" "$RANDOM" >"codes/$c"; chmod 600 "codes/$c"; done
 cat >m.csv <<CSV
 community,reference_number,authorization_code,partners,subject,key_type,encryption_key_type,dual
 alpha,700001,file:$T_DIR/codes/a,Globex;Müller & <Söhne>,"CN=Alpha,O=Example,C=US",p256,p256,yes

@@ -19,6 +19,7 @@ consumed,9009,file:$T_DIR/c9009,CN=consumed,p256,p256
 unknown,9010,file:$T_DIR/c9010,CN=unknown,p256,p256
 badcode,9011,file:$T_DIR/c9011,CN=badcode,p256,p256
 CSV
+umask 077 # code files are private
 for i in $(seq 9001 9011); do printf "code-$i" >c$i; done
 add() { "$PKIROLL_CA" users add --state ca --ref "$1" --code-file "c$1" --subject "CN=$2" \
 	${3:+--fault "$3"} >/dev/null || fail "add $1"; }
