@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <openssl/evp.h>
@@ -159,7 +160,7 @@ static int partner_load(struct pkiroll_store *s, struct bundle_partner *p, time_
 			c = &p->comm[p->ncomm++];
 			memset(c, 0, sizeof(*c));
 			snprintf(c->name, sizeof(c->name), "%s", name);
-			keystore_dirname(name, c->dir, sizeof(c->dir));
+			file_safe_name(name, SAFE_NAME_PORTABLE, c->dir, sizeof(c->dir));
 		}
 		if (c->ncert == 2)
 			continue; /* one current certificate per usage */
@@ -184,6 +185,15 @@ static int partner_load(struct pkiroll_store *s, struct bundle_partner *p, time_
 	store_done(s, st);
 	if (rc != SQLITE_DONE)
 		return -1;
+	/* folders a case-insensitive system would merge: the later one (by
+	 * name) gets the hash of its name */
+	for (size_t i = 1; i < p->ncomm; i++)
+		for (size_t k = 0; k < i; k++)
+			if (strcasecmp(p->comm[i].dir, p->comm[k].dir) == 0) {
+				file_safe_name(p->comm[i].name, SAFE_NAME_PORTABLE | SAFE_NAME_HASH,
+					       p->comm[i].dir, sizeof(p->comm[i].dir));
+				break;
+			}
 	for (size_t i = 0; i < p->ncomm; i++)
 		for (int k = 0; k < p->comm[i].ncert; k++)
 			if (chain_add(s, p, p->comm[i].cert[k].id) < 0)
@@ -471,8 +481,7 @@ static int partner_bundle(struct pkiroll_store *s, struct bundle_partner *p,
 		ctx_log(s->ctx, PKIROLL_LOG_WARN,
 			"partner %s: %lu communit%s without a certificate left out of the bundle",
 			p->name, p->nmissing, p->nmissing == 1 ? "y" : "ies");
-	keystore_dirname(p->name, file, sizeof(file) - 4);
-	strcat(file, ".zip");
+	snprintf(file, sizeof(file), "%s.zip", p->file);
 	if (snprintf(path, sizeof(path), "%s/%s", o->out_dir, file) >= (int)sizeof(path)) {
 		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "partner %s: bundle path too long", p->name);
 		return -1;
@@ -516,12 +525,13 @@ int pkiroll_bundle_write(pkiroll_store *s, const struct pkiroll_bundle_opts *o,
 		return PKIROLL_ERR_IO;
 	}
 	/* the partner list first: the loop below writes to the store */
-	if ((st = store_prepare(s, "SELECT id, name FROM partners WHERE ?1 IS NULL OR name = ?1"
-				   " ORDER BY name")) == NULL)
+	if ((st = store_prepare(s, "SELECT id, name FROM partners ORDER BY id")) == NULL)
 		return PKIROLL_ERR_STORE;
-	sqlite3_bind_text(st, 1, o->partner, -1, SQLITE_STATIC);
 	{
-		struct { long long id; char name[256]; } *list = NULL;
+		struct {
+			long long id;
+			char name[256], file[FILE_SAFE_NAME_MAX];
+		} *list = NULL;
 		size_t n = 0, cap = 0;
 
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -536,6 +546,8 @@ int pkiroll_bundle_write(pkiroll_store *s, const struct pkiroll_bundle_opts *o,
 			}
 			list[n].id = sqlite3_column_int64(st, 0);
 			col_copy(st, 1, list[n].name, sizeof(list[n].name));
+			file_safe_name(list[n].name, SAFE_NAME_PORTABLE, list[n].file,
+				       sizeof(list[n].file));
 			n++;
 		}
 		store_done(s, st);
@@ -544,11 +556,40 @@ int pkiroll_bundle_write(pkiroll_store *s, const struct pkiroll_bundle_opts *o,
 			store_sql_error(s, "partners");
 			return PKIROLL_ERR_STORE;
 		}
-		stats->partners = n;
+		/* one zip per partner, over all of them whatever --partner says: the
+		 * older partner keeps a name that differs only in case, the newer
+		 * gets its hash; one still shared (a 32-bit hash collision) is
+		 * refused below */
 		for (size_t i = 0; i < n; i++) {
+			size_t k;
+
+			for (k = 0; k < i && strcasecmp(list[k].file, list[i].file) != 0; k++)
+				;
+			if (k < i)
+				file_safe_name(list[i].name, SAFE_NAME_PORTABLE | SAFE_NAME_HASH,
+					       list[i].file, sizeof(list[i].file));
+		}
+		for (size_t i = 0; i < n; i++) {
+			size_t k;
+
+			if (o->partner != NULL && strcmp(o->partner, list[i].name) != 0)
+				continue;
+			stats->partners++;
+			for (k = 0; k < i && strcasecmp(list[k].file, list[i].file) != 0; k++)
+				;
+			if (k < i) {
+				ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+					"partner %s: no bundle: its file name \"%s.zip\" is that of "
+					"partner %s",
+					list[i].name, list[i].file, list[k].name);
+				stats->failed++;
+				err = PKIROLL_ERR_IO;
+				continue;
+			}
 			memset(&p, 0, sizeof(p));
 			p.id = list[i].id;
 			snprintf(p.name, sizeof(p.name), "%s", list[i].name);
+			snprintf(p.file, sizeof(p.file), "%s", list[i].file);
 			if (partner_bundle(s, &p, o, stats) < 0) {
 				stats->failed++;
 				err = PKIROLL_ERR_IO;

@@ -6,6 +6,7 @@
 
 #include <time.h>
 
+#include "fileio.h"
 #include "internal.h"
 
 struct bundle_cert {
@@ -21,7 +22,7 @@ struct bundle_cert {
 
 struct bundle_community {
 	char name[256];
-	char dir[160]; /* its folder in the zip (keystore_dirname) */
+	char dir[FILE_SAFE_NAME_MAX]; /* its folder in the zip (file_safe_name(), portable) */
 	struct bundle_cert cert[2];
 	int ncert;
 };
@@ -36,6 +37,7 @@ struct bundle_ca {
 struct bundle_partner {
 	long long id;
 	char name[256];
+	char file[FILE_SAFE_NAME_MAX]; /* its zip's name, without .zip */
 	struct bundle_community *comm; /* ordered by name */
 	size_t ncomm, capcomm;
 	struct bundle_ca *ca; /* the union of the chains, issuer first */

@@ -154,6 +154,7 @@ static void job_write(struct run *r, struct wbuf *b, const struct community *c, 
 	wbuf_int(b, J_READTO, p->read_timeout);
 	wbuf_int(b, J_POLLDL, p->poll_deadline);
 	wbuf_str(b, J_KSDIR, r->o->keystore_dir);
+	wbuf_str(b, J_KSNAME, c->keystore_dir);
 	wbuf_str(b, J_PASS, r->o->passphrase);
 	wbuf_int(b, J_LEGACY, r->o->config ? r->o->config->keystore_legacy : 0);
 	if (resume) {

@@ -16,6 +16,7 @@
 #include "certinfo.h"
 #include "cmp_client.h"
 #include "dn.h"
+#include "fileio.h"
 #include "job.h"
 #include "keys.h"
 #include "keystore.h"
@@ -33,7 +34,7 @@ struct job {
 	int key_type, enc_key_type, dual;
 	char url[512], tls_ca[512], recipient[512];
 	struct pkiroll_ca_profile prof;
-	char ksdir[1024], pass[1024], kspath[1024];
+	char ksdir[1024], pass[1024], kspath[1024], ksname[FILE_SAFE_NAME_MAX];
 	int legacy, resume;
 	unsigned char tid[16], nonce[64], pbm[512];
 	size_t nonce_len, pbm_len;
@@ -98,6 +99,7 @@ static int job_read(struct wbuf *b, struct job *j)
 			}
 			break;
 		case J_KSPATH: wire_str(v, n, j->kspath, sizeof(j->kspath)); break;
+		case J_KSNAME: wire_str(v, n, j->ksname, sizeof(j->ksname)); break;
 		default: return -1;
 		}
 	}
@@ -394,7 +396,7 @@ fresh:
 
 	/* Phase: the keystore, on disk before the CA hears we accept. */
 	{
-		struct keystore_in ks = { .base = j->ksdir, .community = j->name, .pass = j->pass,
+		struct keystore_in ks = { .base = j->ksdir, .dirname = j->ksname, .pass = j->pass,
 					  .sign_key = rq.new_key, .sign_cert = r->sign_cert,
 					  .enc_key = r->enc_key, .enc_cert = r->enc_cert,
 					  .chain = r->ca_pubs ? r->ca_pubs : r->extra_certs,

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "fileio.h"
 
 int file_open_regular(const char *path, struct stat *stp, int *enoent, char *err, size_t errlen)
@@ -105,3 +107,73 @@ fail:
 	return -1;
 }
 
+
+/* Does s end in "-" and 8 lower-case hex digits, as a changed name does? */
+static int looks_changed(const char *s, size_t n)
+{
+	if (n < 9 || s[n - 9] != '-')
+		return 0;
+	for (size_t i = n - 8; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* Is the part of s before its first '.' one that Windows or a bundle
+ * reserves (any case)? */
+static int reserved(const char *s)
+{
+	static const char *const names[] = { "con", "prn", "aux", "nul", "ca", "fingerprints",
+					     "sha256sums", "readme" };
+	size_t n = strcspn(s, ".");
+	char base[16];
+
+	if (n >= sizeof(base))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		base[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+	base[n] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(base, names[i]) == 0)
+			return 1;
+	/* COM1-COM9, LPT1-LPT9 */
+	return n == 4 && (strncmp(base, "com", 3) == 0 || strncmp(base, "lpt", 3) == 0) &&
+	       base[3] >= '1' && base[3] <= '9';
+}
+
+void file_safe_name(const char *name, int flags, char *out, size_t len)
+{
+	unsigned char md[32];
+	const char *s = name;
+	size_t n = 0, in = strlen(name);
+	int changed = 0, portable = flags & SAFE_NAME_PORTABLE;
+
+	if (len < 12) {
+		if (len > 0)
+			out[0] = '\0';
+		return;
+	}
+	/* Phase: the characters. */
+	if (portable && reserved(name)) {
+		out[n++] = '_';
+		changed = 1;
+	}
+	for (; *s != '\0' && n + 10 < len && n < 97; s++) {
+		unsigned char c = (unsigned char)*s;
+		int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+			 (c >= 'A' && c <= 'Z') || (c == '.' && n > 0);
+
+		out[n++] = ok ? (char)c : '_';
+		changed |= !ok;
+	}
+	out[n] = '\0';
+	changed |= *s != '\0'; /* cut short */
+	if (portable && n > 0 && out[n - 1] == '.') {
+		out[n - 1] = '_';
+		changed = 1;
+	}
+	changed |= looks_changed(out, n) || (flags & SAFE_NAME_HASH);
+	/* Phase: a name that had to change gets a hash of what it was. */
+	if (changed && EVP_Digest(name, in, md, NULL, EVP_sha256(), NULL))
+		snprintf(out + n, len - n, "-%02x%02x%02x%02x", md[0], md[1], md[2], md[3]);
+}

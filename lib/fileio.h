@@ -31,4 +31,24 @@ FILE *file_fopen_regular(const char *path, int *enoent, char *err, size_t errlen
 int atomic_write(const char *dir, const char *name, const void *data, size_t len, int mode,
 		 int durable);
 
+/* file_safe_name() flags, and the size its output needs */
+#define FILE_SAFE_NAME_MAX 112
+#define SAFE_NAME_PORTABLE 1 /* also safe on Windows */
+#define SAFE_NAME_HASH 2     /* always add the hash (to part two names that differ in case) */
+
+/*
+ * The file name for a name from outside (a community, a partner), at most
+ * 106 bytes: letters, digits, '-', '_' and '.' (not first) are kept, other
+ * bytes become '_'. A name that had to change, or that looks like a
+ * changed one (ends in "-" and 8 hex digits), gets "-" and 8 hex digits of
+ * its SHA-256, so two names never share a file but by a 32-bit hash
+ * collision, which the store refuses. With SAFE_NAME_PORTABLE, Windows
+ * device names (CON, NUL, COM1, aux.txt ...), the names of a partner
+ * bundle's own entries (ca, fingerprints.*, SHA256SUMS, README.*) and a
+ * trailing '.' count as changes too (the first two get a '_' in front).
+ * Names that differ only in case are the caller's to part, with
+ * SAFE_NAME_HASH for all but the first.
+ */
+void file_safe_name(const char *name, int flags, char *out, size_t len);
+
 #endif

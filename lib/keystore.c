@@ -18,28 +18,6 @@
 #include "fileio.h"
 #include "keystore.h"
 
-void keystore_dirname(const char *community, char *out, size_t len)
-{
-	unsigned char md[32];
-	size_t n = 0;
-	int changed = 0;
-
-	for (const char *s = community; *s != '\0' && n + 10 < len && n < 96; s++) {
-		unsigned char c = (unsigned char)*s;
-		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			 (c >= '0' && c <= '9') || c == '-' || c == '_' || (c == '.' && n > 0);
-
-		out[n++] = ok ? (char)c : '_';
-		changed |= !ok;
-	}
-	if (strlen(community) > n)
-		changed = 1;
-	out[n] = '\0';
-	/* names that had to change get a hash, so two never share a directory */
-	if (changed && EVP_Digest(community, strlen(community), md, NULL, EVP_sha256(), NULL))
-		snprintf(out + n, len - n, "-%02x%02x%02x%02x", md[0], md[1], md[2], md[3]);
-}
-
 static int pem_of(X509 *x, char **buf, long *len, BIO **b)
 {
 	char *data;
@@ -305,7 +283,6 @@ static void sync_dir(const char *path)
 int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, char *err,
 		   size_t errlen)
 {
-	char name[128];
 	BIO *b = NULL;
 	char *data;
 	long n;
@@ -317,9 +294,9 @@ int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, cha
 		snprintf(err, errlen, "keystore directory %s: %s", in->base, strerror(errno));
 		return -1;
 	}
-	keystore_dirname(in->community, name, sizeof(name));
-	if (snprintf(path, pathlen, "%s/%s", in->base, name) >= (int)pathlen) {
-		snprintf(err, errlen, "keystore path too long");
+	if (in->dirname[0] == '\0' || strchr(in->dirname, '/') != NULL ||
+	    snprintf(path, pathlen, "%s/%s", in->base, in->dirname) >= (int)pathlen) {
+		snprintf(err, errlen, "keystore path too long or directory name missing");
 		return -1;
 	}
 	if ((mkdir(path, 0700) < 0 && errno != EEXIST) || chmod(path, 0700) < 0) {

@@ -13,7 +13,7 @@
 
 struct keystore_in {
 	const char *base;        /* the keystore directory; the community's is inside */
-	const char *community;
+	const char *dirname;     /* the community's directory in base (file_safe_name()) */
 	const char *pass;        /* PKCS#12 passphrase */
 	EVP_PKEY *sign_key;
 	X509 *sign_cert;
@@ -23,8 +23,6 @@ struct keystore_in {
 	int legacy;              /* 3DES/SHA-1 PKCS#12 for older gateways */
 };
 
-/* The directory name of a community: safe characters, unique per name. */
-void keystore_dirname(const char *community, char *out, size_t len);
 
 /*
  * Writes the keystore; *path gets the community's directory. Returns 0, or

@@ -674,7 +674,8 @@ static void check_authcode(struct manifest *m, const char *v)
 	}
 }
 
-static void check_unique(struct manifest *m, int kind, enum col c, const char *v)
+/* 1 if v is new in this manifest, else 0 (reported) or -1. */
+static int check_unique(struct manifest *m, int kind, enum col c, const char *v)
 {
 	unsigned long first = 0;
 	int r = seen_add(m->seen, kind, v, m->row_start, &first);
@@ -683,6 +684,7 @@ static void check_unique(struct manifest *m, int kind, enum col c, const char *v
 		m->err = PKIROLL_ERR_IO;
 	else if (r == 0)
 		row_error(m, col_names[c], "duplicate \"%s\" (first on line %lu)", v, first);
+	return r;
 }
 
 /* Splits partners into m->partners (deduplicated, trimmed). */
@@ -782,7 +784,22 @@ static void validate_row(struct manifest *m)
 			row_error(m, col_names[COL_COMMUNITY], "longer than %d bytes",
 				  MANIFEST_MAX_NAME);
 		check_formula(m, COL_COMMUNITY, row->community);
-		check_unique(m, 0, COL_COMMUNITY, row->community);
+		if (check_unique(m, 0, COL_COMMUNITY, row->community) == 1 &&
+		    strlen(row->community) <= MANIFEST_MAX_NAME) {
+			/* two names, one keystore directory: the keys of one would go */
+			char dir[FILE_SAFE_NAME_MAX];
+			unsigned long first = 0;
+			int r;
+
+			file_safe_name(row->community, 0, dir, sizeof(dir));
+			if ((r = seen_add(m->seen, 2, dir, m->row_start, &first)) < 0)
+				m->err = PKIROLL_ERR_IO;
+			else if (r == 0)
+				row_error(m, col_names[COL_COMMUNITY],
+					  "its keystore directory \"%s\" is that of the community on "
+					  "line %lu",
+					  dir, first);
+		}
 	}
 	if (row->reference != NULL) {
 		for (v = row->reference; *v != '\0'; v++)

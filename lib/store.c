@@ -134,6 +134,10 @@ static const char *const migrations[] = {
 	"  certificate_id INTEGER NOT NULL REFERENCES certificates (id),"
 	"  PRIMARY KEY (bundle_id, certificate_id)"
 	") WITHOUT ROWID;",
+	/* 3 -> 4: each community's keystore directory name, one per community;
+	 * assigned at import (the recorded keystore path's, where there is one) */
+	"ALTER TABLE communities ADD COLUMN keystore_dir TEXT;"
+	"CREATE UNIQUE INDEX communities_keystore_dir ON communities (keystore_dir);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

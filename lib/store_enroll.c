@@ -41,8 +41,8 @@ int store_community_get(struct pkiroll_store *s, const char *name, struct commun
 	sqlite3_stmt *st = store_prepare(s,
 		"SELECT id, name, reference_number, subject, coalesce(ca_profile, ''), key_type,"
 		" enc_key_type, dual, state, coalesce(step, ''), retryable, attempts,"
-		" coalesce(next_attempt_at, 0), tx_id, tx_nonce, tx_pbm, coalesce(keystore, '')"
-		" FROM communities WHERE name = ?");
+		" coalesce(next_attempt_at, 0), tx_id, tx_nonce, tx_pbm, coalesce(keystore, ''),"
+		" coalesce(keystore_dir, '') FROM communities WHERE name = ?");
 	int rc;
 
 	memset(c, 0, sizeof(*c));
@@ -68,6 +68,7 @@ int store_community_get(struct pkiroll_store *s, const char *name, struct commun
 		c->tx_nonce_len = blob(st, 14, c->tx_nonce, sizeof(c->tx_nonce));
 		c->tx_pbm_len = blob(st, 15, c->tx_pbm, sizeof(c->tx_pbm));
 		text(st, 16, c->keystore, sizeof(c->keystore));
+		text(st, 17, c->keystore_dir, sizeof(c->keystore_dir));
 	}
 	store_done(s, st);
 	if (rc == SQLITE_ROW)

@@ -7,6 +7,7 @@
 
 #include <openssl/x509.h>
 
+#include "fileio.h"
 #include "store.h"
 
 struct community {
@@ -28,6 +29,7 @@ struct community {
 	unsigned char tx_pbm[512];
 	int tx_pbm_len;
 	char keystore[1024];
+	char keystore_dir[FILE_SAFE_NAME_MAX]; /* its directory's name, unique in the store */
 };
 
 /* Loads a community by name. 1 found, 0 not, -1 error. */

@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "fileio.h"
 #include "manifest.h"
 #include "store.h"
 
@@ -17,6 +18,8 @@ struct importer {
 	int insecure_code_files;
 	sqlite3_stmt *find, *insert, *update, *find_ref;
 	sqlite3_stmt *partner_add, *link_add, *links, *link_del;
+	sqlite3_stmt *ksdir_holder, *ksdir_set;
+	char ksdir[FILE_SAFE_NAME_MAX]; /* a new community's keystore directory */
 };
 
 static const char *col_text(sqlite3_stmt *st, int i)
@@ -45,6 +48,56 @@ static void bind_row(sqlite3_stmt *st, const struct manifest_row *row)
 	sqlite3_bind_text(st, 8, row->email, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 9, row->notes, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)time(NULL));
+}
+
+/*
+ * Gives community id its keystore directory name, once: the recorded
+ * keystore path's last component if it has one and nobody else holds it,
+ * else file_safe_name(). A name another community holds is refused (the
+ * two would share keys): 0 done, 'x' refused (logged), -1 store error.
+ */
+static int keystore_dir_assign(struct importer *im, sqlite3_int64 id,
+			       const struct manifest_row *row, const char *recorded)
+{
+	char want[FILE_SAFE_NAME_MAX];
+	const char *slash = recorded != NULL ? strrchr(recorded, '/') : NULL;
+	int tries, rc;
+
+	for (tries = recorded != NULL && *recorded != '\0' ? 0 : 1; tries < 2; tries++) {
+		if (tries == 0)
+			snprintf(want, sizeof(want), "%s", slash != NULL ? slash + 1 : recorded);
+		else
+			file_safe_name(row->community, 0, want, sizeof(want));
+		sqlite3_reset(im->ksdir_holder);
+		sqlite3_bind_text(im->ksdir_holder, 1, want, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(im->ksdir_holder, 2, id);
+		rc = sqlite3_step(im->ksdir_holder);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW)
+			return -1;
+		if (tries == 1) {
+			ctx_log(im->s->ctx, PKIROLL_LOG_ERROR,
+				"%s:%lu: community: its keystore directory \"%s\" is already that of "
+				"community \"%s\" in the store",
+				im->path, row->line, want,
+				(const char *)sqlite3_column_text(im->ksdir_holder, 0));
+			sqlite3_reset(im->ksdir_holder);
+			return 'x';
+		}
+	}
+	sqlite3_reset(im->ksdir_holder);
+	if (id < 0) {
+		/* a new community: the insert sets it */
+		snprintf(im->ksdir, sizeof(im->ksdir), "%s", want);
+		return 0;
+	}
+	sqlite3_reset(im->ksdir_set);
+	sqlite3_bind_text(im->ksdir_set, 1, want, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(im->ksdir_set, 2, id);
+	rc = sqlite3_step(im->ksdir_set);
+	sqlite3_reset(im->ksdir_set);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* Another community in the store that holds this reference number. */
@@ -147,6 +200,9 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 		}
 		sqlite3_reset(im->insert);
 		bind_row(im->insert, row);
+		if ((p = keystore_dir_assign(im, -1, row, NULL)) != 0)
+			return p;
+		sqlite3_bind_text(im->insert, 11, im->ksdir, -1, SQLITE_STATIC);
 		if (sqlite3_step(im->insert) != SQLITE_DONE)
 			return -1;
 		id = sqlite3_last_insert_rowid(s->db);
@@ -161,6 +217,19 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 
 	/* Phase: an existing community; what changed? */
 	id = sqlite3_column_int64(im->find, 0);
+	if (sqlite3_column_type(im->find, 12) == SQLITE_NULL) {
+		/* recorded before keystore directories were (schema 4) */
+		char *ks = xstrdup(col_text(im->find, 13));
+
+		sqlite3_reset(im->find);
+		p = keystore_dir_assign(im, id, row, ks);
+		free(ks);
+		if (p != 0)
+			return p;
+		sqlite3_bind_text(im->find, 1, row->community, -1, SQLITE_STATIC);
+		if (sqlite3_step(im->find) != SQLITE_ROW)
+			return -1;
+	}
 	state = col_text(im->find, 10);
 	to = state;
 	if (!same(col_text(im->find, 1), row->reference)) {
@@ -264,6 +333,8 @@ static void importer_free(struct importer *im)
 	store_done(im->s, im->link_add);
 	store_done(im->s, im->links);
 	store_done(im->s, im->link_del);
+	store_done(im->s, im->ksdir_holder);
+	store_done(im->s, im->ksdir_set);
 }
 
 static int importer_init(struct importer *im)
@@ -271,12 +342,12 @@ static int importer_init(struct importer *im)
 	struct pkiroll_store *s = im->s;
 
 	im->find = store_prepare(s, "SELECT id, reference_number, subject, ca_profile, key_type,"
-				    " enc_key_type, dual, email, notes, updated_at, state, code_hash"
-				    " FROM communities WHERE name = ?");
+				    " enc_key_type, dual, email, notes, updated_at, state, code_hash,"
+				    " keystore_dir, keystore FROM communities WHERE name = ?");
 	im->insert = store_prepare(
 		s, "INSERT INTO communities (name, reference_number, subject, ca_profile,"
-		   " key_type, enc_key_type, dual, email, notes, created_at, updated_at)"
-		   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)");
+		   " key_type, enc_key_type, dual, email, notes, created_at, updated_at,"
+		   " keystore_dir) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)");
 	im->update = store_prepare(
 		s,
 		"UPDATE communities SET reference_number = ?2, subject = ?3,"
@@ -297,8 +368,12 @@ static int importer_init(struct importer *im)
 		   " JOIN partners p ON p.id = pc.partner_id WHERE pc.community_id = ?");
 	im->link_del = store_prepare(
 		s, "DELETE FROM partner_communities WHERE partner_id = ? AND community_id = ?");
+	im->ksdir_holder = store_prepare(
+		s, "SELECT name FROM communities WHERE keystore_dir = ? AND id != ?");
+	im->ksdir_set = store_prepare(s, "UPDATE communities SET keystore_dir = ? WHERE id = ?");
 	return im->find && im->insert && im->update && im->find_ref && im->partner_add &&
-			       im->link_add && im->links && im->link_del
+			       im->link_add && im->links && im->link_del && im->ksdir_holder &&
+			       im->ksdir_set
 		       ? 0
 		       : -1;
 }
