@@ -19,8 +19,9 @@ pass=0 fail=0 skip=0
 # Phase: unit tests.
 unit=$PWD/$B/tests/unit/unit_tests
 # a binary older than its sources would test old code: make test rebuilds
-for bin in "$unit" "$PKIROLL" "$PKIROLL_CA"; do
-	newer=$(find lib cmd tests/unit -name '*.[ch]' -newer "$bin" 2>/dev/null | head -1)
+for pair in "$unit:tests/unit" "$PKIROLL:cmd/pkiroll" "$PKIROLL_CA:cmd/pkiroll-ca"; do
+	bin=${pair%:*}
+	newer=$(find lib "${pair##*:}" -name '*.[ch]' -newer "$bin" 2>/dev/null | head -1)
 	if [ -e "$bin" ] && [ -n "$newer" ]; then
 		echo "FAIL build: $bin is older than $newer (run make test)"
 		fail=$((fail + 1))

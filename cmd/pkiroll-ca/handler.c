@@ -320,17 +320,43 @@ static X509_NAME *granted_subject(struct req *r, const X509_NAME *asked)
 	return asked ? X509_NAME_dup(asked) : NULL;
 }
 
-/* Writes the transaction and its certificates; the user becomes pending. */
+/* The user's state as this connection's transaction sees it, or "". */
+static void user_state(sqlite3 *db, const char *ref, char *out, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+
+	out[0] = '\0';
+	if (ca_prepare(db, "SELECT state FROM users WHERE ref = ?", &st) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	ca_done(st);
+}
+
+/*
+ * Writes the transaction and its certificates; the user becomes pending.
+ * The check that the codes are not used yet is made again inside the
+ * write transaction, so two clients racing with one reference number
+ * cannot both be issued to. 0, 1 the codes were used meanwhile (nothing
+ * written), -1 database error.
+ */
 static int record(struct req *r, const char *kind, struct issued *is, int n, int implicit)
 {
 	const ASN1_OCTET_STRING *tid = r->msg->header->transactionID;
 	const char *ref = r->have_user ? r->user.ref : NULL;
 	sqlite3_stmt *st = NULL;
+	char state[32];
 	int ok = 0;
 
 	if (ca_exec(r->db, "BEGIN IMMEDIATE") < 0)
 		return -1;
 	if (ref != NULL && r->auth == AUTH_PBM) {
+		user_state(r->db, ref, state, sizeof(state));
+		if (strcmp(state, "consumed") == 0) {
+			ca_exec(r->db, "ROLLBACK");
+			return 1;
+		}
 		/* a new request rolls back what this user left unconfirmed */
 		ca_prepare(r->db,
 				   "UPDATE issued SET state = 'rolledback' WHERE state = 'unconfirmed'"
@@ -395,6 +421,16 @@ out:
 	ca_done(st);
 	ca_exec(r->db, ok ? "COMMIT" : "ROLLBACK");
 	return ok ? 0 : -1;
+}
+
+/* What a client hears when record() did not write. */
+static void record_or_refuse(struct req *r, int rc)
+{
+	if (rc < 0)
+		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure), "CA database error", 1);
+	else if (rc > 0)
+		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_notAuthorized),
+			    "reference number already used", 1);
 }
 
 static int stored_waiting(struct req *r, const PKR_MSG *content)
@@ -544,8 +580,8 @@ static void certify(struct req *r, const PKR_MSG *content, int rep_type, int may
 		PKR_HEADER_free(tmp);
 		logf_(r, " implicitConfirm");
 	}
-	if (nissued > 0 && record(r, cmp_body_name(content->body->type), is, nissued, implicit) < 0)
-		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure), "CA database error", 1);
+	if (nissued > 0)
+		record_or_refuse(r, record(r, cmp_body_name(content->body->type), is, nissued, implicit));
 	for (int i = 0; i < nissued; i++)
 		X509_free(is[i].cert);
 }
@@ -580,8 +616,7 @@ static void on_p10cr(struct req *r)
 	logf_(r, " -> cp %s", cmp_status_name(cmp_pkisi_status(cr->status)));
 	X509_NAME_free(subj);
 	if (is.cert != NULL) {
-		if (record(r, "p10cr", &is, 1, 0) < 0)
-			error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure), "CA database error", 1);
+		record_or_refuse(r, record(r, "p10cr", &is, 1, 0));
 		X509_free(is.cert);
 	}
 }
@@ -613,16 +648,50 @@ out:
 	PKR_CERTREQMSG_free(cm);
 }
 
+/* One UPDATE or SELECT-less statement on tid with a text value; the number
+ * of rows it changed, or -1. */
+static int tid_update(sqlite3 *db, const char *sql, const char *value,
+		      const ASN1_OCTET_STRING *tid)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (ca_prepare(db, sql, &st) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, tid->data, tid->length, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	ca_done(st);
+	return rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
+}
+
+/*
+ * certConf: every check and the write in one BEGIN IMMEDIATE, so that a
+ * request racing with the same reference number (which rolls this
+ * transaction back) or another confirmation cannot leave two confirmed
+ * pairs, or a pkiConf for certificates the CA rolled back.
+ */
 static void on_certconf(struct req *r)
 {
 	const STACK_OF(PKR_CERTSTATUS) *css = r->msg->body->value.certConf;
 	const ASN1_OCTET_STRING *tid = r->msg->header->transactionID;
 	sqlite3_stmt *st = NULL;
-	int accepted = 1, found = 0, n = 0;
-	char ref[160] = "", state[32] = "";
+	int accepted = 1, found = 0, n = 0, changed;
+	char ref[160] = "", state[32] = "", ustate[32] = "";
+	unsigned long bits = 0;
+	const char *why = NULL;
 
+	if (tid == NULL) {
+		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badRequest),
+			    "certConf without a transactionID", 1);
+		return;
+	}
+	if (ca_exec(r->db, "BEGIN IMMEDIATE") < 0) {
+		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure), "CA database error", 1);
+		return;
+	}
 	ca_prepare(r->db, "SELECT coalesce(ref, ''), state FROM transactions WHERE tid = ?", &st);
-	sqlite3_bind_blob(st, 1, tid ? tid->data : NULL, tid ? tid->length : 0, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		snprintf(ref, sizeof(ref), "%s", sqlite3_column_text(st, 0));
 		snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 1));
@@ -630,10 +699,10 @@ static void on_certconf(struct req *r)
 	}
 	ca_done(st);
 	if (!found || strcmp(state, "issued") != 0) {
-		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badRequest),
-			    !found ? "certConf for an unknown transaction"
-				   : "certConf for a transaction that is not waiting for one", 1);
-		return;
+		bits = BIT(OSSL_CMP_PKIFAILUREINFO_badRequest);
+		why = !found ? "certConf for an unknown transaction"
+			     : "certConf for a transaction that is not waiting for one";
+		goto refuse;
 	}
 
 	/* Phase: every CertStatus names a certificate of this transaction by its hash. */
@@ -653,12 +722,12 @@ static void on_certconf(struct req *r)
 		ca_done(st);
 		if (x == NULL || (hash = X509_digest_sig(x, NULL, NULL)) == NULL ||
 		    ASN1_OCTET_STRING_cmp(hash, cs->certHash) != 0) {
+			bits = BIT(OSSL_CMP_PKIFAILUREINFO_badCertId);
+			why = x == NULL ? "certConf names an unknown certReqId"
+					: "RFC 4210 5.3.18: certHash does not match the certificate";
 			X509_free(x);
 			ASN1_OCTET_STRING_free(hash);
-			error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badCertId),
-				    x == NULL ? "certConf names an unknown certReqId"
-					      : "RFC 4210 5.3.18: certHash does not match the certificate", 1);
-			return;
+			goto refuse;
 		}
 		X509_free(x);
 		ASN1_OCTET_STRING_free(hash);
@@ -669,27 +738,50 @@ static void on_certconf(struct req *r)
 	}
 	if (n == 0)
 		accepted = 0; /* RFC 4210 5.3.18: nothing confirmed */
+	if (accepted && ref[0] != '\0' && r->auth == AUTH_PBM) {
+		/* one confirmed pair per reference number */
+		user_state(r->db, ref, ustate, sizeof(ustate));
+		if (strcmp(ustate, "consumed") == 0) {
+			tid_update(r->db, "UPDATE issued SET state = ?1 WHERE tid = ?2", "rolledback",
+				   tid);
+			tid_update(r->db, "UPDATE transactions SET state = ?1 WHERE tid = ?2",
+				   "superseded", tid);
+			ca_exec(r->db, "COMMIT");
+			error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_notAuthorized),
+				    "reference number already used by another transaction", 1);
+			return;
+		}
+	}
 
 	/* Phase: confirmed (codes consumed) or rejected (issuance undone). */
-	ca_exec(r->db, "BEGIN IMMEDIATE");
-	ca_prepare(r->db, "UPDATE issued SET state = ?1 WHERE tid = ?2 AND state = 'unconfirmed'", &st);
-	sqlite3_bind_text(st, 1, accepted ? "confirmed" : "rejected", -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, tid->data, tid->length, SQLITE_STATIC);
-	sqlite3_step(st);
-	ca_done(st);
-	ca_prepare(r->db, "UPDATE transactions SET state = ?1 WHERE tid = ?2", &st);
-	sqlite3_bind_text(st, 1, accepted ? "confirmed" : "rejected", -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, tid->data, tid->length, SQLITE_STATIC);
-	sqlite3_step(st);
-	ca_done(st);
-	if (ref[0] != '\0' && r->auth == AUTH_PBM)
-		ca_user_set_state(r->db, ref, accepted ? "consumed" : "active");
-	ca_exec(r->db, "COMMIT");
+	changed = tid_update(r->db,
+			     "UPDATE issued SET state = ?1 WHERE tid = ?2 AND state = 'unconfirmed'",
+			     accepted ? "confirmed" : "rejected", tid);
+	if (changed <= 0 ||
+	    tid_update(r->db, "UPDATE transactions SET state = ?1 WHERE tid = ?2",
+		       accepted ? "confirmed" : "rejected", tid) != 1 ||
+	    (ref[0] != '\0' && r->auth == AUTH_PBM &&
+	     ca_user_set_state(r->db, ref, accepted ? "consumed" : "active") < 0)) {
+		bits = changed == 0 ? BIT(OSSL_CMP_PKIFAILUREINFO_badRequest)
+				    : BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure);
+		why = changed == 0 ? "certConf for certificates that are no longer unconfirmed"
+				   : "CA database error";
+		goto refuse;
+	}
+	if (ca_exec(r->db, "COMMIT") < 0) {
+		ca_exec(r->db, "ROLLBACK");
+		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure), "CA database error", 1);
+		return;
+	}
 
 	r->rep = cmp_srv_reply_new(r->msg, ca_name(r), 0);
 	r->rep->body->type = CMP_BODY_PKICONF;
 	r->rep->body->value.pkiconf = ASN1_NULL_new();
 	logf_(r, " -> pkiConf (%s)", accepted ? "confirmed" : "rejected by the client");
+	return;
+refuse:
+	ca_exec(r->db, "ROLLBACK");
+	error_reply(r, bits, why, 1);
 }
 
 static void on_pollreq(struct req *r)
