@@ -33,20 +33,23 @@ CLI_SRC = $(wildcard cmd/pkiroll/*.c)
 CLI_OBJ = $(CLI_SRC:%.c=$(B)/%.o)
 CA_SRC = $(wildcard cmd/pkiroll-ca/*.c)
 CA_OBJ = $(CA_SRC:%.c=$(B)/%.o)
+# pkiroll-ca without its main(): what fuzz_ca links
+CA_CORE_SRC = $(filter-out cmd/pkiroll-ca/main.c,$(CA_SRC))
+CA_CORE_OBJ = $(CA_CORE_SRC:%.c=$(B)/%.o)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_OBJ = $(UNIT_SRC:%.c=$(B)/%.o)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/fuzz/%)
 TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
-HDRS = $(wildcard lib/*.h cmd/pkiroll/*.h cmd/pkiroll-ca/*.h tests/unit/*.h)
+HDRS = $(wildcard lib/*.h cmd/pkiroll/*.h cmd/pkiroll-ca/*.h tests/unit/*.h tests/fuzz/*.h)
 
 LIBA = $(B)/lib/libpkiroll.a
 PKIROLL = $(B)/cmd/pkiroll/pkiroll
 PKIROLL_CA = $(B)/cmd/pkiroll-ca/pkiroll-ca
 UNIT = $(B)/tests/unit/unit_tests
 
-.PHONY: all deps test asan run install fmt fuzz bench clean check-deps
+.PHONY: all deps test asan run install fmt fuzz fuzz-smoke bench clean check-deps
 
 all: $(LIBA) $(PKIROLL) $(PKIROLL_CA)
 
@@ -75,9 +78,14 @@ $(B)/tests/tools/%: tests/tools/%.c $(LIBA) $(HDRS)
 
 # Fuzz targets: built with a replay driver (tests/fuzz/driver.c) so the
 # suite runs their corpus; `make fuzz` builds them with libFuzzer.
-$(B)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c $(LIBA)
+$(B)/tests/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c $(LIBA) $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< tests/fuzz/driver.c $(LIBA) $(PKG_LIBS)
+
+$(B)/tests/fuzz/fuzz_ca: tests/fuzz/fuzz_ca.c tests/fuzz/driver.c $(CA_CORE_OBJ) $(LIBA) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Icmd/pkiroll-ca $(ALL_LDFLAGS) -o $@ $< tests/fuzz/driver.c \
+	  $(CA_CORE_OBJ) $(LIBA) $(PKG_LIBS) $(CA_LIBS)
 
 # Installs the Debian packages that are missing; does nothing when all are
 # there. Needs root (or prints what to install).
@@ -112,9 +120,16 @@ fuzz: deps
 	@command -v clang >/dev/null || apt-get install -y -qq clang
 	@mkdir -p build/fuzz
 	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  extra=; [ $$n = fuzz_ca ] && extra="-Icmd/pkiroll-ca $(CA_CORE_SRC) $(CA_LIBS)"; \
 	  clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $(PKG_CFLAGS) \
-	    -o build/fuzz/$$n $$f $(LIB_SRC) $(PKG_LIBS) || exit 1; done
+	    -o build/fuzz/$$n $$f $(LIB_SRC) $$extra $(PKG_LIBS) || exit 1; done
 	@echo "fuzzers in build/fuzz; e.g. build/fuzz/fuzz_manifest -max_total_time=60 tests/fuzz/corpus/manifest"
+
+# Every libFuzzer target for a bounded number of runs (FUZZ_RUNS) from its
+# corpus, with the sanitizers: CI's smoke test. Prints execs per second.
+FUZZ_RUNS ?= 20000
+fuzz-smoke: fuzz
+	tests/fuzz/smoke.sh build/fuzz $(FUZZ_RUNS)
 
 bench: deps all $(TOOL_BIN)
 	@command -v bc >/dev/null || apt-get install -y -qq bc >/dev/null

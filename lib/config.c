@@ -11,6 +11,7 @@
 #include <ini.h>
 #include <openssl/objects.h>
 
+#include "fileio.h"
 #include "internal.h"
 #include "manifest.h"
 
@@ -201,6 +202,8 @@ static int on_key(void *arg, const char *section, const char *k, const char *v)
 int pkiroll_config_load(pkiroll_ctx *ctx, const char *path, struct pkiroll_config *cfg)
 {
 	struct loader l = { .ctx = ctx, .cfg = cfg };
+	char why[1200];
+	FILE *f;
 	int line;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -215,9 +218,14 @@ int pkiroll_config_load(pkiroll_ctx *ctx, const char *path, struct pkiroll_confi
 			return PKIROLL_OK;
 	}
 	copy(cfg->path, sizeof(cfg->path), path);
-	line = ini_parse(path, on_key, &l);
+	if ((f = file_fopen_regular(path, NULL, why, sizeof(why))) == NULL) {
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "cannot read the configuration: %s", why);
+		return PKIROLL_ERR_CONFIG;
+	}
+	line = ini_parse_file(f, on_key, &l);
+	fclose(f);
 	if (line < 0) {
-		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: cannot read: %s", path, strerror(errno));
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: cannot read: out of memory", path);
 		return PKIROLL_ERR_CONFIG;
 	}
 	if (line > 0) {

@@ -2,6 +2,7 @@
  * HTTP via OpenSSL's client; the TCP framings are ours.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -187,8 +188,10 @@ static BIO *tls_cb(BIO *bio, void *arg, int connect, int detail)
 	return bio;
 }
 
-static int http_exchange(struct transport *t, const unsigned char *req, size_t len,
-			 unsigned char **rsp, size_t *rsplen, char *err, size_t errlen)
+/* One POST and its reply: over a connection of its own, or (bio, rbio
+ * non-NULL) over the caller's BIOs. */
+static int http_exchange(struct transport *t, BIO *bio, BIO *rbio, const unsigned char *req,
+			 size_t len, unsigned char **rsp, size_t *rsplen, char *err, size_t errlen)
 {
 	BIO *rq = BIO_new_mem_buf(req, (int)len), *rs;
 	unsigned long e;
@@ -196,7 +199,7 @@ static int http_exchange(struct transport *t, const unsigned char *req, size_t l
 
 	if (rq == NULL)
 		return TRANSPORT_TRANSIENT;
-	rs = OSSL_HTTP_transfer(NULL, t->host, t->port, t->path, t->use_ssl, NULL, NULL, NULL, NULL,
+	rs = OSSL_HTTP_transfer(NULL, t->host, t->port, t->path, t->use_ssl, NULL, NULL, bio, rbio,
 				t->use_ssl ? tls_cb : NULL, t, 0, NULL, "application/pkixcmp", rq,
 				"application/pkixcmp", 1, CMP_MAX_MSG, t->read_timeout, 0);
 	BIO_free(rq);
@@ -523,6 +526,25 @@ int transport_exchange(struct transport *t, const unsigned char *req, size_t len
 	*rsplen = 0;
 	err[0] = '\0';
 	if (t->kind == T_HTTP)
-		return http_exchange(t, req, len, rsp, rsplen, err, errlen);
+		return http_exchange(t, NULL, NULL, req, len, rsp, rsplen, err, errlen);
 	return tcp_exchange(t, req, len, rsp, rsplen, err, errlen);
+}
+
+int transport_http_reply(const unsigned char *reply, size_t n, unsigned char **rsp,
+			 size_t *rsplen, char *err, size_t errlen)
+{
+	struct transport t = { .kind = T_HTTP, .host = "ca.test", .port = "80", .path = "/pkix/",
+			       .read_timeout = 5 };
+	static const unsigned char req[] = { 0x30, 0x00 };
+	BIO *sink = BIO_new(BIO_s_mem()), *src = BIO_new_mem_buf(reply, (int)n);
+	int rc = TRANSPORT_FATAL;
+
+	*rsp = NULL;
+	*rsplen = 0;
+	if (sink != NULL && src != NULL && n <= INT_MAX)
+		rc = http_exchange(&t, sink, src, req, sizeof(req), rsp, rsplen, err, errlen);
+	BIO_free(sink);
+	BIO_free(src);
+	ERR_clear_error();
+	return rc;
 }

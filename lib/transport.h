@@ -41,6 +41,14 @@ struct transport *transport_new(const struct transport_cfg *cfg, char *err, size
 int transport_exchange(struct transport *t, const unsigned char *req, size_t len,
 		       unsigned char **rsp, size_t *rsplen, char *err, size_t errlen);
 
+/*
+ * The HTTP client's handling of a reply, over the bytes of one (status
+ * line, headers, body) instead of a connection: for the fuzz target and
+ * tests. Returns and fills as transport_exchange().
+ */
+int transport_http_reply(const unsigned char *reply, size_t n, unsigned char **rsp,
+			 size_t *rsplen, char *err, size_t errlen);
+
 /* The framing the TCP transport settled on (FRAMING_AUTO before any). */
 int transport_framing(const struct transport *t);
 
