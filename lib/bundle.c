@@ -23,184 +23,6 @@
 #include "keystore.h"
 #include "store.h"
 
-/* ---- reading the store ---- */
-
-static void cert_clear(struct bundle_cert *c)
-{
-	free(c->der);
-	free(c->subject);
-	free(c->issuer);
-	free(c->serial);
-	memset(c, 0, sizeof(*c));
-}
-
-static void partner_clear(struct bundle_partner *p)
-{
-	for (size_t i = 0; i < p->ncomm; i++)
-		for (int k = 0; k < p->comm[i].ncert; k++)
-			cert_clear(&p->comm[i].cert[k]);
-	for (size_t i = 0; i < p->nca; i++) {
-		free(p->ca[i].der);
-		free(p->ca[i].subject);
-	}
-	free(p->comm);
-	free(p->ca);
-	memset(p, 0, sizeof(*p));
-}
-
-static unsigned char *blob_dup(sqlite3_stmt *st, int col, size_t *len)
-{
-	int n = sqlite3_column_bytes(st, col);
-	unsigned char *b;
-
-	*len = 0;
-	if (n <= 0 || (b = malloc((size_t)n)) == NULL)
-		return NULL;
-	memcpy(b, sqlite3_column_blob(st, col), (size_t)n);
-	*len = (size_t)n;
-	return b;
-}
-
-static char *col_dup(sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	return xstrdup(t != NULL ? (const char *)t : "");
-}
-
-static void col_copy(sqlite3_stmt *st, int col, char *out, size_t n)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	snprintf(out, n, "%s", t != NULL ? (const char *)t : "");
-}
-
-/* Adds the CA certificates above one certificate, skipping known ones. */
-static int chain_add(struct pkiroll_store *s, struct bundle_partner *p, long long cert_id)
-{
-	sqlite3_stmt *st = store_prepare(s, "SELECT ca.der, ca.subject, ca.sha256"
-					    " FROM certificate_chain cc JOIN ca_certificates ca"
-					    " ON ca.id = cc.ca_certificate_id"
-					    " WHERE cc.certificate_id = ? ORDER BY cc.position");
-	int rc;
-
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, cert_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *sha = (const char *)sqlite3_column_text(st, 2);
-		struct bundle_ca *ca;
-		size_t i;
-
-		for (i = 0; i < p->nca; i++)
-			if (sha != NULL && strcmp(p->ca[i].fp.sha256, sha) == 0)
-				break;
-		if (i < p->nca)
-			continue;
-		if (p->nca == p->capca) {
-			size_t cap = p->capca ? 2 * p->capca : 4;
-			void *n = realloc(p->ca, cap * sizeof(*p->ca));
-
-			if (n == NULL)
-				break;
-			p->ca = n;
-			p->capca = cap;
-		}
-		ca = &p->ca[p->nca];
-		memset(ca, 0, sizeof(*ca));
-		if ((ca->der = blob_dup(st, 0, &ca->len)) == NULL ||
-		    (ca->subject = col_dup(st, 1)) == NULL ||
-		    pkiroll_fingerprints(ca->der, ca->len, &ca->fp) != PKIROLL_OK) {
-			free(ca->der);
-			free(ca->subject);
-			break;
-		}
-		p->nca++;
-	}
-	store_done(s, st);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-/* The partner's communities and their current, unexpired certificates. */
-static int partner_load(struct pkiroll_store *s, struct bundle_partner *p, time_t now)
-{
-	sqlite3_stmt *st = store_prepare(
-		s, "SELECT c.name, x.id, x.usage, x.der, x.serial, x.issuer, x.subject,"
-		   " x.not_before, x.not_after, coalesce(x.key_type, ''), x.md5, x.sha1, x.sha256"
-		   " FROM partner_communities pc JOIN communities c ON c.id = pc.community_id"
-		   " LEFT JOIN certificates x ON x.community_id = c.id AND x.superseded_by IS NULL"
-		   " AND x.not_after > ?2"
-		   " WHERE pc.partner_id = ?1 AND c.state != 'retired'"
-		   " ORDER BY c.name, x.usage DESC, x.id");
-	struct bundle_community *c = NULL;
-	int rc;
-
-	if (st == NULL)
-		return -1;
-	sqlite3_bind_int64(st, 1, p->id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(st, 0);
-		struct bundle_cert *x;
-
-		if (sqlite3_column_type(st, 1) == SQLITE_NULL) {
-			p->nmissing++;
-			continue;
-		}
-		if (c == NULL || strcmp(c->name, name) != 0) {
-			if (p->ncomm == p->capcomm) {
-				size_t cap = p->capcomm ? 2 * p->capcomm : 16;
-				void *n = realloc(p->comm, cap * sizeof(*p->comm));
-
-				if (n == NULL)
-					break;
-				p->comm = n;
-				p->capcomm = cap;
-			}
-			c = &p->comm[p->ncomm++];
-			memset(c, 0, sizeof(*c));
-			snprintf(c->name, sizeof(c->name), "%s", name);
-			file_safe_name(name, SAFE_NAME_PORTABLE, c->dir, sizeof(c->dir));
-		}
-		if (c->ncert == 2)
-			continue; /* one current certificate per usage */
-		x = &c->cert[c->ncert];
-		x->id = sqlite3_column_int64(st, 1);
-		col_copy(st, 2, x->usage, sizeof(x->usage));
-		x->not_before = (time_t)sqlite3_column_int64(st, 7);
-		x->not_after = (time_t)sqlite3_column_int64(st, 8);
-		col_copy(st, 9, x->key_type, sizeof(x->key_type));
-		col_copy(st, 10, x->fp.md5, sizeof(x->fp.md5));
-		col_copy(st, 11, x->fp.sha1, sizeof(x->fp.sha1));
-		col_copy(st, 12, x->fp.sha256, sizeof(x->fp.sha256));
-		if ((x->der = blob_dup(st, 3, &x->len)) == NULL || (x->serial = col_dup(st, 4)) == NULL ||
-		    (x->issuer = col_dup(st, 5)) == NULL || (x->subject = col_dup(st, 6)) == NULL) {
-			cert_clear(x);
-			break;
-		}
-		c->ncert++;
-		if (x->not_before > p->mtime)
-			p->mtime = x->not_before;
-	}
-	store_done(s, st);
-	if (rc != SQLITE_DONE)
-		return -1;
-	/* folders a case-insensitive system would merge: the later one (by
-	 * name) gets the hash of its name */
-	for (size_t i = 1; i < p->ncomm; i++)
-		for (size_t k = 0; k < i; k++)
-			if (strcasecmp(p->comm[i].dir, p->comm[k].dir) == 0) {
-				file_safe_name(p->comm[i].name, SAFE_NAME_PORTABLE | SAFE_NAME_HASH,
-					       p->comm[i].dir, sizeof(p->comm[i].dir));
-				break;
-			}
-	for (size_t i = 0; i < p->ncomm; i++)
-		for (int k = 0; k < p->comm[i].ncert; k++)
-			if (chain_add(s, p, p->comm[i].cert[k].id) < 0)
-				return -1;
-	return 0;
-}
-
 /* ---- building the zip ---- */
 
 struct entry {
@@ -420,43 +242,6 @@ static int file_sha256(const char *path, char out[65])
 	return ok ? 0 : -1;
 }
 
-/* Records a written bundle and the certificates in it. */
-static int record(struct pkiroll_store *s, const struct bundle_partner *p, const char *path,
-		  const char *sha)
-{
-	sqlite3_stmt *st;
-	sqlite3_int64 bid;
-	int ok = 0;
-
-	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
-		return -1;
-	if ((st = store_prepare(s, "INSERT INTO bundles (partner_id, path, sha256, created_at)"
-				   " VALUES (?, ?, ?, ?)")) == NULL)
-		goto out;
-	sqlite3_bind_int64(st, 1, p->id);
-	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, sha, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
-	ok = sqlite3_step(st) == SQLITE_DONE;
-	store_done(s, st);
-	bid = sqlite3_last_insert_rowid(s->db);
-	for (size_t i = 0; ok && i < p->ncomm; i++)
-		for (int k = 0; ok && k < p->comm[i].ncert; k++) {
-			if ((st = store_prepare(s, "INSERT INTO bundle_certificates"
-						   " (bundle_id, certificate_id) VALUES (?, ?)"
-						   " ON CONFLICT DO NOTHING")) == NULL) {
-				ok = 0;
-				break;
-			}
-			sqlite3_bind_int64(st, 1, bid);
-			sqlite3_bind_int64(st, 2, p->comm[i].cert[k].id);
-			ok = sqlite3_step(st) == SQLITE_DONE;
-			store_done(s, st);
-		}
-out:
-	return store_end(s, ok, "bundle");
-}
-
 /* One partner: load, build, write, record. */
 static int partner_bundle(struct pkiroll_store *s, struct bundle_partner *p,
 			  const struct pkiroll_bundle_opts *o, struct pkiroll_bundle_stats *stats)
@@ -465,10 +250,24 @@ static int partner_bundle(struct pkiroll_store *s, struct bundle_partner *p,
 	char file[200], path[4096], sha[65];
 	int rc = -1;
 
-	if (partner_load(s, p, time(NULL)) < 0) {
+	if (store_bundle_partner_load(s, p, time(NULL)) < 0) {
 		store_sql_error(s, "bundle");
 		return -1;
 	}
+	/* Phase: each community's folder in the zip. */
+	for (size_t i = 0; i < p->ncomm; i++)
+		file_safe_name(p->comm[i].name, SAFE_NAME_PORTABLE, p->comm[i].dir,
+			       sizeof(p->comm[i].dir));
+	/* folders a case-insensitive system would merge: the later one (by
+	 * name) gets the hash of its name */
+	for (size_t i = 1; i < p->ncomm; i++)
+		for (size_t k = 0; k < i; k++)
+			if (strcasecmp(p->comm[i].dir, p->comm[k].dir) == 0) {
+				file_safe_name(p->comm[i].name, SAFE_NAME_PORTABLE | SAFE_NAME_HASH,
+					       p->comm[i].dir, sizeof(p->comm[i].dir));
+				break;
+			}
+
 	stats->missing += p->nmissing;
 	if (p->ncomm == 0) {
 		ctx_log(s->ctx, PKIROLL_LOG_WARN,
@@ -493,7 +292,7 @@ static int partner_bundle(struct pkiroll_store *s, struct bundle_partner *p,
 		goto out;
 	}
 	if (zip_write(s->ctx, path, es, p->mtime) < 0 || file_sha256(path, sha) < 0 ||
-	    record(s, p, path, sha) < 0)
+	    store_bundle_record(s, p, path, sha) < 0)
 		goto out;
 	for (size_t i = 0; i < p->ncomm; i++)
 		stats->certificates += (unsigned long)p->comm[i].ncert;
@@ -510,12 +309,31 @@ out:
 	return rc;
 }
 
+/* Each partner's zip name: one per partner over all of them, whatever
+ * --partner says. The older partner keeps a name that differs only in case,
+ * the newer gets its hash; one still shared (a 32-bit hash collision) is
+ * refused when written. */
+static void zip_names(struct store_partner *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+
+		file_safe_name(list[i].name, SAFE_NAME_PORTABLE, list[i].file, sizeof(list[i].file));
+		for (k = 0; k < i && strcasecmp(list[k].file, list[i].file) != 0; k++)
+			;
+		if (k < i)
+			file_safe_name(list[i].name, SAFE_NAME_PORTABLE | SAFE_NAME_HASH, list[i].file,
+				       sizeof(list[i].file));
+	}
+}
+
 int pkiroll_bundle_write(pkiroll_store *s, const struct pkiroll_bundle_opts *o,
 			 struct pkiroll_bundle_stats *stats)
 {
-	sqlite3_stmt *st;
+	struct store_partner *list = NULL;
 	struct bundle_partner p;
-	int rc, err = PKIROLL_OK;
+	size_t n = 0;
+	int err = PKIROLL_OK;
 
 	memset(stats, 0, sizeof(*stats));
 	if (o == NULL || o->out_dir == NULL || o->out_dir[0] == '\0')
@@ -525,79 +343,36 @@ int pkiroll_bundle_write(pkiroll_store *s, const struct pkiroll_bundle_opts *o,
 		return PKIROLL_ERR_IO;
 	}
 	/* the partner list first: the loop below writes to the store */
-	if ((st = store_prepare(s, "SELECT id, name FROM partners ORDER BY id")) == NULL)
+	if (store_bundle_partners(s, &list, &n) < 0)
 		return PKIROLL_ERR_STORE;
-	{
-		struct {
-			long long id;
-			char name[256], file[FILE_SAFE_NAME_MAX];
-		} *list = NULL;
-		size_t n = 0, cap = 0;
+	zip_names(list, n);
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
 
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			if (n == cap) {
-				void *m = realloc(list, (cap = cap ? 2 * cap : 16) * sizeof(*list));
-
-				if (m == NULL) {
-					rc = SQLITE_NOMEM;
-					break;
-				}
-				list = m;
-			}
-			list[n].id = sqlite3_column_int64(st, 0);
-			col_copy(st, 1, list[n].name, sizeof(list[n].name));
-			file_safe_name(list[n].name, SAFE_NAME_PORTABLE, list[n].file,
-				       sizeof(list[n].file));
-			n++;
+		if (o->partner != NULL && strcmp(o->partner, list[i].name) != 0)
+			continue;
+		stats->partners++;
+		for (k = 0; k < i && strcasecmp(list[k].file, list[i].file) != 0; k++)
+			;
+		if (k < i) {
+			ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+				"partner %s: no bundle: its file name \"%s.zip\" is that of partner %s",
+				list[i].name, list[i].file, list[k].name);
+			stats->failed++;
+			err = PKIROLL_ERR_IO;
+			continue;
 		}
-		store_done(s, st);
-		if (rc != SQLITE_DONE) {
-			free(list);
-			store_sql_error(s, "partners");
-			return PKIROLL_ERR_STORE;
+		memset(&p, 0, sizeof(p));
+		p.id = list[i].id;
+		snprintf(p.name, sizeof(p.name), "%s", list[i].name);
+		snprintf(p.file, sizeof(p.file), "%s", list[i].file);
+		if (partner_bundle(s, &p, o, stats) < 0) {
+			stats->failed++;
+			err = PKIROLL_ERR_IO;
 		}
-		/* one zip per partner, over all of them whatever --partner says: the
-		 * older partner keeps a name that differs only in case, the newer
-		 * gets its hash; one still shared (a 32-bit hash collision) is
-		 * refused below */
-		for (size_t i = 0; i < n; i++) {
-			size_t k;
-
-			for (k = 0; k < i && strcasecmp(list[k].file, list[i].file) != 0; k++)
-				;
-			if (k < i)
-				file_safe_name(list[i].name, SAFE_NAME_PORTABLE | SAFE_NAME_HASH,
-					       list[i].file, sizeof(list[i].file));
-		}
-		for (size_t i = 0; i < n; i++) {
-			size_t k;
-
-			if (o->partner != NULL && strcmp(o->partner, list[i].name) != 0)
-				continue;
-			stats->partners++;
-			for (k = 0; k < i && strcasecmp(list[k].file, list[i].file) != 0; k++)
-				;
-			if (k < i) {
-				ctx_log(s->ctx, PKIROLL_LOG_ERROR,
-					"partner %s: no bundle: its file name \"%s.zip\" is that of "
-					"partner %s",
-					list[i].name, list[i].file, list[k].name);
-				stats->failed++;
-				err = PKIROLL_ERR_IO;
-				continue;
-			}
-			memset(&p, 0, sizeof(p));
-			p.id = list[i].id;
-			snprintf(p.name, sizeof(p.name), "%s", list[i].name);
-			snprintf(p.file, sizeof(p.file), "%s", list[i].file);
-			if (partner_bundle(s, &p, o, stats) < 0) {
-				stats->failed++;
-				err = PKIROLL_ERR_IO;
-			}
-			partner_clear(&p);
-		}
-		free(list);
+		store_bundle_partner_clear(&p);
 	}
+	free(list);
 	if (o->partner != NULL && stats->partners == 0) {
 		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "no partner named \"%s\" in the store", o->partner);
 		return PKIROLL_ERR_USAGE;

@@ -142,4 +142,23 @@ void cmp_error_text(const PKR_ERRMSG *e, char *buf, size_t len);
 /* Printable copy of free text (control characters replaced). */
 void cmp_freetext(const STACK_OF(ASN1_STRING) *t, char *buf, size_t len);
 
+/* ---- EncryptedValue (cmp_encval.c) ---- */
+
+/*
+ * Decrypts an EncryptedValue holding a private key with the private half of
+ * the protocolEncrKey. Symmetric: AES-128/192/256-CBC, 3DES-CBC, CAST5-CBC
+ * (legacy provider); key transport: RSA PKCS#1 v1.5 or OAEP; plaintext
+ * PKCS#8 or PKCS#1, padded or not. Returns the key (caller frees) or NULL
+ * with err set.
+ */
+EVP_PKEY *cmp_encval_decrypt(const PKR_ENCVAL *ev, EVP_PKEY *kek, char *err, size_t errlen);
+
+/*
+ * Wraps a private key into an EncryptedValue for the holder of recipient
+ * (an RSA public key): cipher is the symmetric algorithm (NULL: AES-256-CBC),
+ * oaep selects RSAES-OAEP over PKCS#1 v1.5. Caller frees; NULL on error.
+ */
+PKR_ENCVAL *cmp_encval_encrypt(EVP_PKEY *key, EVP_PKEY *recipient, const EVP_CIPHER *cipher,
+				int oaep);
+
 #endif

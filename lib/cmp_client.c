@@ -13,7 +13,6 @@
 #define MAX_REQS 2
 
 struct cmp_tx {
-	pkiroll_ctx *ctx;
 	const struct cmp_client_cfg *cfg;
 	const struct cmp_request *req;
 	cmp_step_fn *on_step;
@@ -71,14 +70,13 @@ static int step(struct cmp_tx *tx, int s)
 	return CMP_OK;
 }
 
-struct cmp_tx *cmp_tx_new(pkiroll_ctx *ctx, const struct cmp_client_cfg *cfg,
+struct cmp_tx *cmp_tx_new(const struct cmp_client_cfg *cfg,
 			  const struct cmp_request *req, cmp_step_fn *on_step, void *arg)
 {
 	struct cmp_tx *tx = calloc(1, sizeof(*tx));
 
 	if (tx == NULL)
 		return NULL;
-	tx->ctx = ctx;
 	tx->cfg = cfg;
 	tx->req = req;
 	tx->on_step = on_step;
@@ -103,12 +101,12 @@ const X509_ALGOR *cmp_tx_reply_pbm(const struct cmp_tx *tx)
 	return tx->reply_pbm;
 }
 
-struct cmp_tx *cmp_tx_resume(pkiroll_ctx *ctx, const struct cmp_client_cfg *cfg,
+struct cmp_tx *cmp_tx_resume(const struct cmp_client_cfg *cfg,
 			     const struct cmp_request *req, const unsigned char *tid,
 			     const unsigned char *nonce, size_t nonce_len, const unsigned char *pbm_der,
 			     size_t pbm_len, X509 *sign_cert, X509 *enc_cert)
 {
-	struct cmp_tx *tx = cmp_tx_new(ctx, cfg, req, NULL, NULL);
+	struct cmp_tx *tx = cmp_tx_new(cfg, req, NULL, NULL);
 	const unsigned char *p = pbm_der;
 
 	if (tx == NULL)
@@ -502,7 +500,7 @@ static int take_response(struct cmp_tx *tx, const PKR_CERTRESP *cr, int id)
 	if (ckp->privateKey->type != PKR_ENCKEY_VALUE)
 		return fail(tx, CMP_F_PROTOCOL,
 			    "RFC 9810 5.2.2: privateKey as EnvelopedData is not supported, only EncryptedValue");
-	tx->r.enc_key = keys_decrypt_encval(ckp->privateKey->value.encryptedValue, tx->kek, err,
+	tx->r.enc_key = cmp_encval_decrypt(ckp->privateKey->value.encryptedValue, tx->kek, err,
 					    sizeof(err));
 	if (tx->r.enc_key == NULL)
 		return fail(tx, CMP_F_KEY, "certReqId 1: the CA-generated key: %s", err);

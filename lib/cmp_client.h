@@ -93,7 +93,7 @@ struct cmp_tx;
 typedef int cmp_step_fn(void *arg, int step, const struct cmp_result *r);
 
 /* A transaction; the cfg and req (and what they point to) must outlive it. */
-struct cmp_tx *cmp_tx_new(pkiroll_ctx *ctx, const struct cmp_client_cfg *cfg,
+struct cmp_tx *cmp_tx_new(const struct cmp_client_cfg *cfg,
 			  const struct cmp_request *req, cmp_step_fn *on_step, void *arg);
 
 /*
@@ -119,7 +119,7 @@ const X509_ALGOR *cmp_tx_reply_pbm(const struct cmp_tx *tx);
  * interrupted process received: tid, the CA's last senderNonce and PBM
  * parameters as that process recorded them. Follow with cmp_tx_confirm().
  */
-struct cmp_tx *cmp_tx_resume(pkiroll_ctx *ctx, const struct cmp_client_cfg *cfg,
+struct cmp_tx *cmp_tx_resume(const struct cmp_client_cfg *cfg,
 			     const struct cmp_request *req, const unsigned char *tid,
 			     const unsigned char *nonce, size_t nonce_len, const unsigned char *pbm_der,
 			     size_t pbm_len, X509 *sign_cert, X509 *enc_cert);

@@ -13,7 +13,6 @@
 
 #include "fileio.h"
 #include "internal.h"
-#include "manifest.h"
 
 struct loader {
 	pkiroll_ctx *ctx;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 
@@ -43,6 +44,14 @@ const char *pkiroll_state_name(int state)
 	if (state < 0 || state >= PKIROLL_STATE__MAX)
 		return NULL;
 	return state_names[state];
+}
+
+int state_from_name(const char *name)
+{
+	for (int i = 0; i < PKIROLL_STATE__MAX; i++)
+		if (name != NULL && strcmp(state_names[i], name) == 0)
+			return i;
+	return -1;
 }
 
 pkiroll_ctx *pkiroll_ctx_new(pkiroll_log_fn *log, void *arg)
@@ -151,4 +160,29 @@ int utf8_valid(const unsigned char *s, size_t len)
 		i += n + 1;
 	}
 	return 1;
+}
+
+static const char *const key_type_names[KEY__MAX] = {
+	"rsa2048", "rsa3072", "rsa4096", "p256", "p384",
+};
+
+const char *key_type_name(int type)
+{
+	return type >= 0 && type < KEY__MAX ? key_type_names[type] : NULL;
+}
+
+int key_type_from_name(const char *name)
+{
+	for (int i = 0; i < KEY__MAX; i++)
+		if (ascii_casecmp(name, key_type_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -347,7 +347,7 @@ static void run_job(int fd, struct job *j)
 		}
 		if (got == 0)
 			goto fresh; /* never confirmed by us: enroll again */
-		if ((w.tx = cmp_tx_resume(NULL, &cc, &rq, j->tid, j->nonce, j->nonce_len,
+		if ((w.tx = cmp_tx_resume(&cc, &rq, j->tid, j->nonce, j->nonce_len,
 					  j->pbm_len ? j->pbm : NULL, j->pbm_len, old_sign,
 					  old_enc)) == NULL) {
 			snprintf(err, sizeof(err), "cannot resume the transaction of %.400s",
@@ -379,7 +379,7 @@ fresh:
 		snprintf(err, sizeof(err), "key generation failed");
 		goto report;
 	}
-	if ((w.tx = cmp_tx_new(NULL, &cc, &rq, on_cmp_step, &w)) == NULL)
+	if ((w.tx = cmp_tx_new(&cc, &rq, on_cmp_step, &w)) == NULL)
 		goto report;
 	if ((fault = cmp_tx_request(w.tx)) != CMP_OK) {
 		if (after_resume && fault == CMP_F_REJECTED &&

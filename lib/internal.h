@@ -39,4 +39,18 @@ int ascii_casecmp(const char *a, const char *b);
 /* 1 if buf[0..len) is valid UTF-8 (no overlongs, no surrogates). */
 int utf8_valid(const unsigned char *buf, size_t len);
 
+/* The enum pkiroll_state of a state's name (pkiroll_state_name()), or -1. */
+int state_from_name(const char *name);
+
+/* Monotonic milliseconds. */
+long long now_ms(void);
+
+/* Key types, as the manifest, the configuration and the store name them. */
+enum key_type { KEY_RSA2048 = 0, KEY_RSA3072, KEY_RSA4096, KEY_P256, KEY_P384, KEY__MAX };
+
+/* "rsa2048" ... for a key type, or NULL. */
+const char *key_type_name(int type);
+/* Key type from its name (case-insensitive), or -1. */
+int key_type_from_name(const char *name);
+
 #endif

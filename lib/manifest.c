@@ -16,7 +16,7 @@
 #include "dn.h"
 #include "fileio.h"
 #include "manifest.h"
-#include "store.h"
+#include "seen.h"
 
 #define MAX_LINE (256 * 1024)	/* one physical line */
 #define MAX_RECORD (512 * 1024) /* lines kept for recovery */
@@ -45,22 +45,6 @@ static const char *const col_names[COL__MAX] = {
 	"notes",
 };
 
-static const char *const key_type_names[KEY__MAX] = {
-	"rsa2048", "rsa3072", "rsa4096", "p256", "p384",
-};
-
-const char *key_type_name(int type)
-{
-	return type >= 0 && type < KEY__MAX ? key_type_names[type] : NULL;
-}
-
-int key_type_from_name(const char *name)
-{
-	for (int i = 0; i < KEY__MAX; i++)
-		if (ascii_casecmp(name, key_type_names[i]) == 0)
-			return i;
-	return -1;
-}
 
 struct field {
 	char *data; /* NUL-terminated copy, NULL when the field was bad */

@@ -10,13 +10,6 @@
 #define MANIFEST_MAX_NAME 255   /* bytes in a community name: the pipeline's bound */
 #define MANIFEST_MAX_SUBJECT 1023 /* bytes of a subject DN as written back */
 
-enum key_type { KEY_RSA2048 = 0, KEY_RSA3072, KEY_RSA4096, KEY_P256, KEY_P384, KEY__MAX };
-
-/* "rsa2048" ... for a key type, or NULL. */
-const char *key_type_name(int type);
-/* Key type from its name (case-insensitive), or -1. */
-int key_type_from_name(const char *name);
-
 /* One validated row. Strings live until the next manifest_next_row(). */
 struct manifest_row {
 	unsigned long line; /* physical line where the row starts */

@@ -361,65 +361,49 @@ int store_code_hash(const char *code, const unsigned char *salt, unsigned char o
 		       : -1;
 }
 
-struct seen {
-	sqlite3 *db;
-	sqlite3_stmt *ins, *sel;
-};
-
-struct seen *seen_new(void)
+const char *store_col_text(sqlite3_stmt *st, int i)
 {
-	struct seen *set = calloc(1, sizeof(*set));
-
-	if (set == NULL)
-		return NULL;
-	/* "" is a private on-disk temporary database, removed on close */
-	if (sqlite3_open_v2("", &set->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-		    SQLITE_OK ||
-	    sqlite3_exec(set->db,
-			 "PRAGMA cache_size = -2048;"
-			 "PRAGMA journal_mode = OFF;"
-			 "PRAGMA synchronous = OFF;"
-			 "CREATE TABLE seen (kind INTEGER, value TEXT, line INTEGER,"
-			 " PRIMARY KEY (kind, value)) WITHOUT ROWID;"
-			 "BEGIN;",
-			 NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(set->db, "INSERT INTO seen VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-			       -1, &set->ins, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(set->db, "SELECT line FROM seen WHERE kind = ? AND value = ?", -1,
-			       &set->sel, NULL) != SQLITE_OK) {
-		seen_free(set);
-		return NULL;
-	}
-	return set;
+	return (const char *)sqlite3_column_text(st, i);
 }
 
-int seen_add(struct seen *set, int kind, const char *value, unsigned long line,
-	     unsigned long *first)
+void store_col_copy(sqlite3_stmt *st, int i, char *out, size_t n)
 {
-	int rc;
+	const char *t = store_col_text(st, i);
 
-	sqlite3_reset(set->ins);
-	sqlite3_bind_int(set->ins, 1, kind);
-	sqlite3_bind_text(set->ins, 2, value, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(set->ins, 3, (sqlite3_int64)line);
-	if (sqlite3_step(set->ins) != SQLITE_DONE)
-		return -1;
-	if (sqlite3_changes(set->db) == 1)
-		return 1;
-	sqlite3_reset(set->sel);
-	sqlite3_bind_int(set->sel, 1, kind);
-	sqlite3_bind_text(set->sel, 2, value, -1, SQLITE_STATIC);
-	rc = sqlite3_step(set->sel);
-	*first = rc == SQLITE_ROW ? (unsigned long)sqlite3_column_int64(set->sel, 0) : 0;
-	return 0;
+	snprintf(out, n, "%s", t != NULL ? t : "");
 }
 
-void seen_free(struct seen *set)
+char *store_col_dup(sqlite3_stmt *st, int i)
 {
-	if (set == NULL)
-		return;
-	sqlite3_finalize(set->ins);
-	sqlite3_finalize(set->sel);
-	sqlite3_close(set->db);
-	free(set);
+	const char *t = store_col_text(st, i);
+
+	return xstrdup(t != NULL ? t : "");
+}
+
+char *store_col_dup_null(sqlite3_stmt *st, int i)
+{
+	return xstrdup(store_col_text(st, i));
+}
+
+int store_col_blob(sqlite3_stmt *st, int i, unsigned char *out, size_t n)
+{
+	int l = sqlite3_column_bytes(st, i);
+
+	if (sqlite3_column_type(st, i) != SQLITE_BLOB || l <= 0 || (size_t)l > n)
+		return 0;
+	memcpy(out, sqlite3_column_blob(st, i), (size_t)l);
+	return l;
+}
+
+unsigned char *store_col_blob_dup(sqlite3_stmt *st, int i, size_t *len)
+{
+	int n = sqlite3_column_bytes(st, i);
+	unsigned char *b;
+
+	*len = 0;
+	if (n <= 0 || (b = malloc((size_t)n)) == NULL)
+		return NULL;
+	memcpy(b, sqlite3_column_blob(st, i), (size_t)n);
+	*len = (size_t)n;
+	return b;
 }

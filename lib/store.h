@@ -23,6 +23,21 @@ struct pkiroll_store {
 	int ncache;
 };
 
+/* ---- columns of a result row: the one set of helpers ---- */
+
+/* The text of column i, or NULL (borrowed until the next step). */
+const char *store_col_text(sqlite3_stmt *st, int i);
+/* Copies column i's text into out ("" for NULL). */
+void store_col_copy(sqlite3_stmt *st, int i, char *out, size_t n);
+/* A copy of column i's text ("" for NULL), or NULL when out of memory. */
+char *store_col_dup(sqlite3_stmt *st, int i);
+/* A copy of column i's text, NULL for NULL. */
+char *store_col_dup_null(sqlite3_stmt *st, int i);
+/* Copies a BLOB column of at most n bytes into out: its length, or 0. */
+int store_col_blob(sqlite3_stmt *st, int i, unsigned char *out, size_t n);
+/* A copy of a BLOB column (*len its length), or NULL when empty or out of memory. */
+unsigned char *store_col_blob_dup(sqlite3_stmt *st, int i, size_t *len);
+
 /* Logs "store PATH: what: sqlite's message". */
 void store_sql_error(struct pkiroll_store *s, const char *what);
 
@@ -53,23 +68,5 @@ int store_event_add(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 co
  * hash is reused so the two can be compared. Returns 0 or -1.
  */
 int store_code_hash(const char *code, const unsigned char *salt, unsigned char out[CODE_HASH_LEN]);
-
-/*
- * A set of strings remembered on disk (a private temporary SQLite file with
- * a bounded cache), so that duplicate detection over a manifest of any size
- * does not grow the process's memory.
- */
-struct seen;
-
-/* New empty set, or NULL. */
-struct seen *seen_new(void);
-
-/*
- * Adds value under kind. Returns 1 if it was new, 0 if it was there (with
- * *first = the line it was added with), -1 on error.
- */
-int seen_add(struct seen *set, int kind, const char *value, unsigned long line,
-	     unsigned long *first);
-void seen_free(struct seen *set);
 
 #endif

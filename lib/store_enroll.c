@@ -8,33 +8,8 @@
 #include <unistd.h>
 
 #include "certinfo.h"
-#include "manifest.h"
 #include "store_enroll.h"
 
-static int state_of(const char *name)
-{
-	for (int i = 0; i < PKIROLL_STATE__MAX; i++)
-		if (name != NULL && strcmp(pkiroll_state_name(i), name) == 0)
-			return i;
-	return -1;
-}
-
-static void text(sqlite3_stmt *st, int i, char *out, size_t n)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	snprintf(out, n, "%s", t ? (const char *)t : "");
-}
-
-static int blob(sqlite3_stmt *st, int i, unsigned char *out, size_t n)
-{
-	int l = sqlite3_column_bytes(st, i);
-
-	if (sqlite3_column_type(st, i) != SQLITE_BLOB || l <= 0 || (size_t)l > n)
-		return 0;
-	memcpy(out, sqlite3_column_blob(st, i), (size_t)l);
-	return l;
-}
 
 int store_community_get(struct pkiroll_store *s, const char *name, struct community *c)
 {
@@ -52,23 +27,23 @@ int store_community_get(struct pkiroll_store *s, const char *name, struct commun
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		c->id = sqlite3_column_int64(st, 0);
-		text(st, 1, c->name, sizeof(c->name));
-		text(st, 2, c->reference, sizeof(c->reference));
-		text(st, 3, c->subject, sizeof(c->subject));
-		text(st, 4, c->ca, sizeof(c->ca));
+		store_col_copy(st, 1, c->name, sizeof(c->name));
+		store_col_copy(st, 2, c->reference, sizeof(c->reference));
+		store_col_copy(st, 3, c->subject, sizeof(c->subject));
+		store_col_copy(st, 4, c->ca, sizeof(c->ca));
 		c->key_type = key_type_from_name((const char *)sqlite3_column_text(st, 5));
 		c->enc_key_type = key_type_from_name((const char *)sqlite3_column_text(st, 6));
 		c->dual = sqlite3_column_int(st, 7);
-		c->state = state_of((const char *)sqlite3_column_text(st, 8));
-		text(st, 9, c->step, sizeof(c->step));
+		c->state = state_from_name((const char *)sqlite3_column_text(st, 8));
+		store_col_copy(st, 9, c->step, sizeof(c->step));
 		c->retryable = sqlite3_column_int(st, 10);
 		c->attempts = sqlite3_column_int(st, 11);
 		c->next_attempt_at = sqlite3_column_int64(st, 12);
-		c->has_tx = blob(st, 13, c->tx_id, sizeof(c->tx_id)) == 16;
-		c->tx_nonce_len = blob(st, 14, c->tx_nonce, sizeof(c->tx_nonce));
-		c->tx_pbm_len = blob(st, 15, c->tx_pbm, sizeof(c->tx_pbm));
-		text(st, 16, c->keystore, sizeof(c->keystore));
-		text(st, 17, c->keystore_dir, sizeof(c->keystore_dir));
+		c->has_tx = store_col_blob(st, 13, c->tx_id, sizeof(c->tx_id)) == 16;
+		c->tx_nonce_len = store_col_blob(st, 14, c->tx_nonce, sizeof(c->tx_nonce));
+		c->tx_pbm_len = store_col_blob(st, 15, c->tx_pbm, sizeof(c->tx_pbm));
+		store_col_copy(st, 16, c->keystore, sizeof(c->keystore));
+		store_col_copy(st, 17, c->keystore_dir, sizeof(c->keystore_dir));
 	}
 	store_done(s, st);
 	if (rc == SQLITE_ROW)

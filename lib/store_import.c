@@ -22,12 +22,6 @@ struct importer {
 	char ksdir[FILE_SAFE_NAME_MAX]; /* a new community's keystore directory */
 };
 
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t != NULL ? (const char *)t : NULL;
-}
 
 static int same(const char *a, const char *b)
 {
@@ -109,7 +103,7 @@ static char *ref_holder(struct importer *im, const char *ref, sqlite3_int64 self
 	sqlite3_bind_text(im->find_ref, 1, ref, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(im->find_ref, 2, self);
 	if (sqlite3_step(im->find_ref) == SQLITE_ROW)
-		name = xstrdup(col_text(im->find_ref, 0));
+		name = xstrdup(store_col_text(im->find_ref, 0));
 	sqlite3_reset(im->find_ref);
 	return name;
 }
@@ -126,7 +120,7 @@ static int sync_partners(struct importer *im, sqlite3_int64 id, const struct man
 	sqlite3_reset(im->links);
 	sqlite3_bind_int64(im->links, 1, id);
 	while ((rc = sqlite3_step(im->links)) == SQLITE_ROW) {
-		const char *name = col_text(im->links, 1);
+		const char *name = store_col_text(im->links, 1);
 		size_t k;
 
 		for (k = 0; k < row->npartners; k++)
@@ -219,7 +213,7 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 	id = sqlite3_column_int64(im->find, 0);
 	if (sqlite3_column_type(im->find, 12) == SQLITE_NULL) {
 		/* recorded before keystore directories were (schema 4) */
-		char *ks = xstrdup(col_text(im->find, 13));
+		char *ks = xstrdup(store_col_text(im->find, 13));
 
 		sqlite3_reset(im->find);
 		p = keystore_dir_assign(im, id, row, ks);
@@ -230,9 +224,9 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 		if (sqlite3_step(im->find) != SQLITE_ROW)
 			return -1;
 	}
-	state = col_text(im->find, 10);
+	state = store_col_text(im->find, 10);
 	to = state;
-	if (!same(col_text(im->find, 1), row->reference)) {
+	if (!same(store_col_text(im->find, 1), row->reference)) {
 		if ((holder = ref_holder(im, row->reference, id)) != NULL) {
 			ctx_log(s->ctx, PKIROLL_LOG_ERROR,
 				"%s:%lu: reference_number: already used by community \"%s\" in the "
@@ -242,7 +236,7 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 			sqlite3_reset(im->find);
 			return 'x';
 		}
-		note_change(changes, sizeof(changes), "reference_number", col_text(im->find, 1),
+		note_change(changes, sizeof(changes), "reference_number", store_col_text(im->find, 1),
 			    row->reference);
 		if (strcmp(state, "needs_codes") == 0)
 			to = "pending"; /* new activation codes */
@@ -261,23 +255,23 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 		}
 		OPENSSL_cleanse(code, sizeof(code));
 	}
-	if (!same(col_text(im->find, 2), row->subject))
-		note_change(changes, sizeof(changes), "subject", col_text(im->find, 2),
+	if (!same(store_col_text(im->find, 2), row->subject))
+		note_change(changes, sizeof(changes), "subject", store_col_text(im->find, 2),
 			    row->subject);
-	if (!same(col_text(im->find, 3), row->ca))
-		note_change(changes, sizeof(changes), "ca", col_text(im->find, 3), row->ca);
-	if (!same(col_text(im->find, 4), key_type_name(row->key_type)))
-		note_change(changes, sizeof(changes), "key_type", col_text(im->find, 4),
+	if (!same(store_col_text(im->find, 3), row->ca))
+		note_change(changes, sizeof(changes), "ca", store_col_text(im->find, 3), row->ca);
+	if (!same(store_col_text(im->find, 4), key_type_name(row->key_type)))
+		note_change(changes, sizeof(changes), "key_type", store_col_text(im->find, 4),
 			    key_type_name(row->key_type));
-	if (!same(col_text(im->find, 5), key_type_name(row->enc_key_type)))
-		note_change(changes, sizeof(changes), "encryption_key_type", col_text(im->find, 5),
+	if (!same(store_col_text(im->find, 5), key_type_name(row->enc_key_type)))
+		note_change(changes, sizeof(changes), "encryption_key_type", store_col_text(im->find, 5),
 			    key_type_name(row->enc_key_type));
 	if (sqlite3_column_int(im->find, 6) != row->dual)
 		note_change(changes, sizeof(changes), "dual", row->dual ? "no" : "yes",
 			    row->dual ? "yes" : "no");
-	if (!same(col_text(im->find, 7), row->email))
-		note_change(changes, sizeof(changes), "email", col_text(im->find, 7), row->email);
-	if (!same(col_text(im->find, 8), row->notes))
+	if (!same(store_col_text(im->find, 7), row->email))
+		note_change(changes, sizeof(changes), "email", store_col_text(im->find, 7), row->email);
+	if (!same(store_col_text(im->find, 8), row->notes))
 		note_change(changes, sizeof(changes), "notes", "...", "...");
 	to = xstrdup(to);
 	state = xstrdup(state);

@@ -6,20 +6,6 @@
 
 #include "store.h"
 
-static int state_from_name(const char *name)
-{
-	for (int i = 0; i < PKIROLL_STATE__MAX; i++)
-		if (name != NULL && strcmp(pkiroll_state_name(i), name) == 0)
-			return i;
-	return -1;
-}
-
-static char *dup_col(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t != NULL ? strdup((const char *)t) : NULL;
-}
 
 int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiroll_status **out)
 {
@@ -68,9 +54,9 @@ int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiro
 			cap = ncap;
 		}
 		it = &st->attention[st->nattention++];
-		it->community = dup_col(q, 0);
+		it->community = store_col_dup_null(q, 0);
 		it->state = state_from_name((const char *)sqlite3_column_text(q, 1));
-		it->reason = dup_col(q, 2);
+		it->reason = store_col_dup_null(q, 2);
 		it->retryable = sqlite3_column_int(q, 3);
 	}
 	store_done(s, q);
@@ -102,9 +88,9 @@ int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiro
 			cap = ncap;
 		}
 		c = &st->expiring[st->nexpiring++];
-		c->community = dup_col(q, 0);
-		c->usage = dup_col(q, 1);
-		c->serial = dup_col(q, 2);
+		c->community = store_col_dup_null(q, 0);
+		c->usage = store_col_dup_null(q, 1);
+		c->serial = store_col_dup_null(q, 2);
 		c->not_after = (time_t)sqlite3_column_int64(q, 3);
 	}
 	if (rc != SQLITE_DONE)

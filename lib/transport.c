@@ -34,14 +34,6 @@ struct transport {
 	int connect_timeout, read_timeout;
 };
 
-long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int left_ms(long long deadline)
 {
 	long long l = deadline - now_ms();

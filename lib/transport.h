@@ -84,7 +84,4 @@ int tcp_frame_write(int fd, int v10, int flags, int type, const unsigned char *p
 int tcp_frame_read(int fd, int *v10, int *flags, int *type, unsigned char **payload, size_t *n,
 		   long long deadline_ms, char *err, size_t errlen);
 
-/* Monotonic milliseconds. */
-long long now_ms(void);
-
 #endif

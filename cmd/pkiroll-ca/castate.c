@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 
 #include "castate.h"
+#include "fileio.h"
 #include "cmp_server.h"
 #include "keys.h"
 
@@ -220,29 +221,20 @@ int ca_user_set_state(sqlite3 *db, const char *ref, const char *state)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Writes a PEM file 0600 atomically (temporary file, fsync, rename). */
+/* Writes a certificate or a key as a PEM file, 0600, atomically and synced. */
 static int write_pem(const char *dir, const char *name, X509 *x, EVP_PKEY *k)
 {
-	char path[4096], tmp[4200];
-	FILE *f;
-	int fd, ok;
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long n;
+	int rc = -1;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name);
-	if ((fd = mkstemp(tmp)) < 0)
-		return -1;
-	if (fchmod(fd, 0600) < 0 || (f = fdopen(fd, "w")) == NULL) {
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	ok = x ? PEM_write_X509(f, x) : PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
-	ok = ok && fflush(f) == 0 && fsync(fileno(f)) == 0;
-	if (fclose(f) != 0 || !ok || rename(tmp, path) < 0) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
+	if (b != NULL &&
+	    (x ? PEM_write_bio_X509(b, x) : PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)) &&
+	    (n = BIO_get_mem_data(b, &data)) > 0)
+		rc = atomic_write(dir, name, data, (size_t)n, 0600, 1);
+	BIO_free(b);
+	return rc;
 }
 
 static X509_NAME *cn(const char *s)

@@ -537,7 +537,7 @@ static void certify(struct req *r, const PKR_MSG *content, int rep_type, int may
 			if ((central = keys_generate(hinted_key_type(cm->certReq->certTemplate->publicKey))) != NULL &&
 			    (x = ca_mint(r->cfg->keys.cert, r->cfg->keys.key, subj, central,
 					 NULL, MINT_ENCRYPTION, r->cfg->validity)) != NULL &&
-			    (ev = keys_encrypt_encval(central, kek, c, r->cfg->oaep)) != NULL) {
+			    (ev = cmp_encval_encrypt(central, kek, c, r->cfg->oaep)) != NULL) {
 				X509_up_ref(x);
 				is[nissued++] = (struct issued){ x, id, "encryption" };
 				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL), x, ev);

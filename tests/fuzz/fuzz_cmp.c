@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			cmp_pkisi_text(cr->status, err, sizeof(err));
 			if (ckp != NULL && ckp->privateKey != NULL &&
 			    ckp->privateKey->type == PKR_ENCKEY_VALUE)
-				EVP_PKEY_free(keys_decrypt_encval(ckp->privateKey->value.encryptedValue,
+				EVP_PKEY_free(cmp_encval_decrypt(ckp->privateKey->value.encryptedValue,
 								  kek, err, sizeof(err)));
 		}
 		break;

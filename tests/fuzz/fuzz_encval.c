@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ev->encSymmKey != NULL)
 			cmp_octets_to_bits(ev->encSymmKey, ct, ctlen);
 	}
-	EVP_PKEY_free(keys_decrypt_encval(ev, kek, err, sizeof(err)));
+	EVP_PKEY_free(cmp_encval_decrypt(ev, kek, err, sizeof(err)));
 	EVP_PKEY_CTX_free(pc);
 	PKR_ENCVAL_free(ev);
 	return 0;

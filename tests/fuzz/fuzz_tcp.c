@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 
 #include "fuzz.h"
+#include "internal.h"
 #include "transport.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -195,7 +195,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	tx = cmp_tx_new(ctx, &cc, &rq, NULL, NULL);
+	tx = cmp_tx_new(&cc, &rq, NULL, NULL);
 	f = cmp_tx_request(tx);
 	if (f == CMP_OK && !no_confirm)
 		f = cmp_tx_confirm(tx, !reject);

@@ -81,7 +81,7 @@ static PKR_MSG *answer_ir(const PKR_MSG *req)
 			EVP_PKEY *k = keys_generate(KEY_P256);
 			EVP_PKEY *other = mode == FAKE_KEY_MISMATCH ? keys_generate(KEY_P256) : NULL;
 			X509 *x = ca_mint(ca_cert, ca_key, subj, other ? other : k, NULL, MINT_ENCRYPTION, 3600);
-			PKR_ENCVAL *ev = keys_encrypt_encval(k, kek, NULL, 0);
+			PKR_ENCVAL *ev = cmp_encval_encrypt(k, kek, NULL, 0);
 
 			if (mode == FAKE_ENCVAL_GARBAGE) {
 				unsigned char junk[64];

@@ -49,7 +49,7 @@ static void run_ir(int mode, const char *client_secret, struct run *out)
 	rq.secret_len = strlen(client_secret);
 	rq.new_key = keys_generate(KEY_P256);
 	rq.subject = subj;
-	tx = cmp_tx_new(t_ctx(), &cc, &rq, NULL, NULL);
+	tx = cmp_tx_new(&cc, &rq, NULL, NULL);
 	fault = cmp_tx_request(tx);
 	if (fault == CMP_OK)
 		fault = cmp_tx_confirm(tx, 1);

@@ -29,11 +29,11 @@ TEST(encval_round_trip_ciphers)
 
 	for (size_t i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++) {
 		for (int oaep = 0; oaep < 2; oaep++) {
-			PKR_ENCVAL *ev = keys_encrypt_encval(key, kek(), ciphers[i], oaep);
+			PKR_ENCVAL *ev = cmp_encval_encrypt(key, kek(), ciphers[i], oaep);
 			EVP_PKEY *got;
 
 			CHECK(ev != NULL, "encrypt with %s", EVP_CIPHER_get0_name(ciphers[i]));
-			got = keys_decrypt_encval(ev, kek(), err, sizeof(err));
+			got = cmp_encval_decrypt(ev, kek(), err, sizeof(err));
 			CHECK(got != NULL && EVP_PKEY_eq(got, key) == 1, "%s oaep=%d: %s",
 			      EVP_CIPHER_get0_name(ciphers[i]), oaep, err);
 			EVP_PKEY_free(got);
@@ -56,9 +56,9 @@ TEST(encval_cast5_through_legacy_provider)
 	}
 	cast5 = EVP_CIPHER_fetch(NULL, "CAST5-CBC", NULL);
 	CHECK(cast5 != NULL, "CAST5-CBC not fetchable with the legacy provider");
-	ev = keys_encrypt_encval(key, kek(), cast5, 0);
+	ev = cmp_encval_encrypt(key, kek(), cast5, 0);
 	CHECK(ev != NULL, "encrypt with CAST5");
-	got = keys_decrypt_encval(ev, kek(), err, sizeof(err));
+	got = cmp_encval_decrypt(ev, kek(), err, sizeof(err));
 	CHECK(got != NULL && EVP_PKEY_eq(got, key) == 1, "CAST5: %s", err);
 	EVP_PKEY_free(got);
 	PKR_ENCVAL_free(ev);
@@ -107,7 +107,7 @@ TEST(encval_pkcs1_unpadded)
 	CHECK(n > 0 && n < 4000, "i2d");
 	memset(buf + n, 0, 16); /* zero fill to the block size, no PKCS#7 padding */
 	ev = encrypt_raw(buf, (n + 15) / 16 * 16);
-	got = keys_decrypt_encval(ev, kek(), err, sizeof(err));
+	got = cmp_encval_decrypt(ev, kek(), err, sizeof(err));
 	CHECK(got != NULL && EVP_PKEY_eq(got, key) == 1, "PKCS#1 unpadded: %s", err);
 	EVP_PKEY_free(got);
 	PKR_ENCVAL_free(ev);
@@ -117,17 +117,17 @@ TEST(encval_pkcs1_unpadded)
 TEST(encval_refuses_what_it_cannot_read)
 {
 	EVP_PKEY *key = keys_generate(KEY_P256), *other = keys_generate(KEY_RSA2048);
-	PKR_ENCVAL *ev = keys_encrypt_encval(key, kek(), NULL, 0);
+	PKR_ENCVAL *ev = cmp_encval_encrypt(key, kek(), NULL, 0);
 	char err[256];
 
-	CHECK(keys_decrypt_encval(ev, other, err, sizeof(err)) == NULL, "decrypted with another key");
+	CHECK(cmp_encval_decrypt(ev, other, err, sizeof(err)) == NULL, "decrypted with another key");
 	CHECK(strstr(err, "encSymmKey does not decrypt") != NULL, "reason: %s", err);
 	X509_ALGOR_set0(ev->symmAlg, OBJ_nid2obj(NID_rc4), V_ASN1_UNDEF, NULL);
-	CHECK(keys_decrypt_encval(ev, kek(), err, sizeof(err)) == NULL, "rc4 accepted");
+	CHECK(cmp_encval_decrypt(ev, kek(), err, sizeof(err)) == NULL, "rc4 accepted");
 	CHECK(strstr(err, "unsupported symmAlg") != NULL, "reason: %s", err);
 	ASN1_BIT_STRING_free(ev->encSymmKey);
 	ev->encSymmKey = NULL;
-	CHECK(keys_decrypt_encval(ev, kek(), err, sizeof(err)) == NULL, "no encSymmKey accepted");
+	CHECK(cmp_encval_decrypt(ev, kek(), err, sizeof(err)) == NULL, "no encSymmKey accepted");
 	CHECK(strstr(err, "without encSymmKey") != NULL, "reason: %s", err);
 	PKR_ENCVAL_free(ev);
 	EVP_PKEY_free(key);
