@@ -6,20 +6,27 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
 
-# B is the build directory: "." builds in the tree, `make asan` uses build/asan.
-B ?= .
+# B is the build directory: every object and binary goes under it, none
+# beside the sources. `make asan` uses build/asan. The binaries:
+# $(B)/bin/pkiroll and $(B)/bin/pkiroll-ca.
+B ?= build
 CC ?= cc
 AR ?= ar
 OPT ?= -O2 -g
 SAN ?=
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 PKGS = openssl sqlite3 libzip jansson inih
-CPPFLAGS += -D_GNU_SOURCE -Ilib
+# lib/ and its tools see the layers by folder ("cmp/cmp.h"); cmd/pkiroll
+# sees the public header only.
+CPPFLAGS += -D_GNU_SOURCE
+LIB_INC = -Ilib -Iinclude
+CLI_INC = -Iinclude
 # Recursively expanded: pkg-config runs only once `make deps` has run.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv
 CA_LIBS = $(shell pkg-config --libs libmicrohttpd 2>/dev/null) -lpthread
-ALL_CFLAGS = -std=c11 $(OPT) $(SAN) $(WARN) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS)
+ALL_CFLAGS = -std=c11 $(OPT) $(SAN) $(WARN) $(CPPFLAGS) $(LIB_INC) $(PKG_CFLAGS) $(CFLAGS)
+CLI_CFLAGS = -std=c11 $(OPT) $(SAN) $(WARN) $(CPPFLAGS) $(CLI_INC) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 
 # Debian packages the build, the tests and `make run` need.
@@ -27,35 +34,40 @@ DEBS = build-essential pkg-config libssl-dev libsqlite3-dev libzip-dev \
        libcsv-dev libjansson-dev libinih-dev libmicrohttpd-dev openssl \
        jq time zip unzip bc procps sqlite3
 
-LIB_SRC = $(wildcard lib/*.c)
-LIB_OBJ = $(LIB_SRC:%.c=$(B)/%.o)
+LIB_SRC = $(wildcard lib/*/*.c)
+LIB_OBJ = $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_SRC = $(wildcard cmd/pkiroll/*.c)
-CLI_OBJ = $(CLI_SRC:%.c=$(B)/%.o)
+CLI_OBJ = $(CLI_SRC:%.c=$(B)/obj/%.o)
 CA_SRC = $(wildcard cmd/pkiroll-ca/*.c)
-CA_OBJ = $(CA_SRC:%.c=$(B)/%.o)
+CA_OBJ = $(CA_SRC:%.c=$(B)/obj/%.o)
 # pkiroll-ca without its main(): what fuzz_ca links
 CA_CORE_SRC = $(filter-out cmd/pkiroll-ca/main.c,$(CA_SRC))
-CA_CORE_OBJ = $(CA_CORE_SRC:%.c=$(B)/%.o)
+CA_CORE_OBJ = $(CA_CORE_SRC:%.c=$(B)/obj/%.o)
 UNIT_SRC = $(wildcard tests/unit/*.c)
-UNIT_OBJ = $(UNIT_SRC:%.c=$(B)/%.o)
+UNIT_OBJ = $(UNIT_SRC:%.c=$(B)/obj/%.o)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/fuzz/%)
 TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
-HDRS = $(wildcard lib/*.h cmd/pkiroll/*.h cmd/pkiroll-ca/*.h tests/unit/*.h tests/fuzz/*.h)
+HDRS = $(wildcard include/*.h lib/*/*.h cmd/pkiroll/*.h cmd/pkiroll-ca/*.h tests/unit/*.h tests/fuzz/*.h)
 
 LIBA = $(B)/lib/libpkiroll.a
-PKIROLL = $(B)/cmd/pkiroll/pkiroll
-PKIROLL_CA = $(B)/cmd/pkiroll-ca/pkiroll-ca
-UNIT = $(B)/tests/unit/unit_tests
+PKIROLL = $(B)/bin/pkiroll
+PKIROLL_CA = $(B)/bin/pkiroll-ca
+UNIT = $(B)/tests/unit_tests
 
-.PHONY: all deps test asan run install fmt fuzz fuzz-smoke bench clean check-deps
+.PHONY: all deps test asan run install fmt fmt-check fuzz fuzz-smoke bench clean check-deps
 
 all: $(LIBA) $(PKIROLL) $(PKIROLL_CA)
 
-$(B)/%.o: %.c $(HDRS)
+$(B)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# the tool builds on the public header alone
+$(B)/obj/cmd/pkiroll/%.o: cmd/pkiroll/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CLI_CFLAGS) -c -o $@ $<
 
 $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -63,12 +75,15 @@ $(LIBA): $(LIB_OBJ)
 	$(AR) rcs $@ $(LIB_OBJ)
 
 $(PKIROLL): $(CLI_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIBA) $(PKG_LIBS)
 
 $(PKIROLL_CA): $(CA_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(CA_OBJ) $(LIBA) $(PKG_LIBS) $(CA_LIBS)
 
 $(UNIT): $(UNIT_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJ) $(LIBA) $(PKG_LIBS)
 
 # Test tools (tests/tools): small programs on the library for the suite.
@@ -108,20 +123,20 @@ test: deps
 asan: deps
 	$(MAKE) B=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" \
-	  all build/asan/tests/unit/unit_tests $(FUZZ_SRC:tests/fuzz/%.c=build/asan/tests/fuzz/%) \
+	  all build/asan/tests/unit_tests $(FUZZ_SRC:tests/fuzz/%.c=build/asan/tests/fuzz/%) \
 	  $(TOOL_SRC:tests/tools/%.c=build/asan/tests/tools/%)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  PKIROLL_SANITIZED=1 tests/run.sh build/asan
 
 run: deps all
-	examples/demo.sh
+	PKIROLL=$(PKIROLL) PKIROLL_CA=$(PKIROLL_CA) examples/demo.sh
 
 fuzz: deps
 	@command -v clang >/dev/null || apt-get install -y -qq clang
 	@mkdir -p build/fuzz
 	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
 	  extra=; [ $$n = fuzz_ca ] && extra="-Icmd/pkiroll-ca $(CA_CORE_SRC) $(CA_LIBS)"; \
-	  clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $(PKG_CFLAGS) \
+	  clang -g -O1 -fsanitize=fuzzer,address,undefined $(CPPFLAGS) $(LIB_INC) $(PKG_CFLAGS) \
 	    -o build/fuzz/$$n $$f $(LIB_SRC) $$extra $(PKG_LIBS) || exit 1; done
 	@echo "fuzzers in build/fuzz; e.g. build/fuzz/fuzz_manifest -max_total_time=60 tests/fuzz/corpus/manifest"
 
@@ -142,9 +157,14 @@ install: all
 	install -m 0644 cmd/pkiroll/pkiroll.1 $(DESTDIR)$(MANDIR)/man1/pkiroll.1
 	install -m 0644 cmd/pkiroll-ca/pkiroll-ca.1 $(DESTDIR)$(MANDIR)/man1/pkiroll-ca.1
 
+FMT_SRC = $(wildcard include/*.h lib/*/*.[ch] cmd/*/*.[ch] tests/*/*.[ch])
 fmt:
-	clang-format -i lib/*.c lib/*.h cmd/*/*.c tests/unit/*.c tests/fuzz/*.c
+	clang-format -i $(FMT_SRC)
+
+# Fails when a file is not as clang-format would write it (CI runs it).
+fmt-check:
+	@command -v clang-format >/dev/null || apt-get install -y -qq clang-format >/dev/null
+	clang-format --dry-run -Werror $(FMT_SRC)
 
 clean:
-	rm -rf build lib/*.o lib/*.a cmd/*/*.o $(PKIROLL) $(PKIROLL_CA) tests/unit/*.o $(UNIT) \
-	  $(FUZZ_BIN) $(TOOL_BIN)
+	rm -rf build

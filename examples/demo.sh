@@ -4,8 +4,8 @@
 # example manifest enrolled end to end with pkiroll.
 set -eu
 cd "$(dirname "$0")/.."
-PKIROLL=${PKIROLL:-./cmd/pkiroll/pkiroll}
-PKIROLL_CA=${PKIROLL_CA:-./cmd/pkiroll-ca/pkiroll-ca}
+PKIROLL=${PKIROLL:-./build/bin/pkiroll}
+PKIROLL_CA=${PKIROLL_CA:-./build/bin/pkiroll-ca}
 STATE=${STATE:-run}
 CA_PID=
 

@@ -5,23 +5,24 @@
 # usage: tests/run.sh [BUILD_DIR] [FILTER]
 set -u
 cd "$(dirname "$0")/.." || exit 3
-B=${1:-.}
+B=${1:-build}
 FILTER=${2:-}
 export T_SRC=$PWD
-export PKIROLL=$PWD/$B/cmd/pkiroll/pkiroll
-export PKIROLL_CA=$PWD/$B/cmd/pkiroll-ca/pkiroll-ca
+export PKIROLL=$PWD/$B/bin/pkiroll
+export PKIROLL_CA=$PWD/$B/bin/pkiroll-ca
 export FUZZ_DIR=$PWD/$B/tests/fuzz
+export TOOLS=$PWD/$B/tests/tools
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/pkiroll-tests.XXXXXX")
 export T_TMP=$TMP/unit
 trap 'rm -rf "$TMP"' EXIT
 pass=0 fail=0 skip=0
 
 # Phase: unit tests.
-unit=$PWD/$B/tests/unit/unit_tests
+unit=$PWD/$B/tests/unit_tests
 # a binary older than its sources would test old code: make test rebuilds
 for pair in "$unit:tests/unit" "$PKIROLL:cmd/pkiroll" "$PKIROLL_CA:cmd/pkiroll-ca"; do
 	bin=${pair%:*}
-	newer=$(find lib "${pair##*:}" -name '*.[ch]' -newer "$bin" 2>/dev/null | head -1)
+	newer=$(find include lib "${pair##*:}" -name '*.[ch]' -newer "$bin" 2>/dev/null | head -1)
 	if [ -e "$bin" ] && [ -n "$newer" ]; then
 		echo "FAIL build: $bin is older than $newer (run make test)"
 		fail=$((fail + 1))

@@ -14,9 +14,9 @@
 #include <openssl/pem.h>
 
 #include "castate.h"
-#include "fileio.h"
-#include "cmp_server.h"
-#include "keys.h"
+#include "base/fileio.h"
+#include "cmp/cmp_server.h"
+#include "x509/keys.h"
 
 static const char schema[] =
 	"PRAGMA journal_mode = WAL;"

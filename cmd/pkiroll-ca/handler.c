@@ -11,10 +11,10 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "cmp_server.h"
-#include "dn.h"
+#include "cmp/cmp_server.h"
+#include "x509/dn.h"
 #include "handler.h"
-#include "keys.h"
+#include "x509/keys.h"
 
 enum auth { AUTH_NONE = 0, AUTH_PBM, AUTH_SIG };
 

@@ -19,11 +19,11 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
-#include "cmp.h"
-#include "cmp_server.h"
-#include "keys.h"
+#include "cmp/cmp.h"
+#include "cmp/cmp_server.h"
+#include "x509/keys.h"
 #include "listen.h"
-#include "transport.h"
+#include "cmp/transport.h"
 
 #define MAX_TCP_THREADS 256
 

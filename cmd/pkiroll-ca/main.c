@@ -9,9 +9,9 @@
 #include <openssl/crypto.h>
 #include <openssl/objects.h>
 
-#include "dn.h"
+#include "x509/dn.h"
 #include "listen.h"
-#include "manifest.h"
+#include "input/manifest.h"
 
 static const char usage[] =
 	"usage: pkiroll-ca COMMAND --state DIR [options]\n"

@@ -6,10 +6,10 @@
 # the key generations alone; parent RSS for a 1k and a 100k-row manifest.
 set -u
 cd "$(dirname "$0")/../.." || exit 3
-B=${1:-.}
+B=${1:-build}
 N=${BENCH_N:-1000}
-P=$PWD/$B/cmd/pkiroll/pkiroll
-CA=$PWD/$B/cmd/pkiroll-ca/pkiroll-ca
+P=$PWD/$B/bin/pkiroll
+CA=$PWD/$B/bin/pkiroll-ca
 KG=$PWD/$B/tests/tools/keygen
 CORES=$(nproc)
 W=$(mktemp -d "${TMPDIR:-/tmp}/pkiroll-bench.XXXXXX")

@@ -13,7 +13,7 @@
 #include "castate.h"
 #include "fuzz.h"
 #include "handler.h"
-#include "manifest.h"
+#include "input/manifest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

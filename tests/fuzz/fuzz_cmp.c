@@ -4,8 +4,8 @@
  */
 #include <stdint.h>
 
-#include "cmp.h"
-#include "keys.h"
+#include "cmp/cmp.h"
+#include "x509/keys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dn.h"
+#include "x509/dn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,8 +8,8 @@
 #include <openssl/rsa.h>
 
 #include "fuzz.h"
-#include "cmp.h"
-#include "keys.h"
+#include "cmp/cmp.h"
+#include "x509/keys.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,7 +5,7 @@
 #include <openssl/crypto.h>
 
 #include "fuzz.h"
-#include "transport.h"
+#include "cmp/transport.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,8 +5,8 @@
 #include <openssl/crypto.h>
 
 #include "fuzz.h"
-#include "internal.h"
-#include "transport.h"
+#include "base/base.h"
+#include "cmp/transport.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -3,7 +3,7 @@
  * as either side reads it.
  */
 #include "fuzz.h"
-#include "wire.h"
+#include "enroll/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

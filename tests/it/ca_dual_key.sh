@@ -3,7 +3,7 @@
 # certificate, also with 3DES, OAEP and an EC key hint.
 . "$T_SRC/tests/lib.sh"
 trap stop_ca EXIT
-CMPC=$(dirname "$PKIROLL")/../../tests/tools/cmpc
+CMPC=$TOOLS/cmpc
 cd "$T_DIR" || exit 3
 "$PKIROLL_CA" init --state ca --key-type p256 >/dev/null || fail "init"
 : >users.csv

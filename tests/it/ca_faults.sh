@@ -2,7 +2,7 @@
 # sees it: each fault ends in its own fault class and reason.
 . "$T_SRC/tests/lib.sh"
 trap stop_ca EXIT
-CMPC=$(dirname "$PKIROLL")/../../tests/tools/cmpc
+CMPC=$TOOLS/cmpc
 cd "$T_DIR" || exit 3
 "$PKIROLL_CA" init --state ca --key-type p256 >/dev/null || fail "init"
 add() { printf "code-$1" >code$1; "$PKIROLL_CA" users add --state ca --ref $1 --code-file code$1 \

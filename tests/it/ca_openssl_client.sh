@@ -78,7 +78,7 @@ has "$T_DIR/out" "certRevoked"
 ocmp -cmd genm $S -ref 1002 -secret pass:code-1002 || { cat "$T_DIR/out"; fail "genm"; }
 has "$T_DIR/out" "id-it-caCerts"
 # another path is 404, which our client reports as a configuration fault
-CMPC=$(dirname "$PKIROLL")/../../tests/tools/cmpc
+CMPC=$TOOLS/cmpc
 printf code-1002 >code
 expect_rc 1 "$CMPC" --url "http://$CA_HTTP/other/" --ref 1002 --secret-file code --subject CN=x
 has "$T_DIR/out" "FAULT configuration"

@@ -46,7 +46,7 @@ expect_rc 0 "$PKIROLL" --config legacy.conf enroll m.csv --limit 2 --keystore-pa
 has "$T_DIR/out" "2 due: 2 enrolled"
 openssl pkcs12 -in ks3/m-6/keystore.p12 -passin file:pass -info -noout 2>&1 \
 	| grep -q "pbeWithSHA1And3-KeyTripleDES-CBC" || fail "not a 3DES keystore"
-"$(dirname "$PKIROLL")/../../tests/tools/p12check" pass ks3/m-6 ks3/m-7 >/dev/null || fail "3DES keystores"
+"$TOOLS/p12check" pass ks3/m-6 ks3/m-7 >/dev/null || fail "3DES keystores"
 stop_ca
 
 # every request fails: the breaker pauses the profile after 3

@@ -63,7 +63,7 @@ jq -e '.states.enrolled == 120 and .communities == 120' "$T_DIR/out" >/dev/null 
 expect_rc 0 "$PKIROLL_CA" issued --state ca
 dup=$(awk -F'\t' '$2 == "signing" && $3 == "confirmed" { print $4 }' "$T_DIR/out" | sort | uniq -d)
 [ -z "$dup" ] || fail "reference numbers confirmed twice: $dup"
-"$(dirname "$PKIROLL")/../../tests/tools/p12check" pass ks/* >p12.out || { tail -3 p12.out; fail "keystores"; }
+"$TOOLS/p12check" pass ks/* >p12.out || { tail -3 p12.out; fail "keystores"; }
 
 # Secrets: codes and the passphrase are nowhere they should not be.
 "$PKIROLL" --db s.db status >/dev/null   # checkpoint the WAL into s.db

@@ -4,7 +4,7 @@
 # one confirmed pair per reference number.
 . "$T_SRC/tests/lib.sh"
 trap stop_ca EXIT
-P12CHECK=$(dirname "$PKIROLL")/../../tests/tools/p12check
+P12CHECK=$TOOLS/p12check
 cd "$T_DIR" || exit 3
 passfile
 make_manifest http.csv 200 h 700000

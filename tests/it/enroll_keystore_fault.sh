@@ -30,7 +30,7 @@ expect_rc 0 "$PKIROLL" --db s.db enroll m.csv --limit 1 --ca-url "$url" --keysto
 	--keystore-pass-file pass
 has "$T_DIR/out" "1 due: 1 enrolled"
 [ "$(reason s.db k-1)" = "enrolled|" ] || fail "k-1 after the fix: $(reason s.db k-1)"
-"$(dirname "$PKIROLL")/../../tests/tools/p12check" pass notadir/k-1 >/dev/null || fail "keystore of k-1"
+"$TOOLS/p12check" pass notadir/k-1 >/dev/null || fail "keystore of k-1"
 
 # what the old code left: step confirm, a keystore path with no keystore
 expect_rc 1 "$PKIROLL" --db s.db enroll m.csv --limit 1 --ca-url "$url" --keystore-dir "$T_DIR/ks/x" \

@@ -3,7 +3,7 @@
 # polling, error replies, rejections with failInfo.
 . "$T_SRC/tests/lib.sh"
 trap stop_mock EXIT
-CMPC=${CMPC:-$(dirname "$PKIROLL")/../../tests/tools/cmpc}
+CMPC=${CMPC:-$TOOLS/cmpc}
 [ -x "$CMPC" ] || fail "cmpc not built"
 cd "$T_DIR" || exit 3
 

@@ -17,9 +17,9 @@
 
 #include <openssl/pem.h>
 
-#include "cmp_client.h"
-#include "dn.h"
-#include "keys.h"
+#include "cmp/cmp_client.h"
+#include "x509/dn.h"
+#include "x509/keys.h"
 
 static void log_cb(void *arg, enum pkiroll_level l, const char *msg)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "keys.h"
+#include "x509/keys.h"
 
 int main(int argc, char **argv)
 {

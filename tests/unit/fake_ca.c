@@ -11,10 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cmp_server.h"
+#include "cmp/cmp_server.h"
 #include "fake_ca.h"
-#include "keys.h"
-#include "transport.h"
+#include "x509/keys.h"
+#include "cmp/transport.h"
 
 static EVP_PKEY *ca_key;
 static X509 *ca_cert;

@@ -8,10 +8,10 @@
 
 #include <openssl/pem.h>
 
-#include "cmp_client.h"
-#include "dn.h"
+#include "cmp/cmp_client.h"
+#include "x509/dn.h"
 #include "fake_ca.h"
-#include "keys.h"
+#include "x509/keys.h"
 #include "t.h"
 
 #define SECRET "one-time-code"

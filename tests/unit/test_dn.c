@@ -6,7 +6,7 @@
 
 #include <openssl/x509.h>
 
-#include "dn.h"
+#include "x509/dn.h"
 #include "t.h"
 
 TEST(dn_order_and_round_trip)

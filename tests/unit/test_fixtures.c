@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmp.h"
+#include "cmp/cmp.h"
 #include "t.h"
 
 static unsigned char *slurp(const char *path, size_t *n)

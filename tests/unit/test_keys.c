@@ -7,8 +7,8 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
-#include "cmp_server.h"
-#include "keys.h"
+#include "cmp/cmp_server.h"
+#include "x509/keys.h"
 #include "t.h"
 
 static EVP_PKEY *kek(void)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "manifest.h"
+#include "input/manifest.h"
 #include "t.h"
 
 /* Reads a whole manifest; returns the check's result. */

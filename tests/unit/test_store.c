@@ -8,7 +8,7 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
+#include "store/store.h"
 #include "t.h"
 
 static sqlite3_int64 one_int(struct pkiroll_store *s, const char *sql)

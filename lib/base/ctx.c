@@ -1,0 +1,188 @@
+/*
+ * The library context: the log callback, error texts, small string helpers.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+
+#include "base/base.h"
+
+static const char *const err_names[PKIROLL_ERR__MAX] = {
+	[PKIROLL_OK] = "success",
+	[PKIROLL_ERR_USAGE] = "usage error",
+	[PKIROLL_ERR_CONFIG] = "configuration error",
+	[PKIROLL_ERR_IO] = "I/O error",
+	[PKIROLL_ERR_STORE] = "store error",
+	[PKIROLL_ERR_MANIFEST] = "manifest cannot be read",
+	[PKIROLL_ERR_STRICT] = "stopped at the first bad row (--strict)",
+	[PKIROLL_ERR_NOMEM] = "out of memory",
+	[PKIROLL_ERR_CRYPTO] = "cryptographic operation failed",
+	[PKIROLL_ERR_NOENT] = "no such file",
+	[PKIROLL_ERR_LOCKED] = "store is locked by another run",
+	[PKIROLL_ERR_SCHEMA] = "store was written by a newer pkiroll",
+};
+
+const char *pkiroll_strerror(int err)
+{
+	if (err < 0 || err >= PKIROLL_ERR__MAX || err_names[err] == NULL)
+		return "unknown error";
+	return err_names[err];
+}
+
+static const char *const state_names[PKIROLL_STATE__MAX] = {
+	[PKIROLL_STATE_PENDING] = "pending",	     [PKIROLL_STATE_ENROLLING] = "enrolling",
+	[PKIROLL_STATE_ENROLLED] = "enrolled",	     [PKIROLL_STATE_FAILED] = "failed",
+	[PKIROLL_STATE_NEEDS_CODES] = "needs_codes", [PKIROLL_STATE_RENEWING] = "renewing",
+	[PKIROLL_STATE_RETIRED] = "retired",
+};
+
+const char *pkiroll_state_name(int state)
+{
+	if (state < 0 || state >= PKIROLL_STATE__MAX)
+		return NULL;
+	return state_names[state];
+}
+
+int state_from_name(const char *name)
+{
+	for (int i = 0; i < PKIROLL_STATE__MAX; i++)
+		if (name != NULL && strcmp(state_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+pkiroll_ctx *pkiroll_ctx_new(pkiroll_log_fn *log, void *arg)
+{
+	pkiroll_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (ctx == NULL)
+		return NULL;
+	ctx->log = log;
+	ctx->log_arg = arg;
+	return ctx;
+}
+
+void pkiroll_ctx_free(pkiroll_ctx *ctx)
+{
+	free(ctx);
+}
+
+void ctx_vlog(pkiroll_ctx *ctx, enum pkiroll_level level, const char *fmt, va_list ap)
+{
+	char buf[2048];
+
+	if (ctx == NULL || ctx->log == NULL)
+		return;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	ctx->log(ctx->log_arg, level, buf);
+}
+
+void ctx_log(pkiroll_ctx *ctx, enum pkiroll_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ctx_vlog(ctx, level, fmt, ap);
+	va_end(ap);
+}
+
+void ctx_ossl_error(pkiroll_ctx *ctx, const char *what)
+{
+	unsigned long e = ERR_peek_error();
+	char buf[256];
+
+	if (e == 0) {
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: failed", what);
+	} else {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: %s", what, buf);
+	}
+	ERR_clear_error();
+}
+
+char *xstrdup(const char *s)
+{
+	return s == NULL ? NULL : strdup(s);
+}
+
+int ascii_casecmp(const char *a, const char *b)
+{
+	unsigned char ca, cb;
+
+	do {
+		ca = (unsigned char)*a++;
+		cb = (unsigned char)*b++;
+		if (ca >= 'A' && ca <= 'Z')
+			ca += 'a' - 'A';
+		if (cb >= 'A' && cb <= 'Z')
+			cb += 'a' - 'A';
+	} while (ca != '\0' && ca == cb);
+	return ca - cb;
+}
+
+int utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		unsigned long cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if (len - i <= n)
+			return 0;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+static const char *const key_type_names[KEY__MAX] = {
+	"rsa2048", "rsa3072", "rsa4096", "p256", "p384",
+};
+
+const char *key_type_name(int type)
+{
+	return type >= 0 && type < KEY__MAX ? key_type_names[type] : NULL;
+}
+
+int key_type_from_name(const char *name)
+{
+	for (int i = 0; i < KEY__MAX; i++)
+		if (ascii_casecmp(name, key_type_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

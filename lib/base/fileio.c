@@ -1,0 +1,179 @@
+/*
+ * Opening files from outside safely, and atomic writes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "base/fileio.h"
+
+int file_open_regular(const char *path, struct stat *stp, int *enoent, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, fl;
+
+	if (enoent != NULL)
+		*enoent = 0;
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0) {
+		if (enoent != NULL)
+			*enoent = errno == ENOENT;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s", path,
+			 S_ISDIR(st.st_mode) ? "is a directory"
+					     : "is not a regular file (a FIFO, socket or device)");
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		goto fail;
+	}
+	if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (stp != NULL)
+		*stp = st;
+	return fd;
+fail:
+	fl = errno;
+	close(fd);
+	errno = fl;
+	return -1;
+}
+
+FILE *file_fopen_regular(const char *path, int *enoent, char *err, size_t errlen)
+{
+	int fd = file_open_regular(path, NULL, enoent, err, errlen);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	if ((f = fdopen(fd, "rb")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
+int atomic_write(const char *dir, const char *name, const void *data, size_t len, int mode,
+		 int durable)
+{
+	char tmp[4096], path[4096];
+	const unsigned char *p = data;
+	int fd, saved;
+	size_t off = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >= (int)sizeof(tmp) ||
+	    snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -1;
+	if ((fd = mkstemp(tmp)) < 0)
+		return -1;
+	if (fchmod(fd, (mode_t)mode) < 0)
+		goto fail;
+	while (off < len) {
+		ssize_t w = write(fd, p + off, len - off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		off += (size_t)w;
+	}
+	if ((durable && fsync(fd) < 0) || close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	if (rename(tmp, path) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	return 0;
+fail:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return -1;
+}
+
+
+/* Does s end in "-" and 8 lower-case hex digits, as a changed name does? */
+static int looks_changed(const char *s, size_t n)
+{
+	if (n < 9 || s[n - 9] != '-')
+		return 0;
+	for (size_t i = n - 8; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* Is the part of s before its first '.' one that Windows or a bundle
+ * reserves (any case)? */
+static int reserved(const char *s)
+{
+	static const char *const names[] = { "con", "prn", "aux", "nul", "ca", "fingerprints",
+					     "sha256sums", "readme" };
+	size_t n = strcspn(s, ".");
+	char base[16];
+
+	if (n >= sizeof(base))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		base[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i]);
+	base[n] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(base, names[i]) == 0)
+			return 1;
+	/* COM1-COM9, LPT1-LPT9 */
+	return n == 4 && (strncmp(base, "com", 3) == 0 || strncmp(base, "lpt", 3) == 0) &&
+	       base[3] >= '1' && base[3] <= '9';
+}
+
+void file_safe_name(const char *name, int flags, char *out, size_t len)
+{
+	unsigned char md[32];
+	const char *s = name;
+	size_t n = 0, in = strlen(name);
+	int changed = 0, portable = flags & SAFE_NAME_PORTABLE;
+
+	if (len < 12) {
+		if (len > 0)
+			out[0] = '\0';
+		return;
+	}
+	/* Phase: the characters. */
+	if (portable && reserved(name)) {
+		out[n++] = '_';
+		changed = 1;
+	}
+	for (; *s != '\0' && n + 10 < len && n < 97; s++) {
+		unsigned char c = (unsigned char)*s;
+		int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+			 (c >= 'A' && c <= 'Z') || (c == '.' && n > 0);
+
+		out[n++] = ok ? (char)c : '_';
+		changed |= !ok;
+	}
+	out[n] = '\0';
+	changed |= *s != '\0'; /* cut short */
+	if (portable && n > 0 && out[n - 1] == '.') {
+		out[n - 1] = '_';
+		changed = 1;
+	}
+	changed |= looks_changed(out, n) || (flags & SAFE_NAME_HASH);
+	/* Phase: a name that had to change gets a hash of what it was. */
+	if (changed && EVP_Digest(name, in, md, NULL, EVP_sha256(), NULL))
+		snprintf(out + n, len - n, "-%02x%02x%02x%02x", md[0], md[1], md[2], md[3]);
+}

@@ -1,0 +1,719 @@
+/*
+ * One client transaction: request, (polling), verification, confirmation.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/err.h>
+
+#include "cmp/cmp_client.h"
+#include "x509/keys.h"
+
+#define MAX_REQS 2
+
+struct cmp_tx {
+	const struct cmp_client_cfg *cfg;
+	const struct cmp_request *req;
+	cmp_step_fn *on_step;
+	void *arg;
+	struct cmp_result r;
+	int nreqs;
+	EVP_PKEY *kek;                       /* protocolEncrKey, private half */
+	unsigned char nonce[CMP_NONCE_LEN];  /* our last senderNonce */
+	ASN1_OCTET_STRING *their_nonce;      /* the CA's last senderNonce */
+	X509_ALGOR *reply_pbm;               /* the CA's PBM parameters, reused */
+};
+
+static const char *const fault_names[CMP_F__MAX] = {
+	"ok", "transient", "rejected", "bad MAC", "protocol error", "still waiting",
+	"configuration", "key mismatch", "internal error",
+};
+
+const char *cmp_fault_name(int fault)
+{
+	return fault >= 0 && fault < CMP_F__MAX ? fault_names[fault] : "unknown";
+}
+
+static const char *const step_names[CMP_STEP__MAX] = {
+	"none", "request sent", "response received", "certConf sent", "confirmed",
+};
+
+const char *cmp_step_name(int step)
+{
+	return step >= 0 && step < CMP_STEP__MAX ? step_names[step] : "unknown";
+}
+
+static int fail(struct cmp_tx *tx, int fault, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+/* Records the fault and its reason (the first one wins). Returns fault. */
+static int fail(struct cmp_tx *tx, int fault, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (tx->r.fault != CMP_OK)
+		return tx->r.fault;
+	tx->r.fault = fault;
+	va_start(ap, fmt);
+	vsnprintf(tx->r.reason, sizeof(tx->r.reason), fmt, ap);
+	va_end(ap);
+	ERR_clear_error();
+	return fault;
+}
+
+static int step(struct cmp_tx *tx, int s)
+{
+	tx->r.step = s;
+	if (tx->on_step != NULL && tx->on_step(tx->arg, s, &tx->r) != 0)
+		return fail(tx, CMP_F_INTERNAL, "stopped by the caller at step \"%s\"",
+			    cmp_step_name(s));
+	return CMP_OK;
+}
+
+struct cmp_tx *cmp_tx_new(const struct cmp_client_cfg *cfg,
+			  const struct cmp_request *req, cmp_step_fn *on_step, void *arg)
+{
+	struct cmp_tx *tx = calloc(1, sizeof(*tx));
+
+	if (tx == NULL)
+		return NULL;
+	tx->cfg = cfg;
+	tx->req = req;
+	tx->on_step = on_step;
+	tx->arg = arg;
+	tx->r.status[0] = tx->r.status[1] = -1;
+	tx->nreqs = req->dual ? 2 : 1;
+	return tx;
+}
+
+const struct cmp_result *cmp_tx_result(const struct cmp_tx *tx)
+{
+	return &tx->r;
+}
+
+const ASN1_OCTET_STRING *cmp_tx_their_nonce(const struct cmp_tx *tx)
+{
+	return tx->their_nonce;
+}
+
+const X509_ALGOR *cmp_tx_reply_pbm(const struct cmp_tx *tx)
+{
+	return tx->reply_pbm;
+}
+
+struct cmp_tx *cmp_tx_resume(const struct cmp_client_cfg *cfg,
+			     const struct cmp_request *req, const unsigned char *tid,
+			     const unsigned char *nonce, size_t nonce_len, const unsigned char *pbm_der,
+			     size_t pbm_len, X509 *sign_cert, X509 *enc_cert)
+{
+	struct cmp_tx *tx = cmp_tx_new(cfg, req, NULL, NULL);
+	const unsigned char *p = pbm_der;
+
+	if (tx == NULL)
+		return NULL;
+	memcpy(tx->r.tid, tid, CMP_NONCE_LEN);
+	if ((tx->their_nonce = ASN1_OCTET_STRING_new()) == NULL ||
+	    !ASN1_OCTET_STRING_set(tx->their_nonce, nonce, (int)nonce_len) ||
+	    (pbm_der != NULL && (tx->reply_pbm = d2i_X509_ALGOR(NULL, &p, (long)pbm_len)) == NULL) ||
+	    sign_cert == NULL || !X509_up_ref(sign_cert)) {
+		cmp_tx_free(tx);
+		return NULL;
+	}
+	tx->r.sign_cert = sign_cert;
+	if (enc_cert != NULL && X509_up_ref(enc_cert))
+		tx->r.enc_cert = enc_cert;
+	tx->nreqs = enc_cert != NULL ? 2 : 1;
+	tx->r.step = CMP_STEP_RESPONSE;
+	return tx;
+}
+
+void cmp_tx_free(struct cmp_tx *tx)
+{
+	if (tx == NULL)
+		return;
+	X509_free(tx->r.sign_cert);
+	X509_free(tx->r.enc_cert);
+	EVP_PKEY_free(tx->r.enc_key);
+	sk_X509_pop_free(tx->r.ca_pubs, X509_free);
+	sk_X509_pop_free(tx->r.extra_certs, X509_free);
+	EVP_PKEY_free(tx->kek);
+	ASN1_OCTET_STRING_free(tx->their_nonce);
+	X509_ALGOR_free(tx->reply_pbm);
+	free(tx);
+}
+
+/* ---- building requests ---- */
+
+/* The AlgorithmIdentifier that hints the central key type, with an empty key. */
+static PKR_SPKI *key_hint(int key_type)
+{
+	PKR_SPKI *pk = PKR_SPKI_new();
+	int ok;
+
+	if (pk == NULL)
+		return NULL;
+	switch (key_type) {
+	case KEY_P256:
+	case KEY_P384:
+		ok = X509_ALGOR_set0(pk->algorithm, OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+				     V_ASN1_OBJECT,
+				     OBJ_nid2obj(key_type == KEY_P256 ? NID_X9_62_prime256v1
+								      : NID_secp384r1));
+		break;
+	default:
+		ok = X509_ALGOR_set0(pk->algorithm, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_NULL,
+				     NULL);
+	}
+	if (!ok) {
+		PKR_SPKI_free(pk);
+		return NULL;
+	}
+	return pk;
+}
+
+/* Puts a key-type hint into an OSSL_CRMF_MSG (3.0 has no setter for it). */
+static OSSL_CRMF_MSG *with_hint(OSSL_CRMF_MSG *crm, int key_type)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	PKR_CERTREQMSG *m = NULL;
+	OSSL_CRMF_MSG *out = NULL;
+	int n;
+
+	if ((n = i2d_OSSL_CRMF_MSG(crm, &der)) <= 0)
+		goto out;
+	p = der;
+	if ((m = d2i_PKR_CERTREQMSG(NULL, &p, n)) == NULL)
+		goto out;
+	PKR_SPKI_free(m->certReq->certTemplate->publicKey);
+	if ((m->certReq->certTemplate->publicKey = key_hint(key_type)) == NULL)
+		goto out;
+	OPENSSL_free(der);
+	der = NULL;
+	if ((n = i2d_PKR_CERTREQMSG(m, &der)) <= 0)
+		goto out;
+	p = der;
+	out = d2i_OSSL_CRMF_MSG(NULL, &p, n);
+out:
+	OPENSSL_free(der);
+	PKR_CERTREQMSG_free(m);
+	OSSL_CRMF_MSG_free(crm);
+	return out;
+}
+
+static OSSL_CRMF_MSGS *build_crms(struct cmp_tx *tx)
+{
+	const struct cmp_request *rq = tx->req;
+	const X509_NAME *subject = rq->subject;
+	OSSL_CRMF_MSGS *crms = sk_OSSL_CRMF_MSG_new_null();
+	OSSL_CRMF_MSG *crm = NULL;
+	X509_PUBKEY *xpk = NULL;
+
+	if (subject == NULL && rq->old_cert != NULL)
+		subject = X509_get_subject_name(rq->old_cert);
+	if (crms == NULL)
+		goto fail;
+
+	/* Phase: crm[0], the client's signing key, POP by signature. */
+	if ((crm = OSSL_CRMF_MSG_new()) == NULL || !OSSL_CRMF_MSG_set_certReqId(crm, 0) ||
+	    !OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(crm), rq->new_key, subject, NULL,
+					 NULL))
+		goto fail;
+	if (rq->type == CMP_REQ_KUR) {
+		/* RFC 4211 6.5: oldCertID names the certificate being updated */
+		OSSL_CRMF_CERTID *cid = OSSL_CRMF_CERTID_gen(X509_get_issuer_name(rq->old_cert),
+							    X509_get0_serialNumber(rq->old_cert));
+
+		if (cid == NULL || !OSSL_CRMF_MSG_set1_regCtrl_oldCertID(crm, cid)) {
+			OSSL_CRMF_CERTID_free(cid);
+			goto fail;
+		}
+		OSSL_CRMF_CERTID_free(cid);
+	}
+	if (!OSSL_CRMF_MSG_create_popo(OSSL_CRMF_POPO_SIGNATURE, crm, rq->new_key, EVP_sha256(),
+				       NULL, NULL) ||
+	    !sk_OSSL_CRMF_MSG_push(crms, crm))
+		goto fail;
+	crm = NULL;
+
+	/* Phase: crm[1], a key pair the CA makes, sent back under protocolEncrKey. */
+	if (rq->dual) {
+		if (rq->kek != NULL && EVP_PKEY_up_ref(rq->kek))
+			tx->kek = rq->kek;
+		else
+			tx->kek = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+		if (tx->kek == NULL ||
+		    (crm = OSSL_CRMF_MSG_new()) == NULL || !OSSL_CRMF_MSG_set_certReqId(crm, 1) ||
+		    !OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(crm), NULL, subject, NULL,
+						 NULL) ||
+		    !X509_PUBKEY_set(&xpk, tx->kek) ||
+		    !OSSL_CRMF_MSG_set1_regCtrl_protocolEncrKey(crm, xpk))
+			goto fail;
+		if (rq->enc_key_type >= 0 && (crm = with_hint(crm, rq->enc_key_type)) == NULL)
+			goto fail;
+		if (!sk_OSSL_CRMF_MSG_push(crms, crm))
+			goto fail;
+		crm = NULL;
+	}
+	X509_PUBKEY_free(xpk);
+	return crms;
+fail:
+	X509_PUBKEY_free(xpk);
+	OSSL_CRMF_MSG_free(crm);
+	sk_OSSL_CRMF_MSG_pop_free(crms, OSSL_CRMF_MSG_free);
+	return NULL;
+}
+
+/* A new message of this transaction with a fresh senderNonce. */
+static PKR_MSG *new_msg(struct cmp_tx *tx, int implicit_confirm)
+{
+	const struct cmp_request *rq = tx->req;
+	struct cmp_hdr_args a = {
+		.pvno = tx->cfg->pvno ? tx->cfg->pvno : 2,
+		.sender = rq->sender_is_subject ? rq->subject : NULL,
+		.recipient = tx->cfg->recipient,
+		.tid = tx->r.tid,
+		.sender_nonce = tx->nonce,
+		.recip_nonce = tx->their_nonce,
+		.implicit_confirm = implicit_confirm,
+	};
+	PKR_MSG *m;
+
+	if (cmp_random(tx->nonce, sizeof(tx->nonce)) < 0 || (m = PKR_MSG_new()) == NULL)
+		return NULL;
+	PKR_HEADER_free(m->header);
+	if ((m->header = cmp_hdr_new(&a)) == NULL) {
+		PKR_MSG_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static void protection_of(struct cmp_tx *tx, struct cmp_protection *p)
+{
+	const struct cmp_request *rq = tx->req;
+
+	memset(p, 0, sizeof(*p));
+	if (rq->old_key != NULL && rq->old_cert != NULL) {
+		p->type = CMP_PROT_SIG;
+		p->key = rq->old_key;
+		p->cert = rq->old_cert;
+		p->chain = rq->old_chain;
+		p->md_nid = NID_sha256;
+	} else {
+		p->type = CMP_PROT_PBM;
+		p->secret = rq->secret;
+		p->secret_len = rq->secret_len;
+		p->reference = rq->reference;
+		p->pbm = tx->cfg->pbm;
+		p->pbm_reuse = tx->reply_pbm; /* NULL for the first message */
+	}
+}
+
+/* ---- sending and checking replies ---- */
+
+/* The reply's protection, checked with what this transaction has. */
+static int check_protection(struct cmp_tx *tx, const unsigned char *der, size_t len,
+			    const PKR_MSG *rep, int *verified)
+{
+	const X509_ALGOR *alg = rep->header->protectionAlg;
+	char err[300];
+	int v;
+
+	*verified = 0;
+	if (alg == NULL || rep->protection == NULL)
+		return CMP_OK; /* caller decides what an unprotected reply may be */
+	if (OBJ_obj2nid(alg->algorithm) == NID_id_PasswordBasedMAC) {
+		if (tx->req->secret == NULL)
+			return fail(tx, CMP_F_PROTOCOL,
+				    "RFC 4210 5.1.3.1: reply is MAC-protected but this request had no shared secret");
+		v = cmp_verify_pbm(der, len, rep, tx->req->secret, tx->req->secret_len, err,
+				   sizeof(err));
+		if (v != CMP_VERIFY_OK) {
+			char detail[600] = "";
+
+			if (rep->body->type == CMP_BODY_ERROR)
+				cmp_error_text(rep->body->value.error, detail, sizeof(detail));
+			return fail(tx, v == CMP_VERIFY_BAD ? CMP_F_BADMAC : CMP_F_PROTOCOL,
+				    "the reply's MAC did not verify: %s%s%s", err,
+				    detail[0] ? "; unverified CA error: " : "", detail);
+		}
+		X509_ALGOR_free(tx->reply_pbm);
+		if ((tx->reply_pbm = X509_ALGOR_dup(alg)) == NULL)
+			return fail(tx, CMP_F_INTERNAL, "out of memory");
+	} else {
+		v = cmp_verify_sig(der, len, rep, tx->cfg->trust, NULL, NULL, err, sizeof(err));
+		if (v != CMP_VERIFY_OK)
+			return fail(tx, v == CMP_VERIFY_UNTRUSTED && tx->cfg->trust == NULL
+						? CMP_F_CONFIG : CMP_F_PROTOCOL,
+				    "the reply's signature did not verify: %s", err);
+	}
+	*verified = 1;
+	return CMP_OK;
+}
+
+/* Turns an error body into the transaction's fault. */
+static int error_body(struct cmp_tx *tx, const PKR_MSG *rep, int verified)
+{
+	const PKR_ERRMSG *e = rep->body->value.error;
+	unsigned long bits = cmp_pkisi_failbits(e->pKIStatusInfo);
+	char text[700];
+
+	cmp_error_text(e, text, sizeof(text));
+	tx->r.failbits[0] |= bits;
+	if (bits & (1UL << OSSL_CMP_PKIFAILUREINFO_badMessageCheck))
+		return fail(tx, CMP_F_BADMAC,
+			    "the CA refused our message protection (wrong authorization code or reference number?)%s: %s",
+			    verified ? "" : " [unprotected error, not verified]", text);
+	return fail(tx, CMP_F_REJECTED, "CA error%s: %s",
+		    verified ? "" : " [unprotected, not verified]", text);
+}
+
+/*
+ * Protects and sends m, receives and checks the reply: protection,
+ * transactionID, recipNonce. *out is the decoded reply (caller frees).
+ */
+static int exchange(struct cmp_tx *tx, PKR_MSG *m, PKR_MSG **out)
+{
+	unsigned char *der = NULL, *rsp = NULL;
+	size_t len = 0, rlen = 0;
+	struct cmp_protection prot;
+	PKR_MSG *rep = NULL;
+	char err[512];
+	int r, verified, fault = CMP_OK;
+	long pvno;
+
+	*out = NULL;
+	protection_of(tx, &prot);
+	if (cmp_msg_protect(m, &prot, err, sizeof(err)) < 0)
+		return fail(tx, CMP_F_INTERNAL, "cannot protect the %s: %s",
+			    cmp_body_name(m->body->type), err);
+	if (cmp_msg_encode(m, &der, &len) < 0)
+		return fail(tx, CMP_F_INTERNAL, "cannot encode the %s", cmp_body_name(m->body->type));
+
+	/* Phase: the wire. */
+	r = transport_exchange(tx->cfg->transport, der, len, &rsp, &rlen, err, sizeof(err));
+	OPENSSL_free(der);
+	if (r != TRANSPORT_OK)
+		return fail(tx, r == TRANSPORT_FATAL ? CMP_F_CONFIG
+				: r == TRANSPORT_BADREPLY ? CMP_F_PROTOCOL : CMP_F_TRANSIENT, "%s", err);
+	if ((rep = cmp_msg_decode(rsp, rlen, err, sizeof(err))) == NULL) {
+		fault = fail(tx, CMP_F_PROTOCOL, "%s", err);
+		goto out;
+	}
+
+	/* Phase: is this reply for us, and genuine? */
+	pvno = ASN1_INTEGER_get(rep->header->pvno);
+	if (pvno < 1 || pvno > 3) {
+		fault = fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.1.1: reply with pvno %ld", pvno);
+		goto out;
+	}
+	if ((fault = check_protection(tx, rsp, rlen, rep, &verified)) != CMP_OK)
+		goto out;
+	if (!verified && rep->body->type != CMP_BODY_ERROR) {
+		fault = fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.1.3: unprotected %s reply refused",
+			     cmp_body_name(rep->body->type));
+		goto out;
+	}
+	if (rep->header->transactionID == NULL ||
+	    rep->header->transactionID->length != CMP_NONCE_LEN ||
+	    memcmp(rep->header->transactionID->data, tx->r.tid, CMP_NONCE_LEN) != 0) {
+		if (rep->body->type == CMP_BODY_ERROR && rep->header->transactionID == NULL)
+			fault = error_body(tx, rep, verified);
+		else
+			fault = fail(tx, CMP_F_PROTOCOL,
+				     "RFC 4210 5.1.1: reply has the wrong transactionID");
+		goto out;
+	}
+	if (rep->header->recipNonce == NULL || rep->header->recipNonce->length != CMP_NONCE_LEN ||
+	    memcmp(rep->header->recipNonce->data, tx->nonce, CMP_NONCE_LEN) != 0) {
+		if (rep->body->type == CMP_BODY_ERROR && rep->header->recipNonce == NULL)
+			fault = error_body(tx, rep, verified);
+		else
+			fault = fail(tx, CMP_F_PROTOCOL,
+				     "RFC 4210 5.1.1: reply's recipNonce is not our senderNonce");
+		goto out;
+	}
+	ASN1_OCTET_STRING_free(tx->their_nonce);
+	tx->their_nonce = rep->header->senderNonce ? ASN1_OCTET_STRING_dup(rep->header->senderNonce)
+						   : NULL;
+	if (rep->body->type == CMP_BODY_ERROR) {
+		fault = error_body(tx, rep, verified);
+		goto out;
+	}
+	for (int i = 0; i < sk_X509_num(rep->extraCerts); i++) {
+		if (tx->r.extra_certs == NULL)
+			tx->r.extra_certs = sk_X509_new_null();
+		X509_add_cert(tx->r.extra_certs, sk_X509_value(rep->extraCerts, i),
+			      X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP);
+	}
+	*out = rep;
+	rep = NULL;
+out:
+	OPENSSL_free(rsp);
+	PKR_MSG_free(rep);
+	return fault;
+}
+
+static int expected_rep(int req_type)
+{
+	switch (req_type) {
+	case CMP_REQ_CR:
+		return CMP_BODY_CP;
+	case CMP_REQ_KUR:
+		return CMP_BODY_KUP;
+	default:
+		return CMP_BODY_IP;
+	}
+}
+
+/* Checks one CertResponse; keeps its certificate (and key). */
+static int take_response(struct cmp_tx *tx, const PKR_CERTRESP *cr, int id)
+{
+	const PKR_CKP *ckp = cr->certifiedKeyPair;
+	char text[600], err[300];
+	X509 *cert;
+
+	cmp_pkisi_text(cr->status, text, sizeof(text));
+	if (tx->r.status[id] != CMP_ST_ACCEPTED && tx->r.status[id] != CMP_ST_GRANTED_WITH_MODS)
+		return fail(tx, CMP_F_REJECTED, "certReqId %d: %s", id, text);
+	if (ckp == NULL || ckp->certOrEncCert->type != PKR_COEC_CERT)
+		return fail(tx, CMP_F_PROTOCOL,
+			    "RFC 4210 5.3.4: certReqId %d accepted without a plain certificate", id);
+	cert = ckp->certOrEncCert->value.certificate;
+	if (id == 0) {
+		/* the signing certificate must carry the key we asked for */
+		if (!keys_match_cert(tx->req->new_key, cert))
+			return fail(tx, CMP_F_KEY,
+				    "certReqId 0: the certificate's public key is not the one requested");
+		X509_up_ref(cert);
+		tx->r.sign_cert = cert;
+		if (tx->req->subject != NULL &&
+		    X509_NAME_cmp(tx->req->subject, X509_get_subject_name(cert)) != 0)
+			tx->r.subject_changed = 1;
+		return CMP_OK;
+	}
+	/* id 1: the CA-generated key, encrypted to our protocolEncrKey */
+	if (ckp->privateKey == NULL)
+		return fail(tx, CMP_F_PROTOCOL,
+			    "RFC 4210 5.3.4: certReqId 1 (central key generation) without privateKey");
+	if (ckp->privateKey->type != PKR_ENCKEY_VALUE)
+		return fail(tx, CMP_F_PROTOCOL,
+			    "RFC 9810 5.2.2: privateKey as EnvelopedData is not supported, only EncryptedValue");
+	tx->r.enc_key = cmp_encval_decrypt(ckp->privateKey->value.encryptedValue, tx->kek, err,
+					    sizeof(err));
+	if (tx->r.enc_key == NULL)
+		return fail(tx, CMP_F_KEY, "certReqId 1: the CA-generated key: %s", err);
+	if (!keys_match_cert(tx->r.enc_key, cert))
+		return fail(tx, CMP_F_KEY,
+			    "certReqId 1: the decrypted key does not match the encryption certificate");
+	X509_up_ref(cert);
+	tx->r.enc_cert = cert;
+	return CMP_OK;
+}
+
+/*
+ * Reads a CertRepMessage. Returns CMP_OK with *waiting set when some
+ * request is still waiting, else the fault.
+ */
+static int take_certrep(struct cmp_tx *tx, const PKR_MSG *rep, int *waiting)
+{
+	const PKR_CERTREPMSG *crm = rep->body->value.ip;
+	int n = sk_PKR_CERTRESP_num(crm->response), seen[MAX_REQS] = { 0 }, f;
+
+	*waiting = 0;
+	if (n != tx->nreqs)
+		return fail(tx, CMP_F_PROTOCOL,
+			    "RFC 4210 5.3.4: %d responses for %d requests", n, tx->nreqs);
+	for (int i = 0; i < n; i++) {
+		const PKR_CERTRESP *cr = sk_PKR_CERTRESP_value(crm->response, i);
+		long id = ASN1_INTEGER_get(cr->certReqId);
+
+		if (id < 0 || id >= tx->nreqs || seen[id]++)
+			return fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.3.4: unexpected certReqId %ld", id);
+		tx->r.status[id] = cmp_pkisi_status(cr->status);
+		tx->r.failbits[id] = cmp_pkisi_failbits(cr->status);
+		if (tx->r.status[id] == CMP_ST_WAITING)
+			*waiting = 1;
+	}
+	if (*waiting)
+		return CMP_OK;
+	for (int i = 0; i < n; i++) {
+		const PKR_CERTRESP *cr = sk_PKR_CERTRESP_value(crm->response, i);
+
+		if ((f = take_response(tx, cr, (int)ASN1_INTEGER_get(cr->certReqId))) != CMP_OK)
+			return f;
+	}
+	for (int i = 0; i < sk_X509_num(crm->caPubs); i++) {
+		if (tx->r.ca_pubs == NULL && (tx->r.ca_pubs = sk_X509_new_null()) == NULL)
+			return fail(tx, CMP_F_INTERNAL, "out of memory");
+		X509_add_cert(tx->r.ca_pubs, sk_X509_value(crm->caPubs, i),
+			      X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP);
+	}
+	tx->r.implicit_confirmed = tx->cfg->implicit_confirm && cmp_hdr_implicit_confirm(rep->header);
+	return CMP_OK;
+}
+
+/* pollReq for every request; *rep becomes the reply. */
+static int poll_once(struct cmp_tx *tx, PKR_MSG **rep)
+{
+	PKR_MSG *m = new_msg(tx, 0);
+	int f;
+
+	if (m == NULL)
+		return fail(tx, CMP_F_INTERNAL, "out of memory");
+	m->body->type = CMP_BODY_POLLREQ;
+	if ((m->body->value.pollReq = sk_PKR_POLLREQ_new_null()) == NULL)
+		goto nomem;
+	for (int i = 0; i < tx->nreqs; i++) {
+		PKR_POLLREQ *pr = PKR_POLLREQ_new();
+
+		if (pr == NULL || !ASN1_INTEGER_set(pr->certReqId, i) ||
+		    !sk_PKR_POLLREQ_push(m->body->value.pollReq, pr)) {
+			PKR_POLLREQ_free(pr);
+			goto nomem;
+		}
+	}
+	tx->r.polls++;
+	f = exchange(tx, m, rep);
+	PKR_MSG_free(m);
+	return f;
+nomem:
+	PKR_MSG_free(m);
+	return fail(tx, CMP_F_INTERNAL, "out of memory");
+}
+
+int cmp_tx_request(struct cmp_tx *tx)
+{
+	int want = expected_rep(tx->req->type), waiting = 0, f;
+	int deadline_s = tx->cfg->poll_deadline > 0 ? tx->cfg->poll_deadline : 300;
+	time_t deadline = time(NULL) + deadline_s;
+	PKR_MSG *m = NULL, *rep = NULL;
+
+	/* Phase: the request. */
+	if (tx->req->new_key == NULL ||
+	    (tx->req->type == CMP_REQ_KUR && (tx->req->old_cert == NULL || tx->req->old_key == NULL)) ||
+	    (tx->req->type != CMP_REQ_KUR && tx->req->secret == NULL && tx->req->old_key == NULL))
+		return fail(tx, CMP_F_CONFIG, "incomplete request (key, certificate or secret missing)");
+	if (cmp_random(tx->r.tid, sizeof(tx->r.tid)) < 0 || (m = new_msg(tx, tx->cfg->implicit_confirm)) == NULL)
+		return fail(tx, CMP_F_INTERNAL, "out of memory");
+	m->body->type = tx->req->type == CMP_REQ_KUR ? CMP_BODY_KUR
+			: tx->req->type == CMP_REQ_CR ? CMP_BODY_CR : CMP_BODY_IR;
+	if ((m->body->value.ir = build_crms(tx)) == NULL) {
+		f = fail(tx, CMP_F_INTERNAL, "cannot build the certificate requests");
+		goto out;
+	}
+	if ((f = step(tx, CMP_STEP_REQUEST)) != CMP_OK || (f = exchange(tx, m, &rep)) != CMP_OK)
+		goto out;
+
+	/* Phase: the reply, polling while the CA says waiting. */
+	for (;;) {
+		if (rep->body->type == CMP_BODY_POLLREP) {
+			const PKR_POLLREP *pr = sk_PKR_POLLREP_value(rep->body->value.pollRep, 0);
+			long after = pr ? ASN1_INTEGER_get(pr->checkAfter) : -1;
+
+			if (after < 0 || after > 86400) {
+				f = fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.3.22: pollRep checkAfter %ld", after);
+				goto out;
+			}
+			if (time(NULL) + after > deadline) {
+				f = fail(tx, CMP_F_WAITING,
+					 "the CA still asks to wait (checkAfter %lds) at the %ds polling deadline",
+					 after, deadline_s);
+				goto out;
+			}
+			if (after > 0)
+				nanosleep(&(struct timespec){ .tv_sec = after }, NULL);
+		} else if (rep->body->type != want) {
+			f = fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.3: expected %s, got %s",
+				 cmp_body_name(want), cmp_body_name(rep->body->type));
+			goto out;
+		} else {
+			if ((f = take_certrep(tx, rep, &waiting)) != CMP_OK)
+				goto out;
+			if (!waiting)
+				break;
+			if (time(NULL) >= deadline) {
+				f = fail(tx, CMP_F_WAITING, "the CA still says waiting at the %ds deadline",
+					 deadline_s);
+				goto out;
+			}
+		}
+		PKR_MSG_free(rep);
+		rep = NULL;
+		if ((f = poll_once(tx, &rep)) != CMP_OK)
+			goto out;
+	}
+	f = step(tx, CMP_STEP_RESPONSE);
+out:
+	PKR_MSG_free(m);
+	PKR_MSG_free(rep);
+	return f;
+}
+
+static PKR_CERTSTATUS *cert_status(X509 *cert, int id, int accept)
+{
+	PKR_CERTSTATUS *cs = PKR_CERTSTATUS_new();
+
+	if (cs == NULL)
+		return NULL;
+	/* RFC 4210 5.3.18: the hash algorithm of the certificate's signature */
+	ASN1_OCTET_STRING_free(cs->certHash);
+	if ((cs->certHash = X509_digest_sig(cert, NULL, NULL)) == NULL ||
+	    !ASN1_INTEGER_set(cs->certReqId, id) ||
+	    (cs->statusInfo = cmp_pkisi_new(accept ? CMP_ST_ACCEPTED : CMP_ST_REJECTION,
+					    accept ? 0 : 1UL << OSSL_CMP_PKIFAILUREINFO_badCertTemplate,
+					    accept ? NULL : "certificate not accepted by the client")) == NULL) {
+		PKR_CERTSTATUS_free(cs);
+		return NULL;
+	}
+	return cs;
+}
+
+int cmp_tx_confirm(struct cmp_tx *tx, int accept)
+{
+	X509 *certs[MAX_REQS] = { tx->r.sign_cert, tx->r.enc_cert };
+	PKR_MSG *m = NULL, *rep = NULL;
+	int f;
+
+	if (tx->r.fault != CMP_OK)
+		return tx->r.fault;
+	if (tx->r.step != CMP_STEP_RESPONSE)
+		return fail(tx, CMP_F_INTERNAL, "confirm before a response");
+	if (tx->r.implicit_confirmed && accept)
+		return step(tx, CMP_STEP_DONE);
+
+	/* Phase: certConf, one CertStatus per certificate. */
+	if ((m = new_msg(tx, 0)) == NULL)
+		return fail(tx, CMP_F_INTERNAL, "out of memory");
+	m->body->type = CMP_BODY_CERTCONF;
+	if ((m->body->value.certConf = sk_PKR_CERTSTATUS_new_null()) == NULL)
+		goto nomem;
+	for (int i = 0; i < tx->nreqs; i++) {
+		PKR_CERTSTATUS *cs;
+
+		if (certs[i] == NULL)
+			continue;
+		if ((cs = cert_status(certs[i], i, accept)) == NULL ||
+		    !sk_PKR_CERTSTATUS_push(m->body->value.certConf, cs)) {
+			PKR_CERTSTATUS_free(cs);
+			goto nomem;
+		}
+	}
+	if ((f = step(tx, CMP_STEP_CONFIRM)) != CMP_OK || (f = exchange(tx, m, &rep)) != CMP_OK)
+		goto out;
+	if (rep->body->type != CMP_BODY_PKICONF) {
+		f = fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.3.17: expected pkiConf, got %s",
+			 cmp_body_name(rep->body->type));
+		goto out;
+	}
+	f = accept ? step(tx, CMP_STEP_DONE)
+		   : fail(tx, CMP_F_KEY, "the certificates were rejected in certConf");
+out:
+	PKR_MSG_free(m);
+	PKR_MSG_free(rep);
+	return f;
+nomem:
+	PKR_MSG_free(m);
+	return fail(tx, CMP_F_INTERNAL, "out of memory");
+}

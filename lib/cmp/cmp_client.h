@@ -1,0 +1,129 @@
+/*
+ * The client side of one CMP transaction: ir/cr (PBM, RFC 4210 D.4) or kur
+ * (signature, D.6), with central key generation for the encryption key,
+ * polling, and certConf/pkiConf. The caller records each step (on_step)
+ * before the next one starts.
+ */
+#ifndef PKIROLL_CMP_CLIENT_H
+#define PKIROLL_CMP_CLIENT_H
+
+#include "cmp/cmp.h"
+#include "cmp/transport.h"
+
+/* What a CA profile says about the protocol. */
+struct cmp_client_cfg {
+	struct transport *transport;  /* the caller's */
+	struct cmp_pbm_params pbm;    /* for our PBM-protected requests */
+	int implicit_confirm;         /* offer implicitConfirm */
+	int poll_deadline;            /* seconds of waiting/polling in all, 0: 300 */
+	const X509_NAME *recipient;   /* NULL: NULL-DN */
+	X509_STORE *trust;            /* for signature-protected replies */
+	int pvno;                     /* 0: 2 */
+};
+
+enum cmp_req_type { CMP_REQ_IR = 0, CMP_REQ_CR, CMP_REQ_KUR };
+
+struct cmp_request {
+	enum cmp_req_type type;
+	/* ir/cr with PBM: */
+	const char *reference;        /* senderKID */
+	const unsigned char *secret;
+	size_t secret_len;
+	/* kur (and cr with a certificate): the current key and certificate */
+	EVP_PKEY *old_key;
+	X509 *old_cert;
+	STACK_OF(X509) *old_chain;
+	/* both */
+	EVP_PKEY *new_key;            /* the client-made signing key */
+	const X509_NAME *subject;     /* requested subject; kur: NULL = old subject */
+	int sender_is_subject;        /* sender = subject instead of NULL-DN */
+	int dual;                     /* crm[1]: CA-generated encryption key */
+	int enc_key_type;             /* enum key_type hint for the CA, -1: none */
+	EVP_PKEY *kek;                /* RSA protocolEncrKey to use, NULL: make one */
+};
+
+enum cmp_fault {
+	CMP_OK = 0,
+	CMP_F_TRANSIENT,  /* network, timeout, 5xx: may be retried */
+	CMP_F_REJECTED,   /* the CA said no (status rejection, or an error body) */
+	CMP_F_BADMAC,     /* our MAC was refused, or the reply's did not verify */
+	CMP_F_PROTOCOL,   /* malformed or unexpected reply */
+	CMP_F_WAITING,    /* still waiting at the polling deadline */
+	CMP_F_CONFIG,     /* bad URL, 4xx, missing trust anchor */
+	CMP_F_KEY,        /* returned key or certificate does not fit */
+	CMP_F_INTERNAL,
+	CMP_F__MAX
+};
+
+/* Name of a fault for messages ("transient", ...). */
+const char *cmp_fault_name(int fault);
+
+enum cmp_step {
+	CMP_STEP_NONE = 0,
+	CMP_STEP_REQUEST,   /* about to send the request: codes may be spent */
+	CMP_STEP_RESPONSE,  /* certificates received and verified */
+	CMP_STEP_CONFIRM,   /* about to send certConf */
+	CMP_STEP_DONE,      /* pkiConf received, or implicit confirmation */
+	CMP_STEP__MAX
+};
+
+const char *cmp_step_name(int step);
+
+/* Everything the transaction produced; owned by the transaction. */
+struct cmp_result {
+	int fault;                  /* enum cmp_fault */
+	char reason[1024];          /* readable, no secrets */
+	int step;                   /* enum cmp_step reached */
+	unsigned char tid[CMP_NONCE_LEN];
+	int status[2];              /* PKIStatus per request, -1 none */
+	unsigned long failbits[2];
+	X509 *sign_cert;            /* certReqId 0 */
+	X509 *enc_cert;             /* certReqId 1 */
+	EVP_PKEY *enc_key;          /* the CA-generated encryption key */
+	STACK_OF(X509) *ca_pubs;
+	STACK_OF(X509) *extra_certs;
+	int implicit_confirmed;     /* the CA granted implicitConfirm */
+	int subject_changed;        /* the CA changed the requested subject */
+	int polls;                  /* pollReq messages sent */
+};
+
+struct cmp_tx;
+
+/* Called at each step; a non-zero return stops the transaction. */
+typedef int cmp_step_fn(void *arg, int step, const struct cmp_result *r);
+
+/* A transaction; the cfg and req (and what they point to) must outlive it. */
+struct cmp_tx *cmp_tx_new(const struct cmp_client_cfg *cfg,
+			  const struct cmp_request *req, cmp_step_fn *on_step, void *arg);
+
+/*
+ * Sends the request, polls while the CA says waiting, verifies the reply and
+ * decrypts the central key. Returns an enum cmp_fault (also in the result).
+ */
+int cmp_tx_request(struct cmp_tx *tx);
+
+/*
+ * Confirms (certConf, or nothing under implicitConfirm). With accept == 0 the
+ * certificates are rejected in the certConf. Returns an enum cmp_fault.
+ */
+int cmp_tx_confirm(struct cmp_tx *tx, int accept);
+
+const struct cmp_result *cmp_tx_result(const struct cmp_tx *tx);
+
+/* What a later process needs to send this transaction's certConf. */
+const ASN1_OCTET_STRING *cmp_tx_their_nonce(const struct cmp_tx *tx);
+const X509_ALGOR *cmp_tx_reply_pbm(const struct cmp_tx *tx);
+
+/*
+ * A transaction that resumes at certConf for certificates an earlier,
+ * interrupted process received: tid, the CA's last senderNonce and PBM
+ * parameters as that process recorded them. Follow with cmp_tx_confirm().
+ */
+struct cmp_tx *cmp_tx_resume(const struct cmp_client_cfg *cfg,
+			     const struct cmp_request *req, const unsigned char *tid,
+			     const unsigned char *nonce, size_t nonce_len, const unsigned char *pbm_der,
+			     size_t pbm_len, X509 *sign_cert, X509 *enc_cert);
+
+void cmp_tx_free(struct cmp_tx *tx);
+
+#endif

@@ -1,0 +1,261 @@
+/*
+ * The configuration file (INI, read with inih): [pkiroll] and one
+ * [ca NAME] section per CA profile. See examples/pkiroll.conf.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+#include <openssl/objects.h>
+
+#include "base/fileio.h"
+#include "base/base.h"
+
+struct loader {
+	pkiroll_ctx *ctx;
+	struct pkiroll_config *cfg;
+	char why[256];
+};
+
+void pkiroll_ca_profile_defaults(struct pkiroll_ca_profile *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->pbm_owf = NID_sha256;
+	p->pbm_mac = NID_hmacWithSHA256;
+	p->pbm_iterations = 500;
+	p->pbm_salt_len = 16;
+	p->connect_timeout = 10;
+	p->read_timeout = 60;
+	p->poll_deadline = 300;
+	p->retries = 3;
+	p->concurrency = 16;
+	p->breaker = 5;
+}
+
+static int yesno(const char *v, int *out)
+{
+	if (ascii_casecmp(v, "yes") == 0 || ascii_casecmp(v, "true") == 0 || strcmp(v, "1") == 0)
+		*out = 1;
+	else if (ascii_casecmp(v, "no") == 0 || ascii_casecmp(v, "false") == 0 || strcmp(v, "0") == 0)
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+static int number(const char *v, int lo, int hi, int *out)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+
+	if (*v == '\0' || *end != '\0' || n < lo || n > hi)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+static int copy(char *dst, size_t n, const char *v)
+{
+	if (strlen(v) >= n)
+		return -1;
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int nid_of(const char *v, int mac)
+{
+	static const struct {
+		const char *name;
+		int nid;
+		int mac;
+	} t[] = {
+		{ "sha1", NID_sha1, 0 },	     { "sha256", NID_sha256, 0 },
+		{ "sha384", NID_sha384, 0 },	     { "sha512", NID_sha512, 0 },
+		{ "hmac-sha1", NID_hmac_sha1, 1 },   { "hmacWithSHA1", NID_hmacWithSHA1, 1 },
+		{ "hmac-sha256", NID_hmacWithSHA256, 1 }, { "hmacWithSHA256", NID_hmacWithSHA256, 1 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i].mac == mac && ascii_casecmp(v, t[i].name) == 0)
+			return t[i].nid;
+	return NID_undef;
+}
+
+static int profile_key(struct loader *l, struct pkiroll_ca_profile *p, const char *k, const char *v)
+{
+	int ok = 0;
+
+	if (strcmp(k, "url") == 0)
+		ok = copy(p->url, sizeof(p->url), v) == 0 &&
+		     (strncmp(v, "http://", 7) == 0 || strncmp(v, "https://", 8) == 0 ||
+		      strncmp(v, "cmp://", 6) == 0);
+	else if (strcmp(k, "tls_ca_file") == 0)
+		ok = copy(p->tls_ca_file, sizeof(p->tls_ca_file), v) == 0;
+	else if (strcmp(k, "recipient") == 0)
+		ok = copy(p->recipient, sizeof(p->recipient), v) == 0;
+	else if (strcmp(k, "framing") == 0) {
+		ok = 1;
+		if (strcmp(v, "auto") == 0)
+			p->framing = 0;
+		else if (strcmp(v, "v10") == 0 || strcmp(v, "10") == 0)
+			p->framing = 1;
+		else if (strcmp(v, "v0") == 0 || strcmp(v, "0") == 0 || strcmp(v, "rfc2510") == 0)
+			p->framing = 2;
+		else
+			ok = 0;
+	} else if (strcmp(k, "pbm_owf") == 0)
+		ok = (p->pbm_owf = nid_of(v, 0)) != NID_undef;
+	else if (strcmp(k, "pbm_mac") == 0)
+		ok = (p->pbm_mac = nid_of(v, 1)) != NID_undef;
+	else if (strcmp(k, "pbm_iterations") == 0)
+		ok = number(v, 100, 100000, &p->pbm_iterations) == 0;
+	else if (strcmp(k, "pbm_salt_length") == 0)
+		ok = number(v, 8, 128, &p->pbm_salt_len) == 0;
+	else if (strcmp(k, "implicit_confirm") == 0)
+		ok = yesno(v, &p->implicit_confirm) == 0;
+	else if (strcmp(k, "connect_timeout") == 0)
+		ok = number(v, 1, 3600, &p->connect_timeout) == 0;
+	else if (strcmp(k, "read_timeout") == 0)
+		ok = number(v, 1, 3600, &p->read_timeout) == 0;
+	else if (strcmp(k, "poll_deadline") == 0)
+		ok = number(v, 1, 86400, &p->poll_deadline) == 0;
+	else if (strcmp(k, "retries") == 0)
+		ok = number(v, 0, 100, &p->retries) == 0;
+	else if (strcmp(k, "concurrency") == 0)
+		ok = number(v, 1, 1024, &p->concurrency) == 0;
+	else if (strcmp(k, "circuit_breaker") == 0)
+		ok = number(v, 1, 100000, &p->breaker) == 0;
+	else if (strcmp(k, "rate") == 0) {
+		char *end;
+
+		p->rate = strtod(v, &end);
+		ok = *v != '\0' && *end == '\0' && p->rate >= 0;
+	} else if (strcmp(k, "code_normalization") == 0) {
+		ok = strcmp(v, "raw") == 0 || strcmp(v, "strip") == 0;
+		p->normalize_codes = strcmp(v, "strip") == 0;
+	} else {
+		snprintf(l->why, sizeof(l->why), "unknown key \"%s\" in [ca %s]", k, p->name);
+		return 0;
+	}
+	if (!ok)
+		snprintf(l->why, sizeof(l->why), "[ca %s] %s: bad value \"%.60s\"", p->name, k, v);
+	return ok;
+}
+
+static int on_key(void *arg, const char *section, const char *k, const char *v)
+{
+	struct loader *l = arg;
+	struct pkiroll_config *c = l->cfg;
+	int ok = 0, t;
+
+	if (strcmp(section, "pkiroll") == 0) {
+		if (strcmp(k, "db") == 0)
+			ok = copy(c->db, sizeof(c->db), v) == 0;
+		else if (strcmp(k, "keystore_dir") == 0)
+			ok = copy(c->keystore_dir, sizeof(c->keystore_dir), v) == 0;
+		else if (strcmp(k, "bundle_dir") == 0)
+			ok = copy(c->bundle_dir, sizeof(c->bundle_dir), v) == 0;
+		else if (strcmp(k, "default_ca") == 0)
+			ok = copy(c->default_ca, sizeof(c->default_ca), v) == 0;
+		else if (strcmp(k, "key_type") == 0)
+			ok = (c->key_type = t = key_type_from_name(v)) >= 0;
+		else if (strcmp(k, "encryption_key_type") == 0)
+			ok = (c->enc_key_type = t = key_type_from_name(v)) >= 0;
+		else if (strcmp(k, "keystore_format") == 0) {
+			ok = strcmp(v, "aes256") == 0 || strcmp(v, "legacy-3des") == 0;
+			c->keystore_legacy = strcmp(v, "legacy-3des") == 0;
+		} else if (strcmp(k, "jobs") == 0)
+			ok = number(v, 1, 1024, &c->jobs) == 0;
+		else {
+			snprintf(l->why, sizeof(l->why), "unknown key \"%s\" in [pkiroll]", k);
+			return 0;
+		}
+		if (!ok)
+			snprintf(l->why, sizeof(l->why), "[pkiroll] %s: bad value \"%.60s\"", k, v);
+		return ok;
+	}
+	if (strncmp(section, "ca ", 3) == 0 && section[3] != '\0') {
+		struct pkiroll_ca_profile *p = NULL;
+
+		for (size_t i = 0; i < c->nprofiles; i++)
+			if (strcmp(c->profiles[i].name, section + 3) == 0)
+				p = &c->profiles[i];
+		if (p == NULL) {
+			if (c->nprofiles == PKIROLL_MAX_PROFILES || strlen(section + 3) >= sizeof(p->name)) {
+				snprintf(l->why, sizeof(l->why), "too many CA profiles or name too long");
+				return 0;
+			}
+			p = &c->profiles[c->nprofiles++];
+			pkiroll_ca_profile_defaults(p);
+			copy(p->name, sizeof(p->name), section + 3);
+		}
+		return profile_key(l, p, k, v);
+	}
+	snprintf(l->why, sizeof(l->why), "unknown section [%s] ([pkiroll] or [ca NAME])", section);
+	return 0;
+}
+
+int pkiroll_config_load(pkiroll_ctx *ctx, const char *path, struct pkiroll_config *cfg)
+{
+	struct loader l = { .ctx = ctx, .cfg = cfg };
+	char why[1200];
+	FILE *f;
+	int line;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->key_type = KEY_RSA2048;
+	cfg->enc_key_type = KEY_RSA2048;
+	if (path == NULL) {
+		if (access("pkiroll.conf", F_OK) == 0)
+			path = "pkiroll.conf";
+		else if (access("/etc/pkiroll.conf", F_OK) == 0)
+			path = "/etc/pkiroll.conf";
+		else
+			return PKIROLL_OK;
+	}
+	copy(cfg->path, sizeof(cfg->path), path);
+	if ((f = file_fopen_regular(path, NULL, why, sizeof(why))) == NULL) {
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "cannot read the configuration: %s", why);
+		return PKIROLL_ERR_CONFIG;
+	}
+	line = ini_parse_file(f, on_key, &l);
+	fclose(f);
+	if (line < 0) {
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: cannot read: out of memory", path);
+		return PKIROLL_ERR_CONFIG;
+	}
+	if (line > 0) {
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s:%d: %s", path, line,
+			l.why[0] ? l.why : "syntax error");
+		return PKIROLL_ERR_CONFIG;
+	}
+	for (size_t i = 0; i < cfg->nprofiles; i++)
+		if (cfg->profiles[i].url[0] == '\0') {
+			ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: [ca %s] has no url", path,
+				cfg->profiles[i].name);
+			return PKIROLL_ERR_CONFIG;
+		}
+	if (cfg->default_ca[0] != '\0' && pkiroll_config_profile(cfg, cfg->default_ca) == NULL) {
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: default_ca \"%s\" has no [ca %s] section", path,
+			cfg->default_ca, cfg->default_ca);
+		return PKIROLL_ERR_CONFIG;
+	}
+	return PKIROLL_OK;
+}
+
+const struct pkiroll_ca_profile *pkiroll_config_profile(const struct pkiroll_config *cfg,
+						       const char *name)
+{
+	if (name == NULL || *name == '\0') {
+		name = cfg->default_ca;
+		if (*name == '\0')
+			return cfg->nprofiles > 0 ? &cfg->profiles[0] : NULL;
+	}
+	for (size_t i = 0; i < cfg->nprofiles; i++)
+		if (strcmp(cfg->profiles[i].name, name) == 0)
+			return &cfg->profiles[i];
+	return NULL;
+}

@@ -1,0 +1,67 @@
+/*
+ * The manifest: a CSV file with one community per row, read as a stream.
+ */
+#ifndef PKIROLL_MANIFEST_H
+#define PKIROLL_MANIFEST_H
+
+#include "base/base.h"
+
+#define MANIFEST_MAX_FIELD 4096 /* bytes in one field */
+#define MANIFEST_MAX_NAME 255   /* bytes in a community name: the pipeline's bound */
+#define MANIFEST_MAX_SUBJECT 1023 /* bytes of a subject DN as written back */
+
+/* One validated row. Strings live until the next manifest_next_row(). */
+struct manifest_row {
+	unsigned long line; /* physical line where the row starts */
+	int bad;	    /* an error was reported for this row */
+	const char *community;
+	const char *reference;
+	const char *authcode; /* the code, or env:NAME / file:PATH */
+	const char *subject;  /* normalised RFC 4514 string */
+	const char *ca;	      /* NULL: default profile */
+	const char *email;
+	const char *notes;
+	int key_type;
+	int enc_key_type;
+	int dual;
+	size_t npartners;
+	const char *const *partners;
+};
+
+struct manifest;
+
+/*
+ * Opens a manifest and reads its header. Returns NULL with *err set on a
+ * fatal problem (logged). The result is the caller's to close.
+ */
+struct manifest *manifest_open(pkiroll_ctx *ctx, const char *path,
+			       const struct pkiroll_manifest_opts *opts, int *err);
+
+/*
+ * Reads the next row. Returns 1 with *row set (check row->bad), 0 at the
+ * end, -1 on a fatal error or a --strict stop (see manifest_error()).
+ */
+int manifest_next_row(struct manifest *m, const struct manifest_row **row);
+
+/* The pkiroll_err of the last -1 from manifest_next_row(). */
+int manifest_error(const struct manifest *m);
+
+/* Counters so far. */
+void manifest_stats(const struct manifest *m, struct pkiroll_manifest_stats *stats);
+
+void manifest_close(struct manifest *m);
+
+/* Rows and bad rows so far. */
+void manifest_stats_rows(const struct manifest *m, unsigned long *rows, unsigned long *bad);
+
+/*
+ * The authorization code a manifest value stands for: the value itself, or
+ * the content of env:NAME or file:PATH (its first line). The code goes to
+ * out (the caller cleanses it after use). A code file must be a regular
+ * file that only its owner can read, unless insecure_files is set. Returns
+ * 0, or -1 with err set (never containing the code).
+ */
+int manifest_resolve_code(const char *value, int insecure_files, char *out, size_t outlen,
+			  char *err, size_t errlen);
+
+#endif

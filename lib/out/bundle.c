@@ -1,0 +1,381 @@
+/*
+ * pkiroll bundle: one zip per trading partner with only public material:
+ * each community's signing and encryption certificate (DER .cer and PEM),
+ * the CA chain (.p7b and PEM), the fingerprint sheet (text and HTML) and
+ * SHA256SUMS over every other entry. Entries are written in a fixed order
+ * with a fixed date (the newest certificate's notBefore) and fixed
+ * attributes, so the same store gives byte-identical zips.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509.h>
+#include <zip.h>
+
+#include "out/bundle.h"
+#include "out/keystore.h"
+#include "store/store.h"
+
+/* ---- building the zip ---- */
+
+struct entry {
+	char name[200];
+	unsigned char *data; /* malloc'ed; handed to libzip */
+	size_t len;
+};
+
+struct entries {
+	struct entry *e;
+	size_t n, cap;
+};
+
+/* Takes data (malloc'ed) under name; on failure data is freed. */
+static int add(struct entries *es, const char *name, void *data, size_t len)
+{
+	if (data == NULL)
+		return -1;
+	if (es->n == es->cap) {
+		size_t cap = es->cap ? 2 * es->cap : 64;
+		void *n = realloc(es->e, cap * sizeof(*es->e));
+
+		if (n == NULL) {
+			free(data);
+			return -1;
+		}
+		es->e = n;
+		es->cap = cap;
+	}
+	snprintf(es->e[es->n].name, sizeof(es->e[0].name), "%s", name);
+	es->e[es->n].data = data;
+	es->e[es->n].len = len;
+	es->n++;
+	return 0;
+}
+
+static void *memdup(const void *p, size_t n)
+{
+	void *d = malloc(n ? n : 1);
+
+	if (d != NULL)
+		memcpy(d, p, n);
+	return d;
+}
+
+static int der_to_pem(const unsigned char *der, size_t len, char **out, size_t *outlen)
+{
+	FILE *f = open_memstream(out, outlen);
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+	int ok = f != NULL && x != NULL && PEM_write_X509(f, x);
+
+	X509_free(x);
+	if (f != NULL && fclose(f) != 0)
+		ok = 0;
+	if (!ok && f != NULL) {
+		free(*out);
+		*out = NULL;
+	}
+	return ok ? 0 : -1;
+}
+
+/* ca/chain.pem and ca/chain.p7b (certs-only SignedData, RFC 2315 / 5652). */
+static int add_chain(struct entries *es, const struct bundle_partner *p)
+{
+	PKCS7 *p7 = PKCS7_new();
+	FILE *f;
+	char *pem = NULL;
+	size_t pemlen = 0;
+	unsigned char *der = NULL;
+	int n, ok;
+
+	if (p7 == NULL || !PKCS7_set_type(p7, NID_pkcs7_signed) ||
+	    !PKCS7_content_new(p7, NID_pkcs7_data) || (f = open_memstream(&pem, &pemlen)) == NULL) {
+		PKCS7_free(p7);
+		return -1;
+	}
+	ok = 1;
+	for (size_t i = 0; i < p->nca && ok; i++) {
+		const unsigned char *q = p->ca[i].der;
+		X509 *x = d2i_X509(NULL, &q, (long)p->ca[i].len);
+
+		ok = x != NULL && PEM_write_X509(f, x) && PKCS7_add_certificate(p7, x);
+		X509_free(x);
+	}
+	if (fclose(f) != 0)
+		ok = 0;
+	if (ok && (n = i2d_PKCS7(p7, &der)) > 0) {
+		ok = add(es, "ca/chain.p7b", memdup(der, (size_t)n), (size_t)n) == 0 &&
+		     add(es, "ca/chain.pem", pem, pemlen) == 0;
+		pem = NULL;
+	} else {
+		ok = 0;
+	}
+	OPENSSL_free(der);
+	free(pem);
+	PKCS7_free(p7);
+	return ok ? 0 : -1;
+}
+
+/* A SHA-256 digest as sha256sum prints it. */
+static void hex32(const unsigned char md[32], char out[65])
+{
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+
+	if (!EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL)) {
+		out[0] = '\0';
+		return;
+	}
+	hex32(md, out);
+}
+
+/* Every entry of the zip, in its order. */
+static int entries_build(struct entries *es, const struct bundle_partner *p)
+{
+	char name[200], *buf = NULL, hex[65];
+	size_t len = 0;
+	FILE *f;
+
+	for (size_t i = 0; i < p->ncomm; i++) {
+		const struct bundle_community *c = &p->comm[i];
+
+		for (int k = 0; k < c->ncert; k++) {
+			const struct bundle_cert *x = &c->cert[k];
+
+			snprintf(name, sizeof(name), "%s/%s.cer", c->dir, x->usage);
+			if (add(es, name, memdup(x->der, x->len), x->len) < 0)
+				return -1;
+			snprintf(name, sizeof(name), "%s/%s.pem", c->dir, x->usage);
+			if (der_to_pem(x->der, x->len, &buf, &len) < 0 || add(es, name, buf, len) < 0)
+				return -1;
+		}
+	}
+	if (p->nca > 0 && add_chain(es, p) < 0)
+		return -1;
+	if (sheet_text(p, &buf, &len) < 0 || add(es, "fingerprints.txt", buf, len) < 0)
+		return -1;
+	if (sheet_html(p, &buf, &len) < 0 || add(es, "fingerprints.html", buf, len) < 0)
+		return -1;
+	/* SHA256SUMS last, over all the others: `sha256sum -c SHA256SUMS` */
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return -1;
+	for (size_t i = 0; i < es->n; i++) {
+		sha256_hex(es->e[i].data, es->e[i].len, hex);
+		fprintf(f, "%s  %s\n", hex, es->e[i].name);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return -1;
+	}
+	return add(es, "SHA256SUMS", buf, len);
+}
+
+/* Writes the zip at path (libzip writes a temporary file and renames it). */
+static int zip_write(pkiroll_ctx *ctx, const char *path, struct entries *es, time_t mtime)
+{
+	int zerr = 0;
+	zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
+
+	if (za == NULL) {
+		zip_error_t e;
+
+		zip_error_init_with_code(&e, zerr);
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: %s", path, zip_error_strerror(&e));
+		zip_error_fini(&e);
+		return -1;
+	}
+	for (size_t i = 0; i < es->n; i++) {
+		zip_source_t *src = zip_source_buffer(za, es->e[i].data, es->e[i].len, 1);
+		zip_int64_t idx;
+
+		if (src == NULL)
+			goto fail;
+		es->e[i].data = NULL; /* libzip's now */
+		if ((idx = zip_file_add(za, es->e[i].name, src, ZIP_FL_ENC_UTF_8)) < 0) {
+			zip_source_free(src);
+			goto fail;
+		}
+		if (zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_DEFLATE, 9) < 0 ||
+		    zip_file_set_mtime(za, (zip_uint64_t)idx, mtime, 0) < 0 ||
+		    zip_file_set_external_attributes(za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX,
+						     (zip_uint32_t)0100644 << 16) < 0)
+			goto fail;
+	}
+	if (zip_close(za) < 0)
+		goto fail;
+	return 0;
+fail:
+	ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: %s", path, zip_strerror(za));
+	zip_discard(za);
+	return -1;
+}
+
+/* Reads a file back for its SHA-256 (what the store records). */
+static int file_sha256(const char *path, char out[65])
+{
+	FILE *f = fopen(path, "rb");
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char buf[65536], d[32];
+	size_t n;
+	int ok = f != NULL && md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+
+	while (ok && (n = fread(buf, 1, sizeof(buf), f)) > 0)
+		ok = EVP_DigestUpdate(md, buf, n);
+	ok = ok && !ferror(f) && EVP_DigestFinal_ex(md, d, NULL);
+	if (f != NULL)
+		fclose(f);
+	EVP_MD_CTX_free(md);
+	if (ok)
+		hex32(d, out);
+	return ok ? 0 : -1;
+}
+
+/* One partner: load, build, write, record. */
+static int partner_bundle(struct pkiroll_store *s, struct bundle_partner *p,
+			  const struct pkiroll_bundle_opts *o, struct pkiroll_bundle_stats *stats)
+{
+	struct entries *es = NULL;
+	char file[200], path[4096], sha[65];
+	int rc = -1;
+
+	if (store_bundle_partner_load(s, p, time(NULL)) < 0) {
+		store_sql_error(s, "bundle");
+		return -1;
+	}
+	/* Phase: each community's folder in the zip. */
+	for (size_t i = 0; i < p->ncomm; i++)
+		file_safe_name(p->comm[i].name, SAFE_NAME_PORTABLE, p->comm[i].dir,
+			       sizeof(p->comm[i].dir));
+	/* folders a case-insensitive system would merge: the later one (by
+	 * name) gets the hash of its name */
+	for (size_t i = 1; i < p->ncomm; i++)
+		for (size_t k = 0; k < i; k++)
+			if (strcasecmp(p->comm[i].dir, p->comm[k].dir) == 0) {
+				file_safe_name(p->comm[i].name, SAFE_NAME_PORTABLE | SAFE_NAME_HASH,
+					       p->comm[i].dir, sizeof(p->comm[i].dir));
+				break;
+			}
+
+	stats->missing += p->nmissing;
+	if (p->ncomm == 0) {
+		ctx_log(s->ctx, PKIROLL_LOG_WARN,
+			"partner %s: no community has a certificate yet (%lu linked): no bundle",
+			p->name, p->nmissing);
+		stats->empty++;
+		return 0;
+	}
+	if (p->nmissing > 0)
+		ctx_log(s->ctx, PKIROLL_LOG_WARN,
+			"partner %s: %lu communit%s without a certificate left out of the bundle",
+			p->name, p->nmissing, p->nmissing == 1 ? "y" : "ies");
+	snprintf(file, sizeof(file), "%s.zip", p->file);
+	if (snprintf(path, sizeof(path), "%s/%s", o->out_dir, file) >= (int)sizeof(path)) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "partner %s: bundle path too long", p->name);
+		return -1;
+	}
+	if ((es = calloc(1, sizeof(*es))) == NULL)
+		return -1;
+	if (entries_build(es, p) < 0) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "partner %s: cannot build the bundle", p->name);
+		goto out;
+	}
+	if (zip_write(s->ctx, path, es, p->mtime) < 0 || file_sha256(path, sha) < 0 ||
+	    store_bundle_record(s, p, path, sha) < 0)
+		goto out;
+	for (size_t i = 0; i < p->ncomm; i++)
+		stats->certificates += (unsigned long)p->comm[i].ncert;
+	stats->communities += p->ncomm;
+	stats->written++;
+	ctx_log(s->ctx, PKIROLL_LOG_INFO, "partner %s: %s (%zu communities, SHA-256 %s)", p->name,
+		path, p->ncomm, sha);
+	rc = 0;
+out:
+	for (size_t i = 0; i < es->n; i++)
+		free(es->e[i].data);
+	free(es->e);
+	free(es);
+	return rc;
+}
+
+/* Each partner's zip name: one per partner over all of them, whatever
+ * --partner says. The older partner keeps a name that differs only in case,
+ * the newer gets its hash; one still shared (a 32-bit hash collision) is
+ * refused when written. */
+static void zip_names(struct store_partner *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+
+		file_safe_name(list[i].name, SAFE_NAME_PORTABLE, list[i].file, sizeof(list[i].file));
+		for (k = 0; k < i && strcasecmp(list[k].file, list[i].file) != 0; k++)
+			;
+		if (k < i)
+			file_safe_name(list[i].name, SAFE_NAME_PORTABLE | SAFE_NAME_HASH, list[i].file,
+				       sizeof(list[i].file));
+	}
+}
+
+int pkiroll_bundle_write(pkiroll_store *s, const struct pkiroll_bundle_opts *o,
+			 struct pkiroll_bundle_stats *stats)
+{
+	struct store_partner *list = NULL;
+	struct bundle_partner p;
+	size_t n = 0;
+	int err = PKIROLL_OK;
+
+	memset(stats, 0, sizeof(*stats));
+	if (o == NULL || o->out_dir == NULL || o->out_dir[0] == '\0')
+		return PKIROLL_ERR_USAGE;
+	if (mkdir(o->out_dir, 0755) < 0 && errno != EEXIST) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "%s: %s", o->out_dir, strerror(errno));
+		return PKIROLL_ERR_IO;
+	}
+	/* the partner list first: the loop below writes to the store */
+	if (store_bundle_partners(s, &list, &n) < 0)
+		return PKIROLL_ERR_STORE;
+	zip_names(list, n);
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+
+		if (o->partner != NULL && strcmp(o->partner, list[i].name) != 0)
+			continue;
+		stats->partners++;
+		for (k = 0; k < i && strcasecmp(list[k].file, list[i].file) != 0; k++)
+			;
+		if (k < i) {
+			ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+				"partner %s: no bundle: its file name \"%s.zip\" is that of partner %s",
+				list[i].name, list[i].file, list[k].name);
+			stats->failed++;
+			err = PKIROLL_ERR_IO;
+			continue;
+		}
+		memset(&p, 0, sizeof(p));
+		p.id = list[i].id;
+		snprintf(p.name, sizeof(p.name), "%s", list[i].name);
+		snprintf(p.file, sizeof(p.file), "%s", list[i].file);
+		if (partner_bundle(s, &p, o, stats) < 0) {
+			stats->failed++;
+			err = PKIROLL_ERR_IO;
+		}
+		store_bundle_partner_clear(&p);
+	}
+	free(list);
+	if (o->partner != NULL && stats->partners == 0) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "no partner named \"%s\" in the store", o->partner);
+		return PKIROLL_ERR_USAGE;
+	}
+	return err;
+}

@@ -1,0 +1,388 @@
+/*
+ * PKCS#12 keystores and certificate copies, written atomically.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include "base/fileio.h"
+#include "out/keystore.h"
+
+static int pem_of(X509 *x, char **buf, long *len, BIO **b)
+{
+	char *data;
+
+	if ((*b = BIO_new(BIO_s_mem())) == NULL || !PEM_write_bio_X509(*b, x))
+		return -1;
+	*len = BIO_get_mem_data(*b, &data);
+	*buf = data;
+	return 0;
+}
+
+/* certificate as NAME.pem and NAME.cer */
+static int write_cert(const char *dir, const char *name, X509 *x)
+{
+	unsigned char *der = NULL;
+	char fn[64], *pem;
+	long pl;
+	BIO *b = NULL;
+	int dl, rc = -1;
+
+	if ((dl = i2d_X509(x, &der)) <= 0 || pem_of(x, &pem, &pl, &b) < 0)
+		goto out;
+	snprintf(fn, sizeof(fn), "%s.cer", name);
+	if (atomic_write(dir, fn, der, (size_t)dl, 0600, 0) < 0)
+		goto out;
+	snprintf(fn, sizeof(fn), "%s.pem", name);
+	rc = atomic_write(dir, fn, pem, (size_t)pl, 0600, 0);
+out:
+	OPENSSL_free(der);
+	BIO_free(b);
+	return rc;
+}
+
+/*
+ * PBES2 (RFC 8018 6.2) with one PBKDF2-HMAC-SHA256 derivation per keystore:
+ * the key bags and the certificate safe share the salt and so the derived
+ * key, each with its own random IV. Someone guessing the passphrase pays one
+ * derivation per guess either way; we pay one instead of three or four.
+ * The legacy profile (3DES, SHA-1 PBE) is OpenSSL's own code.
+ */
+struct pbes2 {
+	unsigned char salt[16], key[32];
+	int iter;
+	const char *pass;
+};
+
+static int pbes2_init(struct pbes2 *p, const char *pass, int iter)
+{
+	p->pass = pass;
+	p->iter = iter;
+	return RAND_bytes(p->salt, sizeof(p->salt)) == 1 &&
+			       PKCS5_PBKDF2_HMAC(pass, (int)strlen(pass), p->salt, sizeof(p->salt),
+						 iter, EVP_sha256(), sizeof(p->key), p->key) == 1
+		       ? 0
+		       : -1;
+}
+
+/* Encrypts in[0..n) under a fresh IV; *alg gets the PBES2 parameters, *out
+ * the ciphertext (the caller frees both). */
+static int pbes2_encrypt(const struct pbes2 *p, const unsigned char *in, int n, X509_ALGOR **alg,
+			 ASN1_OCTET_STRING **out)
+{
+	unsigned char iv[16], *ct = NULL;
+	EVP_CIPHER_CTX *c = NULL;
+	int len1 = 0, len2 = 0, rc = -1;
+
+	*alg = NULL;
+	*out = NULL;
+	if (RAND_bytes(iv, sizeof(iv)) != 1 ||
+	    (*alg = PKCS5_pbe2_set_iv_ex(EVP_aes_256_cbc(), p->iter, (unsigned char *)p->salt,
+					 sizeof(p->salt), iv, NID_hmacWithSHA256, NULL)) == NULL ||
+	    (ct = OPENSSL_malloc((size_t)n + 16)) == NULL || (c = EVP_CIPHER_CTX_new()) == NULL ||
+	    !EVP_EncryptInit_ex(c, EVP_aes_256_cbc(), NULL, p->key, iv) ||
+	    !EVP_EncryptUpdate(c, ct, &len1, in, n) || !EVP_EncryptFinal_ex(c, ct + len1, &len2) ||
+	    (*out = ASN1_OCTET_STRING_new()) == NULL ||
+	    !ASN1_OCTET_STRING_set(*out, ct, len1 + len2))
+		goto out;
+	rc = 0;
+out:
+	EVP_CIPHER_CTX_free(c);
+	OPENSSL_free(ct);
+	if (rc < 0) {
+		X509_ALGOR_free(*alg);
+		ASN1_OCTET_STRING_free(*out);
+		*alg = NULL;
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* A pkcs8ShroudedKeyBag (RFC 7292 4.2.2) for key, under p. */
+static PKCS12_SAFEBAG *shrouded_bag(const struct pbes2 *p, EVP_PKEY *key)
+{
+	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(key);
+	unsigned char *der = NULL;
+	X509_ALGOR *alg = NULL, *salg;
+	ASN1_OCTET_STRING *ct = NULL, *sct;
+	X509_SIG *sig = NULL;
+	PKCS12_SAFEBAG *bag = NULL;
+	int n;
+
+	if (p8 == NULL || (n = i2d_PKCS8_PRIV_KEY_INFO(p8, &der)) <= 0 ||
+	    pbes2_encrypt(p, der, n, &alg, &ct) < 0 || (sig = X509_SIG_new()) == NULL)
+		goto out;
+	X509_SIG_getm(sig, &salg, &sct);
+	if (!X509_ALGOR_copy(salg, alg) || !ASN1_STRING_copy(sct, ct))
+		goto out;
+	if ((bag = PKCS12_SAFEBAG_create0_pkcs8(sig)) != NULL)
+		sig = NULL;
+out:
+	if (der != NULL)
+		OPENSSL_clear_free(der, (size_t)n);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	X509_ALGOR_free(alg);
+	ASN1_OCTET_STRING_free(ct);
+	X509_SIG_free(sig);
+	return bag;
+}
+
+/* An encryptedData safe (RFC 7292 5.1) holding bags, under p. */
+static PKCS7 *encrypted_safe(const struct pbes2 *p, STACK_OF(PKCS12_SAFEBAG) * bags)
+{
+	unsigned char *der = NULL;
+	X509_ALGOR *alg = NULL;
+	ASN1_OCTET_STRING *ct = NULL;
+	PKCS7 *p7 = NULL;
+	int n;
+
+	if ((n = ASN1_item_i2d((ASN1_VALUE *)bags, &der, ASN1_ITEM_rptr(PKCS12_SAFEBAGS))) <= 0 ||
+	    pbes2_encrypt(p, der, n, &alg, &ct) < 0 || (p7 = PKCS7_new()) == NULL ||
+	    !PKCS7_set_type(p7, NID_pkcs7_encrypted)) {
+		PKCS7_free(p7);
+		p7 = NULL;
+		goto out;
+	}
+	X509_ALGOR_free(p7->d.encrypted->enc_data->algorithm);
+	p7->d.encrypted->enc_data->algorithm = alg;
+	ASN1_OCTET_STRING_free(p7->d.encrypted->enc_data->enc_data);
+	p7->d.encrypted->enc_data->enc_data = ct;
+	alg = NULL;
+	ct = NULL;
+out:
+	OPENSSL_free(der);
+	X509_ALGOR_free(alg);
+	ASN1_OCTET_STRING_free(ct);
+	return p7;
+}
+
+/* A key bag and its certificate bag, paired by localKeyID, named. p is NULL
+ * for the legacy profile. */
+static int add_pair(STACK_OF(PKCS12_SAFEBAG) * *keys, STACK_OF(PKCS12_SAFEBAG) * *certs,
+		    EVP_PKEY *key, X509 *cert, const char *name, const struct pbes2 *p,
+		    const char *pass, int iter)
+{
+	unsigned char id[EVP_MAX_MD_SIZE];
+	unsigned int idlen = 0;
+	PKCS12_SAFEBAG *kb, *cb;
+
+	if (!X509_digest(cert, EVP_sha1(), id, &idlen))
+		return -1;
+	if ((cb = PKCS12_add_cert(certs, cert)) == NULL ||
+	    !PKCS12_add_friendlyname_utf8(cb, name, -1) ||
+	    !PKCS12_add_localkeyid(cb, id, (int)idlen))
+		return -1;
+	if (p != NULL) {
+		if ((*keys == NULL && (*keys = sk_PKCS12_SAFEBAG_new_null()) == NULL) ||
+		    (kb = shrouded_bag(p, key)) == NULL)
+			return -1;
+		if (!sk_PKCS12_SAFEBAG_push(*keys, kb)) {
+			PKCS12_SAFEBAG_free(kb);
+			return -1;
+		}
+	} else if ((kb = PKCS12_add_key_ex(keys, key, 0, iter,
+					   NID_pbe_WithSHA1And3_Key_TripleDES_CBC, pass, NULL,
+					   NULL)) == NULL) {
+		return -1;
+	}
+	if (!PKCS12_add_friendlyname_utf8(kb, name, -1) ||
+	    !PKCS12_add_localkeyid(kb, id, (int)idlen))
+		return -1;
+	return 0;
+}
+
+static int write_p12(const char *dir, const struct keystore_in *in)
+{
+	int iter = PKCS12_DEFAULT_ITER, rc = -1, n;
+	STACK_OF(PKCS12_SAFEBAG) *keys = NULL, *certs = NULL;
+	STACK_OF(PKCS7) *safes = NULL;
+	struct pbes2 pb = {.iter = 0}, *p = in->legacy ? NULL : &pb;
+	unsigned char *der = NULL;
+	PKCS7 *cs = NULL;
+	PKCS12 *p12 = NULL;
+
+	/* Phase: the bags; keys shrouded, certificates and chain in one safe. */
+	if (p != NULL && pbes2_init(p, in->pass, iter) < 0)
+		goto out;
+	if (add_pair(&keys, &certs, in->sign_key, in->sign_cert, "signing", p, in->pass, iter) < 0)
+		goto out;
+	if (in->enc_key != NULL &&
+	    add_pair(&keys, &certs, in->enc_key, in->enc_cert, "encryption", p, in->pass, iter) < 0)
+		goto out;
+	for (int i = 0; i < sk_X509_num(in->chain); i++)
+		if (PKCS12_add_cert(&certs, sk_X509_value(in->chain, i)) == NULL)
+			goto out;
+
+	/* Phase: the safes, the PFX, its MAC (RFC 7292 4, 5). */
+	if (p != NULL) {
+		if ((safes = sk_PKCS7_new_null()) == NULL ||
+		    (cs = encrypted_safe(p, certs)) == NULL || !sk_PKCS7_push(safes, cs))
+			goto out;
+		cs = NULL;
+	} else if (!PKCS12_add_safe_ex(&safes, certs, NID_pbe_WithSHA1And3_Key_TripleDES_CBC, iter,
+				       in->pass, NULL, NULL)) {
+		goto out;
+	}
+	if (!PKCS12_add_safe_ex(&safes, keys, -1, 0, NULL, NULL, NULL) ||
+	    (p12 = PKCS12_add_safes_ex(safes, 0, NULL, NULL)) == NULL ||
+	    !PKCS12_set_mac(p12, in->pass, -1, NULL, 0, iter,
+			    in->legacy ? EVP_sha1() : EVP_sha256()) ||
+	    (n = i2d_PKCS12(p12, &der)) <= 0)
+		goto out;
+	/* the keys exist nowhere else: on disk before anyone relies on them */
+	rc = atomic_write(dir, "keystore.p12", der, (size_t)n, 0600, 1);
+out:
+	ERR_clear_error();
+	OPENSSL_cleanse(&pb, sizeof(pb));
+	OPENSSL_free(der);
+	PKCS7_free(cs);
+	PKCS12_free(p12);
+	sk_PKCS7_pop_free(safes, PKCS7_free);
+	sk_PKCS12_SAFEBAG_pop_free(keys, PKCS12_SAFEBAG_free);
+	sk_PKCS12_SAFEBAG_pop_free(certs, PKCS12_SAFEBAG_free);
+	return rc;
+}
+
+/* The files of a keystore directory, the PKCS#12 first. */
+static const char *const ks_files[] = { "keystore.p12", "signing.cer", "signing.pem",
+					"encryption.cer", "encryption.pem", "chain.pem" };
+
+/* Removes what a failed keystore_write() renamed into place (mask: bits
+ * of ks_files), then syncs the directory. */
+static void unwrite(const char *path, unsigned mask)
+{
+	char p[4200];
+
+	for (size_t i = 0; i < sizeof(ks_files) / sizeof(ks_files[0]); i++)
+		if (mask & (1u << i)) {
+			snprintf(p, sizeof(p), "%s/%s", path, ks_files[i]);
+			(void)unlink(p);
+		}
+}
+
+static void sync_dir(const char *path)
+{
+	int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+}
+
+int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, char *err,
+		   size_t errlen)
+{
+	BIO *b = NULL;
+	char *data;
+	long n;
+	unsigned written = 0;
+	int e;
+
+	/* Phase: the directories, private. */
+	if (mkdir(in->base, 0700) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "keystore directory %s: %s", in->base, strerror(errno));
+		return -1;
+	}
+	if (in->dirname[0] == '\0' || strchr(in->dirname, '/') != NULL ||
+	    snprintf(path, pathlen, "%s/%s", in->base, in->dirname) >= (int)pathlen) {
+		snprintf(err, errlen, "keystore path too long or directory name missing");
+		return -1;
+	}
+	if ((mkdir(path, 0700) < 0 && errno != EEXIST) || chmod(path, 0700) < 0) {
+		snprintf(err, errlen, "keystore directory %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* Phase: the PKCS#12 first (the keys), then the public copies. */
+	if (write_p12(path, in) < 0) {
+		snprintf(err, errlen, "%s/keystore.p12: %s", path, strerror(errno));
+		return -1;
+	}
+	written |= 1u << 0;
+	if (write_cert(path, "signing", in->sign_cert) < 0) {
+		snprintf(err, errlen, "%s/signing.cer: %s", path, strerror(errno));
+		goto fail;
+	}
+	written |= 3u << 1;
+	if (in->enc_cert != NULL && write_cert(path, "encryption", in->enc_cert) < 0) {
+		snprintf(err, errlen, "%s/encryption.cer: %s", path, strerror(errno));
+		goto fail;
+	}
+	written |= 3u << 3;
+	if ((b = BIO_new(BIO_s_mem())) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	for (int i = 0; i < sk_X509_num(in->chain); i++)
+		PEM_write_bio_X509(b, sk_X509_value(in->chain, i));
+	n = BIO_get_mem_data(b, &data);
+	if (n > 0 && atomic_write(path, "chain.pem", data, (size_t)n, 0600, 0) < 0) {
+		snprintf(err, errlen, "%s/chain.pem: %s", path, strerror(errno));
+		BIO_free(b);
+		goto fail;
+	}
+	BIO_free(b);
+	/* the renames themselves, durable (the certificate copies can be rebuilt) */
+	sync_dir(path);
+	return 0;
+fail:
+	/* certificates the CA will be told to reject: nothing of them stays */
+	e = errno;
+	unwrite(path, written);
+	sync_dir(path);
+	errno = e;
+	return -1;
+}
+
+int keystore_read_certs(const char *dir, const char *pass, X509 **sign, X509 **enc)
+{
+	char p[4200];
+	PKCS12 *p12 = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	STACK_OF(X509) *ca = NULL;
+	FILE *f;
+	int rc = -1;
+
+	*sign = NULL;
+	*enc = NULL;
+	snprintf(p, sizeof(p), "%s/keystore.p12", dir);
+	if ((f = fopen(p, "rb")) == NULL)
+		return errno == ENOENT ? 0 : -1;
+	p12 = d2i_PKCS12_fp(f, NULL);
+	fclose(f);
+	if (p12 == NULL || !PKCS12_parse(p12, pass, &key, &cert, &ca))
+		goto out;
+	/* PKCS12_parse gives the first key's certificate; the rest are in ca */
+	for (int i = -1; i < sk_X509_num(ca); i++) {
+		X509 *x = i < 0 ? cert : sk_X509_value(ca, i);
+		const unsigned char *fn;
+		int fl = 0;
+
+		if (x == NULL || (fn = X509_alias_get0(x, &fl)) == NULL)
+			continue;
+		if (fl == 7 && memcmp(fn, "signing", 7) == 0 && *sign == NULL && X509_up_ref(x))
+			*sign = x;
+		else if (fl == 10 && memcmp(fn, "encryption", 10) == 0 && *enc == NULL &&
+			 X509_up_ref(x))
+			*enc = x;
+	}
+	rc = 1;
+out:
+	ERR_clear_error();
+	PKCS12_free(p12);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	sk_X509_pop_free(ca, X509_free);
+	return rc;
+}

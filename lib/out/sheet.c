@@ -1,0 +1,198 @@
+/*
+ * Fingerprint sheets: the text and the printable HTML page a trading
+ * partner reads out on the phone to check the certificates of a bundle.
+ * Nothing here depends on the clock: the same bundle, the same bytes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "out/bundle.h"
+
+static void when(time_t t, char *out, size_t n)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+/* ---- text ---- */
+
+static void text_cert(FILE *f, const struct bundle_cert *c, const char *file)
+{
+	char nb[32], na[32];
+
+	when(c->not_before, nb, sizeof(nb));
+	when(c->not_after, na, sizeof(na));
+	fprintf(f,
+		"  %s certificate (%s)\n"
+		"    subject    %s\n"
+		"    issuer     %s\n"
+		"    serial     %s\n"
+		"    valid      %s to %s\n"
+		"    key        %s\n"
+		"    MD5        %s\n"
+		"    SHA-1      %s\n"
+		"    SHA-256    %s\n",
+		c->usage, file, c->subject, c->issuer, c->serial, nb, na, c->key_type, c->fp.md5,
+		c->fp.sha1, c->fp.sha256);
+}
+
+int sheet_text(const struct bundle_partner *p, char **out, size_t *len)
+{
+	FILE *f = open_memstream(out, len);
+	char file[600];
+
+	if (f == NULL)
+		return -1;
+	fprintf(f,
+		"Certificate fingerprints for %s\n"
+		"\n"
+		"Before you trust these certificates, compare each fingerprint below with\n"
+		"the one your own software shows for the file, and confirm them by phone\n"
+		"with the sender. Each fingerprint is a hash (MD5, SHA-1, SHA-256) of the\n"
+		"certificate's DER encoding; SHA-256 is the one to rely on.\n",
+		p->name);
+	for (size_t i = 0; i < p->ncomm; i++) {
+		const struct bundle_community *c = &p->comm[i];
+
+		fprintf(f, "\nCommunity: %s\n", c->name);
+		for (int k = 0; k < c->ncert; k++) {
+			snprintf(file, sizeof(file), "%s/%s.cer", c->dir, c->cert[k].usage);
+			text_cert(f, &c->cert[k], file);
+		}
+	}
+	if (p->nca > 0)
+		fprintf(f, "\nCA certificates (ca/chain.pem, ca/chain.p7b)\n");
+	for (size_t i = 0; i < p->nca; i++)
+		fprintf(f,
+			"  %s\n"
+			"    MD5        %s\n"
+			"    SHA-1      %s\n"
+			"    SHA-256    %s\n",
+			p->ca[i].subject, p->ca[i].fp.md5, p->ca[i].fp.sha1, p->ca[i].fp.sha256);
+	if (p->nmissing > 0)
+		fprintf(f,
+			"\nNot in this bundle (no certificate yet): %lu communit%s; a later bundle\n"
+			"will carry them.\n",
+			p->nmissing, p->nmissing == 1 ? "y" : "ies");
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/* ---- HTML ---- */
+
+/* Writes s with the five HTML special characters escaped. */
+static void esc(FILE *f, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		case '\'':
+			fputs("&#39;", f);
+			break;
+		default:
+			fputc(*s, f);
+		}
+	}
+}
+
+static void row(FILE *f, const char *k, const char *v, int fp)
+{
+	fprintf(f, "<tr><th>%s</th><td%s>", k, fp ? " class=\"fp\"" : "");
+	esc(f, v);
+	fputs("</td></tr>\n", f);
+}
+
+static void html_cert(FILE *f, const struct bundle_cert *c, const char *file)
+{
+	char nb[32], na[32], valid[80];
+
+	when(c->not_before, nb, sizeof(nb));
+	when(c->not_after, na, sizeof(na));
+	snprintf(valid, sizeof(valid), "%s to %s", nb, na);
+	fprintf(f, "<h3>%s certificate <small>", c->usage);
+	esc(f, file);
+	fputs("</small></h3>\n<table>\n", f);
+	row(f, "Subject", c->subject, 0);
+	row(f, "Issuer", c->issuer, 0);
+	row(f, "Serial", c->serial, 0);
+	row(f, "Valid", valid, 0);
+	row(f, "Key", c->key_type, 0);
+	row(f, "MD5", c->fp.md5, 1);
+	row(f, "SHA-1", c->fp.sha1, 1);
+	row(f, "SHA-256", c->fp.sha256, 1);
+	fputs("</table>\n", f);
+}
+
+int sheet_html(const struct bundle_partner *p, char **out, size_t *len)
+{
+	FILE *f = open_memstream(out, len);
+	char file[600];
+
+	if (f == NULL)
+		return -1;
+	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>"
+	      "Certificate fingerprints for ",
+	      f);
+	esc(f, p->name);
+	fputs("</title>\n<style>\n"
+	      "body { font-family: sans-serif; margin: 2em; color: #000; }\n"
+	      "table { border-collapse: collapse; margin-bottom: 1em; }\n"
+	      "th { text-align: left; padding: 0.2em 1em 0.2em 0; vertical-align: top; }\n"
+	      "td { padding: 0.2em 0; }\n"
+	      "td.fp { font-family: monospace; font-size: 1.05em; word-break: break-all; }\n"
+	      "section { page-break-inside: avoid; border-top: 1px solid #888; }\n"
+	      "small { font-weight: normal; color: #444; }\n"
+	      "@media print { body { margin: 0; } }\n"
+	      "</style>\n</head>\n<body>\n<h1>Certificate fingerprints for ",
+	      f);
+	esc(f, p->name);
+	fputs("</h1>\n<p>Before you trust these certificates, compare each fingerprint with the "
+	      "one your own software shows for the file, and confirm them by phone with the "
+	      "sender. Each fingerprint is a hash of the certificate's DER encoding; SHA-256 is "
+	      "the one to rely on.</p>\n",
+	      f);
+	for (size_t i = 0; i < p->ncomm; i++) {
+		const struct bundle_community *c = &p->comm[i];
+
+		fputs("<section>\n<h2>", f);
+		esc(f, c->name);
+		fputs("</h2>\n", f);
+		for (int k = 0; k < c->ncert; k++) {
+			snprintf(file, sizeof(file), "%s/%s.cer", c->dir, c->cert[k].usage);
+			html_cert(f, &c->cert[k], file);
+		}
+		fputs("</section>\n", f);
+	}
+	if (p->nca > 0)
+		fputs("<section>\n<h2>CA certificates <small>ca/chain.pem, ca/chain.p7b</small></h2>\n",
+		      f);
+	for (size_t i = 0; i < p->nca; i++) {
+		fputs("<table>\n", f);
+		row(f, "Subject", p->ca[i].subject, 0);
+		row(f, "MD5", p->ca[i].fp.md5, 1);
+		row(f, "SHA-1", p->ca[i].fp.sha1, 1);
+		row(f, "SHA-256", p->ca[i].fp.sha256, 1);
+		fputs("</table>\n", f);
+	}
+	if (p->nca > 0)
+		fputs("</section>\n", f);
+	if (p->nmissing > 0)
+		fprintf(f, "<p>Not in this bundle (no certificate yet): %lu communit%s.</p>\n",
+			p->nmissing, p->nmissing == 1 ? "y" : "ies");
+	fputs("</body>\n</html>\n", f);
+	return fclose(f) == 0 ? 0 : -1;
+}

@@ -1,0 +1,409 @@
+/*
+ * Opening the store: pragmas, schema migrations, small shared helpers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "store/store.h"
+
+/*
+ * Forward migrations; migration i brings user_version from i to i + 1.
+ * Never edit one that has shipped: append a new one.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1: the initial schema */
+	"CREATE TABLE runs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  command TEXT NOT NULL,"
+	"  manifest TEXT,"
+	"  pid INTEGER,"
+	"  started_at INTEGER NOT NULL,"
+	"  finished_at INTEGER,"
+	"  status TEXT,"
+	"  total INTEGER NOT NULL DEFAULT 0,"
+	"  succeeded INTEGER NOT NULL DEFAULT 0,"
+	"  failed INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE TABLE communities ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  reference_number TEXT NOT NULL UNIQUE,"
+	"  subject TEXT NOT NULL,"
+	"  ca_profile TEXT,"
+	"  key_type TEXT NOT NULL,"
+	"  enc_key_type TEXT NOT NULL,"
+	"  dual INTEGER NOT NULL CHECK (dual IN (0, 1)),"
+	"  email TEXT,"
+	"  notes TEXT,"
+	"  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending',"
+	"    'enrolling', 'enrolled', 'failed', 'needs_codes', 'renewing',"
+	"    'retired')),"
+	"  reason TEXT,"
+	"  retryable INTEGER NOT NULL DEFAULT 1,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_at INTEGER,"
+	"  code_hash BLOB," /* PBKDF2 of the code the CA refused; never the code */
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX communities_state ON communities (state, next_attempt_at);"
+	"CREATE TABLE partners ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE"
+	");"
+	"CREATE TABLE partner_communities ("
+	"  partner_id INTEGER NOT NULL REFERENCES partners (id) ON DELETE CASCADE,"
+	"  community_id INTEGER NOT NULL REFERENCES communities (id)"
+	"    ON DELETE CASCADE,"
+	"  PRIMARY KEY (partner_id, community_id)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX partner_communities_c ON partner_communities (community_id);"
+	"CREATE TABLE certificates ("
+	"  id INTEGER PRIMARY KEY,"
+	"  community_id INTEGER NOT NULL REFERENCES communities (id),"
+	"  run_id INTEGER REFERENCES runs (id),"
+	"  usage TEXT NOT NULL CHECK (usage IN ('signing', 'encryption')),"
+	"  der BLOB NOT NULL,"
+	"  serial TEXT NOT NULL,"
+	"  issuer TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  not_before INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  key_type TEXT,"
+	"  md5 TEXT NOT NULL,"
+	"  sha1 TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL UNIQUE,"
+	"  superseded_by INTEGER REFERENCES certificates (id),"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX certificates_c ON certificates (community_id, usage);"
+	"CREATE INDEX certificates_exp ON certificates (not_after)"
+	"  WHERE superseded_by IS NULL;"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  run_id INTEGER REFERENCES runs (id),"
+	"  community_id INTEGER REFERENCES communities (id),"
+	"  from_state TEXT,"
+	"  to_state TEXT,"
+	"  reason TEXT"
+	");"
+	"CREATE INDEX events_c ON events (community_id);"
+	"CREATE TRIGGER events_no_update BEFORE UPDATE ON events"
+	"  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+	"CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
+	"  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;",
+	/* 1 -> 2: the step an enrollment reached, for resuming after a crash */
+	"ALTER TABLE communities ADD COLUMN step TEXT;"
+	"ALTER TABLE communities ADD COLUMN tx_id BLOB;"
+	"ALTER TABLE communities ADD COLUMN tx_nonce BLOB;"
+	"ALTER TABLE communities ADD COLUMN tx_pbm BLOB;"
+	"ALTER TABLE communities ADD COLUMN keystore TEXT;",
+	/* 2 -> 3: CA certificates above each certificate; partner bundles */
+	"CREATE TABLE ca_certificates ("
+	"  id INTEGER PRIMARY KEY,"
+	"  sha256 TEXT NOT NULL UNIQUE,"
+	"  subject TEXT NOT NULL,"
+	"  der BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE certificate_chain ("
+	"  certificate_id INTEGER NOT NULL REFERENCES certificates (id),"
+	"  position INTEGER NOT NULL,"
+	"  ca_certificate_id INTEGER NOT NULL REFERENCES ca_certificates (id),"
+	"  PRIMARY KEY (certificate_id, position)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE bundles ("
+	"  id INTEGER PRIMARY KEY,"
+	"  partner_id INTEGER NOT NULL REFERENCES partners (id),"
+	"  path TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE bundle_certificates ("
+	"  bundle_id INTEGER NOT NULL REFERENCES bundles (id),"
+	"  certificate_id INTEGER NOT NULL REFERENCES certificates (id),"
+	"  PRIMARY KEY (bundle_id, certificate_id)"
+	") WITHOUT ROWID;",
+	/* 3 -> 4: each community's keystore directory name, one per community;
+	 * assigned at import (the recorded keystore path's, where there is one) */
+	"ALTER TABLE communities ADD COLUMN keystore_dir TEXT;"
+	"CREATE UNIQUE INDEX communities_keystore_dir ON communities (keystore_dir);",
+};
+
+#define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+void store_sql_error(struct pkiroll_store *s, const char *what)
+{
+	ctx_log(s->ctx, PKIROLL_LOG_ERROR, "store %s: %s: %s", s->path, what,
+		s->db ? sqlite3_errmsg(s->db) : "cannot open");
+}
+
+int store_exec(struct pkiroll_store *s, const char *sql)
+{
+	char *msg = NULL;
+
+	/* one statement (BEGIN, COMMIT, a PRAGMA): through the cache */
+	if (strchr(sql, ';') == NULL) {
+		sqlite3_stmt *st = store_prepare(s, sql);
+		int rc;
+
+		if (st == NULL)
+			return -1;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			;
+		store_done(s, st);
+		if (rc != SQLITE_DONE) {
+			store_sql_error(s, sql);
+			return -1;
+		}
+		return 0;
+	}
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "store %s: %s", s->path, msg ? msg : "error");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+int store_end(struct pkiroll_store *s, int ok, const char *what)
+{
+	if (!ok) {
+		store_sql_error(s, what);
+		store_exec(s, "ROLLBACK");
+		return -1;
+	}
+	return store_exec(s, "COMMIT");
+}
+
+sqlite3_stmt *store_prepare(struct pkiroll_store *s, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int i;
+
+	for (i = 0; i < s->ncache; i++)
+		if (!s->cache[i].busy && strcmp(s->cache[i].sql, sql) == 0) {
+			s->cache[i].busy = 1;
+			return s->cache[i].st;
+		}
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		store_sql_error(s, "prepare");
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	if (s->ncache < STORE_CACHE && (s->cache[s->ncache].sql = strdup(sql)) != NULL) {
+		s->cache[s->ncache].st = st;
+		s->cache[s->ncache].busy = 1;
+		s->ncache++;
+	}
+	return st;
+}
+
+void store_done(struct pkiroll_store *s, sqlite3_stmt *st)
+{
+	if (st == NULL)
+		return;
+	for (int i = 0; i < s->ncache; i++)
+		if (s->cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			s->cache[i].busy = 0;
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
+int store_event_add(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 community_id,
+		    const char *from, const char *to, const char *reason)
+{
+	sqlite3_stmt *st = store_prepare(
+		s, "INSERT INTO events (at, run_id, community_id, from_state, to_state, reason)"
+		   " VALUES (?, ?, ?, ?, ?, ?)");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	if (run > 0)
+		sqlite3_bind_int64(st, 2, run);
+	sqlite3_bind_int64(st, 3, community_id);
+	sqlite3_bind_text(st, 4, from, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	store_done(s, st);
+	if (rc != SQLITE_DONE) {
+		store_sql_error(s, "event");
+		return -1;
+	}
+	return 0;
+}
+
+int pkiroll_store_schema_version(pkiroll_store *s)
+{
+	sqlite3_stmt *st = store_prepare(s, "PRAGMA user_version");
+	int v = -1;
+
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	store_done(s, st);
+	return v;
+}
+
+static int migrate(struct pkiroll_store *s)
+{
+	int v = pkiroll_store_schema_version(s);
+	char sql[64];
+
+	if (v < 0)
+		return PKIROLL_ERR_STORE;
+	if (v > NMIGRATIONS) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+			"store %s: schema version %d is newer than this pkiroll (%d)", s->path, v,
+			NMIGRATIONS);
+		return PKIROLL_ERR_SCHEMA;
+	}
+	for (; v < NMIGRATIONS; v++) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+			return PKIROLL_ERR_STORE;
+		if (store_exec(s, migrations[v]) < 0 || store_exec(s, sql) < 0) {
+			store_exec(s, "ROLLBACK");
+			return PKIROLL_ERR_STORE;
+		}
+		if (store_exec(s, "COMMIT") < 0)
+			return PKIROLL_ERR_STORE;
+		ctx_log(s->ctx, PKIROLL_LOG_DEBUG, "store %s: migrated to schema %d", s->path,
+			v + 1);
+	}
+	return PKIROLL_OK;
+}
+
+int pkiroll_store_open(pkiroll_ctx *ctx, const char *path, int create, pkiroll_store **out)
+{
+	struct pkiroll_store *s = calloc(1, sizeof(*s));
+	int err = PKIROLL_ERR_STORE, fd;
+
+	*out = NULL;
+	if (s == NULL || (s->path = strdup(path)) == NULL) {
+		free(s);
+		return PKIROLL_ERR_NOMEM;
+	}
+	s->ctx = ctx;
+
+	/* Phase: the file, private to its owner when we make it. */
+	if (create) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			ctx_log(ctx, PKIROLL_LOG_ERROR, "store %s: %s", path, strerror(errno));
+			err = PKIROLL_ERR_IO;
+			goto fail;
+		}
+		close(fd);
+	} else if (access(path, F_OK) != 0) {
+		ctx_log(ctx, PKIROLL_LOG_ERROR,
+			"store %s: no such file (has anything been enrolled here? see --db)", path);
+		err = PKIROLL_ERR_NOENT;
+		goto fail;
+	}
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		store_sql_error(s, "open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+
+	/* Phase: pragmas, then the schema. */
+	if (store_exec(s, "PRAGMA journal_mode = WAL") < 0 ||
+	    store_exec(s, "PRAGMA synchronous = NORMAL") < 0 ||
+	    store_exec(s, "PRAGMA foreign_keys = ON") < 0)
+		goto fail;
+	if ((err = migrate(s)) != PKIROLL_OK)
+		goto fail;
+	*out = s;
+	return PKIROLL_OK;
+fail:
+	pkiroll_store_close(s);
+	return err;
+}
+
+void pkiroll_store_close(pkiroll_store *s)
+{
+	if (s == NULL)
+		return;
+	for (int i = 0; i < s->ncache; i++) {
+		sqlite3_finalize(s->cache[i].st);
+		free(s->cache[i].sql);
+	}
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+int store_code_hash(const char *code, const unsigned char *salt, unsigned char out[CODE_HASH_LEN])
+{
+	if (salt != NULL)
+		memcpy(out, salt, 16);
+	else if (RAND_bytes(out, 16) != 1)
+		return -1;
+	return PKCS5_PBKDF2_HMAC(code, (int)strlen(code), out, 16, 10000, EVP_sha256(), 32,
+				 out + 16)
+		       ? 0
+		       : -1;
+}
+
+const char *store_col_text(sqlite3_stmt *st, int i)
+{
+	return (const char *)sqlite3_column_text(st, i);
+}
+
+void store_col_copy(sqlite3_stmt *st, int i, char *out, size_t n)
+{
+	const char *t = store_col_text(st, i);
+
+	snprintf(out, n, "%s", t != NULL ? t : "");
+}
+
+char *store_col_dup(sqlite3_stmt *st, int i)
+{
+	const char *t = store_col_text(st, i);
+
+	return xstrdup(t != NULL ? t : "");
+}
+
+char *store_col_dup_null(sqlite3_stmt *st, int i)
+{
+	return xstrdup(store_col_text(st, i));
+}
+
+int store_col_blob(sqlite3_stmt *st, int i, unsigned char *out, size_t n)
+{
+	int l = sqlite3_column_bytes(st, i);
+
+	if (sqlite3_column_type(st, i) != SQLITE_BLOB || l <= 0 || (size_t)l > n)
+		return 0;
+	memcpy(out, sqlite3_column_blob(st, i), (size_t)l);
+	return l;
+}
+
+unsigned char *store_col_blob_dup(sqlite3_stmt *st, int i, size_t *len)
+{
+	int n = sqlite3_column_bytes(st, i);
+	unsigned char *b;
+
+	*len = 0;
+	if (n <= 0 || (b = malloc((size_t)n)) == NULL)
+		return NULL;
+	memcpy(b, sqlite3_column_blob(st, i), (size_t)n);
+	*len = (size_t)n;
+	return b;
+}

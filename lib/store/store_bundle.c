@@ -1,0 +1,222 @@
+/*
+ * What partner bundles read from the store and record in it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store.h"
+#include "store/store_bundle.h"
+
+void store_bundle_cert_clear(struct bundle_cert *c)
+{
+	free(c->der);
+	free(c->subject);
+	free(c->issuer);
+	free(c->serial);
+	memset(c, 0, sizeof(*c));
+}
+
+void store_bundle_partner_clear(struct bundle_partner *p)
+{
+	for (size_t i = 0; i < p->ncomm; i++)
+		for (int k = 0; k < p->comm[i].ncert; k++)
+			store_bundle_cert_clear(&p->comm[i].cert[k]);
+	for (size_t i = 0; i < p->nca; i++) {
+		free(p->ca[i].der);
+		free(p->ca[i].subject);
+	}
+	free(p->comm);
+	free(p->ca);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Adds the CA certificates above one certificate, skipping known ones. */
+static int chain_add(struct pkiroll_store *s, struct bundle_partner *p, long long cert_id)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT ca.der, ca.subject, ca.sha256"
+					    " FROM certificate_chain cc JOIN ca_certificates ca"
+					    " ON ca.id = cc.ca_certificate_id"
+					    " WHERE cc.certificate_id = ? ORDER BY cc.position");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, cert_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *sha = (const char *)sqlite3_column_text(st, 2);
+		struct bundle_ca *ca;
+		size_t i;
+
+		for (i = 0; i < p->nca; i++)
+			if (sha != NULL && strcmp(p->ca[i].fp.sha256, sha) == 0)
+				break;
+		if (i < p->nca)
+			continue;
+		if (p->nca == p->capca) {
+			size_t cap = p->capca ? 2 * p->capca : 4;
+			void *n = realloc(p->ca, cap * sizeof(*p->ca));
+
+			if (n == NULL)
+				break;
+			p->ca = n;
+			p->capca = cap;
+		}
+		ca = &p->ca[p->nca];
+		memset(ca, 0, sizeof(*ca));
+		if ((ca->der = store_col_blob_dup(st, 0, &ca->len)) == NULL ||
+		    (ca->subject = store_col_dup(st, 1)) == NULL ||
+		    pkiroll_fingerprints(ca->der, ca->len, &ca->fp) != PKIROLL_OK) {
+			free(ca->der);
+			free(ca->subject);
+			break;
+		}
+		p->nca++;
+	}
+	store_done(s, st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p, time_t now)
+{
+	sqlite3_stmt *st = store_prepare(
+		s, "SELECT c.name, x.id, x.usage, x.der, x.serial, x.issuer, x.subject,"
+		   " x.not_before, x.not_after, coalesce(x.key_type, ''), x.md5, x.sha1, x.sha256"
+		   " FROM partner_communities pc JOIN communities c ON c.id = pc.community_id"
+		   " LEFT JOIN certificates x ON x.community_id = c.id AND x.superseded_by IS NULL"
+		   " AND x.not_after > ?2"
+		   " WHERE pc.partner_id = ?1 AND c.state != 'retired'"
+		   " ORDER BY c.name, x.usage DESC, x.id");
+	struct bundle_community *c = NULL;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, p->id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		struct bundle_cert *x;
+
+		if (sqlite3_column_type(st, 1) == SQLITE_NULL) {
+			p->nmissing++;
+			continue;
+		}
+		if (c == NULL || strcmp(c->name, name) != 0) {
+			if (p->ncomm == p->capcomm) {
+				size_t cap = p->capcomm ? 2 * p->capcomm : 16;
+				void *n = realloc(p->comm, cap * sizeof(*p->comm));
+
+				if (n == NULL)
+					break;
+				p->comm = n;
+				p->capcomm = cap;
+			}
+			c = &p->comm[p->ncomm++];
+			memset(c, 0, sizeof(*c));
+			snprintf(c->name, sizeof(c->name), "%s", name);
+		}
+		if (c->ncert == 2)
+			continue; /* one current certificate per usage */
+		x = &c->cert[c->ncert];
+		x->id = sqlite3_column_int64(st, 1);
+		store_col_copy(st, 2, x->usage, sizeof(x->usage));
+		x->not_before = (time_t)sqlite3_column_int64(st, 7);
+		x->not_after = (time_t)sqlite3_column_int64(st, 8);
+		store_col_copy(st, 9, x->key_type, sizeof(x->key_type));
+		store_col_copy(st, 10, x->fp.md5, sizeof(x->fp.md5));
+		store_col_copy(st, 11, x->fp.sha1, sizeof(x->fp.sha1));
+		store_col_copy(st, 12, x->fp.sha256, sizeof(x->fp.sha256));
+		if ((x->der = store_col_blob_dup(st, 3, &x->len)) == NULL || (x->serial = store_col_dup(st, 4)) == NULL ||
+		    (x->issuer = store_col_dup(st, 5)) == NULL || (x->subject = store_col_dup(st, 6)) == NULL) {
+			store_bundle_cert_clear(x);
+			break;
+		}
+		c->ncert++;
+		if (x->not_before > p->mtime)
+			p->mtime = x->not_before;
+	}
+	store_done(s, st);
+	if (rc != SQLITE_DONE)
+		return -1;
+	for (size_t i = 0; i < p->ncomm; i++)
+		for (int k = 0; k < p->comm[i].ncert; k++)
+			if (chain_add(s, p, p->comm[i].cert[k].id) < 0)
+				return -1;
+	return 0;
+}
+
+int store_bundle_record(struct pkiroll_store *s, const struct bundle_partner *p, const char *path,
+		  const char *sha)
+{
+	sqlite3_stmt *st;
+	sqlite3_int64 bid;
+	int ok = 0;
+
+	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	if ((st = store_prepare(s, "INSERT INTO bundles (partner_id, path, sha256, created_at)"
+				   " VALUES (?, ?, ?, ?)")) == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, p->id);
+	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, sha, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	ok = sqlite3_step(st) == SQLITE_DONE;
+	store_done(s, st);
+	bid = sqlite3_last_insert_rowid(s->db);
+	for (size_t i = 0; ok && i < p->ncomm; i++)
+		for (int k = 0; ok && k < p->comm[i].ncert; k++) {
+			if ((st = store_prepare(s, "INSERT INTO bundle_certificates"
+						   " (bundle_id, certificate_id) VALUES (?, ?)"
+						   " ON CONFLICT DO NOTHING")) == NULL) {
+				ok = 0;
+				break;
+			}
+			sqlite3_bind_int64(st, 1, bid);
+			sqlite3_bind_int64(st, 2, p->comm[i].cert[k].id);
+			ok = sqlite3_step(st) == SQLITE_DONE;
+			store_done(s, st);
+		}
+out:
+	return store_end(s, ok, "bundle");
+}
+
+
+int store_bundle_partners(struct pkiroll_store *s, struct store_partner **out, size_t *nout)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT id, name FROM partners ORDER BY id");
+	struct store_partner *list = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	*nout = 0;
+	if (st == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			void *m = realloc(list, (cap = cap ? 2 * cap : 16) * sizeof(*list));
+
+			if (m == NULL) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			list = m;
+		}
+		memset(&list[n], 0, sizeof(list[n]));
+		list[n].id = sqlite3_column_int64(st, 0);
+		store_col_copy(st, 1, list[n].name, sizeof(list[n].name));
+		n++;
+	}
+	store_done(s, st);
+	if (rc != SQLITE_DONE) {
+		free(list);
+		store_sql_error(s, "partners");
+		return -1;
+	}
+	*out = list;
+	*nout = n;
+	return 0;
+}

@@ -1,0 +1,76 @@
+/*
+ * What a partner bundle holds, as the store gives it, and what the store
+ * records of each bundle written.
+ */
+#ifndef PKIROLL_STORE_BUNDLE_H
+#define PKIROLL_STORE_BUNDLE_H
+
+#include <time.h>
+
+#include "base/fileio.h"
+#include "store/store.h"
+
+struct bundle_cert {
+	long long id;     /* certificates.id */
+	char usage[16];   /* signing, encryption */
+	unsigned char *der;
+	size_t len;
+	char *subject, *issuer, *serial;
+	time_t not_before, not_after;
+	char key_type[16];
+	struct pkiroll_fingerprints fp; /* from the store: pkiroll_fingerprints() */
+};
+
+struct bundle_community {
+	char name[256];
+	char dir[FILE_SAFE_NAME_MAX]; /* its folder in the zip (file_safe_name(), portable) */
+	struct bundle_cert cert[2];
+	int ncert;
+};
+
+struct bundle_ca {
+	unsigned char *der;
+	size_t len;
+	char *subject;
+	struct pkiroll_fingerprints fp;
+};
+
+struct bundle_partner {
+	long long id;
+	char name[256];
+	char file[FILE_SAFE_NAME_MAX]; /* its zip's name, without .zip */
+	struct bundle_community *comm; /* ordered by name */
+	size_t ncomm, capcomm;
+	struct bundle_ca *ca; /* the union of the chains, issuer first */
+	size_t nca, capca;
+	unsigned long nmissing; /* linked communities without a certificate */
+	time_t mtime;           /* the newest notBefore: every entry's date */
+};
+
+/* A trading partner and its zip's name (file, set by the bundle writer). */
+struct store_partner {
+	long long id;
+	char name[256];
+	char file[FILE_SAFE_NAME_MAX];
+};
+
+/* Every partner in the store, oldest first, into *list (the caller frees
+ * it). 0 or -1 (logged). */
+int store_bundle_partners(struct pkiroll_store *s, struct store_partner **list, size_t *n);
+
+/*
+ * The partner's communities (dir left empty) with their current certificates
+ * that are still valid at now, and the CA certificates above them. 0 or -1.
+ */
+int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p, time_t now);
+
+/* Frees what store_bundle_partner_load() filled, and clears *p. */
+void store_bundle_partner_clear(struct bundle_partner *p);
+void store_bundle_cert_clear(struct bundle_cert *c);
+
+/* Records a bundle written at path with its SHA-256 (hex), and the
+ * certificates in it. 0 or -1. */
+int store_bundle_record(struct pkiroll_store *s, const struct bundle_partner *p, const char *path,
+			const char *sha);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * The store's side of enrollment: runs, what is due, each step as it is
+ * reached, and each result in one transaction.
+ */
+#ifndef PKIROLL_STORE_ENROLL_H
+#define PKIROLL_STORE_ENROLL_H
+
+#include <openssl/x509.h>
+
+#include "base/fileio.h"
+#include "store/store.h"
+
+struct community {
+	sqlite3_int64 id;
+	char name[256];
+	char reference[160];
+	char subject[1024];
+	char ca[64];
+	int key_type, enc_key_type, dual;
+	int state;                 /* enum pkiroll_state */
+	char step[16];             /* "", request, response, keys, confirm */
+	int retryable;
+	int attempts;
+	sqlite3_int64 next_attempt_at;
+	unsigned char tx_id[16];
+	int has_tx;
+	unsigned char tx_nonce[64];
+	int tx_nonce_len;
+	unsigned char tx_pbm[512];
+	int tx_pbm_len;
+	char keystore[1024];
+	char keystore_dir[FILE_SAFE_NAME_MAX]; /* its directory's name, unique in the store */
+};
+
+/* Loads a community by name. 1 found, 0 not, -1 error. */
+int store_community_get(struct pkiroll_store *s, const char *name, struct community *c);
+
+/* A new run row; *run gets its id. */
+int store_run_begin(struct pkiroll_store *s, const char *command, const char *manifest,
+		    sqlite3_int64 *run);
+int store_run_end(struct pkiroll_store *s, sqlite3_int64 run, const char *status,
+		  unsigned long total, unsigned long ok, unsigned long failed);
+
+/*
+ * Records a step of an enrollment (state enrolling) before the next starts:
+ * step name, and what resuming needs (transaction id, the CA's nonce and
+ * PBM parameters, the keystore path). NULL/0 leave a field as it is.
+ */
+int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id,
+		    const char *step, const unsigned char *tid, const unsigned char *nonce,
+		    size_t nonce_len, const unsigned char *pbm, size_t pbm_len, const char *keystore);
+
+/* The outcome of one enrollment. */
+#define OUTCOME_CHAIN_MAX 8
+
+/* An issued certificate as the worker sent it: DER (borrowed) and, when
+ * have_info, what the worker read from it (owned; certinfo_clear()). */
+struct outcome_cert {
+	const unsigned char *der;
+	size_t len;
+	struct pkiroll_cert_info info;
+	int have_info;
+};
+
+struct enroll_outcome {
+	int state;             /* enrolled, failed, needs_codes */
+	const char *reason;    /* NULL for success */
+	int retryable;
+	sqlite3_int64 next_attempt_at;
+	struct outcome_cert sign, enc; /* der NULL: none */
+	const char *keystore;
+	int count_attempt;     /* 1: this was an attempt (not a worker lost before it began) */
+	const char *code;      /* needs_codes: the refused code, kept as a salted hash */
+	/* the CA certificates above them (DER, issuer first), borrowed */
+	const unsigned char *chain[OUTCOME_CHAIN_MAX];
+	size_t chain_len[OUTCOME_CHAIN_MAX];
+	int nchain;
+};
+
+/* Saves an outcome: certificates (superseding older ones), state, event. */
+int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id,
+		      const struct enroll_outcome *o);
+
+#endif

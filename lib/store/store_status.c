@@ -1,0 +1,159 @@
+/*
+ * The store's answer to `pkiroll status`.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+
+
+int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiroll_status **out)
+{
+	struct pkiroll_status *st = calloc(1, sizeof(*st));
+	sqlite3_stmt *q = NULL;
+	size_t cap = 0;
+	int rc, err = PKIROLL_ERR_STORE;
+
+	*out = NULL;
+	if (st == NULL)
+		return PKIROLL_ERR_NOMEM;
+
+	/* Phase: counts per state. */
+	if ((q = store_prepare(s, "SELECT state, count(*) FROM communities GROUP BY state")) ==
+	    NULL)
+		goto out;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int i = state_from_name((const char *)sqlite3_column_text(q, 0));
+
+		if (i >= 0)
+			st->count[i] = (unsigned long)sqlite3_column_int64(q, 1);
+		st->communities += (unsigned long)sqlite3_column_int64(q, 1);
+	}
+	store_done(s, q);
+	q = NULL;
+	if (rc != SQLITE_DONE)
+		goto out;
+
+	/* Phase: communities that need an operator. */
+	if ((q = store_prepare(s, "SELECT name, state, reason, retryable FROM communities"
+				  " WHERE state IN ('failed', 'needs_codes') ORDER BY name")) ==
+	    NULL)
+		goto out;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct pkiroll_status_item *it;
+
+		if (st->nattention == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			void *p = realloc(st->attention, ncap * sizeof(*it));
+
+			if (p == NULL) {
+				err = PKIROLL_ERR_NOMEM;
+				goto out;
+			}
+			st->attention = p;
+			cap = ncap;
+		}
+		it = &st->attention[st->nattention++];
+		it->community = store_col_dup_null(q, 0);
+		it->state = state_from_name((const char *)sqlite3_column_text(q, 1));
+		it->reason = store_col_dup_null(q, 2);
+		it->retryable = sqlite3_column_int(q, 3);
+	}
+	store_done(s, q);
+	q = NULL;
+	if (rc != SQLITE_DONE)
+		goto out;
+
+	/* Phase: current certificates that expire soon. */
+	cap = 0;
+	if ((q = store_prepare(s,
+			       "SELECT c.name, x.usage, x.serial, x.not_after FROM certificates x"
+			       " JOIN communities c ON c.id = x.community_id"
+			       " WHERE x.superseded_by IS NULL AND x.not_after < ?"
+			       " AND c.state != 'retired' ORDER BY x.not_after, c.name")) == NULL)
+		goto out;
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)now + (sqlite3_int64)days * 86400);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct pkiroll_status_cert *c;
+
+		if (st->nexpiring == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			void *p = realloc(st->expiring, ncap * sizeof(*c));
+
+			if (p == NULL) {
+				err = PKIROLL_ERR_NOMEM;
+				goto out;
+			}
+			st->expiring = p;
+			cap = ncap;
+		}
+		c = &st->expiring[st->nexpiring++];
+		c->community = store_col_dup_null(q, 0);
+		c->usage = store_col_dup_null(q, 1);
+		c->serial = store_col_dup_null(q, 2);
+		c->not_after = (time_t)sqlite3_column_int64(q, 3);
+	}
+	if (rc != SQLITE_DONE)
+		goto out;
+	err = PKIROLL_OK;
+out:
+	if (err == PKIROLL_ERR_STORE)
+		store_sql_error(s, "status");
+	store_done(s, q);
+	if (err != PKIROLL_OK)
+		pkiroll_status_free(st);
+	else
+		*out = st;
+	return err;
+}
+
+void pkiroll_status_free(struct pkiroll_status *st)
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < st->nattention; i++) {
+		free(st->attention[i].community);
+		free(st->attention[i].reason);
+	}
+	for (size_t i = 0; i < st->nexpiring; i++) {
+		free(st->expiring[i].community);
+		free(st->expiring[i].usage);
+		free(st->expiring[i].serial);
+	}
+	free(st->attention);
+	free(st->expiring);
+	free(st);
+}
+
+int pkiroll_status_each(pkiroll_store *s, pkiroll_status_row_fn *fn, void *arg)
+{
+	sqlite3_stmt *q = store_prepare(s,
+		"SELECT c.name, c.state, c.reason, sx.serial, sx.not_after, ex.serial, ex.not_after,"
+		" c.keystore FROM communities c"
+		" LEFT JOIN certificates sx ON sx.community_id = c.id AND sx.usage = 'signing'"
+		"  AND sx.superseded_by IS NULL"
+		" LEFT JOIN certificates ex ON ex.community_id = c.id AND ex.usage = 'encryption'"
+		"  AND ex.superseded_by IS NULL"
+		" ORDER BY c.name");
+	int rc;
+
+	if (q == NULL)
+		return PKIROLL_ERR_STORE;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct pkiroll_status_row row = {
+			.community = (const char *)sqlite3_column_text(q, 0),
+			.state = state_from_name((const char *)sqlite3_column_text(q, 1)),
+			.reason = (const char *)sqlite3_column_text(q, 2),
+			.sign_serial = (const char *)sqlite3_column_text(q, 3),
+			.sign_not_after = (time_t)sqlite3_column_int64(q, 4),
+			.enc_serial = (const char *)sqlite3_column_text(q, 5),
+			.enc_not_after = (time_t)sqlite3_column_int64(q, 6),
+			.keystore = (const char *)sqlite3_column_text(q, 7),
+		};
+
+		if (fn(arg, &row) != 0)
+			break;
+	}
+	store_done(s, q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? PKIROLL_OK : PKIROLL_ERR_STORE;
+}
