@@ -65,35 +65,35 @@ const char *pkiroll_state_name(int state);
 /* One CA: how to reach it and how to talk to it. */
 struct pkiroll_ca_profile {
 	char name[64];
-	char url[512];          /* http://, https://, cmp://host:829 */
-	char tls_ca_file[512];  /* https: trust anchors for the server */
-	char recipient[512];    /* recipient DN, "" for NULL-DN */
-	int framing;            /* 0 auto, 1 version 10, 2 version 0 */
-	int pbm_owf;            /* NID */
-	int pbm_mac;            /* NID */
+	char url[512];	       /* http://, https://, cmp://host:829 */
+	char tls_ca_file[512]; /* https: trust anchors for the server */
+	char recipient[512];   /* recipient DN, "" for NULL-DN */
+	int framing;	       /* 0 auto, 1 version 10, 2 version 0 */
+	int pbm_owf;	       /* NID */
+	int pbm_mac;	       /* NID */
 	int pbm_iterations;
 	int pbm_salt_len;
 	int implicit_confirm;
-	int connect_timeout;    /* seconds */
-	int read_timeout;       /* seconds */
-	int poll_deadline;      /* seconds */
-	int retries;            /* transient retries per community and run */
-	int concurrency;        /* workers on this CA at once */
-	double rate;            /* requests per second, 0: no limit */
-	int normalize_codes;    /* 1: drop spaces and dashes, upper-case */
-	int breaker;            /* consecutive transient failures that pause it */
+	int connect_timeout; /* seconds */
+	int read_timeout;    /* seconds */
+	int poll_deadline;   /* seconds */
+	int retries;	     /* transient retries per community and run */
+	int concurrency;     /* workers on this CA at once */
+	double rate;	     /* requests per second, 0: no limit */
+	int normalize_codes; /* 1: drop spaces and dashes, upper-case */
+	int breaker;	     /* consecutive transient failures that pause it */
 };
 
 struct pkiroll_config {
-	char path[512];         /* the file read, "" when none */
+	char path[512]; /* the file read, "" when none */
 	char db[512];
 	char keystore_dir[512];
 	char bundle_dir[512];
 	char default_ca[64];
-	int key_type;           /* default for rows without key_type */
+	int key_type; /* default for rows without key_type */
 	int enc_key_type;
-	int keystore_legacy;    /* 3DES PKCS#12 for older gateways */
-	int jobs;               /* 0: number of cores */
+	int keystore_legacy; /* 3DES PKCS#12 for older gateways */
+	int jobs;	     /* 0: number of cores */
 	size_t nprofiles;
 	struct pkiroll_ca_profile profiles[PKIROLL_MAX_PROFILES];
 };
@@ -110,13 +110,13 @@ int pkiroll_config_load(pkiroll_ctx *ctx, const char *path, struct pkiroll_confi
 
 /* The profile called name (NULL or "": the default one), or NULL. */
 const struct pkiroll_ca_profile *pkiroll_config_profile(const struct pkiroll_config *cfg,
-						       const char *name);
+							const char *name);
 
 /* ---- manifest ---- */
 
 struct pkiroll_manifest_opts {
-	char delimiter; /* ',', ';', '\t', or 0 to detect from the header */
-	int strict;	/* stop at the first bad row */
+	char delimiter;		 /* ',', ';', '\t', or 0 to detect from the header */
+	int strict;		 /* stop at the first bad row */
 	int insecure_code_files; /* accept file: codes readable by group or others */
 };
 
@@ -212,12 +212,12 @@ void pkiroll_status_free(struct pkiroll_status *status);
 struct pkiroll_status_row {
 	const char *community;
 	int state;
-	const char *reason;          /* NULL when none */
-	const char *sign_serial;     /* current signing certificate, or NULL */
+	const char *reason;	 /* NULL when none */
+	const char *sign_serial; /* current signing certificate, or NULL */
 	time_t sign_not_after;
-	const char *enc_serial;      /* current encryption certificate, or NULL */
+	const char *enc_serial; /* current encryption certificate, or NULL */
 	time_t enc_not_after;
-	const char *keystore;        /* NULL until written */
+	const char *keystore; /* NULL until written */
 };
 
 typedef int pkiroll_status_row_fn(void *arg, const struct pkiroll_status_row *row);
@@ -233,13 +233,13 @@ struct pkiroll_bundle_opts {
 };
 
 struct pkiroll_bundle_stats {
-	unsigned long partners;     /* partners considered */
-	unsigned long written;      /* zips written */
-	unsigned long empty;        /* partners with no certificate yet: no zip */
-	unsigned long failed;       /* zips that could not be written */
+	unsigned long partners;	    /* partners considered */
+	unsigned long written;	    /* zips written */
+	unsigned long empty;	    /* partners with no certificate yet: no zip */
+	unsigned long failed;	    /* zips that could not be written */
 	unsigned long communities;  /* communities in the written zips */
 	unsigned long certificates; /* certificates in the written zips */
-	unsigned long missing;      /* linked communities left out: no current certificate */
+	unsigned long missing;	    /* linked communities left out: no current certificate */
 };
 
 /*
@@ -257,16 +257,16 @@ int pkiroll_bundle_write(pkiroll_store *store, const struct pkiroll_bundle_opts 
 /* ---- enrollment ---- */
 
 struct pkiroll_enroll_stats {
-	unsigned long rows;         /* manifest rows */
+	unsigned long rows; /* manifest rows */
 	unsigned long bad_rows;
-	unsigned long due;          /* communities dispatched (first attempts) */
+	unsigned long due; /* communities dispatched (first attempts) */
 	unsigned long enrolled;
 	unsigned long failed;
 	unsigned long needs_codes;
-	unsigned long retries;      /* in-run retries of transient faults */
-	unsigned long skipped;      /* due but not attempted (CA paused, no profile) */
+	unsigned long retries; /* in-run retries of transient faults */
+	unsigned long skipped; /* due but not attempted (CA paused, no profile) */
 	unsigned long in_flight;
-	double elapsed;             /* seconds */
+	double elapsed; /* seconds */
 	int interrupted;
 };
 
@@ -277,18 +277,18 @@ struct pkiroll_enroll_opts {
 	const char *manifest;
 	const char *db;
 	const struct pkiroll_config *config;
-	const char *ca;              /* profile name (--ca); NULL: the default */
-	const char *ca_url;          /* --ca-url: a profile made of this URL */
+	const char *ca;	    /* profile name (--ca); NULL: the default */
+	const char *ca_url; /* --ca-url: a profile made of this URL */
 	const char *keystore_dir;
-	const char *passphrase;      /* the PKCS#12 passphrase; never logged */
-	int jobs;                    /* workers; 0: the config's, else the number of cores */
-	unsigned long limit;         /* at most this many communities, 0: all */
-	int dry_run;                 /* show what would be enrolled; write nothing */
-	int retry_failed;            /* also retry failed communities marked not retryable */
+	const char *passphrase; /* the PKCS#12 passphrase; never logged */
+	int jobs;		/* workers; 0: the config's, else the number of cores */
+	unsigned long limit;	/* at most this many communities, 0: all */
+	int dry_run;		/* show what would be enrolled; write nothing */
+	int retry_failed;	/* also retry failed communities marked not retryable */
 	struct pkiroll_manifest_opts mopts;
 	pkiroll_progress_fn *progress;
 	void *progress_arg;
-	volatile int *interrupted;   /* the caller's signal count: 1 finish, 2 abort */
+	volatile int *interrupted; /* the caller's signal count: 1 finish, 2 abort */
 };
 
 /*

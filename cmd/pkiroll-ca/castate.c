@@ -27,7 +27,8 @@ static const char schema[] =
 	"  created_at INTEGER NOT NULL, consumed_at INTEGER);"
 	"CREATE TABLE IF NOT EXISTS transactions ("
 	"  tid BLOB PRIMARY KEY, ref TEXT, kind TEXT NOT NULL, state TEXT NOT NULL,"
-	"  polls_left INTEGER NOT NULL DEFAULT 0, request BLOB, implicit INTEGER NOT NULL DEFAULT 0,"
+	"  polls_left INTEGER NOT NULL DEFAULT 0, request BLOB, implicit INTEGER NOT NULL DEFAULT "
+	"0,"
 	"  created_at INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS issued ("
 	"  serial TEXT PRIMARY KEY, tid BLOB, cert_req_id INTEGER, ref TEXT, subject TEXT NOT NULL,"
@@ -147,7 +148,8 @@ void ca_db_put(sqlite3 *db)
 		;
 	if (!sqlite3_get_autocommit(db) || st != NULL) {
 		fprintf(stderr, "pkiroll-ca: bug: connection returned %s%s\n",
-			sqlite3_get_autocommit(db) ? "with a live statement: " : "inside a transaction",
+			sqlite3_get_autocommit(db) ? "with a live statement: "
+						   : "inside a transaction",
 			sqlite3_get_autocommit(db) ? sqlite3_sql(st) : "");
 		sqlite3_close_v2(db);
 		return;
@@ -168,7 +170,8 @@ int ca_user_get(sqlite3 *db, const char *ref, struct ca_user *u)
 	int rc;
 
 	memset(u, 0, sizeof(*u));
-	if (ca_prepare(db, "SELECT ref, code, subject, state, faults FROM users WHERE ref = ?", &st) != SQLITE_OK)
+	if (ca_prepare(db, "SELECT ref, code, subject, state, faults FROM users WHERE ref = ?",
+		       &st) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
@@ -190,11 +193,12 @@ int ca_user_put(sqlite3 *db, const char *ref, const char *code, const char *subj
 	int rc;
 
 	if (ca_prepare(db,
-			       "INSERT INTO users (ref, code, subject, faults, created_at)"
-			       " VALUES (?, ?, ?, ?, strftime('%s','now'))"
-			       " ON CONFLICT (ref) DO UPDATE SET code = excluded.code,"
-			       " subject = excluded.subject, faults = excluded.faults,"
-			       " state = 'active', consumed_at = NULL", &st) != SQLITE_OK)
+		       "INSERT INTO users (ref, code, subject, faults, created_at)"
+		       " VALUES (?, ?, ?, ?, strftime('%s','now'))"
+		       " ON CONFLICT (ref) DO UPDATE SET code = excluded.code,"
+		       " subject = excluded.subject, faults = excluded.faults,"
+		       " state = 'active', consumed_at = NULL",
+		       &st) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, code, -1, SQLITE_STATIC);
@@ -211,8 +215,9 @@ int ca_user_set_state(sqlite3 *db, const char *ref, const char *state)
 	int rc;
 
 	if (ca_prepare(db,
-			       "UPDATE users SET state = ?1, consumed_at = CASE WHEN ?1 = 'consumed'"
-			       " THEN strftime('%s','now') END WHERE ref = ?2", &st) != SQLITE_OK)
+		       "UPDATE users SET state = ?1, consumed_at = CASE WHEN ?1 = 'consumed'"
+		       " THEN strftime('%s','now') END WHERE ref = ?2",
+		       &st) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
@@ -230,7 +235,8 @@ static int write_pem(const char *dir, const char *name, X509 *x, EVP_PKEY *k)
 	int rc = -1;
 
 	if (b != NULL &&
-	    (x ? PEM_write_bio_X509(b, x) : PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)) &&
+	    (x ? PEM_write_bio_X509(b, x)
+	       : PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)) &&
 	    (n = BIO_get_mem_data(b, &data)) > 0)
 		rc = atomic_write(dir, name, data, (size_t)n, 0600, 1);
 	BIO_free(b);
@@ -262,8 +268,9 @@ int ca_init(const char *dir, int key_type, int intermediate)
 	if ((rk = keys_generate(key_type)) == NULL ||
 	    (root = ca_mint(NULL, rk, rn, rk, NULL, MINT_CA, 10L * 365 * 86400)) == NULL)
 		goto fail;
-	if (intermediate && ((ik = keys_generate(key_type)) == NULL ||
-			     (ica = ca_mint(root, rk, in, ik, NULL, MINT_CA, 5L * 365 * 86400)) == NULL))
+	if (intermediate &&
+	    ((ik = keys_generate(key_type)) == NULL ||
+	     (ica = ca_mint(root, rk, in, ik, NULL, MINT_CA, 5L * 365 * 86400)) == NULL))
 		goto fail;
 	if (write_pem(dir, "root.key", NULL, rk) < 0 || write_pem(dir, "root.pem", root, NULL) < 0)
 		goto fail;
@@ -331,8 +338,8 @@ int ca_keys_load(const char *dir, struct ca_keys *k)
 	k->chain = sk_X509_new_null();
 	k->trust = X509_STORE_new();
 	if (k->root == NULL || k->chain == NULL || k->trust == NULL) {
-		fprintf(stderr, "pkiroll-ca: %s: no CA here (run pkiroll-ca init --state %s)\n", dir,
-			dir);
+		fprintf(stderr, "pkiroll-ca: %s: no CA here (run pkiroll-ca init --state %s)\n",
+			dir, dir);
 		X509_free(ica);
 		ca_keys_free(k);
 		return -1;

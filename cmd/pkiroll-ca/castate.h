@@ -13,11 +13,11 @@
 #include <openssl/x509.h>
 
 struct ca_keys {
-	EVP_PKEY *key;          /* the issuing CA's key */
-	X509 *cert;             /* the issuing CA's certificate */
-	STACK_OF(X509) *chain;  /* issuing CA first, then up to the root */
+	EVP_PKEY *key;		/* the issuing CA's key */
+	X509 *cert;		/* the issuing CA's certificate */
+	STACK_OF(X509) * chain; /* issuing CA first, then up to the root */
 	X509 *root;
-	X509_STORE *trust;      /* the root, for signature-protected requests */
+	X509_STORE *trust; /* the root, for signature-protected requests */
 };
 
 /* Makes DIR (0700) with a root (and an intermediate) CA. 0 or -1 (printed). */
@@ -34,8 +34,8 @@ struct ca_user {
 	char ref[160];
 	char code[512];
 	char subject[1024];
-	char state[16];     /* active, pending, consumed */
-	char faults[256];   /* per-user fault injection, "" when none */
+	char state[16];	  /* active, pending, consumed */
+	char faults[256]; /* per-user fault injection, "" when none */
 };
 
 /*

@@ -26,9 +26,9 @@ struct req {
 	size_t len;
 	PKR_MSG *msg;
 	int auth;
-	struct ca_user user;      /* AUTH_PBM, or the owner of the signer's certificate */
+	struct ca_user user; /* AUTH_PBM, or the owner of the signer's certificate */
 	int have_user;
-	X509 *signer;             /* AUTH_SIG */
+	X509 *signer; /* AUTH_SIG */
 	struct faults f;
 	PKR_MSG *rep;
 	char log[1024];
@@ -90,8 +90,9 @@ int faults_parse(const char *spec, struct faults *f, char *err, size_t errlen)
 		else if (strcmp(tok, "reject") == 0 && v && (f->reject_bit = failinfo_bit(v)) >= 0)
 			;
 		else {
-			snprintf(err, errlen, "unknown fault \"%s%s%s\" (delay=MS, waiting=K, drop, close, "
-					      "http500, garbage, wrongmac, reject=FAILINFO, consumed, slow=MS)",
+			snprintf(err, errlen,
+				 "unknown fault \"%s%s%s\" (delay=MS, waiting=K, drop, close, "
+				 "http500, garbage, wrongmac, reject=FAILINFO, consumed, slow=MS)",
 				 tok, v ? "=" : "", v ? v : "");
 			return -1;
 		}
@@ -120,8 +121,9 @@ static void faults_add(struct faults *dst, const struct faults *src)
 static void sleep_ms(int ms)
 {
 	if (ms > 0)
-		nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L },
-			  NULL);
+		nanosleep(
+			&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L},
+			NULL);
 }
 
 /* ---- replies ---- */
@@ -146,7 +148,7 @@ static void error_reply(struct req *r, unsigned long bits, const char *text, int
 
 static int protect_reply(struct req *r)
 {
-	struct cmp_protection p = { 0 };
+	struct cmp_protection p = {0};
 	char err[256];
 
 	switch (r->auth) {
@@ -209,7 +211,8 @@ static int authenticate(struct req *r)
 		logf_(r, " ref=%s", ref);
 		if ((found = ca_user_get(r->db, ref, &r->user)) <= 0) {
 			error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badRequest),
-				    found < 0 ? "user database error" : "unknown reference number", 0);
+				    found < 0 ? "user database error" : "unknown reference number",
+				    0);
 			return -1;
 		}
 		if (cmp_verify_pbm(r->der, r->len, r->msg, (const unsigned char *)r->user.code,
@@ -235,7 +238,8 @@ static int authenticate(struct req *r)
 		char *hex = bn ? BN_bn2hex(bn) : NULL;
 		char state[32] = "", ref[160] = "";
 
-		ca_prepare(r->db, "SELECT state, coalesce(ref, '') FROM issued WHERE serial = ?", &st);
+		ca_prepare(r->db, "SELECT state, coalesce(ref, '') FROM issued WHERE serial = ?",
+			   &st);
 		sqlite3_bind_text(st, 1, hex ? hex : "", -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 0));
@@ -359,24 +363,27 @@ static int record(struct req *r, const char *kind, struct issued *is, int n, int
 		}
 		/* a new request rolls back what this user left unconfirmed */
 		ca_prepare(r->db,
-				   "UPDATE issued SET state = 'rolledback' WHERE state = 'unconfirmed'"
-				   " AND tid IN (SELECT tid FROM transactions WHERE ref = ?1 AND"
-				   " state IN ('issued', 'waiting'));", &st);
+			   "UPDATE issued SET state = 'rolledback' WHERE state = 'unconfirmed'"
+			   " AND tid IN (SELECT tid FROM transactions WHERE ref = ?1 AND"
+			   " state IN ('issued', 'waiting'));",
+			   &st);
 		sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
 		sqlite3_step(st);
 		ca_done(st);
 		ca_prepare(r->db,
-				   "UPDATE transactions SET state = 'superseded' WHERE ref = ?1 AND"
-				   " state = 'issued'", &st);
+			   "UPDATE transactions SET state = 'superseded' WHERE ref = ?1 AND"
+			   " state = 'issued'",
+			   &st);
 		sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
 		sqlite3_step(st);
 		ca_done(st);
 	}
 	if (ca_prepare(r->db,
-			       "INSERT INTO transactions (tid, ref, kind, state, implicit, created_at)"
-			       " VALUES (?, ?, ?, ?, ?, strftime('%s','now'))"
-			       " ON CONFLICT (tid) DO UPDATE SET state = excluded.state,"
-			       " implicit = excluded.implicit", &st) != SQLITE_OK)
+		       "INSERT INTO transactions (tid, ref, kind, state, implicit, created_at)"
+		       " VALUES (?, ?, ?, ?, ?, strftime('%s','now'))"
+		       " ON CONFLICT (tid) DO UPDATE SET state = excluded.state,"
+		       " implicit = excluded.implicit",
+		       &st) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
@@ -390,12 +397,15 @@ static int record(struct req *r, const char *kind, struct issued *is, int n, int
 	for (int i = 0; i < n; i++) {
 		unsigned char *der = NULL;
 		int len = i2d_X509(is[i].cert, &der);
-		char *hex = serial_hex(is[i].cert), *subj = dn_format(X509_get_subject_name(is[i].cert));
+		char *hex = serial_hex(is[i].cert),
+		     *subj = dn_format(X509_get_subject_name(is[i].cert));
 		int rc;
 
-		ca_prepare(r->db,
-				   "INSERT INTO issued (serial, tid, cert_req_id, ref, subject, usage, der,"
-				   " issued_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now'), ?)", &st);
+		ca_prepare(
+			r->db,
+			"INSERT INTO issued (serial, tid, cert_req_id, ref, subject, usage, der,"
+			" issued_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now'), ?)",
+			&st);
 		sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_blob(st, 2, tid->data, tid->length, SQLITE_STATIC);
 		sqlite3_bind_int(st, 3, is[i].id);
@@ -441,9 +451,10 @@ static int stored_waiting(struct req *r, const PKR_MSG *content)
 	int len = i2d_PKR_MSG(content, &der), rc;
 
 	ca_prepare(r->db,
-			   "INSERT OR REPLACE INTO transactions (tid, ref, kind, state, polls_left,"
-			   " request, created_at) VALUES (?, ?, 'wait', 'waiting', ?, ?,"
-			   " strftime('%s','now'))", &st);
+		   "INSERT OR REPLACE INTO transactions (tid, ref, kind, state, polls_left,"
+		   " request, created_at) VALUES (?, ?, 'wait', 'waiting', ?, ?,"
+		   " strftime('%s','now'))",
+		   &st);
 	sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, r->have_user ? r->user.ref : NULL, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, r->f.waiting);
@@ -462,7 +473,7 @@ static void certify(struct req *r, const PKR_MSG *content, int rep_type, int may
 {
 	const OSSL_CRMF_MSGS *crms = content->body->value.ir;
 	int n = sk_OSSL_CRMF_MSG_num(crms), nissued = 0, implicit;
-	struct issued is[2] = { 0 };
+	struct issued is[2] = {0};
 	PKR_CERTREPMSG *crep;
 
 	if (n < 1 || n > 2) {
@@ -477,11 +488,12 @@ static void certify(struct req *r, const PKR_MSG *content, int rep_type, int may
 	/* Phase: waiting, when told to make clients wait. */
 	if (may_wait && r->f.waiting > 0) {
 		for (int i = 0; i < n; i++)
-			sk_PKR_CERTRESP_push(crep->response,
-					     cmp_srv_certresp(OSSL_CRMF_MSG_get_certReqId(
-								      sk_OSSL_CRMF_MSG_value(crms, i)),
-							      cmp_pkisi_new(CMP_ST_WAITING, 0, NULL), NULL,
-							      NULL));
+			sk_PKR_CERTRESP_push(
+				crep->response,
+				cmp_srv_certresp(OSSL_CRMF_MSG_get_certReqId(
+							 sk_OSSL_CRMF_MSG_value(crms, i)),
+						 cmp_pkisi_new(CMP_ST_WAITING, 0, NULL), NULL,
+						 NULL));
 		stored_waiting(r, content);
 		logf_(r, " -> %s waiting", cmp_body_name(rep_type));
 		return;
@@ -497,63 +509,87 @@ static void certify(struct req *r, const PKR_MSG *content, int rep_type, int may
 		X509 *x = NULL;
 
 		if (cm == NULL) {
-			cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION,
-								BIT(OSSL_CMP_PKIFAILUREINFO_badDataFormat),
-								"unreadable CertReqMsg"), NULL, NULL);
+			cr = cmp_srv_certresp(
+				id,
+				cmp_pkisi_new(CMP_ST_REJECTION,
+					      BIT(OSSL_CMP_PKIFAILUREINFO_badDataFormat),
+					      "unreadable CertReqMsg"),
+				NULL, NULL);
 		} else if (r->f.reject_bit >= 0 || r->f.consumed) {
-			int bit = r->f.consumed ? OSSL_CMP_PKIFAILUREINFO_notAuthorized : r->f.reject_bit;
+			int bit = r->f.consumed ? OSSL_CMP_PKIFAILUREINFO_notAuthorized
+						: r->f.reject_bit;
 
-			cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION, BIT(bit),
-								r->f.consumed ? "reference number already used"
-									      : "rejected (fault injection)"),
-					      NULL, NULL);
-		} else if ((subj = granted_subject(r, cm->certReq->certTemplate->subject)) == NULL) {
-			cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION,
-								BIT(OSSL_CMP_PKIFAILUREINFO_badCertTemplate),
-								"no subject"), NULL, NULL);
+			cr = cmp_srv_certresp(
+				id,
+				cmp_pkisi_new(CMP_ST_REJECTION, BIT(bit),
+					      r->f.consumed ? "reference number already used"
+							    : "rejected (fault injection)"),
+				NULL, NULL);
+		} else if ((subj = granted_subject(r, cm->certReq->certTemplate->subject)) ==
+			   NULL) {
+			cr = cmp_srv_certresp(
+				id,
+				cmp_pkisi_new(CMP_ST_REJECTION,
+					      BIT(OSSL_CMP_PKIFAILUREINFO_badCertTemplate),
+					      "no subject"),
+				NULL, NULL);
 		} else if (key_bits_present(cm->certReq->certTemplate->publicKey)) {
 			/* the client's key: proof of possession by signature */
 			if (!OSSL_CRMF_MSGS_verify_popo(crms, id, 0, NULL, NULL)) {
 				ERR_clear_error();
-				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION,
-									BIT(OSSL_CMP_PKIFAILUREINFO_badPOP),
-									"proof of possession failed"), NULL, NULL);
+				cr = cmp_srv_certresp(
+					id,
+					cmp_pkisi_new(CMP_ST_REJECTION,
+						      BIT(OSSL_CMP_PKIFAILUREINFO_badPOP),
+						      "proof of possession failed"),
+					NULL, NULL);
 			} else if ((x = ca_mint(r->cfg->keys.cert, r->cfg->keys.key, subj, NULL,
 						cm->certReq->certTemplate->publicKey, MINT_SIGNING,
 						r->cfg->validity)) == NULL) {
-				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION,
-									BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure),
-									"cannot issue"), NULL, NULL);
+				cr = cmp_srv_certresp(
+					id,
+					cmp_pkisi_new(CMP_ST_REJECTION,
+						      BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure),
+						      "cannot issue"),
+					NULL, NULL);
 			} else {
 				X509_up_ref(x);
-				is[nissued++] = (struct issued){ x, id, "signing" };
-				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL), x, NULL);
+				is[nissued++] = (struct issued){x, id, "signing"};
+				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL),
+						      x, NULL);
 			}
 		} else if ((kek = cmp_srv_protocol_encr_key(cm)) != NULL) {
 			/* central key generation, the key sent under protocolEncrKey */
-			EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, OBJ_nid2sn(r->cfg->enc_cipher_nid), NULL);
+			EVP_CIPHER *c =
+				EVP_CIPHER_fetch(NULL, OBJ_nid2sn(r->cfg->enc_cipher_nid), NULL);
 			PKR_ENCVAL *ev = NULL;
 
-			if ((central = keys_generate(hinted_key_type(cm->certReq->certTemplate->publicKey))) != NULL &&
-			    (x = ca_mint(r->cfg->keys.cert, r->cfg->keys.key, subj, central,
-					 NULL, MINT_ENCRYPTION, r->cfg->validity)) != NULL &&
+			if ((central = keys_generate(hinted_key_type(
+				     cm->certReq->certTemplate->publicKey))) != NULL &&
+			    (x = ca_mint(r->cfg->keys.cert, r->cfg->keys.key, subj, central, NULL,
+					 MINT_ENCRYPTION, r->cfg->validity)) != NULL &&
 			    (ev = cmp_encval_encrypt(central, kek, c, r->cfg->oaep)) != NULL) {
 				X509_up_ref(x);
-				is[nissued++] = (struct issued){ x, id, "encryption" };
-				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL), x, ev);
+				is[nissued++] = (struct issued){x, id, "encryption"};
+				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL),
+						      x, ev);
 			} else {
 				X509_free(x);
-				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION,
-									BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure),
-									"central key generation failed"),
-						      NULL, NULL);
+				cr = cmp_srv_certresp(
+					id,
+					cmp_pkisi_new(CMP_ST_REJECTION,
+						      BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure),
+						      "central key generation failed"),
+					NULL, NULL);
 			}
 			EVP_CIPHER_free(c);
 		} else {
-			cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION,
-								BIT(OSSL_CMP_PKIFAILUREINFO_badCertTemplate),
-								"no public key and no protocolEncrKey"),
-					      NULL, NULL);
+			cr = cmp_srv_certresp(
+				id,
+				cmp_pkisi_new(CMP_ST_REJECTION,
+					      BIT(OSSL_CMP_PKIFAILUREINFO_badCertTemplate),
+					      "no public key and no protocolEncrKey"),
+				NULL, NULL);
 		}
 		sk_PKR_CERTRESP_push(crep->response, cr);
 		logf_(r, "%s%s", i ? "," : " -> ", i ? "" : cmp_body_name(rep_type));
@@ -568,11 +604,13 @@ static void certify(struct req *r, const PKR_MSG *content, int rep_type, int may
 	/* Phase: the chain, implicit confirmation, the record. */
 	crep->caPubs = sk_X509_new_null();
 	for (int i = 0; i < sk_X509_num(r->cfg->keys.chain); i++)
-		X509_add_cert(crep->caPubs, sk_X509_value(r->cfg->keys.chain, i), X509_ADD_FLAG_UP_REF);
-	implicit = nissued > 0 && r->cfg->allow_implicit && cmp_hdr_implicit_confirm(r->msg->header);
+		X509_add_cert(crep->caPubs, sk_X509_value(r->cfg->keys.chain, i),
+			      X509_ADD_FLAG_UP_REF);
+	implicit =
+		nissued > 0 && r->cfg->allow_implicit && cmp_hdr_implicit_confirm(r->msg->header);
 	if (implicit) {
 		PKR_HEADER *h = r->rep->header;
-		struct cmp_hdr_args a = { .implicit_confirm = 1 };
+		struct cmp_hdr_args a = {.implicit_confirm = 1};
 		PKR_HEADER *tmp = cmp_hdr_new(&a);
 
 		h->generalInfo = tmp->generalInfo;
@@ -581,7 +619,8 @@ static void certify(struct req *r, const PKR_MSG *content, int rep_type, int may
 		logf_(r, " implicitConfirm");
 	}
 	if (nissued > 0)
-		record_or_refuse(r, record(r, cmp_body_name(content->body->type), is, nissued, implicit));
+		record_or_refuse(
+			r, record(r, cmp_body_name(content->body->type), is, nissued, implicit));
 	for (int i = 0; i < nissued; i++)
 		X509_free(is[i].cert);
 }
@@ -591,7 +630,7 @@ static void on_p10cr(struct req *r)
 	X509_REQ *csr = r->msg->body->value.p10cr;
 	EVP_PKEY *pub = X509_REQ_get0_pubkey(csr);
 	X509_NAME *subj = granted_subject(r, X509_REQ_get_subject_name(csr));
-	struct issued is = { 0 };
+	struct issued is = {0};
 	PKR_CERTRESP *cr;
 	X509 *x = NULL;
 
@@ -599,16 +638,21 @@ static void on_p10cr(struct req *r)
 	r->rep->body->type = CMP_BODY_CP;
 	r->rep->body->value.cp = PKR_CERTREPMSG_new();
 	if (pub == NULL || X509_REQ_verify(csr, pub) != 1 || subj == NULL) {
-		cr = cmp_srv_certresp(0, cmp_pkisi_new(CMP_ST_REJECTION, BIT(OSSL_CMP_PKIFAILUREINFO_badPOP),
-						       "the CSR's signature does not verify"), NULL, NULL);
+		cr = cmp_srv_certresp(0,
+				      cmp_pkisi_new(CMP_ST_REJECTION,
+						    BIT(OSSL_CMP_PKIFAILUREINFO_badPOP),
+						    "the CSR's signature does not verify"),
+				      NULL, NULL);
 	} else if ((x = ca_mint(r->cfg->keys.cert, r->cfg->keys.key, subj, pub, NULL, MINT_SIGNING,
 				r->cfg->validity)) == NULL) {
-		cr = cmp_srv_certresp(0, cmp_pkisi_new(CMP_ST_REJECTION,
-						       BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure), "cannot issue"),
+		cr = cmp_srv_certresp(0,
+				      cmp_pkisi_new(CMP_ST_REJECTION,
+						    BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure),
+						    "cannot issue"),
 				      NULL, NULL);
 	} else {
 		X509_up_ref(x);
-		is = (struct issued){ x, 0, "signing" };
+		is = (struct issued){x, 0, "signing"};
 		cr = cmp_srv_certresp(0, cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL), x, NULL);
 	}
 	ERR_clear_error();
@@ -650,8 +694,7 @@ out:
 
 /* One UPDATE or SELECT-less statement on tid with a text value; the number
  * of rows it changed, or -1. */
-static int tid_update(sqlite3 *db, const char *sql, const char *value,
-		      const ASN1_OCTET_STRING *tid)
+static int tid_update(sqlite3 *db, const char *sql, const char *value, const ASN1_OCTET_STRING *tid)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -723,8 +766,9 @@ static void on_certconf(struct req *r)
 		if (x == NULL || (hash = X509_digest_sig(x, NULL, NULL)) == NULL ||
 		    ASN1_OCTET_STRING_cmp(hash, cs->certHash) != 0) {
 			bits = BIT(OSSL_CMP_PKIFAILUREINFO_badCertId);
-			why = x == NULL ? "certConf names an unknown certReqId"
-					: "RFC 4210 5.3.18: certHash does not match the certificate";
+			why = x == NULL
+				      ? "certConf names an unknown certReqId"
+				      : "RFC 4210 5.3.18: certHash does not match the certificate";
 			X509_free(x);
 			ASN1_OCTET_STRING_free(hash);
 			goto refuse;
@@ -742,8 +786,8 @@ static void on_certconf(struct req *r)
 		/* one confirmed pair per reference number */
 		user_state(r->db, ref, ustate, sizeof(ustate));
 		if (strcmp(ustate, "consumed") == 0) {
-			tid_update(r->db, "UPDATE issued SET state = ?1 WHERE tid = ?2", "rolledback",
-				   tid);
+			tid_update(r->db, "UPDATE issued SET state = ?1 WHERE tid = ?2",
+				   "rolledback", tid);
 			tid_update(r->db, "UPDATE transactions SET state = ?1 WHERE tid = ?2",
 				   "superseded", tid);
 			ca_exec(r->db, "COMMIT");
@@ -754,9 +798,9 @@ static void on_certconf(struct req *r)
 	}
 
 	/* Phase: confirmed (codes consumed) or rejected (issuance undone). */
-	changed = tid_update(r->db,
-			     "UPDATE issued SET state = ?1 WHERE tid = ?2 AND state = 'unconfirmed'",
-			     accepted ? "confirmed" : "rejected", tid);
+	changed = tid_update(
+		r->db, "UPDATE issued SET state = ?1 WHERE tid = ?2 AND state = 'unconfirmed'",
+		accepted ? "confirmed" : "rejected", tid);
 	if (changed <= 0 ||
 	    tid_update(r->db, "UPDATE transactions SET state = ?1 WHERE tid = ?2",
 		       accepted ? "confirmed" : "rejected", tid) != 1 ||
@@ -791,8 +835,10 @@ static void on_pollreq(struct req *r)
 	PKR_MSG *orig = NULL;
 	int left = -1;
 
-	ca_prepare(r->db, "SELECT polls_left, request FROM transactions WHERE tid = ? AND"
-				  " state = 'waiting'", &st);
+	ca_prepare(r->db,
+		   "SELECT polls_left, request FROM transactions WHERE tid = ? AND"
+		   " state = 'waiting'",
+		   &st);
 	sqlite3_bind_blob(st, 1, tid ? tid->data : NULL, tid ? tid->length : 0, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		const unsigned char *p = sqlite3_column_blob(st, 1);
@@ -809,7 +855,9 @@ static void on_pollreq(struct req *r)
 	if (left > 1) {
 		PKR_POLLREP *pr = PKR_POLLREP_new();
 
-		ca_prepare(r->db, "UPDATE transactions SET polls_left = polls_left - 1 WHERE tid = ?", &st);
+		ca_prepare(r->db,
+			   "UPDATE transactions SET polls_left = polls_left - 1 WHERE tid = ?",
+			   &st);
 		sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
 		sqlite3_step(st);
 		ca_done(st);
@@ -824,8 +872,11 @@ static void on_pollreq(struct req *r)
 	}
 	/* the last poll gets the certificates */
 	r->f.waiting = 0;
-	certify(r, orig, orig->body->type == CMP_BODY_KUR ? CMP_BODY_KUP
-			 : orig->body->type == CMP_BODY_CR ? CMP_BODY_CP : CMP_BODY_IP, 0);
+	certify(r, orig,
+		orig->body->type == CMP_BODY_KUR  ? CMP_BODY_KUP
+		: orig->body->type == CMP_BODY_CR ? CMP_BODY_CP
+						  : CMP_BODY_IP,
+		0);
 out:
 	PKR_MSG_free(orig);
 }
@@ -846,8 +897,7 @@ static void on_rr(struct req *r)
 		int found = 0, allowed;
 		char *signer_hex = r->signer ? serial_hex(r->signer) : NULL;
 
-		ca_prepare(r->db, "SELECT coalesce(ref, '') FROM issued WHERE serial = ?",
-				   &st);
+		ca_prepare(r->db, "SELECT coalesce(ref, '') FROM issued WHERE serial = ?", &st);
 		sqlite3_bind_text(st, 1, hex ? hex : "", -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			snprintf(ref, sizeof(ref), "%s", sqlite3_column_text(st, 0));
@@ -858,25 +908,29 @@ static void on_rr(struct req *r)
 		allowed = found && ((signer_hex && hex && strcmp(signer_hex, hex) == 0) ||
 				    (r->have_user && strcmp(ref, r->user.ref) == 0));
 		if (rd->crlEntryDetails != NULL &&
-		    (reason = X509V3_get_d2i(rd->crlEntryDetails, NID_crl_reason, NULL, NULL)) != NULL)
+		    (reason = X509V3_get_d2i(rd->crlEntryDetails, NID_crl_reason, NULL, NULL)) !=
+			    NULL)
 			code = ASN1_ENUMERATED_get(reason);
 		if (allowed) {
-			ca_prepare(r->db, "UPDATE issued SET state = 'revoked',"
-						  " revocation_reason = ? WHERE serial = ?", &st);
+			ca_prepare(r->db,
+				   "UPDATE issued SET state = 'revoked',"
+				   " revocation_reason = ? WHERE serial = ?",
+				   &st);
 			sqlite3_bind_int64(st, 1, code);
 			sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
 			sqlite3_step(st);
 			ca_done(st);
 		}
-		sk_PKR_PKISI_push(rp->status,
-				  allowed ? cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL)
-					  : cmp_pkisi_new(CMP_ST_REJECTION,
-							  BIT(found ? OSSL_CMP_PKIFAILUREINFO_notAuthorized
-								    : OSSL_CMP_PKIFAILUREINFO_badCertId),
-							  found ? "not the holder of this certificate"
-								: "no such certificate"));
-		logf_(r, " -> rp %s %s reason %ld", hex ? hex : "?", allowed ? "revoked" : "refused",
-		      code);
+		sk_PKR_PKISI_push(
+			rp->status,
+			allowed ? cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL)
+				: cmp_pkisi_new(CMP_ST_REJECTION,
+						BIT(found ? OSSL_CMP_PKIFAILUREINFO_notAuthorized
+							  : OSSL_CMP_PKIFAILUREINFO_badCertId),
+						found ? "not the holder of this certificate"
+						      : "no such certificate"));
+		logf_(r, " -> rp %s %s reason %ld", hex ? hex : "?",
+		      allowed ? "revoked" : "refused", code);
 		ASN1_ENUMERATED_free(reason);
 		OPENSSL_free(hex);
 		OPENSSL_free(signer_hex);
@@ -938,7 +992,7 @@ static void expire_unconfirmed(sqlite3 *db, int timeout)
 void ca_handle(const struct ca_cfg *cfg, const char *via, const unsigned char *der, size_t len,
 	       struct ca_reply *out)
 {
-	struct req r = { .cfg = cfg, .der = der, .len = len };
+	struct req r = {.cfg = cfg, .der = der, .len = len};
 	char err[300];
 
 	memset(out, 0, sizeof(*out));
@@ -968,17 +1022,22 @@ void ca_handle(const struct ca_cfg *cfg, const char *via, const unsigned char *d
 	if (authenticate(&r) < 0)
 		goto reply;
 	if (r.have_user && r.user.faults[0] != '\0') {
-		struct faults uf = { .reject_bit = -1 };
+		struct faults uf = {.reject_bit = -1};
 
 		if (faults_parse(r.user.faults, &uf, err, sizeof(err)) == 0)
 			faults_add(&r.f, &uf);
 	}
 	sleep_ms(r.f.delay_ms);
 	if (r.f.drop || r.f.close_conn || r.f.http500 || r.f.garbage) {
-		out->action = r.f.drop ? CA_DROP : r.f.close_conn ? CA_CLOSE : r.f.http500 ? CA_HTTP500
-										     : CA_GARBAGE;
-		logf_(&r, " -> fault %s", r.f.drop ? "drop" : r.f.close_conn ? "close"
-							  : r.f.http500 ? "http500" : "garbage");
+		out->action = r.f.drop	       ? CA_DROP
+			      : r.f.close_conn ? CA_CLOSE
+			      : r.f.http500    ? CA_HTTP500
+					       : CA_GARBAGE;
+		logf_(&r, " -> fault %s",
+		      r.f.drop	       ? "drop"
+		      : r.f.close_conn ? "close"
+		      : r.f.http500    ? "http500"
+				       : "garbage");
 		goto log;
 	}
 
@@ -1025,7 +1084,8 @@ void ca_handle(const struct ca_cfg *cfg, const char *via, const unsigned char *d
 		logf_(&r, " -> pkiConf");
 		break;
 	default:
-		error_reply(&r, BIT(OSSL_CMP_PKIFAILUREINFO_badRequest), "unsupported message type", 1);
+		error_reply(&r, BIT(OSSL_CMP_PKIFAILUREINFO_badRequest), "unsupported message type",
+			    1);
 	}
 
 reply:

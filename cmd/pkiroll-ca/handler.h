@@ -11,16 +11,16 @@
 
 /* Fault injection, from serve --fault or a user's faults. */
 struct faults {
-	int delay_ms;    /* before processing */
-	int waiting;     /* answer "waiting", then K pollRep before the certificates */
-	int drop;        /* read the request, then reset the connection */
-	int close_conn;  /* read the request, then close without a reply */
-	int http500;     /* HTTP 500 (TCP: errorMsgRep) */
-	int garbage;     /* random bytes instead of a PKIMessage */
-	int wrongmac;    /* protect the reply with a wrong secret */
-	int reject_bit;  /* reject with this failInfo bit, -1: no */
-	int consumed;    /* act as if the codes were used already */
-	int slow_ms;     /* after processing, before the reply */
+	int delay_ms;	/* before processing */
+	int waiting;	/* answer "waiting", then K pollRep before the certificates */
+	int drop;	/* read the request, then reset the connection */
+	int close_conn; /* read the request, then close without a reply */
+	int http500;	/* HTTP 500 (TCP: errorMsgRep) */
+	int garbage;	/* random bytes instead of a PKIMessage */
+	int wrongmac;	/* protect the reply with a wrong secret */
+	int reject_bit; /* reject with this failInfo bit, -1: no */
+	int consumed;	/* act as if the codes were used already */
+	int slow_ms;	/* after processing, before the reply */
 };
 
 /* Parses "delay=200,waiting=2,drop,reject=badPOP,..." into f (adding). */
@@ -29,13 +29,13 @@ int faults_parse(const char *spec, struct faults *f, char *err, size_t errlen);
 struct ca_cfg {
 	const char *dir;
 	struct ca_keys keys;
-	long validity;          /* seconds */
-	int allow_implicit;     /* grant implicitConfirm when asked */
-	int confirm_timeout;    /* seconds until an unconfirmed issuance is rolled back */
-	int check_after;        /* pollRep checkAfter */
-	int enc_cipher_nid;     /* EncryptedValue symmetric cipher */
-	int oaep;               /* RSAES-OAEP key transport instead of PKCS#1 v1.5 */
-	struct faults faults;   /* for every user */
+	long validity;	      /* seconds */
+	int allow_implicit;   /* grant implicitConfirm when asked */
+	int confirm_timeout;  /* seconds until an unconfirmed issuance is rolled back */
+	int check_after;      /* pollRep checkAfter */
+	int enc_cipher_nid;   /* EncryptedValue symmetric cipher */
+	int oaep;	      /* RSAES-OAEP key transport instead of PKCS#1 v1.5 */
+	struct faults faults; /* for every user */
 };
 
 enum ca_action { CA_REPLY = 0, CA_DROP, CA_CLOSE, CA_HTTP500, CA_GARBAGE };

@@ -37,7 +37,7 @@ static int bind_addr(const char *spec, int *port, int *v6, char *shown, size_t s
 {
 	char host[256];
 	const char *colon = strrchr(spec, ':');
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST }, *res;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST}, *res;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	int fd, one = 1;
@@ -144,7 +144,8 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *c, const char *
 		return respond(c, MHD_HTTP_CONTENT_TOO_LARGE, "too large\n", 10, "text/plain");
 	ca_handle(g_cfg, "http", up->buf, up->len, &rep);
 	if (rep.slow_ms > 0)
-		nanosleep(&(struct timespec){ rep.slow_ms / 1000, (rep.slow_ms % 1000) * 1000000L }, NULL);
+		nanosleep(&(struct timespec){rep.slow_ms / 1000, (rep.slow_ms % 1000) * 1000000L},
+			  NULL);
 	switch (rep.action) {
 	case CA_REPLY:
 		r = respond(c, MHD_HTTP_OK, rep.der, rep.len, "application/pkixcmp");
@@ -157,7 +158,8 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *c, const char *
 		break;
 	}
 	case CA_HTTP500:
-		r = respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n", 15, "text/plain");
+		r = respond(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error\n", 15,
+			    "text/plain");
 		break;
 	default:
 		r = MHD_NO; /* drop or close: no reply */
@@ -188,7 +190,7 @@ static void *tcp_conn(void *arg)
 	int fd = (int)(intptr_t)arg, v10, flags, type;
 	long long deadline = now_ms() + 30000;
 	unsigned char *payload = NULL;
-	struct ca_reply rep = { 0 };
+	struct ca_reply rep = {0};
 	char err[256];
 	size_t n;
 
@@ -204,7 +206,8 @@ static void *tcp_conn(void *arg)
 	}
 	ca_handle(g_cfg, v10 ? "tcp/v10" : "tcp/v0", payload, n, &rep);
 	if (rep.slow_ms > 0)
-		nanosleep(&(struct timespec){ rep.slow_ms / 1000, (rep.slow_ms % 1000) * 1000000L }, NULL);
+		nanosleep(&(struct timespec){rep.slow_ms / 1000, (rep.slow_ms % 1000) * 1000000L},
+			  NULL);
 	switch (rep.action) {
 	case CA_REPLY:
 		tcp_frame_write(fd, v10, 0, TCP_PKIREP, rep.der, rep.len, deadline);
@@ -217,10 +220,11 @@ static void *tcp_conn(void *arg)
 		break;
 	}
 	case CA_HTTP500:
-		tcp_frame_write(fd, v10, 0, TCP_ERRORREP, (const unsigned char *)"\0\2", 2, deadline);
+		tcp_frame_write(fd, v10, 0, TCP_ERRORREP, (const unsigned char *)"\0\2", 2,
+				deadline);
 		break;
 	case CA_DROP: {
-		struct linger lg = { 1, 0 }; /* reset, not a clean close */
+		struct linger lg = {1, 0}; /* reset, not a clean close */
 
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		break;
@@ -289,8 +293,10 @@ static int tls_identity(const struct ca_cfg *cfg, char **key_pem, char **cert_pe
 	if (k == NULL || n == NULL || kb == NULL || cb == NULL ||
 	    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost",
 					-1, -1, 0) ||
-	    (x = ca_mint(cfg->keys.cert, cfg->keys.key, n, k, NULL, MINT_TLS_SERVER, 7L * 86400)) == NULL ||
-	    !PEM_write_bio_PrivateKey(kb, k, NULL, NULL, 0, NULL, NULL) || !PEM_write_bio_X509(cb, x))
+	    (x = ca_mint(cfg->keys.cert, cfg->keys.key, n, k, NULL, MINT_TLS_SERVER, 7L * 86400)) ==
+		    NULL ||
+	    !PEM_write_bio_PrivateKey(kb, k, NULL, NULL, 0, NULL, NULL) ||
+	    !PEM_write_bio_X509(cb, x))
 		goto out;
 	/* the chain up to (not including) the root */
 	for (int i = 0; i + 1 < sk_X509_num(cfg->keys.chain); i++)
@@ -331,7 +337,8 @@ int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 	if (lc->http != NULL) {
 		if ((hfd = bind_addr(lc->http, &port, &v6, shown, sizeof(shown))) < 0)
 			return -1;
-		mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+		mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
+					       MHD_USE_INTERNAL_POLLING_THREAD |
 					       (v6 ? MHD_USE_IPv6 : 0),
 				       0, NULL, NULL, on_http, NULL, MHD_OPTION_LISTEN_SOCKET, hfd,
 				       MHD_OPTION_NOTIFY_COMPLETED, on_http_done, NULL,
@@ -348,7 +355,8 @@ int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 		if (sfd < 0 || tls_identity(cfg, &tls_key, &tls_cert) < 0)
 			goto fail;
 		tls = MHD_start_daemon(MHD_USE_TLS | MHD_USE_THREAD_PER_CONNECTION |
-					       MHD_USE_INTERNAL_POLLING_THREAD | (v6 ? MHD_USE_IPv6 : 0),
+					       MHD_USE_INTERNAL_POLLING_THREAD |
+					       (v6 ? MHD_USE_IPv6 : 0),
 				       0, NULL, NULL, on_http, NULL, MHD_OPTION_LISTEN_SOCKET, sfd,
 				       MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_HTTPS_MEM_CERT,
 				       tls_cert, MHD_OPTION_NOTIFY_COMPLETED, on_http_done, NULL,

@@ -57,8 +57,10 @@ static int fail_usage(const char *msg)
 
 static int cmd_init(int argc, char **argv)
 {
-	static const struct option o[] = { { "state", 1, 0, 's' }, { "key-type", 1, 0, 'k' },
-					   { "intermediate", 0, 0, 'i' }, { 0, 0, 0, 0 } };
+	static const struct option o[] = {{"state", 1, 0, 's'},
+					  {"key-type", 1, 0, 'k'},
+					  {"intermediate", 0, 0, 'i'},
+					  {0, 0, 0, 0}};
 	const char *dir = NULL;
 	int c, kt = KEY_RSA2048, inter = 0;
 
@@ -67,7 +69,8 @@ static int cmd_init(int argc, char **argv)
 			dir = optarg;
 		else if (c == 'k') {
 			if ((kt = key_type_from_name(optarg)) < 0)
-				return fail_usage("--key-type: rsa2048, rsa3072, rsa4096, p256, p384");
+				return fail_usage(
+					"--key-type: rsa2048, rsa3072, rsa4096, p256, p384");
 		} else if (c == 'i')
 			inter = 1;
 		else
@@ -99,7 +102,7 @@ static int users_import(const char *dir, const char *file)
 	char code[512], why[256];
 
 	/* a test CA keeps codes in clear in its database: no mode check */
-	const struct pkiroll_manifest_opts mo = { .insecure_code_files = 1 };
+	const struct pkiroll_manifest_opts mo = {.insecure_code_files = 1};
 
 	if (db == NULL || (m = manifest_open(ctx, file, &mo, &err)) == NULL) {
 		ca_db_close(db);
@@ -112,7 +115,8 @@ static int users_import(const char *dir, const char *file)
 			bad++;
 			continue;
 		}
-		if (manifest_resolve_code(row->authcode, 1, code, sizeof(code), why, sizeof(why)) < 0) {
+		if (manifest_resolve_code(row->authcode, 1, code, sizeof(code), why, sizeof(why)) <
+		    0) {
 			fprintf(stderr, "%s:%lu: authorization_code: %s\n", file, row->line, why);
 			bad++;
 			continue;
@@ -134,9 +138,10 @@ static int users_import(const char *dir, const char *file)
 static int cmd_users(int argc, char **argv)
 {
 	static const struct option o[] = {
-		{ "state", 1, 0, 's' }, { "ref", 1, 0, 'r' }, { "code", 1, 0, 'c' },
-		{ "code-file", 1, 0, 'f' }, { "code-env", 1, 0, 'e' }, { "subject", 1, 0, 'S' },
-		{ "fault", 1, 0, 'F' }, { 0, 0, 0, 0 },
+		{"state", 1, 0, 's'},	 {"ref", 1, 0, 'r'},
+		{"code", 1, 0, 'c'},	 {"code-file", 1, 0, 'f'},
+		{"code-env", 1, 0, 'e'}, {"subject", 1, 0, 'S'},
+		{"fault", 1, 0, 'F'},	 {0, 0, 0, 0},
 	};
 	const char *dir = NULL, *ref = NULL, *subject = NULL, *fault = "", *sub;
 	char code[512] = "", err[256];
@@ -149,21 +154,33 @@ static int cmd_users(int argc, char **argv)
 	argv++;
 	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
 		switch (c) {
-		case 's': dir = optarg; break;
-		case 'r': ref = optarg; break;
-		case 'c': snprintf(code, sizeof(code), "%s", optarg); break;
+		case 's':
+			dir = optarg;
+			break;
+		case 'r':
+			ref = optarg;
+			break;
+		case 'c':
+			snprintf(code, sizeof(code), "%s", optarg);
+			break;
 		case 'f':
 		case 'e': {
 			char spec[600];
 
 			snprintf(spec, sizeof(spec), "%s:%s", c == 'f' ? "file" : "env", optarg);
-			if (manifest_resolve_code(spec, 1, code, sizeof(code), err, sizeof(err)) < 0)
+			if (manifest_resolve_code(spec, 1, code, sizeof(code), err, sizeof(err)) <
+			    0)
 				return fail_usage(err);
 			break;
 		}
-		case 'S': subject = optarg; break;
-		case 'F': fault = optarg; break;
-		default: return 2;
+		case 'S':
+			subject = optarg;
+			break;
+		case 'F':
+			fault = optarg;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (dir == NULL)
@@ -174,7 +191,7 @@ static int cmd_users(int argc, char **argv)
 		return users_import(dir, argv[optind]);
 	}
 	if (strcmp(sub, "add") == 0) {
-		struct faults f = { .reject_bit = -1 };
+		struct faults f = {.reject_bit = -1};
 		X509_NAME *n;
 		char *norm;
 		sqlite3 *db;
@@ -209,11 +226,12 @@ static int cmd_users(int argc, char **argv)
 
 		if (db == NULL)
 			return 1;
-		sqlite3_prepare_v2(db, "SELECT ref, state, subject, faults FROM users ORDER BY ref", -1,
-				   &st, NULL);
+		sqlite3_prepare_v2(db, "SELECT ref, state, subject, faults FROM users ORDER BY ref",
+				   -1, &st, NULL);
 		while (sqlite3_step(st) == SQLITE_ROW)
-			printf("%s\t%s\t%s%s%s\n", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
-			       sqlite3_column_text(st, 2), *sqlite3_column_text(st, 3) ? "\tfaults " : "",
+			printf("%s\t%s\t%s%s%s\n", sqlite3_column_text(st, 0),
+			       sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+			       *sqlite3_column_text(st, 3) ? "\tfaults " : "",
 			       sqlite3_column_text(st, 3));
 		sqlite3_finalize(st);
 		ca_db_close(db);
@@ -225,16 +243,26 @@ static int cmd_users(int argc, char **argv)
 static int cmd_serve(int argc, char **argv)
 {
 	static const struct option o[] = {
-		{ "state", 1, 0, 's' }, { "http", 1, 0, 'h' }, { "tcp", 1, 0, 't' },
-		{ "https", 1, 0, 'H' },
-		{ "validity", 1, 0, 'v' }, { "path", 1, 0, 'p' },
-		{ "allow-implicit-confirm", 0, 0, 'i' }, { "confirm-timeout", 1, 0, 'c' },
-		{ "check-after", 1, 0, 'a' }, { "enc-cipher", 1, 0, 'e' }, { "oaep", 0, 0, 'o' },
-		{ "tcp-v0-only", 0, 0, '0' }, { "fault", 1, 0, 'f' }, { 0, 0, 0, 0 },
+		{"state", 1, 0, 's'},
+		{"http", 1, 0, 'h'},
+		{"tcp", 1, 0, 't'},
+		{"https", 1, 0, 'H'},
+		{"validity", 1, 0, 'v'},
+		{"path", 1, 0, 'p'},
+		{"allow-implicit-confirm", 0, 0, 'i'},
+		{"confirm-timeout", 1, 0, 'c'},
+		{"check-after", 1, 0, 'a'},
+		{"enc-cipher", 1, 0, 'e'},
+		{"oaep", 0, 0, 'o'},
+		{"tcp-v0-only", 0, 0, '0'},
+		{"fault", 1, 0, 'f'},
+		{0, 0, 0, 0},
 	};
-	struct ca_cfg cfg = { .validity = 365L * 86400, .confirm_timeout = 300, .check_after = 1,
-			      .enc_cipher_nid = NID_aes_256_cbc };
-	struct listen_cfg lc = { .path = "/pkix/" };
+	struct ca_cfg cfg = {.validity = 365L * 86400,
+			     .confirm_timeout = 300,
+			     .check_after = 1,
+			     .enc_cipher_nid = NID_aes_256_cbc};
+	struct listen_cfg lc = {.path = "/pkix/"};
 	char err[300];
 	sqlite3 *db;
 	int c, rc;
@@ -242,15 +270,33 @@ static int cmd_serve(int argc, char **argv)
 	cfg.faults.reject_bit = -1;
 	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
 		switch (c) {
-		case 's': cfg.dir = optarg; break;
-		case 'h': lc.http = optarg; break;
-		case 't': lc.tcp = optarg; break;
-		case 'H': lc.https = optarg; break;
-		case 'v': cfg.validity = atol(optarg); break;
-		case 'p': lc.path = optarg; break;
-		case 'i': cfg.allow_implicit = 1; break;
-		case 'c': cfg.confirm_timeout = atoi(optarg); break;
-		case 'a': cfg.check_after = atoi(optarg); break;
+		case 's':
+			cfg.dir = optarg;
+			break;
+		case 'h':
+			lc.http = optarg;
+			break;
+		case 't':
+			lc.tcp = optarg;
+			break;
+		case 'H':
+			lc.https = optarg;
+			break;
+		case 'v':
+			cfg.validity = atol(optarg);
+			break;
+		case 'p':
+			lc.path = optarg;
+			break;
+		case 'i':
+			cfg.allow_implicit = 1;
+			break;
+		case 'c':
+			cfg.confirm_timeout = atoi(optarg);
+			break;
+		case 'a':
+			cfg.check_after = atoi(optarg);
+			break;
 		case 'e':
 			if (strcmp(optarg, "aes256") == 0)
 				cfg.enc_cipher_nid = NID_aes_256_cbc;
@@ -259,13 +305,18 @@ static int cmd_serve(int argc, char **argv)
 			else
 				return fail_usage("--enc-cipher: aes256 or 3des");
 			break;
-		case 'o': cfg.oaep = 1; break;
-		case '0': lc.tcp_v0_only = 1; break;
+		case 'o':
+			cfg.oaep = 1;
+			break;
+		case '0':
+			lc.tcp_v0_only = 1;
+			break;
 		case 'f':
 			if (faults_parse(optarg, &cfg.faults, err, sizeof(err)) < 0)
 				return fail_usage(err);
 			break;
-		default: return 2;
+		default:
+			return 2;
 		}
 	}
 	if (cfg.dir == NULL)
@@ -284,7 +335,7 @@ static int cmd_serve(int argc, char **argv)
 
 static int cmd_issued(int argc, char **argv)
 {
-	static const struct option o[] = { { "state", 1, 0, 's' }, { 0, 0, 0, 0 } };
+	static const struct option o[] = {{"state", 1, 0, 's'}, {0, 0, 0, 0}};
 	const char *dir = NULL;
 	sqlite3_stmt *st = NULL;
 	sqlite3 *db;
@@ -306,9 +357,10 @@ static int cmd_issued(int argc, char **argv)
 			   " revocation_reason FROM issued ORDER BY issued_at, serial",
 			   -1, &st, NULL);
 	while (sqlite3_step(st) == SQLITE_ROW)
-		printf("%s\t%s\t%s\t%s\t%s\t%s\n", sqlite3_column_text(st, 0), sqlite3_column_text(st, 1),
-		       sqlite3_column_text(st, 2), sqlite3_column_text(st, 3),
-		       sqlite3_column_text(st, 4), sqlite3_column_text(st, 5));
+		printf("%s\t%s\t%s\t%s\t%s\t%s\n", sqlite3_column_text(st, 0),
+		       sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+		       sqlite3_column_text(st, 3), sqlite3_column_text(st, 4),
+		       sqlite3_column_text(st, 5));
 	sqlite3_finalize(st);
 	ca_db_close(db);
 	return 0;

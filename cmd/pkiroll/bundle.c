@@ -59,7 +59,8 @@ int cmd_bundle(struct cli *cli)
 			o.partner = optarg;
 			break;
 		default:
-			cli_error("bundle: unknown option or missing value \"%s\" (see pkiroll bundle "
+			cli_error("bundle: unknown option or missing value \"%s\" (see pkiroll "
+				  "bundle "
 				  "--help)",
 				  cli->argv[optind - 1]);
 			return EXIT_USAGE;
@@ -92,12 +93,14 @@ int cmd_bundle(struct cli *cli)
 			printf("bundle: no trading partners in the store (the manifest's partners "
 			       "column)\n");
 		else
-			printf("bundle: %lu partner%s: %lu zip%s written in %s (%lu communities, %lu "
+			printf("bundle: %lu partner%s: %lu zip%s written in %s (%lu communities, "
+			       "%lu "
 			       "certificates), %lu without any certificate yet, %lu failed; %lu "
 			       "communit%s left out (no certificate yet)\n",
 			       st.partners, st.partners == 1 ? "" : "s", st.written,
-			       st.written == 1 ? "" : "s", o.out_dir, st.communities, st.certificates,
-			       st.empty, st.failed, st.missing, st.missing == 1 ? "y" : "ies");
+			       st.written == 1 ? "" : "s", o.out_dir, st.communities,
+			       st.certificates, st.empty, st.failed, st.missing,
+			       st.missing == 1 ? "y" : "ies");
 	}
 	return err != PKIROLL_OK || st.failed || st.empty || st.missing ? EXIT_SOME : EXIT_DONE;
 }

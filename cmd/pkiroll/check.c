@@ -7,19 +7,20 @@
 
 #include "cli.h"
 
-const char help_check[] = "usage: pkiroll check MANIFEST [--delimiter C] [--strict]\n"
-			  "                      [--insecure-code-files]\n"
-			  "\n"
-			  "Reads the whole manifest, reports every problem as FILE:LINE: column:\n"
-			  "reason, and prints a count of good and bad rows. Contacts no CA and\n"
-			  "does not touch the store.\n"
-			  "\n"
-			  "  --delimiter C  ',' ';' or 'tab' (default: detected from the header)\n"
-			  "  --strict       stop at the first bad row\n"
-			  "  --insecure-code-files  accept file: codes that group or others\n"
-			  "                 may read (refused by default, as ssh refuses such a key)\n"
-			  "\n"
-			  "exit: 0 all rows good, 1 some rows bad, 2 the manifest cannot be read\n";
+const char help_check[] =
+	"usage: pkiroll check MANIFEST [--delimiter C] [--strict]\n"
+	"                      [--insecure-code-files]\n"
+	"\n"
+	"Reads the whole manifest, reports every problem as FILE:LINE: column:\n"
+	"reason, and prints a count of good and bad rows. Contacts no CA and\n"
+	"does not touch the store.\n"
+	"\n"
+	"  --delimiter C  ',' ';' or 'tab' (default: detected from the header)\n"
+	"  --strict       stop at the first bad row\n"
+	"  --insecure-code-files  accept file: codes that group or others\n"
+	"                 may read (refused by default, as ssh refuses such a key)\n"
+	"\n"
+	"exit: 0 all rows good, 1 some rows bad, 2 the manifest cannot be read\n";
 
 /* Parses a --delimiter value; returns 0 if it is not one we know. */
 char cli_parse_delimiter(const char *s)

@@ -8,21 +8,21 @@
 
 /* Documented exit codes (pkiroll help, README). */
 enum {
-	EXIT_DONE = 0,   /* all done, or nothing to do */
-	EXIT_SOME = 1,   /* some communities (or rows) failed */
-	EXIT_USAGE = 2,  /* usage or configuration error */
-	EXIT_FATAL = 3,  /* store, I/O */
+	EXIT_DONE = 0,	/* all done, or nothing to do */
+	EXIT_SOME = 1,	/* some communities (or rows) failed */
+	EXIT_USAGE = 2, /* usage or configuration error */
+	EXIT_FATAL = 3, /* store, I/O */
 };
 
 struct cli {
 	const char *prog;
-	const char *db;     /* --db, the config's db, or ./pkiroll.db */
-	int db_given;       /* --db was on the command line */
+	const char *db;	    /* --db, the config's db, or ./pkiroll.db */
+	int db_given;	    /* --db was on the command line */
 	const char *config; /* --config, or NULL */
-	int verbose;        /* -v count */
-	int quiet;          /* -q */
+	int verbose;	    /* -v count */
+	int quiet;	    /* -q */
 	pkiroll_ctx *ctx;
-	int argc;           /* the command's arguments, argv[0] = command */
+	int argc; /* the command's arguments, argv[0] = command */
 	char **argv;
 };
 
@@ -46,8 +46,7 @@ char cli_parse_delimiter(const char *s);
  * Parses the options shared by check and import (--delimiter, --strict)
  * and one MANIFEST, left at cli->argv[optind]. Returns 0 or -1 (reported).
  */
-int cli_manifest_options(struct cli *cli, const char *cmd,
-			 struct pkiroll_manifest_opts *mo);
+int cli_manifest_options(struct cli *cli, const char *cmd, struct pkiroll_manifest_opts *mo);
 
 int cmd_check(struct cli *cli);
 int cmd_import(struct cli *cli);

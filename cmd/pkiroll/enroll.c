@@ -99,8 +99,9 @@ static void show(void *arg, const struct pkiroll_enroll_stats *st, int final)
 	}
 	if (!final && rate > 0 && st->rows > done)
 		snprintf(eta, sizeof(eta), ", ETA %.0fs", (double)(st->rows - done) / rate);
-	fprintf(stderr, "%s%lu done of %lu rows: %lu enrolled, %lu failed, %lu need codes, "
-			"%lu in flight, %.1f/s%s%s",
+	fprintf(stderr,
+		"%s%lu done of %lu rows: %lu enrolled, %lu failed, %lu need codes, "
+		"%lu in flight, %.1f/s%s%s",
 		p->tty ? "\r\033[K" : "", done, st->rows, st->enrolled, st->failed, st->needs_codes,
 		st->in_flight, rate, eta, p->tty && !final ? "" : "\n");
 }
@@ -108,25 +109,25 @@ static void show(void *arg, const struct pkiroll_enroll_stats *st, int final)
 int cmd_enroll(struct cli *cli)
 {
 	static const struct option opts[] = {
-		{ "jobs", required_argument, NULL, 'j' },
-		{ "ca", required_argument, NULL, 'c' },
-		{ "ca-url", required_argument, NULL, 'u' },
-		{ "keystore-dir", required_argument, NULL, 'k' },
-		{ "keystore-pass-file", required_argument, NULL, 'p' },
-		{ "keystore-pass-fd", required_argument, NULL, 'f' },
-		{ "limit", required_argument, NULL, 'l' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "retry-failed", no_argument, NULL, 'r' },
-		{ "delimiter", required_argument, NULL, 'd' },
-		{ "strict", no_argument, NULL, 's' },
-		{ "insecure-code-files", no_argument, NULL, 'I' },
-		{ NULL, 0, NULL, 0 },
+		{"jobs", required_argument, NULL, 'j'},
+		{"ca", required_argument, NULL, 'c'},
+		{"ca-url", required_argument, NULL, 'u'},
+		{"keystore-dir", required_argument, NULL, 'k'},
+		{"keystore-pass-file", required_argument, NULL, 'p'},
+		{"keystore-pass-fd", required_argument, NULL, 'f'},
+		{"limit", required_argument, NULL, 'l'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"retry-failed", no_argument, NULL, 'r'},
+		{"delimiter", required_argument, NULL, 'd'},
+		{"strict", no_argument, NULL, 's'},
+		{"insecure-code-files", no_argument, NULL, 'I'},
+		{NULL, 0, NULL, 0},
 	};
 	struct pkiroll_config cfg;
-	struct pkiroll_enroll_opts o = { 0 };
+	struct pkiroll_enroll_opts o = {0};
 	struct pkiroll_enroll_stats st;
-	struct progress prog = { .tty = isatty(2), .quiet = cli->quiet };
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct progress prog = {.tty = isatty(2), .quiet = cli->quiet};
+	struct sigaction sa = {.sa_handler = on_signal};
 	const char *pass_file = NULL;
 	char *pass = NULL;
 	int c, err, pass_fd = -1, rc;
@@ -144,14 +145,23 @@ int cmd_enroll(struct cli *cli)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'c': o.ca = optarg; break;
-		case 'u': o.ca_url = optarg; break;
-		case 'k': o.keystore_dir = optarg; break;
-		case 'p': pass_file = optarg; break;
+		case 'c':
+			o.ca = optarg;
+			break;
+		case 'u':
+			o.ca_url = optarg;
+			break;
+		case 'k':
+			o.keystore_dir = optarg;
+			break;
+		case 'p':
+			pass_file = optarg;
+			break;
 		case 'f':
 			pass_fd = (int)strtol(optarg, &end, 10);
 			if (*end != '\0' || pass_fd < 0) {
-				cli_error("enroll: --keystore-pass-fd takes a file descriptor number");
+				cli_error("enroll: --keystore-pass-fd takes a file descriptor "
+					  "number");
 				return EXIT_USAGE;
 			}
 			break;
@@ -162,18 +172,27 @@ int cmd_enroll(struct cli *cli)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'n': o.dry_run = 1; break;
-		case 'r': o.retry_failed = 1; break;
+		case 'n':
+			o.dry_run = 1;
+			break;
+		case 'r':
+			o.retry_failed = 1;
+			break;
 		case 'd':
 			if ((o.mopts.delimiter = cli_parse_delimiter(optarg)) == 0) {
 				cli_error("enroll: --delimiter must be ',', ';' or tab");
 				return EXIT_USAGE;
 			}
 			break;
-		case 's': o.mopts.strict = 1; break;
-		case 'I': o.mopts.insecure_code_files = 1; break;
+		case 's':
+			o.mopts.strict = 1;
+			break;
+		case 'I':
+			o.mopts.insecure_code_files = 1;
+			break;
 		default:
-			cli_error("enroll: unknown option or missing value \"%s\" (see pkiroll enroll --help)",
+			cli_error("enroll: unknown option or missing value \"%s\" (see pkiroll "
+				  "enroll --help)",
 				  cli->argv[optind - 1]);
 			return EXIT_USAGE;
 		}
@@ -209,7 +228,8 @@ int cmd_enroll(struct cli *cli)
 			close(fd);
 		} else if (pass_fd >= 0) {
 			if ((pass = read_pass(pass_fd)) == NULL) {
-				cli_error("enroll: --keystore-pass-fd %d: nothing to read", pass_fd);
+				cli_error("enroll: --keystore-pass-fd %d: nothing to read",
+					  pass_fd);
 				return EXIT_USAGE;
 			}
 		} else if (getenv("PKIROLL_KEYSTORE_PASS") != NULL) {
@@ -235,23 +255,26 @@ int cmd_enroll(struct cli *cli)
 	}
 	if (o.dry_run) {
 		if (!cli->quiet)
-			printf("dry run: %lu communities would be enrolled (%lu rows, %lu bad)\n", st.due,
-			       st.rows, st.bad_rows);
+			printf("dry run: %lu communities would be enrolled (%lu rows, %lu bad)\n",
+			       st.due, st.rows, st.bad_rows);
 		return st.bad_rows ? EXIT_SOME : EXIT_DONE;
 	}
 	rc = st.failed || st.needs_codes || st.bad_rows || st.interrupted || st.skipped ? EXIT_SOME
-										       : EXIT_DONE;
+											: EXIT_DONE;
 	if (!cli->quiet)
-		printf("enroll: %lu rows (%lu bad), %lu due: %lu enrolled, %lu failed, %lu need new codes, "
+		printf("enroll: %lu rows (%lu bad), %lu due: %lu enrolled, %lu failed, %lu need "
+		       "new codes, "
 		       "%lu skipped, %lu retries, %.1f s%s\n",
-		       st.rows, st.bad_rows, st.due, st.enrolled, st.failed, st.needs_codes, st.skipped,
-		       st.retries, st.elapsed, st.interrupted ? " (interrupted: run again to resume)" : "");
+		       st.rows, st.bad_rows, st.due, st.enrolled, st.failed, st.needs_codes,
+		       st.skipped, st.retries, st.elapsed,
+		       st.interrupted ? " (interrupted: run again to resume)" : "");
 	if (cli->verbose) {
 		struct rusage self, kids;
 
 		getrusage(RUSAGE_SELF, &self);
 		getrusage(RUSAGE_CHILDREN, &kids);
-		printf("peak RSS: parent %ld KiB, largest worker %ld KiB; CPU: parent %.2f s, workers %.2f s\n",
+		printf("peak RSS: parent %ld KiB, largest worker %ld KiB; CPU: parent %.2f s, "
+		       "workers %.2f s\n",
 		       self.ru_maxrss, kids.ru_maxrss,
 		       (double)self.ru_utime.tv_sec + (double)self.ru_stime.tv_sec +
 			       (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6,

@@ -53,18 +53,22 @@ static int row_json(void *arg, const struct pkiroll_status_row *r)
 	char when[32];
 
 	json_object_set_new(o, "community", json_string(r->community));
-	json_object_set_new(o, "state", json_string(pkiroll_state_name(r->state) ? pkiroll_state_name(r->state) : "?"));
+	json_object_set_new(
+		o, "state",
+		json_string(pkiroll_state_name(r->state) ? pkiroll_state_name(r->state) : "?"));
 	if (r->reason)
 		json_object_set_new(o, "reason", json_string(r->reason));
 	if (r->sign_serial) {
 		utc(r->sign_not_after, when, sizeof(when));
-		json_object_set_new(o, "signing", json_pack("{s:s, s:s}", "serial", r->sign_serial,
-							    "not_after", when));
+		json_object_set_new(
+			o, "signing",
+			json_pack("{s:s, s:s}", "serial", r->sign_serial, "not_after", when));
 	}
 	if (r->enc_serial) {
 		utc(r->enc_not_after, when, sizeof(when));
-		json_object_set_new(o, "encryption", json_pack("{s:s, s:s}", "serial", r->enc_serial,
-							       "not_after", when));
+		json_object_set_new(
+			o, "encryption",
+			json_pack("{s:s, s:s}", "serial", r->enc_serial, "not_after", when));
 	}
 	if (r->keystore)
 		json_object_set_new(o, "keystore", json_string(r->keystore));
@@ -81,7 +85,8 @@ static int row_text(void *arg, const struct pkiroll_status_row *r)
 	day(r->enc_not_after, e, sizeof(e));
 	printf("  %-24s %-11s signing %-32s %-10s encryption %-32s %-10s%s%s\n", r->community,
 	       pkiroll_state_name(r->state), r->sign_serial ? r->sign_serial : "-", s,
-	       r->enc_serial ? r->enc_serial : "-", e, r->reason ? "  " : "", r->reason ? r->reason : "");
+	       r->enc_serial ? r->enc_serial : "-", e, r->reason ? "  " : "",
+	       r->reason ? r->reason : "");
 	return 0;
 }
 

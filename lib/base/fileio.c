@@ -107,7 +107,6 @@ fail:
 	return -1;
 }
 
-
 /* Does s end in "-" and 8 lower-case hex digits, as a changed name does? */
 static int looks_changed(const char *s, size_t n)
 {
@@ -123,8 +122,8 @@ static int looks_changed(const char *s, size_t n)
  * reserves (any case)? */
 static int reserved(const char *s)
 {
-	static const char *const names[] = { "con", "prn", "aux", "nul", "ca", "fingerprints",
-					     "sha256sums", "readme" };
+	static const char *const names[] = {"con", "prn",	   "aux",	 "nul",
+					    "ca",  "fingerprints", "sha256sums", "readme"};
 	size_t n = strcspn(s, ".");
 	char base[16];
 

@@ -13,12 +13,12 @@
 
 #define CMP_NONCE_LEN 16
 #define CMP_MAX_MSG (1024 * 1024) /* bound on any message we accept */
-#define CMP_PBM_MAX_ITER 100000   /* a reply asking for more is refused */
+#define CMP_PBM_MAX_ITER 100000	  /* a reply asking for more is refused */
 
 /* PBM parameters of outgoing messages (a CA profile's choice). */
 struct cmp_pbm_params {
-	int owf_nid;   /* NID_sha1, NID_sha256 */
-	int mac_nid;   /* NID_hmac_sha1, NID_hmacWithSHA1, NID_hmacWithSHA256 */
+	int owf_nid; /* NID_sha1, NID_sha256 */
+	int mac_nid; /* NID_hmac_sha1, NID_hmacWithSHA1, NID_hmacWithSHA256 */
 	int iterations;
 	int salt_len;
 };
@@ -29,25 +29,25 @@ struct cmp_protection {
 	/* PBM */
 	const unsigned char *secret;
 	size_t secret_len;
-	const char *reference;        /* senderKID */
+	const char *reference; /* senderKID */
 	struct cmp_pbm_params pbm;
-	const X509_ALGOR *pbm_reuse;  /* reuse these parameters (certConf) */
+	const X509_ALGOR *pbm_reuse; /* reuse these parameters (certConf) */
 	/* signature */
 	EVP_PKEY *key;
-	X509 *cert;                   /* first in extraCerts; SKI is senderKID */
-	STACK_OF(X509) *chain;        /* further extraCerts */
-	int md_nid;                   /* digest for the signature, e.g. NID_sha256 */
+	X509 *cert;		/* first in extraCerts; SKI is senderKID */
+	STACK_OF(X509) * chain; /* further extraCerts */
+	int md_nid;		/* digest for the signature, e.g. NID_sha256 */
 };
 
 /* Header fields of a new message. */
 struct cmp_hdr_args {
-	int pvno;                          /* 2, or 3 for RFC 9810 features */
-	const X509_NAME *sender;           /* NULL: NULL-DN */
-	const X509_NAME *recipient;        /* NULL: NULL-DN */
-	const unsigned char *tid;          /* CMP_NONCE_LEN bytes */
+	int pvno;			   /* 2, or 3 for RFC 9810 features */
+	const X509_NAME *sender;	   /* NULL: NULL-DN */
+	const X509_NAME *recipient;	   /* NULL: NULL-DN */
+	const unsigned char *tid;	   /* CMP_NONCE_LEN bytes */
 	const unsigned char *sender_nonce; /* CMP_NONCE_LEN bytes */
 	const ASN1_OCTET_STRING *recip_nonce;
-	int implicit_confirm;              /* generalInfo id-it-implicitConfirm */
+	int implicit_confirm; /* generalInfo id-it-implicitConfirm */
 };
 
 /* A new header; NULL on error. Caller frees with PKR_HEADER_free(). */
@@ -88,9 +88,9 @@ PKR_MSG *cmp_msg_decode(const unsigned char *der, size_t len, char *err, size_t 
 enum cmp_verify {
 	CMP_VERIFY_OK = 0,
 	CMP_VERIFY_UNPROTECTED, /* no protection at all */
-	CMP_VERIFY_BAD,         /* protection present but wrong (MAC, signature) */
+	CMP_VERIFY_BAD,		/* protection present but wrong (MAC, signature) */
 	CMP_VERIFY_UNSUPPORTED, /* algorithm or parameters refused */
-	CMP_VERIFY_UNTRUSTED,   /* signer's certificate does not chain */
+	CMP_VERIFY_UNTRUSTED,	/* signer's certificate does not chain */
 };
 
 /*
@@ -106,9 +106,8 @@ int cmp_verify_pbm(const unsigned char *der, size_t len, const PKR_MSG *m,
  * reach a certificate in trust (extraCerts and untrusted may help). On OK,
  * *signer (if not NULL) gets a new reference to the signer's certificate.
  */
-int cmp_verify_sig(const unsigned char *der, size_t len, const PKR_MSG *m,
-		   X509_STORE *trust, STACK_OF(X509) *untrusted, X509 **signer,
-		   char *err, size_t errlen);
+int cmp_verify_sig(const unsigned char *der, size_t len, const PKR_MSG *m, X509_STORE *trust,
+		   STACK_OF(X509) * untrusted, X509 **signer, char *err, size_t errlen);
 
 /* Builds the OWF+MAC parameters as an AlgorithmIdentifier (for tests/CA). */
 X509_ALGOR *cmp_pbm_alg_new(const struct cmp_pbm_params *p);
@@ -140,7 +139,7 @@ const char *cmp_status_name(int status);
 /* Readable reason of an error body: status, failInfo, errorCode, details. */
 void cmp_error_text(const PKR_ERRMSG *e, char *buf, size_t len);
 /* Printable copy of free text (control characters replaced). */
-void cmp_freetext(const STACK_OF(ASN1_STRING) *t, char *buf, size_t len);
+void cmp_freetext(const STACK_OF(ASN1_STRING) * t, char *buf, size_t len);
 
 /* ---- EncryptedValue (cmp_encval.c) ---- */
 
@@ -159,6 +158,6 @@ EVP_PKEY *cmp_encval_decrypt(const PKR_ENCVAL *ev, EVP_PKEY *kek, char *err, siz
  * oaep selects RSAES-OAEP over PKCS#1 v1.5. Caller frees; NULL on error.
  */
 PKR_ENCVAL *cmp_encval_encrypt(EVP_PKEY *key, EVP_PKEY *recipient, const EVP_CIPHER *cipher,
-				int oaep);
+			       int oaep);
 
 #endif

@@ -19,15 +19,22 @@ struct cmp_tx {
 	void *arg;
 	struct cmp_result r;
 	int nreqs;
-	EVP_PKEY *kek;                       /* protocolEncrKey, private half */
-	unsigned char nonce[CMP_NONCE_LEN];  /* our last senderNonce */
-	ASN1_OCTET_STRING *their_nonce;      /* the CA's last senderNonce */
-	X509_ALGOR *reply_pbm;               /* the CA's PBM parameters, reused */
+	EVP_PKEY *kek;			    /* protocolEncrKey, private half */
+	unsigned char nonce[CMP_NONCE_LEN]; /* our last senderNonce */
+	ASN1_OCTET_STRING *their_nonce;	    /* the CA's last senderNonce */
+	X509_ALGOR *reply_pbm;		    /* the CA's PBM parameters, reused */
 };
 
 static const char *const fault_names[CMP_F__MAX] = {
-	"ok", "transient", "rejected", "bad MAC", "protocol error", "still waiting",
-	"configuration", "key mismatch", "internal error",
+	"ok",
+	"transient",
+	"rejected",
+	"bad MAC",
+	"protocol error",
+	"still waiting",
+	"configuration",
+	"key mismatch",
+	"internal error",
 };
 
 const char *cmp_fault_name(int fault)
@@ -70,8 +77,8 @@ static int step(struct cmp_tx *tx, int s)
 	return CMP_OK;
 }
 
-struct cmp_tx *cmp_tx_new(const struct cmp_client_cfg *cfg,
-			  const struct cmp_request *req, cmp_step_fn *on_step, void *arg)
+struct cmp_tx *cmp_tx_new(const struct cmp_client_cfg *cfg, const struct cmp_request *req,
+			  cmp_step_fn *on_step, void *arg)
 {
 	struct cmp_tx *tx = calloc(1, sizeof(*tx));
 
@@ -101,10 +108,10 @@ const X509_ALGOR *cmp_tx_reply_pbm(const struct cmp_tx *tx)
 	return tx->reply_pbm;
 }
 
-struct cmp_tx *cmp_tx_resume(const struct cmp_client_cfg *cfg,
-			     const struct cmp_request *req, const unsigned char *tid,
-			     const unsigned char *nonce, size_t nonce_len, const unsigned char *pbm_der,
-			     size_t pbm_len, X509 *sign_cert, X509 *enc_cert)
+struct cmp_tx *cmp_tx_resume(const struct cmp_client_cfg *cfg, const struct cmp_request *req,
+			     const unsigned char *tid, const unsigned char *nonce, size_t nonce_len,
+			     const unsigned char *pbm_der, size_t pbm_len, X509 *sign_cert,
+			     X509 *enc_cert)
 {
 	struct cmp_tx *tx = cmp_tx_new(cfg, req, NULL, NULL);
 	const unsigned char *p = pbm_der;
@@ -114,7 +121,8 @@ struct cmp_tx *cmp_tx_resume(const struct cmp_client_cfg *cfg,
 	memcpy(tx->r.tid, tid, CMP_NONCE_LEN);
 	if ((tx->their_nonce = ASN1_OCTET_STRING_new()) == NULL ||
 	    !ASN1_OCTET_STRING_set(tx->their_nonce, nonce, (int)nonce_len) ||
-	    (pbm_der != NULL && (tx->reply_pbm = d2i_X509_ALGOR(NULL, &p, (long)pbm_len)) == NULL) ||
+	    (pbm_der != NULL &&
+	     (tx->reply_pbm = d2i_X509_ALGOR(NULL, &p, (long)pbm_len)) == NULL) ||
 	    sign_cert == NULL || !X509_up_ref(sign_cert)) {
 		cmp_tx_free(tx);
 		return NULL;
@@ -155,10 +163,9 @@ static PKR_SPKI *key_hint(int key_type)
 	switch (key_type) {
 	case KEY_P256:
 	case KEY_P384:
-		ok = X509_ALGOR_set0(pk->algorithm, OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
-				     V_ASN1_OBJECT,
-				     OBJ_nid2obj(key_type == KEY_P256 ? NID_X9_62_prime256v1
-								      : NID_secp384r1));
+		ok = X509_ALGOR_set0(
+			pk->algorithm, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+			OBJ_nid2obj(key_type == KEY_P256 ? NID_X9_62_prime256v1 : NID_secp384r1));
 		break;
 	default:
 		ok = X509_ALGOR_set0(pk->algorithm, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_NULL,
@@ -222,7 +229,7 @@ static OSSL_CRMF_MSGS *build_crms(struct cmp_tx *tx)
 	if (rq->type == CMP_REQ_KUR) {
 		/* RFC 4211 6.5: oldCertID names the certificate being updated */
 		OSSL_CRMF_CERTID *cid = OSSL_CRMF_CERTID_gen(X509_get_issuer_name(rq->old_cert),
-							    X509_get0_serialNumber(rq->old_cert));
+							     X509_get0_serialNumber(rq->old_cert));
 
 		if (cid == NULL || !OSSL_CRMF_MSG_set1_regCtrl_oldCertID(crm, cid)) {
 			OSSL_CRMF_CERTID_free(cid);
@@ -242,8 +249,8 @@ static OSSL_CRMF_MSGS *build_crms(struct cmp_tx *tx)
 			tx->kek = rq->kek;
 		else
 			tx->kek = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-		if (tx->kek == NULL ||
-		    (crm = OSSL_CRMF_MSG_new()) == NULL || !OSSL_CRMF_MSG_set_certReqId(crm, 1) ||
+		if (tx->kek == NULL || (crm = OSSL_CRMF_MSG_new()) == NULL ||
+		    !OSSL_CRMF_MSG_set_certReqId(crm, 1) ||
 		    !OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(crm), NULL, subject, NULL,
 						 NULL) ||
 		    !X509_PUBKEY_set(&xpk, tx->kek) ||
@@ -326,7 +333,8 @@ static int check_protection(struct cmp_tx *tx, const unsigned char *der, size_t 
 	if (OBJ_obj2nid(alg->algorithm) == NID_id_PasswordBasedMAC) {
 		if (tx->req->secret == NULL)
 			return fail(tx, CMP_F_PROTOCOL,
-				    "RFC 4210 5.1.3.1: reply is MAC-protected but this request had no shared secret");
+				    "RFC 4210 5.1.3.1: reply is MAC-protected but this request had "
+				    "no shared secret");
 		v = cmp_verify_pbm(der, len, rep, tx->req->secret, tx->req->secret_len, err,
 				   sizeof(err));
 		if (v != CMP_VERIFY_OK) {
@@ -344,8 +352,10 @@ static int check_protection(struct cmp_tx *tx, const unsigned char *der, size_t 
 	} else {
 		v = cmp_verify_sig(der, len, rep, tx->cfg->trust, NULL, NULL, err, sizeof(err));
 		if (v != CMP_VERIFY_OK)
-			return fail(tx, v == CMP_VERIFY_UNTRUSTED && tx->cfg->trust == NULL
-						? CMP_F_CONFIG : CMP_F_PROTOCOL,
+			return fail(tx,
+				    v == CMP_VERIFY_UNTRUSTED && tx->cfg->trust == NULL
+					    ? CMP_F_CONFIG
+					    : CMP_F_PROTOCOL,
 				    "the reply's signature did not verify: %s", err);
 	}
 	*verified = 1;
@@ -363,7 +373,8 @@ static int error_body(struct cmp_tx *tx, const PKR_MSG *rep, int verified)
 	tx->r.failbits[0] |= bits;
 	if (bits & (1UL << OSSL_CMP_PKIFAILUREINFO_badMessageCheck))
 		return fail(tx, CMP_F_BADMAC,
-			    "the CA refused our message protection (wrong authorization code or reference number?)%s: %s",
+			    "the CA refused our message protection (wrong authorization code or "
+			    "reference number?)%s: %s",
 			    verified ? "" : " [unprotected error, not verified]", text);
 	return fail(tx, CMP_F_REJECTED, "CA error%s: %s",
 		    verified ? "" : " [unprotected, not verified]", text);
@@ -389,14 +400,18 @@ static int exchange(struct cmp_tx *tx, PKR_MSG *m, PKR_MSG **out)
 		return fail(tx, CMP_F_INTERNAL, "cannot protect the %s: %s",
 			    cmp_body_name(m->body->type), err);
 	if (cmp_msg_encode(m, &der, &len) < 0)
-		return fail(tx, CMP_F_INTERNAL, "cannot encode the %s", cmp_body_name(m->body->type));
+		return fail(tx, CMP_F_INTERNAL, "cannot encode the %s",
+			    cmp_body_name(m->body->type));
 
 	/* Phase: the wire. */
 	r = transport_exchange(tx->cfg->transport, der, len, &rsp, &rlen, err, sizeof(err));
 	OPENSSL_free(der);
 	if (r != TRANSPORT_OK)
-		return fail(tx, r == TRANSPORT_FATAL ? CMP_F_CONFIG
-				: r == TRANSPORT_BADREPLY ? CMP_F_PROTOCOL : CMP_F_TRANSIENT, "%s", err);
+		return fail(tx,
+			    r == TRANSPORT_FATAL      ? CMP_F_CONFIG
+			    : r == TRANSPORT_BADREPLY ? CMP_F_PROTOCOL
+						      : CMP_F_TRANSIENT,
+			    "%s", err);
 	if ((rep = cmp_msg_decode(rsp, rlen, err, sizeof(err))) == NULL) {
 		fault = fail(tx, CMP_F_PROTOCOL, "%s", err);
 		goto out;
@@ -435,8 +450,8 @@ static int exchange(struct cmp_tx *tx, PKR_MSG *m, PKR_MSG **out)
 		goto out;
 	}
 	ASN1_OCTET_STRING_free(tx->their_nonce);
-	tx->their_nonce = rep->header->senderNonce ? ASN1_OCTET_STRING_dup(rep->header->senderNonce)
-						   : NULL;
+	tx->their_nonce =
+		rep->header->senderNonce ? ASN1_OCTET_STRING_dup(rep->header->senderNonce) : NULL;
 	if (rep->body->type == CMP_BODY_ERROR) {
 		fault = error_body(tx, rep, verified);
 		goto out;
@@ -479,13 +494,15 @@ static int take_response(struct cmp_tx *tx, const PKR_CERTRESP *cr, int id)
 		return fail(tx, CMP_F_REJECTED, "certReqId %d: %s", id, text);
 	if (ckp == NULL || ckp->certOrEncCert->type != PKR_COEC_CERT)
 		return fail(tx, CMP_F_PROTOCOL,
-			    "RFC 4210 5.3.4: certReqId %d accepted without a plain certificate", id);
+			    "RFC 4210 5.3.4: certReqId %d accepted without a plain certificate",
+			    id);
 	cert = ckp->certOrEncCert->value.certificate;
 	if (id == 0) {
 		/* the signing certificate must carry the key we asked for */
 		if (!keys_match_cert(tx->req->new_key, cert))
 			return fail(tx, CMP_F_KEY,
-				    "certReqId 0: the certificate's public key is not the one requested");
+				    "certReqId 0: the certificate's public key is not the one "
+				    "requested");
 		X509_up_ref(cert);
 		tx->r.sign_cert = cert;
 		if (tx->req->subject != NULL &&
@@ -495,18 +512,21 @@ static int take_response(struct cmp_tx *tx, const PKR_CERTRESP *cr, int id)
 	}
 	/* id 1: the CA-generated key, encrypted to our protocolEncrKey */
 	if (ckp->privateKey == NULL)
-		return fail(tx, CMP_F_PROTOCOL,
-			    "RFC 4210 5.3.4: certReqId 1 (central key generation) without privateKey");
+		return fail(
+			tx, CMP_F_PROTOCOL,
+			"RFC 4210 5.3.4: certReqId 1 (central key generation) without privateKey");
 	if (ckp->privateKey->type != PKR_ENCKEY_VALUE)
 		return fail(tx, CMP_F_PROTOCOL,
-			    "RFC 9810 5.2.2: privateKey as EnvelopedData is not supported, only EncryptedValue");
+			    "RFC 9810 5.2.2: privateKey as EnvelopedData is not supported, only "
+			    "EncryptedValue");
 	tx->r.enc_key = cmp_encval_decrypt(ckp->privateKey->value.encryptedValue, tx->kek, err,
-					    sizeof(err));
+					   sizeof(err));
 	if (tx->r.enc_key == NULL)
 		return fail(tx, CMP_F_KEY, "certReqId 1: the CA-generated key: %s", err);
 	if (!keys_match_cert(tx->r.enc_key, cert))
-		return fail(tx, CMP_F_KEY,
-			    "certReqId 1: the decrypted key does not match the encryption certificate");
+		return fail(
+			tx, CMP_F_KEY,
+			"certReqId 1: the decrypted key does not match the encryption certificate");
 	X509_up_ref(cert);
 	tx->r.enc_cert = cert;
 	return CMP_OK;
@@ -519,18 +539,19 @@ static int take_response(struct cmp_tx *tx, const PKR_CERTRESP *cr, int id)
 static int take_certrep(struct cmp_tx *tx, const PKR_MSG *rep, int *waiting)
 {
 	const PKR_CERTREPMSG *crm = rep->body->value.ip;
-	int n = sk_PKR_CERTRESP_num(crm->response), seen[MAX_REQS] = { 0 }, f;
+	int n = sk_PKR_CERTRESP_num(crm->response), seen[MAX_REQS] = {0}, f;
 
 	*waiting = 0;
 	if (n != tx->nreqs)
-		return fail(tx, CMP_F_PROTOCOL,
-			    "RFC 4210 5.3.4: %d responses for %d requests", n, tx->nreqs);
+		return fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.3.4: %d responses for %d requests", n,
+			    tx->nreqs);
 	for (int i = 0; i < n; i++) {
 		const PKR_CERTRESP *cr = sk_PKR_CERTRESP_value(crm->response, i);
 		long id = ASN1_INTEGER_get(cr->certReqId);
 
 		if (id < 0 || id >= tx->nreqs || seen[id]++)
-			return fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.3.4: unexpected certReqId %ld", id);
+			return fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.3.4: unexpected certReqId %ld",
+				    id);
 		tx->r.status[id] = cmp_pkisi_status(cr->status);
 		tx->r.failbits[id] = cmp_pkisi_failbits(cr->status);
 		if (tx->r.status[id] == CMP_ST_WAITING)
@@ -550,7 +571,8 @@ static int take_certrep(struct cmp_tx *tx, const PKR_MSG *rep, int *waiting)
 		X509_add_cert(tx->r.ca_pubs, sk_X509_value(crm->caPubs, i),
 			      X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP);
 	}
-	tx->r.implicit_confirmed = tx->cfg->implicit_confirm && cmp_hdr_implicit_confirm(rep->header);
+	tx->r.implicit_confirmed =
+		tx->cfg->implicit_confirm && cmp_hdr_implicit_confirm(rep->header);
 	return CMP_OK;
 }
 
@@ -592,13 +614,17 @@ int cmp_tx_request(struct cmp_tx *tx)
 
 	/* Phase: the request. */
 	if (tx->req->new_key == NULL ||
-	    (tx->req->type == CMP_REQ_KUR && (tx->req->old_cert == NULL || tx->req->old_key == NULL)) ||
+	    (tx->req->type == CMP_REQ_KUR &&
+	     (tx->req->old_cert == NULL || tx->req->old_key == NULL)) ||
 	    (tx->req->type != CMP_REQ_KUR && tx->req->secret == NULL && tx->req->old_key == NULL))
-		return fail(tx, CMP_F_CONFIG, "incomplete request (key, certificate or secret missing)");
-	if (cmp_random(tx->r.tid, sizeof(tx->r.tid)) < 0 || (m = new_msg(tx, tx->cfg->implicit_confirm)) == NULL)
+		return fail(tx, CMP_F_CONFIG,
+			    "incomplete request (key, certificate or secret missing)");
+	if (cmp_random(tx->r.tid, sizeof(tx->r.tid)) < 0 ||
+	    (m = new_msg(tx, tx->cfg->implicit_confirm)) == NULL)
 		return fail(tx, CMP_F_INTERNAL, "out of memory");
-	m->body->type = tx->req->type == CMP_REQ_KUR ? CMP_BODY_KUR
-			: tx->req->type == CMP_REQ_CR ? CMP_BODY_CR : CMP_BODY_IR;
+	m->body->type = tx->req->type == CMP_REQ_KUR  ? CMP_BODY_KUR
+			: tx->req->type == CMP_REQ_CR ? CMP_BODY_CR
+						      : CMP_BODY_IR;
 	if ((m->body->value.ir = build_crms(tx)) == NULL) {
 		f = fail(tx, CMP_F_INTERNAL, "cannot build the certificate requests");
 		goto out;
@@ -613,17 +639,19 @@ int cmp_tx_request(struct cmp_tx *tx)
 			long after = pr ? ASN1_INTEGER_get(pr->checkAfter) : -1;
 
 			if (after < 0 || after > 86400) {
-				f = fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.3.22: pollRep checkAfter %ld", after);
+				f = fail(tx, CMP_F_PROTOCOL,
+					 "RFC 4210 5.3.22: pollRep checkAfter %ld", after);
 				goto out;
 			}
 			if (time(NULL) + after > deadline) {
 				f = fail(tx, CMP_F_WAITING,
-					 "the CA still asks to wait (checkAfter %lds) at the %ds polling deadline",
+					 "the CA still asks to wait (checkAfter %lds) at the %ds "
+					 "polling deadline",
 					 after, deadline_s);
 				goto out;
 			}
 			if (after > 0)
-				nanosleep(&(struct timespec){ .tv_sec = after }, NULL);
+				nanosleep(&(struct timespec){.tv_sec = after}, NULL);
 		} else if (rep->body->type != want) {
 			f = fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.3: expected %s, got %s",
 				 cmp_body_name(want), cmp_body_name(rep->body->type));
@@ -634,7 +662,8 @@ int cmp_tx_request(struct cmp_tx *tx)
 			if (!waiting)
 				break;
 			if (time(NULL) >= deadline) {
-				f = fail(tx, CMP_F_WAITING, "the CA still says waiting at the %ds deadline",
+				f = fail(tx, CMP_F_WAITING,
+					 "the CA still says waiting at the %ds deadline",
 					 deadline_s);
 				goto out;
 			}
@@ -661,9 +690,10 @@ static PKR_CERTSTATUS *cert_status(X509 *cert, int id, int accept)
 	ASN1_OCTET_STRING_free(cs->certHash);
 	if ((cs->certHash = X509_digest_sig(cert, NULL, NULL)) == NULL ||
 	    !ASN1_INTEGER_set(cs->certReqId, id) ||
-	    (cs->statusInfo = cmp_pkisi_new(accept ? CMP_ST_ACCEPTED : CMP_ST_REJECTION,
-					    accept ? 0 : 1UL << OSSL_CMP_PKIFAILUREINFO_badCertTemplate,
-					    accept ? NULL : "certificate not accepted by the client")) == NULL) {
+	    (cs->statusInfo = cmp_pkisi_new(
+		     accept ? CMP_ST_ACCEPTED : CMP_ST_REJECTION,
+		     accept ? 0 : 1UL << OSSL_CMP_PKIFAILUREINFO_badCertTemplate,
+		     accept ? NULL : "certificate not accepted by the client")) == NULL) {
 		PKR_CERTSTATUS_free(cs);
 		return NULL;
 	}
@@ -672,7 +702,7 @@ static PKR_CERTSTATUS *cert_status(X509 *cert, int id, int accept)
 
 int cmp_tx_confirm(struct cmp_tx *tx, int accept)
 {
-	X509 *certs[MAX_REQS] = { tx->r.sign_cert, tx->r.enc_cert };
+	X509 *certs[MAX_REQS] = {tx->r.sign_cert, tx->r.enc_cert};
 	PKR_MSG *m = NULL, *rep = NULL;
 	int f;
 

@@ -12,13 +12,13 @@
 
 /* What a CA profile says about the protocol. */
 struct cmp_client_cfg {
-	struct transport *transport;  /* the caller's */
-	struct cmp_pbm_params pbm;    /* for our PBM-protected requests */
-	int implicit_confirm;         /* offer implicitConfirm */
-	int poll_deadline;            /* seconds of waiting/polling in all, 0: 300 */
-	const X509_NAME *recipient;   /* NULL: NULL-DN */
-	X509_STORE *trust;            /* for signature-protected replies */
-	int pvno;                     /* 0: 2 */
+	struct transport *transport; /* the caller's */
+	struct cmp_pbm_params pbm;   /* for our PBM-protected requests */
+	int implicit_confirm;	     /* offer implicitConfirm */
+	int poll_deadline;	     /* seconds of waiting/polling in all, 0: 300 */
+	const X509_NAME *recipient;  /* NULL: NULL-DN */
+	X509_STORE *trust;	     /* for signature-protected replies */
+	int pvno;		     /* 0: 2 */
 };
 
 enum cmp_req_type { CMP_REQ_IR = 0, CMP_REQ_CR, CMP_REQ_KUR };
@@ -26,31 +26,31 @@ enum cmp_req_type { CMP_REQ_IR = 0, CMP_REQ_CR, CMP_REQ_KUR };
 struct cmp_request {
 	enum cmp_req_type type;
 	/* ir/cr with PBM: */
-	const char *reference;        /* senderKID */
+	const char *reference; /* senderKID */
 	const unsigned char *secret;
 	size_t secret_len;
 	/* kur (and cr with a certificate): the current key and certificate */
 	EVP_PKEY *old_key;
 	X509 *old_cert;
-	STACK_OF(X509) *old_chain;
+	STACK_OF(X509) * old_chain;
 	/* both */
-	EVP_PKEY *new_key;            /* the client-made signing key */
-	const X509_NAME *subject;     /* requested subject; kur: NULL = old subject */
-	int sender_is_subject;        /* sender = subject instead of NULL-DN */
-	int dual;                     /* crm[1]: CA-generated encryption key */
-	int enc_key_type;             /* enum key_type hint for the CA, -1: none */
-	EVP_PKEY *kek;                /* RSA protocolEncrKey to use, NULL: make one */
+	EVP_PKEY *new_key;	  /* the client-made signing key */
+	const X509_NAME *subject; /* requested subject; kur: NULL = old subject */
+	int sender_is_subject;	  /* sender = subject instead of NULL-DN */
+	int dual;		  /* crm[1]: CA-generated encryption key */
+	int enc_key_type;	  /* enum key_type hint for the CA, -1: none */
+	EVP_PKEY *kek;		  /* RSA protocolEncrKey to use, NULL: make one */
 };
 
 enum cmp_fault {
 	CMP_OK = 0,
-	CMP_F_TRANSIENT,  /* network, timeout, 5xx: may be retried */
-	CMP_F_REJECTED,   /* the CA said no (status rejection, or an error body) */
-	CMP_F_BADMAC,     /* our MAC was refused, or the reply's did not verify */
-	CMP_F_PROTOCOL,   /* malformed or unexpected reply */
-	CMP_F_WAITING,    /* still waiting at the polling deadline */
-	CMP_F_CONFIG,     /* bad URL, 4xx, missing trust anchor */
-	CMP_F_KEY,        /* returned key or certificate does not fit */
+	CMP_F_TRANSIENT, /* network, timeout, 5xx: may be retried */
+	CMP_F_REJECTED,	 /* the CA said no (status rejection, or an error body) */
+	CMP_F_BADMAC,	 /* our MAC was refused, or the reply's did not verify */
+	CMP_F_PROTOCOL,	 /* malformed or unexpected reply */
+	CMP_F_WAITING,	 /* still waiting at the polling deadline */
+	CMP_F_CONFIG,	 /* bad URL, 4xx, missing trust anchor */
+	CMP_F_KEY,	 /* returned key or certificate does not fit */
 	CMP_F_INTERNAL,
 	CMP_F__MAX
 };
@@ -60,10 +60,10 @@ const char *cmp_fault_name(int fault);
 
 enum cmp_step {
 	CMP_STEP_NONE = 0,
-	CMP_STEP_REQUEST,   /* about to send the request: codes may be spent */
-	CMP_STEP_RESPONSE,  /* certificates received and verified */
-	CMP_STEP_CONFIRM,   /* about to send certConf */
-	CMP_STEP_DONE,      /* pkiConf received, or implicit confirmation */
+	CMP_STEP_REQUEST,  /* about to send the request: codes may be spent */
+	CMP_STEP_RESPONSE, /* certificates received and verified */
+	CMP_STEP_CONFIRM,  /* about to send certConf */
+	CMP_STEP_DONE,	   /* pkiConf received, or implicit confirmation */
 	CMP_STEP__MAX
 };
 
@@ -71,20 +71,20 @@ const char *cmp_step_name(int step);
 
 /* Everything the transaction produced; owned by the transaction. */
 struct cmp_result {
-	int fault;                  /* enum cmp_fault */
-	char reason[1024];          /* readable, no secrets */
-	int step;                   /* enum cmp_step reached */
+	int fault;	   /* enum cmp_fault */
+	char reason[1024]; /* readable, no secrets */
+	int step;	   /* enum cmp_step reached */
 	unsigned char tid[CMP_NONCE_LEN];
-	int status[2];              /* PKIStatus per request, -1 none */
+	int status[2]; /* PKIStatus per request, -1 none */
 	unsigned long failbits[2];
-	X509 *sign_cert;            /* certReqId 0 */
-	X509 *enc_cert;             /* certReqId 1 */
-	EVP_PKEY *enc_key;          /* the CA-generated encryption key */
-	STACK_OF(X509) *ca_pubs;
-	STACK_OF(X509) *extra_certs;
-	int implicit_confirmed;     /* the CA granted implicitConfirm */
-	int subject_changed;        /* the CA changed the requested subject */
-	int polls;                  /* pollReq messages sent */
+	X509 *sign_cert;   /* certReqId 0 */
+	X509 *enc_cert;	   /* certReqId 1 */
+	EVP_PKEY *enc_key; /* the CA-generated encryption key */
+	STACK_OF(X509) * ca_pubs;
+	STACK_OF(X509) * extra_certs;
+	int implicit_confirmed; /* the CA granted implicitConfirm */
+	int subject_changed;	/* the CA changed the requested subject */
+	int polls;		/* pollReq messages sent */
 };
 
 struct cmp_tx;
@@ -93,8 +93,8 @@ struct cmp_tx;
 typedef int cmp_step_fn(void *arg, int step, const struct cmp_result *r);
 
 /* A transaction; the cfg and req (and what they point to) must outlive it. */
-struct cmp_tx *cmp_tx_new(const struct cmp_client_cfg *cfg,
-			  const struct cmp_request *req, cmp_step_fn *on_step, void *arg);
+struct cmp_tx *cmp_tx_new(const struct cmp_client_cfg *cfg, const struct cmp_request *req,
+			  cmp_step_fn *on_step, void *arg);
 
 /*
  * Sends the request, polls while the CA says waiting, verifies the reply and
@@ -119,10 +119,10 @@ const X509_ALGOR *cmp_tx_reply_pbm(const struct cmp_tx *tx);
  * interrupted process received: tid, the CA's last senderNonce and PBM
  * parameters as that process recorded them. Follow with cmp_tx_confirm().
  */
-struct cmp_tx *cmp_tx_resume(const struct cmp_client_cfg *cfg,
-			     const struct cmp_request *req, const unsigned char *tid,
-			     const unsigned char *nonce, size_t nonce_len, const unsigned char *pbm_der,
-			     size_t pbm_len, X509 *sign_cert, X509 *enc_cert);
+struct cmp_tx *cmp_tx_resume(const struct cmp_client_cfg *cfg, const struct cmp_request *req,
+			     const unsigned char *tid, const unsigned char *nonce, size_t nonce_len,
+			     const unsigned char *pbm_der, size_t pbm_len, X509 *sign_cert,
+			     X509 *enc_cert);
 
 void cmp_tx_free(struct cmp_tx *tx);
 

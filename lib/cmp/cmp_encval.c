@@ -26,8 +26,9 @@ static EVP_CIPHER *symm_cipher(const X509_ALGOR *alg, char *err, size_t errlen)
 		break;
 	case NID_cast5_cbc:
 		if (!keys_legacy_provider()) {
-			snprintf(err, errlen, "CAST5-CBC needs OpenSSL's legacy provider, "
-					      "which is not available here");
+			snprintf(err, errlen,
+				 "CAST5-CBC needs OpenSSL's legacy provider, "
+				 "which is not available here");
 			return NULL;
 		}
 		break;
@@ -56,7 +57,8 @@ static int symm_iv(const X509_ALGOR *alg, const EVP_CIPHER *c, unsigned char *iv
 	if (alg->parameter->type == V_ASN1_OCTET_STRING)
 		return ASN1_TYPE_get_octetstring(alg->parameter, iv, ivlen) == ivlen ? 0 : -1;
 	if (alg->parameter->type == V_ASN1_SEQUENCE) {
-		/* CAST5CBCParameters ::= SEQUENCE { iv OCTET STRING DEFAULT 0, keyLength INTEGER } */
+		/* CAST5CBCParameters ::= SEQUENCE { iv OCTET STRING DEFAULT 0, keyLength INTEGER }
+		 */
 		const ASN1_STRING *s = alg->parameter->value.sequence;
 		const unsigned char *p = s->data;
 		long l;
@@ -77,8 +79,8 @@ static int symm_iv(const X509_ALGOR *alg, const EVP_CIPHER *c, unsigned char *iv
 static int unwrap_cek(const PKR_ENCVAL *ev, EVP_PKEY *kek, unsigned char *cek, size_t cap)
 {
 	int oaep = ev->keyAlg != NULL && OBJ_obj2nid(ev->keyAlg->algorithm) == NID_rsaesOaep;
-	int tries[2] = { oaep ? RSA_PKCS1_OAEP_PADDING : RSA_PKCS1_PADDING,
-			 ev->keyAlg == NULL ? RSA_PKCS1_OAEP_PADDING : 0 };
+	int tries[2] = {oaep ? RSA_PKCS1_OAEP_PADDING : RSA_PKCS1_PADDING,
+			ev->keyAlg == NULL ? RSA_PKCS1_OAEP_PADDING : 0};
 
 	for (int i = 0; i < 2 && tries[i] != 0; i++) {
 		EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, kek, NULL);
@@ -150,8 +152,9 @@ EVP_PKEY *cmp_encval_decrypt(const PKR_ENCVAL *ev, EVP_PKEY *kek, char *err, siz
 	r = ASN1_get_object(&p, &l, &tag, &class, n1 + n2);
 	if ((r & 0x80) || tag != V_ASN1_SEQUENCE ||
 	    (size_t)(p - out) + (size_t)l > (size_t)(n1 + n2)) {
-		snprintf(err, errlen, "decrypted encValue is not a DER private key "
-				      "(wrong key or corrupted data)");
+		snprintf(err, errlen,
+			 "decrypted encValue is not a DER private key "
+			 "(wrong key or corrupted data)");
 		goto out;
 	}
 	l += (long)(p - out);
@@ -169,7 +172,7 @@ out:
 }
 
 PKR_ENCVAL *cmp_encval_encrypt(EVP_PKEY *key, EVP_PKEY *recipient, const EVP_CIPHER *cipher,
-				int oaep)
+			       int oaep)
 {
 	const EVP_CIPHER *c = cipher != NULL ? cipher : EVP_aes_256_cbc();
 	unsigned char cek[EVP_MAX_KEY_LENGTH], iv[EVP_MAX_IV_LENGTH], *p8 = NULL, *ct = NULL;
@@ -191,7 +194,8 @@ PKR_ENCVAL *cmp_encval_encrypt(EVP_PKEY *key, EVP_PKEY *recipient, const EVP_CIP
 		goto out;
 	if ((pc = EVP_PKEY_CTX_new_from_pkey(NULL, recipient, NULL)) == NULL ||
 	    EVP_PKEY_encrypt_init(pc) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_padding(pc, oaep ? RSA_PKCS1_OAEP_PADDING : RSA_PKCS1_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pc, oaep ? RSA_PKCS1_OAEP_PADDING : RSA_PKCS1_PADDING) <=
+		    0 ||
 	    EVP_PKEY_encrypt(pc, ek, &eklen, cek, (size_t)klen) <= 0)
 		goto out;
 	if ((ev = PKR_ENCVAL_new()) == NULL || (ev->symmAlg = X509_ALGOR_new()) == NULL ||
@@ -224,4 +228,3 @@ out:
 	}
 	return ev;
 }
-

@@ -74,7 +74,8 @@ PKR_HEADER *cmp_hdr_new(const struct cmp_hdr_args *a)
 		PKR_ITAV *itav = PKR_ITAV_new();
 
 		/* RFC 4210 5.1.1.1: ImplicitConfirmValue ::= NULL */
-		if (itav == NULL || (itav->infoType = OBJ_nid2obj(NID_id_it_implicitConfirm)) == NULL ||
+		if (itav == NULL ||
+		    (itav->infoType = OBJ_nid2obj(NID_id_it_implicitConfirm)) == NULL ||
 		    (itav->infoValue = ASN1_TYPE_new()) == NULL ||
 		    !ASN1_TYPE_set1(itav->infoValue, V_ASN1_NULL, NULL) ||
 		    (h->generalInfo = sk_PKR_ITAV_new_null()) == NULL ||
@@ -128,7 +129,8 @@ PKR_MSG *cmp_msg_decode(const unsigned char *der, size_t len, char *err, size_t 
 	r = ASN1_get_object(&p, &inner, &tag, &class, (long)len);
 	if (r & 0x80) {
 		ERR_clear_error();
-		snprintf(err, errlen, "RFC 4210 5.1: reply is truncated or not DER (%zu bytes)", len);
+		snprintf(err, errlen, "RFC 4210 5.1: reply is truncated or not DER (%zu bytes)",
+			 len);
 		return NULL;
 	}
 	if (!(r & V_ASN1_CONSTRUCTED) || tag != V_ASN1_SEQUENCE || class != V_ASN1_UNIVERSAL) {

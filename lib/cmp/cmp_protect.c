@@ -19,18 +19,19 @@ typedef struct {
 	X509_ALGOR *mac;
 } PKR_PBMPARAM;
 DECLARE_ASN1_FUNCTIONS(PKR_PBMPARAM)
-ASN1_SEQUENCE(PKR_PBMPARAM) = {
-	ASN1_SIMPLE(PKR_PBMPARAM, salt, ASN1_OCTET_STRING),
-	ASN1_SIMPLE(PKR_PBMPARAM, owf, X509_ALGOR),
-	ASN1_SIMPLE(PKR_PBMPARAM, iterationCount, ASN1_INTEGER),
-	ASN1_SIMPLE(PKR_PBMPARAM, mac, X509_ALGOR),
-} ASN1_SEQUENCE_END(PKR_PBMPARAM)
-IMPLEMENT_ASN1_FUNCTIONS(PKR_PBMPARAM)
+ASN1_SEQUENCE(PKR_PBMPARAM) =
+	{
+		ASN1_SIMPLE(PKR_PBMPARAM, salt, ASN1_OCTET_STRING),
+		ASN1_SIMPLE(PKR_PBMPARAM, owf, X509_ALGOR),
+		ASN1_SIMPLE(PKR_PBMPARAM, iterationCount, ASN1_INTEGER),
+		ASN1_SIMPLE(PKR_PBMPARAM, mac, X509_ALGOR),
+} ASN1_SEQUENCE_END(PKR_PBMPARAM) IMPLEMENT_ASN1_FUNCTIONS(PKR_PBMPARAM)
 
 #define MAX_SALT 128
 
-/* Digest for a MAC algorithm of PBM, or NULL. */
-static const EVP_MD *mac_md(int nid)
+	/* Digest for a MAC algorithm of PBM, or NULL. */
+	static const EVP_MD
+	* mac_md(int nid)
 {
 	switch (nid) {
 	case NID_hmac_sha1:
@@ -102,8 +103,8 @@ static int pbm_compute(const PKR_PBMPARAM *pp, const unsigned char *secret, size
 		return -1;
 	}
 	if (iter < 1 || iter > CMP_PBM_MAX_ITER) {
-		snprintf(err, errlen, "RFC 4210 5.1.3.1: PBM iteration count %ld outside 1..%d", iter,
-			 CMP_PBM_MAX_ITER);
+		snprintf(err, errlen, "RFC 4210 5.1.3.1: PBM iteration count %ld outside 1..%d",
+			 iter, CMP_PBM_MAX_ITER);
 		return -1;
 	}
 	if (pp->salt->length > MAX_SALT) {
@@ -164,8 +165,8 @@ X509_ALGOR *cmp_pbm_alg_new(const struct cmp_pbm_params *p)
 
 	if (pp == NULL || cmp_random(salt, (size_t)salt_len) < 0 ||
 	    !ASN1_OCTET_STRING_set(pp->salt, salt, salt_len) ||
-	    !X509_ALGOR_set0(pp->owf, OBJ_nid2obj(p->owf_nid ? p->owf_nid : NID_sha256), V_ASN1_UNDEF,
-			     NULL) ||
+	    !X509_ALGOR_set0(pp->owf, OBJ_nid2obj(p->owf_nid ? p->owf_nid : NID_sha256),
+			     V_ASN1_UNDEF, NULL) ||
 	    !X509_ALGOR_set0(pp->mac, OBJ_nid2obj(p->mac_nid ? p->mac_nid : NID_hmacWithSHA256),
 			     V_ASN1_UNDEF, NULL) ||
 	    !ASN1_INTEGER_set(pp->iterationCount, p->iterations ? p->iterations : 500))
@@ -202,7 +203,7 @@ static PKR_PBMPARAM *pbm_params(const X509_ALGOR *alg)
 /* DER of ProtectedPart from the structures (for messages we build). */
 static int protpart_der(const PKR_MSG *m, unsigned char **der)
 {
-	PKR_PROTPART pp = { m->header, m->body };
+	PKR_PROTPART pp = {m->header, m->body};
 
 	*der = NULL;
 	return ASN1_item_i2d((ASN1_VALUE *)&pp, der, ASN1_ITEM_rptr(PKR_PROTPART));
@@ -267,7 +268,8 @@ static int protect_pbm(PKR_MSG *m, const struct cmp_protection *p, char *err, si
 	X509_ALGOR_free(m->header->protectionAlg);
 	m->header->protectionAlg =
 		p->pbm_reuse != NULL ? X509_ALGOR_dup(p->pbm_reuse) : cmp_pbm_alg_new(&p->pbm);
-	if (m->header->protectionAlg == NULL || (pp = pbm_params(m->header->protectionAlg)) == NULL) {
+	if (m->header->protectionAlg == NULL ||
+	    (pp = pbm_params(m->header->protectionAlg)) == NULL) {
 		snprintf(err, errlen, "cannot build PBM parameters");
 		goto out;
 	}
@@ -278,7 +280,8 @@ static int protect_pbm(PKR_MSG *m, const struct cmp_protection *p, char *err, si
 		goto out;
 	}
 	err[0] = '\0';
-	if ((maclen = pbm_compute(pp, p->secret, p->secret_len, der, (size_t)n, mac, err, errlen)) < 0)
+	if ((maclen = pbm_compute(pp, p->secret, p->secret_len, der, (size_t)n, mac, err, errlen)) <
+	    0)
 		goto out;
 	ASN1_BIT_STRING_free(m->protection);
 	if ((m->protection = ASN1_BIT_STRING_new()) == NULL ||
@@ -310,7 +313,8 @@ static int protect_sig(PKR_MSG *m, const struct cmp_protection *p, char *err, si
 	X509_ALGOR_free(m->header->protectionAlg);
 	if ((m->header->protectionAlg = X509_ALGOR_new()) == NULL ||
 	    !X509_ALGOR_set0(m->header->protectionAlg, OBJ_nid2obj(sig_nid),
-			     EVP_PKEY_get_base_id(p->key) == EVP_PKEY_RSA ? V_ASN1_NULL : V_ASN1_UNDEF,
+			     EVP_PKEY_get_base_id(p->key) == EVP_PKEY_RSA ? V_ASN1_NULL
+									  : V_ASN1_UNDEF,
 			     NULL))
 		goto out;
 	/* RFC 4210 5.1.1: senderKID identifies the key; use the SKI */
@@ -408,9 +412,11 @@ int cmp_verify_pbm(const unsigned char *der, size_t len, const PKR_MSG *m,
 		rc = CMP_VERIFY_UNSUPPORTED;
 		goto out;
 	}
-	if (maclen != m->protection->length || CRYPTO_memcmp(mac, m->protection->data, (size_t)maclen) != 0) {
+	if (maclen != m->protection->length ||
+	    CRYPTO_memcmp(mac, m->protection->data, (size_t)maclen) != 0) {
 		snprintf(err, errlen,
-			 "RFC 4210 5.1.3.1: PBM mismatch (wrong authorization code, or altered message)");
+			 "RFC 4210 5.1.3.1: PBM mismatch (wrong authorization code, or altered "
+			 "message)");
 		rc = CMP_VERIFY_BAD;
 		goto out;
 	}
@@ -427,7 +433,8 @@ static X509 *find_signer(const PKR_MSG *m)
 	const ASN1_OCTET_STRING *kid = m->header->senderKID;
 
 	for (int i = 0; kid != NULL && i < sk_X509_num(m->extraCerts); i++) {
-		const ASN1_OCTET_STRING *ski = X509_get0_subject_key_id(sk_X509_value(m->extraCerts, i));
+		const ASN1_OCTET_STRING *ski =
+			X509_get0_subject_key_id(sk_X509_value(m->extraCerts, i));
 
 		if (ski != NULL && ASN1_OCTET_STRING_cmp(ski, kid) == 0)
 			return sk_X509_value(m->extraCerts, i);
@@ -436,10 +443,10 @@ static X509 *find_signer(const PKR_MSG *m)
 }
 
 int cmp_verify_sig(const unsigned char *der, size_t len, const PKR_MSG *m, X509_STORE *trust,
-		   STACK_OF(X509) *untrusted, X509 **signer, char *err, size_t errlen)
+		   STACK_OF(X509) * untrusted, X509 **signer, char *err, size_t errlen)
 {
-	int sig_nid = OBJ_obj2nid(m->header->protectionAlg ? m->header->protectionAlg->algorithm
-							   : NULL);
+	int sig_nid =
+		OBJ_obj2nid(m->header->protectionAlg ? m->header->protectionAlg->algorithm : NULL);
 	int md_nid, pk_nid, rc = CMP_VERIFY_BAD;
 	STACK_OF(X509) *chain_help = NULL;
 	X509_STORE_CTX *sc = NULL;
@@ -490,7 +497,7 @@ int cmp_verify_sig(const unsigned char *der, size_t len, const PKR_MSG *m, X509_
 		goto out;
 	if (X509_verify_cert(sc) != 1) {
 		snprintf(err, errlen, "signer \"%s\" is not trusted: %s",
-			 X509_NAME_oneline(X509_get_subject_name(cert), (char[256]){ 0 }, 256),
+			 X509_NAME_oneline(X509_get_subject_name(cert), (char[256]){0}, 256),
 			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(sc)));
 		goto out;
 	}

@@ -247,8 +247,8 @@ X509 *ca_mint(X509 *ca_cert, EVP_PKEY *ca_key, const X509_NAME *subject, EVP_PKE
 	rnd[0] &= 0x7f; /* positive */
 	rnd[0] |= 0x40; /* and 16 bytes long */
 	if ((bn = BN_bin2bn(rnd, sizeof(rnd), NULL)) == NULL ||
-	    !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) || !X509_set_version(x, X509_VERSION_3) ||
-	    !X509_set_subject_name(x, subject) ||
+	    !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
+	    !X509_set_version(x, X509_VERSION_3) || !X509_set_subject_name(x, subject) ||
 	    !X509_set_issuer_name(x, ca_cert ? X509_get_subject_name(ca_cert) : subject) ||
 	    !(spki != NULL ? spki_copy(X509_get_X509_PUBKEY(x), spki) : X509_set_pubkey(x, pub)) ||
 	    X509_gmtime_adj(X509_getm_notBefore(x), -60) == NULL ||
@@ -258,7 +258,8 @@ X509 *ca_mint(X509 *ca_cert, EVP_PKEY *ca_key, const X509_NAME *subject, EVP_PKE
 	switch (usage) {
 	case MINT_CA:
 		ok = add_ext(x, &v3, NID_basic_constraints, "critical,CA:TRUE") &&
-		     add_ext(x, &v3, NID_key_usage, "critical,digitalSignature,keyCertSign,cRLSign");
+		     add_ext(x, &v3, NID_key_usage,
+			     "critical,digitalSignature,keyCertSign,cRLSign");
 		break;
 	case MINT_TLS_SERVER:
 		/* for the test CA's HTTPS listener on loopback */
@@ -270,16 +271,18 @@ X509 *ca_mint(X509 *ca_cert, EVP_PKEY *ca_key, const X509_NAME *subject, EVP_PKE
 	case MINT_ENCRYPTION:
 		ok = add_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE") &&
 		     add_ext(x, &v3, NID_key_usage,
-			     pub != NULL && EVP_PKEY_is_a(pub, "EC") ? "critical,keyAgreement"
-						      : "critical,keyEncipherment,dataEncipherment");
+			     pub != NULL && EVP_PKEY_is_a(pub, "EC")
+				     ? "critical,keyAgreement"
+				     : "critical,keyEncipherment,dataEncipherment");
 		break;
 	default:
 		ok = add_ext(x, &v3, NID_basic_constraints, "critical,CA:FALSE") &&
 		     add_ext(x, &v3, NID_key_usage, "critical,digitalSignature,nonRepudiation");
 	}
 	ok = ok && add_ext(x, &v3, NID_subject_key_identifier, "hash") &&
-	     (ca_cert == NULL && usage != MINT_CA ? 1
-	      : add_ext(x, &v3, NID_authority_key_identifier, "keyid:always")) &&
+	     (ca_cert == NULL && usage != MINT_CA
+		      ? 1
+		      : add_ext(x, &v3, NID_authority_key_identifier, "keyid:always")) &&
 	     X509_sign(x, ca_key, EVP_sha256()) > 0;
 out:
 	ERR_clear_error();

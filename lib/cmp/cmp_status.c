@@ -7,18 +7,37 @@
 #include "cmp/cmp.h"
 
 static const char *const status_names[] = {
-	"accepted", "grantedWithMods", "rejection", "waiting",
+	"accepted",	     "grantedWithMods",	       "rejection",	   "waiting",
 	"revocationWarning", "revocationNotification", "keyUpdateWarning",
 };
 
 static const char *const failinfo_names[] = {
-	"badAlg", "badMessageCheck", "badRequest", "badTime", "badCertId",
-	"badDataFormat", "wrongAuthority", "incorrectData", "missingTimeStamp",
-	"badPOP", "certRevoked", "certConfirmed", "wrongIntegrity",
-	"badRecipientNonce", "timeNotAvailable", "unacceptedPolicy",
-	"unacceptedExtension", "addInfoNotAvailable", "badSenderNonce",
-	"badCertTemplate", "signerNotTrusted", "transactionIdInUse",
-	"unsupportedVersion", "notAuthorized", "systemUnavail", "systemFailure",
+	"badAlg",
+	"badMessageCheck",
+	"badRequest",
+	"badTime",
+	"badCertId",
+	"badDataFormat",
+	"wrongAuthority",
+	"incorrectData",
+	"missingTimeStamp",
+	"badPOP",
+	"certRevoked",
+	"certConfirmed",
+	"wrongIntegrity",
+	"badRecipientNonce",
+	"timeNotAvailable",
+	"unacceptedPolicy",
+	"unacceptedExtension",
+	"addInfoNotAvailable",
+	"badSenderNonce",
+	"badCertTemplate",
+	"signerNotTrusted",
+	"transactionIdInUse",
+	"unsupportedVersion",
+	"notAuthorized",
+	"systemUnavail",
+	"systemFailure",
 	"duplicateCertReq",
 };
 
@@ -58,7 +77,7 @@ unsigned long cmp_pkisi_failbits(const PKR_PKISI *si)
 	return bits;
 }
 
-void cmp_freetext(const STACK_OF(ASN1_STRING) *t, char *buf, size_t len)
+void cmp_freetext(const STACK_OF(ASN1_STRING) * t, char *buf, size_t len)
 {
 	size_t used = 0;
 

@@ -79,7 +79,8 @@ static int parse_cmp_url(struct transport *t, const char *url, char *err, size_t
 		hl = (size_t)((colon ? colon : end) - h);
 		t->host = OPENSSL_strndup(h, hl);
 	}
-	t->port = colon ? OPENSSL_strndup(colon + 1, (size_t)(end - colon - 1)) : OPENSSL_strdup("829");
+	t->port = colon ? OPENSSL_strndup(colon + 1, (size_t)(end - colon - 1))
+			: OPENSSL_strdup("829");
 	if (t->host == NULL || t->port == NULL || hl == 0 || t->port[0] == '\0' ||
 	    strspn(t->port, "0123456789") != strlen(t->port) || atoi(t->port) > 65535) {
 		snprintf(err, errlen, "%s: expected cmp://HOST[:PORT]", url);
@@ -98,7 +99,7 @@ struct transport *transport_new(const struct transport_cfg *cfg, char *err, size
 		return NULL;
 	}
 	t->framing = cfg->framing == FRAMING_V10 || cfg->framing == FRAMING_V0 ? cfg->framing
-									     : FRAMING_AUTO;
+									       : FRAMING_AUTO;
 	t->connect_timeout = cfg->connect_timeout > 0 ? cfg->connect_timeout : 10;
 	t->read_timeout = cfg->read_timeout > 0 ? cfg->read_timeout : 60;
 	if (url == NULL) {
@@ -112,7 +113,8 @@ struct transport *transport_new(const struct transport_cfg *cfg, char *err, size
 		return t;
 	}
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-		snprintf(err, errlen, "%s: the CA URL must start with http://, https:// or cmp://", url);
+		snprintf(err, errlen, "%s: the CA URL must start with http://, https:// or cmp://",
+			 url);
 		goto fail;
 	}
 	t->kind = T_HTTP;
@@ -130,7 +132,8 @@ struct transport *transport_new(const struct transport_cfg *cfg, char *err, size
 		if (cfg->tls_ca_file != NULL) {
 			if (!SSL_CTX_load_verify_locations(t->ssl_ctx, cfg->tls_ca_file, NULL)) {
 				ERR_clear_error();
-				snprintf(err, errlen, "%s: cannot load TLS CA file", cfg->tls_ca_file);
+				snprintf(err, errlen, "%s: cannot load TLS CA file",
+					 cfg->tls_ca_file);
 				goto fail;
 			}
 		} else if (!SSL_CTX_set_default_verify_paths(t->ssl_ctx)) {
@@ -153,7 +156,8 @@ static BIO *tls_cb(BIO *bio, void *arg, int connect, int detail)
 		SSL *ssl = sbio ? SSL_new(t->ssl_ctx) : NULL;
 
 		unsigned char ip[16];
-		int is_ip = inet_pton(AF_INET, t->host, ip) == 1 || inet_pton(AF_INET6, t->host, ip) == 1;
+		int is_ip = inet_pton(AF_INET, t->host, ip) == 1 ||
+			    inet_pton(AF_INET6, t->host, ip) == 1;
 
 		/* RFC 6125: a name is checked against DNS names, an address against IP SANs */
 		if (ssl == NULL || (!is_ip && !SSL_set_tlsext_host_name(ssl, t->host)) ||
@@ -209,22 +213,26 @@ static int http_exchange(struct transport *t, BIO *bio, BIO *rbio, const unsigne
 			     ERR_GET_REASON(e) == HTTP_R_MISSING_CONTENT_TYPE ||
 			     ERR_GET_REASON(e) == HTTP_R_ASN1_LEN_EXCEEDS_MAX_RESP_LEN))
 				bad_reply = 1;
-			if (ERR_GET_LIB(e) == ERR_LIB_HTTP && ERR_GET_REASON(e) == HTTP_R_RECEIVED_ERROR &&
-			    edata != NULL && status[0] == '\0')
+			if (ERR_GET_LIB(e) == ERR_LIB_HTTP &&
+			    ERR_GET_REASON(e) == HTTP_R_RECEIVED_ERROR && edata != NULL &&
+			    status[0] == '\0')
 				snprintf(status, sizeof(status), "%s", edata);
 			else if (strcmp(first, "transfer failed") == 0)
-				snprintf(first, sizeof(first), "%s%s%s", ERR_reason_error_string(e)
-					 ? ERR_reason_error_string(e) : "error",
+				snprintf(first, sizeof(first), "%s%s%s",
+					 ERR_reason_error_string(e) ? ERR_reason_error_string(e)
+								    : "error",
 					 edata && *edata ? ": " : "", edata ? edata : "");
 		}
 		if (bad_reply) {
-			snprintf(err, errlen, "HTTP %s:%s: the reply is not a PKIMessage (%s)", t->host,
-				 t->port, first);
+			snprintf(err, errlen, "HTTP %s:%s: the reply is not a PKIMessage (%s)",
+				 t->host, t->port, first);
 			return TRANSPORT_BADREPLY;
 		}
 		if (strstr(first, "certificate verify failed") != NULL) {
-			snprintf(err, errlen, "HTTPS %s:%s: the server's certificate is not trusted "
-					      "(check tls_ca_file): %s", t->host, t->port, first);
+			snprintf(err, errlen,
+				 "HTTPS %s:%s: the server's certificate is not trusted "
+				 "(check tls_ca_file): %s",
+				 t->host, t->port, first);
 			return TRANSPORT_FATAL;
 		}
 		if (strstr(status, "code=4") != NULL) {
@@ -258,7 +266,7 @@ static int http_exchange(struct transport *t, BIO *bio, BIO *rbio, const unsigne
 /* Connects within the timeout. Returns the fd or -1 (err set). */
 static int tcp_connect(struct transport *t, long long deadline, char *err, size_t errlen)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL, *ai;
 	int fd = -1, r;
 
 	if ((r = getaddrinfo(t->host, t->port, &hints, &res)) != 0) {
@@ -284,7 +292,8 @@ static int tcp_connect(struct transport *t, long long deadline, char *err, size_
 				break;
 			errno = soerr ? soerr : ETIMEDOUT;
 		}
-		snprintf(err, errlen, "cmp://%s:%s: connect: %s", t->host, t->port, strerror(errno));
+		snprintf(err, errlen, "cmp://%s:%s: connect: %s", t->host, t->port,
+			 strerror(errno));
 		close(fd);
 		fd = -1;
 	}
@@ -294,7 +303,7 @@ static int tcp_connect(struct transport *t, long long deadline, char *err, size_
 
 static int io_wait(int fd, short ev, long long deadline)
 {
-	struct pollfd pfd = { .fd = fd, .events = ev };
+	struct pollfd pfd = {.fd = fd, .events = ev};
 	int r;
 
 	do {
@@ -379,8 +388,9 @@ int tcp_frame_read(int fd, int *v10, int *flags, int *type, unsigned char **payl
 	*n = 0;
 	r = read_full(fd, hdr, 5, deadline_ms, &eof);
 	if (r <= 0) {
-		snprintf(err, errlen, "%s", r == 0 || eof ? "the CA closed the connection without a reply"
-						  : "timeout or error reading the reply");
+		snprintf(err, errlen, "%s",
+			 r == 0 || eof ? "the CA closed the connection without a reply"
+				       : "timeout or error reading the reply");
 		return r == 0 ? 0 : -1;
 	}
 	len = (unsigned long)hdr[0] << 24 | (unsigned long)hdr[1] << 16 |
@@ -400,15 +410,16 @@ int tcp_frame_read(int fd, int *v10, int *flags, int *type, unsigned char **payl
 		hl = 1;
 	}
 	if (len < hl || len > TCP_MAX_FRAME) {
-		snprintf(err, errlen, "frame length %lu out of bounds (at most %d)", len, TCP_MAX_FRAME);
+		snprintf(err, errlen, "frame length %lu out of bounds (at most %d)", len,
+			 TCP_MAX_FRAME);
 		return -1;
 	}
 	*n = len - hl;
 	if ((*payload = OPENSSL_malloc(*n ? *n : 1)) == NULL)
 		return -1;
 	if (*n > 0 && read_full(fd, *payload, *n, deadline_ms, &eof) <= 0) {
-		snprintf(err, errlen, "frame truncated: %s", eof ? "the CA closed the connection"
-								  : "timeout");
+		snprintf(err, errlen, "frame truncated: %s",
+			 eof ? "the CA closed the connection" : "timeout");
 		OPENSSL_free(*payload);
 		*payload = NULL;
 		return -1;
@@ -472,19 +483,20 @@ static int tcp_once(struct transport *t, int v10, const unsigned char *req, size
 			OPENSSL_free(payload);
 			payload = NULL;
 			if (wait < 0 || now_ms() + wait * 1000 > deadline) {
-				snprintf(err, errlen, "cmp://%s:%s: transport polling past the deadline",
+				snprintf(err, errlen,
+					 "cmp://%s:%s: transport polling past the deadline",
 					 t->host, t->port);
 				return TRANSPORT_TRANSIENT;
 			}
 			if (wait > 0)
-				nanosleep(&(struct timespec){ .tv_sec = wait }, NULL);
+				nanosleep(&(struct timespec){.tv_sec = wait}, NULL);
 			type = TCP_POLLREQ;
 			body = pollref;
 			blen = 4;
 			continue;
 		}
-		snprintf(err, errlen, "cmp://%s:%s: unexpected TCP message type %d", t->host, t->port,
-			 rtype);
+		snprintf(err, errlen, "cmp://%s:%s: unexpected TCP message type %d", t->host,
+			 t->port, rtype);
 		OPENSSL_free(payload);
 		return TRANSPORT_TRANSIENT;
 	}
@@ -522,12 +534,15 @@ int transport_exchange(struct transport *t, const unsigned char *req, size_t len
 	return tcp_exchange(t, req, len, rsp, rsplen, err, errlen);
 }
 
-int transport_http_reply(const unsigned char *reply, size_t n, unsigned char **rsp,
-			 size_t *rsplen, char *err, size_t errlen)
+int transport_http_reply(const unsigned char *reply, size_t n, unsigned char **rsp, size_t *rsplen,
+			 char *err, size_t errlen)
 {
-	struct transport t = { .kind = T_HTTP, .host = "ca.test", .port = "80", .path = "/pkix/",
-			       .read_timeout = 5 };
-	static const unsigned char req[] = { 0x30, 0x00 };
+	struct transport t = {.kind = T_HTTP,
+			      .host = "ca.test",
+			      .port = "80",
+			      .path = "/pkix/",
+			      .read_timeout = 5};
+	static const unsigned char req[] = {0x30, 0x00};
 	BIO *sink = BIO_new(BIO_s_mem()), *src = BIO_new_mem_buf(reply, (int)n);
 	int rc = TRANSPORT_FATAL;
 

@@ -10,22 +10,22 @@
 
 enum transport_framing {
 	FRAMING_AUTO = 0, /* version 10, fall back to version 0 on errorMsgRep */
-	FRAMING_V10,      /* draft-ietf-pkix-cmp-transport-protocols */
-	FRAMING_V0,       /* RFC 2510 5.2 */
+	FRAMING_V10,	  /* draft-ietf-pkix-cmp-transport-protocols */
+	FRAMING_V0,	  /* RFC 2510 5.2 */
 };
 
 struct transport_cfg {
-	const char *url;         /* http://, https://, cmp://host[:829] */
+	const char *url;	 /* http://, https://, cmp://host[:829] */
 	const char *tls_ca_file; /* https: trust anchors for the server */
-	int framing;             /* enum transport_framing, cmp:// only */
-	int connect_timeout;     /* seconds, 0: 10 */
-	int read_timeout;        /* seconds, 0: 60 */
+	int framing;		 /* enum transport_framing, cmp:// only */
+	int connect_timeout;	 /* seconds, 0: 10 */
+	int read_timeout;	 /* seconds, 0: 60 */
 };
 
 enum transport_result {
 	TRANSPORT_OK = 0,
 	TRANSPORT_TRANSIENT = -1, /* refused, timeout, 5xx, dropped: may be retried */
-	TRANSPORT_FATAL = -2,     /* configuration (bad URL, 4xx, TLS trust) */
+	TRANSPORT_FATAL = -2,	  /* configuration (bad URL, 4xx, TLS trust) */
 	TRANSPORT_BADREPLY = -3,  /* an answer that is not a PKIMessage at all */
 };
 
@@ -46,8 +46,8 @@ int transport_exchange(struct transport *t, const unsigned char *req, size_t len
  * line, headers, body) instead of a connection: for the fuzz target and
  * tests. Returns and fills as transport_exchange().
  */
-int transport_http_reply(const unsigned char *reply, size_t n, unsigned char **rsp,
-			 size_t *rsplen, char *err, size_t errlen);
+int transport_http_reply(const unsigned char *reply, size_t n, unsigned char **rsp, size_t *rsplen,
+			 char *err, size_t errlen);
 
 /* The framing the TCP transport settled on (FRAMING_AUTO before any). */
 int transport_framing(const struct transport *t);
@@ -57,12 +57,12 @@ void transport_free(struct transport *t);
 /* ---- TCP framing, shared with pkiroll-ca ---- */
 
 enum tcp_msg_type {
-	TCP_PKIREQ = 0,   /* v10 pkiReq, v0 pkiMsg */
+	TCP_PKIREQ = 0, /* v10 pkiReq, v0 pkiMsg */
 	TCP_POLLREP = 1,
 	TCP_POLLREQ = 2,
-	TCP_FINREP = 3,   /* v10 finRep, v0 negPollRep */
+	TCP_FINREP = 3,	  /* v10 finRep, v0 negPollRep */
 	TCP_PARTIAL = 4,  /* v0 partialMsgRep */
-	TCP_PKIREP = 5,   /* v10 pkiRep, v0 finalMsgRep */
+	TCP_PKIREP = 5,	  /* v10 pkiRep, v0 finalMsgRep */
 	TCP_ERRORREP = 6, /* errorMsgRep */
 };
 

@@ -31,17 +31,17 @@
 struct profile {
 	struct pkiroll_ca_profile p;
 	int inflight;
-	int consecutive;   /* transient failures in a row */
+	int consecutive; /* transient failures in a row */
 	int paused;
 	long long next_ms; /* rate limit */
 };
 
-struct slot {            /* a job in flight */
+struct slot { /* a job in flight */
 	long long id;
 	int used;
 	int prof;
 	int step;
-	int attempts;    /* in this run */
+	int attempts; /* in this run */
 	char name[256];
 	char code[512];
 };
@@ -67,7 +67,7 @@ struct run {
 	struct retry *retries;
 	int nretries;
 	int manifest_done;
-	int held;            /* a due row waits for its profile (rate, cap) */
+	int held; /* a due row waits for its profile (rate, cap) */
 	struct retry held_row;
 	struct pkiroll_enroll_stats *st;
 	long long start_ms, stop_ms, last_progress;
@@ -100,7 +100,8 @@ static int lock_store(pkiroll_ctx *ctx, const char *db, int *fdp)
 		buf[n > 0 ? n : 0] = '\0';
 		buf[strcspn(buf, "\n")] = '\0';
 		ctx_log(ctx, PKIROLL_LOG_ERROR,
-			"store %s is in use by another pkiroll run (pid %s); wait for it or stop it",
+			"store %s is in use by another pkiroll run (pid %s); wait for it or stop "
+			"it",
 			db, buf[0] ? buf : "unknown");
 		close(fd);
 		return PKIROLL_ERR_LOCKED;
@@ -280,7 +281,8 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 static void paused_skip(struct run *r, const char *name)
 {
 	r->st->skipped++;
-	ctx_log(r->ctx, PKIROLL_LOG_INFO, "%s: skipped: its CA profile is paused for this run", name);
+	ctx_log(r->ctx, PKIROLL_LOG_INFO, "%s: skipped: its CA profile is paused for this run",
+		name);
 }
 
 /* pool_ops.next_job */
@@ -320,7 +322,7 @@ static int next_job(void *arg, struct wbuf *job, long long *id)
 
 	/* Phase: the manifest, one row at a time. */
 	for (;;) {
-		struct retry cand = { 0 };
+		struct retry cand = {0};
 		char why[256];
 		int prof, got;
 
@@ -364,15 +366,15 @@ static int next_job(void *arg, struct wbuf *job, long long *id)
 		}
 		snprintf(cand.name, sizeof(cand.name), "%s", row->community);
 		cand.prof = prof;
-		if (manifest_resolve_code(row->authcode, r->o->mopts.insecure_code_files, cand.code, sizeof(cand.code), why,
-					  sizeof(why)) < 0) {
+		if (manifest_resolve_code(row->authcode, r->o->mopts.insecure_code_files, cand.code,
+					  sizeof(cand.code), why, sizeof(why)) < 0) {
 			struct community c;
 			int resume;
 
 			/* only a due community needs its code */
 			if (due(r, row->community, 0, &c, &resume) == 1) {
-				ctx_log(r->ctx, PKIROLL_LOG_ERROR, "%s: authorization_code: %s; skipped",
-					row->community, why);
+				ctx_log(r->ctx, PKIROLL_LOG_ERROR,
+					"%s: authorization_code: %s; skipped", row->community, why);
 				r->st->skipped++;
 			}
 			continue;
@@ -460,7 +462,8 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 		if (++p->consecutive >= p->p.breaker && !p->paused) {
 			p->paused = 1;
 			ctx_log(r->ctx, PKIROLL_LOG_ERROR,
-				"CA profile %s paused for the rest of this run after %d consecutive transient failures",
+				"CA profile %s paused for the rest of this run after %d "
+				"consecutive transient failures",
 				p->p.name[0] ? p->p.name : p->p.url, p->consecutive);
 		}
 		retry = !p->paused && sl->attempts <= p->p.retries;
@@ -481,8 +484,9 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 	else
 		r->st->failed++;
 	if (o->state != PKIROLL_STATE_ENROLLED)
-		ctx_log(r->ctx, retry ? PKIROLL_LOG_WARN : PKIROLL_LOG_ERROR, "%s: %s%s%s", sl->name,
-			pkiroll_state_name(o->state), retry ? " (will retry): " : ": ", o->reason);
+		ctx_log(r->ctx, retry ? PKIROLL_LOG_WARN : PKIROLL_LOG_ERROR, "%s: %s%s%s",
+			sl->name, pkiroll_state_name(o->state), retry ? " (will retry): " : ": ",
+			o->reason);
 	p->inflight--;
 	r->st->in_flight--;
 	OPENSSL_cleanse(sl->code, sizeof(sl->code));
@@ -490,17 +494,18 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 	return 0;
 }
 
-#define CODE_BITS ((1UL << OSSL_CMP_PKIFAILUREINFO_notAuthorized) | \
-		   (1UL << OSSL_CMP_PKIFAILUREINFO_badMessageCheck) | \
-		   (1UL << OSSL_CMP_PKIFAILUREINFO_signerNotTrusted) | \
-		   (1UL << OSSL_CMP_PKIFAILUREINFO_badRequest))
+#define CODE_BITS                                                                                  \
+	((1UL << OSSL_CMP_PKIFAILUREINFO_notAuthorized) |                                          \
+	 (1UL << OSSL_CMP_PKIFAILUREINFO_badMessageCheck) |                                        \
+	 (1UL << OSSL_CMP_PKIFAILUREINFO_signerNotTrusted) |                                       \
+	 (1UL << OSSL_CMP_PKIFAILUREINFO_badRequest))
 
 /* pool_ops.on_result. Matched by run_job()'s RESULT in enroll_worker.c. */
 /* An R_SIGNINFO/R_ENCINFO value; matched by put_cert_info() in
  * enroll_worker.c. 0, or -1 (info cleared) when a field is missing. */
 static int cert_info_read(const unsigned char *v, size_t n, struct pkiroll_cert_info *info)
 {
-	struct wbuf in = { .p = (unsigned char *)v, .len = n, .cap = n };
+	struct wbuf in = {.p = (unsigned char *)v, .len = n, .cap = n};
 	const unsigned char *f;
 	char buf[2048];
 	size_t fl;
@@ -508,9 +513,10 @@ static int cert_info_read(const unsigned char *v, size_t n, struct pkiroll_cert_
 
 	memset(info, 0, sizeof(*info));
 	while ((g = wbuf_next(&in, &tag, &f, &fl)) > 0) {
-		char **dst = tag == CI_SERIAL ? &info->serial
-			     : tag == CI_ISSUER ? &info->issuer
-			     : tag == CI_SUBJECT ? &info->subject : NULL;
+		char **dst = tag == CI_SERIAL	 ? &info->serial
+			     : tag == CI_ISSUER	 ? &info->issuer
+			     : tag == CI_SUBJECT ? &info->subject
+						 : NULL;
 
 		if (dst != NULL && *dst == NULL) {
 			wire_str(f, fl, buf, sizeof(buf));
@@ -526,7 +532,8 @@ static int cert_info_read(const unsigned char *v, size_t n, struct pkiroll_cert_
 			seen |= 1 << tag;
 	}
 	if (g < 0 || info->serial == NULL || info->issuer == NULL || info->subject == NULL ||
-	    (seen & (1 << CI_NOTBEFORE | 1 << CI_NOTAFTER)) != (1 << CI_NOTBEFORE | 1 << CI_NOTAFTER)) {
+	    (seen & (1 << CI_NOTBEFORE | 1 << CI_NOTAFTER)) !=
+		    (1 << CI_NOTBEFORE | 1 << CI_NOTAFTER)) {
 		certinfo_clear(info);
 		return -1;
 	}
@@ -537,7 +544,7 @@ static int on_result(void *arg, long long id, struct wbuf *msg)
 {
 	struct run *r = arg;
 	struct slot *sl = find_slot(r, id);
-	struct enroll_outcome o = { .count_attempt = 1 };
+	struct enroll_outcome o = {.count_attempt = 1};
 	const unsigned char *v;
 	char reason[1200] = "", kspath[1024] = "", text[1400];
 	int tag, fault = CMP_F_INTERNAL, g, transient = 0, rc;
@@ -595,16 +602,20 @@ static int on_result(void *arg, long long id, struct wbuf *msg)
 		break;
 	case CMP_F_BADMAC:
 		o.state = PKIROLL_STATE_NEEDS_CODES;
-		snprintf(text, sizeof(text),
-			 "the CA did not accept the authorization code (MAC): new codes are needed; "
-			 "not retried, as retries can lock the CA user (%s)", reason);
+		snprintf(
+			text, sizeof(text),
+			"the CA did not accept the authorization code (MAC): new codes are needed; "
+			"not retried, as retries can lock the CA user (%s)",
+			reason);
 		break;
 	case CMP_F_REJECTED:
 		if (bits & CODE_BITS) {
 			o.state = PKIROLL_STATE_NEEDS_CODES;
 			snprintf(text, sizeof(text),
-				 "the CA refused the activation codes (used already, unknown or wrong): "
-				 "new codes are needed (%s)", reason);
+				 "the CA refused the activation codes (used already, unknown or "
+				 "wrong): "
+				 "new codes are needed (%s)",
+				 reason);
 		} else {
 			o.state = PKIROLL_STATE_FAILED;
 			snprintf(text, sizeof(text), "rejected by the CA, not retried: %s", reason);
@@ -641,7 +652,7 @@ static void on_death(void *arg, long long id, int status)
 {
 	struct run *r = arg;
 	struct slot *sl = find_slot(r, id);
-	struct enroll_outcome o = { .state = PKIROLL_STATE_FAILED, .retryable = 1 };
+	struct enroll_outcome o = {.state = PKIROLL_STATE_FAILED, .retryable = 1};
 	char text[300];
 
 	if (sl == NULL)
@@ -682,7 +693,8 @@ static int tick(void *arg)
 			r->stop_ms = now;
 			r->st->interrupted = 1;
 			ctx_log(r->ctx, PKIROLL_LOG_WARN,
-				"interrupted: no new enrollments; waiting for %lu in flight (a second signal aborts)",
+				"interrupted: no new enrollments; waiting for %lu in flight (a "
+				"second signal aborts)",
 				r->st->in_flight);
 		}
 		return now - r->stop_ms > STOP_GRACE_MS ? 2 : 1;
@@ -719,7 +731,8 @@ static int dry_run(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct
 			break;
 		r->st->due++;
 		ctx_log(ctx, PKIROLL_LOG_INFO, "would enroll %s (reference %s) via %s%s%s",
-			row->community, row->reference, prof >= 0 ? r->profs[prof].p.url : "(no CA profile)",
+			row->community, row->reference,
+			prof >= 0 ? r->profs[prof].p.url : "(no CA profile)",
 			row->dual ? ", dual key" : "", resume ? ", resuming at certConf" : "");
 	}
 	manifest_stats_rows(r->m, &r->st->rows, &r->st->bad_rows);
@@ -729,10 +742,10 @@ static int dry_run(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct
 int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 		   struct pkiroll_enroll_stats *st)
 {
-	struct run r = { .ctx = ctx, .o = o, .st = st };
+	struct run r = {.ctx = ctx, .o = o, .st = st};
 	struct pkiroll_import_stats is;
 	struct pool *pool = NULL;
-	const struct pool_ops ops = { next_job, on_step, on_result, on_death, tick };
+	const struct pool_ops ops = {next_job, on_step, on_result, on_death, tick};
 	int err = PKIROLL_ERR_CONFIG, lockfd = -1, jobs;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -761,7 +774,8 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 		r.nprofs = (int)o->config->nprofiles;
 	} else {
 		ctx_log(ctx, PKIROLL_LOG_ERROR,
-			"no CA: give --ca-url URL, or a [ca NAME] section in the configuration file");
+			"no CA: give --ca-url URL, or a [ca NAME] section in the configuration "
+			"file");
 		return PKIROLL_ERR_CONFIG;
 	}
 	/* Phase: a manifest that cannot be read creates nothing. */
@@ -782,8 +796,9 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 	}
 
 	/* Phase: workers before the store (and its lock) is opened. */
-	jobs = o->jobs > 0 ? o->jobs : o->config && o->config->jobs ? o->config->jobs
-								 : (int)(cores > 0 ? cores : 2);
+	jobs = o->jobs > 0		      ? o->jobs
+	       : o->config && o->config->jobs ? o->config->jobs
+					      : (int)(cores > 0 ? cores : 2);
 	if (r.nprofs == 1 && jobs > r.profs[0].p.concurrency)
 		jobs = r.profs[0].p.concurrency;
 	r.nslots = jobs;
@@ -793,7 +808,8 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 		goto out;
 	}
 	if ((pool = pool_new(jobs, enroll_worker_main, NULL)) == NULL) {
-		ctx_log(ctx, PKIROLL_LOG_ERROR, "cannot start %d workers: %s", jobs, strerror(errno));
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "cannot start %d workers: %s", jobs,
+			strerror(errno));
 		err = PKIROLL_ERR_IO;
 		goto out;
 	}
@@ -816,7 +832,8 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 	}
 	if (pool_run(pool, &ops, &r) < 0) {
 		err = PKIROLL_ERR_STORE;
-		store_run_end(r.s, r.run, "error", st->due, st->enrolled, st->failed + st->needs_codes);
+		store_run_end(r.s, r.run, "error", st->due, st->enrolled,
+			      st->failed + st->needs_codes);
 		goto out;
 	}
 	st->elapsed = (double)(now_ms() - r.start_ms) / 1000.0;

@@ -21,7 +21,7 @@
 #include "x509/keys.h"
 #include "out/keystore.h"
 
-static const char *const step_names[STEP__MAX] = { "", "request", "response", "keys", "confirm" };
+static const char *const step_names[STEP__MAX] = {"", "request", "response", "keys", "confirm"};
 
 const char *job_step_name(int step)
 {
@@ -58,30 +58,78 @@ static int job_read(struct wbuf *b, struct job *j)
 	pkiroll_ca_profile_defaults(&j->prof);
 	while ((r = wbuf_next(b, &tag, &v, &n)) > 0) {
 		switch (tag) {
-		case J_ID: j->id = wire_int(v, n); break;
-		case J_NAME: wire_str(v, n, j->name, sizeof(j->name)); break;
-		case J_REF: wire_str(v, n, j->ref, sizeof(j->ref)); break;
-		case J_CODE: wire_str(v, n, j->code, sizeof(j->code)); break;
-		case J_SUBJECT: wire_str(v, n, j->subject, sizeof(j->subject)); break;
-		case J_KEYTYPE: j->key_type = (int)wire_int(v, n); break;
-		case J_ENCKEYTYPE: j->enc_key_type = (int)wire_int(v, n); break;
-		case J_DUAL: j->dual = (int)wire_int(v, n); break;
-		case J_URL: wire_str(v, n, j->url, sizeof(j->url)); break;
-		case J_TLSCA: wire_str(v, n, j->tls_ca, sizeof(j->tls_ca)); break;
-		case J_RECIPIENT: wire_str(v, n, j->recipient, sizeof(j->recipient)); break;
-		case J_FRAMING: j->prof.framing = (int)wire_int(v, n); break;
-		case J_OWF: j->prof.pbm_owf = (int)wire_int(v, n); break;
-		case J_MAC: j->prof.pbm_mac = (int)wire_int(v, n); break;
-		case J_ITER: j->prof.pbm_iterations = (int)wire_int(v, n); break;
-		case J_SALT: j->prof.pbm_salt_len = (int)wire_int(v, n); break;
-		case J_IMPLICIT: j->prof.implicit_confirm = (int)wire_int(v, n); break;
-		case J_CONNTO: j->prof.connect_timeout = (int)wire_int(v, n); break;
-		case J_READTO: j->prof.read_timeout = (int)wire_int(v, n); break;
-		case J_POLLDL: j->prof.poll_deadline = (int)wire_int(v, n); break;
-		case J_KSDIR: wire_str(v, n, j->ksdir, sizeof(j->ksdir)); break;
-		case J_PASS: wire_str(v, n, j->pass, sizeof(j->pass)); break;
-		case J_LEGACY: j->legacy = (int)wire_int(v, n); break;
-		case J_RESUME: j->resume = (int)wire_int(v, n); break;
+		case J_ID:
+			j->id = wire_int(v, n);
+			break;
+		case J_NAME:
+			wire_str(v, n, j->name, sizeof(j->name));
+			break;
+		case J_REF:
+			wire_str(v, n, j->ref, sizeof(j->ref));
+			break;
+		case J_CODE:
+			wire_str(v, n, j->code, sizeof(j->code));
+			break;
+		case J_SUBJECT:
+			wire_str(v, n, j->subject, sizeof(j->subject));
+			break;
+		case J_KEYTYPE:
+			j->key_type = (int)wire_int(v, n);
+			break;
+		case J_ENCKEYTYPE:
+			j->enc_key_type = (int)wire_int(v, n);
+			break;
+		case J_DUAL:
+			j->dual = (int)wire_int(v, n);
+			break;
+		case J_URL:
+			wire_str(v, n, j->url, sizeof(j->url));
+			break;
+		case J_TLSCA:
+			wire_str(v, n, j->tls_ca, sizeof(j->tls_ca));
+			break;
+		case J_RECIPIENT:
+			wire_str(v, n, j->recipient, sizeof(j->recipient));
+			break;
+		case J_FRAMING:
+			j->prof.framing = (int)wire_int(v, n);
+			break;
+		case J_OWF:
+			j->prof.pbm_owf = (int)wire_int(v, n);
+			break;
+		case J_MAC:
+			j->prof.pbm_mac = (int)wire_int(v, n);
+			break;
+		case J_ITER:
+			j->prof.pbm_iterations = (int)wire_int(v, n);
+			break;
+		case J_SALT:
+			j->prof.pbm_salt_len = (int)wire_int(v, n);
+			break;
+		case J_IMPLICIT:
+			j->prof.implicit_confirm = (int)wire_int(v, n);
+			break;
+		case J_CONNTO:
+			j->prof.connect_timeout = (int)wire_int(v, n);
+			break;
+		case J_READTO:
+			j->prof.read_timeout = (int)wire_int(v, n);
+			break;
+		case J_POLLDL:
+			j->prof.poll_deadline = (int)wire_int(v, n);
+			break;
+		case J_KSDIR:
+			wire_str(v, n, j->ksdir, sizeof(j->ksdir));
+			break;
+		case J_PASS:
+			wire_str(v, n, j->pass, sizeof(j->pass));
+			break;
+		case J_LEGACY:
+			j->legacy = (int)wire_int(v, n);
+			break;
+		case J_RESUME:
+			j->resume = (int)wire_int(v, n);
+			break;
 		case J_TID:
 			if (n == 16)
 				memcpy(j->tid, v, 16);
@@ -98,9 +146,14 @@ static int job_read(struct wbuf *b, struct job *j)
 				j->pbm_len = n;
 			}
 			break;
-		case J_KSPATH: wire_str(v, n, j->kspath, sizeof(j->kspath)); break;
-		case J_KSNAME: wire_str(v, n, j->ksname, sizeof(j->ksname)); break;
-		default: return -1;
+		case J_KSPATH:
+			wire_str(v, n, j->kspath, sizeof(j->kspath));
+			break;
+		case J_KSNAME:
+			wire_str(v, n, j->ksname, sizeof(j->ksname));
+			break;
+		default:
+			return -1;
 		}
 	}
 	return r;
@@ -109,7 +162,7 @@ static int job_read(struct wbuf *b, struct job *j)
 /* Sends a STEP and waits for its ACK. Matched by on_step() in enroll.c. */
 static int report_step(struct worker *w, int step, const char *kspath)
 {
-	struct wbuf b = { 0 };
+	struct wbuf b = {0};
 	int type, r;
 
 	wbuf_int(&b, R_STEP, step);
@@ -196,7 +249,7 @@ static void put_cert_info(struct wbuf *b, int tag, int info_tag, X509 *x)
 /* The CA certificates (DER), one R_CHAIN field each, issuer of the
  * community's certificates first: caPubs, else the extraCerts that are CA
  * certificates. */
-static void put_chain(struct wbuf *b, const STACK_OF(X509) *certs)
+static void put_chain(struct wbuf *b, const STACK_OF(X509) * certs)
 {
 	for (int i = 0; i < sk_X509_num(certs) && i < 8; i++) {
 		X509 *x = sk_X509_value(certs, i);
@@ -207,7 +260,7 @@ static void put_chain(struct wbuf *b, const STACK_OF(X509) *certs)
 }
 
 /* chain.pem of a keystore written by an earlier run. */
-static STACK_OF(X509) *load_chain(const char *dir)
+static STACK_OF(X509) * load_chain(const char *dir)
 {
 	char p[2048];
 	STACK_OF(X509) *sk = sk_X509_new_null();
@@ -246,8 +299,7 @@ static X509 *load_cer(const char *dir, const char *name)
  * them and the community enrolls again (what is left is moved aside), -1
  * it cannot be read (err says why; a wrong passphrase must not cost it).
  */
-static int load_resume_certs(const struct job *j, X509 **sign, X509 **enc, char *err,
-			     size_t errlen)
+static int load_resume_certs(const struct job *j, X509 **sign, X509 **enc, char *err, size_t errlen)
 {
 	char from[2048], to[2100];
 	X509 *ps = NULL, *pe = NULL;
@@ -304,20 +356,24 @@ static EVP_PKEY *worker_kek(void)
 
 static void run_job(int fd, struct job *j)
 {
-	struct worker w = { .fd = fd, .job = j };
-	struct transport_cfg tc = { .url = j->url, .tls_ca_file = j->tls_ca[0] ? j->tls_ca : NULL,
-				    .framing = j->prof.framing, .connect_timeout = j->prof.connect_timeout,
-				    .read_timeout = j->prof.read_timeout };
-	struct cmp_client_cfg cc = { .pbm = { j->prof.pbm_owf, j->prof.pbm_mac,
-					      j->prof.pbm_iterations, j->prof.pbm_salt_len },
-				     .implicit_confirm = j->prof.implicit_confirm,
-				     .poll_deadline = j->prof.poll_deadline };
-	struct cmp_request rq = { .type = CMP_REQ_IR, .reference = j->ref, .dual = j->dual,
-				  .enc_key_type = j->enc_key_type };
+	struct worker w = {.fd = fd, .job = j};
+	struct transport_cfg tc = {.url = j->url,
+				   .tls_ca_file = j->tls_ca[0] ? j->tls_ca : NULL,
+				   .framing = j->prof.framing,
+				   .connect_timeout = j->prof.connect_timeout,
+				   .read_timeout = j->prof.read_timeout};
+	struct cmp_client_cfg cc = {.pbm = {j->prof.pbm_owf, j->prof.pbm_mac,
+					    j->prof.pbm_iterations, j->prof.pbm_salt_len},
+				    .implicit_confirm = j->prof.implicit_confirm,
+				    .poll_deadline = j->prof.poll_deadline};
+	struct cmp_request rq = {.type = CMP_REQ_IR,
+				 .reference = j->ref,
+				 .dual = j->dual,
+				 .enc_key_type = j->enc_key_type};
 	X509_NAME *subject = NULL, *recipient = NULL;
 	X509 *old_sign = NULL, *old_enc = NULL;
 	char err[512], kspath[1024] = "";
-	struct wbuf res = { 0 };
+	struct wbuf res = {0};
 	int fault = CMP_F_INTERNAL, resumed = 0, after_resume = 0, ks_failed = 0;
 	const struct cmp_result *r = NULL;
 
@@ -331,7 +387,8 @@ static void run_job(int fd, struct job *j)
 	if ((subject = dn_parse(j->subject, err, sizeof(err))) == NULL)
 		goto report;
 	rq.subject = subject;
-	if (j->recipient[0] != '\0' && (recipient = dn_parse(j->recipient, err, sizeof(err))) == NULL) {
+	if (j->recipient[0] != '\0' &&
+	    (recipient = dn_parse(j->recipient, err, sizeof(err))) == NULL) {
 		fault = CMP_F_CONFIG;
 		goto report;
 	}
@@ -396,11 +453,15 @@ fresh:
 
 	/* Phase: the keystore, on disk before the CA hears we accept. */
 	{
-		struct keystore_in ks = { .base = j->ksdir, .dirname = j->ksname, .pass = j->pass,
-					  .sign_key = rq.new_key, .sign_cert = r->sign_cert,
-					  .enc_key = r->enc_key, .enc_cert = r->enc_cert,
-					  .chain = r->ca_pubs ? r->ca_pubs : r->extra_certs,
-					  .legacy = j->legacy };
+		struct keystore_in ks = {.base = j->ksdir,
+					 .dirname = j->ksname,
+					 .pass = j->pass,
+					 .sign_key = rq.new_key,
+					 .sign_cert = r->sign_cert,
+					 .enc_key = r->enc_key,
+					 .enc_cert = r->enc_cert,
+					 .chain = r->ca_pubs ? r->ca_pubs : r->extra_certs,
+					 .legacy = j->legacy};
 
 		if (keystore_write(&ks, kspath, sizeof(kspath), err, sizeof(err)) < 0) {
 			size_t l = strlen(err);
@@ -410,7 +471,8 @@ fresh:
 			(void)cmp_tx_confirm(w.tx, 0);
 			fault = JOB_F_KEYSTORE;
 			snprintf(err + l, sizeof(err) - l,
-				 "; the CA was told to reject the certificates, the codes stay usable");
+				 "; the CA was told to reject the certificates, the codes stay "
+				 "usable");
 			kspath[0] = '\0';
 			ks_failed = 1;
 			goto report;
@@ -458,7 +520,7 @@ report:
 
 void enroll_worker_main(int fd, void *arg)
 {
-	struct wbuf msg = { 0 };
+	struct wbuf msg = {0};
 	struct job *j = malloc(sizeof(*j));
 	int type;
 

@@ -10,15 +10,50 @@
 
 enum job_tag {
 	/* JOB (parent -> worker) */
-	J_ID = 1, J_NAME, J_REF, J_CODE, J_SUBJECT, J_KEYTYPE, J_ENCKEYTYPE, J_DUAL,
-	J_URL, J_TLSCA, J_FRAMING, J_OWF, J_MAC, J_ITER, J_SALT, J_IMPLICIT, J_CONNTO,
-	J_READTO, J_POLLDL, J_RECIPIENT, J_KSDIR, J_PASS, J_LEGACY,
-	J_RESUME, J_TID, J_NONCE, J_PBM, J_KSPATH,
+	J_ID = 1,
+	J_NAME,
+	J_REF,
+	J_CODE,
+	J_SUBJECT,
+	J_KEYTYPE,
+	J_ENCKEYTYPE,
+	J_DUAL,
+	J_URL,
+	J_TLSCA,
+	J_FRAMING,
+	J_OWF,
+	J_MAC,
+	J_ITER,
+	J_SALT,
+	J_IMPLICIT,
+	J_CONNTO,
+	J_READTO,
+	J_POLLDL,
+	J_RECIPIENT,
+	J_KSDIR,
+	J_PASS,
+	J_LEGACY,
+	J_RESUME,
+	J_TID,
+	J_NONCE,
+	J_PBM,
+	J_KSPATH,
 	J_KSNAME, /* the community's keystore directory name, as the store recorded it */
 	/* STEP and RESULT (worker -> parent) */
-	R_STEP = 64, R_TID, R_NONCE, R_PBM, R_KSPATH, R_FAULT, R_REASON, R_SIGNCERT,
-	R_ENCCERT, R_FAILBITS, R_SUBJCHANGED, R_CHAIN, /* R_CHAIN: one per CA certificate */
-	R_SIGNINFO, R_ENCINFO, /* what the worker read from each certificate (CI_* fields) */
+	R_STEP = 64,
+	R_TID,
+	R_NONCE,
+	R_PBM,
+	R_KSPATH,
+	R_FAULT,
+	R_REASON,
+	R_SIGNCERT,
+	R_ENCCERT,
+	R_FAILBITS,
+	R_SUBJCHANGED,
+	R_CHAIN, /* R_CHAIN: one per CA certificate */
+	R_SIGNINFO,
+	R_ENCINFO, /* what the worker read from each certificate (CI_* fields) */
 };
 
 /* Fields of R_SIGNINFO/R_ENCINFO: the parent records them without parsing

@@ -110,7 +110,7 @@ static int lost(struct pool *p, struct worker *w, const struct pool_ops *ops, vo
 int pool_run(struct pool *p, const struct pool_ops *ops, void *arg)
 {
 	struct pollfd *pfd = calloc((size_t)p->n, sizeof(*pfd));
-	struct wbuf msg = { 0 };
+	struct wbuf msg = {0};
 	int more = 1, stopping = 0, rc = 0;
 
 	if (pfd == NULL)
@@ -186,7 +186,8 @@ int pool_run(struct pool *p, const struct pool_ops *ops, void *arg)
 					rc = -1;
 					goto out;
 				}
-				if (wire_write(w->fd, WIRE_ACK, NULL) <= 0 && lost(p, w, ops, arg, 1) < 0) {
+				if (wire_write(w->fd, WIRE_ACK, NULL) <= 0 &&
+				    lost(p, w, ops, arg, 1) < 0) {
 					rc = -1;
 					goto out;
 				}
@@ -221,7 +222,7 @@ void pool_free(struct pool *p)
 		if (p->w[i].fd >= 0)
 			wire_write(p->w[i].fd, WIRE_STOP, NULL);
 	for (int i = 0; i < p->n; i++) {
-		struct timespec ts = { 0, 20 * 1000000L };
+		struct timespec ts = {0, 20 * 1000000L};
 		int tries = 0;
 
 		if (p->w[i].pid <= 0)

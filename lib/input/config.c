@@ -39,7 +39,8 @@ static int yesno(const char *v, int *out)
 {
 	if (ascii_casecmp(v, "yes") == 0 || ascii_casecmp(v, "true") == 0 || strcmp(v, "1") == 0)
 		*out = 1;
-	else if (ascii_casecmp(v, "no") == 0 || ascii_casecmp(v, "false") == 0 || strcmp(v, "0") == 0)
+	else if (ascii_casecmp(v, "no") == 0 || ascii_casecmp(v, "false") == 0 ||
+		 strcmp(v, "0") == 0)
 		*out = 0;
 	else
 		return -1;
@@ -72,10 +73,14 @@ static int nid_of(const char *v, int mac)
 		int nid;
 		int mac;
 	} t[] = {
-		{ "sha1", NID_sha1, 0 },	     { "sha256", NID_sha256, 0 },
-		{ "sha384", NID_sha384, 0 },	     { "sha512", NID_sha512, 0 },
-		{ "hmac-sha1", NID_hmac_sha1, 1 },   { "hmacWithSHA1", NID_hmacWithSHA1, 1 },
-		{ "hmac-sha256", NID_hmacWithSHA256, 1 }, { "hmacWithSHA256", NID_hmacWithSHA256, 1 },
+		{"sha1", NID_sha1, 0},
+		{"sha256", NID_sha256, 0},
+		{"sha384", NID_sha384, 0},
+		{"sha512", NID_sha512, 0},
+		{"hmac-sha1", NID_hmac_sha1, 1},
+		{"hmacWithSHA1", NID_hmacWithSHA1, 1},
+		{"hmac-sha256", NID_hmacWithSHA256, 1},
+		{"hmacWithSHA256", NID_hmacWithSHA256, 1},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
@@ -184,8 +189,10 @@ static int on_key(void *arg, const char *section, const char *k, const char *v)
 			if (strcmp(c->profiles[i].name, section + 3) == 0)
 				p = &c->profiles[i];
 		if (p == NULL) {
-			if (c->nprofiles == PKIROLL_MAX_PROFILES || strlen(section + 3) >= sizeof(p->name)) {
-				snprintf(l->why, sizeof(l->why), "too many CA profiles or name too long");
+			if (c->nprofiles == PKIROLL_MAX_PROFILES ||
+			    strlen(section + 3) >= sizeof(p->name)) {
+				snprintf(l->why, sizeof(l->why),
+					 "too many CA profiles or name too long");
 				return 0;
 			}
 			p = &c->profiles[c->nprofiles++];
@@ -200,7 +207,7 @@ static int on_key(void *arg, const char *section, const char *k, const char *v)
 
 int pkiroll_config_load(pkiroll_ctx *ctx, const char *path, struct pkiroll_config *cfg)
 {
-	struct loader l = { .ctx = ctx, .cfg = cfg };
+	struct loader l = {.ctx = ctx, .cfg = cfg};
 	char why[1200];
 	FILE *f;
 	int line;
@@ -239,15 +246,15 @@ int pkiroll_config_load(pkiroll_ctx *ctx, const char *path, struct pkiroll_confi
 			return PKIROLL_ERR_CONFIG;
 		}
 	if (cfg->default_ca[0] != '\0' && pkiroll_config_profile(cfg, cfg->default_ca) == NULL) {
-		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: default_ca \"%s\" has no [ca %s] section", path,
-			cfg->default_ca, cfg->default_ca);
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: default_ca \"%s\" has no [ca %s] section",
+			path, cfg->default_ca, cfg->default_ca);
 		return PKIROLL_ERR_CONFIG;
 	}
 	return PKIROLL_OK;
 }
 
 const struct pkiroll_ca_profile *pkiroll_config_profile(const struct pkiroll_config *cfg,
-						       const char *name)
+							const char *name)
 {
 	if (name == NULL || *name == '\0') {
 		name = cfg->default_ca;

@@ -45,7 +45,6 @@ static const char *const col_names[COL__MAX] = {
 	"notes",
 };
 
-
 struct field {
 	char *data; /* NUL-terminated copy, NULL when the field was bad */
 	size_t len;
@@ -604,10 +603,11 @@ static const char *code_file_refused(const struct stat *st, int insecure, const 
 				     char *err, size_t errlen)
 {
 	if (!insecure && (st->st_mode & 077) != 0) {
-		snprintf(err, errlen,
-			 "%s: readable or writable by group or others (mode %03o): chmod 600 it, or "
-			 "give --insecure-code-files",
-			 path, (unsigned)(st->st_mode & 0777));
+		snprintf(
+			err, errlen,
+			"%s: readable or writable by group or others (mode %03o): chmod 600 it, or "
+			"give --insecure-code-files",
+			path, (unsigned)(st->st_mode & 0777));
 		return err;
 	}
 	return NULL;
@@ -779,10 +779,11 @@ static void validate_row(struct manifest *m)
 			if ((r = seen_add(m->seen, 2, dir, m->row_start, &first)) < 0)
 				m->err = PKIROLL_ERR_IO;
 			else if (r == 0)
-				row_error(m, col_names[COL_COMMUNITY],
-					  "its keystore directory \"%s\" is that of the community on "
-					  "line %lu",
-					  dir, first);
+				row_error(
+					m, col_names[COL_COMMUNITY],
+					"its keystore directory \"%s\" is that of the community on "
+					"line %lu",
+					dir, first);
 		}
 	}
 	if (row->reference != NULL) {

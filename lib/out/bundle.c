@@ -158,7 +158,8 @@ static int entries_build(struct entries *es, const struct bundle_partner *p)
 			if (add(es, name, memdup(x->der, x->len), x->len) < 0)
 				return -1;
 			snprintf(name, sizeof(name), "%s/%s.pem", c->dir, x->usage);
-			if (der_to_pem(x->der, x->len, &buf, &len) < 0 || add(es, name, buf, len) < 0)
+			if (der_to_pem(x->der, x->len, &buf, &len) < 0 ||
+			    add(es, name, buf, len) < 0)
 				return -1;
 		}
 	}
@@ -318,12 +319,13 @@ static void zip_names(struct store_partner *list, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		size_t k;
 
-		file_safe_name(list[i].name, SAFE_NAME_PORTABLE, list[i].file, sizeof(list[i].file));
+		file_safe_name(list[i].name, SAFE_NAME_PORTABLE, list[i].file,
+			       sizeof(list[i].file));
 		for (k = 0; k < i && strcasecmp(list[k].file, list[i].file) != 0; k++)
 			;
 		if (k < i)
-			file_safe_name(list[i].name, SAFE_NAME_PORTABLE | SAFE_NAME_HASH, list[i].file,
-				       sizeof(list[i].file));
+			file_safe_name(list[i].name, SAFE_NAME_PORTABLE | SAFE_NAME_HASH,
+				       list[i].file, sizeof(list[i].file));
 	}
 }
 
@@ -356,7 +358,8 @@ int pkiroll_bundle_write(pkiroll_store *s, const struct pkiroll_bundle_opts *o,
 			;
 		if (k < i) {
 			ctx_log(s->ctx, PKIROLL_LOG_ERROR,
-				"partner %s: no bundle: its file name \"%s.zip\" is that of partner %s",
+				"partner %s: no bundle: its file name \"%s.zip\" is that of "
+				"partner %s",
 				list[i].name, list[i].file, list[k].name);
 			stats->failed++;
 			err = PKIROLL_ERR_IO;
@@ -374,7 +377,8 @@ int pkiroll_bundle_write(pkiroll_store *s, const struct pkiroll_bundle_opts *o,
 	}
 	free(list);
 	if (o->partner != NULL && stats->partners == 0) {
-		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "no partner named \"%s\" in the store", o->partner);
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "no partner named \"%s\" in the store",
+			o->partner);
 		return PKIROLL_ERR_USAGE;
 	}
 	return err;

@@ -254,8 +254,8 @@ out:
 }
 
 /* The files of a keystore directory, the PKCS#12 first. */
-static const char *const ks_files[] = { "keystore.p12", "signing.cer", "signing.pem",
-					"encryption.cer", "encryption.pem", "chain.pem" };
+static const char *const ks_files[] = {"keystore.p12",	 "signing.cer",	   "signing.pem",
+				       "encryption.cer", "encryption.pem", "chain.pem"};
 
 /* Removes what a failed keystore_write() renamed into place (mask: bits
  * of ks_files), then syncs the directory. */

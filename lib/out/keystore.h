@@ -12,17 +12,16 @@
 #include <openssl/x509.h>
 
 struct keystore_in {
-	const char *base;        /* the keystore directory; the community's is inside */
-	const char *dirname;     /* the community's directory in base (file_safe_name()) */
-	const char *pass;        /* PKCS#12 passphrase */
+	const char *base;    /* the keystore directory; the community's is inside */
+	const char *dirname; /* the community's directory in base (file_safe_name()) */
+	const char *pass;    /* PKCS#12 passphrase */
 	EVP_PKEY *sign_key;
 	X509 *sign_cert;
-	EVP_PKEY *enc_key;       /* NULL without the dual-key pair */
+	EVP_PKEY *enc_key; /* NULL without the dual-key pair */
 	X509 *enc_cert;
-	STACK_OF(X509) *chain;   /* CA certificates */
-	int legacy;              /* 3DES/SHA-1 PKCS#12 for older gateways */
+	STACK_OF(X509) * chain; /* CA certificates */
+	int legacy;		/* 3DES/SHA-1 PKCS#12 for older gateways */
 };
-
 
 /*
  * Writes the keystore; *path gets the community's directory. Returns 0, or

@@ -75,7 +75,8 @@ int sheet_text(const struct bundle_partner *p, char **out, size_t *len)
 			p->ca[i].subject, p->ca[i].fp.md5, p->ca[i].fp.sha1, p->ca[i].fp.sha256);
 	if (p->nmissing > 0)
 		fprintf(f,
-			"\nNot in this bundle (no certificate yet): %lu communit%s; a later bundle\n"
+			"\nNot in this bundle (no certificate yet): %lu communit%s; a later "
+			"bundle\n"
 			"will carry them.\n",
 			p->nmissing, p->nmissing == 1 ? "y" : "ies");
 	return fclose(f) == 0 ? 0 : -1;
@@ -178,7 +179,8 @@ int sheet_html(const struct bundle_partner *p, char **out, size_t *len)
 		fputs("</section>\n", f);
 	}
 	if (p->nca > 0)
-		fputs("<section>\n<h2>CA certificates <small>ca/chain.pem, ca/chain.p7b</small></h2>\n",
+		fputs("<section>\n<h2>CA certificates <small>ca/chain.pem, "
+		      "ca/chain.p7b</small></h2>\n",
 		      f);
 	for (size_t i = 0; i < p->nca; i++) {
 		fputs("<table>\n", f);

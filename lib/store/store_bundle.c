@@ -128,8 +128,10 @@ int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p,
 		store_col_copy(st, 10, x->fp.md5, sizeof(x->fp.md5));
 		store_col_copy(st, 11, x->fp.sha1, sizeof(x->fp.sha1));
 		store_col_copy(st, 12, x->fp.sha256, sizeof(x->fp.sha256));
-		if ((x->der = store_col_blob_dup(st, 3, &x->len)) == NULL || (x->serial = store_col_dup(st, 4)) == NULL ||
-		    (x->issuer = store_col_dup(st, 5)) == NULL || (x->subject = store_col_dup(st, 6)) == NULL) {
+		if ((x->der = store_col_blob_dup(st, 3, &x->len)) == NULL ||
+		    (x->serial = store_col_dup(st, 4)) == NULL ||
+		    (x->issuer = store_col_dup(st, 5)) == NULL ||
+		    (x->subject = store_col_dup(st, 6)) == NULL) {
 			store_bundle_cert_clear(x);
 			break;
 		}
@@ -148,7 +150,7 @@ int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p,
 }
 
 int store_bundle_record(struct pkiroll_store *s, const struct bundle_partner *p, const char *path,
-		  const char *sha)
+			const char *sha)
 {
 	sqlite3_stmt *st;
 	sqlite3_int64 bid;
@@ -182,7 +184,6 @@ int store_bundle_record(struct pkiroll_store *s, const struct bundle_partner *p,
 out:
 	return store_end(s, ok, "bundle");
 }
-
 
 int store_bundle_partners(struct pkiroll_store *s, struct store_partner **out, size_t *nout)
 {

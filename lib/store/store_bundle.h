@@ -11,8 +11,8 @@
 #include "store/store.h"
 
 struct bundle_cert {
-	long long id;     /* certificates.id */
-	char usage[16];   /* signing, encryption */
+	long long id;	/* certificates.id */
+	char usage[16]; /* signing, encryption */
 	unsigned char *der;
 	size_t len;
 	char *subject, *issuer, *serial;
@@ -44,7 +44,7 @@ struct bundle_partner {
 	struct bundle_ca *ca; /* the union of the chains, issuer first */
 	size_t nca, capca;
 	unsigned long nmissing; /* linked communities without a certificate */
-	time_t mtime;           /* the newest notBefore: every entry's date */
+	time_t mtime;		/* the newest notBefore: every entry's date */
 };
 
 /* A trading partner and its zip's name (file, set by the bundle writer). */

@@ -10,14 +10,13 @@
 #include "x509/certinfo.h"
 #include "store/store_enroll.h"
 
-
 int store_community_get(struct pkiroll_store *s, const char *name, struct community *c)
 {
-	sqlite3_stmt *st = store_prepare(s,
-		"SELECT id, name, reference_number, subject, coalesce(ca_profile, ''), key_type,"
-		" enc_key_type, dual, state, coalesce(step, ''), retryable, attempts,"
-		" coalesce(next_attempt_at, 0), tx_id, tx_nonce, tx_pbm, coalesce(keystore, ''),"
-		" coalesce(keystore_dir, '') FROM communities WHERE name = ?");
+	sqlite3_stmt *st = store_prepare(
+		s, "SELECT id, name, reference_number, subject, coalesce(ca_profile, ''), key_type,"
+		   " enc_key_type, dual, state, coalesce(step, ''), retryable, attempts,"
+		   " coalesce(next_attempt_at, 0), tx_id, tx_nonce, tx_pbm, coalesce(keystore, ''),"
+		   " coalesce(keystore_dir, '') FROM communities WHERE name = ?");
 	int rc;
 
 	memset(c, 0, sizeof(*c));
@@ -57,9 +56,9 @@ int store_community_get(struct pkiroll_store *s, const char *name, struct commun
 int store_run_begin(struct pkiroll_store *s, const char *command, const char *manifest,
 		    sqlite3_int64 *run)
 {
-	sqlite3_stmt *st = store_prepare(s,
-		"INSERT INTO runs (command, manifest, pid, started_at, status)"
-		" VALUES (?, ?, ?, ?, 'running')");
+	sqlite3_stmt *st =
+		store_prepare(s, "INSERT INTO runs (command, manifest, pid, started_at, status)"
+				 " VALUES (?, ?, ?, ?, 'running')");
 	int rc;
 
 	if (st == NULL)
@@ -81,7 +80,8 @@ int store_run_begin(struct pkiroll_store *s, const char *command, const char *ma
 int store_run_end(struct pkiroll_store *s, sqlite3_int64 run, const char *status,
 		  unsigned long total, unsigned long ok, unsigned long failed)
 {
-	sqlite3_stmt *st = store_prepare(s,
+	sqlite3_stmt *st = store_prepare(
+		s,
 		"UPDATE runs SET finished_at = ?, status = ?, total = ?, succeeded = ?, failed = ?"
 		" WHERE id = ?");
 	int rc;
@@ -113,9 +113,9 @@ static char *current_state(struct pkiroll_store *s, sqlite3_int64 id)
 	return v;
 }
 
-int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id,
-		    const char *step, const unsigned char *tid, const unsigned char *nonce,
-		    size_t nonce_len, const unsigned char *pbm, size_t pbm_len, const char *keystore)
+int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, const char *step,
+		    const unsigned char *tid, const unsigned char *nonce, size_t nonce_len,
+		    const unsigned char *pbm, size_t pbm_len, const char *keystore)
 {
 	sqlite3_stmt *st = NULL;
 	char *from = NULL, why[128];
@@ -130,12 +130,12 @@ int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id
 		if (store_event_add(s, run, id, from, "enrolling", why) < 0)
 			goto out;
 	}
-	st = store_prepare(s,
-		"UPDATE communities SET state = 'enrolling', step = ?2,"
-		" tx_id = coalesce(?3, CASE WHEN ?2 = 'request' THEN NULL ELSE tx_id END),"
-		" tx_nonce = coalesce(?4, CASE WHEN ?2 = 'request' THEN NULL ELSE tx_nonce END),"
-		" tx_pbm = coalesce(?5, CASE WHEN ?2 = 'request' THEN NULL ELSE tx_pbm END),"
-		" keystore = coalesce(?6, keystore), updated_at = ?7 WHERE id = ?1");
+	st = store_prepare(
+		s, "UPDATE communities SET state = 'enrolling', step = ?2,"
+		   " tx_id = coalesce(?3, CASE WHEN ?2 = 'request' THEN NULL ELSE tx_id END),"
+		   " tx_nonce = coalesce(?4, CASE WHEN ?2 = 'request' THEN NULL ELSE tx_nonce END),"
+		   " tx_pbm = coalesce(?5, CASE WHEN ?2 = 'request' THEN NULL ELSE tx_pbm END),"
+		   " keystore = coalesce(?6, keystore), updated_at = ?7 WHERE id = ?1");
 	if (st == NULL)
 		goto out;
 	sqlite3_bind_int64(st, 1, id);
@@ -205,9 +205,10 @@ static int chain_save(struct pkiroll_store *s, sqlite3_int64 cert_id,
 		sqlite3_stmt *st;
 		int rc;
 
-		if (cid == 0 || (st = store_prepare(s, "INSERT INTO certificate_chain"
-						       " (certificate_id, position, ca_certificate_id)"
-						       " VALUES (?, ?, ?) ON CONFLICT DO NOTHING")) == NULL)
+		if (cid == 0 ||
+		    (st = store_prepare(s, "INSERT INTO certificate_chain"
+					   " (certificate_id, position, ca_certificate_id)"
+					   " VALUES (?, ?, ?) ON CONFLICT DO NOTHING")) == NULL)
 			return -1;
 		sqlite3_bind_int64(st, 1, cert_id);
 		sqlite3_bind_int(st, 2, i);
@@ -222,7 +223,8 @@ static int chain_save(struct pkiroll_store *s, sqlite3_int64 cert_id,
 
 /* Inserts a certificate as the current one of its usage, with its chain. */
 static int cert_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id,
-		     const struct outcome_cert *c, const char *usage, const struct enroll_outcome *o)
+		     const struct outcome_cert *c, const char *usage,
+		     const struct enroll_outcome *o)
 {
 	struct pkiroll_cert_info info = {0};
 	const unsigned char *der = c->der;
@@ -250,11 +252,11 @@ static int cert_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 i
 		certinfo_clear(&info);
 		return -1;
 	}
-	st = store_prepare(s,
-		"INSERT INTO certificates (community_id, run_id, usage, der, serial, issuer, subject,"
-		" not_before, not_after, key_type, md5, sha1, sha256, created_at)"
-		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-		" ON CONFLICT (sha256) DO NOTHING");
+	st = store_prepare(s, "INSERT INTO certificates (community_id, run_id, usage, der, serial, "
+			      "issuer, subject,"
+			      " not_before, not_after, key_type, md5, sha1, sha256, created_at)"
+			      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+			      " ON CONFLICT (sha256) DO NOTHING");
 	if (st == NULL)
 		goto out;
 	sqlite3_bind_int64(st, 1, id);
@@ -282,7 +284,8 @@ static int cert_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 i
 	new_id = sqlite3_last_insert_rowid(s->db);
 	if (chain_save(s, new_id, o) < 0)
 		goto out;
-	st = store_prepare(s,
+	st = store_prepare(
+		s,
 		"UPDATE certificates SET superseded_by = ?1 WHERE community_id = ?2 AND usage = ?3"
 		" AND superseded_by IS NULL AND id != ?1");
 	if (st == NULL)
@@ -313,16 +316,15 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 		goto out;
 	if (o->enc.der != NULL && cert_save(s, run, id, &o->enc, "encryption", o) < 0)
 		goto out;
-	st = store_prepare(s,
-		"UPDATE communities SET state = ?2, reason = ?3, retryable = ?4,"
-		" attempts = attempts + ?5, next_attempt_at = ?6, updated_at = ?7,"
-		" keystore = coalesce(?8, keystore),"
-		" step = CASE WHEN ?9 THEN NULL ELSE step END,"
-		" tx_id = CASE WHEN ?9 THEN NULL ELSE tx_id END,"
-		" tx_nonce = CASE WHEN ?9 THEN NULL ELSE tx_nonce END,"
-		" tx_pbm = CASE WHEN ?9 THEN NULL ELSE tx_pbm END,"
-		" code_hash = ?10"
-		" WHERE id = ?1");
+	st = store_prepare(s, "UPDATE communities SET state = ?2, reason = ?3, retryable = ?4,"
+			      " attempts = attempts + ?5, next_attempt_at = ?6, updated_at = ?7,"
+			      " keystore = coalesce(?8, keystore),"
+			      " step = CASE WHEN ?9 THEN NULL ELSE step END,"
+			      " tx_id = CASE WHEN ?9 THEN NULL ELSE tx_id END,"
+			      " tx_nonce = CASE WHEN ?9 THEN NULL ELSE tx_nonce END,"
+			      " tx_pbm = CASE WHEN ?9 THEN NULL ELSE tx_pbm END,"
+			      " code_hash = ?10"
+			      " WHERE id = ?1");
 	if (st == NULL)
 		goto out;
 	sqlite3_bind_int64(st, 1, id);
@@ -344,7 +346,8 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 	}
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto out;
-	ok = store_event_add(s, run, id, from, to, o->reason ? o->reason : "certificates issued") == 0;
+	ok = store_event_add(s, run, id, from, to, o->reason ? o->reason : "certificates issued") ==
+	     0;
 out:
 	store_done(s, st);
 	free(from);

@@ -22,7 +22,6 @@ struct importer {
 	char ksdir[FILE_SAFE_NAME_MAX]; /* a new community's keystore directory */
 };
 
-
 static int same(const char *a, const char *b)
 {
 	if (a == NULL || b == NULL)
@@ -72,7 +71,8 @@ static int keystore_dir_assign(struct importer *im, sqlite3_int64 id,
 			return -1;
 		if (tries == 1) {
 			ctx_log(im->s->ctx, PKIROLL_LOG_ERROR,
-				"%s:%lu: community: its keystore directory \"%s\" is already that of "
+				"%s:%lu: community: its keystore directory \"%s\" is already that "
+				"of "
 				"community \"%s\" in the store",
 				im->path, row->line, want,
 				(const char *)sqlite3_column_text(im->ksdir_holder, 0));
@@ -236,8 +236,8 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 			sqlite3_reset(im->find);
 			return 'x';
 		}
-		note_change(changes, sizeof(changes), "reference_number", store_col_text(im->find, 1),
-			    row->reference);
+		note_change(changes, sizeof(changes), "reference_number",
+			    store_col_text(im->find, 1), row->reference);
 		if (strcmp(state, "needs_codes") == 0)
 			to = "pending"; /* new activation codes */
 	}
@@ -247,10 +247,12 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 		unsigned char h[CODE_HASH_LEN];
 		char code[512], why[256];
 
-		if (manifest_resolve_code(row->authcode, im->insecure_code_files, code, sizeof(code), why, sizeof(why)) == 0 &&
+		if (manifest_resolve_code(row->authcode, im->insecure_code_files, code,
+					  sizeof(code), why, sizeof(why)) == 0 &&
 		    store_code_hash(code, sqlite3_column_blob(im->find, 11), h) == 0 &&
 		    memcmp(h, sqlite3_column_blob(im->find, 11), CODE_HASH_LEN) != 0) {
-			note_change(changes, sizeof(changes), "authorization_code", "refused", "new");
+			note_change(changes, sizeof(changes), "authorization_code", "refused",
+				    "new");
 			to = "pending";
 		}
 		OPENSSL_cleanse(code, sizeof(code));
@@ -264,13 +266,14 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 		note_change(changes, sizeof(changes), "key_type", store_col_text(im->find, 4),
 			    key_type_name(row->key_type));
 	if (!same(store_col_text(im->find, 5), key_type_name(row->enc_key_type)))
-		note_change(changes, sizeof(changes), "encryption_key_type", store_col_text(im->find, 5),
-			    key_type_name(row->enc_key_type));
+		note_change(changes, sizeof(changes), "encryption_key_type",
+			    store_col_text(im->find, 5), key_type_name(row->enc_key_type));
 	if (sqlite3_column_int(im->find, 6) != row->dual)
 		note_change(changes, sizeof(changes), "dual", row->dual ? "no" : "yes",
 			    row->dual ? "yes" : "no");
 	if (!same(store_col_text(im->find, 7), row->email))
-		note_change(changes, sizeof(changes), "email", store_col_text(im->find, 7), row->email);
+		note_change(changes, sizeof(changes), "email", store_col_text(im->find, 7),
+			    row->email);
 	if (!same(store_col_text(im->find, 8), row->notes))
 		note_change(changes, sizeof(changes), "notes", "...", "...");
 	to = xstrdup(to);
@@ -335,21 +338,22 @@ static int importer_init(struct importer *im)
 {
 	struct pkiroll_store *s = im->s;
 
-	im->find = store_prepare(s, "SELECT id, reference_number, subject, ca_profile, key_type,"
-				    " enc_key_type, dual, email, notes, updated_at, state, code_hash,"
-				    " keystore_dir, keystore FROM communities WHERE name = ?");
+	im->find =
+		store_prepare(s, "SELECT id, reference_number, subject, ca_profile, key_type,"
+				 " enc_key_type, dual, email, notes, updated_at, state, code_hash,"
+				 " keystore_dir, keystore FROM communities WHERE name = ?");
 	im->insert = store_prepare(
 		s, "INSERT INTO communities (name, reference_number, subject, ca_profile,"
 		   " key_type, enc_key_type, dual, email, notes, created_at, updated_at,"
 		   " keystore_dir) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)");
-	im->update = store_prepare(
-		s,
-		"UPDATE communities SET reference_number = ?2, subject = ?3,"
-		" ca_profile = ?4, key_type = ?5, enc_key_type = ?6, dual = ?7,"
-		" email = ?8, notes = ?9, updated_at = ?10, state = ?11,"
-		" reason = CASE WHEN state = ?11 THEN reason ELSE 'new codes from the manifest' END,"
-		" code_hash = CASE WHEN state = ?11 THEN code_hash ELSE NULL END"
-		" WHERE id = ?12 AND name = ?1");
+	im->update =
+		store_prepare(s, "UPDATE communities SET reference_number = ?2, subject = ?3,"
+				 " ca_profile = ?4, key_type = ?5, enc_key_type = ?6, dual = ?7,"
+				 " email = ?8, notes = ?9, updated_at = ?10, state = ?11,"
+				 " reason = CASE WHEN state = ?11 THEN reason ELSE 'new codes from "
+				 "the manifest' END,"
+				 " code_hash = CASE WHEN state = ?11 THEN code_hash ELSE NULL END"
+				 " WHERE id = ?12 AND name = ?1");
 	im->find_ref = store_prepare(
 		s, "SELECT name FROM communities WHERE reference_number = ? AND id != ?");
 	im->partner_add =
@@ -362,8 +366,8 @@ static int importer_init(struct importer *im)
 		   " JOIN partners p ON p.id = pc.partner_id WHERE pc.community_id = ?");
 	im->link_del = store_prepare(
 		s, "DELETE FROM partner_communities WHERE partner_id = ? AND community_id = ?");
-	im->ksdir_holder = store_prepare(
-		s, "SELECT name FROM communities WHERE keystore_dir = ? AND id != ?");
+	im->ksdir_holder =
+		store_prepare(s, "SELECT name FROM communities WHERE keystore_dir = ? AND id != ?");
 	im->ksdir_set = store_prepare(s, "UPDATE communities SET keystore_dir = ? WHERE id = ?");
 	return im->find && im->insert && im->update && im->find_ref && im->partner_add &&
 			       im->link_add && im->links && im->link_del && im->ksdir_holder &&
@@ -376,7 +380,8 @@ int pkiroll_store_import(pkiroll_store *s, const char *path,
 			 const struct pkiroll_manifest_opts *opts,
 			 struct pkiroll_import_stats *stats)
 {
-	struct importer im = {.s = s, .path = path,
+	struct importer im = {.s = s,
+			      .path = path,
 			      .insecure_code_files = opts != NULL && opts->insecure_code_files};
 	const struct manifest_row *row;
 	struct manifest *m = NULL;

@@ -6,7 +6,6 @@
 
 #include "store/store.h"
 
-
 int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiroll_status **out)
 {
 	struct pkiroll_status *st = calloc(1, sizeof(*st));
@@ -127,8 +126,10 @@ void pkiroll_status_free(struct pkiroll_status *st)
 
 int pkiroll_status_each(pkiroll_store *s, pkiroll_status_row_fn *fn, void *arg)
 {
-	sqlite3_stmt *q = store_prepare(s,
-		"SELECT c.name, c.state, c.reason, sx.serial, sx.not_after, ex.serial, ex.not_after,"
+	sqlite3_stmt *q = store_prepare(
+		s,
+		"SELECT c.name, c.state, c.reason, sx.serial, sx.not_after, ex.serial, "
+		"ex.not_after,"
 		" c.keystore FROM communities c"
 		" LEFT JOIN certificates sx ON sx.community_id = c.id AND sx.usage = 'signing'"
 		"  AND sx.superseded_by IS NULL"

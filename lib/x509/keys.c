@@ -49,8 +49,7 @@ int keys_legacy_provider(void)
 		    (legacy = OSSL_PROVIDER_load(NULL, "legacy")) != NULL) {
 			state = 1;
 			atexit(unload_providers);
-		}
-		else
+		} else
 			state = -1;
 		ERR_clear_error();
 	}

@@ -18,7 +18,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct ca_cfg cfg;
-	struct ca_reply out = { 0 };
+	struct ca_reply out = {0};
 	sqlite3 *db;
 
 	if (cfg.dir == NULL) {

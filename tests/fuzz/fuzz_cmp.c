@@ -25,14 +25,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case CMP_BODY_CP:
 	case CMP_BODY_KUP:
 		for (int i = 0; i < sk_PKR_CERTRESP_num(m->body->value.ip->response); i++) {
-			const PKR_CERTRESP *cr = sk_PKR_CERTRESP_value(m->body->value.ip->response, i);
+			const PKR_CERTRESP *cr =
+				sk_PKR_CERTRESP_value(m->body->value.ip->response, i);
 			const PKR_CKP *ckp = cr->certifiedKeyPair;
 
 			cmp_pkisi_text(cr->status, err, sizeof(err));
 			if (ckp != NULL && ckp->privateKey != NULL &&
 			    ckp->privateKey->type == PKR_ENCKEY_VALUE)
-				EVP_PKEY_free(cmp_encval_decrypt(ckp->privateKey->value.encryptedValue,
-								  kek, err, sizeof(err)));
+				EVP_PKEY_free(
+					cmp_encval_decrypt(ckp->privateKey->value.encryptedValue,
+							   kek, err, sizeof(err)));
 		}
 		break;
 	case CMP_BODY_ERROR:

@@ -8,7 +8,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	int fd = fuzz_memfd(data, size), type, tag;
-	struct wbuf b = { 0 };
+	struct wbuf b = {0};
 	const unsigned char *v;
 	size_t n;
 	char s[64];
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < 64 && wire_read(fd, &type, &b) > 0; i++) {
 		/* each field as the readers take it: a number, a string, a nested list */
 		while (wbuf_next(&b, &tag, &v, &n) > 0) {
-			struct wbuf in = { .p = (unsigned char *)v, .len = n, .cap = n };
+			struct wbuf in = {.p = (unsigned char *)v, .len = n, .cap = n};
 			const unsigned char *f;
 			size_t fl;
 			int t2;

@@ -63,8 +63,7 @@ static X509 *load_cert(const char *path)
 	return x;
 }
 
-static void write_pem(const char *dir, const char *name, X509 *x, EVP_PKEY *k,
-		      STACK_OF(X509) *sk)
+static void write_pem(const char *dir, const char *name, X509 *x, EVP_PKEY *k, STACK_OF(X509) * sk)
 {
 	char p[4096];
 	FILE *f;
@@ -99,19 +98,35 @@ static int nid_of(const char *s)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "url", 1, 0, 'u' }, { "ref", 1, 0, 'r' }, { "secret-env", 1, 0, 'e' },
-		{ "secret-file", 1, 0, 'f' }, { "key", 1, 0, 'k' }, { "key-type", 1, 0, 't' },
-		{ "subject", 1, 0, 's' }, { "dual", 0, 0, 'd' }, { "enc-key-type", 1, 0, 'E' },
-		{ "cr", 0, 0, 'C' }, { "kur", 0, 0, 'K' }, { "cert", 1, 0, 'c' },
-		{ "old-key", 1, 0, 'o' }, { "trusted", 1, 0, 'T' }, { "implicit", 0, 0, 'i' },
-		{ "reject", 0, 0, 'R' }, { "framing", 1, 0, 'F' }, { "owf", 1, 0, 'O' },
-		{ "mac", 1, 0, 'M' }, { "iter", 1, 0, 'I' }, { "poll-deadline", 1, 0, 'P' },
-		{ "out", 1, 0, 'D' }, { "no-confirm", 0, 0, 'N' }, { "tls-ca", 1, 0, 'L' },
-		{ 0, 0, 0, 0 },
+		{"url", 1, 0, 'u'},
+		{"ref", 1, 0, 'r'},
+		{"secret-env", 1, 0, 'e'},
+		{"secret-file", 1, 0, 'f'},
+		{"key", 1, 0, 'k'},
+		{"key-type", 1, 0, 't'},
+		{"subject", 1, 0, 's'},
+		{"dual", 0, 0, 'd'},
+		{"enc-key-type", 1, 0, 'E'},
+		{"cr", 0, 0, 'C'},
+		{"kur", 0, 0, 'K'},
+		{"cert", 1, 0, 'c'},
+		{"old-key", 1, 0, 'o'},
+		{"trusted", 1, 0, 'T'},
+		{"implicit", 0, 0, 'i'},
+		{"reject", 0, 0, 'R'},
+		{"framing", 1, 0, 'F'},
+		{"owf", 1, 0, 'O'},
+		{"mac", 1, 0, 'M'},
+		{"iter", 1, 0, 'I'},
+		{"poll-deadline", 1, 0, 'P'},
+		{"out", 1, 0, 'D'},
+		{"no-confirm", 0, 0, 'N'},
+		{"tls-ca", 1, 0, 'L'},
+		{0, 0, 0, 0},
 	};
-	struct transport_cfg tc = { 0 };
-	struct cmp_client_cfg cc = { .pbm = { NID_sha256, NID_hmacWithSHA256, 500, 16 } };
-	struct cmp_request rq = { .enc_key_type = -1 };
+	struct transport_cfg tc = {0};
+	struct cmp_client_cfg cc = {.pbm = {NID_sha256, NID_hmacWithSHA256, 500, 16}};
+	struct cmp_request rq = {.enc_key_type = -1};
 	const char *out = NULL, *trusted = NULL;
 	X509_NAME *subject = NULL;
 	char err[512];
@@ -122,8 +137,12 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'u': tc.url = optarg; break;
-		case 'r': rq.reference = optarg; break;
+		case 'u':
+			tc.url = optarg;
+			break;
+		case 'r':
+			rq.reference = optarg;
+			break;
 		case 'e': {
 			const char *v = getenv(optarg);
 
@@ -136,7 +155,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'f':
-			if ((rq.secret = (unsigned char *)read_secret(optarg, &rq.secret_len)) == NULL) {
+			if ((rq.secret = (unsigned char *)read_secret(optarg, &rq.secret_len)) ==
+			    NULL) {
 				fprintf(stderr, "cmpc: cannot read %s\n", optarg);
 				return 2;
 			}
@@ -147,35 +167,70 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 't': key_type = key_type_from_name(optarg); break;
+		case 't':
+			key_type = key_type_from_name(optarg);
+			break;
 		case 's':
 			if ((subject = dn_parse(optarg, err, sizeof(err))) == NULL) {
 				fprintf(stderr, "cmpc: subject: %s\n", err);
 				return 2;
 			}
 			break;
-		case 'd': rq.dual = 1; break;
-		case 'E': rq.enc_key_type = key_type_from_name(optarg); break;
-		case 'C': rq.type = CMP_REQ_CR; break;
-		case 'K': rq.type = CMP_REQ_KUR; break;
-		case 'c': rq.old_cert = load_cert(optarg); break;
-		case 'o': rq.old_key = load_key(optarg); break;
-		case 'T': trusted = optarg; break;
-		case 'i': cc.implicit_confirm = 1; break;
-		case 'R': reject = 1; break;
-		case 'F':
-			tc.framing = strcmp(optarg, "v10") == 0  ? FRAMING_V10
-				     : strcmp(optarg, "v0") == 0 ? FRAMING_V0
-								  : FRAMING_AUTO;
+		case 'd':
+			rq.dual = 1;
 			break;
-		case 'O': cc.pbm.owf_nid = nid_of(optarg); break;
-		case 'M': cc.pbm.mac_nid = nid_of(optarg); break;
-		case 'I': cc.pbm.iterations = atoi(optarg); break;
-		case 'P': cc.poll_deadline = atoi(optarg); break;
-		case 'D': out = optarg; break;
-		case 'N': no_confirm = 1; break;
-		case 'L': tc.tls_ca_file = optarg; break;
-		default: return 2;
+		case 'E':
+			rq.enc_key_type = key_type_from_name(optarg);
+			break;
+		case 'C':
+			rq.type = CMP_REQ_CR;
+			break;
+		case 'K':
+			rq.type = CMP_REQ_KUR;
+			break;
+		case 'c':
+			rq.old_cert = load_cert(optarg);
+			break;
+		case 'o':
+			rq.old_key = load_key(optarg);
+			break;
+		case 'T':
+			trusted = optarg;
+			break;
+		case 'i':
+			cc.implicit_confirm = 1;
+			break;
+		case 'R':
+			reject = 1;
+			break;
+		case 'F':
+			tc.framing = strcmp(optarg, "v10") == 0	 ? FRAMING_V10
+				     : strcmp(optarg, "v0") == 0 ? FRAMING_V0
+								 : FRAMING_AUTO;
+			break;
+		case 'O':
+			cc.pbm.owf_nid = nid_of(optarg);
+			break;
+		case 'M':
+			cc.pbm.mac_nid = nid_of(optarg);
+			break;
+		case 'I':
+			cc.pbm.iterations = atoi(optarg);
+			break;
+		case 'P':
+			cc.poll_deadline = atoi(optarg);
+			break;
+		case 'D':
+			out = optarg;
+			break;
+		case 'N':
+			no_confirm = 1;
+			break;
+		case 'L':
+			tc.tls_ca_file = optarg;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (rq.new_key == NULL && (rq.new_key = keys_generate(key_type)) == NULL) {
@@ -205,13 +260,14 @@ int main(int argc, char **argv)
 	printf("status: %d %d\n", r->status[0], r->status[1]);
 	printf("framing: %d\n", transport_framing(cc.transport));
 	if (r->sign_cert)
-		printf("sign-cert: %s\n", X509_NAME_oneline(X509_get_subject_name(r->sign_cert),
-							    err, sizeof(err)));
+		printf("sign-cert: %s\n",
+		       X509_NAME_oneline(X509_get_subject_name(r->sign_cert), err, sizeof(err)));
 	if (r->enc_cert)
-		printf("enc-cert: %s\n", X509_NAME_oneline(X509_get_subject_name(r->enc_cert), err,
-							   sizeof(err)));
+		printf("enc-cert: %s\n",
+		       X509_NAME_oneline(X509_get_subject_name(r->enc_cert), err, sizeof(err)));
 	if (r->enc_key)
-		printf("enc-key: %s, matches the certificate\n", EVP_PKEY_get0_type_name(r->enc_key));
+		printf("enc-key: %s, matches the certificate\n",
+		       EVP_PKEY_get0_type_name(r->enc_key));
 	printf("caPubs: %d\n", sk_X509_num(r->ca_pubs));
 	printf("implicit-confirm: %s\n", r->implicit_confirmed ? "granted" : "no");
 	if (r->subject_changed)

@@ -26,8 +26,9 @@ static int pair(PKCS12 *p12, const char *name, EVP_PKEY **key, X509 **cert)
 	for (int i = 0; i < sk_PKCS7_num(safes); i++) {
 		PKCS7 *p7 = sk_PKCS7_value(safes, i);
 		int nid = OBJ_obj2nid(p7->type);
-		STACK_OF(PKCS12_SAFEBAG) *bags = nid == NID_pkcs7_data ? PKCS12_unpack_p7data(p7)
-						 : PKCS12_unpack_p7encdata(p7, pass, -1);
+		STACK_OF(PKCS12_SAFEBAG) *bags = nid == NID_pkcs7_data
+							 ? PKCS12_unpack_p7data(p7)
+							 : PKCS12_unpack_p7encdata(p7, pass, -1);
 
 		for (int k = 0; k < sk_PKCS12_SAFEBAG_num(bags); k++) {
 			PKCS12_SAFEBAG *bag = sk_PKCS12_SAFEBAG_value(bags, k);
@@ -35,7 +36,8 @@ static int pair(PKCS12 *p12, const char *name, EVP_PKEY **key, X509 **cert)
 
 			if (fn != NULL && strcmp(fn, name) == 0) {
 				if (PKCS12_SAFEBAG_get_nid(bag) == NID_pkcs8ShroudedKeyBag) {
-					PKCS8_PRIV_KEY_INFO *p8 = PKCS12_decrypt_skey(bag, pass, -1);
+					PKCS8_PRIV_KEY_INFO *p8 =
+						PKCS12_decrypt_skey(bag, pass, -1);
 
 					*key = p8 ? EVP_PKCS82PKEY(p8) : NULL;
 					PKCS8_PRIV_KEY_INFO_free(p8);

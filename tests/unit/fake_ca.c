@@ -39,13 +39,13 @@ static void dump(const char *what, const unsigned char *p, size_t n)
 
 static int protect(PKR_MSG *m, const char *sec, const X509_ALGOR *reuse)
 {
-	struct cmp_protection p = { .type = CMP_PROT_PBM };
+	struct cmp_protection p = {.type = CMP_PROT_PBM};
 	char err[256];
 
 	p.secret = (const unsigned char *)sec;
 	p.secret_len = strlen(sec);
 	p.reference = NULL;
-	p.pbm = (struct cmp_pbm_params){ NID_sha256, NID_hmacWithSHA256, 500, 16 };
+	p.pbm = (struct cmp_pbm_params){NID_sha256, NID_hmacWithSHA256, 500, 16};
 	p.pbm_reuse = reuse;
 	return cmp_msg_protect(m, &p, err, sizeof(err));
 }
@@ -67,11 +67,14 @@ static PKR_MSG *answer_ir(const PKR_MSG *req)
 		PKR_CERTRESP *cr;
 
 		if (mode == FAKE_WAITING && !served_waiting) {
-			cr = cmp_srv_certresp(i, cmp_pkisi_new(CMP_ST_WAITING, 0, NULL), NULL, NULL);
+			cr = cmp_srv_certresp(i, cmp_pkisi_new(CMP_ST_WAITING, 0, NULL), NULL,
+					      NULL);
 		} else if (i == 0) {
 			EVP_PKEY *pub = cmp_spki_pkey(cm->certReq->certTemplate->publicKey);
-			EVP_PKEY *other = mode == FAKE_SIGN_KEY_MISMATCH ? keys_generate(KEY_P256) : NULL;
-			X509 *x = ca_mint(ca_cert, ca_key, subj, other ? other : pub, NULL, MINT_SIGNING, 3600);
+			EVP_PKEY *other =
+				mode == FAKE_SIGN_KEY_MISMATCH ? keys_generate(KEY_P256) : NULL;
+			X509 *x = ca_mint(ca_cert, ca_key, subj, other ? other : pub, NULL,
+					  MINT_SIGNING, 3600);
 
 			cr = cmp_srv_certresp(0, cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL), x, NULL);
 			EVP_PKEY_free(pub);
@@ -79,8 +82,10 @@ static PKR_MSG *answer_ir(const PKR_MSG *req)
 		} else {
 			EVP_PKEY *kek = cmp_srv_protocol_encr_key(cm);
 			EVP_PKEY *k = keys_generate(KEY_P256);
-			EVP_PKEY *other = mode == FAKE_KEY_MISMATCH ? keys_generate(KEY_P256) : NULL;
-			X509 *x = ca_mint(ca_cert, ca_key, subj, other ? other : k, NULL, MINT_ENCRYPTION, 3600);
+			EVP_PKEY *other =
+				mode == FAKE_KEY_MISMATCH ? keys_generate(KEY_P256) : NULL;
+			X509 *x = ca_mint(ca_cert, ca_key, subj, other ? other : k, NULL,
+					  MINT_ENCRYPTION, 3600);
 			PKR_ENCVAL *ev = cmp_encval_encrypt(k, kek, NULL, 0);
 
 			if (mode == FAKE_ENCVAL_GARBAGE) {
@@ -192,7 +197,7 @@ static void serve(int lfd)
 		if (mode == FAKE_WRONG_TAG)
 			der[0] = 0x31;
 		if (mode == FAKE_OVERSIZED) {
-			unsigned char hdr[7] = { 0x00, 0x20, 0x00, 0x03, 10, 0, TCP_PKIREP };
+			unsigned char hdr[7] = {0x00, 0x20, 0x00, 0x03, 10, 0, TCP_PKIREP};
 
 			(void)!write(fd, hdr, sizeof(hdr));
 		} else {
@@ -209,7 +214,7 @@ static void serve(int lfd)
 
 int fake_ca_start(struct fake_ca *f, const char *sec, int m)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t sl = sizeof(sa);
 	int lfd = socket(AF_INET, SOCK_STREAM, 0);
 	X509_NAME *name;

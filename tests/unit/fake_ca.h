@@ -22,8 +22,8 @@ enum fake_mode {
 	FAKE_KEY_MISMATCH,
 	FAKE_SIGN_KEY_MISMATCH,
 	FAKE_UNPROTECTED_ERROR,
-	FAKE_WAITING,      /* waiting once, then the certificates */
-	FAKE_V0_ONLY,      /* speaks only the RFC 2510 framing */
+	FAKE_WAITING, /* waiting once, then the certificates */
+	FAKE_V0_ONLY, /* speaks only the RFC 2510 framing */
 };
 
 struct fake_ca {

@@ -10,24 +10,23 @@
 #include "pkiroll.h"
 
 void t_register(const char *name, void (*fn)(void));
-void t_fail(const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void t_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int t_failed(void);
 
-#define TEST(n)                                                     \
-	static void n(void);                                        \
-	__attribute__((constructor)) static void reg_##n(void)      \
-	{                                                           \
-		t_register(#n, n);                                  \
-	}                                                           \
+#define TEST(n)                                                                                    \
+	static void n(void);                                                                       \
+	__attribute__((constructor)) static void reg_##n(void)                                     \
+	{                                                                                          \
+		t_register(#n, n);                                                                 \
+	}                                                                                          \
 	static void n(void)
 
-#define CHECK(cond, ...)                                            \
-	do {                                                        \
-		if (!(cond)) {                                      \
-			t_fail(__FILE__, __LINE__, __VA_ARGS__);    \
-			return;                                     \
-		}                                                   \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			t_fail(__FILE__, __LINE__, __VA_ARGS__);                                   \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
 /* A context whose log lines are kept; t_log() is everything logged. */

@@ -29,10 +29,10 @@ struct run {
 static void run_ir(int mode, const char *client_secret, struct run *out)
 {
 	struct fake_ca f;
-	struct transport_cfg tc = { 0 };
-	struct cmp_client_cfg cc = { .pbm = { NID_sha1, NID_hmac_sha1, 500, 16 } };
-	struct cmp_request rq = { .type = CMP_REQ_IR, .reference = "4711", .dual = 1,
-				  .enc_key_type = KEY_P256 };
+	struct transport_cfg tc = {0};
+	struct cmp_client_cfg cc = {.pbm = {NID_sha1, NID_hmac_sha1, 500, 16}};
+	struct cmp_request rq = {
+		.type = CMP_REQ_IR, .reference = "4711", .dual = 1, .enc_key_type = KEY_P256};
 	char err[256];
 	X509_NAME *subj = dn_parse("CN=Test Community,O=Example,C=US", err, sizeof(err));
 	struct cmp_tx *tx;
@@ -182,7 +182,7 @@ TEST(cmp_unprotected_error_is_shown_not_trusted)
 
 TEST(cmp_refused_connection_is_transient)
 {
-	struct transport_cfg tc = { .url = "cmp://127.0.0.1:1", .connect_timeout = 2 };
+	struct transport_cfg tc = {.url = "cmp://127.0.0.1:1", .connect_timeout = 2};
 	unsigned char *rsp;
 	size_t n;
 	char err[256];
@@ -190,10 +190,11 @@ TEST(cmp_refused_connection_is_transient)
 
 	CHECK(t != NULL, "transport: %s", err);
 	CHECK(transport_exchange(t, (const unsigned char *)"x", 1, &rsp, &n, err, sizeof(err)) ==
-	      TRANSPORT_TRANSIENT, "not transient");
+		      TRANSPORT_TRANSIENT,
+	      "not transient");
 	CHECK(strstr(err, "connect") != NULL, "reason: %s", err);
 	transport_free(t);
-	CHECK(transport_new(&(struct transport_cfg){ .url = "ftp://x" }, err, sizeof(err)) == NULL,
+	CHECK(transport_new(&(struct transport_cfg){.url = "ftp://x"}, err, sizeof(err)) == NULL,
 	      "ftp URL accepted");
 	CHECK(strstr(err, "http://, https:// or cmp://") != NULL, "reason: %s", err);
 }
@@ -201,9 +202,8 @@ TEST(cmp_refused_connection_is_transient)
 /* Every message we encode parses with OpenSSL's own PKIMessage and asn1parse. */
 TEST(cmp_messages_parse_with_openssl)
 {
-	static const char *const files[] = { "req-0.der", "rep-0.der", "req-1.der", "rep-1.der" };
-	static const int types[] = { CMP_BODY_IR, CMP_BODY_IP,
-				     CMP_BODY_CERTCONF, CMP_BODY_PKICONF };
+	static const char *const files[] = {"req-0.der", "rep-0.der", "req-1.der", "rep-1.der"};
+	static const int types[] = {CMP_BODY_IR, CMP_BODY_IP, CMP_BODY_CERTCONF, CMP_BODY_PKICONF};
 	struct run r;
 	char cmd[8192];
 

@@ -32,10 +32,13 @@ TEST(fixtures_round_trip_and_verify)
 		const char *file;
 		int body;
 	} fx[] = {
-		{ "ir.der", CMP_BODY_IR },	   { "ip-waiting.der", CMP_BODY_IP },
-		{ "pollreq.der", CMP_BODY_POLLREQ }, { "ip.der", CMP_BODY_IP },
-		{ "certconf.der", CMP_BODY_CERTCONF }, { "pkiconf.der", CMP_BODY_PKICONF },
-		{ "error.der", CMP_BODY_ERROR },
+		{"ir.der", CMP_BODY_IR},
+		{"ip-waiting.der", CMP_BODY_IP},
+		{"pollreq.der", CMP_BODY_POLLREQ},
+		{"ip.der", CMP_BODY_IP},
+		{"certconf.der", CMP_BODY_CERTCONF},
+		{"pkiconf.der", CMP_BODY_PKICONF},
+		{"error.der", CMP_BODY_ERROR},
 	};
 	char path[4096], err[256];
 
@@ -54,18 +57,21 @@ TEST(fixtures_round_trip_and_verify)
 		CHECK(cmp_msg_encode(m, &again, &n2) == 0 && n2 == n && memcmp(again, der, n) == 0,
 		      "%s: re-encoding differs", fx[i].file);
 		CHECK(cmp_verify_pbm(der, n, m, (const unsigned char *)"sekrit", 6, err,
-				     sizeof(err)) == CMP_VERIFY_OK, "%s: PBM: %s", fx[i].file, err);
+				     sizeof(err)) == CMP_VERIFY_OK,
+		      "%s: PBM: %s", fx[i].file, err);
 		CHECK(cmp_verify_pbm(der, n, m, (const unsigned char *)"sekriT", 6, err,
-				     sizeof(err)) == CMP_VERIFY_BAD, "%s: wrong secret verified",
-		      fx[i].file);
+				     sizeof(err)) == CMP_VERIFY_BAD,
+		      "%s: wrong secret verified", fx[i].file);
 		if (fx[i].body == CMP_BODY_ERROR) {
 			cmp_error_text(m->body->value.error, err, sizeof(err));
-			CHECK(strstr(err, "rejection (badRequest): error processing message") != NULL,
+			CHECK(strstr(err, "rejection (badRequest): error processing message") !=
+				      NULL,
 			      "error text: %s", err);
 		}
 		if (strcmp(fx[i].file, "ip-waiting.der") == 0)
 			CHECK(cmp_pkisi_status(sk_PKR_CERTRESP_value(m->body->value.ip->response, 0)
-						       ->status) == CMP_ST_WAITING, "not waiting");
+						       ->status) == CMP_ST_WAITING,
+			      "not waiting");
 		OPENSSL_free(again);
 		PKR_MSG_free(m);
 		free(der);

@@ -22,8 +22,8 @@ static EVP_PKEY *kek(void)
 
 TEST(encval_round_trip_ciphers)
 {
-	const EVP_CIPHER *ciphers[] = { EVP_aes_128_cbc(), EVP_aes_192_cbc(), EVP_aes_256_cbc(),
-					EVP_des_ede3_cbc() };
+	const EVP_CIPHER *ciphers[] = {EVP_aes_128_cbc(), EVP_aes_192_cbc(), EVP_aes_256_cbc(),
+				       EVP_des_ede3_cbc()};
 	EVP_PKEY *key = keys_generate(KEY_P256);
 	char err[256];
 
@@ -120,7 +120,8 @@ TEST(encval_refuses_what_it_cannot_read)
 	PKR_ENCVAL *ev = cmp_encval_encrypt(key, kek(), NULL, 0);
 	char err[256];
 
-	CHECK(cmp_encval_decrypt(ev, other, err, sizeof(err)) == NULL, "decrypted with another key");
+	CHECK(cmp_encval_decrypt(ev, other, err, sizeof(err)) == NULL,
+	      "decrypted with another key");
 	CHECK(strstr(err, "encSymmKey does not decrypt") != NULL, "reason: %s", err);
 	X509_ALGOR_set0(ev->symmAlg, OBJ_nid2obj(NID_rc4), V_ASN1_UNDEF, NULL);
 	CHECK(cmp_encval_decrypt(ev, kek(), err, sizeof(err)) == NULL, "rc4 accepted");
@@ -138,9 +139,9 @@ TEST(encval_refuses_what_it_cannot_read)
 static unsigned char *pbm_msg(const struct cmp_pbm_params *pp, const char *secret, size_t *len,
 			      PKR_MSG **out)
 {
-	struct cmp_protection p = { .type = CMP_PROT_PBM };
-	unsigned char tid[16] = { 1 }, nonce[16] = { 2 }, *der = NULL;
-	struct cmp_hdr_args a = { .pvno = 2, .tid = tid, .sender_nonce = nonce };
+	struct cmp_protection p = {.type = CMP_PROT_PBM};
+	unsigned char tid[16] = {1}, nonce[16] = {2}, *der = NULL;
+	struct cmp_hdr_args a = {.pvno = 2, .tid = tid, .sender_nonce = nonce};
 	PKR_MSG *m = PKR_MSG_new();
 	char err[256];
 
@@ -160,8 +161,8 @@ static unsigned char *pbm_msg(const struct cmp_pbm_params *pp, const char *secre
 
 TEST(pbm_parameters_and_bounds)
 {
-	struct cmp_pbm_params entrust = { NID_sha1, NID_hmac_sha1, 1024, 20 };
-	struct cmp_pbm_params greedy = { NID_sha256, NID_hmacWithSHA256, 200000, 16 };
+	struct cmp_pbm_params entrust = {NID_sha1, NID_hmac_sha1, 1024, 20};
+	struct cmp_pbm_params greedy = {NID_sha256, NID_hmacWithSHA256, 200000, 16};
 	PKR_MSG *m;
 	size_t len;
 	char err[256];
@@ -169,14 +170,17 @@ TEST(pbm_parameters_and_bounds)
 
 	CHECK(der != NULL, "protect");
 	CHECK(cmp_verify_pbm(der, len, m, (const unsigned char *)"s3cret", 6, err, sizeof(err)) ==
-	      CMP_VERIFY_OK, "SHA-1/HMAC-SHA1/1024: %s", err);
+		      CMP_VERIFY_OK,
+	      "SHA-1/HMAC-SHA1/1024: %s", err);
 	CHECK(cmp_verify_pbm(der, len, m, (const unsigned char *)"s3creT", 6, err, sizeof(err)) ==
-	      CMP_VERIFY_BAD, "wrong secret verified");
+		      CMP_VERIFY_BAD,
+	      "wrong secret verified");
 	/* a hostile reply asking for 200000 iterations is refused, not computed */
 	X509_ALGOR_free(m->header->protectionAlg);
 	m->header->protectionAlg = cmp_pbm_alg_new(&greedy);
 	CHECK(cmp_verify_pbm(der, len, m, (const unsigned char *)"s3cret", 6, err, sizeof(err)) ==
-	      CMP_VERIFY_UNSUPPORTED, "200000 iterations accepted");
+		      CMP_VERIFY_UNSUPPORTED,
+	      "200000 iterations accepted");
 	CHECK(strstr(err, "iteration count 200000 outside") != NULL, "reason: %s", err);
 	OPENSSL_free(der);
 	PKR_MSG_free(m);
@@ -188,9 +192,9 @@ TEST(signature_protection)
 	X509_NAME *n = X509_NAME_new();
 	X509 *ca, *ee, *signer = NULL;
 	X509_STORE *trust = X509_STORE_new(), *other = X509_STORE_new();
-	struct cmp_protection p = { .type = CMP_PROT_SIG, .md_nid = NID_sha256 };
-	unsigned char tid[16] = { 1 }, nonce[16] = { 2 }, *der = NULL;
-	struct cmp_hdr_args a = { .pvno = 2, .tid = tid, .sender_nonce = nonce };
+	struct cmp_protection p = {.type = CMP_PROT_SIG, .md_nid = NID_sha256};
+	unsigned char tid[16] = {1}, nonce[16] = {2}, *der = NULL;
+	struct cmp_hdr_args a = {.pvno = 2, .tid = tid, .sender_nonce = nonce};
 	PKR_MSG *m = PKR_MSG_new();
 	char err[256];
 	size_t len;
@@ -211,7 +215,8 @@ TEST(signature_protection)
 	      "verify: %s", err);
 	CHECK(signer != NULL && X509_cmp(signer, ee) == 0, "signer");
 	CHECK(cmp_verify_sig(der, len, m, other, NULL, NULL, err, sizeof(err)) ==
-	      CMP_VERIFY_UNTRUSTED, "untrusted signer accepted");
+		      CMP_VERIFY_UNTRUSTED,
+	      "untrusted signer accepted");
 	{
 		/* flip a bit of the transactionID, inside the protected part */
 		unsigned char *t = memmem(der, len, tid, sizeof(tid));
@@ -236,7 +241,7 @@ TEST(signature_protection)
 /* A MAC that ends in a zero octet must survive DER (about 1 in 256 does). */
 TEST(pbm_mac_survives_encoding)
 {
-	struct cmp_pbm_params fast = { NID_sha256, NID_hmacWithSHA256, 1, 16 };
+	struct cmp_pbm_params fast = {NID_sha256, NID_hmacWithSHA256, 1, 16};
 	char err[256];
 
 	for (int i = 0; i < 1500; i++) {
