@@ -217,7 +217,9 @@ struct pkiroll_status_row {
 	time_t sign_not_after;
 	const char *enc_serial; /* current encryption certificate, or NULL */
 	time_t enc_not_after;
-	const char *keystore; /* NULL until written */
+	const char *keystore;	       /* NULL until written */
+	const char *subject;	       /* the current signing certificate's subject, or NULL */
+	const char *requested_subject; /* what was asked for, when the CA changed it; else NULL */
 };
 
 typedef int pkiroll_status_row_fn(void *arg, const struct pkiroll_status_row *row);

@@ -312,6 +312,18 @@ static int key_bits_present(const PKR_SPKI *pk)
 	return pk != NULL && pk->subjectPublicKey != NULL && pk->subjectPublicKey->length > 0;
 }
 
+/* RFC 4210 5.2.3: grantedWithMods when the subject issued is not the one
+ * the template asked for (Entrust sets it from its user entry), else
+ * accepted. */
+static PKR_PKISI *granted(const PKR_CERTREQMSG *cm, const X509_NAME *issued)
+{
+	const X509_NAME *asked = cm->certReq->certTemplate->subject;
+
+	if (asked != NULL && X509_NAME_entry_count(asked) > 0 && X509_NAME_cmp(asked, issued) != 0)
+		return cmp_pkisi_new(CMP_ST_GRANTED_WITH_MODS, 0, "subject set by the CA");
+	return cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL);
+}
+
 /* The subject of what this request may get. Caller frees. */
 static X509_NAME *granted_subject(struct req *r, const X509_NAME *asked)
 {
@@ -555,8 +567,7 @@ static void certify(struct req *r, const PKR_MSG *content, int rep_type, int may
 			} else {
 				X509_up_ref(x);
 				is[nissued++] = (struct issued){x, id, "signing"};
-				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL),
-						      x, NULL);
+				cr = cmp_srv_certresp(id, granted(cm, subj), x, NULL);
 			}
 		} else if ((kek = cmp_srv_protocol_encr_key(cm)) != NULL) {
 			/* central key generation, the key sent under protocolEncrKey */
@@ -571,8 +582,7 @@ static void certify(struct req *r, const PKR_MSG *content, int rep_type, int may
 			    (ev = cmp_encval_encrypt(central, kek, c, r->cfg->oaep)) != NULL) {
 				X509_up_ref(x);
 				is[nissued++] = (struct issued){x, id, "encryption"};
-				cr = cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL),
-						      x, ev);
+				cr = cmp_srv_certresp(id, granted(cm, subj), x, ev);
 			} else {
 				X509_free(x);
 				cr = cmp_srv_certresp(

@@ -72,6 +72,10 @@ static int row_json(void *arg, const struct pkiroll_status_row *r)
 	}
 	if (r->keystore)
 		json_object_set_new(o, "keystore", json_string(r->keystore));
+	if (r->subject)
+		json_object_set_new(o, "subject", json_string(r->subject));
+	if (r->requested_subject)
+		json_object_set_new(o, "subject_requested", json_string(r->requested_subject));
 	json_array_append_new(list, o);
 	return 0;
 }
@@ -83,10 +87,14 @@ static int row_text(void *arg, const struct pkiroll_status_row *r)
 	(void)arg;
 	day(r->sign_not_after, s, sizeof(s));
 	day(r->enc_not_after, e, sizeof(e));
-	printf("  %-24s %-11s signing %-32s %-10s encryption %-32s %-10s%s%s\n", r->community,
+	printf("  %-24s %-11s signing %-32s %-10s encryption %-32s %-10s%s%s", r->community,
 	       pkiroll_state_name(r->state), r->sign_serial ? r->sign_serial : "-", s,
 	       r->enc_serial ? r->enc_serial : "-", e, r->reason ? "  " : "",
 	       r->reason ? r->reason : "");
+	if (r->requested_subject)
+		printf("  subject changed by the CA: %s (asked for %s)",
+		       r->subject ? r->subject : "?", r->requested_subject);
+	putchar('\n');
 	return 0;
 }
 

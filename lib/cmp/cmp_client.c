@@ -43,12 +43,20 @@ const char *cmp_fault_name(int fault)
 }
 
 static const char *const step_names[CMP_STEP__MAX] = {
-	"none", "request sent", "response received", "certConf sent", "confirmed",
+	"", "request", "response", "keys", "confirm", "confirmed",
 };
 
 const char *cmp_step_name(int step)
 {
 	return step >= 0 && step < CMP_STEP__MAX ? step_names[step] : "unknown";
+}
+
+int cmp_step_from_name(const char *name)
+{
+	for (int i = 0; i < CMP_STEP__MAX; i++)
+		if (strcmp(step_names[i], name != NULL ? name : "") == 0)
+			return i;
+	return -1;
 }
 
 static int fail(struct cmp_tx *tx, int fault, const char *fmt, ...) PRINTF_LIKE(3, 4);

@@ -62,12 +62,17 @@ enum cmp_step {
 	CMP_STEP_NONE = 0,
 	CMP_STEP_REQUEST,  /* about to send the request: codes may be spent */
 	CMP_STEP_RESPONSE, /* certificates received and verified */
+	CMP_STEP_KEYS,	   /* the caller's: the keys are stored (between the two) */
 	CMP_STEP_CONFIRM,  /* about to send certConf */
 	CMP_STEP_DONE,	   /* pkiConf received, or implicit confirmation */
 	CMP_STEP__MAX
 };
 
+/* One name per step, from here up to the store: "request", "response",
+ * "keys", "confirm", "confirmed" ("" for none). */
 const char *cmp_step_name(int step);
+/* The step of a name, CMP_STEP_NONE for "" or NULL, -1 if unknown. */
+int cmp_step_from_name(const char *name);
 
 /* Everything the transaction produced; owned by the transaction. */
 struct cmp_result {

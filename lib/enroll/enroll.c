@@ -128,43 +128,29 @@ static void normalize(char *code)
 	*w = '\0';
 }
 
-/* Writes a JOB frame. Matched by job_read() in enroll_worker.c. */
-static void job_write(struct run *r, struct wbuf *b, const struct community *c, int prof,
-		      const char *code, int resume)
+/* The JOB of a due community. */
+static void job_of(struct job *j, const struct community *c, int prof, const char *code, int resume)
 {
-	const struct pkiroll_ca_profile *p = &r->profs[prof].p;
-
-	wbuf_int(b, J_ID, c->id);
-	wbuf_str(b, J_NAME, c->name);
-	wbuf_str(b, J_REF, c->reference);
-	wbuf_str(b, J_CODE, code);
-	wbuf_str(b, J_SUBJECT, c->subject);
-	wbuf_int(b, J_KEYTYPE, c->key_type);
-	wbuf_int(b, J_ENCKEYTYPE, c->enc_key_type);
-	wbuf_int(b, J_DUAL, c->dual);
-	wbuf_str(b, J_URL, p->url);
-	wbuf_str(b, J_TLSCA, p->tls_ca_file);
-	wbuf_str(b, J_RECIPIENT, p->recipient);
-	wbuf_int(b, J_FRAMING, p->framing);
-	wbuf_int(b, J_OWF, p->pbm_owf);
-	wbuf_int(b, J_MAC, p->pbm_mac);
-	wbuf_int(b, J_ITER, p->pbm_iterations);
-	wbuf_int(b, J_SALT, p->pbm_salt_len);
-	wbuf_int(b, J_IMPLICIT, p->implicit_confirm);
-	wbuf_int(b, J_CONNTO, p->connect_timeout);
-	wbuf_int(b, J_READTO, p->read_timeout);
-	wbuf_int(b, J_POLLDL, p->poll_deadline);
-	wbuf_str(b, J_KSDIR, r->o->keystore_dir);
-	wbuf_str(b, J_KSNAME, c->keystore_dir);
-	wbuf_str(b, J_PASS, r->o->passphrase);
-	wbuf_int(b, J_LEGACY, r->o->config ? r->o->config->keystore_legacy : 0);
+	memset(j, 0, sizeof(*j));
+	j->id = c->id;
+	j->kind = JOB_ENROLL;
+	j->profile = prof;
+	snprintf(j->name, sizeof(j->name), "%s", c->name);
+	snprintf(j->ref, sizeof(j->ref), "%s", c->reference);
+	snprintf(j->code, sizeof(j->code), "%s", code);
+	snprintf(j->subject, sizeof(j->subject), "%s", c->subject);
+	snprintf(j->ksname, sizeof(j->ksname), "%s", c->keystore_dir);
+	j->key_type = c->key_type;
+	j->enc_key_type = c->enc_key_type;
+	j->dual = c->dual;
 	if (resume) {
-		wbuf_int(b, J_RESUME, 1);
-		wbuf_blob(b, J_TID, c->tx_id, 16);
-		wbuf_blob(b, J_NONCE, c->tx_nonce, (size_t)c->tx_nonce_len);
-		if (c->tx_pbm_len > 0)
-			wbuf_blob(b, J_PBM, c->tx_pbm, (size_t)c->tx_pbm_len);
-		wbuf_str(b, J_KSPATH, c->keystore);
+		j->resume = 1;
+		memcpy(j->tid, c->tx_id, sizeof(j->tid));
+		j->nonce_len = (size_t)c->tx_nonce_len;
+		memcpy(j->nonce, c->tx_nonce, j->nonce_len);
+		j->pbm_len = (size_t)c->tx_pbm_len;
+		memcpy(j->pbm, c->tx_pbm, j->pbm_len);
+		snprintf(j->kspath, sizeof(j->kspath), "%s", c->keystore);
 	}
 }
 
@@ -185,7 +171,7 @@ static int due_community(const struct run *r, const struct community *c, int in_
 		    (!c->retryable || c->next_attempt_at > (sqlite3_int64)time(NULL)))
 			return 0;
 		*resume = c->has_tx && c->keystore[0] != '\0' && c->tx_nonce_len > 0 &&
-			  (strcmp(c->step, "keys") == 0 || strcmp(c->step, "confirm") == 0);
+			  (c->step == CMP_STEP_KEYS || c->step == CMP_STEP_CONFIRM);
 		return 1;
 	default:
 		return 0;
@@ -255,7 +241,13 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 		return d;
 	if ((sl = free_slot(r)) == NULL)
 		return -1;
-	job_write(r, job, &c, cand->prof, cand->code, resume);
+	{
+		struct job j;
+
+		job_of(&j, &c, cand->prof, cand->code, resume);
+		job_write(job, &j);
+		OPENSSL_cleanse(&j, sizeof(j));
+	}
 	if (!wbuf_ok(job))
 		return -1;
 	memset(sl, 0, sizeof(*sl));
@@ -403,36 +395,22 @@ static int next_job(void *arg, struct wbuf *job, long long *id)
 	}
 }
 
-/* pool_ops.on_step: recorded before the worker goes on. Matched by report_step(). */
+/* pool_ops.on_step: recorded before the worker goes on. Matched by the
+ * worker's report_step(). */
 static int on_step(void *arg, long long id, struct wbuf *msg)
 {
 	struct run *r = arg;
 	struct slot *sl = find_slot(r, id);
-	const unsigned char *v, *tid = NULL, *nonce = NULL, *pbm = NULL;
-	size_t n, nonce_len = 0, pbm_len = 0;
-	char kspath[1024] = "";
-	int tag, step = 0, g;
+	struct step st;
 
-	while ((g = wbuf_next(msg, &tag, &v, &n)) > 0) {
-		if (tag == R_STEP)
-			step = (int)wire_int(v, n);
-		else if (tag == R_TID && n == 16)
-			tid = v;
-		else if (tag == R_NONCE)
-			nonce = v, nonce_len = n;
-		else if (tag == R_PBM)
-			pbm = v, pbm_len = n;
-		else if (tag == R_KSPATH)
-			wire_str(v, n, kspath, sizeof(kspath));
-	}
-	if (g < 0 || step <= STEP_NONE || step >= STEP__MAX) {
+	if (step_read(msg, &st) < 0) {
 		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "malformed STEP frame from a worker");
 		return -1;
 	}
 	if (sl != NULL)
-		sl->step = step;
-	return store_step_save(r->s, r->run, id, job_step_name(step), tid, nonce, nonce_len, pbm,
-			       pbm_len, kspath[0] ? kspath : NULL);
+		sl->step = st.step;
+	return store_step_save(r->s, r->run, id, st.step, st.tid, st.nonce, st.nonce_len, st.pbm,
+			       st.pbm_len, st.kspath[0] ? st.kspath : NULL);
 }
 
 static void queue_retry(struct run *r, struct slot *sl)
@@ -500,98 +478,41 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 	 (1UL << OSSL_CMP_PKIFAILUREINFO_signerNotTrusted) |                                       \
 	 (1UL << OSSL_CMP_PKIFAILUREINFO_badRequest))
 
-/* pool_ops.on_result. Matched by run_job()'s RESULT in enroll_worker.c. */
-/* An R_SIGNINFO/R_ENCINFO value; matched by put_cert_info() in
- * enroll_worker.c. 0, or -1 (info cleared) when a field is missing. */
-static int cert_info_read(const unsigned char *v, size_t n, struct pkiroll_cert_info *info)
-{
-	struct wbuf in = {.p = (unsigned char *)v, .len = n, .cap = n};
-	const unsigned char *f;
-	char buf[2048];
-	size_t fl;
-	int tag, g, seen = 0;
-
-	memset(info, 0, sizeof(*info));
-	while ((g = wbuf_next(&in, &tag, &f, &fl)) > 0) {
-		char **dst = tag == CI_SERIAL	 ? &info->serial
-			     : tag == CI_ISSUER	 ? &info->issuer
-			     : tag == CI_SUBJECT ? &info->subject
-						 : NULL;
-
-		if (dst != NULL && *dst == NULL) {
-			wire_str(f, fl, buf, sizeof(buf));
-			*dst = xstrdup(buf);
-		} else if (tag == CI_NOTBEFORE) {
-			info->not_before = (time_t)wire_int(f, fl);
-		} else if (tag == CI_NOTAFTER) {
-			info->not_after = (time_t)wire_int(f, fl);
-		} else if (tag == CI_KEYTYPE) {
-			wire_str(f, fl, info->key_type, sizeof(info->key_type));
-		}
-		if (tag > 0 && tag < 16)
-			seen |= 1 << tag;
-	}
-	if (g < 0 || info->serial == NULL || info->issuer == NULL || info->subject == NULL ||
-	    (seen & (1 << CI_NOTBEFORE | 1 << CI_NOTAFTER)) !=
-		    (1 << CI_NOTBEFORE | 1 << CI_NOTAFTER)) {
-		certinfo_clear(info);
-		return -1;
-	}
-	return 0;
-}
-
 static int on_result(void *arg, long long id, struct wbuf *msg)
 {
 	struct run *r = arg;
 	struct slot *sl = find_slot(r, id);
 	struct enroll_outcome o = {.count_attempt = 1};
-	const unsigned char *v;
-	char reason[1200] = "", kspath[1024] = "", text[1400];
-	int tag, fault = CMP_F_INTERNAL, g, transient = 0, rc;
-	unsigned long bits = 0;
-	size_t n;
-	struct outcome_cert sign = {0}, enc = {0};
+	struct result res;
+	char text[1400];
+	const char *reason = res.reason;
+	int fault, transient = 0, rc;
+	unsigned long bits;
 
 	if (sl == NULL) {
 		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "RESULT for a job not in flight");
 		return -1;
 	}
-	while ((g = wbuf_next(msg, &tag, &v, &n)) > 0) {
-		if (tag == R_FAULT)
-			fault = (int)wire_int(v, n);
-		else if (tag == R_REASON)
-			wire_str(v, n, reason, sizeof(reason));
-		else if (tag == R_FAILBITS)
-			bits = (unsigned long)wire_int(v, n);
-		else if (tag == R_KSPATH)
-			wire_str(v, n, kspath, sizeof(kspath));
-		else if (tag == R_SIGNCERT && sign.der == NULL)
-			sign.der = v, sign.len = n;
-		else if (tag == R_ENCCERT && enc.der == NULL)
-			enc.der = v, enc.len = n;
-		else if (tag == R_SIGNINFO && !sign.have_info)
-			sign.have_info = cert_info_read(v, n, &sign.info) == 0;
-		else if (tag == R_ENCINFO && !enc.have_info)
-			enc.have_info = cert_info_read(v, n, &enc.info) == 0;
-		else if (tag == R_CHAIN && o.nchain < OUTCOME_CHAIN_MAX && n > 0) {
-			o.chain[o.nchain] = v;
-			o.chain_len[o.nchain++] = n;
-		}
-	}
-	if (g < 0) {
+	if (result_read(msg, &res) < 0) {
 		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "malformed RESULT frame from a worker");
-		certinfo_clear(&sign.info);
-		certinfo_clear(&enc.info);
 		return -1;
 	}
+	fault = res.fault;
+	bits = res.failbits;
+	for (int i = 0; i < res.nchain; i++) {
+		o.chain[i] = res.chain[i];
+		o.chain_len[i] = res.chain_len[i];
+	}
+	o.nchain = res.nchain;
+	o.subject_changed = res.subject_changed;
 
 	/* Phase: what the fault means for the community. */
-	o.keystore = kspath[0] ? kspath : NULL;
+	o.keystore = res.kspath[0] ? res.kspath : NULL;
 	switch (fault) {
 	case CMP_OK:
 		o.state = PKIROLL_STATE_ENROLLED;
-		o.sign = sign;
-		o.enc = enc;
+		o.sign = res.sign;
+		o.enc = res.enc;
 		break;
 	case CMP_F_TRANSIENT:
 	case CMP_F_WAITING:
@@ -642,8 +563,7 @@ static int on_result(void *arg, long long id, struct wbuf *msg)
 	if (o.state != PKIROLL_STATE_ENROLLED)
 		o.reason = text;
 	rc = finish(r, sl, fault, transient, &o, 0);
-	certinfo_clear(&sign.info);
-	certinfo_clear(&enc.info);
+	result_clear(&res);
 	return rc;
 }
 
@@ -660,13 +580,13 @@ static void on_death(void *arg, long long id, int status)
 	if (WIFSIGNALED(status))
 		snprintf(text, sizeof(text), "the worker was killed by signal %d%s%s%s",
 			 WTERMSIG(status), sl->step ? " after step \"" : "",
-			 sl->step ? job_step_name(sl->step) : "", sl->step ? "\"" : "");
+			 sl->step ? cmp_step_name(sl->step) : "", sl->step ? "\"" : "");
 	else
 		snprintf(text, sizeof(text), "the worker exited with status %d%s%s%s",
 			 WEXITSTATUS(status), sl->step ? " after step \"" : "",
-			 sl->step ? job_step_name(sl->step) : "", sl->step ? "\"" : "");
+			 sl->step ? cmp_step_name(sl->step) : "", sl->step ? "\"" : "");
 	o.reason = text;
-	o.count_attempt = sl->step > STEP_NONE;
+	o.count_attempt = sl->step > CMP_STEP_NONE;
 	o.next_attempt_at = (sqlite3_int64)time(NULL);
 	/* a lost worker is retried once in this run */
 	if (finish(r, sl, CMP_F__MAX, 0, &o, !r->stopping && sl->attempts <= 1) < 0)
@@ -746,6 +666,8 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 	struct pkiroll_import_stats is;
 	struct pool *pool = NULL;
 	const struct pool_ops ops = {next_job, on_step, on_result, on_death, tick};
+	struct pkiroll_ca_profile *jr_profiles = NULL;
+	struct job_run jr = {0};
 	int err = PKIROLL_ERR_CONFIG, lockfd = -1, jobs;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -799,15 +721,40 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 	jobs = o->jobs > 0		      ? o->jobs
 	       : o->config && o->config->jobs ? o->config->jobs
 					      : (int)(cores > 0 ? cores : 2);
-	if (r.nprofs == 1 && jobs > r.profs[0].p.concurrency)
+	if (r.nprofs == 1 && jobs > r.profs[0].p.concurrency) {
+		/* say so: a silent cap reads as a slow CA */
+		ctx_log(ctx, PKIROLL_LOG_WARN,
+			"%d workers asked for, %d used: CA profile %s allows %d at once "
+			"(concurrency; raise it in its [ca] section)",
+			jobs, r.profs[0].p.concurrency,
+			r.profs[0].p.name[0] ? r.profs[0].p.name : r.profs[0].p.url,
+			r.profs[0].p.concurrency);
 		jobs = r.profs[0].p.concurrency;
+	}
+	for (int i = 0; r.nprofs > 1 && i < r.nprofs; i++)
+		if (r.profs[i].p.concurrency < jobs)
+			ctx_log(ctx, PKIROLL_LOG_INFO,
+				"CA profile %s: at most %d of the %d workers at once (concurrency)",
+				r.profs[i].p.name, r.profs[i].p.concurrency, jobs);
 	r.nslots = jobs;
 	if ((r.slots = calloc((size_t)jobs, sizeof(*r.slots))) == NULL ||
 	    (r.retries = calloc(MAX_RETRY_QUEUE, sizeof(*r.retries))) == NULL) {
 		err = PKIROLL_ERR_NOMEM;
 		goto out;
 	}
-	if ((pool = pool_new(jobs, enroll_worker_main, NULL)) == NULL) {
+	/* the run's constants, for every worker at fork */
+	if ((jr_profiles = calloc((size_t)r.nprofs, sizeof(*jr_profiles))) == NULL) {
+		err = PKIROLL_ERR_NOMEM;
+		goto out;
+	}
+	for (int i = 0; i < r.nprofs; i++)
+		jr_profiles[i] = r.profs[i].p;
+	jr.profiles = jr_profiles;
+	jr.nprofiles = r.nprofs;
+	jr.keystore_dir = o->keystore_dir;
+	jr.pass = o->passphrase;
+	jr.legacy = o->config ? o->config->keystore_legacy : 0;
+	if ((pool = pool_new(jobs, enroll_worker_main, &jr)) == NULL) {
 		ctx_log(ctx, PKIROLL_LOG_ERROR, "cannot start %d workers: %s", jobs,
 			strerror(errno));
 		err = PKIROLL_ERR_IO;
@@ -842,6 +789,7 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 	err = PKIROLL_OK;
 out:
 	pool_free(pool);
+	free(jr_profiles);
 	if (o->progress)
 		o->progress(o->progress_arg, st, 1);
 	for (int i = 0; r.retries && i < r.nretries; i++) {

@@ -1,7 +1,8 @@
 /*
- * A worker process: one community at a time, keygen -> ir -> ip ->
- * verify/decrypt -> keystore -> certConf, reporting each step to the
- * parent and waiting until it is recorded. Workers never touch the store.
+ * A worker process: one job at a time (an enrollment: keygen -> ir -> ip ->
+ * verify/decrypt -> keystore -> certConf), reporting each step to the
+ * parent and waiting until it is recorded. Workers never touch the store;
+ * the run's constants came with the fork (struct job_run).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,169 +22,36 @@
 #include "x509/keys.h"
 #include "out/keystore.h"
 
-static const char *const step_names[STEP__MAX] = {"", "request", "response", "keys", "confirm"};
-
-const char *job_step_name(int step)
-{
-	return step > 0 && step < STEP__MAX ? step_names[step] : "";
-}
-
-struct job {
-	long long id;
-	char name[256], ref[160], code[512], subject[1024];
-	int key_type, enc_key_type, dual;
-	char url[512], tls_ca[512], recipient[512];
-	struct pkiroll_ca_profile prof;
-	char ksdir[1024], pass[1024], kspath[1024], ksname[FILE_SAFE_NAME_MAX];
-	int legacy, resume;
-	unsigned char tid[16], nonce[64], pbm[512];
-	size_t nonce_len, pbm_len;
-};
-
 struct worker {
 	int fd;
+	const struct job_run *run;
 	struct job *job;
 	struct cmp_tx *tx;
 	int rejecting; /* a certConf that rejects is no step to resume at */
 };
 
-/* Reads a JOB frame. Matched by job_write() in enroll.c. */
-static int job_read(struct wbuf *b, struct job *j)
-{
-	const unsigned char *v;
-	size_t n;
-	int tag, r;
-
-	memset(j, 0, sizeof(*j));
-	pkiroll_ca_profile_defaults(&j->prof);
-	while ((r = wbuf_next(b, &tag, &v, &n)) > 0) {
-		switch (tag) {
-		case J_ID:
-			j->id = wire_int(v, n);
-			break;
-		case J_NAME:
-			wire_str(v, n, j->name, sizeof(j->name));
-			break;
-		case J_REF:
-			wire_str(v, n, j->ref, sizeof(j->ref));
-			break;
-		case J_CODE:
-			wire_str(v, n, j->code, sizeof(j->code));
-			break;
-		case J_SUBJECT:
-			wire_str(v, n, j->subject, sizeof(j->subject));
-			break;
-		case J_KEYTYPE:
-			j->key_type = (int)wire_int(v, n);
-			break;
-		case J_ENCKEYTYPE:
-			j->enc_key_type = (int)wire_int(v, n);
-			break;
-		case J_DUAL:
-			j->dual = (int)wire_int(v, n);
-			break;
-		case J_URL:
-			wire_str(v, n, j->url, sizeof(j->url));
-			break;
-		case J_TLSCA:
-			wire_str(v, n, j->tls_ca, sizeof(j->tls_ca));
-			break;
-		case J_RECIPIENT:
-			wire_str(v, n, j->recipient, sizeof(j->recipient));
-			break;
-		case J_FRAMING:
-			j->prof.framing = (int)wire_int(v, n);
-			break;
-		case J_OWF:
-			j->prof.pbm_owf = (int)wire_int(v, n);
-			break;
-		case J_MAC:
-			j->prof.pbm_mac = (int)wire_int(v, n);
-			break;
-		case J_ITER:
-			j->prof.pbm_iterations = (int)wire_int(v, n);
-			break;
-		case J_SALT:
-			j->prof.pbm_salt_len = (int)wire_int(v, n);
-			break;
-		case J_IMPLICIT:
-			j->prof.implicit_confirm = (int)wire_int(v, n);
-			break;
-		case J_CONNTO:
-			j->prof.connect_timeout = (int)wire_int(v, n);
-			break;
-		case J_READTO:
-			j->prof.read_timeout = (int)wire_int(v, n);
-			break;
-		case J_POLLDL:
-			j->prof.poll_deadline = (int)wire_int(v, n);
-			break;
-		case J_KSDIR:
-			wire_str(v, n, j->ksdir, sizeof(j->ksdir));
-			break;
-		case J_PASS:
-			wire_str(v, n, j->pass, sizeof(j->pass));
-			break;
-		case J_LEGACY:
-			j->legacy = (int)wire_int(v, n);
-			break;
-		case J_RESUME:
-			j->resume = (int)wire_int(v, n);
-			break;
-		case J_TID:
-			if (n == 16)
-				memcpy(j->tid, v, 16);
-			break;
-		case J_NONCE:
-			if (n <= sizeof(j->nonce)) {
-				memcpy(j->nonce, v, n);
-				j->nonce_len = n;
-			}
-			break;
-		case J_PBM:
-			if (n <= sizeof(j->pbm)) {
-				memcpy(j->pbm, v, n);
-				j->pbm_len = n;
-			}
-			break;
-		case J_KSPATH:
-			wire_str(v, n, j->kspath, sizeof(j->kspath));
-			break;
-		case J_KSNAME:
-			wire_str(v, n, j->ksname, sizeof(j->ksname));
-			break;
-		default:
-			return -1;
-		}
-	}
-	return r;
-}
-
-/* Sends a STEP and waits for its ACK. Matched by on_step() in enroll.c. */
+/* Sends a STEP and waits for its ACK: the parent has recorded it. */
 static int report_step(struct worker *w, int step, const char *kspath)
 {
+	struct step st = {.step = step};
 	struct wbuf b = {0};
-	int type, r;
+	unsigned char *pbm = NULL;
+	int type, r, n;
 
-	wbuf_int(&b, R_STEP, step);
 	if (w->tx != NULL) {
-		const struct cmp_result *res = cmp_tx_result(w->tx);
 		const ASN1_OCTET_STRING *nonce = cmp_tx_their_nonce(w->tx);
-		const X509_ALGOR *pbm = cmp_tx_reply_pbm(w->tx);
+		const X509_ALGOR *alg = cmp_tx_reply_pbm(w->tx);
 
-		wbuf_blob(&b, R_TID, res->tid, sizeof(res->tid));
+		st.tid = cmp_tx_result(w->tx)->tid;
 		if (nonce != NULL)
-			wbuf_blob(&b, R_NONCE, nonce->data, (size_t)nonce->length);
-		if (pbm != NULL) {
-			unsigned char *der = NULL;
-			int n = i2d_X509_ALGOR(pbm, &der);
-
-			if (n > 0)
-				wbuf_blob(&b, R_PBM, der, (size_t)n);
-			OPENSSL_free(der);
-		}
+			st.nonce = nonce->data, st.nonce_len = (size_t)nonce->length;
+		if (alg != NULL && (n = i2d_X509_ALGOR(alg, &pbm)) > 0)
+			st.pbm = pbm, st.pbm_len = (size_t)n;
 	}
-	wbuf_str(&b, R_KSPATH, kspath);
+	if (kspath != NULL)
+		snprintf(st.kspath, sizeof(st.kspath), "%s", kspath);
+	step_write(&b, &st);
+	OPENSSL_free(pbm);
 	if (wire_write(w->fd, WIRE_STEP, &b) <= 0) {
 		wbuf_free(&b);
 		_exit(1); /* the parent is gone: nothing to report to */
@@ -203,62 +71,54 @@ static int on_cmp_step(void *arg, int step, const struct cmp_result *r)
 	(void)r;
 	switch (step) {
 	case CMP_STEP_REQUEST:
-		return report_step(w, STEP_REQUEST, NULL);
 	case CMP_STEP_RESPONSE:
-		return report_step(w, STEP_RESPONSE, NULL);
+		return report_step(w, step, NULL);
 	case CMP_STEP_CONFIRM:
-		return w->rejecting ? 0 : report_step(w, STEP_CONFIRM, NULL);
+		return w->rejecting ? 0 : report_step(w, step, NULL);
 	default:
 		return 0;
 	}
 }
 
-static void put_cert(struct wbuf *b, int tag, X509 *x)
+/* The worker's DER buffers behind a result, freed after it is sent. */
+struct result_bufs {
+	unsigned char *der[2 + RESULT_CHAIN_MAX];
+	int n;
+};
+
+static const unsigned char *keep_der(struct result_bufs *rb, X509 *x, size_t *len)
 {
 	unsigned char *der = NULL;
 	int n;
 
-	if (x != NULL && (n = i2d_X509(x, &der)) > 0)
-		wbuf_blob(b, tag, der, (size_t)n);
-	OPENSSL_free(der);
+	*len = 0;
+	if (x == NULL || rb->n == (int)(sizeof(rb->der) / sizeof(rb->der[0])) ||
+	    (n = i2d_X509(x, &der)) <= 0)
+		return NULL;
+	rb->der[rb->n++] = der;
+	*len = (size_t)n;
+	return der;
 }
 
-/* A certificate and what it says; matched by cert_info_read() in enroll.c. */
-static void put_cert_info(struct wbuf *b, int tag, int info_tag, X509 *x)
+/* A certificate and what the worker read from it, into the result. */
+static void put_cert(struct result_bufs *rb, struct outcome_cert *c, X509 *x)
 {
-	struct pkiroll_cert_info info;
-	struct wbuf in = {0};
-
-	if (x == NULL)
-		return;
-	put_cert(b, tag, x);
-	if (certinfo_from_x509(x, &info) != PKIROLL_OK)
-		return;
-	wbuf_str(&in, CI_SERIAL, info.serial);
-	wbuf_str(&in, CI_ISSUER, info.issuer);
-	wbuf_str(&in, CI_SUBJECT, info.subject);
-	wbuf_int(&in, CI_NOTBEFORE, (long long)info.not_before);
-	wbuf_int(&in, CI_NOTAFTER, (long long)info.not_after);
-	wbuf_str(&in, CI_KEYTYPE, info.key_type);
-	if (wbuf_ok(&in))
-		wbuf_blob(b, info_tag, in.p, in.len);
-	wbuf_free(&in);
-	certinfo_clear(&info);
+	if ((c->der = keep_der(rb, x, &c->len)) != NULL)
+		c->have_info = certinfo_from_x509(x, &c->info) == PKIROLL_OK;
 }
 
-/* The CA certificates (DER), one R_CHAIN field each, issuer of the
- * community's certificates first: caPubs, else the extraCerts that are CA
- * certificates. */
-static void put_chain(struct wbuf *b, const STACK_OF(X509) * certs)
+/* The CA certificates, issuer of the community's certificates first:
+ * caPubs, else the extraCerts that are CA certificates. */
+static void put_chain(struct result_bufs *rb, struct result *res, const STACK_OF(X509) * certs)
 {
-	for (int i = 0; i < sk_X509_num(certs) && i < 8; i++) {
+	for (int i = 0; i < sk_X509_num(certs) && res->nchain < RESULT_CHAIN_MAX; i++) {
 		X509 *x = sk_X509_value(certs, i);
 
-		if (X509_check_ca(x) > 0)
-			put_cert(b, R_CHAIN, x);
+		if (X509_check_ca(x) > 0 && (res->chain[res->nchain] = keep_der(
+						     rb, x, &res->chain_len[res->nchain])) != NULL)
+			res->nchain++;
 	}
 }
-
 /* chain.pem of a keystore written by an earlier run. */
 static STACK_OF(X509) * load_chain(const char *dir)
 {
@@ -299,7 +159,8 @@ static X509 *load_cer(const char *dir, const char *name)
  * them and the community enrolls again (what is left is moved aside), -1
  * it cannot be read (err says why; a wrong passphrase must not cost it).
  */
-static int load_resume_certs(const struct job *j, X509 **sign, X509 **enc, char *err, size_t errlen)
+static int load_resume_certs(const struct job *j, const char *pass, X509 **sign, X509 **enc,
+			     char *err, size_t errlen)
 {
 	char from[2048], to[2100];
 	X509 *ps = NULL, *pe = NULL;
@@ -309,7 +170,7 @@ static int load_resume_certs(const struct job *j, X509 **sign, X509 **enc, char 
 	*enc = j->dual ? load_cer(j->kspath, "encryption.cer") : NULL;
 	if (*sign != NULL && (!j->dual || *enc != NULL))
 		return 1;
-	if ((r = keystore_read_certs(j->kspath, j->pass, &ps, &pe)) < 0) {
+	if ((r = keystore_read_certs(j->kspath, pass, &ps, &pe)) < 0) {
 		snprintf(err, errlen,
 			 "cannot resume: %.400s/keystore.p12 cannot be read with this passphrase",
 			 j->kspath);
@@ -354,18 +215,19 @@ static EVP_PKEY *worker_kek(void)
 	return kek;
 }
 
-static void run_job(int fd, struct job *j)
+static void run_job(int fd, const struct job_run *run, struct job *j)
 {
-	struct worker w = {.fd = fd, .job = j};
-	struct transport_cfg tc = {.url = j->url,
-				   .tls_ca_file = j->tls_ca[0] ? j->tls_ca : NULL,
-				   .framing = j->prof.framing,
-				   .connect_timeout = j->prof.connect_timeout,
-				   .read_timeout = j->prof.read_timeout};
-	struct cmp_client_cfg cc = {.pbm = {j->prof.pbm_owf, j->prof.pbm_mac,
-					    j->prof.pbm_iterations, j->prof.pbm_salt_len},
-				    .implicit_confirm = j->prof.implicit_confirm,
-				    .poll_deadline = j->prof.poll_deadline};
+	const struct pkiroll_ca_profile *p = &run->profiles[j->profile];
+	struct worker w = {.fd = fd, .run = run, .job = j};
+	struct transport_cfg tc = {.url = p->url,
+				   .tls_ca_file = p->tls_ca_file[0] ? p->tls_ca_file : NULL,
+				   .framing = p->framing,
+				   .connect_timeout = p->connect_timeout,
+				   .read_timeout = p->read_timeout};
+	struct cmp_client_cfg cc = {
+		.pbm = {p->pbm_owf, p->pbm_mac, p->pbm_iterations, p->pbm_salt_len},
+		.implicit_confirm = p->implicit_confirm,
+		.poll_deadline = p->poll_deadline};
 	struct cmp_request rq = {.type = CMP_REQ_IR,
 				 .reference = j->ref,
 				 .dual = j->dual,
@@ -373,7 +235,9 @@ static void run_job(int fd, struct job *j)
 	X509_NAME *subject = NULL, *recipient = NULL;
 	X509 *old_sign = NULL, *old_enc = NULL;
 	char err[512], kspath[1024] = "";
-	struct wbuf res = {0};
+	struct wbuf msg = {0};
+	struct result res = {0};
+	struct result_bufs rb = {0};
 	int fault = CMP_F_INTERNAL, resumed = 0, after_resume = 0, ks_failed = 0;
 	const struct cmp_result *r = NULL;
 
@@ -387,8 +251,8 @@ static void run_job(int fd, struct job *j)
 	if ((subject = dn_parse(j->subject, err, sizeof(err))) == NULL)
 		goto report;
 	rq.subject = subject;
-	if (j->recipient[0] != '\0' &&
-	    (recipient = dn_parse(j->recipient, err, sizeof(err))) == NULL) {
+	if (p->recipient[0] != '\0' &&
+	    (recipient = dn_parse(p->recipient, err, sizeof(err))) == NULL) {
 		fault = CMP_F_CONFIG;
 		goto report;
 	}
@@ -396,7 +260,7 @@ static void run_job(int fd, struct job *j)
 
 	if (j->resume) {
 		/* certConf for certificates an interrupted run already stored */
-		int got = load_resume_certs(j, &old_sign, &old_enc, err, sizeof(err));
+		int got = load_resume_certs(j, run->pass, &old_sign, &old_enc, err, sizeof(err));
 
 		if (got < 0) {
 			fault = CMP_F_CONFIG;
@@ -412,7 +276,7 @@ static void run_job(int fd, struct job *j)
 			goto report;
 		}
 		snprintf(kspath, sizeof(kspath), "%s", j->kspath);
-		report_step(&w, STEP_CONFIRM, NULL);
+		report_step(&w, CMP_STEP_CONFIRM, NULL);
 		fault = cmp_tx_confirm(w.tx, 1);
 		if (fault == CMP_OK || fault == CMP_F_TRANSIENT || fault == CMP_F_CONFIG) {
 			resumed = fault == CMP_OK;
@@ -453,15 +317,15 @@ fresh:
 
 	/* Phase: the keystore, on disk before the CA hears we accept. */
 	{
-		struct keystore_in ks = {.base = j->ksdir,
+		struct keystore_in ks = {.base = run->keystore_dir,
 					 .dirname = j->ksname,
-					 .pass = j->pass,
+					 .pass = run->pass,
 					 .sign_key = rq.new_key,
 					 .sign_cert = r->sign_cert,
 					 .enc_key = r->enc_key,
 					 .enc_cert = r->enc_cert,
 					 .chain = r->ca_pubs ? r->ca_pubs : r->extra_certs,
-					 .legacy = j->legacy};
+					 .legacy = run->legacy};
 
 		if (keystore_write(&ks, kspath, sizeof(kspath), err, sizeof(err)) < 0) {
 			size_t l = strlen(err);
@@ -478,36 +342,41 @@ fresh:
 			goto report;
 		}
 	}
-	report_step(&w, STEP_KEYS, kspath);
+	report_step(&w, CMP_STEP_KEYS, kspath);
 	fault = cmp_tx_confirm(w.tx, 1);
 
 report:
-	/* RESULT; matched by on_result() in enroll.c */
+	/* Phase: the result, what the parent records. */
 	r = w.tx ? cmp_tx_result(w.tx) : NULL;
-	wbuf_int(&res, R_FAULT, fault);
+	res.fault = fault;
 	if (fault != CMP_OK)
-		wbuf_str(&res, R_REASON, r && r->reason[0] && !ks_failed ? r->reason : err);
+		snprintf(res.reason, sizeof(res.reason), "%s",
+			 r && r->reason[0] && !ks_failed ? r->reason : err);
 	if (r != NULL) {
-		wbuf_int(&res, R_STEP, r->step);
-		wbuf_int(&res, R_FAILBITS, (long long)(r->failbits[0] | r->failbits[1]));
-		wbuf_int(&res, R_SUBJCHANGED, r->subject_changed);
+		res.step = r->step;
+		res.failbits = r->failbits[0] | r->failbits[1];
+		res.subject_changed = r->subject_changed;
 	}
 	if (fault == CMP_OK && resumed) {
 		STACK_OF(X509) *chain = load_chain(j->kspath);
 
-		put_cert_info(&res, R_SIGNCERT, R_SIGNINFO, old_sign);
-		put_cert_info(&res, R_ENCCERT, R_ENCINFO, old_enc);
-		put_chain(&res, chain);
+		put_cert(&rb, &res.sign, old_sign);
+		put_cert(&rb, &res.enc, old_enc);
+		put_chain(&rb, &res, chain);
 		sk_X509_pop_free(chain, X509_free);
 	} else if (fault == CMP_OK && r != NULL) {
-		put_cert_info(&res, R_SIGNCERT, R_SIGNINFO, r->sign_cert);
-		put_cert_info(&res, R_ENCCERT, R_ENCINFO, r->enc_cert);
-		put_chain(&res, r->ca_pubs ? r->ca_pubs : r->extra_certs);
+		put_cert(&rb, &res.sign, r->sign_cert);
+		put_cert(&rb, &res.enc, r->enc_cert);
+		put_chain(&rb, &res, r->ca_pubs ? r->ca_pubs : r->extra_certs);
 	}
-	wbuf_str(&res, R_KSPATH, kspath[0] ? kspath : NULL);
-	if (wire_write(fd, WIRE_RESULT, &res) <= 0)
+	snprintf(res.kspath, sizeof(res.kspath), "%s", kspath);
+	result_write(&msg, &res);
+	if (wire_write(fd, WIRE_RESULT, &msg) <= 0)
 		_exit(1);
-	wbuf_free(&res);
+	wbuf_free(&msg);
+	result_clear(&res);
+	for (int i = 0; i < rb.n; i++)
+		OPENSSL_free(rb.der[i]);
 	cmp_tx_free(w.tx);
 	transport_free(cc.transport);
 	EVP_PKEY_free(rq.new_key);
@@ -521,10 +390,10 @@ report:
 void enroll_worker_main(int fd, void *arg)
 {
 	struct wbuf msg = {0};
+	const struct job_run *run = arg;
 	struct job *j = malloc(sizeof(*j));
 	int type;
 
-	(void)arg;
 	if (j == NULL)
 		_exit(2);
 	for (;;) {
@@ -535,7 +404,9 @@ void enroll_worker_main(int fd, void *arg)
 		if (type != WIRE_JOB || job_read(&msg, j) < 0)
 			_exit(3); /* a malformed frame is a bug */
 		wbuf_free(&msg);
-		run_job(fd, j);
+		if (j->profile < 0 || j->profile >= run->nprofiles)
+			_exit(3);
+		run_job(fd, run, j);
 		OPENSSL_cleanse(j, sizeof(*j));
 	}
 	wbuf_free(&msg);

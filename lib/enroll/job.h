@@ -1,64 +1,23 @@
 /*
- * The fields of the JOB, STEP and RESULT frames of an enrollment.
- * Written by enroll.c and enroll_worker.c; each writer is matched by the
- * reader on the other side.
+ * The parent-worker codec: what a job is, what a worker reports at each
+ * step, and what it sends back, as typed structs, with each writer and its
+ * reader side by side in job.c. The run's constants (CA profiles, keystore
+ * directory, passphrase) reach the workers once, at fork (struct job_run),
+ * not in every job.
  */
 #ifndef PKIROLL_JOB_H
 #define PKIROLL_JOB_H
 
+#include "base/fileio.h"
 #include "enroll/wire.h"
+#include "store/store_enroll.h"
 
-enum job_tag {
-	/* JOB (parent -> worker) */
-	J_ID = 1,
-	J_NAME,
-	J_REF,
-	J_CODE,
-	J_SUBJECT,
-	J_KEYTYPE,
-	J_ENCKEYTYPE,
-	J_DUAL,
-	J_URL,
-	J_TLSCA,
-	J_FRAMING,
-	J_OWF,
-	J_MAC,
-	J_ITER,
-	J_SALT,
-	J_IMPLICIT,
-	J_CONNTO,
-	J_READTO,
-	J_POLLDL,
-	J_RECIPIENT,
-	J_KSDIR,
-	J_PASS,
-	J_LEGACY,
-	J_RESUME,
-	J_TID,
-	J_NONCE,
-	J_PBM,
-	J_KSPATH,
-	J_KSNAME, /* the community's keystore directory name, as the store recorded it */
-	/* STEP and RESULT (worker -> parent) */
-	R_STEP = 64,
-	R_TID,
-	R_NONCE,
-	R_PBM,
-	R_KSPATH,
-	R_FAULT,
-	R_REASON,
-	R_SIGNCERT,
-	R_ENCCERT,
-	R_FAILBITS,
-	R_SUBJCHANGED,
-	R_CHAIN, /* R_CHAIN: one per CA certificate */
-	R_SIGNINFO,
-	R_ENCINFO, /* what the worker read from each certificate (CI_* fields) */
+/* What a job does; the pipeline is the same for each. */
+enum job_kind {
+	JOB_NONE = 0,
+	JOB_ENROLL, /* ir with the reference number and authorization code */
+	JOB__MAX    /* renew (kur) and revoke (rr) come next */
 };
-
-/* Fields of R_SIGNINFO/R_ENCINFO: the parent records them without parsing
- * the certificate again (in OpenSSL 3.0 a parse costs a key decoder). */
-enum certinfo_tag { CI_SERIAL = 1, CI_ISSUER, CI_SUBJECT, CI_NOTBEFORE, CI_NOTAFTER, CI_KEYTYPE };
 
 /* R_FAULT is a CMP fault (enum cmp_fault), or one of the job's own that
  * happen outside the CMP transaction. */
@@ -66,12 +25,74 @@ enum job_fault {
 	JOB_F_KEYSTORE = 100, /* the keystore could not be written: certificates rejected */
 };
 
-/* Steps as the store names them; a worker reports each before going on. */
-enum job_step { STEP_NONE = 0, STEP_REQUEST, STEP_RESPONSE, STEP_KEYS, STEP_CONFIRM, STEP__MAX };
+/* The run's constants, given to every worker at fork. */
+struct job_run {
+	const struct pkiroll_ca_profile *profiles; /* a job names one by index */
+	int nprofiles;
+	const char *keystore_dir;
+	const char *pass; /* the PKCS#12 passphrase */
+	int legacy;	  /* 3DES/SHA-1 PKCS#12 */
+};
 
-const char *job_step_name(int step);
+/* One community's job (parent -> worker). */
+struct job {
+	long long id;
+	int kind; /* enum job_kind */
+	int profile;
+	char name[256], ref[160], code[512], subject[1024];
+	char ksname[FILE_SAFE_NAME_MAX]; /* its keystore directory in the run's */
+	int key_type, enc_key_type, dual;
+	/* resuming at certConf: what the interrupted transaction left */
+	int resume;
+	unsigned char tid[16], nonce[64], pbm[512];
+	size_t nonce_len, pbm_len;
+	char kspath[1024];
+};
 
-/* The worker's main loop (pool_worker_fn). */
+/* A step the worker reached, to be recorded before it goes on. */
+struct step {
+	int step;				/* enum cmp_step */
+	const unsigned char *tid, *nonce, *pbm; /* NULL: unchanged */
+	size_t nonce_len, pbm_len;
+	char kspath[1024]; /* "" unchanged */
+};
+
+#define RESULT_CHAIN_MAX OUTCOME_CHAIN_MAX
+
+/* What a job ended with (worker -> parent). Certificates and the chain
+ * point into the message (reader) or the worker's buffers (writer); the
+ * infos' strings are owned (result_clear()). */
+struct result {
+	int fault; /* enum cmp_fault or enum job_fault; CMP_OK */
+	char reason[1200];
+	unsigned long failbits;
+	int step; /* how far the transaction got (enum cmp_step) */
+	int subject_changed;
+	struct outcome_cert sign, enc;
+	const unsigned char *chain[RESULT_CHAIN_MAX];
+	size_t chain_len[RESULT_CHAIN_MAX];
+	int nchain;
+	char kspath[1024];
+};
+
+/* Writes a JOB body. Matched by job_read(). */
+void job_write(struct wbuf *b, const struct job *j);
+/* Reads a JOB body into j. 0, or -1 if malformed (a bug). */
+int job_read(struct wbuf *b, struct job *j);
+
+/* Writes a STEP body. Matched by step_read(). */
+void step_write(struct wbuf *b, const struct step *s);
+/* Reads a STEP body (pointers into b). 0, or -1 if malformed. */
+int step_read(struct wbuf *b, struct step *s);
+
+/* Writes a RESULT body. Matched by result_read(). */
+void result_write(struct wbuf *b, const struct result *r);
+/* Reads a RESULT body (certificates point into b). 0, or -1 if malformed. */
+int result_read(struct wbuf *b, struct result *r);
+/* Frees the certificate infos of a result. */
+void result_clear(struct result *r);
+
+/* The worker's main loop (pool_worker_fn); arg is the struct job_run. */
 void enroll_worker_main(int fd, void *arg);
 
 #endif

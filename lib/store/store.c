@@ -138,6 +138,8 @@ static const char *const migrations[] = {
 	 * assigned at import (the recorded keystore path's, where there is one) */
 	"ALTER TABLE communities ADD COLUMN keystore_dir TEXT;"
 	"CREATE UNIQUE INDEX communities_keystore_dir ON communities (keystore_dir);",
+	/* 4 -> 5: the subject asked for, kept when the CA issued another */
+	"ALTER TABLE communities ADD COLUMN requested_subject TEXT;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmp/cmp_client.h"
 #include "x509/certinfo.h"
 #include "store/store_enroll.h"
 
@@ -34,7 +35,7 @@ int store_community_get(struct pkiroll_store *s, const char *name, struct commun
 		c->enc_key_type = key_type_from_name((const char *)sqlite3_column_text(st, 6));
 		c->dual = sqlite3_column_int(st, 7);
 		c->state = state_from_name((const char *)sqlite3_column_text(st, 8));
-		store_col_copy(st, 9, c->step, sizeof(c->step));
+		c->step = cmp_step_from_name(store_col_text(st, 9));
 		c->retryable = sqlite3_column_int(st, 10);
 		c->attempts = sqlite3_column_int(st, 11);
 		c->next_attempt_at = sqlite3_column_int64(st, 12);
@@ -113,7 +114,7 @@ static char *current_state(struct pkiroll_store *s, sqlite3_int64 id)
 	return v;
 }
 
-int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, const char *step,
+int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, int step,
 		    const unsigned char *tid, const unsigned char *nonce, size_t nonce_len,
 		    const unsigned char *pbm, size_t pbm_len, const char *keystore)
 {
@@ -139,7 +140,7 @@ int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id
 	if (st == NULL)
 		goto out;
 	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_text(st, 2, step, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, cmp_step_name(step), -1, SQLITE_STATIC);
 	if (tid != NULL)
 		sqlite3_bind_blob(st, 3, tid, 16, SQLITE_STATIC);
 	if (nonce != NULL && nonce_len > 0)
@@ -323,7 +324,9 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 			      " tx_id = CASE WHEN ?9 THEN NULL ELSE tx_id END,"
 			      " tx_nonce = CASE WHEN ?9 THEN NULL ELSE tx_nonce END,"
 			      " tx_pbm = CASE WHEN ?9 THEN NULL ELSE tx_pbm END,"
-			      " code_hash = ?10"
+			      " code_hash = ?10,"
+			      " requested_subject = CASE WHEN ?11 THEN subject WHEN ?9 THEN NULL"
+			      "  ELSE requested_subject END"
 			      " WHERE id = ?1");
 	if (st == NULL)
 		goto out;
@@ -344,10 +347,14 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 		if (store_code_hash(o->code, NULL, h) == 0)
 			sqlite3_bind_blob(st, 10, h, sizeof(h), SQLITE_TRANSIENT);
 	}
+	sqlite3_bind_int(st, 11, done && o->subject_changed);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto out;
-	ok = store_event_add(s, run, id, from, to, o->reason ? o->reason : "certificates issued") ==
-	     0;
+	ok = store_event_add(s, run, id, from, to,
+			     o->reason ? o->reason
+			     : done && o->subject_changed
+				     ? "certificates issued, with a subject the CA changed"
+				     : "certificates issued") == 0;
 out:
 	store_done(s, st);
 	free(from);

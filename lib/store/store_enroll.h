@@ -17,8 +17,8 @@ struct community {
 	char subject[1024];
 	char ca[64];
 	int key_type, enc_key_type, dual;
-	int state;     /* enum pkiroll_state */
-	char step[16]; /* "", request, response, keys, confirm */
+	int state; /* enum pkiroll_state */
+	int step;  /* enum cmp_step, kept by its name (cmp_step_name()) */
 	int retryable;
 	int attempts;
 	sqlite3_int64 next_attempt_at;
@@ -46,7 +46,7 @@ int store_run_end(struct pkiroll_store *s, sqlite3_int64 run, const char *status
  * step name, and what resuming needs (transaction id, the CA's nonce and
  * PBM parameters, the keystore path). NULL/0 leave a field as it is.
  */
-int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, const char *step,
+int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, int step,
 		    const unsigned char *tid, const unsigned char *nonce, size_t nonce_len,
 		    const unsigned char *pbm, size_t pbm_len, const char *keystore);
 
@@ -69,8 +69,9 @@ struct enroll_outcome {
 	sqlite3_int64 next_attempt_at;
 	struct outcome_cert sign, enc; /* der NULL: none */
 	const char *keystore;
-	int count_attempt; /* 1: this was an attempt (not a worker lost before it began) */
-	const char *code;  /* needs_codes: the refused code, kept as a salted hash */
+	int count_attempt;   /* 1: this was an attempt (not a worker lost before it began) */
+	const char *code;    /* needs_codes: the refused code, kept as a salted hash */
+	int subject_changed; /* the CA issued another subject than the one asked for */
 	/* the CA certificates above them (DER, issuer first), borrowed */
 	const unsigned char *chain[OUTCOME_CHAIN_MAX];
 	size_t chain_len[OUTCOME_CHAIN_MAX];

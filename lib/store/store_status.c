@@ -130,7 +130,7 @@ int pkiroll_status_each(pkiroll_store *s, pkiroll_status_row_fn *fn, void *arg)
 		s,
 		"SELECT c.name, c.state, c.reason, sx.serial, sx.not_after, ex.serial, "
 		"ex.not_after,"
-		" c.keystore FROM communities c"
+		" c.keystore, sx.subject, c.requested_subject FROM communities c"
 		" LEFT JOIN certificates sx ON sx.community_id = c.id AND sx.usage = 'signing'"
 		"  AND sx.superseded_by IS NULL"
 		" LEFT JOIN certificates ex ON ex.community_id = c.id AND ex.usage = 'encryption'"
@@ -150,6 +150,8 @@ int pkiroll_status_each(pkiroll_store *s, pkiroll_status_row_fn *fn, void *arg)
 			.enc_serial = (const char *)sqlite3_column_text(q, 5),
 			.enc_not_after = (time_t)sqlite3_column_int64(q, 6),
 			.keystore = (const char *)sqlite3_column_text(q, 7),
+			.subject = (const char *)sqlite3_column_text(q, 8),
+			.requested_subject = (const char *)sqlite3_column_text(q, 9),
 		};
 
 		if (fn(arg, &row) != 0)

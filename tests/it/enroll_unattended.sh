@@ -43,4 +43,14 @@ for ref in 3002 3005; do
 done
 expect_rc 0 "$PKIROLL" --db r2.db status --json
 [ "$(jq '[.list[] | select(.state == "failed")] | length' "$T_DIR/out")" = 2 ] || fail "not 2 failed in the store"
+
+# a -j above the profile's concurrency is capped, and the run says so
+cat >cap.conf <<CONF
+[ca capped]
+url = http://$CA_HTTP/pkix/
+concurrency = 2
+CONF
+expect_rc 1 timeout 120 "$PKIROLL" --config cap.conf --db cap.db enroll m.csv -j 64 --limit 1 \
+	--keystore-dir ks3 --keystore-pass-file pass
+has "$T_DIR/err" "64 workers asked for, 2 used: CA profile capped allows 2 at once"
 exit 0
