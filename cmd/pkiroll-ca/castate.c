@@ -374,3 +374,24 @@ void ca_keys_free(struct ca_keys *k)
 	X509_STORE_free(k->trust);
 	memset(k, 0, sizeof(*k));
 }
+
+/* Rolls back issuances that were never confirmed within timeout seconds. */
+void ca_expire_unconfirmed(sqlite3 *db, int timeout)
+{
+	char sql[1024];
+
+	snprintf(sql, sizeof(sql),
+		 "BEGIN IMMEDIATE;"
+		 "UPDATE users SET state = 'active' WHERE state = 'pending' AND ref IN"
+		 " (SELECT ref FROM transactions WHERE state = 'issued' AND"
+		 "  created_at < strftime('%%s','now') - %d);"
+		 "UPDATE issued SET state = 'rolledback' WHERE state = 'unconfirmed' AND tid IN"
+		 " (SELECT tid FROM transactions WHERE state = 'issued' AND"
+		 "  created_at < strftime('%%s','now') - %d);"
+		 "UPDATE transactions SET state = 'expired' WHERE state = 'issued' AND"
+		 " created_at < strftime('%%s','now') - %d;"
+		 "COMMIT;",
+		 timeout, timeout, timeout);
+	if (ca_exec(db, sql) < 0)
+		ca_exec(db, "ROLLBACK");
+}

@@ -68,4 +68,8 @@ void ca_db_close(sqlite3 *db);
 /* Runs SQL; 0 or -1. */
 int ca_exec(sqlite3 *db, const char *sql);
 
+/* Rolls back issuances not confirmed within timeout seconds: their users
+ * may enroll again. pkiroll-ca's sweeper runs it once a second. */
+void ca_expire_unconfirmed(sqlite3 *db, int timeout);
+
 #endif

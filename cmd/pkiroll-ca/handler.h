@@ -26,6 +26,9 @@ struct faults {
 /* Parses "delay=200,waiting=2,drop,reject=badPOP,..." into f (adding). */
 int faults_parse(const char *spec, struct faults *f, char *err, size_t errlen);
 
+/* Adds the faults of src (a user's) to dst (the server's). */
+void faults_add(struct faults *dst, const struct faults *src);
+
 struct ca_cfg {
 	const char *dir;
 	struct ca_keys keys;

@@ -315,6 +315,26 @@ out:
 	return rc;
 }
 
+static volatile int sweeping = 1;
+
+/* Once a second, rolls back what was issued and never confirmed in time:
+ * kept out of request handling, so no request waits for it. */
+static void *sweeper(void *arg)
+{
+	const struct ca_cfg *cfg = arg;
+
+	while (__atomic_load_n(&sweeping, __ATOMIC_RELAXED)) {
+		sqlite3 *db = ca_db_get(cfg->dir);
+
+		if (db != NULL) {
+			ca_expire_unconfirmed(db, cfg->confirm_timeout);
+			ca_db_put(db);
+		}
+		sleep(1);
+	}
+	return NULL;
+}
+
 int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 {
 	struct MHD_Daemon *tls = NULL;
@@ -323,7 +343,8 @@ int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 	char shown[300];
 	sigset_t set;
 	int hfd = -1, tfd = -1, port, v6, sig;
-	pthread_t tth;
+	pthread_t tth, sth;
+	int have_sweeper;
 
 	g_cfg = cfg;
 	g_lc = lc;
@@ -333,6 +354,7 @@ int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	have_sweeper = pthread_create(&sth, NULL, sweeper, (void *)cfg) == 0;
 
 	if (lc->http != NULL) {
 		if ((hfd = bind_addr(lc->http, &port, &v6, shown, sizeof(shown))) < 0)
@@ -379,6 +401,9 @@ int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 	while (sigwait(&set, &sig) != 0)
 		;
 	fprintf(stderr, "pkiroll-ca: %s, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	__atomic_store_n(&sweeping, 0, __ATOMIC_RELAXED);
+	if (have_sweeper)
+		pthread_join(sth, NULL);
 	if (mhd != NULL)
 		MHD_stop_daemon(mhd);
 	if (tls != NULL)
@@ -389,6 +414,9 @@ int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 	OPENSSL_free(tls_cert);
 	return 0;
 fail:
+	__atomic_store_n(&sweeping, 0, __ATOMIC_RELAXED);
+	if (have_sweeper)
+		pthread_join(sth, NULL);
 	if (mhd != NULL)
 		MHD_stop_daemon(mhd);
 	if (tls != NULL)

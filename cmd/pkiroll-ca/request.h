@@ -1,0 +1,69 @@
+/*
+ * One request as pkiroll-ca handles it, shared by the dispatcher
+ * (handler.c) and issuance (issue.c). Private to pkiroll-ca.
+ */
+#ifndef PKIROLL_CA_REQUEST_H
+#define PKIROLL_CA_REQUEST_H
+
+#include "cmp/cmp_server.h"
+#include "handler.h"
+
+#define BIT(n) (1UL << (n))
+
+enum auth { AUTH_NONE = 0, AUTH_PBM, AUTH_SIG };
+
+/* Everything about the request being handled. */
+struct req {
+	const struct ca_cfg *cfg;
+	sqlite3 *db;
+	const unsigned char *der;
+	size_t len;
+	PKR_MSG *msg;
+	int auth;
+	struct ca_user user; /* AUTH_PBM, or the owner of the signer's certificate */
+	int have_user;
+	X509 *signer; /* AUTH_SIG */
+	struct faults f;
+	PKR_MSG *rep;
+	char log[1024];
+};
+
+/* A certificate issued in this request, and for which certReqId. */
+struct issued {
+	X509 *cert;
+	int id;
+	const char *usage;
+};
+
+/* The user's state as this connection's transaction sees it, or "". */
+void user_state(sqlite3 *db, const char *ref, char *out, size_t len);
+
+/* Appends to the request's log line. */
+void logf_(struct req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The CA's name (the issuing certificate's subject): the sender of replies. */
+const X509_NAME *ca_name(const struct req *r);
+
+/* Replaces the reply with an error message (RFC 4210 5.3.21), protected
+ * unless protect is 0; logged. */
+void error_reply(struct req *r, unsigned long bits, const char *text, int protect);
+
+/* A new reply of body type to the request, its header filled (RFC 4210
+ * 5.1.1: transactionID, recipNonce, sender). */
+void reply_new(struct req *r, int type);
+
+/* A CertResponse that rejects certReqId id with one failInfo bit. */
+PKR_CERTRESP *reject_resp(long id, int bit, const char *text);
+
+/* ---- issuance (issue.c) ---- */
+
+/* A certificate's serial number in hex (OPENSSL_free it), or NULL. */
+char *serial_hex(X509 *x);
+
+/* ir, cr (rep_type ip, cp) and kur (kup) with the CRMF requests of content;
+ * may_wait: the user's waiting fault applies. */
+void certify(struct req *r, const PKR_MSG *content, int rep_type, int may_wait);
+void on_p10cr(struct req *r);
+void on_kur(struct req *r);
+
+#endif
