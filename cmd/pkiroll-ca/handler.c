@@ -1,6 +1,8 @@
 /*
- * The CA side of every flow pkiroll uses, and of what the openssl cmp CLI
- * sends: ir/cr/p10cr/kur, certConf, pollReq, rr, genm, error.
+ * pkiroll-ca's dispatcher: one request in, one reply out. Decodes it,
+ * authenticates it (PBM with a user's codes, or a signature chaining to
+ * the CA), applies faults, hands ir/cr/p10cr/kur to issue.c and answers
+ * certConf, pollReq, rr, genm and error itself.
  */
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,0 +1,84 @@
+/*
+ * One enrollment run, shared by its parts: the run's life (enroll.c), the
+ * scheduler (schedule.c) and the outcome policy (outcome.c). Private to
+ * lib/enroll.
+ */
+#ifndef PKIROLL_ENROLL_RUN_H
+#define PKIROLL_ENROLL_RUN_H
+
+#include "enroll/job.h"
+#include "enroll/pool.h"
+#include "input/manifest.h"
+#include "store/store_enroll.h"
+
+#define STOP_GRACE_MS 120000 /* in-flight transactions after the first signal */
+#define MAX_RETRY_QUEUE 4096
+
+struct profile {
+	struct pkiroll_ca_profile p;
+	int inflight;
+	int consecutive; /* transient failures in a row */
+	int paused;
+	long long next_ms; /* rate limit */
+};
+
+struct slot { /* a job in flight */
+	long long id;
+	int used;
+	int prof;
+	int step;
+	int attempts; /* in this run */
+	char name[256];
+	char code[512];
+};
+
+struct retry {
+	long long due_ms;
+	int prof;
+	int attempts;
+	char name[256];
+	char code[512];
+};
+
+struct run {
+	pkiroll_ctx *ctx;
+	const struct pkiroll_enroll_opts *o;
+	struct pkiroll_store *s;
+	struct manifest *m;
+	sqlite3_int64 run;
+	struct profile *profs;
+	int nprofs;
+	struct slot *slots;
+	int nslots;
+	struct retry *retries;
+	int nretries;
+	int manifest_done;
+	int held; /* a due row waits for its profile (rate, cap) */
+	struct retry held_row;
+	struct pkiroll_enroll_stats *st;
+	long long start_ms, stop_ms, last_progress;
+	int stopping;
+};
+
+/* ---- the scheduler (schedule.c): pool_ops callbacks ---- */
+
+int next_job(void *arg, struct wbuf *job, long long *id);
+int on_step(void *arg, long long id, struct wbuf *msg);
+int on_result(void *arg, long long id, struct wbuf *msg);
+void on_death(void *arg, long long id, int status);
+
+/* Is this community due (1 or 0), and does it resume at certConf? An
+ * in-run retry is due whatever next_attempt_at says. */
+int due_community(const struct run *r, const struct community *c, int in_run, int *resume);
+
+/* The CA profile (index) for a manifest row's ca column, or -1. */
+int profile_for(struct run *r, const char *row_ca);
+
+/* ---- the outcome policy (outcome.c) ---- */
+
+/* What a result means for the community: o's state, reason (in text),
+ * retryable; *transient when the run may retry it. */
+void outcome_of(const struct result *res, struct enroll_outcome *o, char *text, size_t textlen,
+		int *transient);
+
+#endif

@@ -1,0 +1,437 @@
+/*
+ * The scheduler: which community goes out next and on which CA profile
+ * (slots, rate, concurrency, the circuit breaker), in-run retries with
+ * backoff, and what comes back (steps and results into the store).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "cmp/cmp_client.h"
+#include "enroll/run.h"
+#include "input/manifest.h"
+
+static unsigned jitter(unsigned max)
+{
+	unsigned r = 0;
+
+	RAND_bytes((unsigned char *)&r, sizeof(r));
+	return max ? r % max : 0;
+}
+
+static void normalize(char *code)
+{
+	char *w = code;
+
+	for (const char *r = code; *r != '\0'; r++) {
+		if (*r == '-' || *r == ' ')
+			continue;
+		*w++ = (char)(*r >= 'a' && *r <= 'z' ? *r - 'a' + 'A' : *r);
+	}
+	*w = '\0';
+}
+
+/* The JOB of a due community. */
+static void job_of(struct job *j, const struct community *c, int prof, const char *code, int resume)
+{
+	memset(j, 0, sizeof(*j));
+	j->id = c->id;
+	j->kind = JOB_ENROLL;
+	j->profile = prof;
+	snprintf(j->name, sizeof(j->name), "%s", c->name);
+	snprintf(j->ref, sizeof(j->ref), "%s", c->reference);
+	snprintf(j->code, sizeof(j->code), "%s", code);
+	snprintf(j->subject, sizeof(j->subject), "%s", c->subject);
+	snprintf(j->ksname, sizeof(j->ksname), "%s", c->keystore_dir);
+	j->key_type = c->key_type;
+	j->enc_key_type = c->enc_key_type;
+	j->dual = c->dual;
+	if (resume) {
+		j->resume = 1;
+		memcpy(j->tid, c->tx_id, sizeof(j->tid));
+		j->nonce_len = (size_t)c->tx_nonce_len;
+		memcpy(j->nonce, c->tx_nonce, j->nonce_len);
+		j->pbm_len = (size_t)c->tx_pbm_len;
+		memcpy(j->pbm, c->tx_pbm, j->pbm_len);
+		snprintf(j->kspath, sizeof(j->kspath), "%s", c->keystore);
+	}
+}
+
+/*
+ * Is this community due, and does it resume? 1 or 0. An in-run retry
+ * (in_run) is due whatever next_attempt_at says: that date is for the
+ * runs after this one.
+ */
+int due_community(const struct run *r, const struct community *c, int in_run, int *resume)
+{
+	*resume = 0;
+	switch (c->state) {
+	case PKIROLL_STATE_PENDING:
+		return 1;
+	case PKIROLL_STATE_ENROLLING:
+	case PKIROLL_STATE_FAILED:
+		if (c->state == PKIROLL_STATE_FAILED && !r->o->retry_failed && !in_run &&
+		    (!c->retryable || c->next_attempt_at > (sqlite3_int64)time(NULL)))
+			return 0;
+		*resume = c->has_tx && c->keystore[0] != '\0' && c->tx_nonce_len > 0 &&
+			  (c->step == CMP_STEP_KEYS || c->step == CMP_STEP_CONFIRM);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Looks the community up and decides: 1 due, 0 not (or unknown), -1 error. */
+static int due(struct run *r, const char *name, int in_run, struct community *c, int *resume)
+{
+	int g = store_community_get(r->s, name, c);
+
+	*resume = 0;
+	return g <= 0 ? g : due_community(r, c, in_run, resume);
+}
+
+int profile_for(struct run *r, const char *row_ca)
+{
+	if (r->o->ca_url != NULL || r->nprofs == 1)
+		return 0;
+	if (row_ca == NULL || *row_ca == '\0')
+		row_ca = r->o->ca ? r->o->ca : (r->o->config ? r->o->config->default_ca : "");
+	if (*row_ca == '\0')
+		return 0;
+	for (int i = 0; i < r->nprofs; i++)
+		if (strcmp(r->profs[i].p.name, row_ca) == 0)
+			return i;
+	return -1;
+}
+
+/* Can profile i take a job now? */
+static int profile_ready(struct run *r, int i)
+{
+	struct profile *p = &r->profs[i];
+
+	if (p->inflight >= p->p.concurrency)
+		return 0;
+	if (p->p.rate > 0 && now_ms() < p->next_ms)
+		return 0;
+	return 1;
+}
+
+static struct slot *free_slot(struct run *r)
+{
+	for (int i = 0; i < r->nslots; i++)
+		if (!r->slots[i].used)
+			return &r->slots[i];
+	return NULL;
+}
+
+static struct slot *find_slot(struct run *r, long long id)
+{
+	for (int i = 0; i < r->nslots; i++)
+		if (r->slots[i].used && r->slots[i].id == id)
+			return &r->slots[i];
+	return NULL;
+}
+
+/* Makes a job of a due candidate. 1 job made, 0 not due or skipped, -1 error. */
+static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, long long *id)
+{
+	struct community c;
+	struct slot *sl;
+	int resume, d = due(r, cand->name, cand->attempts > 0, &c, &resume);
+	struct profile *p = &r->profs[cand->prof];
+
+	if (d <= 0)
+		return d;
+	if ((sl = free_slot(r)) == NULL)
+		return -1;
+	{
+		struct job j;
+
+		job_of(&j, &c, cand->prof, cand->code, resume);
+		job_write(job, &j);
+		OPENSSL_cleanse(&j, sizeof(j));
+	}
+	if (!wbuf_ok(job))
+		return -1;
+	memset(sl, 0, sizeof(*sl));
+	sl->used = 1;
+	sl->id = c.id;
+	sl->prof = cand->prof;
+	sl->attempts = cand->attempts + 1;
+	snprintf(sl->name, sizeof(sl->name), "%s", c.name);
+	memcpy(sl->code, cand->code, sizeof(sl->code));
+	p->inflight++;
+	if (p->p.rate > 0)
+		p->next_ms = now_ms() + (long long)(1000.0 / p->p.rate);
+	*id = c.id;
+	r->st->in_flight++;
+	if (cand->attempts == 0)
+		r->st->due++;
+	ctx_log(r->ctx, PKIROLL_LOG_DEBUG, "%s: %s via %s", c.name,
+		resume ? "resuming at certConf" : "enrolling", p->p.url);
+	return 1;
+}
+
+/* A due community not sent because its CA profile is paused. */
+static void paused_skip(struct run *r, const char *name)
+{
+	r->st->skipped++;
+	ctx_log(r->ctx, PKIROLL_LOG_INFO, "%s: skipped: its CA profile is paused for this run",
+		name);
+}
+
+/* pool_ops.next_job */
+int next_job(void *arg, struct wbuf *job, long long *id)
+{
+	struct run *r = arg;
+	const struct manifest_row *row;
+	long long now = now_ms();
+	int d;
+
+	if (r->stopping)
+		return -1;
+	/*
+	 * Phase: in-run retries whose time has come. A paused profile's are
+	 * dropped: they stay failed (and retryable) in the store, and are
+	 * counted as failed, so the run can end.
+	 */
+	for (int i = 0; i < r->nretries; i++) {
+		struct retry *q = &r->retries[i];
+		int paused = r->profs[q->prof].paused;
+
+		if (!paused && (q->due_ms > now || !profile_ready(r, q->prof)))
+			continue;
+		d = paused ? 0 : dispatch(r, q, job, id);
+		if (d == 0) {
+			/* not sent: it ends the run failed, and says so */
+			r->st->failed++;
+			ctx_log(r->ctx, PKIROLL_LOG_ERROR, "%s: failed: %s", q->name,
+				paused ? "not retried: its CA profile is paused" : "no longer due");
+		}
+		OPENSSL_cleanse(q->code, sizeof(q->code));
+		r->retries[i] = r->retries[--r->nretries];
+		if (d != 0)
+			return d;
+		i--;
+	}
+
+	/* Phase: the manifest, one row at a time. */
+	for (;;) {
+		struct retry cand = {0};
+		char why[256];
+		int prof, got;
+
+		if (r->held) {
+			if (r->profs[r->held_row.prof].paused) {
+				struct community c;
+				int resume;
+
+				r->held = 0;
+				if (due(r, r->held_row.name, 0, &c, &resume) == 1)
+					paused_skip(r, r->held_row.name);
+				OPENSSL_cleanse(&r->held_row, sizeof(r->held_row));
+				continue;
+			}
+			if (!profile_ready(r, r->held_row.prof))
+				return 0;
+			r->held = 0;
+			d = dispatch(r, &r->held_row, job, id);
+			OPENSSL_cleanse(&r->held_row, sizeof(r->held_row));
+			if (d != 0)
+				return d;
+			continue;
+		}
+		if (r->manifest_done || (r->o->limit && r->st->due >= r->o->limit))
+			return r->nretries > 0 ? 0 : -1;
+		got = manifest_next_row(r->m, &row);
+		if (got < 0)
+			return -1;
+		if (got == 0) {
+			r->manifest_done = 1;
+			continue;
+		}
+		if (row->bad)
+			continue;
+		if ((prof = profile_for(r, row->ca)) < 0) {
+			ctx_log(r->ctx, PKIROLL_LOG_ERROR,
+				"%s: CA profile \"%s\" is not in the configuration; skipped",
+				row->community, row->ca);
+			r->st->skipped++;
+			continue;
+		}
+		snprintf(cand.name, sizeof(cand.name), "%s", row->community);
+		cand.prof = prof;
+		if (manifest_resolve_code(row->authcode, r->o->mopts.insecure_code_files, cand.code,
+					  sizeof(cand.code), why, sizeof(why)) < 0) {
+			struct community c;
+			int resume;
+
+			/* only a due community needs its code */
+			if (due(r, row->community, 0, &c, &resume) == 1) {
+				ctx_log(r->ctx, PKIROLL_LOG_ERROR,
+					"%s: authorization_code: %s; skipped", row->community, why);
+				r->st->skipped++;
+			}
+			continue;
+		}
+		if (r->profs[prof].p.normalize_codes)
+			normalize(cand.code);
+		if (r->profs[prof].paused) {
+			struct community c;
+			int resume;
+
+			if (due(r, row->community, 0, &c, &resume) == 1)
+				paused_skip(r, row->community);
+			OPENSSL_cleanse(cand.code, sizeof(cand.code));
+			continue;
+		}
+		if (!profile_ready(r, prof)) {
+			r->held_row = cand;
+			r->held = 1;
+			OPENSSL_cleanse(cand.code, sizeof(cand.code));
+			return 0;
+		}
+		d = dispatch(r, &cand, job, id);
+		OPENSSL_cleanse(cand.code, sizeof(cand.code));
+		if (d != 0)
+			return d;
+	}
+}
+
+/* pool_ops.on_step: recorded before the worker goes on. Matched by the
+ * worker's report_step(). */
+int on_step(void *arg, long long id, struct wbuf *msg)
+{
+	struct run *r = arg;
+	struct slot *sl = find_slot(r, id);
+	struct step st;
+
+	if (step_read(msg, &st) < 0) {
+		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "malformed STEP frame from a worker");
+		return -1;
+	}
+	if (sl != NULL)
+		sl->step = st.step;
+	return store_step_save(r->s, r->run, id, st.step, st.tid, st.nonce, st.nonce_len, st.pbm,
+			       st.pbm_len, st.kspath[0] ? st.kspath : NULL);
+}
+
+static void queue_retry(struct run *r, struct slot *sl)
+{
+	struct retry *q;
+	unsigned base;
+
+	if (r->nretries == MAX_RETRY_QUEUE || r->stopping)
+		return;
+	q = &r->retries[r->nretries++];
+	base = 1000u << (sl->attempts < 5 ? sl->attempts : 5);
+	q->due_ms = now_ms() + base / 2 + jitter(base);
+	q->prof = sl->prof;
+	q->attempts = sl->attempts;
+	memcpy(q->name, sl->name, sizeof(q->name));
+	memcpy(q->code, sl->code, sizeof(q->code));
+	r->st->retries++;
+}
+
+/* Closes a slot with an outcome; counts, retries, circuit breaker. */
+static int finish(struct run *r, struct slot *sl, int fault, int transient,
+		  struct enroll_outcome *o, int retry)
+{
+	struct profile *p = &r->profs[sl->prof];
+
+	if (transient) {
+		if (++p->consecutive >= p->p.breaker && !p->paused) {
+			p->paused = 1;
+			ctx_log(r->ctx, PKIROLL_LOG_ERROR,
+				"CA profile %s paused for the rest of this run after %d "
+				"consecutive transient failures",
+				p->p.name[0] ? p->p.name : p->p.url, p->consecutive);
+		}
+		retry = !p->paused && sl->attempts <= p->p.retries;
+		o->next_attempt_at = (sqlite3_int64)time(NULL) + 60 + jitter(60);
+	} else if (fault != CMP_F__MAX) {
+		p->consecutive = 0;
+	}
+	if (o->state == PKIROLL_STATE_NEEDS_CODES)
+		o->code = sl->code; /* hashed: a new code in the manifest is recognised */
+	if (store_result_save(r->s, r->run, sl->id, o) < 0)
+		return -1;
+	if (o->state == PKIROLL_STATE_ENROLLED)
+		r->st->enrolled++;
+	else if (retry)
+		queue_retry(r, sl);
+	else if (o->state == PKIROLL_STATE_NEEDS_CODES)
+		r->st->needs_codes++;
+	else
+		r->st->failed++;
+	if (o->state != PKIROLL_STATE_ENROLLED)
+		ctx_log(r->ctx, retry ? PKIROLL_LOG_WARN : PKIROLL_LOG_ERROR, "%s: %s%s%s",
+			sl->name, pkiroll_state_name(o->state), retry ? " (will retry): " : ": ",
+			o->reason);
+	p->inflight--;
+	r->st->in_flight--;
+	OPENSSL_cleanse(sl->code, sizeof(sl->code));
+	sl->used = 0;
+	return 0;
+}
+
+/* pool_ops.on_death: the job's worker is gone; the community is not. */
+void on_death(void *arg, long long id, int status)
+{
+	struct run *r = arg;
+	struct slot *sl = find_slot(r, id);
+	struct enroll_outcome o = {.state = PKIROLL_STATE_FAILED, .retryable = 1};
+	char text[300];
+
+	if (sl == NULL)
+		return;
+	if (WIFSIGNALED(status))
+		snprintf(text, sizeof(text), "the worker was killed by signal %d%s%s%s",
+			 WTERMSIG(status), sl->step ? " after step \"" : "",
+			 sl->step ? cmp_step_name(sl->step) : "", sl->step ? "\"" : "");
+	else
+		snprintf(text, sizeof(text), "the worker exited with status %d%s%s%s",
+			 WEXITSTATUS(status), sl->step ? " after step \"" : "",
+			 sl->step ? cmp_step_name(sl->step) : "", sl->step ? "\"" : "");
+	o.reason = text;
+	o.count_attempt = sl->step > CMP_STEP_NONE;
+	o.next_attempt_at = (sqlite3_int64)time(NULL);
+	/* a lost worker is retried once in this run */
+	if (finish(r, sl, CMP_F__MAX, 0, &o, !r->stopping && sl->attempts <= 1) < 0)
+		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "%s: cannot record the lost worker", sl->name);
+}
+
+int on_result(void *arg, long long id, struct wbuf *msg)
+{
+	struct run *r = arg;
+	struct slot *sl = find_slot(r, id);
+	struct enroll_outcome o = {.count_attempt = 1};
+	struct result res;
+	char text[1400];
+	int transient, rc;
+
+	if (sl == NULL) {
+		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "RESULT for a job not in flight");
+		return -1;
+	}
+	if (result_read(msg, &res) < 0) {
+		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "malformed RESULT frame from a worker");
+		return -1;
+	}
+	for (int i = 0; i < res.nchain; i++) {
+		o.chain[i] = res.chain[i];
+		o.chain_len[i] = res.chain_len[i];
+	}
+	o.nchain = res.nchain;
+	o.subject_changed = res.subject_changed;
+
+	outcome_of(&res, &o, text, sizeof(text), &transient);
+	rc = finish(r, sl, res.fault, transient, &o, 0);
+	result_clear(&res);
+	return rc;
+}
