@@ -344,7 +344,7 @@ int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 	sigset_t set;
 	int hfd = -1, tfd = -1, port, v6, sig;
 	pthread_t tth, sth;
-	int have_sweeper;
+	int have_sweeper, rc = -1;
 
 	g_cfg = cfg;
 	g_lc = lc;
@@ -358,7 +358,7 @@ int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 
 	if (lc->http != NULL) {
 		if ((hfd = bind_addr(lc->http, &port, &v6, shown, sizeof(shown))) < 0)
-			return -1;
+			goto fail;
 		mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
 					       MHD_USE_INTERNAL_POLLING_THREAD |
 					       (v6 ? MHD_USE_IPv6 : 0),
@@ -367,7 +367,7 @@ int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 				       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
 		if (mhd == NULL) {
 			fprintf(stderr, "pkiroll-ca: cannot start the HTTP listener\n");
-			return -1;
+			goto fail;
 		}
 		printf("listening http %s\n", shown);
 	}
@@ -401,18 +401,9 @@ int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 	while (sigwait(&set, &sig) != 0)
 		;
 	fprintf(stderr, "pkiroll-ca: %s, stopping\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	__atomic_store_n(&sweeping, 0, __ATOMIC_RELAXED);
-	if (have_sweeper)
-		pthread_join(sth, NULL);
-	if (mhd != NULL)
-		MHD_stop_daemon(mhd);
-	if (tls != NULL)
-		MHD_stop_daemon(tls);
 	if (tfd >= 0)
 		shutdown(tfd, SHUT_RDWR);
-	OPENSSL_free(tls_key);
-	OPENSSL_free(tls_cert);
-	return 0;
+	rc = 0;
 fail:
 	__atomic_store_n(&sweeping, 0, __ATOMIC_RELAXED);
 	if (have_sweeper)
@@ -423,5 +414,5 @@ fail:
 		MHD_stop_daemon(tls);
 	OPENSSL_free(tls_key);
 	OPENSSL_free(tls_cert);
-	return -1;
+	return rc;
 }
