@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 
 #include "castate.h"
+#include "x509/certinfo.h"
 #include "base/fileio.h"
 #include "cmp/cmp_server.h"
 #include "x509/keys.h"
@@ -301,20 +302,6 @@ out:
 	return rc;
 }
 
-static X509 *read_cert(const char *dir, const char *name)
-{
-	char p[4096];
-	FILE *f;
-	X509 *x = NULL;
-
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	if ((f = fopen(p, "r")) != NULL) {
-		x = PEM_read_X509(f, NULL, NULL, NULL);
-		fclose(f);
-	}
-	return x;
-}
-
 static EVP_PKEY *read_key(const char *dir, const char *name)
 {
 	char p[4096];
@@ -331,10 +318,10 @@ static EVP_PKEY *read_key(const char *dir, const char *name)
 
 int ca_keys_load(const char *dir, struct ca_keys *k)
 {
-	X509 *ica = read_cert(dir, "issuing.pem");
+	X509 *ica = certinfo_read(dir, "issuing.pem", 1);
 
 	memset(k, 0, sizeof(*k));
-	k->root = read_cert(dir, "root.pem");
+	k->root = certinfo_read(dir, "root.pem", 1);
 	k->chain = sk_X509_new_null();
 	k->trust = X509_STORE_new();
 	if (k->root == NULL || k->chain == NULL || k->trust == NULL) {

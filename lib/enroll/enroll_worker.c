@@ -138,20 +138,6 @@ static STACK_OF(X509) * load_chain(const char *dir)
 	return sk;
 }
 
-static X509 *load_cer(const char *dir, const char *name)
-{
-	char p[2048];
-	FILE *f;
-	X509 *x = NULL;
-
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	if ((f = fopen(p, "rb")) != NULL) {
-		x = d2i_X509_fp(f, NULL);
-		fclose(f);
-	}
-	return x;
-}
-
 /*
  * The certificates a resumed job confirms: the DER copies, else the
  * PKCS#12 (the one file synced before the keys step was recorded).
@@ -166,8 +152,8 @@ static int load_resume_certs(const struct job *j, const char *pass, X509 **sign,
 	X509 *ps = NULL, *pe = NULL;
 	int r;
 
-	*sign = load_cer(j->kspath, "signing.cer");
-	*enc = j->dual ? load_cer(j->kspath, "encryption.cer") : NULL;
+	*sign = certinfo_read(j->kspath, "signing.cer", 0);
+	*enc = j->dual ? certinfo_read(j->kspath, "encryption.cer", 0) : NULL;
 	if (*sign != NULL && (!j->dual || *enc != NULL))
 		return 1;
 	if ((r = keystore_read_certs(j->kspath, pass, &ps, &pe)) < 0) {

@@ -18,4 +18,8 @@ void certinfo_clear(struct pkiroll_cert_info *info);
 /* "rsa2048", "p256", ... for a public key, into buf. */
 void certinfo_key_type(EVP_PKEY *pkey, char *buf, size_t len);
 
+/* The certificate in dir/name, PEM (pem set) or DER; NULL when it is
+ * missing or unreadable. The caller frees it. */
+X509 *certinfo_read(const char *dir, const char *name, int pem);
+
 #endif
