@@ -22,32 +22,34 @@ const char *const col_names[COL__MAX] = {
 	"notes",
 };
 
-void row_error(struct manifest *m, const char *col, const char *fmt, ...)
+/* "FILE:LINE: column: [warning: ]text" at level. */
+static void report(struct manifest *m, enum pkiroll_level level, const char *col, const char *fmt,
+		   va_list ap)
 {
 	char buf[1024];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	ctx_log(m->ctx, level, "%s:%lu: %s%s%s%s", m->path, m->row_start, col ? col : "",
+		col ? ": " : "", level == PKIROLL_LOG_WARN ? "warning: " : "", buf);
+}
+
+void row_error(struct manifest *m, const char *col, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	report(m, PKIROLL_LOG_ERROR, col, fmt, ap);
 	va_end(ap);
-	if (col != NULL)
-		ctx_log(m->ctx, PKIROLL_LOG_ERROR, "%s:%lu: %s: %s", m->path, m->row_start, col,
-			buf);
-	else
-		ctx_log(m->ctx, PKIROLL_LOG_ERROR, "%s:%lu: %s", m->path, m->row_start, buf);
 	m->row_bad = 1;
 }
 
 void row_warn(struct manifest *m, const char *col, const char *fmt, ...)
 {
-	char buf[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	report(m, PKIROLL_LOG_WARN, col, fmt, ap);
 	va_end(ap);
-	ctx_log(m->ctx, PKIROLL_LOG_WARN, "%s:%lu: %s: warning: %s", m->path, m->row_start, col,
-		buf);
 	m->stats.warnings++;
 }
 
