@@ -42,6 +42,19 @@ int utf8_valid(const unsigned char *buf, size_t len);
 /* The enum pkiroll_state of a state's name (pkiroll_state_name()), or -1. */
 int state_from_name(const char *name);
 
+/* A set of line numbers (a bitmap that grows): which manifest rows the
+ * import refused, for the second pass. 125 KB per million lines. */
+struct lineset {
+	unsigned char *bits;
+	size_t cap; /* bytes */
+};
+
+/* Adds line; 0, or -1 when out of memory. */
+int lineset_add(struct lineset *s, unsigned long line);
+/* 1 if line is in the set. */
+int lineset_has(const struct lineset *s, unsigned long line);
+void lineset_free(struct lineset *s);
+
 /* Monotonic milliseconds. */
 long long now_ms(void);
 

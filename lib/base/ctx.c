@@ -186,3 +186,35 @@ long long now_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+int lineset_add(struct lineset *s, unsigned long line)
+{
+	size_t byte = line / 8;
+
+	if (byte >= s->cap) {
+		size_t cap = s->cap ? s->cap : 1024;
+		unsigned char *n;
+
+		while (cap <= byte)
+			cap *= 2;
+		if ((n = realloc(s->bits, cap)) == NULL)
+			return -1;
+		memset(n + s->cap, 0, cap - s->cap);
+		s->bits = n;
+		s->cap = cap;
+	}
+	s->bits[byte] |= (unsigned char)(1u << (line % 8));
+	return 0;
+}
+
+int lineset_has(const struct lineset *s, unsigned long line)
+{
+	return line / 8 < s->cap && (s->bits[line / 8] & (1u << (line % 8))) != 0;
+}
+
+void lineset_free(struct lineset *s)
+{
+	free(s->bits);
+	s->bits = NULL;
+	s->cap = 0;
+}

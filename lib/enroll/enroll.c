@@ -228,12 +228,14 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 		goto out;
 
 	/* Phase: the manifest into the store, then read again to dispatch. */
-	if ((err = pkiroll_store_import(r.s, o->manifest, &o->mopts, &is)) != PKIROLL_OK)
+	if ((err = store_import(r.s, o->manifest, &o->mopts, &is, &r.refused)) != PKIROLL_OK)
 		goto out;
 	st->rows = is.rows;
 	st->bad_rows = is.bad;
+	/* the second pass only needs the codes: the import validated every row */
 	if ((r.m = manifest_open(NULL, o->manifest, &o->mopts, &err)) == NULL)
 		goto out;
+	manifest_set_raw(r.m);
 	if (store_run_begin(r.s, "enroll", o->manifest, &r.run) < 0) {
 		err = PKIROLL_ERR_STORE;
 		goto out;
@@ -265,6 +267,7 @@ out:
 	free(r.retries);
 	free(r.profs);
 	manifest_close(r.m);
+	lineset_free(&r.refused);
 	pkiroll_store_close(r.s);
 	if (lockfd >= 0)
 		close(lockfd);

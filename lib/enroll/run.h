@@ -56,6 +56,7 @@ struct run {
 	int held; /* a due row waits for its profile (rate, cap) */
 	struct retry held_row;
 	struct pkiroll_enroll_stats *st;
+	struct lineset refused; /* manifest lines the import did not take */
 	long long start_ms, stop_ms, last_progress;
 	int stopping;
 };

@@ -255,7 +255,7 @@ int next_job(void *arg, struct wbuf *job, long long *id)
 			r->manifest_done = 1;
 			continue;
 		}
-		if (row->bad)
+		if (row->bad || lineset_has(&r->refused, row->line))
 			continue;
 		if ((prof = profile_for(r, row->ca)) < 0) {
 			ctx_log(r->ctx, PKIROLL_LOG_ERROR,

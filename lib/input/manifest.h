@@ -51,6 +51,13 @@ void manifest_stats(const struct manifest *m, struct pkiroll_manifest_stats *sta
 
 void manifest_close(struct manifest *m);
 
+/*
+ * Reads rows without validating them again (a second pass over a file
+ * that was validated already): only the structure, and the community,
+ * reference, authorization_code and ca fields; nothing is reported.
+ */
+void manifest_set_raw(struct manifest *m);
+
 /* Rows and bad rows so far. */
 void manifest_stats_rows(const struct manifest *m, unsigned long *rows, unsigned long *bad);
 

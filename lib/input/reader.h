@@ -81,6 +81,7 @@ struct manifest {
 	char *partner_buf;
 
 	struct seen *seen;
+	int raw; /* manifest_set_raw() */
 	struct pkiroll_manifest_stats stats;
 };
 

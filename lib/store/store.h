@@ -23,6 +23,14 @@ struct pkiroll_store {
 	int ncache;
 };
 
+/*
+ * pkiroll_store_import(), also recording in refused (may be NULL) the line
+ * of every row it did not take: bad, or refused by the store.
+ */
+int store_import(struct pkiroll_store *s, const char *path,
+		 const struct pkiroll_manifest_opts *opts, struct pkiroll_import_stats *stats,
+		 struct lineset *refused);
+
 /* ---- columns of a result row: the one set of helpers ---- */
 
 /* The text of column i, or NULL (borrowed until the next step). */

@@ -380,6 +380,13 @@ int pkiroll_store_import(pkiroll_store *s, const char *path,
 			 const struct pkiroll_manifest_opts *opts,
 			 struct pkiroll_import_stats *stats)
 {
+	return store_import(s, path, opts, stats, NULL);
+}
+
+int store_import(struct pkiroll_store *s, const char *path,
+		 const struct pkiroll_manifest_opts *opts, struct pkiroll_import_stats *stats,
+		 struct lineset *refused)
+{
 	struct importer im = {.s = s,
 			      .path = path,
 			      .insecure_code_files = opts != NULL && opts->insecure_code_files};
@@ -399,6 +406,8 @@ int pkiroll_store_import(pkiroll_store *s, const char *path,
 		stats->rows++;
 		if (row->bad) {
 			stats->bad++;
+			if (refused != NULL && lineset_add(refused, row->line) < 0)
+				goto fail;
 			continue;
 		}
 		switch ((u = upsert(&im, row))) {
@@ -413,11 +422,12 @@ int pkiroll_store_import(pkiroll_store *s, const char *path,
 			break;
 		case 'x':
 			stats->bad++;
+			if (refused != NULL && lineset_add(refused, row->line) < 0)
+				goto fail;
 			break;
 		default:
 			store_sql_error(s, row->community);
-			store_exec(s, "ROLLBACK");
-			goto out;
+			goto fail;
 		}
 	}
 	if (r < 0) {
@@ -428,6 +438,9 @@ int pkiroll_store_import(pkiroll_store *s, const char *path,
 	if (store_exec(s, "COMMIT") < 0)
 		goto out;
 	err = PKIROLL_OK;
+	goto out;
+fail:
+	store_exec(s, "ROLLBACK");
 out:
 	importer_free(&im);
 	manifest_close(m);
