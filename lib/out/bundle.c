@@ -20,7 +20,6 @@
 #include <zip.h>
 
 #include "out/bundle.h"
-#include "out/keystore.h"
 #include "store/store.h"
 
 /* ---- building the zip ---- */
