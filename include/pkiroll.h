@@ -74,15 +74,32 @@ struct pkiroll_ca_profile {
 	int pbm_iterations;
 	int pbm_salt_len;
 	int implicit_confirm;
-	int connect_timeout; /* seconds */
-	int read_timeout;    /* seconds */
-	int poll_deadline;   /* seconds */
-	int retries;	     /* transient retries per community and run */
-	int concurrency;     /* workers on this CA at once */
-	double rate;	     /* requests per second, 0: no limit */
-	int normalize_codes; /* 1: drop spaces and dashes, upper-case */
-	int breaker;	     /* consecutive transient failures that pause it */
+	int connect_timeout;  /* seconds */
+	int read_timeout;     /* seconds */
+	int poll_deadline;    /* seconds */
+	int retries;	      /* transient retries per community and run */
+	int concurrency;      /* workers on this CA at once */
+	double rate;	      /* requests per second, 0: no limit */
+	int normalize_codes;  /* 1: drop spaces and dashes, upper-case */
+	int breaker;	      /* consecutive transient failures that pause it */
+	int renew_encryption; /* enum pkiroll_renew_enc: what a renewal does with it */
 };
+
+/* What a renewal does with a dual-key community's encryption key. */
+enum pkiroll_renew_enc {
+	PKIROLL_RENEW_ENC_KUR = 0, /* a new CA-made pair in the kur (second request) */
+	PKIROLL_RENEW_ENC_KEEP,	   /* the current one stays; only the signing key renews */
+	PKIROLL_RENEW_ENC_REENROLL /* the CA renews only with new codes (needs_codes) */
+};
+
+/* A renewal window: seconds before expiry, or a percentage of the lifetime. */
+struct pkiroll_window {
+	long long secs; /* used when pct is 0 */
+	int pct;	/* 1..99 */
+};
+
+/* Parses "30d", "12h", "900s", "2w" or "33%". 0, or -1 if malformed. */
+int pkiroll_window_parse(const char *s, struct pkiroll_window *w);
 
 struct pkiroll_config {
 	char path[512]; /* the file read, "" when none */
@@ -92,8 +109,10 @@ struct pkiroll_config {
 	char default_ca[64];
 	int key_type; /* default for rows without key_type */
 	int enc_key_type;
-	int keystore_legacy; /* 3DES PKCS#12 for older gateways */
-	int jobs;	     /* 0: number of cores */
+	int keystore_legacy;		    /* 3DES PKCS#12 for older gateways */
+	int jobs;			    /* 0: number of cores */
+	struct pkiroll_window renew_within; /* default 30 days */
+	int keep_decryption_keys;	    /* earlier decryption keys a keystore keeps, 2 */
 	size_t nprofiles;
 	struct pkiroll_ca_profile profiles[PKIROLL_MAX_PROFILES];
 };
@@ -232,11 +251,13 @@ int pkiroll_status_each(pkiroll_store *store, pkiroll_status_row_fn *fn, void *a
 struct pkiroll_bundle_opts {
 	const char *out_dir; /* made (0755) if missing */
 	const char *partner; /* only this partner; NULL: every partner */
+	int stale;	     /* only partners whose last bundle holds a replaced certificate */
 };
 
 struct pkiroll_bundle_stats {
 	unsigned long partners;	    /* partners considered */
 	unsigned long written;	    /* zips written */
+	unsigned long unchanged;    /* zips that came out the same as the last: not rewritten */
 	unsigned long empty;	    /* partners with no certificate yet: no zip */
 	unsigned long failed;	    /* zips that could not be written */
 	unsigned long communities;  /* communities in the written zips */
@@ -265,6 +286,7 @@ struct pkiroll_enroll_stats {
 	unsigned long enrolled;
 	unsigned long failed;
 	unsigned long needs_codes;
+	unsigned long renewed; /* renew: communities with new certificates */
 	unsigned long retries; /* in-run retries of transient faults */
 	unsigned long skipped; /* due but not attempted (CA paused, no profile) */
 	unsigned long in_flight;
@@ -291,6 +313,13 @@ struct pkiroll_enroll_opts {
 	pkiroll_progress_fn *progress;
 	void *progress_arg;
 	volatile int *interrupted; /* the caller's signal count: 1 finish, 2 abort */
+	/* pkiroll renew: after the manifest's due rows (the manifest may be
+	 * NULL), the enrolled communities whose certificates expire soon */
+	int renew;
+	struct pkiroll_window within;	/* secs and pct 0: the config's renew_within */
+	int renew_now;			/* no spreading offset inside the window */
+	const char *const *communities; /* renew these whatever their dates */
+	int ncommunities;
 };
 
 /*

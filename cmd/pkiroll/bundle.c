@@ -1,5 +1,6 @@
 /*
- * pkiroll bundle [--out DIR] [--partner NAME]: one zip per trading partner.
+ * pkiroll bundle [--out DIR] [--partner NAME] [--stale]: one zip per
+ * trading partner.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -10,12 +11,14 @@
 #include "cli.h"
 
 const char help_bundle[] =
-	"usage: pkiroll bundle [--out DIR] [--partner NAME]\n"
+	"usage: pkiroll bundle [--out DIR] [--partner NAME] [--stale]\n"
 	"\n"
 	"Writes DIR/PARTNER.zip for every trading partner in the store (the\n"
 	"manifest's partners column), with only public material:\n"
 	"  COMMUNITY/signing.cer, .pem      each community's current certificates\n"
 	"  COMMUNITY/encryption.cer, .pem   (DER and PEM; unexpired ones only)\n"
+	"  COMMUNITY/previous/...           after a renewal, the replaced\n"
+	"                                   certificates while still valid\n"
 	"  ca/chain.p7b, ca/chain.pem       the CA certificates above them\n"
 	"  fingerprints.txt, .html          MD5, SHA-1 and SHA-256 of every\n"
 	"                                   certificate, to check by phone\n"
@@ -23,30 +26,35 @@ const char help_bundle[] =
 	"The same store gives byte-identical zips: entries have a fixed order,\n"
 	"the newest certificate's notBefore as their date (UTC) and fixed\n"
 	"permissions. Each zip is written to a temporary file and renamed, and\n"
-	"recorded in the store with the certificates it holds. Communities\n"
-	"without a certificate yet are left out with a warning.\n"
+	"recorded in the store with the certificates it holds; a zip that would\n"
+	"come out the same as the last one is not rewritten. Communities without\n"
+	"a certificate yet are left out with a warning. The sheets say which\n"
+	"serial a renewed certificate replaces, and from when.\n"
 	"\n"
 	"options:\n"
 	"  --out DIR        where the zips go (default: bundle_dir from the\n"
 	"                   configuration, else ./bundles)\n"
 	"  --partner NAME   only this partner\n"
+	"  --stale          only partners whose last zip holds a certificate that a\n"
+	"                   renewal replaced (pkiroll renew --bundle does this)\n"
 	"\n"
 	"exit: 0 every partner's zip written with all its communities; 1 some\n"
 	"communities or partners had no certificate yet, or a zip failed;\n"
 	"2 usage, configuration or unknown partner; 3 store.\n";
+
+static int write_bundles(struct cli *cli, struct pkiroll_bundle_opts *op);
 
 int cmd_bundle(struct cli *cli)
 {
 	static const struct option opts[] = {
 		{"out", required_argument, NULL, 'o'},
 		{"partner", required_argument, NULL, 'p'},
+		{"stale", no_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
 	struct pkiroll_bundle_opts o = {0};
-	struct pkiroll_bundle_stats st;
 	struct pkiroll_config cfg;
-	pkiroll_store *store = NULL;
-	int c, err;
+	int c;
 
 	optind = 1;
 	opterr = 0;
@@ -57,6 +65,9 @@ int cmd_bundle(struct cli *cli)
 			break;
 		case 'p':
 			o.partner = optarg;
+			break;
+		case 's':
+			o.stale = 1;
 			break;
 		default:
 			cli_error("bundle: unknown option or missing value \"%s\" (see pkiroll "
@@ -74,6 +85,23 @@ int cmd_bundle(struct cli *cli)
 		return EXIT_USAGE;
 	if (o.out_dir == NULL)
 		o.out_dir = cfg.bundle_dir[0] ? cfg.bundle_dir : "bundles";
+	return write_bundles(cli, &o);
+}
+
+int cli_bundle_stale(struct cli *cli, const char *dir)
+{
+	struct pkiroll_bundle_opts o = {.out_dir = dir, .stale = 1};
+
+	return write_bundles(cli, &o);
+}
+
+static int write_bundles(struct cli *cli, struct pkiroll_bundle_opts *op)
+{
+	struct pkiroll_bundle_opts o = *op;
+	struct pkiroll_bundle_stats st;
+	pkiroll_store *store = NULL;
+	int err;
+
 	if ((cli->db = cli_store_path(cli)) == NULL)
 		return EXIT_USAGE;
 	if (pkiroll_store_open(cli->ctx, cli->db, 0, &store) != PKIROLL_OK)
@@ -92,13 +120,18 @@ int cmd_bundle(struct cli *cli)
 		if (st.partners == 0)
 			printf("bundle: no trading partners in the store (the manifest's partners "
 			       "column)\n");
+		else if (o.stale && st.written + st.unchanged + st.failed + st.empty == 0)
+			printf("bundle: no stale bundle among %lu partner%s\n", st.partners,
+			       st.partners == 1 ? "" : "s");
 		else
-			printf("bundle: %lu partner%s: %lu zip%s written in %s (%lu communities, "
-			       "%lu "
+			printf("bundle: %lu partner%s%s: %lu zip%s written in %s, %lu unchanged "
+			       "(%lu "
+			       "communities, %lu "
 			       "certificates), %lu without any certificate yet, %lu failed; %lu "
 			       "communit%s left out (no certificate yet)\n",
-			       st.partners, st.partners == 1 ? "" : "s", st.written,
-			       st.written == 1 ? "" : "s", o.out_dir, st.communities,
+			       st.partners, st.partners == 1 ? "" : "s",
+			       o.stale ? " (stale only)" : "", st.written,
+			       st.written == 1 ? "" : "s", o.out_dir, st.unchanged, st.communities,
 			       st.certificates, st.empty, st.failed, st.missing,
 			       st.missing == 1 ? "y" : "ies");
 	}

@@ -54,6 +54,11 @@ int cmd_status(struct cli *cli);
 int cmd_enroll(struct cli *cli);
 int cmd_fingerprint(struct cli *cli);
 int cmd_bundle(struct cli *cli);
+int cmd_renew(struct cli *cli);
+
+/* Rebuilds the stale partner bundles into dir (pkiroll bundle --stale);
+ * an exit code. */
+int cli_bundle_stale(struct cli *cli, const char *dir);
 
 extern const char help_check[];
 extern const char help_import[];
@@ -61,5 +66,6 @@ extern const char help_status[];
 extern const char help_enroll[];
 extern const char help_fingerprint[];
 extern const char help_bundle[];
+extern const char help_renew[];
 
 #endif

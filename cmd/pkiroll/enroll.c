@@ -1,5 +1,6 @@
 /*
  * pkiroll enroll MANIFEST: import, then enroll every due community.
+ * pkiroll renew [MANIFEST]: the same run, then renew what expires soon.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +50,52 @@ const char help_enroll[] =
 	"recorded; a second signal aborts at once. Run again to resume.\n"
 	"exit: 0 all enrolled (or nothing due), 1 some failed or need new codes,\n"
 	"      2 usage or configuration, 3 store or I/O error\n";
+
+const char help_renew[] =
+	"usage: pkiroll renew [MANIFEST] [--within 30d|33%] [--limit N] [--community NAME]...\n"
+	"                     [--now] [--dry-run] [--bundle] [-j N] [--ca PROFILE |\n"
+	"                     --ca-url URL] [--keystore-dir DIR] [--keystore-pass-file FILE |\n"
+	"                     --keystore-pass-fd N] [--bundle-dir DIR]\n"
+	"\n"
+	"Renews, without new activation codes, every enrolled community whose\n"
+	"signing or encryption certificate expires within the window: kur (RFC 4210\n"
+	"5.3.5) signed with the current certificate, a new client-made signing key,\n"
+	"and for a dual-key community a new CA-made encryption key pair (the CA\n"
+	"profile's renew_encryption = kur | keep | reenroll). The new PKCS#12 is\n"
+	"written and synced as keystore.p12.staged beside the current one and\n"
+	"renamed over it only after the CA confirmed; the previous one stays as\n"
+	"keystore-SERIAL.p12, and the new one also holds the earlier decryption\n"
+	"keys (encryption-SERIAL; keep_decryption_keys, default 2). A run killed\n"
+	"at any point resumes on the next: nothing is renewed twice.\n"
+	"\n"
+	"Each community renews at a stable point inside the first half of its\n"
+	"window, derived from its name, so a fleet enrolled on one day renews over\n"
+	"several nights (pkiroll status shows the date). With MANIFEST, its rows\n"
+	"are imported and the due ones enrolled first, as by pkiroll enroll: new\n"
+	"codes there re-enroll a community that needs them.\n"
+	"\n"
+	"  --within W           30d, 12h, 2w or 33% of the lifetime (default: the\n"
+	"                       config's renew_within, else 30d)\n"
+	"  --community NAME     renew this one whatever its dates (repeatable);\n"
+	"                       only the named ones are renewed\n"
+	"  --now                no spreading: everything inside the window is due\n"
+	"  --limit N            renew at most N communities this run\n"
+	"  --dry-run            show what would be renewed; write nothing\n"
+	"  --bundle             then rebuild the partner bundles that hold a\n"
+	"                       replaced certificate (as pkiroll bundle --stale)\n"
+	"  --bundle-dir DIR     where they go (default: the config's bundle_dir,\n"
+	"                       else ./bundles)\n"
+	"  other options as for pkiroll enroll\n"
+	"\n"
+	"A certificate that has expired or was revoked, or a CA that refuses the\n"
+	"kur, leaves the community in needs_codes with the reason: give it a new\n"
+	"reference number and authorization code in the manifest. Other failures\n"
+	"keep the current certificates and are retried on later runs (after 1, 2,\n"
+	"4, 8, then 16 hours); the renew-after date never moves.\n"
+	"\n"
+	"Silent when there is nothing to do (for cron); one summary line otherwise.\n"
+	"exit: 0 nothing to do or all renewed, 1 some failed or need new codes,\n"
+	"      2 usage or configuration, 3 store or I/O error (or the store is in use)\n";
 
 static volatile int interrupted;
 
@@ -106,7 +153,7 @@ static void show(void *arg, const struct pkiroll_enroll_stats *st, int final)
 		st->in_flight, rate, eta, p->tty && !final ? "" : "\n");
 }
 
-int cmd_enroll(struct cli *cli)
+static int run_cmd(struct cli *cli, int renew)
 {
 	static const struct option opts[] = {
 		{"jobs", required_argument, NULL, 'j'},
@@ -121,8 +168,16 @@ int cmd_enroll(struct cli *cli)
 		{"delimiter", required_argument, NULL, 'd'},
 		{"strict", no_argument, NULL, 's'},
 		{"insecure-code-files", no_argument, NULL, 'I'},
+		{"within", required_argument, NULL, 'w'},
+		{"community", required_argument, NULL, 'C'},
+		{"now", no_argument, NULL, 'N'},
+		{"bundle", no_argument, NULL, 'B'},
+		{"bundle-dir", required_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
+	const char *cmd = renew ? "renew" : "enroll", *bundle_dir = NULL;
+	const char **names = NULL;
+	int nnames = 0, bundle = 0;
 	struct pkiroll_config cfg;
 	struct pkiroll_enroll_opts o = {0};
 	struct pkiroll_enroll_stats st;
@@ -190,24 +245,70 @@ int cmd_enroll(struct cli *cli)
 		case 'I':
 			o.mopts.insecure_code_files = 1;
 			break;
+		case 'w':
+			if (!renew || pkiroll_window_parse(optarg, &o.within) < 0) {
+				cli_error("%s: --within takes 30d, 12h, 2w, 900s or 33%%%s", cmd,
+					  renew ? "" : " (pkiroll renew only)");
+				free(names);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'C': {
+			const char **nn =
+				renew ? realloc(names, (size_t)(nnames + 1) * sizeof(*names))
+				      : NULL;
+
+			if (nn == NULL) {
+				cli_error("%s: --community is for pkiroll renew", cmd);
+				free(names);
+				return EXIT_USAGE;
+			}
+			names = nn;
+			names[nnames++] = optarg;
+			break;
+		}
+		case 'N':
+		case 'B':
+		case 'D':
+			if (!renew) {
+				cli_error("enroll: %s is for pkiroll renew", cli->argv[optind - 1]);
+				return EXIT_USAGE;
+			}
+			if (c == 'N')
+				o.renew_now = 1;
+			else if (c == 'B')
+				bundle = 1;
+			else
+				bundle_dir = optarg;
+			break;
 		default:
-			cli_error("enroll: unknown option or missing value \"%s\" (see pkiroll "
-				  "enroll --help)",
-				  cli->argv[optind - 1]);
+			cli_error("%s: unknown option or missing value \"%s\" (see pkiroll "
+				  "%s --help)",
+				  cmd, cli->argv[optind - 1], cmd);
+			free(names);
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != cli->argc - 1) {
-		cli_error("enroll: exactly one MANIFEST expected (see pkiroll enroll --help)");
+	if (renew ? optind < cli->argc - 1 : optind != cli->argc - 1) {
+		cli_error(renew ? "renew: at most one MANIFEST expected (see pkiroll renew --help)"
+				: "enroll: exactly one MANIFEST expected (see pkiroll enroll "
+				  "--help)");
+		free(names);
 		return EXIT_USAGE;
 	}
-	o.manifest = cli->argv[optind];
+	o.manifest = optind < cli->argc ? cli->argv[optind] : NULL;
+	o.renew = renew;
+	o.communities = names;
+	o.ncommunities = nnames;
 	if (o.ca != NULL && o.ca_url != NULL) {
-		cli_error("enroll: --ca and --ca-url exclude each other");
+		cli_error("%s: --ca and --ca-url exclude each other", cmd);
+		free(names);
 		return EXIT_USAGE;
 	}
-	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK)
+	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK) {
+		free(names);
 		return EXIT_USAGE;
+	}
 	o.config = &cfg;
 	o.db = cli->db_given ? cli->db : cfg.db[0] ? cfg.db : cli->db;
 	if (o.keystore_dir == NULL)
@@ -219,17 +320,19 @@ int cmd_enroll(struct cli *cli)
 			int fd = open(pass_file, O_RDONLY | O_CLOEXEC);
 
 			if (fd < 0 || (pass = read_pass(fd)) == NULL) {
-				cli_error("enroll: --keystore-pass-file %s: %s", pass_file,
+				cli_error("%s: --keystore-pass-file %s: %s", cmd, pass_file,
 					  fd < 0 ? strerror(errno) : "empty");
 				if (fd >= 0)
 					close(fd);
+				free(names);
 				return EXIT_USAGE;
 			}
 			close(fd);
 		} else if (pass_fd >= 0) {
 			if ((pass = read_pass(pass_fd)) == NULL) {
-				cli_error("enroll: --keystore-pass-fd %d: nothing to read",
+				cli_error("%s: --keystore-pass-fd %d: nothing to read", cmd,
 					  pass_fd);
+				free(names);
 				return EXIT_USAGE;
 			}
 		} else if (getenv("PKIROLL_KEYSTORE_PASS") != NULL) {
@@ -242,25 +345,43 @@ int cmd_enroll(struct cli *cli)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	o.interrupted = &interrupted;
-	o.progress = show;
+	o.progress = renew && o.manifest == NULL ? NULL : show;
 	o.progress_arg = &prog;
 	err = pkiroll_enroll(cli->ctx, &o, &st);
+	free(names);
 	if (pass != NULL) {
 		memset(pass, 0, strlen(pass));
 		free(pass);
 	}
 	if (err != PKIROLL_OK) {
-		cli_error("enroll: %s", pkiroll_strerror(err));
+		cli_error("%s: %s", cmd, pkiroll_strerror(err));
 		return err == PKIROLL_ERR_LOCKED ? EXIT_FATAL : cli_exit_for(err);
 	}
 	if (o.dry_run) {
 		if (!cli->quiet)
-			printf("dry run: %lu communities would be enrolled (%lu rows, %lu bad)\n",
-			       st.due, st.rows, st.bad_rows);
+			printf("dry run: %lu communities would be %s (%lu rows, %lu bad)\n", st.due,
+			       renew ? "enrolled or renewed" : "enrolled", st.rows, st.bad_rows);
 		return st.bad_rows ? EXIT_SOME : EXIT_DONE;
 	}
 	rc = st.failed || st.needs_codes || st.bad_rows || st.interrupted || st.skipped ? EXIT_SOME
 											: EXIT_DONE;
+	if (renew) {
+		if (bundle && st.renewed > 0 &&
+		    cli_bundle_stale(cli, bundle_dir	      ? bundle_dir
+					  : cfg.bundle_dir[0] ? cfg.bundle_dir
+							      : "bundles") != EXIT_DONE)
+			rc = EXIT_SOME;
+		/* cron: silent when there was nothing to do */
+		if (!cli->quiet && (st.due || st.failed || st.needs_codes || st.skipped ||
+				    st.bad_rows || st.interrupted))
+			printf("renew: %lu due: %lu renewed, %lu enrolled, %lu failed, %lu need "
+			       "new "
+			       "codes, %lu skipped, %lu retries, %.1f s%s\n",
+			       st.due, st.renewed, st.enrolled, st.failed, st.needs_codes,
+			       st.skipped, st.retries, st.elapsed,
+			       st.interrupted ? " (interrupted: run again to resume)" : "");
+		return rc;
+	}
 	if (!cli->quiet)
 		printf("enroll: %lu rows (%lu bad), %lu due: %lu enrolled, %lu failed, %lu need "
 		       "new codes, "
@@ -282,4 +403,14 @@ int cmd_enroll(struct cli *cli)
 			       (double)(kids.ru_utime.tv_usec + kids.ru_stime.tv_usec) / 1e6);
 	}
 	return rc;
+}
+
+int cmd_enroll(struct cli *cli)
+{
+	return run_cmd(cli, 0);
+}
+
+int cmd_renew(struct cli *cli)
+{
+	return run_cmd(cli, 1);
 }

@@ -18,7 +18,7 @@ static const char usage_text[] =
 	"\n"
 	"commands:\n"
 	"  enroll       enroll the communities of a manifest over CMP\n"
-	"  renew        renew certificates before they expire (not implemented yet)\n"
+	"  renew        renew certificates before they expire (kur), from cron\n"
 	"  bundle       write one zip per trading partner\n"
 	"  status       state counts, communities that need attention, expiring certificates\n"
 	"  check        validate a manifest without contacting any CA\n"
@@ -47,7 +47,6 @@ struct command {
 	const char *help;
 };
 
-static const char help_renew[] = "usage: pkiroll renew\n\nNot implemented yet.\n";
 static const char help_export[] = "usage: pkiroll export COMMUNITY\n\nNot implemented yet.\n";
 static const char help_version[] =
 	"usage: pkiroll version\n\nPrints the version of pkiroll and its libraries.\n";
@@ -73,7 +72,7 @@ static int cmd_version(struct cli *cli)
 static int cmd_help(struct cli *cli);
 
 static const struct command commands[] = {
-	{"enroll", cmd_enroll, help_enroll},	{"renew", cmd_todo, help_renew},
+	{"enroll", cmd_enroll, help_enroll},	{"renew", cmd_renew, help_renew},
 	{"bundle", cmd_bundle, help_bundle},	{"status", cmd_status, help_status},
 	{"check", cmd_check, help_check},	{"import", cmd_import, help_import},
 	{"export", cmd_todo, help_export},	{"fingerprint", cmd_fingerprint, help_fingerprint},

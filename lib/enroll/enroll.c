@@ -120,6 +120,73 @@ static int dry_run(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct
 	return g < 0 ? manifest_error(r->m) : PKIROLL_OK;
 }
 
+/* The renewal window of this run: --within, else the configuration's. */
+static struct pkiroll_window run_window(const struct pkiroll_enroll_opts *o)
+{
+	struct pkiroll_window w = {.secs = 30LL * 86400};
+
+	if (o->within.secs > 0 || o->within.pct > 0)
+		w = o->within;
+	else if (o->config != NULL &&
+		 (o->config->renew_within.secs > 0 || o->config->renew_within.pct > 0))
+		w = o->config->renew_within;
+	return w;
+}
+
+/* The forced names that cannot be renewed, said once each. */
+static int check_forced(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct run *r)
+{
+	for (int i = 0; i < o->ncommunities; i++) {
+		struct community c;
+		int g = store_community_get(r->s, o->communities[i], &c);
+
+		if (g < 0)
+			return PKIROLL_ERR_STORE;
+		if (g == 0)
+			ctx_log(ctx, PKIROLL_LOG_ERROR, "--community %s: not in the store",
+				o->communities[i]);
+		else if (c.state != PKIROLL_STATE_ENROLLED && c.state != PKIROLL_STATE_RENEWING)
+			ctx_log(ctx, PKIROLL_LOG_ERROR,
+				"--community %s: is %s, not enrolled: nothing to renew",
+				o->communities[i], pkiroll_state_name(c.state));
+		else
+			continue;
+		r->st->skipped++;
+	}
+	return PKIROLL_OK;
+}
+
+static int renew_select(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct run *r)
+{
+	struct pkiroll_window w = run_window(o);
+	int err;
+
+	if ((err = check_forced(ctx, o, r)) != PKIROLL_OK)
+		return err;
+	if (store_renew_due(r->s, (long long)time(NULL), &w, !o->renew_now, o->communities,
+			    o->ncommunities, o->limit, &r->renew, &r->nrenew) < 0)
+		return PKIROLL_ERR_STORE;
+	return PKIROLL_OK;
+}
+
+static int renew_dry_run(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct run *r)
+{
+	int err;
+
+	if (access(o->db, F_OK) != 0)
+		return PKIROLL_OK;
+	if (r->s == NULL && pkiroll_store_open(ctx, o->db, 0, &r->s) != PKIROLL_OK)
+		return PKIROLL_ERR_STORE;
+	if ((err = renew_select(ctx, o, r)) != PKIROLL_OK)
+		return err;
+	for (size_t i = 0; i < r->nrenew; i++) {
+		r->st->due++;
+		ctx_log(ctx, PKIROLL_LOG_INFO, "would renew %s%s", r->renew[i].name,
+			r->renew[i].resume ? " (an interrupted renewal)" : "");
+	}
+	return PKIROLL_OK;
+}
+
 int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 		   struct pkiroll_enroll_stats *st)
 {
@@ -162,12 +229,15 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 		return PKIROLL_ERR_CONFIG;
 	}
 	/* Phase: a manifest that cannot be read creates nothing. */
-	if ((err = pkiroll_manifest_open_check(ctx, o->manifest, &o->mopts)) != PKIROLL_OK) {
+	if (o->manifest != NULL &&
+	    (err = pkiroll_manifest_open_check(ctx, o->manifest, &o->mopts)) != PKIROLL_OK) {
 		err = err == PKIROLL_ERR_NOMEM ? err : PKIROLL_ERR_MANIFEST;
 		goto out;
 	}
 	if (o->dry_run) {
-		err = dry_run(ctx, o, &r);
+		err = o->manifest != NULL ? dry_run(ctx, o, &r) : PKIROLL_OK;
+		if (err == PKIROLL_OK && o->renew)
+			err = renew_dry_run(ctx, o, &r);
 		goto out;
 	}
 	if (o->passphrase == NULL || *o->passphrase == '\0') {
@@ -215,6 +285,7 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 	jr.keystore_dir = o->keystore_dir;
 	jr.pass = o->passphrase;
 	jr.legacy = o->config ? o->config->keystore_legacy : 0;
+	jr.keep_keys = o->config ? o->config->keep_decryption_keys : 2;
 	if ((pool = pool_new(jobs, enroll_worker_main, &jr)) == NULL) {
 		ctx_log(ctx, PKIROLL_LOG_ERROR, "cannot start %d workers: %s", jobs,
 			strerror(errno));
@@ -228,15 +299,23 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 		goto out;
 
 	/* Phase: the manifest into the store, then read again to dispatch. */
-	if ((err = store_import(r.s, o->manifest, &o->mopts, &is, &r.refused)) != PKIROLL_OK)
+	if (o->manifest != NULL) {
+		if ((err = store_import(r.s, o->manifest, &o->mopts, &is, &r.refused)) !=
+		    PKIROLL_OK)
+			goto out;
+		st->rows = is.rows;
+		st->bad_rows = is.bad;
+		/* the second pass only needs the codes: the import validated every row */
+		if ((r.m = manifest_open(NULL, o->manifest, &o->mopts, &err)) == NULL)
+			goto out;
+		manifest_set_raw(r.m);
+	} else {
+		r.manifest_done = 1;
+	}
+	/* Phase: renew: the communities due, chosen once */
+	if (o->renew && (err = renew_select(ctx, o, &r)) != PKIROLL_OK)
 		goto out;
-	st->rows = is.rows;
-	st->bad_rows = is.bad;
-	/* the second pass only needs the codes: the import validated every row */
-	if ((r.m = manifest_open(NULL, o->manifest, &o->mopts, &err)) == NULL)
-		goto out;
-	manifest_set_raw(r.m);
-	if (store_run_begin(r.s, "enroll", o->manifest, &r.run) < 0) {
+	if (store_run_begin(r.s, o->renew ? "renew" : "enroll", o->manifest, &r.run) < 0) {
 		err = PKIROLL_ERR_STORE;
 		goto out;
 	}
@@ -266,6 +345,7 @@ out:
 	free(r.slots);
 	free(r.retries);
 	free(r.profs);
+	free(r.renew);
 	manifest_close(r.m);
 	lineset_free(&r.refused);
 	pkiroll_store_close(r.s);

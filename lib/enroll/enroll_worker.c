@@ -21,17 +21,10 @@
 #include "enroll/job.h"
 #include "x509/keys.h"
 #include "out/keystore.h"
+#include "enroll/worker.h"
 
-struct worker {
-	int fd;
-	const struct job_run *run;
-	struct job *job;
-	struct cmp_tx *tx;
-	int rejecting; /* a certConf that rejects is no step to resume at */
-};
-
-/* Sends a STEP and waits for its ACK: the parent has recorded it. */
-static int report_step(struct worker *w, int step, const char *kspath)
+/* Matched by the parent's on_step(): it ACKs once the step is recorded. */
+int worker_report_step(struct worker *w, int step, const char *kspath)
 {
 	struct step st = {.step = step};
 	struct wbuf b = {0};
@@ -63,8 +56,7 @@ static int report_step(struct worker *w, int step, const char *kspath)
 	return 0;
 }
 
-/* cmp_step_fn: the transaction's steps become the store's. */
-static int on_cmp_step(void *arg, int step, const struct cmp_result *r)
+int worker_on_cmp_step(void *arg, int step, const struct cmp_result *r)
 {
 	struct worker *w = arg;
 
@@ -72,19 +64,13 @@ static int on_cmp_step(void *arg, int step, const struct cmp_result *r)
 	switch (step) {
 	case CMP_STEP_REQUEST:
 	case CMP_STEP_RESPONSE:
-		return report_step(w, step, NULL);
+		return worker_report_step(w, step, NULL);
 	case CMP_STEP_CONFIRM:
-		return w->rejecting ? 0 : report_step(w, step, NULL);
+		return w->rejecting ? 0 : worker_report_step(w, step, NULL);
 	default:
 		return 0;
 	}
 }
-
-/* The worker's DER buffers behind a result, freed after it is sent. */
-struct result_bufs {
-	unsigned char *der[2 + RESULT_CHAIN_MAX];
-	int n;
-};
 
 static const unsigned char *keep_der(struct result_bufs *rb, X509 *x, size_t *len)
 {
@@ -100,16 +86,14 @@ static const unsigned char *keep_der(struct result_bufs *rb, X509 *x, size_t *le
 	return der;
 }
 
-/* A certificate and what the worker read from it, into the result. */
-static void put_cert(struct result_bufs *rb, struct outcome_cert *c, X509 *x)
+void worker_put_cert(struct result_bufs *rb, struct outcome_cert *c, X509 *x)
 {
 	if ((c->der = keep_der(rb, x, &c->len)) != NULL)
 		c->have_info = certinfo_from_x509(x, &c->info) == PKIROLL_OK;
 }
 
-/* The CA certificates, issuer of the community's certificates first:
- * caPubs, else the extraCerts that are CA certificates. */
-static void put_chain(struct result_bufs *rb, struct result *res, const STACK_OF(X509) * certs)
+/* caPubs, else the extraCerts that are CA certificates */
+void worker_put_chain(struct result_bufs *rb, struct result *res, const STACK_OF(X509) * certs)
 {
 	for (int i = 0; i < sk_X509_num(certs) && res->nchain < RESULT_CHAIN_MAX; i++) {
 		X509 *x = sk_X509_value(certs, i);
@@ -188,7 +172,7 @@ static int load_resume_certs(const struct job *j, const char *pass, X509 **sign,
  * leaves this process; a worker makes a new one every KEK_USES jobs, which
  * saves most of a 2048-bit key generation per community.
  */
-static EVP_PKEY *worker_kek(void)
+EVP_PKEY *worker_kek(void)
 {
 	static EVP_PKEY *kek;
 	static int uses;
@@ -201,27 +185,62 @@ static EVP_PKEY *worker_kek(void)
 	return kek;
 }
 
-static void run_job(int fd, const struct job_run *run, struct job *j)
+int worker_cmp_setup(struct worker *w, char *err, size_t errlen)
 {
-	const struct pkiroll_ca_profile *p = &run->profiles[j->profile];
-	struct worker w = {.fd = fd, .run = run, .job = j};
+	const struct pkiroll_ca_profile *p = &w->run->profiles[w->job->profile];
 	struct transport_cfg tc = {.url = p->url,
 				   .tls_ca_file = p->tls_ca_file[0] ? p->tls_ca_file : NULL,
 				   .framing = p->framing,
 				   .connect_timeout = p->connect_timeout,
 				   .read_timeout = p->read_timeout};
-	struct cmp_client_cfg cc = {
+
+	w->cc = (struct cmp_client_cfg){
 		.pbm = {p->pbm_owf, p->pbm_mac, p->pbm_iterations, p->pbm_salt_len},
 		.implicit_confirm = p->implicit_confirm,
 		.poll_deadline = p->poll_deadline};
+	if ((w->cc.transport = transport_new(&tc, err, errlen)) == NULL)
+		return CMP_F_CONFIG;
+	if (p->recipient[0] != '\0' && (w->recipient = dn_parse(p->recipient, err, errlen)) == NULL)
+		return CMP_F_CONFIG;
+	w->cc.recipient = w->recipient;
+	return CMP_OK;
+}
+
+void worker_cmp_free(struct worker *w)
+{
+	cmp_tx_free(w->tx);
+	w->tx = NULL;
+	transport_free(w->cc.transport);
+	w->cc.transport = NULL;
+	X509_NAME_free(w->recipient);
+	w->recipient = NULL;
+}
+
+void worker_send_result(struct worker *w, struct result *res, struct result_bufs *rb)
+{
+	struct wbuf msg = {0};
+
+	result_write(&msg, res);
+	if (wire_write(w->fd, WIRE_RESULT, &msg) <= 0)
+		_exit(1);
+	wbuf_free(&msg);
+	result_clear(res);
+	for (int i = 0; i < rb->n; i++)
+		OPENSSL_free(rb->der[i]);
+	rb->n = 0;
+}
+
+void run_enroll(struct worker *w)
+{
+	const struct job_run *run = w->run;
+	struct job *j = w->job;
 	struct cmp_request rq = {.type = CMP_REQ_IR,
 				 .reference = j->ref,
 				 .dual = j->dual,
 				 .enc_key_type = j->enc_key_type};
-	X509_NAME *subject = NULL, *recipient = NULL;
+	X509_NAME *subject = NULL;
 	X509 *old_sign = NULL, *old_enc = NULL;
-	char err[512], kspath[1024] = "";
-	struct wbuf msg = {0};
+	char err[512] = "", kspath[1024] = "";
 	struct result res = {0};
 	struct result_bufs rb = {0};
 	int fault = CMP_F_INTERNAL, resumed = 0, after_resume = 0, ks_failed = 0;
@@ -230,19 +249,12 @@ static void run_job(int fd, const struct job_run *run, struct job *j)
 	rq.secret = (const unsigned char *)j->code;
 	rq.secret_len = strlen(j->code);
 	/* Phase: what the transaction needs. */
-	if ((cc.transport = transport_new(&tc, err, sizeof(err))) == NULL) {
-		fault = CMP_F_CONFIG;
+	if ((fault = worker_cmp_setup(w, err, sizeof(err))) != CMP_OK)
 		goto report;
-	}
+	fault = CMP_F_INTERNAL;
 	if ((subject = dn_parse(j->subject, err, sizeof(err))) == NULL)
 		goto report;
 	rq.subject = subject;
-	if (p->recipient[0] != '\0' &&
-	    (recipient = dn_parse(p->recipient, err, sizeof(err))) == NULL) {
-		fault = CMP_F_CONFIG;
-		goto report;
-	}
-	cc.recipient = recipient;
 
 	if (j->resume) {
 		/* certConf for certificates an interrupted run already stored */
@@ -254,16 +266,16 @@ static void run_job(int fd, const struct job_run *run, struct job *j)
 		}
 		if (got == 0)
 			goto fresh; /* never confirmed by us: enroll again */
-		if ((w.tx = cmp_tx_resume(&cc, &rq, j->tid, j->nonce, j->nonce_len,
-					  j->pbm_len ? j->pbm : NULL, j->pbm_len, old_sign,
-					  old_enc)) == NULL) {
+		if ((w->tx = cmp_tx_resume(&w->cc, &rq, j->tid, j->nonce, j->nonce_len,
+					   j->pbm_len ? j->pbm : NULL, j->pbm_len, old_sign,
+					   old_enc)) == NULL) {
 			snprintf(err, sizeof(err), "cannot resume the transaction of %.400s",
 				 j->kspath);
 			goto report;
 		}
 		snprintf(kspath, sizeof(kspath), "%s", j->kspath);
-		report_step(&w, CMP_STEP_CONFIRM, NULL);
-		fault = cmp_tx_confirm(w.tx, 1);
+		worker_report_step(w, CMP_STEP_CONFIRM, NULL);
+		fault = cmp_tx_confirm(w->tx, 1);
 		if (fault == CMP_OK || fault == CMP_F_TRANSIENT || fault == CMP_F_CONFIG) {
 			resumed = fault == CMP_OK;
 			goto report;
@@ -273,8 +285,8 @@ static void run_job(int fd, const struct job_run *run, struct job *j)
 		 * (the interrupted run's certConf arrived) or rolled it back. A new
 		 * request tells which: codes already used mean confirmed.
 		 */
-		cmp_tx_free(w.tx);
-		w.tx = NULL;
+		cmp_tx_free(w->tx);
+		w->tx = NULL;
 		kspath[0] = '\0';
 		after_resume = 1;
 	}
@@ -286,11 +298,11 @@ fresh:
 		snprintf(err, sizeof(err), "key generation failed");
 		goto report;
 	}
-	if ((w.tx = cmp_tx_new(&cc, &rq, on_cmp_step, &w)) == NULL)
+	if ((w->tx = cmp_tx_new(&w->cc, &rq, worker_on_cmp_step, w)) == NULL)
 		goto report;
-	if ((fault = cmp_tx_request(w.tx)) != CMP_OK) {
+	if ((fault = cmp_tx_request(w->tx)) != CMP_OK) {
 		if (after_resume && fault == CMP_F_REJECTED &&
-		    ((cmp_tx_result(w.tx)->failbits[0] | cmp_tx_result(w.tx)->failbits[1]) &
+		    ((cmp_tx_result(w->tx)->failbits[0] | cmp_tx_result(w->tx)->failbits[1]) &
 		     (1UL << OSSL_CMP_PKIFAILUREINFO_notAuthorized))) {
 			/* the interrupted run's certificates were confirmed: keep them */
 			fault = CMP_OK;
@@ -299,7 +311,7 @@ fresh:
 		}
 		goto report;
 	}
-	r = cmp_tx_result(w.tx);
+	r = cmp_tx_result(w->tx);
 
 	/* Phase: the keystore, on disk before the CA hears we accept. */
 	{
@@ -317,8 +329,8 @@ fresh:
 			size_t l = strlen(err);
 
 			/* the reason is ours, not the certConf's; nothing to resume */
-			w.rejecting = 1;
-			(void)cmp_tx_confirm(w.tx, 0);
+			w->rejecting = 1;
+			(void)cmp_tx_confirm(w->tx, 0);
 			fault = JOB_F_KEYSTORE;
 			snprintf(err + l, sizeof(err) - l,
 				 "; the CA was told to reject the certificates, the codes stay "
@@ -328,12 +340,12 @@ fresh:
 			goto report;
 		}
 	}
-	report_step(&w, CMP_STEP_KEYS, kspath);
-	fault = cmp_tx_confirm(w.tx, 1);
+	worker_report_step(w, CMP_STEP_KEYS, kspath);
+	fault = cmp_tx_confirm(w->tx, 1);
 
 report:
 	/* Phase: the result, what the parent records. */
-	r = w.tx ? cmp_tx_result(w.tx) : NULL;
+	r = w->tx ? cmp_tx_result(w->tx) : NULL;
 	res.fault = fault;
 	if (fault != CMP_OK)
 		snprintf(res.reason, sizeof(res.reason), "%s",
@@ -346,28 +358,20 @@ report:
 	if (fault == CMP_OK && resumed) {
 		STACK_OF(X509) *chain = load_chain(j->kspath);
 
-		put_cert(&rb, &res.sign, old_sign);
-		put_cert(&rb, &res.enc, old_enc);
-		put_chain(&rb, &res, chain);
+		worker_put_cert(&rb, &res.sign, old_sign);
+		worker_put_cert(&rb, &res.enc, old_enc);
+		worker_put_chain(&rb, &res, chain);
 		sk_X509_pop_free(chain, X509_free);
 	} else if (fault == CMP_OK && r != NULL) {
-		put_cert(&rb, &res.sign, r->sign_cert);
-		put_cert(&rb, &res.enc, r->enc_cert);
-		put_chain(&rb, &res, r->ca_pubs ? r->ca_pubs : r->extra_certs);
+		worker_put_cert(&rb, &res.sign, r->sign_cert);
+		worker_put_cert(&rb, &res.enc, r->enc_cert);
+		worker_put_chain(&rb, &res, r->ca_pubs ? r->ca_pubs : r->extra_certs);
 	}
 	snprintf(res.kspath, sizeof(res.kspath), "%s", kspath);
-	result_write(&msg, &res);
-	if (wire_write(fd, WIRE_RESULT, &msg) <= 0)
-		_exit(1);
-	wbuf_free(&msg);
-	result_clear(&res);
-	for (int i = 0; i < rb.n; i++)
-		OPENSSL_free(rb.der[i]);
-	cmp_tx_free(w.tx);
-	transport_free(cc.transport);
+	worker_send_result(w, &res, &rb);
+	worker_cmp_free(w);
 	EVP_PKEY_free(rq.new_key);
 	X509_NAME_free(subject);
-	X509_NAME_free(recipient);
 	X509_free(old_sign);
 	X509_free(old_enc);
 	ERR_clear_error();
@@ -392,7 +396,14 @@ void enroll_worker_main(int fd, void *arg)
 		wbuf_free(&msg);
 		if (j->profile < 0 || j->profile >= run->nprofiles)
 			_exit(3);
-		run_job(fd, run, j);
+		{
+			struct worker w = {.fd = fd, .run = run, .job = j};
+
+			if (j->kind == JOB_RENEW)
+				run_renew(&w);
+			else
+				run_enroll(&w);
+		}
 		OPENSSL_cleanse(j, sizeof(*j));
 	}
 	wbuf_free(&msg);

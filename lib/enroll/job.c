@@ -26,6 +26,8 @@ enum job_tag {
 	J_NONCE,
 	J_PBM,
 	J_KSPATH,
+	J_STEP,
+	J_CURSERIAL,
 	/* STEP */
 	S_STEP = 32,
 	S_TID,
@@ -44,6 +46,7 @@ enum job_tag {
 	R_ENCINFO,
 	R_CHAIN,
 	R_KSPATH,
+	R_OLDSERIAL,
 	/* certificate info, inside R_SIGNINFO / R_ENCINFO */
 	CI_SERIAL = 96,
 	CI_ISSUER,
@@ -77,6 +80,8 @@ void job_write(struct wbuf *b, const struct job *j)
 	wbuf_int(b, J_KEYTYPE, j->key_type);
 	wbuf_int(b, J_ENCKEYTYPE, j->enc_key_type);
 	wbuf_int(b, J_DUAL, j->dual);
+	if (j->cur_serial[0] != '\0')
+		wbuf_str(b, J_CURSERIAL, j->cur_serial);
 	if (j->resume) {
 		wbuf_int(b, J_RESUME, 1);
 		wbuf_blob(b, J_TID, j->tid, sizeof(j->tid));
@@ -84,6 +89,7 @@ void job_write(struct wbuf *b, const struct job *j)
 		if (j->pbm_len > 0)
 			wbuf_blob(b, J_PBM, j->pbm, j->pbm_len);
 		wbuf_str(b, J_KSPATH, j->kspath);
+		wbuf_int(b, J_STEP, j->step);
 	}
 }
 
@@ -144,6 +150,12 @@ int job_read(struct wbuf *b, struct job *j)
 			break;
 		case J_KSPATH:
 			wire_str(v, n, j->kspath, sizeof(j->kspath));
+			break;
+		case J_STEP:
+			j->step = (int)wire_int(v, n);
+			break;
+		case J_CURSERIAL:
+			wire_str(v, n, j->cur_serial, sizeof(j->cur_serial));
 			break;
 		default:
 			return -1;
@@ -276,6 +288,8 @@ void result_write(struct wbuf *b, const struct result *r)
 		wbuf_blob(b, R_CHAIN, r->chain[i], r->chain_len[i]);
 	if (r->kspath[0] != '\0')
 		wbuf_str(b, R_KSPATH, r->kspath);
+	if (r->old_serial[0])
+		wbuf_str(b, R_OLDSERIAL, r->old_serial);
 }
 
 /* Matched by result_write(). */
@@ -326,6 +340,9 @@ int result_read(struct wbuf *b, struct result *r)
 			break;
 		case R_KSPATH:
 			wire_str(v, n, r->kspath, sizeof(r->kspath));
+			break;
+		case R_OLDSERIAL:
+			wire_str(v, n, r->old_serial, sizeof(r->old_serial));
 			break;
 		default:
 			g = -1;

@@ -16,13 +16,18 @@
 enum job_kind {
 	JOB_NONE = 0,
 	JOB_ENROLL, /* ir with the reference number and authorization code */
-	JOB__MAX    /* renew (kur) and revoke (rr) come next */
+	JOB_RENEW,  /* kur, signed with the current certificate */
+	JOB__MAX    /* revoke (rr) comes next */
 };
 
 /* R_FAULT is a CMP fault (enum cmp_fault), or one of the job's own that
  * happen outside the CMP transaction. */
 enum job_fault {
 	JOB_F_KEYSTORE = 100, /* the keystore could not be written: certificates rejected */
+	JOB_F_EXPIRED,	      /* renew: the signing certificate has expired */
+	JOB_F_REENROLL,	      /* renew: the CA profile renews only with new codes */
+	JOB_F_NOKEYSTORE,     /* renew: the current keystore cannot be read */
+	JOB_F_COMMIT,	      /* renew: confirmed, but the staged keystore is not current yet */
 };
 
 /* The run's constants, given to every worker at fork. */
@@ -32,6 +37,7 @@ struct job_run {
 	const char *keystore_dir;
 	const char *pass; /* the PKCS#12 passphrase */
 	int legacy;	  /* 3DES/SHA-1 PKCS#12 */
+	int keep_keys;	  /* renew: earlier decryption keys kept in the PKCS#12 */
 };
 
 /* One community's job (parent -> worker). */
@@ -44,9 +50,11 @@ struct job {
 	int key_type, enc_key_type, dual;
 	/* resuming at certConf: what the interrupted transaction left */
 	int resume;
+	int step; /* the step it reached (enum cmp_step) */
 	unsigned char tid[16], nonce[64], pbm[512];
 	size_t nonce_len, pbm_len;
 	char kspath[1024];
+	char cur_serial[80]; /* renew: the store's current signing certificate */
 };
 
 /* A step the worker reached, to be recorded before it goes on. */
@@ -73,6 +81,7 @@ struct result {
 	size_t chain_len[RESULT_CHAIN_MAX];
 	int nchain;
 	char kspath[1024];
+	char old_serial[80]; /* renew: the signing certificate it replaced */
 };
 
 /* Writes a JOB body. Matched by job_read(). */

@@ -4,6 +4,7 @@
  * fail for good.
  */
 #include <stdio.h>
+#include <time.h>
 
 #include "cmp/cmp_client.h"
 #include "enroll/run.h"
@@ -73,4 +74,64 @@ void outcome_of(const struct result *res, struct enroll_outcome *o, char *text, 
 	}
 	if (o->state != PKIROLL_STATE_ENROLLED)
 		o->reason = text;
+}
+
+/* A CA that will not renew with this certificate: only new codes help. */
+#define KUR_REFUSED_BITS                                                                           \
+	((1UL << OSSL_CMP_PKIFAILUREINFO_certRevoked) | (1UL << OSSL_CMP_PKIFAILUREINFO_badTime) | \
+	 (1UL << OSSL_CMP_PKIFAILUREINFO_notAuthorized) |                                          \
+	 (1UL << OSSL_CMP_PKIFAILUREINFO_signerNotTrusted) |                                       \
+	 (1UL << OSSL_CMP_PKIFAILUREINFO_wrongIntegrity) |                                         \
+	 (1UL << OSSL_CMP_PKIFAILUREINFO_badCertId))
+
+#define NEW_CODES_HINT                                                                             \
+	"; put a new reference number and authorization code for it in the manifest and run "      \
+	"pkiroll enroll (or renew) with it"
+
+void renew_outcome_of(const struct result *res, int renew_failures, struct enroll_outcome *o,
+		      char *text, size_t textlen, int *transient)
+{
+	int shift = renew_failures < 4 ? renew_failures : 4;
+
+	*transient = 0;
+	o->keystore = res->kspath[0] ? res->kspath : NULL;
+	o->old_serial = res->old_serial;
+	o->count_attempt = 0;
+	if (res->fault == CMP_OK) {
+		o->state = PKIROLL_STATE_ENROLLED;
+		o->renew = 1;
+		o->sign = res->sign;
+		o->enc = res->enc;
+		return;
+	}
+	o->renew = 2;
+	o->retryable = 1;
+	/* the next runs retry: 1, 2, 4, 8, then 16 hours later (a nightly run
+	 * always retries); the renew-after date itself never moves */
+	o->next_attempt_at = (sqlite3_int64)time(NULL) + 3600LL * (1LL << shift);
+	if (res->fault == JOB_F_EXPIRED || res->fault == JOB_F_REENROLL ||
+	    (res->fault == CMP_F_REJECTED && (res->failbits & KUR_REFUSED_BITS))) {
+		o->state = PKIROLL_STATE_NEEDS_CODES;
+		o->retryable = 0;
+		o->next_attempt_at = 0;
+		snprintf(text, textlen, "%s%s%s",
+			 res->fault == CMP_F_REJECTED ? "the CA refused to renew with the current "
+							"certificate: "
+						      : "",
+			 res->reason, NEW_CODES_HINT);
+	} else {
+		*transient = res->fault == CMP_F_TRANSIENT || res->fault == CMP_F_WAITING;
+		/* a certConf that may have arrived, or a confirmed renewal whose
+		 * keystore waits: the next run settles it */
+		o->state = (res->step >= CMP_STEP_KEYS && *transient) || res->fault == JOB_F_COMMIT
+				   ? PKIROLL_STATE_RENEWING
+				   : PKIROLL_STATE_ENROLLED;
+		snprintf(
+			text, textlen,
+			"renewal failed (%s: %s); the current certificates stay in use and a later "
+			"run retries",
+			res->fault >= JOB_F_KEYSTORE ? "local" : cmp_fault_name(res->fault),
+			res->reason);
+	}
+	o->reason = text;
 }

@@ -10,6 +10,7 @@
 #include "enroll/pool.h"
 #include "input/manifest.h"
 #include "store/store_enroll.h"
+#include "store/store_renew.h"
 
 #define STOP_GRACE_MS 120000 /* in-flight transactions after the first signal */
 #define MAX_RETRY_QUEUE 4096
@@ -25,6 +26,8 @@ struct profile {
 struct slot { /* a job in flight */
 	long long id;
 	int used;
+	int kind;	    /* enum job_kind */
+	int renew_failures; /* renew: failed ones before this, for the backoff */
 	int prof;
 	int step;
 	int attempts; /* in this run */
@@ -34,6 +37,7 @@ struct slot { /* a job in flight */
 
 struct retry {
 	long long due_ms;
+	int kind;
 	int prof;
 	int attempts;
 	char name[256];
@@ -56,7 +60,9 @@ struct run {
 	int held; /* a due row waits for its profile (rate, cap) */
 	struct retry held_row;
 	struct pkiroll_enroll_stats *st;
-	struct lineset refused; /* manifest lines the import did not take */
+	struct lineset refused;	 /* manifest lines the import did not take */
+	struct renew_due *renew; /* renew: the communities due, in order */
+	size_t nrenew, renew_next;
 	long long start_ms, stop_ms, last_progress;
 	int stopping;
 };
@@ -81,5 +87,8 @@ int profile_for(struct run *r, const char *row_ca);
  * retryable; *transient when the run may retry it. */
 void outcome_of(const struct result *res, struct enroll_outcome *o, char *text, size_t textlen,
 		int *transient);
+/* The same for a renewal; renew_failures: the failed ones before it. */
+void renew_outcome_of(const struct result *res, int renew_failures, struct enroll_outcome *o,
+		      char *text, size_t textlen, int *transient);
 
 #endif

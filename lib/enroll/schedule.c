@@ -37,11 +37,12 @@ static void normalize(char *code)
 }
 
 /* The JOB of a due community. */
-static void job_of(struct job *j, const struct community *c, int prof, const char *code, int resume)
+static void job_of(struct job *j, int kind, const struct community *c, int prof, const char *code,
+		   int resume)
 {
 	memset(j, 0, sizeof(*j));
 	j->id = c->id;
-	j->kind = JOB_ENROLL;
+	j->kind = kind;
 	j->profile = prof;
 	snprintf(j->name, sizeof(j->name), "%s", c->name);
 	snprintf(j->ref, sizeof(j->ref), "%s", c->reference);
@@ -51,8 +52,11 @@ static void job_of(struct job *j, const struct community *c, int prof, const cha
 	j->key_type = c->key_type;
 	j->enc_key_type = c->enc_key_type;
 	j->dual = c->dual;
+	if (kind == JOB_RENEW)
+		snprintf(j->cur_serial, sizeof(j->cur_serial), "%s", c->cur_serial);
 	if (resume) {
 		j->resume = 1;
+		j->step = c->step;
 		memcpy(j->tid, c->tx_id, sizeof(j->tid));
 		j->nonce_len = (size_t)c->tx_nonce_len;
 		memcpy(j->nonce, c->tx_nonce, j->nonce_len);
@@ -84,6 +88,19 @@ int due_community(const struct run *r, const struct community *c, int in_run, in
 	default:
 		return 0;
 	}
+}
+
+/* Is a community chosen for renewal still due, and does it resume? */
+static int due_renewal(const struct community *c, int *resume)
+{
+	*resume = 0;
+	if (c->state == PKIROLL_STATE_RENEWING) {
+		*resume = c->has_tx && c->tx_nonce_len > 0 &&
+			  (c->step == CMP_STEP_KEYS || c->step == CMP_STEP_CONFIRM ||
+			   c->step == CMP_STEP_DONE);
+		return 1;
+	}
+	return c->state == PKIROLL_STATE_ENROLLED;
 }
 
 /* Looks the community up and decides: 1 due, 0 not (or unknown), -1 error. */
@@ -142,9 +159,16 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 {
 	struct community c;
 	struct slot *sl;
-	int resume, d = due(r, cand->name, cand->attempts > 0, &c, &resume);
+	int resume, d;
 	struct profile *p = &r->profs[cand->prof];
 
+	if (cand->kind == JOB_RENEW) {
+		d = store_community_get(r->s, cand->name, &c);
+		if (d > 0)
+			d = due_renewal(&c, &resume);
+	} else {
+		d = due(r, cand->name, cand->attempts > 0, &c, &resume);
+	}
 	if (d <= 0)
 		return d;
 	if ((sl = free_slot(r)) == NULL)
@@ -152,7 +176,7 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 	{
 		struct job j;
 
-		job_of(&j, &c, cand->prof, cand->code, resume);
+		job_of(&j, cand->kind, &c, cand->prof, cand->code, resume);
 		job_write(job, &j);
 		OPENSSL_cleanse(&j, sizeof(j));
 	}
@@ -160,6 +184,8 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 		return -1;
 	memset(sl, 0, sizeof(*sl));
 	sl->used = 1;
+	sl->kind = cand->kind;
+	sl->renew_failures = c.renew_failures;
 	sl->id = c.id;
 	sl->prof = cand->prof;
 	sl->attempts = cand->attempts + 1;
@@ -173,7 +199,10 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 	if (cand->attempts == 0)
 		r->st->due++;
 	ctx_log(r->ctx, PKIROLL_LOG_DEBUG, "%s: %s via %s", c.name,
-		resume ? "resuming at certConf" : "enrolling", p->p.url);
+		cand->kind == JOB_RENEW ? (resume ? "resuming its renewal" : "renewing")
+		: resume		? "resuming at certConf"
+					: "enrolling",
+		p->p.url);
 	return 1;
 }
 
@@ -183,6 +212,43 @@ static void paused_skip(struct run *r, const char *name)
 	r->st->skipped++;
 	ctx_log(r->ctx, PKIROLL_LOG_INFO, "%s: skipped: its CA profile is paused for this run",
 		name);
+}
+
+/* The renewal phase of next_job: the communities chosen at the start. */
+static int next_renewal(struct run *r, struct wbuf *job, long long *id)
+{
+	while (r->renew_next < r->nrenew) {
+		struct retry cand = {.kind = JOB_RENEW};
+		struct community c;
+		int prof, d;
+
+		snprintf(cand.name, sizeof(cand.name), "%s", r->renew[r->renew_next].name);
+		if ((d = store_community_get(r->s, cand.name, &c)) < 0)
+			return -1;
+		if (d == 0 || (prof = profile_for(r, c.ca)) < 0) {
+			if (d > 0) {
+				ctx_log(r->ctx, PKIROLL_LOG_ERROR,
+					"%s: CA profile \"%s\" is not in the configuration; not "
+					"renewed",
+					c.name, c.ca);
+				r->st->skipped++;
+			}
+			r->renew_next++;
+			continue;
+		}
+		cand.prof = prof;
+		if (r->profs[prof].paused) {
+			paused_skip(r, cand.name);
+			r->renew_next++;
+			continue;
+		}
+		if (!profile_ready(r, prof))
+			return 0;
+		r->renew_next++;
+		if ((d = dispatch(r, &cand, job, id)) != 0)
+			return d;
+	}
+	return r->nretries > 0 ? 0 : -1;
 }
 
 /* pool_ops.next_job */
@@ -222,7 +288,7 @@ int next_job(void *arg, struct wbuf *job, long long *id)
 
 	/* Phase: the manifest, one row at a time. */
 	for (;;) {
-		struct retry cand = {0};
+		struct retry cand = {.kind = JOB_ENROLL};
 		char why[256];
 		int prof, got;
 
@@ -247,7 +313,7 @@ int next_job(void *arg, struct wbuf *job, long long *id)
 			continue;
 		}
 		if (r->manifest_done || (r->o->limit && r->st->due >= r->o->limit))
-			return r->nretries > 0 ? 0 : -1;
+			return next_renewal(r, job, id);
 		got = manifest_next_row(r->m, &row);
 		if (got < 0)
 			return -1;
@@ -317,8 +383,9 @@ int on_step(void *arg, long long id, struct wbuf *msg)
 	}
 	if (sl != NULL)
 		sl->step = st.step;
-	return store_step_save(r->s, r->run, id, st.step, st.tid, st.nonce, st.nonce_len, st.pbm,
-			       st.pbm_len, st.kspath[0] ? st.kspath : NULL);
+	return store_step_save(r->s, r->run, id, sl != NULL && sl->kind == JOB_RENEW, st.step,
+			       st.tid, st.nonce, st.nonce_len, st.pbm, st.pbm_len,
+			       st.kspath[0] ? st.kspath : NULL);
 }
 
 static void queue_retry(struct run *r, struct slot *sl)
@@ -332,6 +399,7 @@ static void queue_retry(struct run *r, struct slot *sl)
 	base = 1000u << (sl->attempts < 5 ? sl->attempts : 5);
 	q->due_ms = now_ms() + base / 2 + jitter(base);
 	q->prof = sl->prof;
+	q->kind = sl->kind;
 	q->attempts = sl->attempts;
 	memcpy(q->name, sl->name, sizeof(q->name));
 	memcpy(q->code, sl->code, sizeof(q->code));
@@ -353,7 +421,8 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 				p->p.name[0] ? p->p.name : p->p.url, p->consecutive);
 		}
 		retry = !p->paused && sl->attempts <= p->p.retries;
-		o->next_attempt_at = (sqlite3_int64)time(NULL) + 60 + jitter(60);
+		if (o->next_attempt_at == 0)
+			o->next_attempt_at = (sqlite3_int64)time(NULL) + 60 + jitter(60);
 	} else if (fault != CMP_F__MAX) {
 		p->consecutive = 0;
 	}
@@ -361,7 +430,9 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 		o->code = sl->code; /* hashed: a new code in the manifest is recognised */
 	if (store_result_save(r->s, r->run, sl->id, o) < 0)
 		return -1;
-	if (o->state == PKIROLL_STATE_ENROLLED)
+	if (fault == CMP_OK && sl->kind == JOB_RENEW)
+		r->st->renewed++;
+	else if (fault == CMP_OK)
 		r->st->enrolled++;
 	else if (retry)
 		queue_retry(r, sl);
@@ -369,10 +440,13 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 		r->st->needs_codes++;
 	else
 		r->st->failed++;
-	if (o->state != PKIROLL_STATE_ENROLLED)
+	if (fault != CMP_OK)
 		ctx_log(r->ctx, retry ? PKIROLL_LOG_WARN : PKIROLL_LOG_ERROR, "%s: %s%s%s",
-			sl->name, pkiroll_state_name(o->state), retry ? " (will retry): " : ": ",
-			o->reason);
+			sl->name,
+			sl->kind == JOB_RENEW && o->state != PKIROLL_STATE_NEEDS_CODES
+				? "renewal failed"
+				: pkiroll_state_name(o->state),
+			retry ? " (will retry): " : ": ", o->reason);
 	p->inflight--;
 	r->st->in_flight--;
 	OPENSSL_cleanse(sl->code, sizeof(sl->code));
@@ -401,6 +475,13 @@ void on_death(void *arg, long long id, int status)
 	o.reason = text;
 	o.count_attempt = sl->step > CMP_STEP_NONE;
 	o.next_attempt_at = (sqlite3_int64)time(NULL);
+	if (sl->kind == JOB_RENEW) {
+		/* the current keystore is untouched; an open kur is settled next */
+		o.state =
+			sl->step > CMP_STEP_NONE ? PKIROLL_STATE_RENEWING : PKIROLL_STATE_ENROLLED;
+		o.renew = 2;
+		o.count_attempt = 0;
+	}
 	/* a lost worker is retried once in this run */
 	if (finish(r, sl, CMP_F__MAX, 0, &o, !r->stopping && sl->attempts <= 1) < 0)
 		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "%s: cannot record the lost worker", sl->name);
@@ -430,7 +511,10 @@ int on_result(void *arg, long long id, struct wbuf *msg)
 	o.nchain = res.nchain;
 	o.subject_changed = res.subject_changed;
 
-	outcome_of(&res, &o, text, sizeof(text), &transient);
+	if (sl->kind == JOB_RENEW)
+		renew_outcome_of(&res, sl->renew_failures, &o, text, sizeof(text), &transient);
+	else
+		outcome_of(&res, &o, text, sizeof(text), &transient);
 	rc = finish(r, sl, res.fault, transient, &o, 0);
 	result_clear(&res);
 	return rc;

@@ -138,6 +138,16 @@ static int profile_key(struct loader *l, struct pkiroll_ca_profile *p, const cha
 
 		p->rate = strtod(v, &end);
 		ok = *v != '\0' && *end == '\0' && p->rate >= 0;
+	} else if (strcmp(k, "renew_encryption") == 0) {
+		ok = 1;
+		if (strcmp(v, "kur") == 0)
+			p->renew_encryption = PKIROLL_RENEW_ENC_KUR;
+		else if (strcmp(v, "keep") == 0)
+			p->renew_encryption = PKIROLL_RENEW_ENC_KEEP;
+		else if (strcmp(v, "reenroll") == 0)
+			p->renew_encryption = PKIROLL_RENEW_ENC_REENROLL;
+		else
+			ok = 0;
 	} else if (strcmp(k, "code_normalization") == 0) {
 		ok = strcmp(v, "raw") == 0 || strcmp(v, "strip") == 0;
 		p->normalize_codes = strcmp(v, "strip") == 0;
@@ -148,6 +158,45 @@ static int profile_key(struct loader *l, struct pkiroll_ca_profile *p, const cha
 	if (!ok)
 		snprintf(l->why, sizeof(l->why), "[ca %s] %s: bad value \"%.60s\"", p->name, k, v);
 	return ok;
+}
+
+int pkiroll_window_parse(const char *s, struct pkiroll_window *w)
+{
+	char *end;
+	long long n;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno != 0 || n <= 0 || n > 100000000LL || end[0] == '\0' || end[1] != '\0')
+		return -1;
+	w->pct = 0;
+	w->secs = 0;
+	switch (*end) {
+	case '%':
+		if (n > 99)
+			return -1;
+		w->pct = (int)n;
+		return 0;
+	case 's':
+		w->secs = n;
+		return 0;
+	case 'm':
+		w->secs = n * 60;
+		return 0;
+	case 'h':
+		w->secs = n * 3600;
+		return 0;
+	case 'd':
+		w->secs = n * 86400;
+		return 0;
+	case 'w':
+		w->secs = n * 7 * 86400;
+		return 0;
+	default:
+		return -1;
+	}
 }
 
 static int on_key(void *arg, const char *section, const char *k, const char *v)
@@ -174,6 +223,10 @@ static int on_key(void *arg, const char *section, const char *k, const char *v)
 			c->keystore_legacy = strcmp(v, "legacy-3des") == 0;
 		} else if (strcmp(k, "jobs") == 0)
 			ok = number(v, 1, 1024, &c->jobs) == 0;
+		else if (strcmp(k, "renew_within") == 0)
+			ok = pkiroll_window_parse(v, &c->renew_within) == 0;
+		else if (strcmp(k, "keep_decryption_keys") == 0)
+			ok = number(v, 0, 6, &c->keep_decryption_keys) == 0;
 		else {
 			snprintf(l->why, sizeof(l->why), "unknown key \"%s\" in [pkiroll]", k);
 			return 0;
@@ -215,6 +268,8 @@ int pkiroll_config_load(pkiroll_ctx *ctx, const char *path, struct pkiroll_confi
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->key_type = KEY_RSA2048;
 	cfg->enc_key_type = KEY_RSA2048;
+	cfg->renew_within.secs = 30LL * 86400;
+	cfg->keep_decryption_keys = 2;
 	if (path == NULL) {
 		if (access("pkiroll.conf", F_OK) == 0)
 			path = "pkiroll.conf";

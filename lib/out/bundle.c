@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <sys/stat.h>
 
@@ -161,6 +162,18 @@ static int entries_build(struct entries *es, const struct bundle_partner *p)
 			    add(es, name, buf, len) < 0)
 				return -1;
 		}
+		/* the replaced certificates, while they are still valid */
+		for (int k = 0; k < c->nprev; k++) {
+			const struct bundle_cert *x = &c->prev[k];
+
+			snprintf(name, sizeof(name), "%s/previous/%s.cer", c->dir, x->usage);
+			if (add(es, name, memdup(x->der, x->len), x->len) < 0)
+				return -1;
+			snprintf(name, sizeof(name), "%s/previous/%s.pem", c->dir, x->usage);
+			if (der_to_pem(x->der, x->len, &buf, &len) < 0 ||
+			    add(es, name, buf, len) < 0)
+				return -1;
+		}
 	}
 	if (p->nca > 0 && add_chain(es, p) < 0)
 		return -1;
@@ -247,9 +260,14 @@ static int partner_bundle(struct pkiroll_store *s, struct bundle_partner *p,
 			  const struct pkiroll_bundle_opts *o, struct pkiroll_bundle_stats *stats)
 {
 	struct entries *es = NULL;
-	char file[200], path[4096], sha[65];
-	int rc = -1;
+	char file[200], path[4096], tmp[4200], sha[65], last[65], cur[65];
+	int rc = -1, st;
 
+	if (o->stale && (st = store_bundle_stale(s, p->id)) <= 0) {
+		if (st < 0)
+			store_sql_error(s, "bundle");
+		return st;
+	}
 	if (store_bundle_partner_load(s, p, time(NULL)) < 0) {
 		store_sql_error(s, "bundle");
 		return -1;
@@ -291,8 +309,27 @@ static int partner_bundle(struct pkiroll_store *s, struct bundle_partner *p,
 		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "partner %s: cannot build the bundle", p->name);
 		goto out;
 	}
-	if (zip_write(s->ctx, path, es, p->mtime) < 0 || file_sha256(path, sha) < 0 ||
-	    store_bundle_record(s, p, path, sha) < 0)
+	/* a zip that comes out the same as the last one is not rewritten */
+	snprintf(tmp, sizeof(tmp), "%s/.%s.new", o->out_dir, file);
+	if (zip_write(s->ctx, tmp, es, p->mtime) < 0 || file_sha256(tmp, sha) < 0) {
+		(void)unlink(tmp);
+		goto out;
+	}
+	if (store_bundle_last_sha(s, p->id, path, last) == 0 && strcmp(last, sha) == 0 &&
+	    file_sha256(path, cur) == 0 && strcmp(cur, sha) == 0) {
+		(void)unlink(tmp);
+		stats->unchanged++;
+		ctx_log(s->ctx, PKIROLL_LOG_DEBUG, "partner %s: %s unchanged", p->name, path);
+		rc = 0;
+		goto out;
+	}
+	if (rename(tmp, path) < 0) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "partner %s: %s: %s", p->name, path,
+			strerror(errno));
+		(void)unlink(tmp);
+		goto out;
+	}
+	if (store_bundle_record(s, p, path, sha) < 0)
 		goto out;
 	for (size_t i = 0; i < p->ncomm; i++)
 		stats->certificates += (unsigned long)p->comm[i].ncert;

@@ -18,6 +18,8 @@
 #include "base/fileio.h"
 #include "out/keystore.h"
 
+#define STAGED "keystore.p12.staged"
+
 static int pem_of(X509 *x, char **buf, long *len, BIO **b)
 {
 	char *data;
@@ -219,6 +221,10 @@ static int write_p12(const char *dir, const struct keystore_in *in)
 	if (in->enc_key != NULL &&
 	    add_pair(&keys, &certs, in->enc_key, in->enc_cert, "encryption", p, in->pass, iter) < 0)
 		goto out;
+	for (int i = 0; i < in->nhistory; i++)
+		if (add_pair(&keys, &certs, in->history[i].key, in->history[i].cert,
+			     in->history[i].name, p, in->pass, iter) < 0)
+			goto out;
 	for (int i = 0; i < sk_X509_num(in->chain); i++)
 		if (PKCS12_add_cert(&certs, sk_X509_value(in->chain, i)) == NULL)
 			goto out;
@@ -240,7 +246,7 @@ static int write_p12(const char *dir, const struct keystore_in *in)
 	    (n = i2d_PKCS12(p12, &der)) <= 0)
 		goto out;
 	/* the keys exist nowhere else: on disk before anyone relies on them */
-	rc = atomic_write(dir, "keystore.p12", der, (size_t)n, 0600, 1);
+	rc = atomic_write(dir, in->staged ? STAGED : "keystore.p12", der, (size_t)n, 0600, 1);
 out:
 	ERR_clear_error();
 	OPENSSL_cleanse(&pb, sizeof(pb));
@@ -280,12 +286,44 @@ static void sync_dir(const char *path)
 	}
 }
 
-int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, char *err,
-		   size_t errlen)
+/* The certificate copies beside the PKCS#12; *written gets the ks_files
+ * bits renamed into place. 0, or -1 with err set. */
+static int write_copies(const char *path, X509 *sign, X509 *enc, STACK_OF(X509) * chain,
+			unsigned *written, char *err, size_t errlen)
 {
 	BIO *b = NULL;
 	char *data;
 	long n;
+
+	if (write_cert(path, "signing", sign) < 0) {
+		snprintf(err, errlen, "%s/signing.cer: %s", path, strerror(errno));
+		return -1;
+	}
+	*written |= 3u << 1;
+	if (enc != NULL && write_cert(path, "encryption", enc) < 0) {
+		snprintf(err, errlen, "%s/encryption.cer: %s", path, strerror(errno));
+		return -1;
+	}
+	*written |= 3u << 3;
+	if ((b = BIO_new(BIO_s_mem())) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	for (int i = 0; i < sk_X509_num(chain); i++)
+		PEM_write_bio_X509(b, sk_X509_value(chain, i));
+	n = BIO_get_mem_data(b, &data);
+	if (n > 0 && atomic_write(path, "chain.pem", data, (size_t)n, 0600, 0) < 0) {
+		snprintf(err, errlen, "%s/chain.pem: %s", path, strerror(errno));
+		BIO_free(b);
+		return -1;
+	}
+	BIO_free(b);
+	return 0;
+}
+
+int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, char *err,
+		   size_t errlen)
+{
 	unsigned written = 0;
 	int e;
 
@@ -305,33 +343,17 @@ int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, cha
 	}
 	/* Phase: the PKCS#12 first (the keys), then the public copies. */
 	if (write_p12(path, in) < 0) {
-		snprintf(err, errlen, "%s/keystore.p12: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s/%s: %s", path, in->staged ? STAGED : "keystore.p12",
+			 strerror(errno));
 		return -1;
 	}
+	if (in->staged) {
+		sync_dir(path);
+		return 0;
+	}
 	written |= 1u << 0;
-	if (write_cert(path, "signing", in->sign_cert) < 0) {
-		snprintf(err, errlen, "%s/signing.cer: %s", path, strerror(errno));
+	if (write_copies(path, in->sign_cert, in->enc_cert, in->chain, &written, err, errlen) < 0)
 		goto fail;
-	}
-	written |= 3u << 1;
-	if (in->enc_cert != NULL && write_cert(path, "encryption", in->enc_cert) < 0) {
-		snprintf(err, errlen, "%s/encryption.cer: %s", path, strerror(errno));
-		goto fail;
-	}
-	written |= 3u << 3;
-	if ((b = BIO_new(BIO_s_mem())) == NULL) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		goto fail;
-	}
-	for (int i = 0; i < sk_X509_num(in->chain); i++)
-		PEM_write_bio_X509(b, sk_X509_value(in->chain, i));
-	n = BIO_get_mem_data(b, &data);
-	if (n > 0 && atomic_write(path, "chain.pem", data, (size_t)n, 0600, 0) < 0) {
-		snprintf(err, errlen, "%s/chain.pem: %s", path, strerror(errno));
-		BIO_free(b);
-		goto fail;
-	}
-	BIO_free(b);
 	/* the renames themselves, durable (the certificate copies can be rebuilt) */
 	sync_dir(path);
 	return 0;
@@ -344,45 +366,215 @@ fail:
 	return -1;
 }
 
-int keystore_read_certs(const char *dir, const char *pass, X509 **sign, X509 **enc)
+/* A key or certificate bag into k by its friendly name. */
+static void load_bag(struct keystore_content *k, PKCS12_SAFEBAG *bag, const char *pass)
+{
+	int nid = PKCS12_SAFEBAG_get_nid(bag);
+	char *fn = PKCS12_get_friendlyname(bag);
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	EVP_PKEY **kslot = NULL;
+	X509 **cslot = NULL;
+
+	if (nid == NID_pkcs8ShroudedKeyBag || nid == NID_keyBag) {
+		if (nid == NID_keyBag) {
+			key = EVP_PKCS82PKEY(PKCS12_SAFEBAG_get0_p8inf(bag));
+		} else {
+			PKCS8_PRIV_KEY_INFO *p8 = PKCS12_decrypt_skey_ex(bag, pass, -1, NULL, NULL);
+
+			key = p8 != NULL ? EVP_PKCS82PKEY(p8) : NULL;
+			PKCS8_PRIV_KEY_INFO_free(p8);
+		}
+	} else if (nid == NID_certBag) {
+		cert = PKCS12_SAFEBAG_get1_cert(bag);
+	}
+	if (key == NULL && cert == NULL)
+		goto out;
+	if (fn == NULL) {
+		/* no name: a CA certificate of the chain */
+		if (cert != NULL && (k->chain != NULL || (k->chain = sk_X509_new_null()) != NULL) &&
+		    sk_X509_push(k->chain, cert))
+			cert = NULL;
+		goto out;
+	}
+	if (strcmp(fn, "signing") == 0) {
+		kslot = &k->sign_key;
+		cslot = &k->sign_cert;
+	} else if (strcmp(fn, "encryption") == 0) {
+		kslot = &k->enc_key;
+		cslot = &k->enc_cert;
+	} else if (strncmp(fn, "encryption-", 11) == 0 && strlen(fn) < sizeof(k->history[0].name)) {
+		int i;
+
+		for (i = 0; i < k->nhistory && strcmp(k->history[i].name, fn) != 0; i++)
+			;
+		if (i == k->nhistory) {
+			if (k->nhistory == KEYSTORE_HISTORY_MAX)
+				goto out;
+			snprintf(k->history[k->nhistory++].name, sizeof(k->history[0].name), "%s",
+				 fn);
+		}
+		kslot = &k->history[i].key;
+		cslot = &k->history[i].cert;
+	} else {
+		goto out;
+	}
+	if (key != NULL && *kslot == NULL) {
+		*kslot = key;
+		key = NULL;
+	}
+	if (cert != NULL && *cslot == NULL) {
+		*cslot = cert;
+		cert = NULL;
+	}
+out:
+	OPENSSL_free(fn);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+}
+
+int keystore_load(const char *dir, const char *file, const char *pass, struct keystore_content *k,
+		  char *err, size_t errlen)
 {
 	char p[4200];
 	PKCS12 *p12 = NULL;
-	EVP_PKEY *key = NULL;
-	X509 *cert = NULL;
-	STACK_OF(X509) *ca = NULL;
+	STACK_OF(PKCS7) *safes = NULL;
 	FILE *f;
 	int rc = -1;
 
-	*sign = NULL;
-	*enc = NULL;
-	snprintf(p, sizeof(p), "%s/keystore.p12", dir);
-	if ((f = fopen(p, "rb")) == NULL)
-		return errno == ENOENT ? 0 : -1;
+	memset(k, 0, sizeof(*k));
+	snprintf(p, sizeof(p), "%s/%s", dir, file);
+	if ((f = fopen(p, "rb")) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", p, strerror(errno));
+		return -1;
+	}
 	p12 = d2i_PKCS12_fp(f, NULL);
 	fclose(f);
-	if (p12 == NULL || !PKCS12_parse(p12, pass, &key, &cert, &ca))
+	if (p12 == NULL) {
+		snprintf(err, errlen, "%s: not a PKCS#12 file", p);
 		goto out;
-	/* PKCS12_parse gives the first key's certificate; the rest are in ca */
-	for (int i = -1; i < sk_X509_num(ca); i++) {
-		X509 *x = i < 0 ? cert : sk_X509_value(ca, i);
-		const unsigned char *fn;
-		int fl = 0;
+	}
+	if (!PKCS12_verify_mac(p12, pass, -1)) {
+		snprintf(err, errlen, "%s: the passphrase does not open it", p);
+		goto out;
+	}
+	if ((safes = PKCS12_unpack_authsafes(p12)) == NULL) {
+		snprintf(err, errlen, "%s: unreadable contents", p);
+		goto out;
+	}
+	for (int i = 0; i < sk_PKCS7_num(safes); i++) {
+		PKCS7 *p7 = sk_PKCS7_value(safes, i);
+		int nid = OBJ_obj2nid(p7->type);
+		STACK_OF(PKCS12_SAFEBAG) *bags = nid == NID_pkcs7_data ? PKCS12_unpack_p7data(p7)
+						 : nid == NID_pkcs7_encrypted
+							 ? PKCS12_unpack_p7encdata(p7, pass, -1)
+							 : NULL;
 
-		if (x == NULL || (fn = X509_alias_get0(x, &fl)) == NULL)
-			continue;
-		if (fl == 7 && memcmp(fn, "signing", 7) == 0 && *sign == NULL && X509_up_ref(x))
-			*sign = x;
-		else if (fl == 10 && memcmp(fn, "encryption", 10) == 0 && *enc == NULL &&
-			 X509_up_ref(x))
-			*enc = x;
+		if (bags == NULL) {
+			snprintf(err, errlen, "%s: a safe cannot be opened", p);
+			goto out;
+		}
+		for (int j = 0; j < sk_PKCS12_SAFEBAG_num(bags); j++)
+			load_bag(k, sk_PKCS12_SAFEBAG_value(bags, j), pass);
+		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
 	}
 	rc = 1;
 out:
 	ERR_clear_error();
+	sk_PKCS7_pop_free(safes, PKCS7_free);
 	PKCS12_free(p12);
-	EVP_PKEY_free(key);
-	X509_free(cert);
-	sk_X509_pop_free(ca, X509_free);
+	if (rc < 0)
+		keystore_content_free(k);
 	return rc;
+}
+
+void keystore_content_free(struct keystore_content *k)
+{
+	EVP_PKEY_free(k->sign_key);
+	EVP_PKEY_free(k->enc_key);
+	X509_free(k->sign_cert);
+	X509_free(k->enc_cert);
+	sk_X509_pop_free(k->chain, X509_free);
+	for (int i = 0; i < k->nhistory; i++) {
+		EVP_PKEY_free(k->history[i].key);
+		X509_free(k->history[i].cert);
+	}
+	memset(k, 0, sizeof(*k));
+}
+
+int keystore_has_staged(const char *dir)
+{
+	char p[4200];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, STAGED);
+	return access(p, F_OK) == 0;
+}
+
+void keystore_discard_staged(const char *dir)
+{
+	char p[4200];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, STAGED);
+	if (unlink(p) == 0)
+		sync_dir(dir);
+}
+
+int keystore_commit(const char *dir, const char *pass, const char *old_serial, char *err,
+		    size_t errlen)
+{
+	char cur[4200], staged[4200], prev[4300];
+	struct keystore_content k;
+	unsigned written = 0;
+	int r;
+
+	snprintf(cur, sizeof(cur), "%s/keystore.p12", dir);
+	snprintf(staged, sizeof(staged), "%s/%s", dir, STAGED);
+	/* Phase: the previous keystore kept, the staged one made current. */
+	if (access(staged, F_OK) == 0) {
+		if (old_serial != NULL && old_serial[0] != '\0') {
+			snprintf(prev, sizeof(prev), "%s/keystore-%s.p12", dir, old_serial);
+			if (link(cur, prev) < 0 && errno != EEXIST && errno != ENOENT) {
+				snprintf(err, errlen, "%s: %s", prev, strerror(errno));
+				return -1;
+			}
+		}
+		if (rename(staged, cur) < 0) {
+			snprintf(err, errlen, "%s: %s", cur, strerror(errno));
+			return -1;
+		}
+		sync_dir(dir);
+	}
+	/* Phase: the certificate copies, from what is now current. */
+	if ((r = keystore_load(dir, "keystore.p12", pass, &k, err, errlen)) <= 0) {
+		if (r == 0)
+			snprintf(err, errlen, "%s: no keystore", cur);
+		return -1;
+	}
+	r = k.sign_cert != NULL
+		    ? write_copies(dir, k.sign_cert, k.enc_cert, k.chain, &written, err, errlen)
+		    : -1;
+	if (k.sign_cert == NULL)
+		snprintf(err, errlen, "%s: no signing certificate", cur);
+	keystore_content_free(&k);
+	sync_dir(dir);
+	return r;
+}
+
+int keystore_read_certs(const char *dir, const char *pass, X509 **sign, X509 **enc)
+{
+	struct keystore_content k;
+	char err[64];
+	int r = keystore_load(dir, "keystore.p12", pass, &k, err, sizeof(err));
+
+	*sign = NULL;
+	*enc = NULL;
+	if (r <= 0)
+		return r;
+	*sign = k.sign_cert;
+	*enc = k.enc_cert;
+	k.sign_cert = k.enc_cert = NULL;
+	keystore_content_free(&k);
+	return 1;
 }

@@ -11,6 +11,16 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+/* A decryption key of an earlier generation, kept for messages still
+ * encrypted to its certificate: friendly name "encryption-SERIAL". */
+struct keystore_key {
+	EVP_PKEY *key;
+	X509 *cert;
+	char name[80];
+};
+
+#define KEYSTORE_HISTORY_MAX 8
+
 struct keystore_in {
 	const char *base;    /* the keystore directory; the community's is inside */
 	const char *dirname; /* the community's directory in base (file_safe_name()) */
@@ -19,8 +29,13 @@ struct keystore_in {
 	X509 *sign_cert;
 	EVP_PKEY *enc_key; /* NULL without the dual-key pair */
 	X509 *enc_cert;
-	STACK_OF(X509) * chain; /* CA certificates */
-	int legacy;		/* 3DES/SHA-1 PKCS#12 for older gateways */
+	STACK_OF(X509) * chain;		    /* CA certificates */
+	int legacy;			    /* 3DES/SHA-1 PKCS#12 for older gateways */
+	const struct keystore_key *history; /* previous decryption keys, newest first */
+	int nhistory;
+	/* write only the PKCS#12, as keystore.p12.staged beside the current
+	 * one; keystore_commit() makes it current once the CA confirmed */
+	int staged;
 };
 
 /*
@@ -38,5 +53,41 @@ int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, cha
  * -1 it cannot be read or opened with pass.
  */
 int keystore_read_certs(const char *dir, const char *pass, X509 **sign, X509 **enc);
+
+/* Everything a keystore holds, read back (keystore_load()). */
+struct keystore_content {
+	EVP_PKEY *sign_key;
+	X509 *sign_cert;
+	EVP_PKEY *enc_key; /* NULL: single key */
+	X509 *enc_cert;
+	STACK_OF(X509) * chain; /* the certificates without a friendly name */
+	struct keystore_key history[KEYSTORE_HISTORY_MAX];
+	int nhistory;
+};
+
+/*
+ * Reads dir/file (keystore.p12, keystore.p12.staged) with pass: the keys
+ * and certificates by their friendly names. 1 read, 0 the file is not
+ * there, -1 it cannot be read or opened with pass (err says which).
+ */
+int keystore_load(const char *dir, const char *file, const char *pass, struct keystore_content *k,
+		  char *err, size_t errlen);
+void keystore_content_free(struct keystore_content *k);
+
+/*
+ * Makes the staged keystore current: the current PKCS#12 is kept as
+ * keystore-OLDSERIAL.p12, keystore.p12.staged is renamed over keystore.p12
+ * (one atomic rename) and the directory synced; then the certificate
+ * copies are written from it. Without a staged file (a rerun after the
+ * rename) only the copies are written. 0, or -1 with err set.
+ */
+int keystore_commit(const char *dir, const char *pass, const char *old_serial, char *err,
+		    size_t errlen);
+
+/* Removes a staged keystore the CA did not confirm. */
+void keystore_discard_staged(const char *dir);
+
+/* Is there a staged keystore in dir? */
+int keystore_has_staged(const char *dir);
 
 #endif

@@ -38,6 +38,8 @@ static void text_cert(FILE *f, const struct bundle_cert *c, const char *file)
 		"    SHA-256    %s\n",
 		c->usage, file, c->subject, c->issuer, c->serial, nb, na, c->key_type, c->fp.md5,
 		c->fp.sha1, c->fp.sha256);
+	if (c->replaces[0] != '\0')
+		fprintf(f, "    replaces   serial %s, from %s on\n", c->replaces, nb);
 }
 
 int sheet_text(const struct bundle_partner *p, char **out, size_t *len)
@@ -62,6 +64,13 @@ int sheet_text(const struct bundle_partner *p, char **out, size_t *len)
 		for (int k = 0; k < c->ncert; k++) {
 			snprintf(file, sizeof(file), "%s/%s.cer", c->dir, c->cert[k].usage);
 			text_cert(f, &c->cert[k], file);
+		}
+		for (int k = 0; k < c->nprev; k++) {
+			snprintf(file, sizeof(file),
+				 "%s/previous/%s.cer (replaced, valid until "
+				 "it expires)",
+				 c->dir, c->prev[k].usage);
+			text_cert(f, &c->prev[k], file);
 		}
 	}
 	if (p->nca > 0)
@@ -131,6 +140,12 @@ static void html_cert(FILE *f, const struct bundle_cert *c, const char *file)
 	row(f, "Issuer", c->issuer, 0);
 	row(f, "Serial", c->serial, 0);
 	row(f, "Valid", valid, 0);
+	if (c->replaces[0] != '\0') {
+		char rep[160];
+
+		snprintf(rep, sizeof(rep), "serial %s, from %s on", c->replaces, nb);
+		row(f, "Replaces", rep, 0);
+	}
 	row(f, "Key", c->key_type, 0);
 	row(f, "MD5", c->fp.md5, 1);
 	row(f, "SHA-1", c->fp.sha1, 1);
@@ -175,6 +190,13 @@ int sheet_html(const struct bundle_partner *p, char **out, size_t *len)
 		for (int k = 0; k < c->ncert; k++) {
 			snprintf(file, sizeof(file), "%s/%s.cer", c->dir, c->cert[k].usage);
 			html_cert(f, &c->cert[k], file);
+		}
+		for (int k = 0; k < c->nprev; k++) {
+			snprintf(file, sizeof(file),
+				 "%s/previous/%s.cer (replaced, valid until "
+				 "it expires)",
+				 c->dir, c->prev[k].usage);
+			html_cert(f, &c->prev[k], file);
 		}
 		fputs("</section>\n", f);
 	}

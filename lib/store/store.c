@@ -140,6 +140,8 @@ static const char *const migrations[] = {
 	"CREATE UNIQUE INDEX communities_keystore_dir ON communities (keystore_dir);",
 	/* 4 -> 5: the subject asked for, kept when the CA issued another */
 	"ALTER TABLE communities ADD COLUMN requested_subject TEXT;",
+	/* 5 -> 6: renewals that failed since the last one that worked (backoff) */
+	"ALTER TABLE communities ADD COLUMN renew_failures INTEGER NOT NULL DEFAULT 0;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -23,6 +23,9 @@ void store_bundle_partner_clear(struct bundle_partner *p)
 	for (size_t i = 0; i < p->ncomm; i++)
 		for (int k = 0; k < p->comm[i].ncert; k++)
 			store_bundle_cert_clear(&p->comm[i].cert[k]);
+	for (size_t i = 0; i < p->ncomm; i++)
+		for (int k = 0; k < p->comm[i].nprev; k++)
+			store_bundle_cert_clear(&p->comm[i].prev[k]);
 	for (size_t i = 0; i < p->nca; i++) {
 		free(p->ca[i].der);
 		free(p->ca[i].subject);
@@ -78,6 +81,52 @@ static int chain_add(struct pkiroll_store *s, struct bundle_partner *p, long lon
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* A certificate from columns 1..12 (id, usage, der, serial, issuer, subject,
+ * not_before, not_after, key_type, md5, sha1, sha256). 0 or -1. */
+static int cert_fill(sqlite3_stmt *st, struct bundle_cert *x)
+{
+	x->id = sqlite3_column_int64(st, 1);
+	store_col_copy(st, 2, x->usage, sizeof(x->usage));
+	x->not_before = (time_t)sqlite3_column_int64(st, 7);
+	x->not_after = (time_t)sqlite3_column_int64(st, 8);
+	store_col_copy(st, 9, x->key_type, sizeof(x->key_type));
+	store_col_copy(st, 10, x->fp.md5, sizeof(x->fp.md5));
+	store_col_copy(st, 11, x->fp.sha1, sizeof(x->fp.sha1));
+	store_col_copy(st, 12, x->fp.sha256, sizeof(x->fp.sha256));
+	if ((x->der = store_col_blob_dup(st, 3, &x->len)) == NULL ||
+	    (x->serial = store_col_dup(st, 4)) == NULL ||
+	    (x->issuer = store_col_dup(st, 5)) == NULL ||
+	    (x->subject = store_col_dup(st, 6)) == NULL) {
+		store_bundle_cert_clear(x);
+		return -1;
+	}
+	return 0;
+}
+
+/* The certificate that cur replaced: its serial into cur->replaces, and
+ * the certificate itself into c->prev while it is still valid at now. */
+static int prev_load(struct pkiroll_store *s, struct bundle_community *c, struct bundle_cert *cur,
+		     time_t now)
+{
+	sqlite3_stmt *st = store_prepare(
+		s, "SELECT '', y.id, y.usage, y.der, y.serial, y.issuer, y.subject, y.not_before,"
+		   " y.not_after, coalesce(y.key_type, ''), y.md5, y.sha1, y.sha256"
+		   " FROM certificates y WHERE y.superseded_by = ? ORDER BY y.id DESC LIMIT 1");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, cur->id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_col_copy(st, 4, cur->replaces, sizeof(cur->replaces));
+		if ((time_t)sqlite3_column_int64(st, 8) > now && c->nprev < 2 &&
+		    cert_fill(st, &c->prev[c->nprev]) == 0)
+			c->nprev++;
+	}
+	store_done(s, st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p, time_t now)
 {
 	sqlite3_stmt *st = store_prepare(
@@ -120,21 +169,8 @@ int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p,
 		if (c->ncert == 2)
 			continue; /* one current certificate per usage */
 		x = &c->cert[c->ncert];
-		x->id = sqlite3_column_int64(st, 1);
-		store_col_copy(st, 2, x->usage, sizeof(x->usage));
-		x->not_before = (time_t)sqlite3_column_int64(st, 7);
-		x->not_after = (time_t)sqlite3_column_int64(st, 8);
-		store_col_copy(st, 9, x->key_type, sizeof(x->key_type));
-		store_col_copy(st, 10, x->fp.md5, sizeof(x->fp.md5));
-		store_col_copy(st, 11, x->fp.sha1, sizeof(x->fp.sha1));
-		store_col_copy(st, 12, x->fp.sha256, sizeof(x->fp.sha256));
-		if ((x->der = store_col_blob_dup(st, 3, &x->len)) == NULL ||
-		    (x->serial = store_col_dup(st, 4)) == NULL ||
-		    (x->issuer = store_col_dup(st, 5)) == NULL ||
-		    (x->subject = store_col_dup(st, 6)) == NULL) {
-			store_bundle_cert_clear(x);
+		if (cert_fill(st, x) < 0)
 			break;
-		}
 		c->ncert++;
 		if (x->not_before > p->mtime)
 			p->mtime = x->not_before;
@@ -144,8 +180,45 @@ int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p,
 		return -1;
 	for (size_t i = 0; i < p->ncomm; i++)
 		for (int k = 0; k < p->comm[i].ncert; k++)
-			if (chain_add(s, p, p->comm[i].cert[k].id) < 0)
+			if (chain_add(s, p, p->comm[i].cert[k].id) < 0 ||
+			    prev_load(s, &p->comm[i], &p->comm[i].cert[k], now) < 0)
 				return -1;
+	return 0;
+}
+
+int store_bundle_stale(struct pkiroll_store *s, long long partner_id)
+{
+	sqlite3_stmt *st = store_prepare(
+		s,
+		"SELECT EXISTS (SELECT 1 FROM bundle_certificates bc JOIN certificates x"
+		" ON x.id = bc.certificate_id WHERE x.superseded_by IS NOT NULL AND bc.bundle_id ="
+		" (SELECT max(id) FROM bundles WHERE partner_id = ?1))");
+	int rc, v = -1;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, partner_id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	store_done(s, st);
+	return v;
+}
+
+int store_bundle_last_sha(struct pkiroll_store *s, long long partner_id, const char *path,
+			  char out[65])
+{
+	sqlite3_stmt *st = store_prepare(
+		s, "SELECT sha256 FROM bundles WHERE partner_id = ? AND path = ? ORDER BY id DESC"
+		   " LIMIT 1");
+
+	out[0] = '\0';
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, partner_id);
+	sqlite3_bind_text(st, 2, path, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		store_col_copy(st, 0, out, 65);
+	store_done(s, st);
 	return 0;
 }
 

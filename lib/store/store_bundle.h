@@ -19,6 +19,7 @@ struct bundle_cert {
 	time_t not_before, not_after;
 	char key_type[16];
 	struct pkiroll_fingerprints fp; /* from the store: pkiroll_fingerprints() */
+	char replaces[80];		/* the serial of the certificate it replaced, "" none */
 };
 
 struct bundle_community {
@@ -26,6 +27,8 @@ struct bundle_community {
 	char dir[FILE_SAFE_NAME_MAX]; /* its folder in the zip (file_safe_name(), portable) */
 	struct bundle_cert cert[2];
 	int ncert;
+	struct bundle_cert prev[2]; /* the replaced ones, while still valid */
+	int nprev;
 };
 
 struct bundle_ca {
@@ -63,6 +66,14 @@ int store_bundle_partners(struct pkiroll_store *s, struct store_partner **list, 
  * that are still valid at now, and the CA certificates above them. 0 or -1.
  */
 int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p, time_t now);
+
+/* Is the partner's last bundle stale: does it hold a certificate that a
+ * newer one has replaced? 1, 0 (also: no bundle yet), -1 error. */
+int store_bundle_stale(struct pkiroll_store *s, long long partner_id);
+
+/* The SHA-256 (hex) of the partner's last bundle recorded at path, or "". */
+int store_bundle_last_sha(struct pkiroll_store *s, long long partner_id, const char *path,
+			  char out[65]);
 
 /* Frees what store_bundle_partner_load() filled, and clears *p. */
 void store_bundle_partner_clear(struct bundle_partner *p);

@@ -17,7 +17,10 @@ int store_community_get(struct pkiroll_store *s, const char *name, struct commun
 		s, "SELECT id, name, reference_number, subject, coalesce(ca_profile, ''), key_type,"
 		   " enc_key_type, dual, state, coalesce(step, ''), retryable, attempts,"
 		   " coalesce(next_attempt_at, 0), tx_id, tx_nonce, tx_pbm, coalesce(keystore, ''),"
-		   " coalesce(keystore_dir, '') FROM communities WHERE name = ?");
+		   " coalesce(keystore_dir, ''), renew_failures,"
+		   " (SELECT serial FROM certificates WHERE community_id = communities.id"
+		   "  AND usage = 'signing' AND superseded_by IS NULL ORDER BY id DESC LIMIT 1)"
+		   " FROM communities WHERE name = ?");
 	int rc;
 
 	memset(c, 0, sizeof(*c));
@@ -44,6 +47,8 @@ int store_community_get(struct pkiroll_store *s, const char *name, struct commun
 		c->tx_pbm_len = store_col_blob(st, 15, c->tx_pbm, sizeof(c->tx_pbm));
 		store_col_copy(st, 16, c->keystore, sizeof(c->keystore));
 		store_col_copy(st, 17, c->keystore_dir, sizeof(c->keystore_dir));
+		c->renew_failures = sqlite3_column_int(st, 18);
+		store_col_copy(st, 19, c->cur_serial, sizeof(c->cur_serial));
 	}
 	store_done(s, st);
 	if (rc == SQLITE_ROW)
@@ -114,11 +119,13 @@ static char *current_state(struct pkiroll_store *s, sqlite3_int64 id)
 	return v;
 }
 
-int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, int step,
-		    const unsigned char *tid, const unsigned char *nonce, size_t nonce_len,
-		    const unsigned char *pbm, size_t pbm_len, const char *keystore)
+int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, int renewing,
+		    int step, const unsigned char *tid, const unsigned char *nonce,
+		    size_t nonce_len, const unsigned char *pbm, size_t pbm_len,
+		    const char *keystore)
 {
 	sqlite3_stmt *st = NULL;
+	const char *to = renewing ? "renewing" : "enrolling";
 	char *from = NULL, why[128];
 	int ok = 0;
 
@@ -126,13 +133,14 @@ int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id
 		return -1;
 	if ((from = current_state(s, id)) == NULL)
 		goto out;
-	if (strcmp(from, "enrolling") != 0) {
-		snprintf(why, sizeof(why), "enrollment started (run %lld)", (long long)run);
-		if (store_event_add(s, run, id, from, "enrolling", why) < 0)
+	if (strcmp(from, to) != 0) {
+		snprintf(why, sizeof(why), "%s started (run %lld)",
+			 renewing ? "renewal" : "enrollment", (long long)run);
+		if (store_event_add(s, run, id, from, to, why) < 0)
 			goto out;
 	}
 	st = store_prepare(
-		s, "UPDATE communities SET state = 'enrolling', step = ?2,"
+		s, "UPDATE communities SET state = ?8, step = ?2,"
 		   " tx_id = coalesce(?3, CASE WHEN ?2 = 'request' THEN NULL ELSE tx_id END),"
 		   " tx_nonce = coalesce(?4, CASE WHEN ?2 = 'request' THEN NULL ELSE tx_nonce END),"
 		   " tx_pbm = coalesce(?5, CASE WHEN ?2 = 'request' THEN NULL ELSE tx_pbm END),"
@@ -149,6 +157,7 @@ int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id
 		sqlite3_bind_blob(st, 5, pbm, (int)pbm_len, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, keystore, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 8, to, -1, SQLITE_STATIC);
 	ok = sqlite3_step(st) == SQLITE_DONE;
 out:
 	store_done(s, st);
@@ -317,17 +326,20 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 		goto out;
 	if (o->enc.der != NULL && cert_save(s, run, id, &o->enc, "encryption", o) < 0)
 		goto out;
-	st = store_prepare(s, "UPDATE communities SET state = ?2, reason = ?3, retryable = ?4,"
-			      " attempts = attempts + ?5, next_attempt_at = ?6, updated_at = ?7,"
-			      " keystore = coalesce(?8, keystore),"
-			      " step = CASE WHEN ?9 THEN NULL ELSE step END,"
-			      " tx_id = CASE WHEN ?9 THEN NULL ELSE tx_id END,"
-			      " tx_nonce = CASE WHEN ?9 THEN NULL ELSE tx_nonce END,"
-			      " tx_pbm = CASE WHEN ?9 THEN NULL ELSE tx_pbm END,"
-			      " code_hash = ?10,"
-			      " requested_subject = CASE WHEN ?11 THEN subject WHEN ?9 THEN NULL"
-			      "  ELSE requested_subject END"
-			      " WHERE id = ?1");
+	st = store_prepare(s,
+			   "UPDATE communities SET state = ?2, reason = ?3, retryable = ?4,"
+			   " attempts = attempts + ?5, next_attempt_at = ?6, updated_at = ?7,"
+			   " keystore = coalesce(?8, keystore),"
+			   " step = CASE WHEN ?9 THEN NULL ELSE step END,"
+			   " tx_id = CASE WHEN ?9 THEN NULL ELSE tx_id END,"
+			   " tx_nonce = CASE WHEN ?9 THEN NULL ELSE tx_nonce END,"
+			   " tx_pbm = CASE WHEN ?9 THEN NULL ELSE tx_pbm END,"
+			   " code_hash = ?10,"
+			   " requested_subject = CASE WHEN ?11 THEN subject WHEN ?9 THEN NULL"
+			   "  ELSE requested_subject END,"
+			   " renew_failures = CASE ?12 WHEN 1 THEN 0 WHEN 2 THEN renew_failures + 1"
+			   "  ELSE renew_failures END"
+			   " WHERE id = ?1");
 	if (st == NULL)
 		goto out;
 	sqlite3_bind_int64(st, 1, id);
@@ -348,8 +360,17 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 			sqlite3_bind_blob(st, 10, h, sizeof(h), SQLITE_TRANSIENT);
 	}
 	sqlite3_bind_int(st, 11, done && o->subject_changed);
+	sqlite3_bind_int(st, 12, o->renew);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto out;
+	if (o->renew == 1) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "renewed: replaces signing certificate serial %.80s",
+			 o->old_serial ? o->old_serial : "?");
+		ok = store_event_add(s, run, id, from, to, why) == 0;
+		goto out;
+	}
 	ok = store_event_add(s, run, id, from, to,
 			     o->reason ? o->reason
 			     : done && o->subject_changed

@@ -30,6 +30,8 @@ struct community {
 	int tx_pbm_len;
 	char keystore[1024];
 	char keystore_dir[FILE_SAFE_NAME_MAX]; /* its directory's name, unique in the store */
+	int renew_failures;		       /* renewals failed since the last that worked */
+	char cur_serial[80]; /* the current signing certificate's serial, "" none */
 };
 
 /* Loads a community by name. 1 found, 0 not, -1 error. */
@@ -42,13 +44,15 @@ int store_run_end(struct pkiroll_store *s, sqlite3_int64 run, const char *status
 		  unsigned long total, unsigned long ok, unsigned long failed);
 
 /*
- * Records a step of an enrollment (state enrolling) before the next starts:
+ * Records a step of an enrollment (state enrolling, or renewing for a
+ * renewal) before the next starts:
  * step name, and what resuming needs (transaction id, the CA's nonce and
  * PBM parameters, the keystore path). NULL/0 leave a field as it is.
  */
-int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, int step,
-		    const unsigned char *tid, const unsigned char *nonce, size_t nonce_len,
-		    const unsigned char *pbm, size_t pbm_len, const char *keystore);
+int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, int renewing,
+		    int step, const unsigned char *tid, const unsigned char *nonce,
+		    size_t nonce_len, const unsigned char *pbm, size_t pbm_len,
+		    const char *keystore);
 
 /* The outcome of one enrollment. */
 #define OUTCOME_CHAIN_MAX 8
@@ -69,9 +73,11 @@ struct enroll_outcome {
 	sqlite3_int64 next_attempt_at;
 	struct outcome_cert sign, enc; /* der NULL: none */
 	const char *keystore;
-	int count_attempt;   /* 1: this was an attempt (not a worker lost before it began) */
-	const char *code;    /* needs_codes: the refused code, kept as a salted hash */
-	int subject_changed; /* the CA issued another subject than the one asked for */
+	int count_attempt;	/* 1: this was an attempt (not a worker lost before it began) */
+	const char *code;	/* needs_codes: the refused code, kept as a salted hash */
+	int subject_changed;	/* the CA issued another subject than the one asked for */
+	int renew;		/* 1 a renewal that worked, 2 one that failed (backoff) */
+	const char *old_serial; /* renew: the signing certificate replaced */
 	/* the CA certificates above them (DER, issuer first), borrowed */
 	const unsigned char *chain[OUTCOME_CHAIN_MAX];
 	size_t chain_len[OUTCOME_CHAIN_MAX];

@@ -193,3 +193,15 @@ X509 *certinfo_read(const char *dir, const char *name, int pem)
 	ERR_clear_error();
 	return x;
 }
+
+int certinfo_serial(const X509 *x, char *buf, size_t len)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+	int rc = hex != NULL && strlen(hex) < len ? 0 : -1;
+
+	snprintf(buf, len, "%s", rc == 0 ? hex : "");
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return rc;
+}

@@ -15,6 +15,10 @@ int certinfo_from_x509(X509 *x, struct pkiroll_cert_info *info);
 /* Frees the strings of one info. */
 void certinfo_clear(struct pkiroll_cert_info *info);
 
+/* A certificate's serial number in upper-case hex, as the store keeps it.
+ * 0, or -1 (buf "") if it does not fit. */
+int certinfo_serial(const X509 *x, char *buf, size_t len);
+
 /* "rsa2048", "p256", ... for a public key, into buf. */
 void certinfo_key_type(EVP_PKEY *pkey, char *buf, size_t len);
 

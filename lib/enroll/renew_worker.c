@@ -1,0 +1,272 @@
+/*
+ * A renewal job in a worker (RFC 4210 5.3.5, D.6): the current keystore ->
+ * a new signing key -> kur signed with the current certificate (and, for a
+ * dual-key community, a second request for a new CA-made encryption pair)
+ * -> kup -> a staged keystore beside the current one -> certConf -> the
+ * staged keystore made current. The current keystore is never touched
+ * before the CA has confirmed; a rerun after a crash finds the staged one.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "enroll/worker.h"
+#include "out/keystore.h"
+#include "x509/certinfo.h"
+#include "x509/keys.h"
+
+#define BITS(r) ((r)->failbits[0] | (r)->failbits[1])
+
+/* Trust for the CA's signed replies: the CA certificates the community got
+ * at enrollment (a partial chain is enough: they came under its MAC). */
+static X509_STORE *chain_trust(STACK_OF(X509) * chain)
+{
+	X509_STORE *st = X509_STORE_new();
+
+	if (st == NULL)
+		return NULL;
+	for (int i = 0; i < sk_X509_num(chain); i++)
+		X509_STORE_add_cert(st, sk_X509_value(chain, i));
+	X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
+	ERR_clear_error();
+	return st;
+}
+
+/* The previous decryption keys the new keystore keeps: the one being
+ * replaced first (when it is), then the ones the current keystore kept. */
+static int history_of(const struct keystore_content *cur, int replaced, int keep,
+		      struct keystore_key *h)
+{
+	int n = 0;
+
+	if (replaced && cur->enc_key != NULL && cur->enc_cert != NULL && n < keep) {
+		char serial[64];
+
+		certinfo_serial(cur->enc_cert, serial, sizeof(serial));
+		h[n] = (struct keystore_key){cur->enc_key, cur->enc_cert, ""};
+		snprintf(h[n].name, sizeof(h[n].name), "encryption-%s", serial);
+		n++;
+	}
+	for (int i = 0; i < cur->nhistory && n < keep && n < KEYSTORE_HISTORY_MAX; i++)
+		if (cur->history[i].key != NULL && cur->history[i].cert != NULL)
+			h[n++] = cur->history[i];
+	return n;
+}
+
+/* The staged keystore made current; fault JOB_F_COMMIT if it cannot be. */
+static int commit(struct worker *w, const char *dir, const char *old_serial, char *err,
+		  size_t errlen)
+{
+	char why[600];
+
+	if (keystore_commit(dir, w->run->pass, old_serial, why, sizeof(why)) == 0)
+		return CMP_OK;
+	snprintf(err, errlen,
+		 "the CA confirmed the renewal, but the new keystore could not be made current "
+		 "(%s); it waits as keystore.p12.staged and the next run finishes it",
+		 why);
+	return JOB_F_COMMIT;
+}
+
+void run_renew(struct worker *w)
+{
+	const struct job_run *run = w->run;
+	const struct pkiroll_ca_profile *p = &run->profiles[w->job->profile];
+	struct job *j = w->job;
+	struct keystore_content cur = {0}, stg = {0};
+	struct keystore_key hist[KEYSTORE_HISTORY_MAX];
+	struct cmp_request rq = {.type = CMP_REQ_KUR, .enc_key_type = j->enc_key_type};
+	struct result res = {0};
+	struct result_bufs rb = {0};
+	char dir[1024], err[900] = "", old_serial[80] = "";
+	int fault = CMP_F_INTERNAL, renew_enc, g, ks_failed = 0;
+	const struct cmp_result *r = NULL;
+	X509_STORE *trust = NULL;
+	X509 *new_sign = NULL, *new_enc = NULL;
+	STACK_OF(X509) *chain = NULL;
+
+	renew_enc = j->dual && p->renew_encryption == PKIROLL_RENEW_ENC_KUR;
+	snprintf(dir, sizeof(dir), "%s/%s", run->keystore_dir, j->ksname);
+
+	/* Phase: the current keystore, which signs the request. */
+	g = keystore_load(dir, "keystore.p12", run->pass, &cur, err, sizeof(err));
+	if (g <= 0 || cur.sign_key == NULL || cur.sign_cert == NULL) {
+		char why[900];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, sizeof(err), "cannot renew without the current keystore: %.800s",
+			 g == 0	 ? "keystore.p12 is missing"
+			 : g < 0 ? why
+				 : "keystore.p12 has no signing key");
+		fault = JOB_F_NOKEYSTORE;
+		goto report;
+	}
+	certinfo_serial(cur.sign_cert, old_serial, sizeof(old_serial));
+	if (j->cur_serial[0] != '\0' && strcmp(old_serial, j->cur_serial) != 0 &&
+	    !keystore_has_staged(dir)) {
+		/* an interrupted run made its keystore current before it could
+		 * record the result: record it now; the CA is not asked again */
+		snprintf(old_serial, sizeof(old_serial), "%s", j->cur_serial);
+		fault = commit(w, dir, NULL, err, sizeof(err));
+		new_sign = cur.sign_cert;
+		new_enc = renew_enc ? cur.enc_cert : NULL;
+		chain = cur.chain;
+		goto report;
+	}
+	if (j->dual && p->renew_encryption == PKIROLL_RENEW_ENC_REENROLL) {
+		fault = JOB_F_REENROLL;
+		snprintf(err, sizeof(err),
+			 "CA profile %s renews dual-key communities only with new codes "
+			 "(renew_encryption = reenroll)",
+			 p->name[0] ? p->name : p->url);
+		goto report;
+	}
+	if ((fault = worker_cmp_setup(w, err, sizeof(err))) != CMP_OK)
+		goto report;
+	fault = CMP_F_INTERNAL;
+	if ((trust = chain_trust(cur.chain)) == NULL)
+		goto report;
+	w->cc.trust = trust;
+	rq.old_key = cur.sign_key;
+	rq.old_cert = cur.sign_cert;
+	rq.old_chain = cur.chain;
+
+	/* Phase: an interrupted renewal, settled before anything new. */
+	if (j->resume && keystore_has_staged(dir)) {
+		if (keystore_load(dir, "keystore.p12.staged", run->pass, &stg, err, sizeof(err)) !=
+			    1 ||
+		    stg.sign_cert == NULL) {
+			keystore_content_free(&stg);
+			keystore_discard_staged(dir);
+		} else if (j->step == CMP_STEP_DONE) {
+			/* confirmed: only the rename was missing */
+			fault = commit(w, dir, old_serial, err, sizeof(err));
+			new_sign = stg.sign_cert;
+			new_enc = renew_enc ? stg.enc_cert : NULL;
+			chain = stg.chain;
+			goto report;
+		} else if ((w->tx = cmp_tx_resume(&w->cc, &rq, j->tid, j->nonce, j->nonce_len, NULL,
+						  0, stg.sign_cert,
+						  renew_enc ? stg.enc_cert : NULL)) != NULL) {
+			worker_report_step(w, CMP_STEP_CONFIRM, NULL);
+			fault = cmp_tx_confirm(w->tx, 1);
+			if (fault == CMP_OK || (fault == CMP_F_REJECTED &&
+						(BITS(cmp_tx_result(w->tx)) &
+						 (1UL << OSSL_CMP_PKIFAILUREINFO_certConfirmed)))) {
+				/* confirmed now, or the interrupted run's certConf had arrived */
+				worker_report_step(w, CMP_STEP_DONE, NULL);
+				fault = commit(w, dir, old_serial, err, sizeof(err));
+				new_sign = stg.sign_cert;
+				new_enc = renew_enc ? stg.enc_cert : NULL;
+				chain = stg.chain;
+				goto report;
+			}
+			if (fault == CMP_F_TRANSIENT || fault == CMP_F_CONFIG)
+				goto report; /* still open: the next run tries again */
+			/* the CA rolled it back: renew afresh */
+			keystore_discard_staged(dir);
+			cmp_tx_free(w->tx);
+			w->tx = NULL;
+			keystore_content_free(&stg);
+		}
+	} else if (j->resume) {
+		keystore_discard_staged(dir);
+	}
+
+	/* Phase: a new signing key and the kur. */
+	if (X509_cmp_current_time(X509_get0_notAfter(cur.sign_cert)) <= 0) {
+		fault = JOB_F_EXPIRED;
+		snprintf(err, sizeof(err),
+			 "the signing certificate (serial %s) has expired, and kur needs a valid "
+			 "one",
+			 old_serial);
+		goto report;
+	}
+	rq.dual = renew_enc;
+	rq.kek = renew_enc ? worker_kek() : NULL;
+	if ((rq.new_key = keys_generate(j->key_type)) == NULL) {
+		snprintf(err, sizeof(err), "key generation failed");
+		goto report;
+	}
+	if ((w->tx = cmp_tx_new(&w->cc, &rq, worker_on_cmp_step, w)) == NULL)
+		goto report;
+	if ((fault = cmp_tx_request(w->tx)) != CMP_OK)
+		goto report;
+	r = cmp_tx_result(w->tx);
+
+	/* Phase: the staged keystore, synced before the CA hears we accept. */
+	{
+		int keep = run->keep_keys < KEYSTORE_HISTORY_MAX ? run->keep_keys
+								 : KEYSTORE_HISTORY_MAX;
+		STACK_OF(X509) *ca = sk_X509_num(r->ca_pubs) > 0 ? r->ca_pubs : cur.chain;
+		struct keystore_in ks = {.base = run->keystore_dir,
+					 .dirname = j->ksname,
+					 .pass = run->pass,
+					 .sign_key = rq.new_key,
+					 .sign_cert = r->sign_cert,
+					 .enc_key = renew_enc ? r->enc_key : cur.enc_key,
+					 .enc_cert = renew_enc ? r->enc_cert : cur.enc_cert,
+					 .chain = ca,
+					 .legacy = run->legacy,
+					 .history = hist,
+					 .nhistory = history_of(&cur, renew_enc, keep, hist),
+					 .staged = 1};
+		char path[1024];
+
+		if (keystore_write(&ks, path, sizeof(path), err, sizeof(err)) < 0) {
+			size_t l = strlen(err);
+
+			w->rejecting = 1;
+			(void)cmp_tx_confirm(w->tx, 0);
+			fault = JOB_F_KEYSTORE;
+			snprintf(err + l, sizeof(err) - l,
+				 "; the CA was told to reject the new certificates, the current "
+				 "keystore is unchanged");
+			keystore_discard_staged(dir);
+			ks_failed = 1;
+			goto report;
+		}
+		worker_report_step(w, CMP_STEP_KEYS, path);
+	}
+	if ((fault = cmp_tx_confirm(w->tx, 1)) != CMP_OK) {
+		if (fault != CMP_F_TRANSIENT)
+			keystore_discard_staged(dir); /* the CA did not take it */
+		goto report;
+	}
+	worker_report_step(w, CMP_STEP_DONE, NULL);
+	fault = commit(w, dir, old_serial, err, sizeof(err));
+	new_sign = r->sign_cert;
+	new_enc = renew_enc ? r->enc_cert : NULL;
+	chain = sk_X509_num(r->ca_pubs) > 0 ? r->ca_pubs : cur.chain;
+
+report:
+	/* Phase: the result, what the parent records. */
+	r = w->tx ? cmp_tx_result(w->tx) : NULL;
+	res.fault = fault;
+	if (fault != CMP_OK)
+		snprintf(res.reason, sizeof(res.reason), "%s",
+			 r && r->reason[0] && !ks_failed && fault < JOB_F_KEYSTORE ? r->reason
+										   : err);
+	if (r != NULL) {
+		res.step = r->step;
+		res.failbits = BITS(r);
+		res.subject_changed = r->subject_changed;
+	}
+	if (fault == CMP_OK && new_sign != NULL) {
+		worker_put_cert(&rb, &res.sign, new_sign);
+		if (new_enc != NULL)
+			worker_put_cert(&rb, &res.enc, new_enc);
+		worker_put_chain(&rb, &res, chain);
+		snprintf(res.kspath, sizeof(res.kspath), "%s", dir);
+	}
+	snprintf(res.old_serial, sizeof(res.old_serial), "%s", old_serial);
+	worker_send_result(w, &res, &rb);
+	worker_cmp_free(w);
+	EVP_PKEY_free(rq.new_key);
+	X509_STORE_free(trust);
+	keystore_content_free(&cur);
+	keystore_content_free(&stg);
+	ERR_clear_error();
+}

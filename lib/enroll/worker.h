@@ -1,0 +1,55 @@
+/*
+ * What the job kinds of a worker process share (enroll_worker.c): the
+ * step reports, the CMP set-up from the CA profile, and the result.
+ * Private to lib/enroll.
+ */
+#ifndef PKIROLL_ENROLL_WORKER_H
+#define PKIROLL_ENROLL_WORKER_H
+
+#include "cmp/cmp_client.h"
+#include "enroll/job.h"
+
+struct worker {
+	int fd;
+	const struct job_run *run;
+	struct job *job;
+	struct cmp_tx *tx;
+	int rejecting; /* a certConf that rejects is no step to resume at */
+	/* the CMP set-up from the job's CA profile */
+	struct cmp_client_cfg cc;
+	X509_NAME *recipient;
+};
+
+/* Sends a STEP and waits until the parent has recorded it. */
+int worker_report_step(struct worker *w, int step, const char *kspath);
+
+/* cmp_step_fn: the transaction's steps become the store's. */
+int worker_on_cmp_step(void *arg, int step, const struct cmp_result *r);
+
+/* The transport and client configuration of the job's CA profile into w.
+ * CMP_OK, or a fault with err set. */
+int worker_cmp_setup(struct worker *w, char *err, size_t errlen);
+void worker_cmp_free(struct worker *w);
+
+/* The DER buffers behind a result, freed after it is sent. */
+struct result_bufs {
+	unsigned char *der[2 + RESULT_CHAIN_MAX];
+	int n;
+};
+
+/* A certificate (and what the worker read from it) into a result. */
+void worker_put_cert(struct result_bufs *rb, struct outcome_cert *c, X509 *x);
+/* The CA certificates of certs, issuer first, into a result. */
+void worker_put_chain(struct result_bufs *rb, struct result *res, const STACK_OF(X509) * certs);
+
+/* Sends the RESULT and frees what it held. */
+void worker_send_result(struct worker *w, struct result *res, struct result_bufs *rb);
+
+/* The RSA key the CA encrypts central keys to (protocolEncrKey). */
+EVP_PKEY *worker_kek(void);
+
+/* The job kinds. */
+void run_enroll(struct worker *w);
+void run_renew(struct worker *w);
+
+#endif
