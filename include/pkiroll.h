@@ -239,12 +239,15 @@ struct pkiroll_status_row {
 	const char *keystore;	       /* NULL until written */
 	const char *subject;	       /* the current signing certificate's subject, or NULL */
 	const char *requested_subject; /* what was asked for, when the CA changed it; else NULL */
+	time_t renew_after; /* enrolled: when pkiroll renew takes it (0: no certificate) */
 };
 
 typedef int pkiroll_status_row_fn(void *arg, const struct pkiroll_status_row *row);
 
-/* Calls fn for every community, by name; a non-zero return stops. */
-int pkiroll_status_each(pkiroll_store *store, pkiroll_status_row_fn *fn, void *arg);
+/* Calls fn for every community, by name; a non-zero return stops. The
+ * renew-after dates follow window (NULL: 30 days). */
+int pkiroll_status_each(pkiroll_store *store, const struct pkiroll_window *window,
+			pkiroll_status_row_fn *fn, void *arg);
 
 /* ---- partner bundles ---- */
 

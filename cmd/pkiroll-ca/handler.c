@@ -186,6 +186,13 @@ static int authenticate(struct req *r)
 				    "the signer's certificate is revoked", 1);
 			return -1;
 		}
+		if (strcmp(state, "spent") == 0) {
+			error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_notAuthorized),
+				    "the signer's certificate was replaced by a renewal, and has "
+				    "served its one more kur",
+				    1);
+			return -1;
+		}
 		if (X509_cmp_current_time(X509_get0_notAfter(r->signer)) <= 0) {
 			error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badTime),
 				    "the signer's certificate has expired", 1);
@@ -241,7 +248,7 @@ static void on_certconf(struct req *r)
 	const ASN1_OCTET_STRING *tid = r->msg->header->transactionID;
 	sqlite3_stmt *st = NULL;
 	int accepted = 1, found = 0, n = 0, changed;
-	char ref[160] = "", state[32] = "", ustate[32] = "";
+	char ref[160] = "", state[32] = "", ustate[32] = "", kind[16] = "";
 	unsigned long bits = 0;
 	const char *why = NULL;
 
@@ -254,14 +261,22 @@ static void on_certconf(struct req *r)
 		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure), "CA database error", 1);
 		return;
 	}
-	ca_prepare(r->db, "SELECT coalesce(ref, ''), state FROM transactions WHERE tid = ?", &st);
+	ca_prepare(r->db, "SELECT coalesce(ref, ''), state, kind FROM transactions WHERE tid = ?",
+		   &st);
 	sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		snprintf(ref, sizeof(ref), "%s", sqlite3_column_text(st, 0));
 		snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 1));
+		snprintf(kind, sizeof(kind), "%s", sqlite3_column_text(st, 2));
 		found = 1;
 	}
 	ca_done(st);
+	if (found && strcmp(state, "confirmed") == 0) {
+		/* RFC 4210 5.2.3 failInfo certConfirmed: a certConf that arrived twice */
+		bits = BIT(OSSL_CMP_PKIFAILUREINFO_certConfirmed);
+		why = "the certificates of this transaction are already confirmed";
+		goto refuse;
+	}
 	if (!found || strcmp(state, "issued") != 0) {
 		bits = BIT(OSSL_CMP_PKIFAILUREINFO_badRequest);
 		why = !found ? "certConf for an unknown transaction"
@@ -331,6 +346,12 @@ static void on_certconf(struct req *r)
 				    : BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure);
 		why = changed == 0 ? "certConf for certificates that are no longer unconfirmed"
 				   : "CA database error";
+		goto refuse;
+	}
+	if (accepted && strcmp(kind, "kur") == 0 && r->signer != NULL &&
+	    ca_supersede_signer(r) < 0) {
+		bits = BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure);
+		why = "CA database error";
 		goto refuse;
 	}
 	if (ca_exec(r->db, "COMMIT") < 0) {

@@ -70,6 +70,30 @@ static X509_NAME *granted_subject(struct req *r, const X509_NAME *asked)
 }
 
 /*
+ * A confirmed kur replaces the certificate that signed it: superseded, and
+ * good for one more kur (a client that lost the kup may ask again), then
+ * spent.
+ */
+int ca_supersede_signer(struct req *r)
+{
+	char *hex = serial_hex(r->signer);
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (hex == NULL)
+		return -1;
+	ca_prepare(r->db,
+		   "UPDATE issued SET state = CASE state WHEN 'confirmed' THEN 'superseded'"
+		   " ELSE 'spent' END WHERE serial = ? AND state IN ('confirmed', 'superseded')",
+		   &st);
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	ca_done(st);
+	OPENSSL_free(hex);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
  * Writes the transaction and its certificates; the user becomes pending.
  * The check that the codes are not used yet is made again inside the
  * write transaction, so two clients racing with one reference number
@@ -125,6 +149,8 @@ static int record(struct req *r, const char *kind, struct issued *is, int n, int
 		goto out;
 	ca_done(st);
 	st = NULL;
+	if (implicit && strcmp(kind, "kur") == 0 && r->signer != NULL && ca_supersede_signer(r) < 0)
+		goto out;
 	for (int i = 0; i < n; i++) {
 		unsigned char *der = NULL;
 		int len = i2d_X509(is[i].cert, &der);

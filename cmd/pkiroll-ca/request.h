@@ -66,4 +66,8 @@ void certify(struct req *r, const PKR_MSG *content, int rep_type, int may_wait);
 void on_p10cr(struct req *r);
 void on_kur(struct req *r);
 
+/* A confirmed kur replaces the certificate that signed it (r->signer):
+ * superseded, good for one more kur, then spent. 0 or -1. */
+int ca_supersede_signer(struct req *r);
+
 #endif

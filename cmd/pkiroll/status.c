@@ -47,6 +47,9 @@ static void day(time_t t, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%d", &tm);
 }
 
+/* the configuration: its renew_within gives the renew-after dates */
+static struct pkiroll_config cfg;
+
 static int row_json(void *arg, const struct pkiroll_status_row *r)
 {
 	json_t *list = arg, *o = json_object();
@@ -76,6 +79,10 @@ static int row_json(void *arg, const struct pkiroll_status_row *r)
 		json_object_set_new(o, "subject", json_string(r->subject));
 	if (r->requested_subject)
 		json_object_set_new(o, "subject_requested", json_string(r->requested_subject));
+	if (r->renew_after) {
+		utc(r->renew_after, when, sizeof(when));
+		json_object_set_new(o, "renew_after", json_string(when));
+	}
 	json_array_append_new(list, o);
 	return 0;
 }
@@ -94,6 +101,12 @@ static int row_text(void *arg, const struct pkiroll_status_row *r)
 	if (r->requested_subject)
 		printf("  subject changed by the CA: %s (asked for %s)",
 		       r->subject ? r->subject : "?", r->requested_subject);
+	if (r->renew_after && r->state == PKIROLL_STATE_ENROLLED) {
+		char ra[16];
+
+		day(r->renew_after, ra, sizeof(ra));
+		printf("  renews after %s", ra);
+	}
 	putchar('\n');
 	return 0;
 }
@@ -138,7 +151,7 @@ static int print_json(pkiroll_store *store, const char *db, const struct pkiroll
 	{
 		json_t *list = json_array();
 
-		pkiroll_status_each(store, row_json, list);
+		pkiroll_status_each(store, &cfg.renew_within, row_json, list);
 		json_object_set_new(root, "list", list);
 	}
 	rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -219,6 +232,8 @@ int cmd_status(struct cli *cli)
 			return EXIT_USAGE;
 		}
 	}
+	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK)
+		return EXIT_USAGE;
 	if (optind != cli->argc) {
 		cli_error("status: unexpected argument \"%s\"", cli->argv[optind]);
 		return EXIT_USAGE;
@@ -239,7 +254,7 @@ int cmd_status(struct cli *cli)
 		print_text(cli->db, st, days);
 		if (!brief && (all || st->communities <= 200)) {
 			printf("\ncommunities:\n");
-			pkiroll_status_each(store, row_text, NULL);
+			pkiroll_status_each(store, &cfg.renew_within, row_text, NULL);
 		} else if (!brief) {
 			printf("\n%lu communities: --all lists them\n", st->communities);
 		}

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "store/store.h"
+#include "store/store_renew.h"
 
 int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiroll_status **out)
 {
@@ -124,13 +125,16 @@ void pkiroll_status_free(struct pkiroll_status *st)
 	free(st);
 }
 
-int pkiroll_status_each(pkiroll_store *s, pkiroll_status_row_fn *fn, void *arg)
+int pkiroll_status_each(pkiroll_store *s, const struct pkiroll_window *window,
+			pkiroll_status_row_fn *fn, void *arg)
 {
+	static const struct pkiroll_window month = {.secs = 30LL * 86400};
 	sqlite3_stmt *q = store_prepare(
 		s,
 		"SELECT c.name, c.state, c.reason, sx.serial, sx.not_after, ex.serial, "
 		"ex.not_after,"
-		" c.keystore, sx.subject, c.requested_subject FROM communities c"
+		" c.keystore, sx.subject, c.requested_subject, sx.not_before, ex.not_before"
+		" FROM communities c"
 		" LEFT JOIN certificates sx ON sx.community_id = c.id AND sx.usage = 'signing'"
 		"  AND sx.superseded_by IS NULL"
 		" LEFT JOIN certificates ex ON ex.community_id = c.id AND ex.usage = 'encryption'"
@@ -153,6 +157,15 @@ int pkiroll_status_each(pkiroll_store *s, pkiroll_status_row_fn *fn, void *arg)
 			.subject = (const char *)sqlite3_column_text(q, 8),
 			.requested_subject = (const char *)sqlite3_column_text(q, 9),
 		};
+		/* the earlier of the two certificates decides, as in the selection */
+		int enc_first = row.enc_serial != NULL &&
+				(row.sign_serial == NULL || row.enc_not_after < row.sign_not_after);
+
+		if (row.sign_serial != NULL || row.enc_serial != NULL)
+			row.renew_after = (time_t)store_renew_after(
+				row.community, sqlite3_column_int64(q, enc_first ? 11 : 10),
+				enc_first ? row.enc_not_after : row.sign_not_after,
+				window ? window : &month, 1);
 
 		if (fn(arg, &row) != 0)
 			break;

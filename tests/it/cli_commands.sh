@@ -14,10 +14,15 @@ expect_rc 2 "$PKIROLL"
 expect_rc 2 "$PKIROLL" frobnicate
 has "$T_DIR/err" 'unknown command "frobnicate"'
 expect_rc 2 "$PKIROLL" --bogus status
-for c in renew export; do
-	expect_rc 2 "$PKIROLL" "$c"
-	has "$T_DIR/err" "not implemented yet"
-done
+expect_rc 2 "$PKIROLL" export
+has "$T_DIR/err" "not implemented yet"
+# renew without a CA is a configuration error that says what to give
+expect_rc 2 "$PKIROLL" --db "$T_DIR/none.db" renew
+has "$T_DIR/err" "no CA: give --ca-url URL"
+expect_rc 2 "$PKIROLL" renew --within 100%
+has "$T_DIR/err" "--within takes"
+expect_rc 2 "$PKIROLL" enroll m.csv --community x
+has "$T_DIR/err" "--community is for pkiroll renew"
 # bundle without a store is a store error, not an empty success
 expect_rc 3 "$PKIROLL" --db "$T_DIR/none.db" bundle --out "$T_DIR/b"
 has "$T_DIR/err" "no such file"
