@@ -98,6 +98,9 @@ static int protect_reply(struct req *r)
 			return -1;
 		}
 		sk_X509_free(rest);
+		/* the wrongmac fault, for a signed reply: a signature that fails */
+		if (r->f.wrongmac && r->rep->protection != NULL && r->rep->protection->length > 0)
+			r->rep->protection->data[r->rep->protection->length - 1] ^= 0x01;
 		/* the sender of a signed reply is the signer */
 		return 0;
 	}
