@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What `make run` does: a fresh state directory, the bundled test CA
 # (pkiroll-ca) on loopback with the example manifest's users, then the
-# example manifest enrolled end to end with pkiroll.
+# example manifest enrolled end to end with pkiroll, the partner bundles,
+# and a renewal of one community (kur) that rebuilds its partners' bundles.
 set -eu
 cd "$(dirname "$0")/.."
 PKIROLL=${PKIROLL:-./build/bin/pkiroll}
@@ -46,17 +47,26 @@ echo "== pkiroll enroll manifests/example.csv"
 
 echo "== pkiroll status"
 "$PKIROLL" --db "$STATE/pkiroll.db" status
-stop_ca
 
 echo "== pkiroll bundle (one zip per trading partner)"
 "$PKIROLL" --db "$STATE/pkiroll.db" bundle --out "$STATE/bundles"
 ls -l "$STATE/bundles"
 
+# the first community of the manifest, renewed now whatever its dates
+FIRST=$(awk -F, 'NR == 2 { print $1 }' manifests/example.csv)
+echo "== pkiroll renew --community $FIRST --bundle (kur, then its partners' bundles)"
+"$PKIROLL" --db "$STATE/pkiroll.db" renew --community "$FIRST" --bundle \
+	--bundle-dir "$STATE/bundles" --ca-url "http://$HTTP/pkix/" \
+	--keystore-dir "$STATE/keystores" --keystore-pass-file "$STATE/keystore.pass"
+stop_ca
+ls -l "$STATE/bundles" "$STATE/keystores/$FIRST"
+
 cat <<MSG
 
 Done. Everything is under $STATE/:
   store       $STATE/pkiroll.db        (pkiroll --db $STATE/pkiroll.db status)
-  keystores   $STATE/keystores/NAME/   (keystore.p12, signing/encryption .pem/.cer, chain.pem)
+  keystores   $STATE/keystores/NAME/   (keystore.p12, signing/encryption .pem/.cer, chain.pem;
+                                       after a renewal keystore-OLDSERIAL.p12 too)
   passphrase  $STATE/keystore.pass     (openssl pkcs12 -in ... -passin file:$STATE/keystore.pass)
   bundles     $STATE/bundles/PARTNER.zip  (certificates, CA chain, fingerprints.txt/.html, SHA256SUMS)
   test CA     $STATE/ca/               (pkiroll-ca issued --state $STATE/ca)

@@ -366,11 +366,6 @@ static int run_cmd(struct cli *cli, int renew)
 	rc = st.failed || st.needs_codes || st.bad_rows || st.interrupted || st.skipped ? EXIT_SOME
 											: EXIT_DONE;
 	if (renew) {
-		if (bundle && st.renewed > 0 &&
-		    cli_bundle_stale(cli, bundle_dir	      ? bundle_dir
-					  : cfg.bundle_dir[0] ? cfg.bundle_dir
-							      : "bundles") != EXIT_DONE)
-			rc = EXIT_SOME;
 		/* cron: silent when there was nothing to do */
 		if (!cli->quiet && (st.due || st.failed || st.needs_codes || st.skipped ||
 				    st.bad_rows || st.interrupted))
@@ -380,6 +375,11 @@ static int run_cmd(struct cli *cli, int renew)
 			       st.due, st.renewed, st.enrolled, st.failed, st.needs_codes,
 			       st.skipped, st.retries, st.elapsed,
 			       st.interrupted ? " (interrupted: run again to resume)" : "");
+		if (bundle && st.renewed > 0 &&
+		    cli_bundle_stale(cli, bundle_dir	      ? bundle_dir
+					  : cfg.bundle_dir[0] ? cfg.bundle_dir
+							      : "bundles") != EXIT_DONE)
+			rc = EXIT_SOME;
 		return rc;
 	}
 	if (!cli->quiet)
