@@ -153,6 +153,22 @@ static void show(void *arg, const struct pkiroll_enroll_stats *st, int final)
 		st->in_flight, rate, eta, p->tty && !final ? "" : "\n");
 }
 
+/* -v: memory and CPU of the run, for make bench */
+static void print_usage(void)
+{
+	struct rusage self, kids;
+
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &kids);
+	printf("peak RSS: parent %ld KiB, largest worker %ld KiB; CPU: parent %.2f s, "
+	       "workers %.2f s\n",
+	       self.ru_maxrss, kids.ru_maxrss,
+	       (double)self.ru_utime.tv_sec + (double)self.ru_stime.tv_sec +
+		       (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6,
+	       (double)kids.ru_utime.tv_sec + (double)kids.ru_stime.tv_sec +
+		       (double)(kids.ru_utime.tv_usec + kids.ru_stime.tv_usec) / 1e6);
+}
+
 static int run_cmd(struct cli *cli, int renew)
 {
 	static const struct option opts[] = {
@@ -375,6 +391,8 @@ static int run_cmd(struct cli *cli, int renew)
 			       st.due, st.renewed, st.enrolled, st.failed, st.needs_codes,
 			       st.skipped, st.retries, st.elapsed,
 			       st.interrupted ? " (interrupted: run again to resume)" : "");
+		if (cli->verbose)
+			print_usage();
 		if (bundle && st.renewed > 0 &&
 		    cli_bundle_stale(cli, bundle_dir	      ? bundle_dir
 					  : cfg.bundle_dir[0] ? cfg.bundle_dir
@@ -389,19 +407,8 @@ static int run_cmd(struct cli *cli, int renew)
 		       st.rows, st.bad_rows, st.due, st.enrolled, st.failed, st.needs_codes,
 		       st.skipped, st.retries, st.elapsed,
 		       st.interrupted ? " (interrupted: run again to resume)" : "");
-	if (cli->verbose) {
-		struct rusage self, kids;
-
-		getrusage(RUSAGE_SELF, &self);
-		getrusage(RUSAGE_CHILDREN, &kids);
-		printf("peak RSS: parent %ld KiB, largest worker %ld KiB; CPU: parent %.2f s, "
-		       "workers %.2f s\n",
-		       self.ru_maxrss, kids.ru_maxrss,
-		       (double)self.ru_utime.tv_sec + (double)self.ru_stime.tv_sec +
-			       (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6,
-		       (double)kids.ru_utime.tv_sec + (double)kids.ru_stime.tv_sec +
-			       (double)(kids.ru_utime.tv_usec + kids.ru_stime.tv_usec) / 1e6);
-	}
+	if (cli->verbose)
+		print_usage();
 	return rc;
 }
 

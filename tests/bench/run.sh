@@ -4,7 +4,8 @@
 # over HTTP and TCP; the same enrollments single-key as an operator scripts
 # them today (openssl genpkey + openssl cmp under xargs -P); the CPU time of
 # the key generations alone; dual key against the loop at each one's best
-# width; a 100 ms CA at -j 8, 64 and 256; parent RSS for a 1k and a
+# width; the P-256 dual-key communities renewed (kur) next to their
+# enrollment; a 100 ms CA at -j 8, 64 and 256; parent RSS for a 1k and a
 # 100k-row manifest.
 set -u
 cd "$(dirname "$0")/../.." || exit 3
@@ -57,6 +58,25 @@ if [ -z "${BENCH_QUICK:-}" ]; then
 	run_case p256-dual-tcp "cmp://$TCP" p256 yes
 	run_case rsa2048-dual-http "http://$HTTP/pkix/" rsa2048 yes
 	run_case rsa2048-dual-tcp "cmp://$TCP" rsa2048 yes
+	# Renewal: the P-256 dual-key communities enrolled above, all renewed
+	# (kur signed with the current keystore, a new CA-made encryption pair,
+	# the staged keystore with the previous decryption key), next to the
+	# enrollment that made them.
+	ca0=$(cpu_of $CA_PID)
+	"$P" -v --db p256-dual-http.db renew --within 1000d --now -j "$CORES" \
+		--ca-url "http://$HTTP/pkix/" --keystore-dir ks-p256-dual-http --keystore-pass-file pass \
+		>renew.out 2>/dev/null
+	ca1=$(cpu_of $CA_PID)
+	awk -v n="$N" -v ca="$(echo "$ca1 - $ca0" | bc -l)" '
+		/^renew:/ { for (i = 1; i <= NF; i++) { if ($i == "s") secs = $(i - 1); if ($(i+1) == "renewed,") ok = $i } }
+		/^peak RSS/ { prss = $4; wrss = $8; pcpu = $12; wcpu = $15 }
+		END { printf "%-34s %8.1f %9.1f %11.4f %11.4f %9d %9d%s\n", "p256-dual-http renew (kur)", secs,
+			ok / secs, (pcpu + wcpu) / n, ca / n, prss, wrss, ok == n ? "" : "  (" ok " renewed)" }' renew.out
+	grep "^renew:" renew.out | sed 's/^/    /'
+	e=$(awk '/^enroll:/ { for (i = 1; i <= NF; i++) if ($i == "s") print $(i - 1) }' p256-dual-http.out)
+	r=$(awk '/^renew:/ { for (i = 1; i <= NF; i++) if ($i == "s") print $(i - 1) }' renew.out)
+	printf "renewal throughput / enrollment throughput (P-256 dual key, HTTP, -j %d): %.2f\n" \
+		"$CORES" "$(echo "$e / $r" | bc -l)"
 fi
 run_case p256-single-http "http://$HTTP/pkix/" p256 no
 # Both sides wait on I/O (pkiroll: fsync of every keystore before certConf;
