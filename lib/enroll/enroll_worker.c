@@ -240,6 +240,7 @@ void run_enroll(struct worker *w)
 				 .enc_key_type = j->enc_key_type};
 	X509_NAME *subject = NULL;
 	X509 *old_sign = NULL, *old_enc = NULL;
+	struct keystore_content prev = {0};
 	char err[512] = "", kspath[1024] = "";
 	struct result res = {0};
 	struct result_bufs rb = {0};
@@ -313,8 +314,22 @@ fresh:
 	}
 	r = cmp_tx_result(w->tx);
 
-	/* Phase: the keystore, on disk before the CA hears we accept. */
+	/* Phase: the keystore, on disk before the CA hears we accept. A
+	 * community enrolled again (new codes after needs_codes) keeps its
+	 * previous keystore beside the new one, and its decryption keys in it. */
 	{
+		struct keystore_key hist[KEYSTORE_HISTORY_MAX];
+		char dir[1100], why[300];
+		int nhist = 0;
+
+		snprintf(dir, sizeof(dir), "%s/%s", run->keystore_dir, j->ksname);
+		if (keystore_load(dir, "keystore.p12", run->pass, &prev, why, sizeof(why)) == 1)
+			nhist = keystore_history(&prev, 1,
+						 run->keep_keys < KEYSTORE_HISTORY_MAX
+							 ? run->keep_keys
+							 : KEYSTORE_HISTORY_MAX,
+						 hist);
+		(void)keystore_keep_current(dir);
 		struct keystore_in ks = {.base = run->keystore_dir,
 					 .dirname = j->ksname,
 					 .pass = run->pass,
@@ -323,7 +338,9 @@ fresh:
 					 .enc_key = r->enc_key,
 					 .enc_cert = r->enc_cert,
 					 .chain = r->ca_pubs ? r->ca_pubs : r->extra_certs,
-					 .legacy = run->legacy};
+					 .legacy = run->legacy,
+					 .history = hist,
+					 .nhistory = nhist};
 
 		if (keystore_write(&ks, kspath, sizeof(kspath), err, sizeof(err)) < 0) {
 			size_t l = strlen(err);
@@ -374,6 +391,7 @@ report:
 	X509_NAME_free(subject);
 	X509_free(old_sign);
 	X509_free(old_enc);
+	keystore_content_free(&prev);
 	ERR_clear_error();
 }
 

@@ -34,27 +34,6 @@ static X509_STORE *chain_trust(STACK_OF(X509) * chain)
 	return st;
 }
 
-/* The previous decryption keys the new keystore keeps: the one being
- * replaced first (when it is), then the ones the current keystore kept. */
-static int history_of(const struct keystore_content *cur, int replaced, int keep,
-		      struct keystore_key *h)
-{
-	int n = 0;
-
-	if (replaced && cur->enc_key != NULL && cur->enc_cert != NULL && n < keep) {
-		char serial[64];
-
-		certinfo_serial(cur->enc_cert, serial, sizeof(serial));
-		h[n] = (struct keystore_key){cur->enc_key, cur->enc_cert, ""};
-		snprintf(h[n].name, sizeof(h[n].name), "encryption-%s", serial);
-		n++;
-	}
-	for (int i = 0; i < cur->nhistory && n < keep && n < KEYSTORE_HISTORY_MAX; i++)
-		if (cur->history[i].key != NULL && cur->history[i].cert != NULL)
-			h[n++] = cur->history[i];
-	return n;
-}
-
 /* The staged keystore made current; fault JOB_F_COMMIT if it cannot be. */
 static int commit(struct worker *w, const char *dir, const char *old_serial, char *err,
 		  size_t errlen)
@@ -211,7 +190,7 @@ void run_renew(struct worker *w)
 					 .chain = ca,
 					 .legacy = run->legacy,
 					 .history = hist,
-					 .nhistory = history_of(&cur, renew_enc, keep, hist),
+					 .nhistory = keystore_history(&cur, renew_enc, keep, hist),
 					 .staged = 1};
 		char path[1024];
 

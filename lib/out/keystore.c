@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -502,6 +503,70 @@ void keystore_content_free(struct keystore_content *k)
 		X509_free(k->history[i].cert);
 	}
 	memset(k, 0, sizeof(*k));
+}
+
+/* A serial number in upper-case hex, as file and friendly names carry it. */
+static void serial_of(const X509 *x, char *buf, size_t len)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+	char *hex = bn != NULL ? BN_bn2hex(bn) : NULL;
+
+	snprintf(buf, len, "%s", hex != NULL ? hex : "unknown");
+	OPENSSL_free(hex);
+	BN_free(bn);
+}
+
+/* The previous decryption keys the new keystore keeps: the one being
+ * replaced first (when it is), then the ones the current keystore kept. */
+int keystore_history(const struct keystore_content *cur, int replaced, int keep,
+		     struct keystore_key *h)
+{
+	int n = 0;
+
+	if (replaced && cur->enc_key != NULL && cur->enc_cert != NULL && n < keep) {
+		char serial[64];
+
+		serial_of(cur->enc_cert, serial, sizeof(serial));
+		h[n] = (struct keystore_key){cur->enc_key, cur->enc_cert, ""};
+		snprintf(h[n].name, sizeof(h[n].name), "encryption-%s", serial);
+		n++;
+	}
+	for (int i = 0; i < cur->nhistory && n < keep && n < KEYSTORE_HISTORY_MAX; i++)
+		if (cur->history[i].key != NULL && cur->history[i].cert != NULL)
+			h[n++] = cur->history[i];
+	return n;
+}
+
+int keystore_keep_current(const char *dir)
+{
+	char cur[4200], prev[4300], serial[80];
+
+	snprintf(cur, sizeof(cur), "%s/keystore.p12", dir);
+	if (access(cur, F_OK) != 0)
+		return 0;
+	/* its serial from the copy beside it: the passphrase may not open it */
+	{
+		char pem[4200];
+		FILE *f;
+		X509 *x = NULL;
+
+		snprintf(pem, sizeof(pem), "%s/signing.pem", dir);
+		if ((f = fopen(pem, "r")) != NULL) {
+			x = PEM_read_X509(f, NULL, NULL, NULL);
+			fclose(f);
+		}
+		if (x != NULL)
+			serial_of(x, serial, sizeof(serial));
+		else
+			snprintf(serial, sizeof(serial), "unknown-%lld", (long long)time(NULL));
+		X509_free(x);
+		ERR_clear_error();
+	}
+	snprintf(prev, sizeof(prev), "%s/keystore-%s.p12", dir, serial);
+	if (link(cur, prev) < 0 && errno != EEXIST)
+		return -1;
+	sync_dir(dir);
+	return 0;
 }
 
 int keystore_has_staged(const char *dir)

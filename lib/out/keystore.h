@@ -84,6 +84,19 @@ void keystore_content_free(struct keystore_content *k);
 int keystore_commit(const char *dir, const char *pass, const char *old_serial, char *err,
 		    size_t errlen);
 
+/*
+ * The earlier decryption keys a new keystore keeps, newest first, into h
+ * (borrowed from cur): cur's encryption key when replaced is set (named
+ * encryption-SERIAL), then the ones cur kept; at most keep. Returns how many.
+ */
+int keystore_history(const struct keystore_content *cur, int replaced, int keep,
+		     struct keystore_key *h);
+
+/* Keeps the current keystore.p12 (if any) as keystore-SERIAL.p12 beside
+ * it, SERIAL from its signing.pem, before a new enrollment overwrites it.
+ * 0, or -1 with errno set. */
+int keystore_keep_current(const char *dir);
+
 /* Removes a staged keystore the CA did not confirm. */
 void keystore_discard_staged(const char *dir);
 

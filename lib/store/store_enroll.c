@@ -139,6 +139,12 @@ int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id
 		if (store_event_add(s, run, id, from, to, why) < 0)
 			goto out;
 	}
+	if (renewing) {
+		/* a renewal's history is kept step by step */
+		snprintf(why, sizeof(why), "renewal step: %s", cmp_step_name(step));
+		if (store_event_add(s, run, id, to, to, why) < 0)
+			goto out;
+	}
 	st = store_prepare(
 		s, "UPDATE communities SET state = ?8, step = ?2,"
 		   " tx_id = coalesce(?3, CASE WHEN ?2 = 'request' THEN NULL ELSE tx_id END),"

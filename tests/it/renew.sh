@@ -58,6 +58,10 @@ grep -q 'kur .*-> kup accepted, accepted' "$CA_LOG" || fail "no dual-key kup"
 sqlite3 s.db "SELECT reason FROM events WHERE reason LIKE 'renewed:%'" | grep -q "serial $old_s1" \
 	|| fail "no renewal event naming the replaced serial"
 cmp -s l1.before <(sha256sum ks/l1/keystore.p12) || fail "a long one's keystore changed"
+# every step of a renewal is an event
+[ "$(sqlite3 s.db "SELECT group_concat(substr(e.reason, 15), ',') FROM events e JOIN communities c
+	ON c.id = e.community_id WHERE c.name = 's1' AND e.reason LIKE 'renewal step:%' ORDER BY e.id")" \
+	= "request,response,keys,confirm,confirmed" ] || fail "s1: the renewal's steps are not events"
 
 # the keystores: openssl reads them, keys match, the old decryption key stays
 for i in 1 2 3 4 5 6; do
@@ -140,8 +144,16 @@ printf 'code-x2' >cx2
 echo "community,reference_number,authorization_code,subject,key_type,encryption_key_type" >x2.csv
 echo "x1,9302,file:$T_DIR/cx2,CN=x1,p256,p256" >>x2.csv
 "$PKIROLL_CA" users import --state ca x2.csv >/dev/null || fail "users x2"
+old_x=$(openssl x509 -in ks/x1/signing.pem -noout -serial | cut -d= -f2)
+old_xe=$(openssl x509 -in ks/x1/encryption.pem -noout -serial | cut -d= -f2)
 expect_rc 0 ks renew x2.csv --ca-url "$URL"
 has "$T_DIR/out" "1 enrolled"
 grep -q "ir ref=9302" "$CA_LOG" || fail "no ir with the new codes"
 [ "$(sqlite3 s.db "SELECT state FROM communities WHERE name = 'x1'")" = enrolled ] || fail "x1 not enrolled again"
+# the re-enrollment kept the old keystore beside the new one, and its decryption key in it
+[ -f "ks/x1/keystore-$old_x.p12" ] || fail "x1: the previous keystore was not kept"
+openssl pkcs12 -in ks/x1/keystore.p12 -passin file:pass -nokeys 2>/dev/null \
+	| grep -q "friendlyName: encryption-$old_xe" || fail "x1: the previous decryption key is not kept"
+[ "$(sqlite3 s.db "SELECT count(*) FROM certificates x JOIN communities c ON c.id = x.community_id
+	WHERE c.name = 'x1' AND x.superseded_by IS NOT NULL")" = 2 ] || fail "x1: its history is not kept"
 exit 0
