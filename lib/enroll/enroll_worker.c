@@ -216,6 +216,17 @@ void worker_cmp_free(struct worker *w)
 	w->recipient = NULL;
 }
 
+int worker_reject(struct worker *w, char *err, size_t errlen, const char *after)
+{
+	size_t l = strlen(err);
+
+	/* the reason is ours, not the certConf's; nothing to resume */
+	w->rejecting = 1;
+	(void)cmp_tx_confirm(w->tx, 0);
+	snprintf(err + l, errlen - l, "; the CA was told to reject the certificates, %s", after);
+	return JOB_F_KEYSTORE;
+}
+
 void worker_send_result(struct worker *w, struct result *res, struct result_bufs *rb)
 {
 	struct wbuf msg = {0};
@@ -343,15 +354,7 @@ fresh:
 					 .nhistory = nhist};
 
 		if (keystore_write(&ks, kspath, sizeof(kspath), err, sizeof(err)) < 0) {
-			size_t l = strlen(err);
-
-			/* the reason is ours, not the certConf's; nothing to resume */
-			w->rejecting = 1;
-			(void)cmp_tx_confirm(w->tx, 0);
-			fault = JOB_F_KEYSTORE;
-			snprintf(err + l, sizeof(err) - l,
-				 "; the CA was told to reject the certificates, the codes stay "
-				 "usable");
+			fault = worker_reject(w, err, sizeof(err), "the codes stay usable");
 			kspath[0] = '\0';
 			ks_failed = 1;
 			goto report;

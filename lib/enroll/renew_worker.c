@@ -195,14 +195,8 @@ void run_renew(struct worker *w)
 		char path[1024];
 
 		if (keystore_write(&ks, path, sizeof(path), err, sizeof(err)) < 0) {
-			size_t l = strlen(err);
-
-			w->rejecting = 1;
-			(void)cmp_tx_confirm(w->tx, 0);
-			fault = JOB_F_KEYSTORE;
-			snprintf(err + l, sizeof(err) - l,
-				 "; the CA was told to reject the new certificates, the current "
-				 "keystore is unchanged");
+			fault = worker_reject(w, err, sizeof(err),
+					      "the current keystore is unchanged");
 			keystore_discard_staged(dir);
 			ks_failed = 1;
 			goto report;

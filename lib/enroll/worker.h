@@ -42,6 +42,10 @@ void worker_put_cert(struct result_bufs *rb, struct outcome_cert *c, X509 *x);
 /* The CA certificates of certs, issuer first, into a result. */
 void worker_put_chain(struct result_bufs *rb, struct result *res, const STACK_OF(X509) * certs);
 
+/* The keystore could not be written: the certConf rejects the
+ * certificates, and err says so, then after. Returns JOB_F_KEYSTORE. */
+int worker_reject(struct worker *w, char *err, size_t errlen, const char *after);
+
 /* Sends the RESULT and frees what it held. */
 void worker_send_result(struct worker *w, struct result *res, struct result_bufs *rb);
 

@@ -141,39 +141,39 @@ static void sha256_hex(const void *data, size_t len, char out[65])
 	hex32(md, out);
 }
 
+/* A certificate as DIR/SUBusage.cer and .pem. */
+static int add_cert(struct entries *es, const char *dir, const char *sub,
+		    const struct bundle_cert *x)
+{
+	char name[220], *buf = NULL;
+	size_t len = 0;
+
+	snprintf(name, sizeof(name), "%s/%s%s.cer", dir, sub, x->usage);
+	if (add(es, name, memdup(x->der, x->len), x->len) < 0)
+		return -1;
+	snprintf(name, sizeof(name), "%s/%s%s.pem", dir, sub, x->usage);
+	if (der_to_pem(x->der, x->len, &buf, &len) < 0 || add(es, name, buf, len) < 0)
+		return -1;
+	return 0;
+}
+
 /* Every entry of the zip, in its order. */
 static int entries_build(struct entries *es, const struct bundle_partner *p)
 {
-	char name[200], *buf = NULL, hex[65];
+	char *buf = NULL, hex[65];
 	size_t len = 0;
 	FILE *f;
 
 	for (size_t i = 0; i < p->ncomm; i++) {
 		const struct bundle_community *c = &p->comm[i];
 
-		for (int k = 0; k < c->ncert; k++) {
-			const struct bundle_cert *x = &c->cert[k];
-
-			snprintf(name, sizeof(name), "%s/%s.cer", c->dir, x->usage);
-			if (add(es, name, memdup(x->der, x->len), x->len) < 0)
+		for (int k = 0; k < c->ncert; k++)
+			if (add_cert(es, c->dir, "", &c->cert[k]) < 0)
 				return -1;
-			snprintf(name, sizeof(name), "%s/%s.pem", c->dir, x->usage);
-			if (der_to_pem(x->der, x->len, &buf, &len) < 0 ||
-			    add(es, name, buf, len) < 0)
-				return -1;
-		}
 		/* the replaced certificates, while they are still valid */
-		for (int k = 0; k < c->nprev; k++) {
-			const struct bundle_cert *x = &c->prev[k];
-
-			snprintf(name, sizeof(name), "%s/previous/%s.cer", c->dir, x->usage);
-			if (add(es, name, memdup(x->der, x->len), x->len) < 0)
+		for (int k = 0; k < c->nprev; k++)
+			if (add_cert(es, c->dir, "previous/", &c->prev[k]) < 0)
 				return -1;
-			snprintf(name, sizeof(name), "%s/previous/%s.pem", c->dir, x->usage);
-			if (der_to_pem(x->der, x->len, &buf, &len) < 0 ||
-			    add(es, name, buf, len) < 0)
-				return -1;
-		}
 	}
 	if (p->nca > 0 && add_chain(es, p) < 0)
 		return -1;
