@@ -94,7 +94,7 @@ static int dry_run(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct
 		return err;
 	while ((g = manifest_next_row(r->m, &row)) > 0) {
 		struct community c;
-		int prof = profile_for(r, row->ca), resume = 0, d = 1;
+		int prof = profile_for(r, row->ca), settle = 0, d = 1;
 
 		if (row->bad)
 			continue;
@@ -104,7 +104,7 @@ static int dry_run(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct
 			if (g2 < 0)
 				break;
 			if (g2 == 1)
-				d = due_community(r, &c, 0, &resume);
+				d = due_community(r, &c, 0), settle = c.has_tx;
 		}
 		if (!d)
 			continue;
@@ -114,7 +114,8 @@ static int dry_run(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct
 		ctx_log(ctx, PKIROLL_LOG_INFO, "would enroll %s (reference %s) via %s%s%s",
 			row->community, row->reference,
 			prof >= 0 ? r->profs[prof].p.url : "(no CA profile)",
-			row->dual ? ", dual key" : "", resume ? ", resuming at certConf" : "");
+			row->dual ? ", dual key" : "",
+			settle ? ", an interrupted transaction to settle first" : "");
 	}
 	manifest_stats_rows(r->m, &r->st->rows, &r->st->bad_rows);
 	return g < 0 ? manifest_error(r->m) : PKIROLL_OK;

@@ -165,6 +165,18 @@ static int load_resume_certs(const struct job *j, const char *pass, X509 **sign,
 	return 0;
 }
 
+/*
+ * The resume rule of an enrollment: an interrupted transaction that had
+ * stored its keys (step keys, or about to confirm) is confirmed, if its
+ * keystore is complete (load_resume_certs()); any other starts afresh
+ * (the CA rolls back what it issued and no one confirmed).
+ */
+static int resumes_at_certconf(const struct job *j)
+{
+	return j->has_tx && j->kspath[0] != '\0' &&
+	       (j->step == CMP_STEP_KEYS || j->step == CMP_STEP_CONFIRM);
+}
+
 #define KEK_USES 64
 
 /*
@@ -268,7 +280,7 @@ void run_enroll(struct worker *w)
 		goto report;
 	rq.subject = subject;
 
-	if (j->resume) {
+	if (resumes_at_certconf(j)) {
 		/* certConf for certificates an interrupted run already stored */
 		int got = load_resume_certs(j, run->pass, &old_sign, &old_enc, err, sizeof(err));
 

@@ -82,7 +82,7 @@ void job_write(struct wbuf *b, const struct job *j)
 	wbuf_int(b, J_DUAL, j->dual);
 	if (j->cur_serial[0] != '\0')
 		wbuf_str(b, J_CURSERIAL, j->cur_serial);
-	if (j->resume) {
+	if (j->has_tx) {
 		wbuf_int(b, J_RESUME, 1);
 		wbuf_blob(b, J_TID, j->tid, sizeof(j->tid));
 		wbuf_blob(b, J_NONCE, j->nonce, j->nonce_len);
@@ -137,7 +137,7 @@ int job_read(struct wbuf *b, struct job *j)
 			j->dual = (int)wire_int(v, n);
 			break;
 		case J_RESUME:
-			j->resume = (int)wire_int(v, n);
+			j->has_tx = (int)wire_int(v, n);
 			break;
 		case J_TID:
 			bad |= n != sizeof(j->tid) || blob_copy(v, n, j->tid, 16, NULL);

@@ -48,8 +48,9 @@ struct job {
 	char name[256], ref[160], code[512], subject[1024];
 	char ksname[FILE_SAFE_NAME_MAX]; /* its keystore directory in the run's */
 	int key_type, enc_key_type, dual;
-	/* resuming at certConf: what the interrupted transaction left */
-	int resume;
+	/* what an interrupted transaction left (the worker decides whether it
+	 * resumes at certConf: the resume rule is the worker's alone) */
+	int has_tx;
 	int step; /* the step it reached (enum cmp_step) */
 	unsigned char tid[16], nonce[64], pbm[512];
 	size_t nonce_len, pbm_len;

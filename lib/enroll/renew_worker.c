@@ -113,7 +113,9 @@ void run_renew(struct worker *w)
 	rq.old_chain = cur.chain;
 
 	/* Phase: an interrupted renewal, settled before anything new. */
-	if (j->resume && keystore_has_staged(dir)) {
+	/* the resume rule of a renewal: a staged keystore and a transaction
+	 * that got as far as storing it is settled; any other starts afresh */
+	if (j->has_tx && j->step >= CMP_STEP_KEYS && keystore_has_staged(dir)) {
 		if (keystore_load(dir, "keystore.p12.staged", run->pass, &stg, err, sizeof(err)) !=
 			    1 ||
 		    stg.sign_cert == NULL) {
@@ -150,7 +152,7 @@ void run_renew(struct worker *w)
 			w->tx = NULL;
 			keystore_content_free(&stg);
 		}
-	} else if (j->resume) {
+	} else if (j->has_tx) {
 		keystore_discard_staged(dir);
 	}
 

@@ -74,9 +74,9 @@ int on_step(void *arg, long long id, struct wbuf *msg);
 int on_result(void *arg, long long id, struct wbuf *msg);
 void on_death(void *arg, long long id, int status);
 
-/* Is this community due (1 or 0), and does it resume at certConf? An
- * in-run retry is due whatever next_attempt_at says. */
-int due_community(const struct run *r, const struct community *c, int in_run, int *resume);
+/* Is this community due (1 or 0)? An in-run retry is due whatever
+ * next_attempt_at says. Whether it resumes is the worker's to decide. */
+int due_community(const struct run *r, const struct community *c, int in_run);
 
 /* The CA profile (index) for a manifest row's ca column, or -1. */
 int profile_for(struct run *r, const char *row_ca);

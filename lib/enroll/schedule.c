@@ -37,8 +37,7 @@ static void normalize(char *code)
 }
 
 /* The JOB of a due community. */
-static void job_of(struct job *j, int kind, const struct community *c, int prof, const char *code,
-		   int resume)
+static void job_of(struct job *j, int kind, const struct community *c, int prof, const char *code)
 {
 	memset(j, 0, sizeof(*j));
 	j->id = c->id;
@@ -54,8 +53,10 @@ static void job_of(struct job *j, int kind, const struct community *c, int prof,
 	j->dual = c->dual;
 	if (kind == JOB_RENEW)
 		snprintf(j->cur_serial, sizeof(j->cur_serial), "%s", c->cur_serial);
-	if (resume) {
-		j->resume = 1;
+	/* what an interrupted transaction left: the worker decides what it
+	 * means (resume at certConf, or start afresh) */
+	if (c->has_tx && c->tx_nonce_len > 0) {
+		j->has_tx = 1;
 		j->step = c->step;
 		memcpy(j->tid, c->tx_id, sizeof(j->tid));
 		j->nonce_len = (size_t)c->tx_nonce_len;
@@ -67,13 +68,11 @@ static void job_of(struct job *j, int kind, const struct community *c, int prof,
 }
 
 /*
- * Is this community due, and does it resume? 1 or 0. An in-run retry
- * (in_run) is due whatever next_attempt_at says: that date is for the
- * runs after this one.
+ * Is this community due? 1 or 0. An in-run retry (in_run) is due whatever
+ * next_attempt_at says: that date is for the runs after this one.
  */
-int due_community(const struct run *r, const struct community *c, int in_run, int *resume)
+int due_community(const struct run *r, const struct community *c, int in_run)
 {
-	*resume = 0;
 	switch (c->state) {
 	case PKIROLL_STATE_PENDING:
 		return 1;
@@ -82,34 +81,24 @@ int due_community(const struct run *r, const struct community *c, int in_run, in
 		if (c->state == PKIROLL_STATE_FAILED && !r->o->retry_failed && !in_run &&
 		    (!c->retryable || c->next_attempt_at > (sqlite3_int64)time(NULL)))
 			return 0;
-		*resume = c->has_tx && c->keystore[0] != '\0' && c->tx_nonce_len > 0 &&
-			  (c->step == CMP_STEP_KEYS || c->step == CMP_STEP_CONFIRM);
 		return 1;
 	default:
 		return 0;
 	}
 }
 
-/* Is a community chosen for renewal still due, and does it resume? */
-static int due_renewal(const struct community *c, int *resume)
+/* Is a community chosen for renewal still due? An interrupted one is. */
+static int due_renewal(const struct community *c)
 {
-	*resume = 0;
-	if (c->state == PKIROLL_STATE_RENEWING) {
-		*resume = c->has_tx && c->tx_nonce_len > 0 &&
-			  (c->step == CMP_STEP_KEYS || c->step == CMP_STEP_CONFIRM ||
-			   c->step == CMP_STEP_DONE);
-		return 1;
-	}
-	return c->state == PKIROLL_STATE_ENROLLED;
+	return c->state == PKIROLL_STATE_RENEWING || c->state == PKIROLL_STATE_ENROLLED;
 }
 
 /* Looks the community up and decides: 1 due, 0 not (or unknown), -1 error. */
-static int due(struct run *r, const char *name, int in_run, struct community *c, int *resume)
+static int due(struct run *r, const char *name, int in_run, struct community *c)
 {
 	int g = store_community_get(r->s, name, c);
 
-	*resume = 0;
-	return g <= 0 ? g : due_community(r, c, in_run, resume);
+	return g <= 0 ? g : due_community(r, c, in_run);
 }
 
 int profile_for(struct run *r, const char *row_ca)
@@ -159,15 +148,15 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 {
 	struct community c;
 	struct slot *sl;
-	int resume, d;
+	int d;
 	struct profile *p = &r->profs[cand->prof];
 
 	if (cand->kind == JOB_RENEW) {
 		d = store_community_get(r->s, cand->name, &c);
 		if (d > 0)
-			d = due_renewal(&c, &resume);
+			d = due_renewal(&c);
 	} else {
-		d = due(r, cand->name, cand->attempts > 0, &c, &resume);
+		d = due(r, cand->name, cand->attempts > 0, &c);
 	}
 	if (d <= 0)
 		return d;
@@ -176,7 +165,7 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 	{
 		struct job j;
 
-		job_of(&j, cand->kind, &c, cand->prof, cand->code, resume);
+		job_of(&j, cand->kind, &c, cand->prof, cand->code);
 		job_write(job, &j);
 		OPENSSL_cleanse(&j, sizeof(j));
 	}
@@ -198,11 +187,9 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 	r->st->in_flight++;
 	if (cand->attempts == 0)
 		r->st->due++;
-	ctx_log(r->ctx, PKIROLL_LOG_DEBUG, "%s: %s via %s", c.name,
-		cand->kind == JOB_RENEW ? (resume ? "resuming its renewal" : "renewing")
-		: resume		? "resuming at certConf"
-					: "enrolling",
-		p->p.url);
+	ctx_log(r->ctx, PKIROLL_LOG_DEBUG, "%s: %s via %s%s", c.name,
+		cand->kind == JOB_RENEW ? "renewing" : "enrolling", p->p.url,
+		c.has_tx ? " (an interrupted transaction to settle first)" : "");
 	return 1;
 }
 
@@ -295,10 +282,8 @@ int next_job(void *arg, struct wbuf *job, long long *id)
 		if (r->held) {
 			if (r->profs[r->held_row.prof].paused) {
 				struct community c;
-				int resume;
-
 				r->held = 0;
-				if (due(r, r->held_row.name, 0, &c, &resume) == 1)
+				if (due(r, r->held_row.name, 0, &c) == 1)
 					paused_skip(r, r->held_row.name);
 				OPENSSL_cleanse(&r->held_row, sizeof(r->held_row));
 				continue;
@@ -335,10 +320,8 @@ int next_job(void *arg, struct wbuf *job, long long *id)
 		if (manifest_resolve_code(row->authcode, r->o->mopts.insecure_code_files, cand.code,
 					  sizeof(cand.code), why, sizeof(why)) < 0) {
 			struct community c;
-			int resume;
-
 			/* only a due community needs its code */
-			if (due(r, row->community, 0, &c, &resume) == 1) {
+			if (due(r, row->community, 0, &c) == 1) {
 				ctx_log(r->ctx, PKIROLL_LOG_ERROR,
 					"%s: authorization_code: %s; skipped", row->community, why);
 				r->st->skipped++;
@@ -349,9 +332,7 @@ int next_job(void *arg, struct wbuf *job, long long *id)
 			normalize(cand.code);
 		if (r->profs[prof].paused) {
 			struct community c;
-			int resume;
-
-			if (due(r, row->community, 0, &c, &resume) == 1)
+			if (due(r, row->community, 0, &c) == 1)
 				paused_skip(r, row->community);
 			OPENSSL_cleanse(cand.code, sizeof(cand.code));
 			continue;

@@ -116,6 +116,15 @@ has "$T_DIR/out" "no stale bundle"
 expect_rc 0 ks renew --ca-url "cmp://$CA_TCP" --community l2
 has "$T_DIR/out" "1 due: 1 renewed"
 grep -q "tcp/v10 kur signer=" "$CA_LOG" || fail "no kur over TCP"
+# keep_decryption_keys (default 2): two more renewals of s1 keep the last two
+expect_rc 0 ks renew --ca-url "$URL" --community s1
+expect_rc 0 ks renew --ca-url "$URL" --community s1
+n=$(openssl pkcs12 -in ks/s1/keystore.p12 -passin file:pass -nokeys 2>/dev/null \
+	| grep 'friendlyName: encryption-' | sort -u | wc -l)
+[ "$n" = 2 ] || fail "s1: $n earlier decryption keys after three renewals, want 2"
+openssl pkcs12 -in ks/s1/keystore.p12 -passin file:pass -nokeys 2>/dev/null \
+	| grep -q "friendlyName: encryption-$old_e1" && fail "s1: the oldest decryption key was kept"
+[ "$(ls ks/s1/keystore-*.p12 | wc -l)" = 3 ] || fail "s1: not three previous keystores"
 expect_rc 0 "$PKIROLL" --db s.db status --json
 jq -e '.states.enrolled == 10' "$T_DIR/out" >/dev/null || fail "not all enrolled after renewals"
 jq -e '[.list[] | select(.renew_after != null)] | length == 10' "$T_DIR/out" >/dev/null \
