@@ -154,6 +154,18 @@ static int parser_reset(struct manifest *m)
 	return 0;
 }
 
+/* A row given up after its error was reported: the parser starts afresh
+ * at the next line. 1 (a row, broken), or -1. */
+static int row_abandoned(struct manifest *m)
+{
+	m->row_broken = 1;
+	if (parser_reset(m) < 0)
+		return -1;
+	m->row_done = 1;
+	m->at_boundary = 1;
+	return 1;
+}
+
 /*
  * Reads one physical line (with its newline) into m->line, from the replay
  * buffer first. Returns 1, 0 at EOF, -1 when the line is longer than
@@ -298,12 +310,7 @@ int next_record(struct manifest *m)
 		}
 		if (r < 0) {
 			row_error(m, NULL, "line longer than %d KiB", MAX_LINE / 1024);
-			m->row_broken = 1;
-			if (parser_reset(m) < 0)
-				return -1;
-			m->row_done = 1;
-			m->at_boundary = 1;
-			return 1;
+			return row_abandoned(m);
 		}
 		rec_append(m);
 		skip = m->lineno == 1 && m->linelen >= 3 && memcmp(m->line, "\xef\xbb\xbf", 3) == 0
@@ -316,12 +323,7 @@ int next_record(struct manifest *m)
 			/* strict mode: a quote where RFC 4180 allows none */
 			row_error(m, col_label(m, m->nfields),
 				  "stray or unbalanced quote (RFC 4180 2.5-2.7)");
-			m->row_broken = 1;
-			if (parser_reset(m) < 0)
-				return -1;
-			m->row_done = 1;
-			m->at_boundary = 1;
-			return 1;
+			return row_abandoned(m);
 		}
 		if (m->err)
 			return -1;
