@@ -74,15 +74,16 @@ struct pkiroll_ca_profile {
 	int pbm_iterations;
 	int pbm_salt_len;
 	int implicit_confirm;
-	int connect_timeout;  /* seconds */
-	int read_timeout;     /* seconds */
-	int poll_deadline;    /* seconds */
-	int retries;	      /* transient retries per community and run */
-	int concurrency;      /* workers on this CA at once */
-	double rate;	      /* requests per second, 0: no limit */
-	int normalize_codes;  /* 1: drop spaces and dashes, upper-case */
-	int breaker;	      /* consecutive transient failures that pause it */
-	int renew_encryption; /* enum pkiroll_renew_enc: what a renewal does with it */
+	int connect_timeout;   /* seconds */
+	int read_timeout;      /* seconds */
+	int poll_deadline;     /* seconds */
+	int retries;	       /* transient retries per community and run */
+	int concurrency;       /* workers on this CA at once */
+	double rate;	       /* requests per second, 0: no limit */
+	int normalize_codes;   /* 1: drop spaces and dashes, upper-case */
+	int breaker;	       /* consecutive transient failures that pause it */
+	int renew_encryption;  /* enum pkiroll_renew_enc: what a renewal does with it */
+	int revoke_with_codes; /* rr under a MAC with new codes, not the signing key */
 };
 
 /* What a renewal does with a dual-key community's encryption key. */
@@ -91,6 +92,17 @@ enum pkiroll_renew_enc {
 	PKIROLL_RENEW_ENC_KEEP,	   /* the current one stays; only the signing key renews */
 	PKIROLL_RENEW_ENC_REENROLL /* the CA renews only with new codes (needs_codes) */
 };
+
+/* An authorization code as a manifest gives it: the value, env:NAME or
+ * file:PATH (a regular file, private unless insecure). 0, or -1 with why. */
+int pkiroll_code_resolve(const char *value, int insecure, char *out, size_t outlen, char *why,
+			 size_t whylen);
+
+/* A CRLReason (RFC 5280 5.3.1) by its name (keyCompromise,
+ * affiliationChanged, superseded, cessationOfOperation, unspecified), or -1. */
+int pkiroll_revocation_reason(const char *name);
+/* The name of a CRLReason code, or NULL. */
+const char *pkiroll_revocation_reason_name(int code);
 
 /* A renewal window: seconds before expiry, or a percentage of the lifetime. */
 struct pkiroll_window {
@@ -137,6 +149,7 @@ struct pkiroll_manifest_opts {
 	char delimiter;		 /* ',', ';', '\t', or 0 to detect from the header */
 	int strict;		 /* stop at the first bad row */
 	int insecure_code_files; /* accept file: codes readable by group or others */
+	int retire_missing;	 /* import: retire the communities the manifest no longer lists */
 };
 
 struct pkiroll_manifest_stats {
@@ -168,6 +181,13 @@ int pkiroll_manifest_open_check(pkiroll_ctx *ctx, const char *path,
 
 typedef struct pkiroll_store pkiroll_store;
 
+/* Upper-case hex pairs separated by colons. */
+struct pkiroll_fingerprints {
+	char md5[16 * 3];
+	char sha1[20 * 3];
+	char sha256[32 * 3];
+};
+
 /*
  * Opens (and with create set, creates) the SQLite store at path, applying
  * forward migrations. On success *out is the caller's to close.
@@ -184,6 +204,7 @@ struct pkiroll_import_stats {
 	unsigned long added;
 	unsigned long updated;
 	unsigned long unchanged;
+	unsigned long retired; /* retire_missing: communities it retired */
 };
 
 /*
@@ -249,6 +270,43 @@ typedef int pkiroll_status_row_fn(void *arg, const struct pkiroll_status_row *ro
 int pkiroll_status_each(pkiroll_store *store, const struct pkiroll_window *window,
 			pkiroll_status_row_fn *fn, void *arg);
 
+/* Retires a community (its partners' bundles become stale); with
+ * only_if_revoked, only when none of its current certificates is still
+ * valid at the CA. 1 retired, 0 no such community, 2 retired already,
+ * 3 not revoked (left as it is), or a PKIROLL_ERR_*. */
+int pkiroll_retire(pkiroll_store *store, const char *community, int only_if_revoked,
+		   const char *why);
+
+/* One certificate of a community's history; strings valid during the callback. */
+struct pkiroll_history_cert {
+	const char *usage, *serial, *subject, *issuer, *key_type;
+	time_t not_before, not_after;
+	struct pkiroll_fingerprints fp;
+	int current;		    /* not replaced */
+	const char *replaced_by;    /* the serial that replaced it, or NULL */
+	time_t revoked_at;	    /* 0: not revoked */
+	const char *revoked_reason; /* or NULL */
+};
+
+/* One event of a community's history. */
+struct pkiroll_history_event {
+	time_t at;
+	long long run;			/* 0: none */
+	const char *from, *to, *reason; /* NULL when none */
+};
+
+typedef int pkiroll_history_cert_fn(void *arg, const struct pkiroll_history_cert *c);
+typedef int pkiroll_history_event_fn(void *arg, const struct pkiroll_history_event *e);
+
+/*
+ * One community's history: *state its state now, then every certificate it
+ * had, oldest first, then every event. 1 found, 0 no such community, or a
+ * PKIROLL_ERR_*.
+ */
+int pkiroll_status_history(pkiroll_store *store, const char *community, int *state,
+			   pkiroll_history_cert_fn *cert_fn, pkiroll_history_event_fn *event_fn,
+			   void *arg);
+
 /* ---- partner bundles ---- */
 
 struct pkiroll_bundle_opts {
@@ -262,6 +320,7 @@ struct pkiroll_bundle_stats {
 	unsigned long written;	    /* zips written */
 	unsigned long unchanged;    /* zips that came out the same as the last: not rewritten */
 	unsigned long empty;	    /* partners with no certificate yet: no zip */
+	unsigned long removed;	    /* zips removed: their communities all revoked or retired */
 	unsigned long failed;	    /* zips that could not be written */
 	unsigned long communities;  /* communities in the written zips */
 	unsigned long certificates; /* certificates in the written zips */
@@ -290,6 +349,7 @@ struct pkiroll_enroll_stats {
 	unsigned long failed;
 	unsigned long needs_codes;
 	unsigned long renewed; /* renew: communities with new certificates */
+	unsigned long revoked; /* revoke: communities whose certificates the CA revoked */
 	unsigned long retries; /* in-run retries of transient faults */
 	unsigned long skipped; /* due but not attempted (CA paused, no profile) */
 	unsigned long in_flight;
@@ -321,8 +381,15 @@ struct pkiroll_enroll_opts {
 	int renew;
 	struct pkiroll_window within;	/* secs and pct 0: the config's renew_within */
 	int renew_now;			/* no spreading offset inside the window */
-	const char *const *communities; /* renew these whatever their dates */
+	const char *const *communities; /* renew (or revoke) these whatever their dates */
 	int ncommunities;
+	/* pkiroll revoke: an rr for the named communities' current certificates */
+	int revoke;
+	int revoke_usage;  /* 1 signing, 2 encryption, 3 both */
+	int revoke_reason; /* a CRLReason */
+	/* revoke_protection = codes: the rr under a MAC with these (one community) */
+	const char *revoke_ref;
+	const char *revoke_code;
 };
 
 /*
@@ -335,13 +402,6 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *opts,
 		   struct pkiroll_enroll_stats *stats);
 
 /* ---- certificates ---- */
-
-/* Upper-case hex pairs separated by colons. */
-struct pkiroll_fingerprints {
-	char md5[16 * 3];
-	char sha1[20 * 3];
-	char sha256[32 * 3];
-};
 
 /* Fingerprints of a DER certificate (or any DER blob). */
 int pkiroll_fingerprints(const unsigned char *der, size_t len, struct pkiroll_fingerprints *fp);

@@ -120,19 +120,19 @@ static int write_bundles(struct cli *cli, struct pkiroll_bundle_opts *op)
 		if (st.partners == 0)
 			printf("bundle: no trading partners in the store (the manifest's partners "
 			       "column)\n");
-		else if (o.stale && st.written + st.unchanged + st.failed + st.empty == 0)
+		else if (o.stale &&
+			 st.written + st.unchanged + st.failed + st.empty + st.removed == 0)
 			printf("bundle: no stale bundle among %lu partner%s\n", st.partners,
 			       st.partners == 1 ? "" : "s");
 		else
 			printf("bundle: %lu partner%s%s: %lu zip%s written in %s, %lu unchanged "
-			       "(%lu "
-			       "communities, %lu "
-			       "certificates), %lu without any certificate yet, %lu failed; %lu "
-			       "communit%s left out (no certificate yet)\n",
+			       "(%lu communities, %lu certificates), %lu without any current "
+			       "certificate, %lu removed (none any more), %lu failed; %lu "
+			       "communit%s left out (no current certificate)\n",
 			       st.partners, st.partners == 1 ? "" : "s",
 			       o.stale ? " (stale only)" : "", st.written,
 			       st.written == 1 ? "" : "s", o.out_dir, st.unchanged, st.communities,
-			       st.certificates, st.empty, st.failed, st.missing,
+			       st.certificates, st.empty, st.removed, st.failed, st.missing,
 			       st.missing == 1 ? "y" : "ies");
 	}
 	return err != PKIROLL_OK || st.failed || st.empty || st.missing ? EXIT_SOME : EXIT_DONE;

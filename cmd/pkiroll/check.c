@@ -40,6 +40,7 @@ int cli_manifest_options(struct cli *cli, const char *cmd, struct pkiroll_manife
 		{"delimiter", required_argument, NULL, 'd'},
 		{"strict", no_argument, NULL, 's'},
 		{"insecure-code-files", no_argument, NULL, 'I'},
+		{"retire-missing", no_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -59,6 +60,13 @@ int cli_manifest_options(struct cli *cli, const char *cmd, struct pkiroll_manife
 			break;
 		case 'I':
 			mo->insecure_code_files = 1;
+			break;
+		case 'R':
+			if (strcmp(cmd, "import") != 0) {
+				cli_error("%s: --retire-missing is for pkiroll import", cmd);
+				return -1;
+			}
+			mo->retire_missing = 1;
 			break;
 		default:
 			cli_error("%s: unknown option or missing value \"%s\" (see pkiroll %s "

@@ -55,6 +55,8 @@ int cmd_enroll(struct cli *cli);
 int cmd_fingerprint(struct cli *cli);
 int cmd_bundle(struct cli *cli);
 int cmd_renew(struct cli *cli);
+int cmd_revoke(struct cli *cli);
+int cmd_retire(struct cli *cli);
 
 /* Rebuilds the stale partner bundles into dir (pkiroll bundle --stale);
  * an exit code. */
@@ -67,5 +69,7 @@ extern const char help_enroll[];
 extern const char help_fingerprint[];
 extern const char help_bundle[];
 extern const char help_renew[];
+extern const char help_revoke[];
+extern const char help_retire[];
 
 #endif

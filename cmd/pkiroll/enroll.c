@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "cli.h"
 
 const char help_enroll[] =
@@ -97,6 +99,43 @@ const char help_renew[] =
 	"exit: 0 nothing to do or all renewed, 1 some failed or need new codes,\n"
 	"      2 usage or configuration, 3 store or I/O error (or the store is in use)\n";
 
+const char help_revoke[] =
+	"usage: pkiroll revoke COMMUNITY... --reason REASON [--usage signing|encryption|both]\n"
+	"                      [--dry-run] [-j N] [--ca PROFILE | --ca-url URL]\n"
+	"                      [--keystore-dir DIR] [--keystore-pass-file FILE |\n"
+	"                      --keystore-pass-fd N] [--reference R --code-file FILE]\n"
+	"\n"
+	"Asks the CA to revoke each community's current certificates (both by\n"
+	"default) with one rr (RFC 4210 5.3.9), signed with its signing key from the\n"
+	"keystore. REASON is keyCompromise, affiliationChanged, superseded,\n"
+	"cessationOfOperation or unspecified (RFC 5280 5.3.1). The request is on\n"
+	"record in the store before it goes out, and the CA's answer after; a\n"
+	"revoked community goes to needs_codes: a compromised key is re-enrolled\n"
+	"with new codes, never renewed with kur. A certificate revoked already is\n"
+	"not asked for again. A CA that does not answer leaves the request on\n"
+	"record: run the same command again. Revoked certificates leave the partner\n"
+	"bundles (pkiroll bundle --stale).\n"
+	"\n"
+	"When the signing key itself is compromised and the CA profile says\n"
+	"revoke_protection = codes, the rr goes under a MAC with new codes instead:\n"
+	"--reference R --code-file FILE (one community).\n"
+	"\n"
+	"exit: 0 all revoked (or revoked already), 1 some were not (refused, no\n"
+	"      answer, unknown), 2 usage or configuration, 3 store or I/O\n";
+
+const char help_retire[] =
+	"usage: pkiroll retire COMMUNITY... [--revoke --reason REASON [--usage ...]]\n"
+	"                      [--bundle] [--bundle-dir DIR] and, with --revoke, the CA,\n"
+	"                      keystore and passphrase options of pkiroll revoke\n"
+	"\n"
+	"Takes communities out of service: state retired, never enrolled, renewed\n"
+	"or bundled again. Their keystores stay. Their partners' bundles become\n"
+	"stale; --bundle rebuilds them without the retired ones. With --revoke the\n"
+	"certificates are revoked first (as pkiroll revoke), and a community whose\n"
+	"revocation did not go through is not retired.\n"
+	"\n"
+	"exit: 0 all retired, 1 some not, 2 usage or configuration, 3 store or I/O\n";
+
 static volatile int interrupted;
 
 static void on_signal(int sig)
@@ -169,7 +208,48 @@ static void print_usage(void)
 		       (double)(kids.ru_utime.tv_usec + kids.ru_stime.tv_usec) / 1e6);
 }
 
-static int run_cmd(struct cli *cli, int renew)
+enum mode { M_ENROLL, M_RENEW, M_REVOKE, M_RETIRE };
+
+static const char *const mode_names[] = {"enroll", "renew", "revoke", "retire"};
+
+/* retire: each named community (after its revocation, with --revoke) */
+static int retire_all(struct cli *cli, const char *db, const char **names, int n, int revoked)
+{
+	pkiroll_store *store = NULL;
+	int rc = EXIT_DONE, retired = 0;
+
+	if (pkiroll_store_open(cli->ctx, db, 1, &store) != PKIROLL_OK)
+		return EXIT_FATAL;
+	for (int i = 0; i < n; i++) {
+		int r = pkiroll_retire(store, names[i], revoked,
+				       revoked ? "retired (pkiroll retire --revoke)"
+					       : "retired (pkiroll retire)");
+
+		if (r < 0) {
+			rc = EXIT_FATAL;
+			break;
+		}
+		if (r == 1)
+			retired++;
+		else if (r == 2)
+			fprintf(stderr, "%s: retired already\n", names[i]);
+		else {
+			cli_error("retire: %s: %s", names[i],
+				  r == 0 ? "not in the store"
+					 : "its certificates are not revoked: not retired");
+			rc = EXIT_SOME;
+		}
+	}
+	pkiroll_store_close(store);
+	if (!cli->quiet && rc != EXIT_FATAL)
+		printf("retire: %d of %d retired; their partners' bundles are stale (pkiroll "
+		       "bundle "
+		       "--stale)\n",
+		       retired, n);
+	return rc;
+}
+
+static int run_cmd(struct cli *cli, int mode)
 {
 	static const struct option opts[] = {
 		{"jobs", required_argument, NULL, 'j'},
@@ -189,9 +269,17 @@ static int run_cmd(struct cli *cli, int renew)
 		{"now", no_argument, NULL, 'N'},
 		{"bundle", no_argument, NULL, 'B'},
 		{"bundle-dir", required_argument, NULL, 'D'},
+		{"usage", required_argument, NULL, 'U'},
+		{"reason", required_argument, NULL, 'R'},
+		{"reference", required_argument, NULL, 'F'},
+		{"code-file", required_argument, NULL, 'K'},
+		{"revoke", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *cmd = renew ? "renew" : "enroll", *bundle_dir = NULL;
+	const int renew = mode == M_RENEW;
+	const char *cmd = mode_names[mode], *bundle_dir = NULL, *code_file = NULL;
+	char code[512] = "";
+	int revoke = mode == M_REVOKE;
 	const char **names = NULL;
 	int nnames = 0, bundle = 0;
 	struct pkiroll_config cfg;
@@ -283,11 +371,54 @@ static int run_cmd(struct cli *cli, int renew)
 			names[nnames++] = optarg;
 			break;
 		}
+		case 'U':
+		case 'R':
+		case 'F':
+		case 'K':
+		case 'V':
+			if (mode < M_REVOKE || (c == 'V' && mode != M_RETIRE)) {
+				cli_error("%s: %s is for pkiroll revoke or retire", cmd,
+					  cli->argv[optind - 1]);
+				free(names);
+				return EXIT_USAGE;
+			}
+			if (c == 'U') {
+				o.revoke_usage = strcmp(optarg, "signing") == 0	     ? 1
+						 : strcmp(optarg, "encryption") == 0 ? 2
+						 : strcmp(optarg, "both") == 0	     ? 3
+										     : -1;
+				if (o.revoke_usage < 0) {
+					cli_error("%s: --usage is signing, encryption or both",
+						  cmd);
+					free(names);
+					return EXIT_USAGE;
+				}
+			} else if (c == 'R') {
+				if ((o.revoke_reason = pkiroll_revocation_reason(optarg)) < 0 ||
+				    o.revoke_reason == 8) {
+					cli_error("%s: --reason is keyCompromise, "
+						  "affiliationChanged, "
+						  "superseded, cessationOfOperation or unspecified",
+						  cmd);
+					free(names);
+					return EXIT_USAGE;
+				}
+				revoke |= 4; /* a reason was given */
+			} else if (c == 'F') {
+				o.revoke_ref = optarg;
+			} else if (c == 'K') {
+				code_file = optarg;
+			} else {
+				revoke |= 1;
+			}
+			break;
 		case 'N':
 		case 'B':
 		case 'D':
-			if (!renew) {
-				cli_error("enroll: %s is for pkiroll renew", cli->argv[optind - 1]);
+			if (!renew && !(mode == M_RETIRE && c != 'N')) {
+				cli_error("%s: %s is for pkiroll renew", cmd,
+					  cli->argv[optind - 1]);
+				free(names);
 				return EXIT_USAGE;
 			}
 			if (c == 'N')
@@ -305,7 +436,44 @@ static int run_cmd(struct cli *cli, int renew)
 			return EXIT_USAGE;
 		}
 	}
-	if (renew ? optind < cli->argc - 1 : optind != cli->argc - 1) {
+	if (mode >= M_REVOKE) {
+		/* the communities are the arguments */
+		if (optind >= cli->argc) {
+			cli_error("%s: which COMMUNITY? (see pkiroll %s --help)", cmd, cmd);
+			free(names);
+			return EXIT_USAGE;
+		}
+		free(names);
+		names = (const char **)cli->argv + optind;
+		nnames = cli->argc - optind;
+		optind = cli->argc;
+		if ((revoke & 1) && !(revoke & 4)) {
+			cli_error("%s: --reason is required (keyCompromise, affiliationChanged, "
+				  "superseded, cessationOfOperation)",
+				  cmd);
+			return EXIT_USAGE;
+		}
+		if (o.revoke_usage == 0)
+			o.revoke_usage = 3;
+		if (code_file != NULL) {
+			char why[300];
+
+			if (o.revoke_ref == NULL || nnames != 1) {
+				cli_error("%s: --code-file needs --reference and one COMMUNITY",
+					  cmd);
+				return EXIT_USAGE;
+			}
+			char spec[1100];
+
+			snprintf(spec, sizeof(spec), "file:%s", code_file);
+			if (pkiroll_code_resolve(spec, o.mopts.insecure_code_files, code,
+						 sizeof(code), why, sizeof(why)) < 0) {
+				cli_error("%s: --code-file %s", cmd, why);
+				return EXIT_USAGE;
+			}
+			o.revoke_code = code;
+		}
+	} else if (renew ? optind < cli->argc - 1 : optind != cli->argc - 1) {
 		cli_error(renew ? "renew: at most one MANIFEST expected (see pkiroll renew --help)"
 				: "enroll: exactly one MANIFEST expected (see pkiroll enroll "
 				  "--help)");
@@ -314,6 +482,7 @@ static int run_cmd(struct cli *cli, int renew)
 	}
 	o.manifest = optind < cli->argc ? cli->argv[optind] : NULL;
 	o.renew = renew;
+	o.revoke = mode == M_REVOKE || (mode == M_RETIRE && (revoke & 1));
 	o.communities = names;
 	o.ncommunities = nnames;
 	if (o.ca != NULL && o.ca_url != NULL) {
@@ -322,11 +491,22 @@ static int run_cmd(struct cli *cli, int renew)
 		return EXIT_USAGE;
 	}
 	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK) {
-		free(names);
+		if (mode < M_REVOKE)
+			free(names);
 		return EXIT_USAGE;
 	}
 	o.config = &cfg;
 	o.db = cli->db_given ? cli->db : cfg.db[0] ? cfg.db : cli->db;
+	if (mode == M_RETIRE && !o.revoke) {
+		/* retirement alone is the store's: no CA, no keys */
+		int r = o.dry_run ? EXIT_DONE : retire_all(cli, o.db, names, nnames, 0);
+
+		if (r == EXIT_DONE && bundle)
+			r = cli_bundle_stale(cli, bundle_dir	      ? bundle_dir
+						  : cfg.bundle_dir[0] ? cfg.bundle_dir
+								      : "bundles");
+		return r;
+	}
 	if (o.keystore_dir == NULL)
 		o.keystore_dir = cfg.keystore_dir[0] ? cfg.keystore_dir : "keystores";
 
@@ -361,10 +541,12 @@ static int run_cmd(struct cli *cli, int renew)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	o.interrupted = &interrupted;
-	o.progress = renew && o.manifest == NULL ? NULL : show;
+	o.progress = o.manifest == NULL ? NULL : show;
 	o.progress_arg = &prog;
 	err = pkiroll_enroll(cli->ctx, &o, &st);
-	free(names);
+	OPENSSL_cleanse(code, sizeof(code));
+	if (mode < M_REVOKE)
+		free(names);
 	if (pass != NULL) {
 		memset(pass, 0, strlen(pass));
 		free(pass);
@@ -376,11 +558,32 @@ static int run_cmd(struct cli *cli, int renew)
 	if (o.dry_run) {
 		if (!cli->quiet)
 			printf("dry run: %lu communities would be %s (%lu rows, %lu bad)\n", st.due,
-			       renew ? "enrolled or renewed" : "enrolled", st.rows, st.bad_rows);
-		return st.bad_rows ? EXIT_SOME : EXIT_DONE;
+			       renew	  ? "enrolled or renewed"
+			       : o.revoke ? "revoked"
+					  : "enrolled",
+			       st.rows, st.bad_rows);
+		return st.bad_rows || st.skipped ? EXIT_SOME : EXIT_DONE;
 	}
 	rc = st.failed || st.needs_codes || st.bad_rows || st.interrupted || st.skipped ? EXIT_SOME
 											: EXIT_DONE;
+	if (o.revoke) {
+		if (!cli->quiet)
+			printf("revoke: %d named, %lu sent: %lu revoked, %lu not (failed or "
+			       "refused), %lu skipped, %lu retries, %.1f s%s\n",
+			       nnames, st.due, st.revoked, st.failed, st.skipped, st.retries,
+			       st.elapsed, st.interrupted ? " (interrupted: run again)" : "");
+		if (mode == M_RETIRE) {
+			int r = retire_all(cli, o.db, names, nnames, 1);
+
+			rc = r != EXIT_DONE ? r : rc;
+			if (bundle && r != EXIT_FATAL &&
+			    cli_bundle_stale(cli, bundle_dir	      ? bundle_dir
+						  : cfg.bundle_dir[0] ? cfg.bundle_dir
+								      : "bundles") != EXIT_DONE)
+				rc = EXIT_SOME;
+		}
+		return rc;
+	}
 	if (renew) {
 		/* cron: silent when there was nothing to do */
 		if (!cli->quiet && (st.due || st.failed || st.needs_codes || st.skipped ||
@@ -414,10 +617,20 @@ static int run_cmd(struct cli *cli, int renew)
 
 int cmd_enroll(struct cli *cli)
 {
-	return run_cmd(cli, 0);
+	return run_cmd(cli, M_ENROLL);
 }
 
 int cmd_renew(struct cli *cli)
 {
-	return run_cmd(cli, 1);
+	return run_cmd(cli, M_RENEW);
+}
+
+int cmd_revoke(struct cli *cli)
+{
+	return run_cmd(cli, M_REVOKE);
+}
+
+int cmd_retire(struct cli *cli)
+{
+	return run_cmd(cli, M_RETIRE);
 }

@@ -8,12 +8,14 @@
 #include "cli.h"
 
 const char help_import[] = "usage: pkiroll import MANIFEST [--delimiter C] [--strict]\n"
-			   "                       [--insecure-code-files]\n"
+			   "                       [--insecure-code-files] [--retire-missing]\n"
 			   "\n"
 			   "Validates the manifest and upserts its good rows into the store\n"
 			   "(--db): new communities become pending, changed rows are updated and\n"
 			   "each change is reported, unchanged rows are left alone. Communities\n"
-			   "that are not in the manifest are kept. Contacts no CA.\n"
+			   "that are not in the manifest are kept, unless --retire-missing: then\n"
+			   "each is retired and named (not when the manifest has bad rows: one\n"
+			   "of them may list it). Contacts no CA.\n"
 			   "\n"
 			   "  --delimiter C  ',' ';' or 'tab' (default: detected from the header)\n"
 			   "  --strict       stop at the first bad row and import nothing\n"
@@ -49,7 +51,10 @@ int cmd_import(struct cli *cli)
 		return err == PKIROLL_ERR_NOENT ? EXIT_USAGE : cli_exit_for(err);
 	}
 	if (!cli->quiet)
-		printf("%s: %lu rows: %lu added, %lu updated, %lu unchanged, %lu bad\n",
-		       cli->argv[optind], st.rows, st.added, st.updated, st.unchanged, st.bad);
+		printf("%s: %lu rows: %lu added, %lu updated, %lu unchanged, %lu bad%s",
+		       cli->argv[optind], st.rows, st.added, st.updated, st.unchanged, st.bad,
+		       mo.retire_missing ? "" : "\n");
+	if (!cli->quiet && mo.retire_missing)
+		printf(", %lu retired (not in the manifest)\n", st.retired);
 	return st.bad == 0 ? EXIT_DONE : EXIT_SOME;
 }

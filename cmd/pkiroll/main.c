@@ -19,6 +19,8 @@ static const char usage_text[] =
 	"commands:\n"
 	"  enroll       enroll the communities of a manifest over CMP\n"
 	"  renew        renew certificates before they expire (kur), from cron\n"
+	"  revoke       revoke a community's certificates (rr)\n"
+	"  retire       take a community out of service (and out of the bundles)\n"
 	"  bundle       write one zip per trading partner\n"
 	"  status       state counts, communities that need attention, expiring certificates\n"
 	"  check        validate a manifest without contacting any CA\n"
@@ -77,6 +79,7 @@ static const struct command commands[] = {
 	{"check", cmd_check, help_check},	{"import", cmd_import, help_import},
 	{"export", cmd_todo, help_export},	{"fingerprint", cmd_fingerprint, help_fingerprint},
 	{"version", cmd_version, help_version}, {"help", cmd_help, help_help},
+	{"revoke", cmd_revoke, help_revoke},	{"retire", cmd_retire, help_retire},
 };
 
 static const struct command *find_command(const char *name)

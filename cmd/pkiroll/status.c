@@ -1,5 +1,5 @@
 /*
- * pkiroll status [--json] [--days N]: what the store says.
+ * pkiroll status [COMMUNITY] [--json] [--days N]: what the store says.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,15 +12,21 @@
 #include "cli.h"
 
 const char help_status[] =
-	"usage: pkiroll status [--json] [--days N]\n"
+	"usage: pkiroll status [COMMUNITY] [--json] [--days N] [--all | --brief]\n"
 	"\n"
+	"With COMMUNITY: its history, every certificate it had (usage, serial,\n"
+	"validity, fingerprints; current, replaced by which serial, or revoked) and\n"
+	"every event with its reason. Exit 2 when there is no such community.\n"
+	"\n"
+	"Without:\n"
 	"Counts of communities per state, the communities that need attention\n"
 	"(failed, needs_codes) with their reasons, and the current certificates\n"
 	"that expire within N days (default 30).\n"
 	"\n"
 	"Then every community: state, reason, the serial and expiry of its current\n"
-	"signing and encryption certificates, and its keystore directory (up to\n"
-	"200 communities; --all for more, --brief for none).\n"
+	"signing and encryption certificates, its keystore directory and when\n"
+	"pkiroll renew takes it (renew_within from the configuration; up to 200\n"
+	"communities; --all for more, --brief for none).\n"
 	"\n"
 	"  --json    one JSON object on stdout (with every community)\n"
 	"  --days N  expiry window in days\n"
@@ -160,6 +166,128 @@ static int print_json(pkiroll_store *store, const char *db, const struct pkiroll
 	return rc == 0 ? EXIT_DONE : EXIT_FATAL;
 }
 
+/* ---- one community's history ---- */
+
+static const char *cert_status(const struct pkiroll_history_cert *c)
+{
+	return c->revoked_at ? "revoked" : c->current ? "current" : "replaced";
+}
+
+static int hist_cert_json(void *arg, const struct pkiroll_history_cert *c)
+{
+	json_t *o = json_object();
+	char nb[32], na[32];
+
+	utc(c->not_before, nb, sizeof(nb));
+	utc(c->not_after, na, sizeof(na));
+	json_object_set_new(o, "usage", json_string(c->usage));
+	json_object_set_new(o, "serial", json_string(c->serial));
+	json_object_set_new(o, "status", json_string(cert_status(c)));
+	json_object_set_new(o, "subject", json_string(c->subject));
+	json_object_set_new(o, "issuer", json_string(c->issuer));
+	json_object_set_new(o, "not_before", json_string(nb));
+	json_object_set_new(o, "not_after", json_string(na));
+	json_object_set_new(o, "key_type", json_string(c->key_type));
+	json_object_set_new(o, "md5", json_string(c->fp.md5));
+	json_object_set_new(o, "sha1", json_string(c->fp.sha1));
+	json_object_set_new(o, "sha256", json_string(c->fp.sha256));
+	if (c->replaced_by)
+		json_object_set_new(o, "replaced_by", json_string(c->replaced_by));
+	if (c->revoked_at) {
+		utc(c->revoked_at, nb, sizeof(nb));
+		json_object_set_new(o, "revoked_at", json_string(nb));
+		if (c->revoked_reason)
+			json_object_set_new(o, "revocation_reason", json_string(c->revoked_reason));
+	}
+	json_array_append_new(json_object_get(arg, "certificates"), o);
+	return 0;
+}
+
+static int hist_event_json(void *arg, const struct pkiroll_history_event *e)
+{
+	json_t *o = json_object();
+	char at[32];
+
+	utc(e->at, at, sizeof(at));
+	json_object_set_new(o, "at", json_string(at));
+	if (e->run)
+		json_object_set_new(o, "run", json_integer(e->run));
+	if (e->from)
+		json_object_set_new(o, "from", json_string(e->from));
+	if (e->to)
+		json_object_set_new(o, "to", json_string(e->to));
+	if (e->reason)
+		json_object_set_new(o, "reason", json_string(e->reason));
+	json_array_append_new(json_object_get(arg, "events"), o);
+	return 0;
+}
+
+static int hist_cert_text(void *arg, const struct pkiroll_history_cert *c)
+{
+	char nb[16], na[16], rv[16];
+
+	(void)arg;
+	day(c->not_before, nb, sizeof(nb));
+	day(c->not_after, na, sizeof(na));
+	printf("  %-10s serial %s  %s to %s  %s  %s", c->usage, c->serial, nb, na, c->key_type,
+	       cert_status(c));
+	if (c->replaced_by)
+		printf(" (replaced by %s)", c->replaced_by);
+	if (c->revoked_at) {
+		day(c->revoked_at, rv, sizeof(rv));
+		printf(" (%s%s%s)", rv, c->revoked_reason ? ", " : "",
+		       c->revoked_reason ? c->revoked_reason : "");
+	}
+	printf("\n             subject %s\n             SHA-256 %s\n             SHA-1   %s\n"
+	       "             MD5     %s\n",
+	       c->subject, c->fp.sha256, c->fp.sha1, c->fp.md5);
+	return 0;
+}
+
+static int hist_event_text(void *arg, const struct pkiroll_history_event *e)
+{
+	char at[32];
+
+	(void)arg;
+	utc(e->at, at, sizeof(at));
+	printf("  %s  %s -> %s  %s\n", at, e->from ? e->from : "-", e->to ? e->to : "-",
+	       e->reason ? e->reason : "");
+	return 0;
+}
+
+static int print_history(pkiroll_store *store, const char *name, int json)
+{
+	json_t *root = NULL;
+	int state = -1, r;
+
+	if (json) {
+		root = json_object();
+		json_object_set_new(root, "community", json_string(name));
+		json_object_set_new(root, "certificates", json_array());
+		json_object_set_new(root, "events", json_array());
+		r = pkiroll_status_history(store, name, &state, hist_cert_json, hist_event_json,
+					   root);
+	} else {
+		printf("community %s\ncertificates, oldest first:\n", name);
+		r = pkiroll_status_history(store, name, &state, hist_cert_text, NULL, NULL);
+		if (r == 1) {
+			printf("events:\n");
+			r = pkiroll_status_history(store, name, &state, NULL, hist_event_text,
+						   NULL);
+			printf("state now: %s\n", pkiroll_state_name(state));
+		}
+	}
+	if (r == 0)
+		cli_error("status: no community \"%s\" in the store", name);
+	if (r == 1 && json) {
+		json_object_set_new(root, "state", json_string(pkiroll_state_name(state)));
+		json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+	}
+	json_decref(root);
+	return r == 1 ? EXIT_DONE : r == 0 ? EXIT_USAGE : EXIT_FATAL;
+}
+
 static void print_text(const char *db, const struct pkiroll_status *st, unsigned days)
 {
 	char when[32];
@@ -234,14 +362,19 @@ int cmd_status(struct cli *cli)
 	}
 	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK)
 		return EXIT_USAGE;
-	if (optind != cli->argc) {
-		cli_error("status: unexpected argument \"%s\"", cli->argv[optind]);
+	if (optind < cli->argc - 1) {
+		cli_error("status: unexpected argument \"%s\"", cli->argv[optind + 1]);
 		return EXIT_USAGE;
 	}
 	if ((cli->db = cli_store_path(cli)) == NULL)
 		return EXIT_USAGE;
 	if ((err = pkiroll_store_open(cli->ctx, cli->db, 0, &store)) != PKIROLL_OK)
 		return EXIT_FATAL;
+	if (optind == cli->argc - 1) {
+		rc = print_history(store, cli->argv[optind], json);
+		pkiroll_store_close(store);
+		return rc;
+	}
 	err = pkiroll_status_get(store, time(NULL), days, &st);
 	if (err != PKIROLL_OK) {
 		pkiroll_store_close(store);

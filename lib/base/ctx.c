@@ -218,3 +218,25 @@ void lineset_free(struct lineset *s)
 	s->bits = NULL;
 	s->cap = 0;
 }
+
+/* RFC 5280 5.3.1; 7 is unused, 8 (removeFromCRL) is no reason to revoke */
+static const char *const crl_reasons[] = {
+	"unspecified", "keyCompromise",	       "cACompromise",	  "affiliationChanged",
+	"superseded",  "cessationOfOperation", "certificateHold", NULL,
+	NULL,	       "privilegeWithdrawn",   "aACompromise",
+};
+
+int pkiroll_revocation_reason(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < sizeof(crl_reasons) / sizeof(crl_reasons[0]); i++)
+		if (crl_reasons[i] != NULL && ascii_casecmp(crl_reasons[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *pkiroll_revocation_reason_name(int code)
+{
+	return code >= 0 && code < (int)(sizeof(crl_reasons) / sizeof(crl_reasons[0]))
+		       ? crl_reasons[code]
+		       : NULL;
+}

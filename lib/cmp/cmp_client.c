@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include "cmp/cmp_client.h"
 #include "x509/keys.h"
@@ -747,6 +748,94 @@ int cmp_tx_confirm(struct cmp_tx *tx, int accept)
 	}
 	f = accept ? step(tx, CMP_STEP_DONE)
 		   : fail(tx, CMP_F_KEY, "the certificates were rejected in certConf");
+out:
+	PKR_MSG_free(m);
+	PKR_MSG_free(rep);
+	return f;
+nomem:
+	PKR_MSG_free(m);
+	return fail(tx, CMP_F_INTERNAL, "out of memory");
+}
+
+/* ---- revocation (RFC 4210 5.3.9, 5.3.10) ---- */
+
+/* One RevDetails: the certificate by issuer and serial number, the reason
+ * as the CRL entry extension (RFC 5280 5.3.1). */
+static PKR_REVDETAILS *rev_details(X509 *cert, int reason)
+{
+	PKR_REVDETAILS *rd = PKR_REVDETAILS_new();
+	ASN1_ENUMERATED *e = ASN1_ENUMERATED_new();
+	OSSL_CRMF_CERTTEMPLATE *t = OSSL_CRMF_CERTTEMPLATE_new();
+
+	if (rd == NULL || e == NULL || t == NULL ||
+	    !OSSL_CRMF_CERTTEMPLATE_fill(t, NULL, NULL, X509_get_issuer_name(cert),
+					 X509_get0_serialNumber(cert)) ||
+	    !ASN1_ENUMERATED_set(e, reason) ||
+	    X509V3_add1_i2d(&rd->crlEntryDetails, NID_crl_reason, e, 0, X509V3_ADD_REPLACE) != 1)
+		goto fail;
+	OSSL_CRMF_CERTTEMPLATE_free(rd->certDetails);
+	rd->certDetails = t;
+	ASN1_ENUMERATED_free(e);
+	return rd;
+fail:
+	PKR_REVDETAILS_free(rd);
+	ASN1_ENUMERATED_free(e);
+	OSSL_CRMF_CERTTEMPLATE_free(t);
+	return NULL;
+}
+
+int cmp_tx_revoke(struct cmp_tx *tx, X509 *const *certs, int n, int reason)
+{
+	PKR_MSG *m = NULL, *rep = NULL;
+	const PKR_REVREP *rp;
+	int f, bad = 0;
+
+	if (n < 1 || n > MAX_REQS || (tx->req->old_key == NULL && tx->req->secret == NULL))
+		return fail(tx, CMP_F_CONFIG, "incomplete revocation request");
+	if (cmp_random(tx->r.tid, sizeof(tx->r.tid)) < 0 || (m = new_msg(tx, 0)) == NULL)
+		return fail(tx, CMP_F_INTERNAL, "out of memory");
+	m->body->type = CMP_BODY_RR;
+	if ((m->body->value.rr = sk_PKR_REVDETAILS_new_null()) == NULL)
+		goto nomem;
+	for (int i = 0; i < n; i++) {
+		PKR_REVDETAILS *rd = rev_details(certs[i], reason);
+
+		if (rd == NULL || !sk_PKR_REVDETAILS_push(m->body->value.rr, rd)) {
+			PKR_REVDETAILS_free(rd);
+			goto nomem;
+		}
+	}
+	if ((f = step(tx, CMP_STEP_REQUEST)) != CMP_OK || (f = exchange(tx, m, &rep)) != CMP_OK)
+		goto out;
+	if (rep->body->type != CMP_BODY_RP) {
+		f = fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.3.10: expected rp, got %s",
+			 cmp_body_name(rep->body->type));
+		goto out;
+	}
+	/* RFC 4210 5.3.10: one status per RevDetails, in order */
+	rp = rep->body->value.rp;
+	if (sk_PKR_PKISI_num(rp->status) != n) {
+		f = fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.3.10: rp has %d statuses for %d requests",
+			 sk_PKR_PKISI_num(rp->status), n);
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		const PKR_PKISI *si = sk_PKR_PKISI_value(rp->status, i);
+		int st = cmp_pkisi_status(si);
+		char text[400];
+
+		tx->r.status[i] = st;
+		tx->r.failbits[i] = cmp_pkisi_failbits(si);
+		if (st == CMP_ST_ACCEPTED || st == CMP_ST_GRANTED_WITH_MODS)
+			continue;
+		cmp_pkisi_text(si, text, sizeof(text));
+		if (!bad)
+			f = fail(tx, CMP_F_REJECTED, "the CA refused to revoke certificate %d: %s",
+				 i + 1, text);
+		bad = 1;
+	}
+	if (!bad)
+		f = step(tx, CMP_STEP_DONE);
 out:
 	PKR_MSG_free(m);
 	PKR_MSG_free(rep);

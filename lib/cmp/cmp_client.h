@@ -113,6 +113,15 @@ int cmp_tx_request(struct cmp_tx *tx);
  */
 int cmp_tx_confirm(struct cmp_tx *tx, int accept);
 
+/*
+ * Revokes n (1 or 2) certificates with one rr (RFC 4210 5.3.9), protected
+ * by the request's old key and certificate (signature) or its secret
+ * (PBM); reason is a CRLReason (RFC 5280 5.3.1). The rp's statuses land
+ * in the result (status, failbits per certificate). Steps: request, then
+ * confirmed when every one was revoked. Returns an enum cmp_fault.
+ */
+int cmp_tx_revoke(struct cmp_tx *tx, X509 *const *certs, int n, int reason);
+
 const struct cmp_result *cmp_tx_result(const struct cmp_tx *tx);
 
 /* What a later process needs to send this transaction's certConf. */

@@ -19,6 +19,7 @@
 #include <openssl/rand.h>
 
 #include "enroll/run.h"
+#include "store/store_lifecycle.h"
 
 /* ---- the lock ---- */
 
@@ -170,6 +171,56 @@ static int renew_select(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, s
 	return PKIROLL_OK;
 }
 
+/* revoke: the named communities with a current certificate not yet revoked */
+static int revoke_select(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct run *r)
+{
+	if ((r->renew = calloc((size_t)o->ncommunities + 1, sizeof(*r->renew))) == NULL)
+		return PKIROLL_ERR_NOMEM;
+	for (int i = 0; i < o->ncommunities; i++) {
+		struct revoke_target t[2];
+		struct community c;
+		int g = store_community_get(r->s, o->communities[i], &c), n = 0, left = 0;
+
+		if (g < 0 ||
+		    (g > 0 && store_revoke_targets(r->s, c.id, o->revoke_usage, t, &n) < 0))
+			return PKIROLL_ERR_STORE;
+		if (g == 0) {
+			ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: not in the store", o->communities[i]);
+			r->st->skipped++;
+			continue;
+		}
+		for (int k = 0; k < n; k++) {
+			if (t[k].revoked_at) {
+				char day[32];
+				time_t at = (time_t)t[k].revoked_at;
+				struct tm tm;
+
+				gmtime_r(&at, &tm);
+				strftime(day, sizeof(day), "%Y-%m-%d %H:%M UTC", &tm);
+				ctx_log(ctx, PKIROLL_LOG_INFO,
+					"%s: %s certificate serial %s was revoked already on %s "
+					"(%s): "
+					"nothing to do",
+					c.name, t[k].usage, t[k].serial, day, t[k].reason);
+			} else {
+				left++;
+			}
+		}
+		if (n == 0) {
+			ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: no current %s certificate to revoke",
+				c.name,
+				o->revoke_usage == 1   ? "signing"
+				: o->revoke_usage == 2 ? "encryption"
+						       : "");
+			r->st->skipped++;
+		} else if (left > 0) {
+			snprintf(r->renew[r->nrenew++].name, sizeof(r->renew[0].name), "%s",
+				 c.name);
+		}
+	}
+	return PKIROLL_OK;
+}
+
 static int renew_dry_run(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct run *r)
 {
 	int err;
@@ -178,12 +229,12 @@ static int renew_dry_run(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, 
 		return PKIROLL_OK;
 	if (r->s == NULL && pkiroll_store_open(ctx, o->db, 0, &r->s) != PKIROLL_OK)
 		return PKIROLL_ERR_STORE;
-	if ((err = renew_select(ctx, o, r)) != PKIROLL_OK)
+	if ((err = o->revoke ? revoke_select(ctx, o, r) : renew_select(ctx, o, r)) != PKIROLL_OK)
 		return err;
 	for (size_t i = 0; i < r->nrenew; i++) {
 		r->st->due++;
-		ctx_log(ctx, PKIROLL_LOG_INFO, "would renew %s%s", r->renew[i].name,
-			r->renew[i].resume ? " (an interrupted renewal)" : "");
+		ctx_log(ctx, PKIROLL_LOG_INFO, "would %s %s%s", o->revoke ? "revoke" : "renew",
+			r->renew[i].name, r->renew[i].resume ? " (an interrupted renewal)" : "");
 	}
 	return PKIROLL_OK;
 }
@@ -237,8 +288,14 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 	}
 	if (o->dry_run) {
 		err = o->manifest != NULL ? dry_run(ctx, o, &r) : PKIROLL_OK;
-		if (err == PKIROLL_OK && o->renew)
+		if (err == PKIROLL_OK && (o->renew || o->revoke))
 			err = renew_dry_run(ctx, o, &r);
+		goto out;
+	}
+	if (o->revoke && (o->revoke_usage < 1 || o->revoke_usage > 3 ||
+			  pkiroll_revocation_reason_name(o->revoke_reason) == NULL)) {
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "revoke: no usage or no reason");
+		err = PKIROLL_ERR_USAGE;
 		goto out;
 	}
 	if (o->passphrase == NULL || *o->passphrase == '\0') {
@@ -313,10 +370,16 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 	} else {
 		r.manifest_done = 1;
 	}
-	/* Phase: renew: the communities due, chosen once */
+	/* Phase: renew, revoke: the communities, chosen once */
 	if (o->renew && (err = renew_select(ctx, o, &r)) != PKIROLL_OK)
 		goto out;
-	if (store_run_begin(r.s, o->renew ? "renew" : "enroll", o->manifest, &r.run) < 0) {
+	if (o->revoke && (err = revoke_select(ctx, o, &r)) != PKIROLL_OK)
+		goto out;
+	if (store_run_begin(r.s,
+			    o->renew	? "renew"
+			    : o->revoke ? "revoke"
+					: "enroll",
+			    o->manifest, &r.run) < 0) {
 		err = PKIROLL_ERR_STORE;
 		goto out;
 	}

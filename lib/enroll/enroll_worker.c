@@ -434,6 +434,8 @@ void enroll_worker_main(int fd, void *arg)
 
 			if (j->kind == JOB_RENEW)
 				run_renew(&w);
+			else if (j->kind == JOB_REVOKE)
+				run_revoke(&w);
 			else
 				run_enroll(&w);
 		}

@@ -28,6 +28,9 @@ enum job_tag {
 	J_KSPATH,
 	J_STEP,
 	J_CURSERIAL,
+	J_REVSIGN,
+	J_REVENC,
+	J_REVREASON,
 	/* STEP */
 	S_STEP = 32,
 	S_TID,
@@ -82,6 +85,11 @@ void job_write(struct wbuf *b, const struct job *j)
 	wbuf_int(b, J_DUAL, j->dual);
 	if (j->cur_serial[0] != '\0')
 		wbuf_str(b, J_CURSERIAL, j->cur_serial);
+	if (j->kind == JOB_REVOKE) {
+		wbuf_str(b, J_REVSIGN, j->revoke_sign);
+		wbuf_str(b, J_REVENC, j->revoke_enc);
+		wbuf_int(b, J_REVREASON, j->revoke_reason);
+	}
 	if (j->has_tx) {
 		wbuf_int(b, J_RESUME, 1);
 		wbuf_blob(b, J_TID, j->tid, sizeof(j->tid));
@@ -156,6 +164,15 @@ int job_read(struct wbuf *b, struct job *j)
 			break;
 		case J_CURSERIAL:
 			wire_str(v, n, j->cur_serial, sizeof(j->cur_serial));
+			break;
+		case J_REVSIGN:
+			wire_str(v, n, j->revoke_sign, sizeof(j->revoke_sign));
+			break;
+		case J_REVENC:
+			wire_str(v, n, j->revoke_enc, sizeof(j->revoke_enc));
+			break;
+		case J_REVREASON:
+			j->revoke_reason = (int)wire_int(v, n);
 			break;
 		default:
 			return -1;

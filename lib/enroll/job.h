@@ -17,7 +17,8 @@ enum job_kind {
 	JOB_NONE = 0,
 	JOB_ENROLL, /* ir with the reference number and authorization code */
 	JOB_RENEW,  /* kur, signed with the current certificate */
-	JOB__MAX    /* revoke (rr) comes next */
+	JOB_REVOKE, /* rr for the current certificates */
+	JOB__MAX
 };
 
 /* R_FAULT is a CMP fault (enum cmp_fault), or one of the job's own that
@@ -56,6 +57,9 @@ struct job {
 	size_t nonce_len, pbm_len;
 	char kspath[1024];
 	char cur_serial[80]; /* renew: the store's current signing certificate */
+	/* revoke: the certificates (serials, "" none) and the CRLReason */
+	char revoke_sign[80], revoke_enc[80];
+	int revoke_reason;
 };
 
 /* A step the worker reached, to be recorded before it goes on. */

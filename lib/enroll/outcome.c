@@ -135,3 +135,31 @@ void renew_outcome_of(const struct result *res, int renew_failures, struct enrol
 	}
 	o->reason = text;
 }
+
+void revoke_outcome_of(const struct result *res, int reason, struct enroll_outcome *o, char *text,
+		       size_t textlen, int *transient)
+{
+	const char *rn = pkiroll_revocation_reason_name(reason);
+
+	*transient = 0;
+	o->count_attempt = 0;
+	o->reason = text;
+	if (res->fault == CMP_OK ||
+	    (res->fault == CMP_F_REJECTED &&
+	     (res->failbits & (1UL << OSSL_CMP_PKIFAILUREINFO_certRevoked)))) {
+		/* revoked now, or before (the CA refuses a revoked signer) */
+		o->state = PKIROLL_STATE_NEEDS_CODES;
+		snprintf(text, textlen, "%s, %s", rn ? rn : "?",
+			 res->fault == CMP_OK ? "revoked by the CA" : "already revoked at the CA");
+		return;
+	}
+	o->state = PKIROLL_STATE_FAILED;
+	if (res->fault == CMP_F_REJECTED || res->fault == CMP_F_BADMAC) {
+		snprintf(text, textlen, "the CA refused: %s", res->reason);
+		return;
+	}
+	o->retryable = 1;
+	*transient = res->fault == CMP_F_TRANSIENT || res->fault == CMP_F_WAITING;
+	snprintf(text, textlen, "%s: %s",
+		 res->fault >= JOB_F_KEYSTORE ? "local" : cmp_fault_name(res->fault), res->reason);
+}

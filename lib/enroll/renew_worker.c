@@ -34,19 +34,70 @@ static X509_STORE *chain_trust(STACK_OF(X509) * chain)
 	return st;
 }
 
-/* The staged keystore made current; fault JOB_F_COMMIT if it cannot be. */
-static int commit(struct worker *w, const char *dir, const char *old_serial, char *err,
-		  size_t errlen)
+/* The staged keystore made current (its certificates in c, or NULL to read
+ * them back); fault JOB_F_COMMIT if it cannot be. */
+static int commit(struct worker *w, const char *dir, const char *old_serial,
+		  const struct keystore_certs *c, char *err, size_t errlen)
 {
 	char why[600];
 
-	if (keystore_commit(dir, w->run->pass, old_serial, why, sizeof(why)) == 0)
+	if (keystore_commit(dir, w->run->pass, old_serial, c, why, sizeof(why)) == 0)
 		return CMP_OK;
 	snprintf(err, errlen,
 		 "the CA confirmed the renewal, but the new keystore could not be made current "
 		 "(%s); it waits as keystore.p12.staged and the next run finishes it",
 		 why);
 	return JOB_F_COMMIT;
+}
+
+/*
+ * The resume rule of a renewal: a staged keystore and a transaction that
+ * got as far as storing it is settled: confirmed (now, or by the
+ * interrupted run, as the CA's certConfirmed says) and made current. Any
+ * other starts afresh, and so does one the CA rolled back. 1 settled
+ * (*fault: how the commit went; stg holds the certificates), -1 still open
+ * (*fault), 0 start afresh.
+ */
+static int settle(struct worker *w, const char *dir, const char *old_serial, int renew_enc,
+		  const struct cmp_request *rq, struct keystore_content *stg, int *fault, char *err,
+		  size_t errlen)
+{
+	const struct job *j = w->job;
+	struct keystore_certs sc;
+
+	if (!j->has_tx)
+		return 0;
+	if (j->step < CMP_STEP_KEYS || !keystore_has_staged(dir) ||
+	    keystore_load(dir, "keystore.p12.staged", w->run->pass, stg, err, errlen) != 1 ||
+	    stg->sign_cert == NULL)
+		goto afresh;
+	if (j->step != CMP_STEP_DONE) {
+		/* not known to be confirmed: confirm it now */
+		if ((w->tx = cmp_tx_resume(&w->cc, rq, j->tid, j->nonce, j->nonce_len, NULL, 0,
+					   stg->sign_cert, renew_enc ? stg->enc_cert : NULL)) ==
+		    NULL)
+			goto afresh;
+		worker_report_step(w, CMP_STEP_CONFIRM, NULL);
+		*fault = cmp_tx_confirm(w->tx, 1);
+		if (*fault == CMP_F_REJECTED &&
+		    (BITS(cmp_tx_result(w->tx)) & (1UL << OSSL_CMP_PKIFAILUREINFO_certConfirmed)))
+			*fault = CMP_OK; /* the interrupted run's certConf had arrived */
+		if (*fault == CMP_F_TRANSIENT || *fault == CMP_F_CONFIG)
+			return -1; /* still open: the next run tries again */
+		if (*fault != CMP_OK)
+			goto afresh; /* the CA rolled it back */
+		worker_report_step(w, CMP_STEP_DONE, NULL);
+	}
+	sc = (struct keystore_certs){stg->sign_cert, stg->enc_cert, stg->chain};
+	*fault = commit(w, dir, old_serial, &sc, err, errlen);
+	return 1;
+afresh:
+	cmp_tx_free(w->tx);
+	w->tx = NULL;
+	keystore_content_free(stg);
+	keystore_discard_staged(dir);
+	*fault = CMP_F_INTERNAL;
+	return 0;
 }
 
 void run_renew(struct worker *w)
@@ -88,7 +139,7 @@ void run_renew(struct worker *w)
 		/* an interrupted run made its keystore current before it could
 		 * record the result: record it now; the CA is not asked again */
 		snprintf(old_serial, sizeof(old_serial), "%s", j->cur_serial);
-		fault = commit(w, dir, NULL, err, sizeof(err));
+		fault = commit(w, dir, NULL, NULL, err, sizeof(err));
 		new_sign = cur.sign_cert;
 		new_enc = renew_enc ? cur.enc_cert : NULL;
 		chain = cur.chain;
@@ -113,47 +164,13 @@ void run_renew(struct worker *w)
 	rq.old_chain = cur.chain;
 
 	/* Phase: an interrupted renewal, settled before anything new. */
-	/* the resume rule of a renewal: a staged keystore and a transaction
-	 * that got as far as storing it is settled; any other starts afresh */
-	if (j->has_tx && j->step >= CMP_STEP_KEYS && keystore_has_staged(dir)) {
-		if (keystore_load(dir, "keystore.p12.staged", run->pass, &stg, err, sizeof(err)) !=
-			    1 ||
-		    stg.sign_cert == NULL) {
-			keystore_content_free(&stg);
-			keystore_discard_staged(dir);
-		} else if (j->step == CMP_STEP_DONE) {
-			/* confirmed: only the rename was missing */
-			fault = commit(w, dir, old_serial, err, sizeof(err));
+	if ((g = settle(w, dir, old_serial, renew_enc, &rq, &stg, &fault, err, sizeof(err))) != 0) {
+		if (g > 0) {
 			new_sign = stg.sign_cert;
 			new_enc = renew_enc ? stg.enc_cert : NULL;
 			chain = stg.chain;
-			goto report;
-		} else if ((w->tx = cmp_tx_resume(&w->cc, &rq, j->tid, j->nonce, j->nonce_len, NULL,
-						  0, stg.sign_cert,
-						  renew_enc ? stg.enc_cert : NULL)) != NULL) {
-			worker_report_step(w, CMP_STEP_CONFIRM, NULL);
-			fault = cmp_tx_confirm(w->tx, 1);
-			if (fault == CMP_OK || (fault == CMP_F_REJECTED &&
-						(BITS(cmp_tx_result(w->tx)) &
-						 (1UL << OSSL_CMP_PKIFAILUREINFO_certConfirmed)))) {
-				/* confirmed now, or the interrupted run's certConf had arrived */
-				worker_report_step(w, CMP_STEP_DONE, NULL);
-				fault = commit(w, dir, old_serial, err, sizeof(err));
-				new_sign = stg.sign_cert;
-				new_enc = renew_enc ? stg.enc_cert : NULL;
-				chain = stg.chain;
-				goto report;
-			}
-			if (fault == CMP_F_TRANSIENT || fault == CMP_F_CONFIG)
-				goto report; /* still open: the next run tries again */
-			/* the CA rolled it back: renew afresh */
-			keystore_discard_staged(dir);
-			cmp_tx_free(w->tx);
-			w->tx = NULL;
-			keystore_content_free(&stg);
 		}
-	} else if (j->has_tx) {
-		keystore_discard_staged(dir);
+		goto report;
 	}
 
 	/* Phase: a new signing key and the kur. */
@@ -211,10 +228,15 @@ void run_renew(struct worker *w)
 		goto report;
 	}
 	worker_report_step(w, CMP_STEP_DONE, NULL);
-	fault = commit(w, dir, old_serial, err, sizeof(err));
 	new_sign = r->sign_cert;
 	new_enc = renew_enc ? r->enc_cert : NULL;
 	chain = sk_X509_num(r->ca_pubs) > 0 ? r->ca_pubs : cur.chain;
+	{
+		struct keystore_certs kc = {new_sign, renew_enc ? r->enc_cert : cur.enc_cert,
+					    chain};
+
+		fault = commit(w, dir, old_serial, &kc, err, sizeof(err));
+	}
 
 report:
 	/* Phase: the result, what the parent records. */

@@ -87,6 +87,10 @@ int profile_for(struct run *r, const char *row_ca);
  * retryable; *transient when the run may retry it. */
 void outcome_of(const struct result *res, struct enroll_outcome *o, char *text, size_t textlen,
 		int *transient);
+/* What a revocation's result means: needs_codes (revoked: re-enroll with
+ * new codes), failed and retryable (not answered), or failed (refused). */
+void revoke_outcome_of(const struct result *res, int reason, struct enroll_outcome *o, char *text,
+		       size_t textlen, int *transient);
 /* The same for a renewal; renew_failures: the failed ones before it. */
 void renew_outcome_of(const struct result *res, int renew_failures, struct enroll_outcome *o,
 		      char *text, size_t textlen, int *transient);

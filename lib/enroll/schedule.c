@@ -15,6 +15,7 @@
 #include "cmp/cmp_client.h"
 #include "enroll/run.h"
 #include "input/manifest.h"
+#include "store/store_lifecycle.h"
 
 static unsigned jitter(unsigned max)
 {
@@ -147,14 +148,24 @@ static struct slot *find_slot(struct run *r, long long id)
 static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, long long *id)
 {
 	struct community c;
+	struct revoke_target tg[2];
 	struct slot *sl;
-	int d;
+	int d, ntg = 0;
 	struct profile *p = &r->profs[cand->prof];
 
 	if (cand->kind == JOB_RENEW) {
 		d = store_community_get(r->s, cand->name, &c);
 		if (d > 0)
 			d = due_renewal(&c);
+	} else if (cand->kind == JOB_REVOKE) {
+		d = store_community_get(r->s, cand->name, &c);
+		if (d > 0 && store_revoke_targets(r->s, c.id, r->o->revoke_usage, tg, &ntg) < 0)
+			d = -1;
+		for (int i = 0; d > 0 && i < ntg; i++)
+			if (tg[i].revoked_at)
+				tg[i--] = tg[--ntg]; /* revoked already: not asked again */
+		if (d > 0 && ntg == 0)
+			d = 0;
 	} else {
 		d = due(r, cand->name, cand->attempts > 0, &c);
 	}
@@ -166,6 +177,17 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 		struct job j;
 
 		job_of(&j, cand->kind, &c, cand->prof, cand->code);
+		if (cand->kind == JOB_REVOKE) {
+			for (int i = 0; i < ntg; i++)
+				snprintf(strcmp(tg[i].usage, "signing") == 0 ? j.revoke_sign
+									     : j.revoke_enc,
+					 sizeof(j.revoke_sign), "%s", tg[i].serial);
+			j.revoke_reason = r->o->revoke_reason;
+			if (r->o->revoke_ref != NULL && r->o->revoke_code != NULL) {
+				snprintf(j.ref, sizeof(j.ref), "%s", r->o->revoke_ref);
+				snprintf(j.code, sizeof(j.code), "%s", r->o->revoke_code);
+			}
+		}
 		job_write(job, &j);
 		OPENSSL_cleanse(&j, sizeof(j));
 	}
@@ -188,8 +210,10 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 	if (cand->attempts == 0)
 		r->st->due++;
 	ctx_log(r->ctx, PKIROLL_LOG_DEBUG, "%s: %s via %s%s", c.name,
-		cand->kind == JOB_RENEW ? "renewing" : "enrolling", p->p.url,
-		c.has_tx ? " (an interrupted transaction to settle first)" : "");
+		cand->kind == JOB_RENEW	   ? "renewing"
+		: cand->kind == JOB_REVOKE ? "revoking"
+					   : "enrolling",
+		p->p.url, c.has_tx ? " (an interrupted transaction to settle first)" : "");
 	return 1;
 }
 
@@ -205,7 +229,7 @@ static void paused_skip(struct run *r, const char *name)
 static int next_renewal(struct run *r, struct wbuf *job, long long *id)
 {
 	while (r->renew_next < r->nrenew) {
-		struct retry cand = {.kind = JOB_RENEW};
+		struct retry cand = {.kind = r->o->revoke ? JOB_REVOKE : JOB_RENEW};
 		struct community c;
 		int prof, d;
 
@@ -364,6 +388,21 @@ int on_step(void *arg, long long id, struct wbuf *msg)
 	}
 	if (sl != NULL)
 		sl->step = st.step;
+	if (sl != NULL && sl->kind == JOB_REVOKE) {
+		/* the rr is about to go out: on record first */
+		struct revoke_target tg[2];
+		int n = 0;
+
+		if (st.step != CMP_STEP_REQUEST)
+			return 0;
+		if (store_revoke_targets(r->s, id, r->o->revoke_usage, tg, &n) < 0)
+			return -1;
+		for (int i = 0; i < n; i++)
+			if (tg[i].revoked_at)
+				tg[i--] = tg[--n];
+		return store_revoke_requested(r->s, r->run, id, tg, n,
+					      pkiroll_revocation_reason_name(r->o->revoke_reason));
+	}
 	return store_step_save(r->s, r->run, id, sl != NULL && sl->kind == JOB_RENEW, st.step,
 			       st.tid, st.nonce, st.nonce_len, st.pbm, st.pbm_len,
 			       st.kspath[0] ? st.kspath : NULL);
@@ -409,9 +448,17 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 	}
 	if (o->state == PKIROLL_STATE_NEEDS_CODES)
 		o->code = sl->code; /* hashed: a new code in the manifest is recognised */
-	if (store_result_save(r->s, r->run, sl->id, o) < 0)
+	if (sl->kind == JOB_REVOKE
+		    ? store_revoke_answered(r->s, r->run, sl->id,
+					    o->state == PKIROLL_STATE_NEEDS_CODES ? REVOKE_DONE
+					    : retry || o->retryable		  ? REVOKE_RETRY
+										  : REVOKE_REFUSED,
+					    o->reason) < 0
+		    : store_result_save(r->s, r->run, sl->id, o) < 0)
 		return -1;
-	if (fault == CMP_OK && sl->kind == JOB_RENEW)
+	if (sl->kind == JOB_REVOKE && o->state == PKIROLL_STATE_NEEDS_CODES)
+		r->st->revoked++;
+	else if (fault == CMP_OK && sl->kind == JOB_RENEW)
 		r->st->renewed++;
 	else if (fault == CMP_OK)
 		r->st->enrolled++;
@@ -421,7 +468,15 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 		r->st->needs_codes++;
 	else
 		r->st->failed++;
-	if (fault != CMP_OK)
+	if (sl->kind == JOB_REVOKE)
+		ctx_log(r->ctx,
+			o->state == PKIROLL_STATE_NEEDS_CODES ? PKIROLL_LOG_INFO
+			: retry				      ? PKIROLL_LOG_WARN
+							      : PKIROLL_LOG_ERROR,
+			"%s: %s%s: %s", sl->name,
+			o->state == PKIROLL_STATE_NEEDS_CODES ? "revoked" : "not revoked",
+			retry ? " (will retry)" : "", o->reason);
+	else if (fault != CMP_OK)
 		ctx_log(r->ctx, retry ? PKIROLL_LOG_WARN : PKIROLL_LOG_ERROR, "%s: %s%s%s",
 			sl->name,
 			sl->kind == JOB_RENEW && o->state != PKIROLL_STATE_NEEDS_CODES
@@ -494,6 +549,8 @@ int on_result(void *arg, long long id, struct wbuf *msg)
 
 	if (sl->kind == JOB_RENEW)
 		renew_outcome_of(&res, sl->renew_failures, &o, text, sizeof(text), &transient);
+	else if (sl->kind == JOB_REVOKE)
+		revoke_outcome_of(&res, r->o->revoke_reason, &o, text, sizeof(text), &transient);
 	else
 		outcome_of(&res, &o, text, sizeof(text), &transient);
 	rc = finish(r, sl, res.fault, transient, &o, 0);

@@ -55,5 +55,6 @@ EVP_PKEY *worker_kek(void);
 /* The job kinds. */
 void run_enroll(struct worker *w);
 void run_renew(struct worker *w);
+void run_revoke(struct worker *w);
 
 #endif

@@ -148,6 +148,9 @@ static int profile_key(struct loader *l, struct pkiroll_ca_profile *p, const cha
 			p->renew_encryption = PKIROLL_RENEW_ENC_REENROLL;
 		else
 			ok = 0;
+	} else if (strcmp(k, "revoke_protection") == 0) {
+		ok = strcmp(v, "signature") == 0 || strcmp(v, "codes") == 0;
+		p->revoke_with_codes = strcmp(v, "codes") == 0;
 	} else if (strcmp(k, "code_normalization") == 0) {
 		ok = strcmp(v, "raw") == 0 || strcmp(v, "strip") == 0;
 		p->normalize_codes = strcmp(v, "strip") == 0;

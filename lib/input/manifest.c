@@ -467,3 +467,9 @@ int pkiroll_manifest_check(pkiroll_ctx *ctx, const char *path,
 	manifest_close(m);
 	return err;
 }
+
+int pkiroll_code_resolve(const char *value, int insecure, char *out, size_t outlen, char *why,
+			 size_t whylen)
+{
+	return manifest_resolve_code(value, insecure, out, outlen, why, whylen);
+}

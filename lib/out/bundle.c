@@ -181,6 +181,10 @@ static int entries_build(struct entries *es, const struct bundle_partner *p)
 		return -1;
 	if (sheet_html(p, &buf, &len) < 0 || add(es, "fingerprints.html", buf, len) < 0)
 		return -1;
+	if (sheet_csv(p, &buf, &len) < 0 || add(es, "fingerprints.csv", buf, len) < 0)
+		return -1;
+	if (sheet_readme(p, &buf, &len) < 0 || add(es, "README.txt", buf, len) < 0)
+		return -1;
 	/* SHA256SUMS last, over all the others: `sha256sum -c SHA256SUMS` */
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return -1;
@@ -288,8 +292,29 @@ static int partner_bundle(struct pkiroll_store *s, struct bundle_partner *p,
 
 	stats->missing += p->nmissing;
 	if (p->ncomm == 0) {
+		char prev_sha[65];
+
+		snprintf(path, sizeof(path), "%s/%s.zip", o->out_dir, p->file);
+		if (store_bundle_last_sha(s, p->id, path, prev_sha) == 0 && prev_sha[0] != '\0' &&
+		    strcmp(prev_sha, "removed") != 0) {
+			/* its communities were all revoked or retired: a zip that
+			 * still holds them must go, and the store says so */
+			if (unlink(path) < 0 && errno != ENOENT) {
+				ctx_log(s->ctx, PKIROLL_LOG_ERROR, "partner %s: %s: %s", p->name,
+					path, strerror(errno));
+				return -1;
+			}
+			if (store_bundle_record(s, p, path, "removed") < 0)
+				return -1;
+			ctx_log(s->ctx, PKIROLL_LOG_WARN,
+				"partner %s: no current certificate any more: %s removed", p->name,
+				path);
+			stats->removed++;
+			return 0;
+		}
 		ctx_log(s->ctx, PKIROLL_LOG_WARN,
-			"partner %s: no community has a certificate yet (%lu linked): no bundle",
+			"partner %s: no community has a current certificate (%lu linked): no "
+			"bundle",
 			p->name, p->nmissing);
 		stats->empty++;
 		return 0;

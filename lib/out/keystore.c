@@ -367,8 +367,134 @@ fail:
 	return -1;
 }
 
+/*
+ * Reading back what write_p12() wrote: one PBKDF2 derivation per salt, as
+ * when it was written (the key bags and the certificate safe share it),
+ * instead of one per bag. Anything else (the legacy profile, another
+ * tool's PKCS#12) goes through OpenSSL's own code.
+ */
+struct kdf_cache {
+	const char *pass;
+	unsigned char salt[64], key[32];
+	int saltlen, iter, valid;
+};
+
+/* Decrypts a PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) ciphertext; *out is
+ * malloc'd (cleansed and freed by the caller). 0, or -1 when it is not
+ * that scheme or does not decrypt. */
+static int pbes2_decrypt(struct kdf_cache *kc, const X509_ALGOR *alg, const ASN1_OCTET_STRING *ct,
+			 unsigned char **out, int *outlen)
+{
+	PBE2PARAM *p2 = NULL;
+	PBKDF2PARAM *kdf = NULL;
+	EVP_CIPHER_CTX *c = NULL;
+	const ASN1_OCTET_STRING *salt, *iv;
+	unsigned char *pt = NULL;
+	int rc = -1, l1 = 0, l2 = 0;
+	long iter;
+
+	*out = NULL;
+	if (OBJ_obj2nid(alg->algorithm) != NID_pbes2 ||
+	    (p2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), alg->parameter)) == NULL ||
+	    OBJ_obj2nid(p2->keyfunc->algorithm) != NID_id_pbkdf2 ||
+	    OBJ_obj2nid(p2->encryption->algorithm) != NID_aes_256_cbc ||
+	    p2->encryption->parameter == NULL ||
+	    p2->encryption->parameter->type != V_ASN1_OCTET_STRING ||
+	    (kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM),
+					     p2->keyfunc->parameter)) == NULL ||
+	    kdf->salt->type != V_ASN1_OCTET_STRING ||
+	    (kdf->prf != NULL && OBJ_obj2nid(kdf->prf->algorithm) != NID_hmacWithSHA256))
+		goto out;
+	salt = kdf->salt->value.octet_string;
+	iv = p2->encryption->parameter->value.octet_string;
+	iter = ASN1_INTEGER_get(kdf->iter);
+	if (iv->length != 16 || salt->length < 1 || salt->length > (int)sizeof(kc->salt) ||
+	    iter < 1 || iter > 10000000)
+		goto out;
+	/* Phase: the key, derived once per salt. */
+	if (!kc->valid || kc->iter != iter || kc->saltlen != salt->length ||
+	    memcmp(kc->salt, salt->data, (size_t)salt->length) != 0) {
+		kc->valid = 0;
+		if (PKCS5_PBKDF2_HMAC(kc->pass, (int)strlen(kc->pass), salt->data, salt->length,
+				      (int)iter, EVP_sha256(), sizeof(kc->key), kc->key) != 1)
+			goto out;
+		memcpy(kc->salt, salt->data, (size_t)salt->length);
+		kc->saltlen = salt->length;
+		kc->iter = (int)iter;
+		kc->valid = 1;
+	}
+	/* Phase: the plaintext. */
+	if ((pt = OPENSSL_malloc((size_t)ct->length + 16)) == NULL ||
+	    (c = EVP_CIPHER_CTX_new()) == NULL ||
+	    !EVP_DecryptInit_ex(c, EVP_aes_256_cbc(), NULL, kc->key, iv->data) ||
+	    !EVP_DecryptUpdate(c, pt, &l1, ct->data, ct->length) ||
+	    !EVP_DecryptFinal_ex(c, pt + l1, &l2))
+		goto out;
+	*out = pt;
+	*outlen = l1 + l2;
+	pt = NULL;
+	rc = 0;
+out:
+	if (pt != NULL)
+		OPENSSL_clear_free(pt, (size_t)ct->length + 16);
+	EVP_CIPHER_CTX_free(c);
+	PBE2PARAM_free(p2);
+	PBKDF2PARAM_free(kdf);
+	ERR_clear_error();
+	return rc;
+}
+
+/* A shrouded key bag's key. */
+static EVP_PKEY *bag_key(struct kdf_cache *kc, PKCS12_SAFEBAG *bag)
+{
+	const X509_SIG *sig = PKCS12_SAFEBAG_get0_pkcs8(bag);
+	const X509_ALGOR *alg;
+	const ASN1_OCTET_STRING *ct;
+	PKCS8_PRIV_KEY_INFO *p8 = NULL;
+	unsigned char *pt = NULL;
+	const unsigned char *q;
+	EVP_PKEY *key = NULL;
+	int n = 0;
+
+	if (sig == NULL)
+		return NULL;
+	X509_SIG_get0(sig, &alg, &ct);
+	if (pbes2_decrypt(kc, alg, ct, &pt, &n) == 0) {
+		q = pt;
+		p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &q, n);
+		OPENSSL_clear_free(pt, (size_t)n);
+	} else {
+		p8 = PKCS12_decrypt_skey_ex(bag, kc->pass, -1, NULL, NULL);
+	}
+	if (p8 != NULL)
+		key = EVP_PKCS82PKEY(p8);
+	PKCS8_PRIV_KEY_INFO_free(p8);
+	return key;
+}
+
+/* An encryptedData safe's bags. */
+static STACK_OF(PKCS12_SAFEBAG) * safe_bags(struct kdf_cache *kc, PKCS7 *p7)
+{
+	STACK_OF(PKCS12_SAFEBAG) *bags = NULL;
+	unsigned char *pt = NULL;
+	const unsigned char *q;
+	int n = 0;
+
+	if (p7->d.encrypted != NULL && p7->d.encrypted->enc_data != NULL &&
+	    p7->d.encrypted->enc_data->enc_data != NULL &&
+	    pbes2_decrypt(kc, p7->d.encrypted->enc_data->algorithm,
+			  p7->d.encrypted->enc_data->enc_data, &pt, &n) == 0) {
+		q = pt;
+		bags = (STACK_OF(PKCS12_SAFEBAG) *)ASN1_item_d2i(NULL, &q, n,
+								 ASN1_ITEM_rptr(PKCS12_SAFEBAGS));
+		OPENSSL_clear_free(pt, (size_t)n);
+		return bags;
+	}
+	return PKCS12_unpack_p7encdata(p7, kc->pass, -1);
+}
+
 /* A key or certificate bag into k by its friendly name. */
-static void load_bag(struct keystore_content *k, PKCS12_SAFEBAG *bag, const char *pass)
+static void load_bag(struct keystore_content *k, PKCS12_SAFEBAG *bag, struct kdf_cache *kc)
 {
 	int nid = PKCS12_SAFEBAG_get_nid(bag);
 	char *fn = PKCS12_get_friendlyname(bag);
@@ -378,14 +504,8 @@ static void load_bag(struct keystore_content *k, PKCS12_SAFEBAG *bag, const char
 	X509 **cslot = NULL;
 
 	if (nid == NID_pkcs8ShroudedKeyBag || nid == NID_keyBag) {
-		if (nid == NID_keyBag) {
-			key = EVP_PKCS82PKEY(PKCS12_SAFEBAG_get0_p8inf(bag));
-		} else {
-			PKCS8_PRIV_KEY_INFO *p8 = PKCS12_decrypt_skey_ex(bag, pass, -1, NULL, NULL);
-
-			key = p8 != NULL ? EVP_PKCS82PKEY(p8) : NULL;
-			PKCS8_PRIV_KEY_INFO_free(p8);
-		}
+		key = nid == NID_keyBag ? EVP_PKCS82PKEY(PKCS12_SAFEBAG_get0_p8inf(bag))
+					: bag_key(kc, bag);
 	} else if (nid == NID_certBag) {
 		cert = PKCS12_SAFEBAG_get1_cert(bag);
 	}
@@ -440,6 +560,7 @@ int keystore_load(const char *dir, const char *file, const char *pass, struct ke
 	char p[4200];
 	PKCS12 *p12 = NULL;
 	STACK_OF(PKCS7) *safes = NULL;
+	struct kdf_cache kc = {.pass = pass};
 	FILE *f;
 	int rc = -1;
 
@@ -469,20 +590,20 @@ int keystore_load(const char *dir, const char *file, const char *pass, struct ke
 		PKCS7 *p7 = sk_PKCS7_value(safes, i);
 		int nid = OBJ_obj2nid(p7->type);
 		STACK_OF(PKCS12_SAFEBAG) *bags = nid == NID_pkcs7_data ? PKCS12_unpack_p7data(p7)
-						 : nid == NID_pkcs7_encrypted
-							 ? PKCS12_unpack_p7encdata(p7, pass, -1)
-							 : NULL;
+						 : nid == NID_pkcs7_encrypted ? safe_bags(&kc, p7)
+									      : NULL;
 
 		if (bags == NULL) {
 			snprintf(err, errlen, "%s: a safe cannot be opened", p);
 			goto out;
 		}
 		for (int j = 0; j < sk_PKCS12_SAFEBAG_num(bags); j++)
-			load_bag(k, sk_PKCS12_SAFEBAG_value(bags, j), pass);
+			load_bag(k, sk_PKCS12_SAFEBAG_value(bags, j), &kc);
 		sk_PKCS12_SAFEBAG_pop_free(bags, PKCS12_SAFEBAG_free);
 	}
 	rc = 1;
 out:
+	OPENSSL_cleanse(&kc, sizeof(kc));
 	ERR_clear_error();
 	sk_PKCS7_pop_free(safes, PKCS7_free);
 	PKCS12_free(p12);
@@ -586,8 +707,8 @@ void keystore_discard_staged(const char *dir)
 		sync_dir(dir);
 }
 
-int keystore_commit(const char *dir, const char *pass, const char *old_serial, char *err,
-		    size_t errlen)
+int keystore_commit(const char *dir, const char *pass, const char *old_serial,
+		    const struct keystore_certs *certs, char *err, size_t errlen)
 {
 	char cur[4200], staged[4200], prev[4300];
 	struct keystore_content k;
@@ -612,6 +733,11 @@ int keystore_commit(const char *dir, const char *pass, const char *old_serial, c
 		sync_dir(dir);
 	}
 	/* Phase: the certificate copies, from what is now current. */
+	if (certs != NULL && certs->sign != NULL) {
+		r = write_copies(dir, certs->sign, certs->enc, certs->chain, &written, err, errlen);
+		sync_dir(dir);
+		return r;
+	}
 	if ((r = keystore_load(dir, "keystore.p12", pass, &k, err, errlen)) <= 0) {
 		if (r == 0)
 			snprintf(err, errlen, "%s: no keystore", cur);

@@ -74,15 +74,22 @@ int keystore_load(const char *dir, const char *file, const char *pass, struct ke
 		  char *err, size_t errlen);
 void keystore_content_free(struct keystore_content *k);
 
+/* The certificates of a keystore, for its PEM and DER copies. */
+struct keystore_certs {
+	X509 *sign, *enc; /* enc NULL: none */
+	STACK_OF(X509) * chain;
+};
+
 /*
  * Makes the staged keystore current: the current PKCS#12 is kept as
  * keystore-OLDSERIAL.p12, keystore.p12.staged is renamed over keystore.p12
  * (one atomic rename) and the directory synced; then the certificate
- * copies are written from it. Without a staged file (a rerun after the
+ * copies are written, from certs (the staged keystore's), or read from the
+ * PKCS#12 when certs is NULL. Without a staged file (a rerun after the
  * rename) only the copies are written. 0, or -1 with err set.
  */
-int keystore_commit(const char *dir, const char *pass, const char *old_serial, char *err,
-		    size_t errlen);
+int keystore_commit(const char *dir, const char *pass, const char *old_serial,
+		    const struct keystore_certs *certs, char *err, size_t errlen);
 
 /*
  * The earlier decryption keys a new keystore keeps, newest first, into h

@@ -220,3 +220,116 @@ int sheet_html(const struct bundle_partner *p, char **out, size_t *len)
 	fputs("</body>\n</html>\n", f);
 	return fclose(f) == 0 ? 0 : -1;
 }
+
+/* ---- CSV ---- */
+
+/* One CSV field: quoted when it must be (RFC 4180 2.6, 2.7), and a value
+ * that starts as a spreadsheet formula would (=, +, -, @, tab, CR) gets a
+ * leading apostrophe, so that opening the sheet runs nothing. */
+static void csv_field(FILE *f, const char *v, int last)
+{
+	int quote = strpbrk(v, ",\"\r\n") != NULL;
+
+	if (quote)
+		fputc('"', f);
+	if (strchr("=+-@\t\r", v[0]) != NULL && v[0] != '\0')
+		fputc('\'', f);
+	for (const char *c = v; *c != '\0'; c++) {
+		if (*c == '"')
+			fputc('"', f);
+		fputc(*c, f);
+	}
+	if (quote)
+		fputc('"', f);
+	fputs(last ? "\r\n" : ",", f);
+}
+
+static void csv_cert(FILE *f, const char *community, const char *status,
+		     const struct bundle_cert *c, const char *file)
+{
+	char nb[32], na[32];
+
+	when(c->not_before, nb, sizeof(nb));
+	when(c->not_after, na, sizeof(na));
+	csv_field(f, community, 0);
+	csv_field(f, c->usage, 0);
+	csv_field(f, status, 0);
+	csv_field(f, file, 0);
+	csv_field(f, c->subject, 0);
+	csv_field(f, c->issuer, 0);
+	csv_field(f, c->serial, 0);
+	csv_field(f, nb, 0);
+	csv_field(f, na, 0);
+	csv_field(f, c->key_type, 0);
+	csv_field(f, c->fp.md5, 0);
+	csv_field(f, c->fp.sha1, 0);
+	csv_field(f, c->fp.sha256, 0);
+	csv_field(f, c->replaces, 1);
+}
+
+int sheet_csv(const struct bundle_partner *p, char **out, size_t *len)
+{
+	FILE *f = open_memstream(out, len);
+	char file[600];
+
+	if (f == NULL)
+		return -1;
+	fputs("community,usage,status,file,subject,issuer,serial,not_before,not_after,key_type,"
+	      "md5,sha1,sha256,replaces_serial\r\n",
+	      f);
+	for (size_t i = 0; i < p->ncomm; i++) {
+		const struct bundle_community *c = &p->comm[i];
+
+		for (int k = 0; k < c->ncert; k++) {
+			snprintf(file, sizeof(file), "%s/%s.cer", c->dir, c->cert[k].usage);
+			csv_cert(f, c->name, "current", &c->cert[k], file);
+		}
+		for (int k = 0; k < c->nprev; k++) {
+			snprintf(file, sizeof(file), "%s/previous/%s.cer", c->dir,
+				 c->prev[k].usage);
+			csv_cert(f, c->name, "previous", &c->prev[k], file);
+		}
+	}
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/* ---- README.txt ---- */
+
+int sheet_readme(const struct bundle_partner *p, char **out, size_t *len)
+{
+	FILE *f = open_memstream(out, len);
+
+	if (f == NULL)
+		return -1;
+	fprintf(f,
+		"Certificates for %s\r\n"
+		"\r\n"
+		"This archive holds only public material: certificates, never a private\r\n"
+		"key. For each community you exchange messages with:\r\n"
+		"\r\n"
+		"  COMMUNITY/signing.cer, .pem      the certificate that verifies its\r\n"
+		"                                   signatures (DER and PEM, the same)\r\n"
+		"  COMMUNITY/encryption.cer, .pem   the certificate to encrypt to it\r\n"
+		"  COMMUNITY/previous/...           after a renewal, the certificates it\r\n"
+		"                                   replaced, while they are still valid\r\n"
+		"  ca/chain.pem, ca/chain.p7b       the CA certificates above them\r\n"
+		"  fingerprints.txt, .html          the fingerprints to confirm by phone\r\n"
+		"  fingerprints.csv                 the same, one row per certificate\r\n"
+		"  SHA256SUMS                       a checksum of every other file\r\n"
+		"\r\n"
+		"How to check it:\r\n"
+		"\r\n"
+		"  1. The files arrived whole:  sha256sum -c SHA256SUMS\r\n"
+		"  2. Each certificate is the sender's: compare its fingerprint, e.g.\r\n"
+		"       openssl x509 -in COMMUNITY/signing.cer -inform DER -noout \\\r\n"
+		"         -fingerprint -sha256\r\n"
+		"     with fingerprints.txt, and read the SHA-256 fingerprints out on the\r\n"
+		"     phone with the sender before you trust them.\r\n"
+		"  3. It chains to the CA:\r\n"
+		"       openssl verify -CAfile ca/chain.pem COMMUNITY/signing.pem\r\n"
+		"\r\n"
+		"A certificate that says \"replaces serial X\" takes over from the one\r\n"
+		"under previous/ from the date given; keep both until the old one expires.\r\n",
+		p->name);
+	return fclose(f) == 0 ? 0 : -1;
+}

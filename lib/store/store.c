@@ -142,6 +142,21 @@ static const char *const migrations[] = {
 	"ALTER TABLE communities ADD COLUMN requested_subject TEXT;",
 	/* 5 -> 6: renewals that failed since the last one that worked (backoff) */
 	"ALTER TABLE communities ADD COLUMN renew_failures INTEGER NOT NULL DEFAULT 0;",
+	/* 6 -> 7: revocations, asked for and answered */
+	"ALTER TABLE certificates ADD COLUMN revoked_at INTEGER;"
+	"ALTER TABLE certificates ADD COLUMN revocation_reason TEXT;"
+	"CREATE TABLE revocations ("
+	"  id INTEGER PRIMARY KEY,"
+	"  community_id INTEGER NOT NULL REFERENCES communities (id),"
+	"  certificate_id INTEGER NOT NULL REFERENCES certificates (id),"
+	"  reason TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('requested', 'revoked', 'refused')),"
+	"  answer TEXT,"
+	"  run_id INTEGER REFERENCES runs (id),"
+	"  requested_at INTEGER NOT NULL,"
+	"  answered_at INTEGER"
+	");"
+	"CREATE INDEX revocations_c ON revocations (community_id, state);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -111,7 +111,8 @@ static int prev_load(struct pkiroll_store *s, struct bundle_community *c, struct
 	sqlite3_stmt *st = store_prepare(
 		s, "SELECT '', y.id, y.usage, y.der, y.serial, y.issuer, y.subject, y.not_before,"
 		   " y.not_after, coalesce(y.key_type, ''), y.md5, y.sha1, y.sha256"
-		   " FROM certificates y WHERE y.superseded_by = ? ORDER BY y.id DESC LIMIT 1");
+		   " FROM certificates y WHERE y.superseded_by = ? AND y.revoked_at IS NULL"
+		   " ORDER BY y.id DESC LIMIT 1");
 	int rc;
 
 	if (st == NULL)
@@ -134,7 +135,7 @@ int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p,
 		   " x.not_before, x.not_after, coalesce(x.key_type, ''), x.md5, x.sha1, x.sha256"
 		   " FROM partner_communities pc JOIN communities c ON c.id = pc.community_id"
 		   " LEFT JOIN certificates x ON x.community_id = c.id AND x.superseded_by IS NULL"
-		   " AND x.not_after > ?2"
+		   " AND x.not_after > ?2 AND x.revoked_at IS NULL"
 		   " WHERE pc.partner_id = ?1 AND c.state != 'retired'"
 		   " ORDER BY c.name, x.usage DESC, x.id");
 	struct bundle_community *c = NULL;
@@ -189,10 +190,11 @@ int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p,
 int store_bundle_stale(struct pkiroll_store *s, long long partner_id)
 {
 	sqlite3_stmt *st = store_prepare(
-		s,
-		"SELECT EXISTS (SELECT 1 FROM bundle_certificates bc JOIN certificates x"
-		" ON x.id = bc.certificate_id WHERE x.superseded_by IS NOT NULL AND bc.bundle_id ="
-		" (SELECT max(id) FROM bundles WHERE partner_id = ?1))");
+		s, "SELECT EXISTS (SELECT 1 FROM bundle_certificates bc JOIN certificates x"
+		   " ON x.id = bc.certificate_id JOIN communities c ON c.id = x.community_id"
+		   " WHERE (x.superseded_by IS NOT NULL OR x.revoked_at IS NOT NULL"
+		   " OR c.state = 'retired') AND bc.bundle_id ="
+		   " (SELECT max(id) FROM bundles WHERE partner_id = ?1))");
 	int rc, v = -1;
 
 	if (st == NULL)

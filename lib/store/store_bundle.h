@@ -68,7 +68,8 @@ int store_bundle_partners(struct pkiroll_store *s, struct store_partner **list, 
 int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p, time_t now);
 
 /* Is the partner's last bundle stale: does it hold a certificate that a
- * newer one has replaced? 1, 0 (also: no bundle yet), -1 error. */
+ * newer one has replaced, that was revoked, or of a retired community?
+ * 1, 0 (also: no bundle yet), -1 error. */
 int store_bundle_stale(struct pkiroll_store *s, long long partner_id);
 
 /* The SHA-256 (hex) of the partner's last bundle recorded at path, or "". */

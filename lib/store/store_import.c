@@ -11,6 +11,7 @@
 #include "base/fileio.h"
 #include "input/manifest.h"
 #include "store/store.h"
+#include "store/store_lifecycle.h"
 
 struct importer {
 	struct pkiroll_store *s;
@@ -376,6 +377,66 @@ static int importer_init(struct importer *im)
 		       : -1;
 }
 
+/* A name the manifest lists (for retire_missing). */
+static int seen_name(struct pkiroll_store *s, const char *name)
+{
+	sqlite3_stmt *st = store_prepare(
+		s, "INSERT INTO temp.import_seen (name) VALUES (?) ON CONFLICT DO NOTHING");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	store_done(s, st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Retires every community the manifest no longer lists, each said in a
+ * line. A manifest with bad rows retires nothing: a row that could not be
+ * read may be the one that lists it.
+ */
+static int retire_missing(struct pkiroll_store *s, const char *path,
+			  struct pkiroll_import_stats *stats)
+{
+	sqlite3_stmt *st;
+	char why[1100];
+	int rc;
+
+	if (stats->bad > 0) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+			"--retire-missing: %lu bad row%s in %s; nothing retired (a bad row may be "
+			"the one that lists a community)",
+			stats->bad, stats->bad == 1 ? "" : "s", path);
+		return 0;
+	}
+	snprintf(why, sizeof(why), "retired: no longer in %s (import --retire-missing)", path);
+	for (;;) {
+		sqlite3_int64 id;
+		char name[256], from[32];
+
+		if ((st = store_prepare(s, "SELECT id, name, state FROM communities"
+					   " WHERE state != 'retired' AND name NOT IN"
+					   " (SELECT name FROM temp.import_seen) ORDER BY name"
+					   " LIMIT 1")) == NULL)
+			return -1;
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+			store_done(s, st);
+			return rc == SQLITE_DONE ? 0 : -1;
+		}
+		id = sqlite3_column_int64(st, 0);
+		store_col_copy(st, 1, name, sizeof(name));
+		store_col_copy(st, 2, from, sizeof(from));
+		store_done(s, st);
+		if (store_retire(s, 0, id, from, why) < 0)
+			return -1;
+		stats->retired++;
+		ctx_log(s->ctx, PKIROLL_LOG_INFO, "community \"%s\" retired: not in %s", name,
+			path);
+	}
+}
+
 int pkiroll_store_import(pkiroll_store *s, const char *path,
 			 const struct pkiroll_manifest_opts *opts,
 			 struct pkiroll_import_stats *stats)
@@ -401,9 +462,16 @@ int store_import(struct pkiroll_store *s, const char *path,
 	if (importer_init(&im) < 0 || store_exec(s, "BEGIN IMMEDIATE") < 0)
 		goto out;
 
+	if (opts != NULL && opts->retire_missing &&
+	    store_exec(s, "CREATE TEMP TABLE IF NOT EXISTS import_seen (name TEXT PRIMARY KEY);"
+			  "DELETE FROM temp.import_seen;") < 0)
+		goto fail;
 	/* Phase: every row in one transaction. */
 	while ((r = manifest_next_row(m, &row)) > 0) {
 		stats->rows++;
+		if (opts != NULL && opts->retire_missing && !row->bad &&
+		    seen_name(s, row->community) < 0)
+			goto fail;
 		if (row->bad) {
 			stats->bad++;
 			if (refused != NULL && lineset_add(refused, row->line) < 0)
@@ -435,6 +503,8 @@ int store_import(struct pkiroll_store *s, const char *path,
 		store_exec(s, "ROLLBACK");
 		goto out;
 	}
+	if (opts != NULL && opts->retire_missing && retire_missing(s, path, stats) < 0)
+		goto fail;
 	if (store_exec(s, "COMMIT") < 0)
 		goto out;
 	err = PKIROLL_OK;

@@ -173,3 +173,77 @@ int pkiroll_status_each(pkiroll_store *s, const struct pkiroll_window *window,
 	store_done(s, q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? PKIROLL_OK : PKIROLL_ERR_STORE;
 }
+
+int pkiroll_status_history(pkiroll_store *s, const char *community, int *state,
+			   pkiroll_history_cert_fn *cert_fn, pkiroll_history_event_fn *event_fn,
+			   void *arg)
+{
+	sqlite3_stmt *q = store_prepare(s, "SELECT id, state FROM communities WHERE name = ?");
+	sqlite3_int64 id = 0;
+	int rc;
+
+	if (q == NULL)
+		return PKIROLL_ERR_STORE;
+	sqlite3_bind_text(q, 1, community, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		id = sqlite3_column_int64(q, 0);
+		*state = state_from_name(store_col_text(q, 1));
+	}
+	store_done(s, q);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 0 : PKIROLL_ERR_STORE;
+
+	/* Phase: the certificates, oldest first. */
+	if ((q = store_prepare(
+		     s, "SELECT x.usage, x.serial, x.subject, x.issuer, coalesce(x.key_type, ''),"
+			" x.not_before, x.not_after, x.md5, x.sha1, x.sha256, y.serial,"
+			" coalesce(x.revoked_at, 0), x.revocation_reason"
+			" FROM certificates x LEFT JOIN certificates y ON y.id = x.superseded_by"
+			" WHERE x.community_id = ? ORDER BY x.id")) == NULL)
+		return PKIROLL_ERR_STORE;
+	sqlite3_bind_int64(q, 1, id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct pkiroll_history_cert c = {
+			.usage = store_col_text(q, 0),
+			.serial = store_col_text(q, 1),
+			.subject = store_col_text(q, 2),
+			.issuer = store_col_text(q, 3),
+			.key_type = store_col_text(q, 4),
+			.not_before = (time_t)sqlite3_column_int64(q, 5),
+			.not_after = (time_t)sqlite3_column_int64(q, 6),
+			.replaced_by = store_col_text(q, 10),
+			.revoked_at = (time_t)sqlite3_column_int64(q, 11),
+			.revoked_reason = store_col_text(q, 12),
+		};
+
+		c.current = c.replaced_by == NULL;
+		store_col_copy(q, 7, c.fp.md5, sizeof(c.fp.md5));
+		store_col_copy(q, 8, c.fp.sha1, sizeof(c.fp.sha1));
+		store_col_copy(q, 9, c.fp.sha256, sizeof(c.fp.sha256));
+		if (cert_fn != NULL && cert_fn(arg, &c) != 0)
+			break;
+	}
+	store_done(s, q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return PKIROLL_ERR_STORE;
+
+	/* Phase: the events, in order. */
+	if ((q = store_prepare(s, "SELECT at, coalesce(run_id, 0), from_state, to_state, reason"
+				  " FROM events WHERE community_id = ? ORDER BY id")) == NULL)
+		return PKIROLL_ERR_STORE;
+	sqlite3_bind_int64(q, 1, id);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct pkiroll_history_event e = {
+			.at = (time_t)sqlite3_column_int64(q, 0),
+			.run = sqlite3_column_int64(q, 1),
+			.from = store_col_text(q, 2),
+			.to = store_col_text(q, 3),
+			.reason = store_col_text(q, 4),
+		};
+
+		if (event_fn != NULL && event_fn(arg, &e) != 0)
+			break;
+	}
+	store_done(s, q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 1 : PKIROLL_ERR_STORE;
+}

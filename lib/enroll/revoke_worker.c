@@ -1,0 +1,114 @@
+/*
+ * A revocation job in a worker (RFC 4210 5.3.9): the current keystore ->
+ * rr for the certificates the parent named, signed with the community's
+ * signing key (or under a MAC with new codes, when the CA profile says so)
+ * -> rp. The parent has recorded the request before it goes out.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "enroll/worker.h"
+#include "out/keystore.h"
+#include "x509/certinfo.h"
+
+/* Is x the certificate with this serial? */
+static int is_serial(X509 *x, const char *serial)
+{
+	char s[80];
+
+	return x != NULL && certinfo_serial(x, s, sizeof(s)) == 0 && strcmp(s, serial) == 0;
+}
+
+void run_revoke(struct worker *w)
+{
+	const struct job_run *run = w->run;
+	const struct pkiroll_ca_profile *p = &run->profiles[w->job->profile];
+	struct job *j = w->job;
+	struct keystore_content cur = {0};
+	struct cmp_request rq = {.type = CMP_REQ_IR};
+	struct result res = {0};
+	struct result_bufs rb = {0};
+	X509 *certs[2];
+	X509_STORE *trust = NULL;
+	char dir[1024], err[900] = "";
+	int fault = CMP_F_INTERNAL, n = 0, g;
+	const struct cmp_result *r;
+
+	snprintf(dir, sizeof(dir), "%s/%s", run->keystore_dir, j->ksname);
+	/* Phase: the certificates, from the keystore, as the store names them. */
+	g = keystore_load(dir, "keystore.p12", run->pass, &cur, err, sizeof(err));
+	if (g <= 0) {
+		char why[900];
+
+		snprintf(why, sizeof(why), "%s", g == 0 ? "keystore.p12 is missing" : err);
+		snprintf(err, sizeof(err), "cannot revoke without the keystore: %.800s", why);
+		fault = JOB_F_NOKEYSTORE;
+		goto report;
+	}
+	if (j->revoke_sign[0] != '\0') {
+		if (!is_serial(cur.sign_cert, j->revoke_sign)) {
+			snprintf(err, sizeof(err),
+				 "the keystore's signing certificate is not serial %s, the one the "
+				 "store has",
+				 j->revoke_sign);
+			fault = JOB_F_NOKEYSTORE;
+			goto report;
+		}
+		certs[n++] = cur.sign_cert;
+	}
+	if (j->revoke_enc[0] != '\0') {
+		if (!is_serial(cur.enc_cert, j->revoke_enc)) {
+			snprintf(err, sizeof(err),
+				 "the keystore's encryption certificate is not serial %s, the one "
+				 "the store has",
+				 j->revoke_enc);
+			fault = JOB_F_NOKEYSTORE;
+			goto report;
+		}
+		certs[n++] = cur.enc_cert;
+	}
+	/* Phase: the protection: the signing key, or new codes. */
+	if ((fault = worker_cmp_setup(w, err, sizeof(err))) != CMP_OK)
+		goto report;
+	fault = CMP_F_INTERNAL;
+	if (p->revoke_with_codes) {
+		rq.reference = j->ref;
+		rq.secret = (const unsigned char *)j->code;
+		rq.secret_len = strlen(j->code);
+	} else if (cur.sign_key != NULL && cur.sign_cert != NULL) {
+		rq.old_key = cur.sign_key;
+		rq.old_cert = cur.sign_cert;
+		rq.old_chain = cur.chain;
+	} else {
+		snprintf(err, sizeof(err), "the keystore has no signing key to sign the rr");
+		fault = JOB_F_NOKEYSTORE;
+		goto report;
+	}
+	if ((trust = X509_STORE_new()) == NULL)
+		goto report;
+	for (int i = 0; i < sk_X509_num(cur.chain); i++)
+		X509_STORE_add_cert(trust, sk_X509_value(cur.chain, i));
+	X509_STORE_set_flags(trust, X509_V_FLAG_PARTIAL_CHAIN);
+	w->cc.trust = trust;
+	if ((w->tx = cmp_tx_new(&w->cc, &rq, worker_on_cmp_step, w)) == NULL)
+		goto report;
+	fault = cmp_tx_revoke(w->tx, certs, n, j->revoke_reason);
+
+report:
+	r = w->tx ? cmp_tx_result(w->tx) : NULL;
+	res.fault = fault;
+	if (fault != CMP_OK)
+		snprintf(res.reason, sizeof(res.reason), "%s",
+			 r && r->reason[0] && fault < JOB_F_KEYSTORE ? r->reason : err);
+	if (r != NULL) {
+		res.step = r->step;
+		res.failbits = r->failbits[0] | r->failbits[1];
+	}
+	worker_send_result(w, &res, &rb);
+	worker_cmp_free(w);
+	X509_STORE_free(trust);
+	keystore_content_free(&cur);
+	ERR_clear_error();
+}
