@@ -26,6 +26,7 @@ enum pkiroll_err {
 	PKIROLL_ERR_NOENT,  /* no such store or file */
 	PKIROLL_ERR_LOCKED, /* store is locked by another run */
 	PKIROLL_ERR_SCHEMA, /* store written by a newer pkiroll */
+	PKIROLL_ERR_NOCERT, /* no such certificate */
 	PKIROLL_ERR__MAX
 };
 
@@ -338,6 +339,36 @@ struct pkiroll_bundle_stats {
  */
 int pkiroll_bundle_write(pkiroll_store *store, const struct pkiroll_bundle_opts *opts,
 			 struct pkiroll_bundle_stats *stats);
+
+/* ---- export ---- */
+
+enum pkiroll_export_format {
+	PKIROLL_EXPORT_DER = 0, /* one certificate */
+	PKIROLL_EXPORT_PEM,	/* one certificate */
+	PKIROLL_EXPORT_P7B,	/* the certificates and the CA chain, certs-only PKCS#7 */
+	PKIROLL_EXPORT_P12	/* the keystore under a new passphrase */
+};
+
+struct pkiroll_export_opts {
+	const char *community;
+	int usage;	    /* 1 signing, 2 encryption, 3 both; 0: signing for der and pem */
+	int format;	    /* enum pkiroll_export_format */
+	const char *serial; /* der, pem, p7b: this certificate of its history, not the current */
+	/* p12: the community's keystore and its passphrase, the new passphrase */
+	const char *keystore_dir;
+	const char *pass;
+	const char *out_pass;
+	int legacy; /* p12: 3DES/SHA-1 for old importers */
+};
+
+/*
+ * The community's certificates (or keys) as asked: *out (OPENSSL_free it),
+ * *len. PKIROLL_ERR_USAGE for an unknown community or a bad combination
+ * (logged), PKIROLL_ERR_NOCERT when it has no such certificate,
+ * PKIROLL_ERR_IO when the keystore cannot be read.
+ */
+int pkiroll_export(pkiroll_store *store, const struct pkiroll_export_opts *opts,
+		   unsigned char **out, size_t *len);
 
 /* ---- enrollment ---- */
 

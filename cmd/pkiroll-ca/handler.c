@@ -454,6 +454,14 @@ static void on_rr(struct req *r)
 		    (reason = X509V3_get_d2i(rd->crlEntryDetails, NID_crl_reason, NULL, NULL)) !=
 			    NULL)
 			code = ASN1_ENUMERATED_get(reason);
+		if (allowed && r->f.reject_bit >= 0) {
+			/* the rejection fault applies to rr as to certificate requests */
+			sk_PKR_PKISI_push(rp->status,
+					  cmp_pkisi_new(CMP_ST_REJECTION, BIT(r->f.reject_bit),
+							"rejected (fault injection)"));
+			logf_(r, " -> rp %s refused (fault injection)", hex ? hex : "?");
+			goto next;
+		}
 		if (allowed) {
 			ca_prepare(r->db,
 				   "UPDATE issued SET state = 'revoked',"
@@ -474,6 +482,7 @@ static void on_rr(struct req *r)
 						      : "no such certificate"));
 		logf_(r, " -> rp %s %s reason %ld", hex ? hex : "?",
 		      allowed ? "revoked" : "refused", code);
+	next:
 		ASN1_ENUMERATED_free(reason);
 		OPENSSL_free(hex);
 		OPENSSL_free(signer_hex);

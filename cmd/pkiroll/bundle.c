@@ -42,7 +42,7 @@ const char help_bundle[] =
 	"communities or partners had no certificate yet, or a zip failed;\n"
 	"2 usage, configuration or unknown partner; 3 store.\n";
 
-static int write_bundles(struct cli *cli, struct pkiroll_bundle_opts *op);
+static int write_bundles(struct cli *cli, struct pkiroll_bundle_opts *op, int all);
 
 int cmd_bundle(struct cli *cli)
 {
@@ -85,17 +85,19 @@ int cmd_bundle(struct cli *cli)
 		return EXIT_USAGE;
 	if (o.out_dir == NULL)
 		o.out_dir = cfg.bundle_dir[0] ? cfg.bundle_dir : "bundles";
-	return write_bundles(cli, &o);
+	return write_bundles(cli, &o, 1);
 }
 
 int cli_bundle_stale(struct cli *cli, const char *dir)
 {
 	struct pkiroll_bundle_opts o = {.out_dir = dir, .stale = 1};
 
-	return write_bundles(cli, &o);
+	return write_bundles(cli, &o, 0);
 }
 
-static int write_bundles(struct cli *cli, struct pkiroll_bundle_opts *op)
+/* all: communities without a current certificate (and partners with none)
+ * make the exit 1, as for pkiroll bundle; else only zips that failed do */
+static int write_bundles(struct cli *cli, struct pkiroll_bundle_opts *op, int all)
 {
 	struct pkiroll_bundle_opts o = *op;
 	struct pkiroll_bundle_stats st;
@@ -135,5 +137,6 @@ static int write_bundles(struct cli *cli, struct pkiroll_bundle_opts *op)
 			       st.certificates, st.empty, st.removed, st.failed, st.missing,
 			       st.missing == 1 ? "y" : "ies");
 	}
-	return err != PKIROLL_OK || st.failed || st.empty || st.missing ? EXIT_SOME : EXIT_DONE;
+	return err != PKIROLL_OK || st.failed || (all && (st.empty || st.missing)) ? EXIT_SOME
+										   : EXIT_DONE;
 }

@@ -56,10 +56,11 @@ int cmd_fingerprint(struct cli *cli);
 int cmd_bundle(struct cli *cli);
 int cmd_renew(struct cli *cli);
 int cmd_revoke(struct cli *cli);
+int cmd_export(struct cli *cli);
 int cmd_retire(struct cli *cli);
 
 /* Rebuilds the stale partner bundles into dir (pkiroll bundle --stale);
- * an exit code. */
+ * an exit code: 1 only when a zip could not be written. */
 int cli_bundle_stale(struct cli *cli, const char *dir);
 
 extern const char help_check[];
@@ -70,6 +71,7 @@ extern const char help_fingerprint[];
 extern const char help_bundle[];
 extern const char help_renew[];
 extern const char help_revoke[];
+extern const char help_export[];
 extern const char help_retire[];
 
 #endif

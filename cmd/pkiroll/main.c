@@ -25,7 +25,7 @@ static const char usage_text[] =
 	"  status       state counts, communities that need attention, expiring certificates\n"
 	"  check        validate a manifest without contacting any CA\n"
 	"  import       load or update a manifest in the store, enroll nothing\n"
-	"  export       export a community's certificates (not implemented yet)\n"
+	"  export       a community's certificates (der, pem, p7b) or keystore (p12)\n"
 	"  fingerprint  MD5, SHA-1 and SHA-256 fingerprints of certificate files\n"
 	"  version      print the version\n"
 	"  help         this text, or `pkiroll help COMMAND`\n"
@@ -49,17 +49,10 @@ struct command {
 	const char *help;
 };
 
-static const char help_export[] = "usage: pkiroll export COMMUNITY\n\nNot implemented yet.\n";
 static const char help_version[] =
 	"usage: pkiroll version\n\nPrints the version of pkiroll and its libraries.\n";
 static const char help_help[] =
 	"usage: pkiroll help [COMMAND]\n\nPrints the overview, or a command's help.\n";
-
-static int cmd_todo(struct cli *cli)
-{
-	cli_error("%s: not implemented yet", cli->argv[0]);
-	return EXIT_USAGE;
-}
 
 static int cmd_version(struct cli *cli)
 {
@@ -77,7 +70,7 @@ static const struct command commands[] = {
 	{"enroll", cmd_enroll, help_enroll},	{"renew", cmd_renew, help_renew},
 	{"bundle", cmd_bundle, help_bundle},	{"status", cmd_status, help_status},
 	{"check", cmd_check, help_check},	{"import", cmd_import, help_import},
-	{"export", cmd_todo, help_export},	{"fingerprint", cmd_fingerprint, help_fingerprint},
+	{"export", cmd_export, help_export},	{"fingerprint", cmd_fingerprint, help_fingerprint},
 	{"version", cmd_version, help_version}, {"help", cmd_help, help_help},
 	{"revoke", cmd_revoke, help_revoke},	{"retire", cmd_retire, help_retire},
 };

@@ -23,6 +23,7 @@ static const char *const err_names[PKIROLL_ERR__MAX] = {
 	[PKIROLL_ERR_NOENT] = "no such file",
 	[PKIROLL_ERR_LOCKED] = "store is locked by another run",
 	[PKIROLL_ERR_SCHEMA] = "store was written by a newer pkiroll",
+	[PKIROLL_ERR_NOCERT] = "no such certificate",
 };
 
 const char *pkiroll_strerror(int err)

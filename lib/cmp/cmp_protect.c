@@ -428,9 +428,29 @@ out:
 }
 
 /* The extraCerts certificate whose SKI is senderKID, else the first. */
-static X509 *find_signer(const PKR_MSG *m)
+/* Is x the certificate the sender names: senderKID as its key identifier,
+ * else the sender's directoryName as its subject? */
+static int names_signer(X509 *x, const PKR_MSG *m)
+{
+	const ASN1_OCTET_STRING *kid = m->header->senderKID, *ski = X509_get0_subject_key_id(x);
+	const GENERAL_NAME *sender = m->header->sender;
+
+	if (kid != NULL && ski != NULL)
+		return ASN1_OCTET_STRING_cmp(ski, kid) == 0;
+	return sender != NULL && sender->type == GEN_DIRNAME &&
+	       X509_NAME_cmp(sender->d.directoryName, X509_get_subject_name(x)) == 0;
+}
+
+/*
+ * The protecting certificate: in extraCerts (RFC 4210 5.1.1: first, or the
+ * one senderKID names). Without extraCerts the receiver may know it already
+ * (RFC 4210 5.1.3.3): among the untrusted and the trusted certificates, the
+ * one the sender names. Borrowed; NULL if none.
+ */
+static X509 *find_signer(const PKR_MSG *m, STACK_OF(X509) * untrusted, X509_STORE *trust)
 {
 	const ASN1_OCTET_STRING *kid = m->header->senderKID;
+	STACK_OF(X509_OBJECT) *objs = trust != NULL ? X509_STORE_get0_objects(trust) : NULL;
 
 	for (int i = 0; kid != NULL && i < sk_X509_num(m->extraCerts); i++) {
 		const ASN1_OCTET_STRING *ski =
@@ -439,7 +459,18 @@ static X509 *find_signer(const PKR_MSG *m)
 		if (ski != NULL && ASN1_OCTET_STRING_cmp(ski, kid) == 0)
 			return sk_X509_value(m->extraCerts, i);
 	}
-	return sk_X509_value(m->extraCerts, 0);
+	if (sk_X509_num(m->extraCerts) > 0)
+		return sk_X509_value(m->extraCerts, 0);
+	for (int i = 0; i < sk_X509_num(untrusted); i++)
+		if (names_signer(sk_X509_value(untrusted, i), m))
+			return sk_X509_value(untrusted, i);
+	for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+		X509 *x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+
+		if (x != NULL && names_signer(x, m))
+			return x;
+	}
+	return NULL;
 }
 
 int cmp_verify_sig(const unsigned char *der, size_t len, const PKR_MSG *m, X509_STORE *trust,
@@ -464,8 +495,10 @@ int cmp_verify_sig(const unsigned char *der, size_t len, const PKR_MSG *m, X509_
 		snprintf(err, errlen, "RFC 4210 5.1.3.3: protection algorithm is not a signature");
 		return CMP_VERIFY_UNSUPPORTED;
 	}
-	if ((cert = find_signer(m)) == NULL) {
-		snprintf(err, errlen, "RFC 4210 5.1.1: signed message without extraCerts");
+	if ((cert = find_signer(m, untrusted, trust)) == NULL) {
+		snprintf(err, errlen,
+			 "RFC 4210 5.1.3.3: the signer's certificate is neither in extraCerts nor "
+			 "known here");
 		return CMP_VERIFY_UNTRUSTED;
 	}
 

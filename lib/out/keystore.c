@@ -204,7 +204,7 @@ static int add_pair(STACK_OF(PKCS12_SAFEBAG) * *keys, STACK_OF(PKCS12_SAFEBAG) *
 	return 0;
 }
 
-static int write_p12(const char *dir, const struct keystore_in *in)
+int keystore_p12(const struct keystore_in *in, unsigned char **out, size_t *outlen)
 {
 	int iter = PKCS12_DEFAULT_ITER, rc = -1, n;
 	STACK_OF(PKCS12_SAFEBAG) *keys = NULL, *certs = NULL;
@@ -217,7 +217,8 @@ static int write_p12(const char *dir, const struct keystore_in *in)
 	/* Phase: the bags; keys shrouded, certificates and chain in one safe. */
 	if (p != NULL && pbes2_init(p, in->pass, iter) < 0)
 		goto out;
-	if (add_pair(&keys, &certs, in->sign_key, in->sign_cert, "signing", p, in->pass, iter) < 0)
+	if (in->sign_key != NULL &&
+	    add_pair(&keys, &certs, in->sign_key, in->sign_cert, "signing", p, in->pass, iter) < 0)
 		goto out;
 	if (in->enc_key != NULL &&
 	    add_pair(&keys, &certs, in->enc_key, in->enc_cert, "encryption", p, in->pass, iter) < 0)
@@ -246,8 +247,10 @@ static int write_p12(const char *dir, const struct keystore_in *in)
 			    in->legacy ? EVP_sha1() : EVP_sha256()) ||
 	    (n = i2d_PKCS12(p12, &der)) <= 0)
 		goto out;
-	/* the keys exist nowhere else: on disk before anyone relies on them */
-	rc = atomic_write(dir, in->staged ? STAGED : "keystore.p12", der, (size_t)n, 0600, 1);
+	*out = der;
+	*outlen = (size_t)n;
+	der = NULL;
+	rc = 0;
 out:
 	ERR_clear_error();
 	OPENSSL_cleanse(&pb, sizeof(pb));
@@ -257,6 +260,20 @@ out:
 	sk_PKCS7_pop_free(safes, PKCS7_free);
 	sk_PKCS12_SAFEBAG_pop_free(keys, PKCS12_SAFEBAG_free);
 	sk_PKCS12_SAFEBAG_pop_free(certs, PKCS12_SAFEBAG_free);
+	return rc;
+}
+
+static int write_p12(const char *dir, const struct keystore_in *in)
+{
+	unsigned char *der = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (keystore_p12(in, &der, &n) < 0)
+		return -1;
+	/* the keys exist nowhere else: on disk before anyone relies on them */
+	rc = atomic_write(dir, in->staged ? STAGED : "keystore.p12", der, n, 0600, 1);
+	OPENSSL_free(der);
 	return rc;
 }
 

@@ -54,6 +54,11 @@ int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, cha
  */
 int keystore_read_certs(const char *dir, const char *pass, X509 **sign, X509 **enc);
 
+/* The PKCS#12 of in (in->base, dirname and staged unused; a NULL
+ * sign_key leaves the signing pair out) as DER; *out is the caller's
+ * (OPENSSL_free). 0 or -1. */
+int keystore_p12(const struct keystore_in *in, unsigned char **out, size_t *outlen);
+
 /* Everything a keystore holds, read back (keystore_load()). */
 struct keystore_content {
 	EVP_PKEY *sign_key;

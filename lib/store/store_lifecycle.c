@@ -2,6 +2,7 @@
  * Revocations and retirement in the store.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -244,4 +245,74 @@ int pkiroll_retire(pkiroll_store *s, const char *community, int only_if_revoked,
 	default:
 		return PKIROLL_ERR_STORE;
 	}
+}
+
+void store_export_clear(struct export_set *e)
+{
+	for (int i = 0; i < e->ncert; i++)
+		free(e->cert[i].der);
+	for (int i = 0; i < e->nchain; i++)
+		free(e->chain[i].der);
+	memset(e, 0, sizeof(*e));
+}
+
+int store_export_certs(struct pkiroll_store *s, const char *community, int mask, const char *serial,
+		       struct export_set *e)
+{
+	sqlite3_stmt *st = store_prepare(
+		s, "SELECT x.id, x.usage, x.der, coalesce(c.keystore_dir, '') FROM communities c"
+		   " LEFT JOIN certificates x ON x.community_id = c.id AND (CASE WHEN ?2 IS NULL"
+		   " THEN x.superseded_by IS NULL AND x.revoked_at IS NULL ELSE x.serial = ?2 END)"
+		   " WHERE c.name = ?1 ORDER BY x.usage DESC, x.id DESC");
+	sqlite3_int64 first = 0;
+	int rc, found = 0;
+
+	memset(e, 0, sizeof(*e));
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, community, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, serial, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *usage = store_col_text(st, 1);
+		int bit = usage == NULL			  ? 0
+			  : strcmp(usage, "signing") == 0 ? USAGE_SIGNING
+							  : USAGE_ENCRYPTION;
+		struct export_cert *c;
+
+		found = 1;
+		store_col_copy(st, 3, e->ksdir, sizeof(e->ksdir));
+		if (!(mask & bit) || e->ncert == 2 ||
+		    (e->ncert == 1 && strcmp(e->cert[0].usage, usage) == 0))
+			continue;
+		c = &e->cert[e->ncert];
+		snprintf(c->usage, sizeof(c->usage), "%s", usage);
+		if ((c->der = store_col_blob_dup(st, 2, &c->len)) == NULL)
+			break;
+		if (e->ncert++ == 0)
+			first = sqlite3_column_int64(st, 0);
+	}
+	store_done(s, st);
+	if (rc != SQLITE_DONE) {
+		store_export_clear(e);
+		return -1;
+	}
+	if (!found)
+		return 0;
+	if (first == 0)
+		return 1;
+	/* Phase: the CA certificates above the first one, issuer first. */
+	if ((st = store_prepare(s, "SELECT ca.der FROM certificate_chain cc JOIN ca_certificates"
+				   " ca ON ca.id = cc.ca_certificate_id WHERE cc.certificate_id = ?"
+				   " ORDER BY cc.position")) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, first);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && e->nchain < EXPORT_CHAIN_MAX) {
+		struct export_cert *c = &e->chain[e->nchain];
+
+		if ((c->der = store_col_blob_dup(st, 0, &c->len)) == NULL)
+			break;
+		e->nchain++;
+	}
+	store_done(s, st);
+	return 1;
 }

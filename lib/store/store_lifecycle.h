@@ -5,6 +5,7 @@
 #ifndef PKIROLL_STORE_LIFECYCLE_H
 #define PKIROLL_STORE_LIFECYCLE_H
 
+#include "base/fileio.h"
 #include "store/store.h"
 
 /* Retires a community (state retired, an event), in the caller's
@@ -48,5 +49,29 @@ int store_revoke_requested(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_i
 enum revoke_answer { REVOKE_DONE, REVOKE_REFUSED, REVOKE_RETRY };
 int store_revoke_answered(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, int answer,
 			  const char *text);
+
+/* A certificate to export, and the CA certificates above it. */
+struct export_cert {
+	char usage[16];
+	unsigned char *der; /* malloc'd */
+	size_t len;
+};
+
+#define EXPORT_CHAIN_MAX 8
+
+struct export_set {
+	char ksdir[FILE_SAFE_NAME_MAX]; /* the community's keystore directory name */
+	struct export_cert cert[2];	/* signing first */
+	int ncert;
+	struct export_cert chain[EXPORT_CHAIN_MAX];
+	int nchain;
+};
+
+/* The community's certificates of the usages in mask: the current,
+ * unrevoked ones, or the one with serial. 1 found (the community; ncert may
+ * be 0), 0 no such community, -1 error. */
+int store_export_certs(struct pkiroll_store *s, const char *community, int mask, const char *serial,
+		       struct export_set *e);
+void store_export_clear(struct export_set *e);
 
 #endif

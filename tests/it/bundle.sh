@@ -27,7 +27,7 @@ has out "2 enrolled"
 
 # Phase: the bundles and what they say.
 expect_rc 1 "$PKIROLL" --db s.db bundle --out out1
-has err "partner Lonely: no community has a certificate yet"
+has err "partner Lonely: no community has a current certificate"
 has err "partner Globex: 1 community without a certificate left out"
 has out "3 partners: 2 zips written"
 [ ! -e out1/Lonely.zip ] || fail "a zip for a partner without certificates"

@@ -36,7 +36,7 @@ has "$T_DIR/out" "10 communities"
 # nothing enrolled yet: no zip, and the exit code says so
 expect_rc 1 "$PKIROLL" --db "$db" bundle --out "$T_DIR/b"
 has "$T_DIR/out" "5 partners: 0 zips written"
-has "$T_DIR/err" "partner Acme: no community has a certificate yet"
+has "$T_DIR/err" "partner Acme: no community has a current certificate"
 [ -z "$(ls "$T_DIR/b")" ] || fail "bundle wrote files for a store without certificates"
 expect_rc 0 "$PKIROLL" status --db "$db" -q
 has "$T_DIR/out" "pending      10"
