@@ -82,6 +82,17 @@ static int protect_reply(struct req *r)
 		p.secret = (const unsigned char *)(r->f.wrongmac ? "not-the-code" : r->user.code);
 		p.secret_len = strlen((const char *)p.secret);
 		p.pbm_reuse = r->msg->header->protectionAlg;
+		/* the CA certificates in extraCerts, as signed replies have them:
+		 * a client builds its new certificate's path from them */
+		if (r->rep->body->type == CMP_BODY_IP || r->rep->body->type == CMP_BODY_CP ||
+		    r->rep->body->type == CMP_BODY_KUP) {
+			if (r->rep->extraCerts == NULL)
+				r->rep->extraCerts = sk_X509_new_null();
+			for (int i = 0; i < sk_X509_num(r->cfg->keys.chain); i++)
+				X509_add_cert(r->rep->extraCerts,
+					      sk_X509_value(r->cfg->keys.chain, i),
+					      X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP);
+		}
 		break;
 	case AUTH_SIG: {
 		STACK_OF(X509) *rest = sk_X509_new_null();
@@ -424,6 +435,63 @@ out:
 	PKR_MSG_free(orig);
 }
 
+/*
+ * The serial (hex) of the certificate an rr names without a serial number,
+ * by its subject and public key (RFC 4210 5.3.9: certDetails). NULL with
+ * why set when none or several match: never a guess.
+ */
+static char *serial_by_details(struct req *r, const OSSL_CRMF_CERTTEMPLATE *t, char *why,
+			       size_t whylen)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	int n = i2d_OSSL_CRMF_CERTTEMPLATE(t, &der), matches = 0;
+	PKR_CERTTEMPLATE *m = NULL;
+	sqlite3_stmt *st = NULL;
+	char *subj = NULL, *hex = NULL;
+
+	p = der;
+	if (n <= 0 || (m = d2i_PKR_CERTTEMPLATE(NULL, &p, n)) == NULL || m->subject == NULL ||
+	    (subj = dn_format(m->subject)) == NULL) {
+		snprintf(why, whylen, "certDetails without a serial number or a subject");
+		goto out;
+	}
+	ca_prepare(r->db,
+		   "SELECT serial, der FROM issued WHERE subject = ? AND state NOT IN"
+		   " ('rolledback', 'rejected', 'unconfirmed')",
+		   &st);
+	sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *q = sqlite3_column_blob(st, 1);
+		X509 *x = d2i_X509(NULL, &q, sqlite3_column_bytes(st, 1));
+		int same = x != NULL && (m->publicKey == NULL ||
+					 ASN1_STRING_cmp(X509_get0_pubkey_bitstr(x),
+							 m->publicKey->subjectPublicKey) == 0);
+
+		X509_free(x);
+		if (!same)
+			continue;
+		if (++matches == 1)
+			hex = strdup((const char *)sqlite3_column_text(st, 0));
+	}
+	ca_done(st);
+	if (matches != 1) {
+		snprintf(why, whylen,
+			 matches == 0
+				 ? "no certificate with this subject and key"
+				 : "%d certificates match the subject%s: name the serial number",
+			 matches, m->publicKey ? " and key" : "");
+		free(hex);
+		hex = NULL;
+	}
+out:
+	ERR_clear_error();
+	OPENSSL_free(der);
+	PKR_CERTTEMPLATE_free(m);
+	free(subj);
+	return hex;
+}
+
 static void on_rr(struct req *r)
 {
 	const STACK_OF(PKR_REVDETAILS) *rds = r->msg->body->value.rr;
@@ -433,17 +501,31 @@ static void on_rr(struct req *r)
 		const PKR_REVDETAILS *rd = sk_PKR_REVDETAILS_value(rds, i);
 		const ASN1_INTEGER *sn = OSSL_CRMF_CERTTEMPLATE_get0_serialNumber(rd->certDetails);
 		BIGNUM *bn = sn ? ASN1_INTEGER_to_BN(sn, NULL) : NULL;
-		char *hex = bn ? BN_bn2hex(bn) : NULL, ref[160] = "";
+		char *hex = NULL, ref[160] = "", state[32] = "", why[200] = "no such certificate";
 		ASN1_ENUMERATED *reason = NULL;
 		sqlite3_stmt *st = NULL;
-		long code = 0;
+		long code = 0, held = -1;
 		int found = 0, allowed;
 		char *signer_hex = r->signer ? serial_hex(r->signer) : NULL;
+		PKR_PKISI *si = NULL;
 
-		ca_prepare(r->db, "SELECT coalesce(ref, '') FROM issued WHERE serial = ?", &st);
+		if (sn != NULL) {
+			char *h = bn ? BN_bn2hex(bn) : NULL;
+
+			hex = h ? strdup(h) : NULL;
+			OPENSSL_free(h);
+		} else {
+			hex = serial_by_details(r, rd->certDetails, why, sizeof(why));
+		}
+		ca_prepare(r->db,
+			   "SELECT coalesce(ref, ''), state, coalesce(revocation_reason, -1) FROM"
+			   " issued WHERE serial = ?",
+			   &st);
 		sqlite3_bind_text(st, 1, hex ? hex : "", -1, SQLITE_STATIC);
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			snprintf(ref, sizeof(ref), "%s", sqlite3_column_text(st, 0));
+			snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 1));
+			held = sqlite3_column_int64(st, 2);
 			found = 1;
 		}
 		ca_done(st);
@@ -454,15 +536,39 @@ static void on_rr(struct req *r)
 		    (reason = X509V3_get_d2i(rd->crlEntryDetails, NID_crl_reason, NULL, NULL)) !=
 			    NULL)
 			code = ASN1_ENUMERATED_get(reason);
-		if (allowed && r->f.reject_bit >= 0) {
+		if (!allowed) {
+			si = cmp_pkisi_new(CMP_ST_REJECTION,
+					   BIT(found ? OSSL_CMP_PKIFAILUREINFO_notAuthorized
+						     : OSSL_CMP_PKIFAILUREINFO_badCertId),
+					   found ? "not the holder of this certificate" : why);
+			logf_(r, " -> rp %s refused (%s)", hex ? hex : "?",
+			      found ? "not the holder" : why);
+		} else if (r->f.reject_bit >= 0) {
 			/* the rejection fault applies to rr as to certificate requests */
-			sk_PKR_PKISI_push(rp->status,
-					  cmp_pkisi_new(CMP_ST_REJECTION, BIT(r->f.reject_bit),
-							"rejected (fault injection)"));
-			logf_(r, " -> rp %s refused (fault injection)", hex ? hex : "?");
-			goto next;
-		}
-		if (allowed) {
+			si = cmp_pkisi_new(CMP_ST_REJECTION, BIT(r->f.reject_bit),
+					   "rejected (fault injection)");
+			logf_(r, " -> rp %s refused (fault injection)", hex);
+		} else if (code == 8) {
+			/* removeFromCRL (RFC 5280 5.3.1): releases a hold, revokes nothing */
+			int on_hold = strcmp(state, "revoked") == 0 && held == 6;
+
+			if (on_hold) {
+				ca_prepare(
+					r->db,
+					"UPDATE issued SET state = 'confirmed', revocation_reason ="
+					" NULL WHERE serial = ?",
+					&st);
+				sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+				sqlite3_step(st);
+				ca_done(st);
+			}
+			si = on_hold ? cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL)
+				     : cmp_pkisi_new(
+					       CMP_ST_REJECTION,
+					       BIT(OSSL_CMP_PKIFAILUREINFO_badRequest),
+					       "removeFromCRL: the certificate is not on hold");
+			logf_(r, " -> rp %s %s", hex, on_hold ? "hold released" : "refused");
+		} else {
 			ca_prepare(r->db,
 				   "UPDATE issued SET state = 'revoked',"
 				   " revocation_reason = ? WHERE serial = ?",
@@ -471,25 +577,33 @@ static void on_rr(struct req *r)
 			sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
 			sqlite3_step(st);
 			ca_done(st);
+			si = cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL);
+			logf_(r, " -> rp %s revoked reason %ld", hex, code);
 		}
-		sk_PKR_PKISI_push(
-			rp->status,
-			allowed ? cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL)
-				: cmp_pkisi_new(CMP_ST_REJECTION,
-						BIT(found ? OSSL_CMP_PKIFAILUREINFO_notAuthorized
-							  : OSSL_CMP_PKIFAILUREINFO_badCertId),
-						found ? "not the holder of this certificate"
-						      : "no such certificate"));
-		logf_(r, " -> rp %s %s reason %ld", hex ? hex : "?",
-		      allowed ? "revoked" : "refused", code);
-	next:
+		sk_PKR_PKISI_push(rp->status, si);
 		ASN1_ENUMERATED_free(reason);
-		OPENSSL_free(hex);
+		free(hex);
 		OPENSSL_free(signer_hex);
 		BN_free(bn);
 	}
 	reply_new(r, CMP_BODY_RP);
 	r->rep->body->value.rp = rp;
+}
+
+/* Does a transaction with this request's transactionID exist already? */
+static int tid_in_use(struct req *r)
+{
+	const ASN1_OCTET_STRING *tid = r->msg->header->transactionID;
+	sqlite3_stmt *st = NULL;
+	int used;
+
+	if (tid == NULL)
+		return 0;
+	ca_prepare(r->db, "SELECT 1 FROM transactions WHERE tid = ?", &st);
+	sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
+	used = sqlite3_step(st) == SQLITE_ROW;
+	ca_done(st);
+	return used;
 }
 
 /* genp with id-it-caCerts (RFC 9810 5.3.19.3): the CA's chain. */
@@ -562,7 +676,15 @@ void ca_handle(const struct ca_cfg *cfg, const char *via, const unsigned char *d
 		goto log;
 	}
 
-	/* Phase: the body. */
+	/* Phase: the body. A new request with a transactionID in use is
+	 * refused (RFC 4210 5.1.1): a transaction issues once. */
+	if ((r.msg->body->type == CMP_BODY_IR || r.msg->body->type == CMP_BODY_CR ||
+	     r.msg->body->type == CMP_BODY_KUR || r.msg->body->type == CMP_BODY_P10CR) &&
+	    tid_in_use(&r)) {
+		error_reply(&r, BIT(OSSL_CMP_PKIFAILUREINFO_transactionIdInUse),
+			    "RFC 4210 5.1.1: this transactionID belongs to another transaction", 1);
+		goto reply;
+	}
 	switch (r.msg->body->type) {
 	case CMP_BODY_IR:
 	case CMP_BODY_CR:

@@ -98,7 +98,8 @@ int ca_supersede_signer(struct req *r)
  * The check that the codes are not used yet is made again inside the
  * write transaction, so two clients racing with one reference number
  * cannot both be issued to. 0, 1 the codes were used meanwhile (nothing
- * written), -1 database error.
+ * written), 2 the transactionID is another transaction's, -1 database
+ * error.
  */
 static int record(struct req *r, const char *kind, struct issued *is, int n, int implicit)
 {
@@ -137,7 +138,7 @@ static int record(struct req *r, const char *kind, struct issued *is, int n, int
 		       "INSERT INTO transactions (tid, ref, kind, state, implicit, created_at)"
 		       " VALUES (?, ?, ?, ?, ?, strftime('%s','now'))"
 		       " ON CONFLICT (tid) DO UPDATE SET state = excluded.state,"
-		       " implicit = excluded.implicit",
+		       " implicit = excluded.implicit WHERE transactions.state = 'waiting'",
 		       &st) != SQLITE_OK)
 		goto out;
 	sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
@@ -149,6 +150,12 @@ static int record(struct req *r, const char *kind, struct issued *is, int n, int
 		goto out;
 	ca_done(st);
 	st = NULL;
+	if (sqlite3_changes(r->db) == 0) {
+		/* RFC 4210 5.1.1: one transaction, one issuance; only one that
+		 * waited (polling) is taken up again */
+		ca_exec(r->db, "ROLLBACK");
+		return 2;
+	}
 	if (implicit && strcmp(kind, "kur") == 0 && r->signer != NULL && ca_supersede_signer(r) < 0)
 		goto out;
 	for (int i = 0; i < n; i++) {
@@ -195,6 +202,9 @@ static void record_or_refuse(struct req *r, int rc)
 {
 	if (rc < 0)
 		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure), "CA database error", 1);
+	else if (rc == 2)
+		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_transactionIdInUse),
+			    "RFC 4210 5.1.1: this transactionID belongs to another transaction", 1);
 	else if (rc > 0)
 		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_notAuthorized),
 			    "reference number already used", 1);

@@ -61,9 +61,11 @@ static int bind_addr(const char *spec, int *port, int *v6, char *shown, size_t s
 		return -1;
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* an IPv6 socket also takes IPv4 (dual stack, as the usual servers do):
+	 * [::]:PORT serves 127.0.0.1 and ::1 on one port */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    (res->ai_family == AF_INET6 &&
-	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &(int){0}, sizeof(int)) < 0) ||
 	    bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 128) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
 		fprintf(stderr, "pkiroll-ca: %s: %s\n", spec, strerror(errno));
@@ -103,6 +105,24 @@ static enum MHD_Result respond(struct MHD_Connection *c, int code, const void *d
 	return r;
 }
 
+/* Two HTTP paths, the same but for runs of '/' (/pkix//// is /pkix/). */
+static int same_path(const char *a, const char *b)
+{
+	while (*a != '\0' && *b != '\0') {
+		if (*a != *b)
+			return 0;
+		if (*a == '/') {
+			while (a[1] == '/')
+				a++;
+			while (b[1] == '/')
+				b++;
+		}
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
 static enum MHD_Result on_http(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version, const char *data,
 			       size_t *size, void **con_cls)
@@ -135,7 +155,7 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *c, const char *
 		*size = 0;
 		return MHD_YES;
 	}
-	if (strcmp(url, g_lc->path) != 0)
+	if (!same_path(url, g_lc->path))
 		return respond(c, MHD_HTTP_NOT_FOUND, "not found\n", 10, "text/plain");
 	if (strcmp(method, "POST") != 0)
 		return respond(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST application/pkixcmp\n", 25,

@@ -759,17 +759,21 @@ nomem:
 
 /* ---- revocation (RFC 4210 5.3.9, 5.3.10) ---- */
 
-/* One RevDetails: the certificate by issuer and serial number, the reason
- * as the CRL entry extension (RFC 5280 5.3.1). */
-static PKR_REVDETAILS *rev_details(X509 *cert, int reason)
+/* One RevDetails: the certificate by issuer and serial number (or, with
+ * by_subject, by issuer, subject and public key: RFC 4210 5.3.9 leaves the
+ * choice to the sender), the reason as the CRL entry extension (RFC 5280
+ * 5.3.1). */
+static PKR_REVDETAILS *rev_details(X509 *cert, int reason, int by_subject)
 {
 	PKR_REVDETAILS *rd = PKR_REVDETAILS_new();
 	ASN1_ENUMERATED *e = ASN1_ENUMERATED_new();
 	OSSL_CRMF_CERTTEMPLATE *t = OSSL_CRMF_CERTTEMPLATE_new();
 
 	if (rd == NULL || e == NULL || t == NULL ||
-	    !OSSL_CRMF_CERTTEMPLATE_fill(t, NULL, NULL, X509_get_issuer_name(cert),
-					 X509_get0_serialNumber(cert)) ||
+	    !OSSL_CRMF_CERTTEMPLATE_fill(t, by_subject ? X509_get0_pubkey(cert) : NULL,
+					 by_subject ? X509_get_subject_name(cert) : NULL,
+					 X509_get_issuer_name(cert),
+					 by_subject ? NULL : X509_get0_serialNumber(cert)) ||
 	    !ASN1_ENUMERATED_set(e, reason) ||
 	    X509V3_add1_i2d(&rd->crlEntryDetails, NID_crl_reason, e, 0, X509V3_ADD_REPLACE) != 1)
 		goto fail;
@@ -798,7 +802,7 @@ int cmp_tx_revoke(struct cmp_tx *tx, X509 *const *certs, int n, int reason)
 	if ((m->body->value.rr = sk_PKR_REVDETAILS_new_null()) == NULL)
 		goto nomem;
 	for (int i = 0; i < n; i++) {
-		PKR_REVDETAILS *rd = rev_details(certs[i], reason);
+		PKR_REVDETAILS *rd = rev_details(certs[i], reason, tx->req->rr_by_subject);
 
 		if (rd == NULL || !sk_PKR_REVDETAILS_push(m->body->value.rr, rd)) {
 			PKR_REVDETAILS_free(rd);

@@ -40,6 +40,7 @@ struct cmp_request {
 	int dual;		  /* crm[1]: CA-generated encryption key */
 	int enc_key_type;	  /* enum key_type hint for the CA, -1: none */
 	EVP_PKEY *kek;		  /* RSA protocolEncrKey to use, NULL: make one */
+	int rr_by_subject;	  /* rr: name a certificate by subject and key, no serial */
 };
 
 enum cmp_fault {

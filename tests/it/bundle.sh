@@ -40,7 +40,7 @@ done
 unzip -Z1 out1/Globex.zip >entries
 printf '%s\n' alpha/signing.cer alpha/signing.pem alpha/encryption.cer alpha/encryption.pem \
 	beta/signing.cer beta/signing.pem ca/chain.p7b ca/chain.pem fingerprints.txt \
-	fingerprints.html SHA256SUMS >want
+	fingerprints.html fingerprints.csv README.txt SHA256SUMS >want
 diff want entries >/dev/null || { diff want entries; fail "Globex.zip entries"; }
 
 mkdir g && (cd g && unzip -q ../out1/Globex.zip) || fail "unzip"

@@ -3,7 +3,7 @@
 
 expect_rc 0 "$PKIROLL" help
 has "$T_DIR/out" "exit codes:"
-for c in enroll renew bundle status check import export fingerprint version help; do
+for c in enroll renew revoke retire bundle status check import export fingerprint version help; do
 	expect_rc 0 "$PKIROLL" "$c" --help
 	has "$T_DIR/out" "usage: pkiroll $c"
 	expect_rc 0 "$PKIROLL" help "$c"
@@ -15,7 +15,11 @@ expect_rc 2 "$PKIROLL" frobnicate
 has "$T_DIR/err" 'unknown command "frobnicate"'
 expect_rc 2 "$PKIROLL" --bogus status
 expect_rc 2 "$PKIROLL" export
-has "$T_DIR/err" "not implemented yet"
+has "$T_DIR/err" "exactly one COMMUNITY expected"
+expect_rc 2 "$PKIROLL" revoke
+has "$T_DIR/err" "which COMMUNITY?"
+expect_rc 2 "$PKIROLL" revoke x --reason bogus
+has "$T_DIR/err" "--reason is keyCompromise"
 # renew without a CA is a configuration error that says what to give
 expect_rc 2 "$PKIROLL" --db "$T_DIR/none.db" renew
 has "$T_DIR/err" "no CA: give --ca-url URL"

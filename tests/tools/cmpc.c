@@ -8,6 +8,7 @@
  *      [--implicit] [--reject] [--framing auto|v10|v0] [--owf sha1|sha256]
  *      [--mac hmac-sha1|hmac-sha256] [--iter N] [--poll-deadline S]
  *      [--out DIR] [--no-confirm]
+ *      [--rr REASON --rr-cert C.pem [--rr-by-subject]]  (rr instead of a request)
  * Prints "result: ok" or "result: FAULT: reason", and what it received.
  */
 #include <getopt.h>
@@ -122,6 +123,9 @@ int main(int argc, char **argv)
 		{"out", 1, 0, 'D'},
 		{"no-confirm", 0, 0, 'N'},
 		{"tls-ca", 1, 0, 'L'},
+		{"rr", 1, 0, 'X'},
+		{"rr-cert", 1, 0, 'Y'},
+		{"rr-by-subject", 0, 0, 'Z'},
 		{0, 0, 0, 0},
 	};
 	struct transport_cfg tc = {0};
@@ -130,7 +134,8 @@ int main(int argc, char **argv)
 	const char *out = NULL, *trusted = NULL;
 	X509_NAME *subject = NULL;
 	char err[512];
-	int c, reject = 0, key_type = KEY_RSA2048, f, no_confirm = 0;
+	int c, reject = 0, key_type = KEY_RSA2048, f, no_confirm = 0, rr_reason = -1;
+	X509 *rr_cert = NULL;
 	struct cmp_tx *tx;
 	const struct cmp_result *r;
 	pkiroll_ctx *ctx = pkiroll_ctx_new(log_cb, NULL);
@@ -184,6 +189,15 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			rq.type = CMP_REQ_CR;
+			break;
+		case 'X':
+			rr_reason = atoi(optarg);
+			break;
+		case 'Y':
+			rr_cert = load_cert(optarg);
+			break;
+		case 'Z':
+			rq.rr_by_subject = 1;
 			break;
 		case 'K':
 			rq.type = CMP_REQ_KUR;
@@ -251,9 +265,17 @@ int main(int argc, char **argv)
 		}
 	}
 	tx = cmp_tx_new(&cc, &rq, NULL, NULL);
-	f = cmp_tx_request(tx);
-	if (f == CMP_OK && !no_confirm)
-		f = cmp_tx_confirm(tx, !reject);
+	if (rr_reason >= 0) {
+		if (rr_cert == NULL) {
+			fprintf(stderr, "cmpc: --rr needs --rr-cert\n");
+			return 2;
+		}
+		f = cmp_tx_revoke(tx, &rr_cert, 1, rr_reason);
+	} else {
+		f = cmp_tx_request(tx);
+		if (f == CMP_OK && !no_confirm)
+			f = cmp_tx_confirm(tx, !reject);
+	}
 	r = cmp_tx_result(tx);
 	printf("step: %s\n", cmp_step_name(r->step));
 	printf("polls: %d\n", r->polls);
@@ -293,6 +315,7 @@ int main(int argc, char **argv)
 	EVP_PKEY_free(rq.new_key);
 	EVP_PKEY_free(rq.old_key);
 	X509_free(rq.old_cert);
+	X509_free(rr_cert);
 	pkiroll_ctx_free(ctx);
 	return f == CMP_OK ? 0 : 1;
 }
