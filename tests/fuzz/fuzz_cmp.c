@@ -1,6 +1,7 @@
 /*
- * Fuzz target: a CMP reply as the client reads it: decode, MAC check,
- * status texts, and the EncryptedValue of a central key.
+ * Fuzz target: a CMP reply as the client reads it: decode, MAC check, the
+ * signer of a signed reply, status texts (ip/cp/kup, rp), and the
+ * EncryptedValue of a central key.
  */
 #include <stdint.h>
 
@@ -20,6 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((m = cmp_msg_decode(data, size, err, sizeof(err))) == NULL)
 		return 0;
 	cmp_verify_pbm(data, size, m, (const unsigned char *)"sekrit", 6, err, sizeof(err));
+	cmp_verify_sig(data, size, m, NULL, m->extraCerts, NULL, err, sizeof(err));
 	switch (m->body->type) {
 	case CMP_BODY_IP:
 	case CMP_BODY_CP:
@@ -36,6 +38,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					cmp_encval_decrypt(ckp->privateKey->value.encryptedValue,
 							   kek, err, sizeof(err)));
 		}
+		break;
+	case CMP_BODY_RP:
+		for (int i = 0; i < sk_PKR_PKISI_num(m->body->value.rp->status); i++)
+			cmp_pkisi_text(sk_PKR_PKISI_value(m->body->value.rp->status, i), err,
+				       sizeof(err));
 		break;
 	case CMP_BODY_ERROR:
 		cmp_error_text(m->body->value.error, err, sizeof(err));
