@@ -126,6 +126,8 @@ struct pkiroll_config {
 	int jobs;			    /* 0: number of cores */
 	struct pkiroll_window renew_within; /* default 30 days */
 	int keep_decryption_keys;	    /* earlier decryption keys a keystore keeps, 2 */
+	char cem_dir[512];		    /* where pkiroll cem writes */
+	char cem_response_url[1024];	    /* CEM ResponseURL default */
 	size_t nprofiles;
 	struct pkiroll_ca_profile profiles[PKIROLL_MAX_PROFILES];
 };
@@ -314,6 +316,7 @@ struct pkiroll_bundle_opts {
 	const char *out_dir; /* made (0755) if missing */
 	const char *partner; /* only this partner; NULL: every partner */
 	int stale;	     /* only partners whose last bundle holds a replaced certificate */
+	int cem;	     /* the partner's latest CEM requests under cem/ */
 };
 
 struct pkiroll_bundle_stats {
@@ -339,6 +342,39 @@ struct pkiroll_bundle_stats {
  */
 int pkiroll_bundle_write(pkiroll_store *store, const struct pkiroll_bundle_opts *opts,
 			 struct pkiroll_bundle_stats *stats);
+
+/* ---- certificate exchange messages (CEM) ---- */
+
+struct pkiroll_cem_opts {
+	const char *out_dir;	     /* DIR/PARTNER/COMMUNITY-REQUESTID.mime and .xml */
+	const char *const *partners; /* only these (NULL, 0: all) */
+	int npartners;
+	const char *const *communities; /* only these */
+	int ncommunities;
+	long long respond_within; /* seconds: RespondByDate */
+	const char *response_url; /* for communities without their own */
+	int sign;		  /* S/MIME with the previous signing key */
+	const char *keystore_dir; /* sign: where that key is */
+	const char *pass;	  /* sign: its passphrase */
+};
+
+struct pkiroll_cem_stats {
+	unsigned long written;	      /* requests written */
+	unsigned long signed_;	      /* of them signed */
+	unsigned long unsigned_first; /* --sign, but no previous key (first enrollment) */
+	unsigned long failed;
+};
+
+/* Writes a CEM request for every partner and community whose current
+ * certificates that partner has not been asked about yet, and records it.
+ * PKIROLL_OK, PKIROLL_ERR_IO (some failed, logged), PKIROLL_ERR_STORE. */
+int pkiroll_cem_write(pkiroll_store *store, const struct pkiroll_cem_opts *opts,
+		      struct pkiroll_cem_stats *stats);
+
+/* Reads one CEM response file (XML or MIME) and records its answers, all or
+ * none. 0 recorded, 1 refused (logged: file and element), or a
+ * PKIROLL_ERR_*. */
+int pkiroll_cem_response(pkiroll_store *store, const char *file);
 
 /* ---- export ---- */
 

@@ -57,6 +57,11 @@ int cmd_bundle(struct cli *cli);
 int cmd_renew(struct cli *cli);
 int cmd_revoke(struct cli *cli);
 int cmd_export(struct cli *cli);
+int cmd_cem(struct cli *cli);
+int cmd_cem_response(struct cli *cli);
+
+/* Writes the due CEM requests (pkiroll cem); an exit code. */
+int cli_cem_write(struct cli *cli, struct pkiroll_cem_opts *o);
 int cmd_retire(struct cli *cli);
 
 /* Rebuilds the stale partner bundles into dir (pkiroll bundle --stale);
@@ -72,6 +77,8 @@ extern const char help_bundle[];
 extern const char help_renew[];
 extern const char help_revoke[];
 extern const char help_export[];
+extern const char help_cem[];
+extern const char help_cem_response[];
 extern const char help_retire[];
 
 #endif

@@ -21,6 +21,8 @@ static const char usage_text[] =
 	"  renew        renew certificates before they expire (kur), from cron\n"
 	"  revoke       revoke a community's certificates (rr)\n"
 	"  retire       take a community out of service (and out of the bundles)\n"
+	"  cem          certificate exchange requests for the partners (EDIINT CEM)\n"
+	"  cem-response record the partners' CEM responses\n"
 	"  bundle       write one zip per trading partner\n"
 	"  status       state counts, communities that need attention, expiring certificates\n"
 	"  check        validate a manifest without contacting any CA\n"
@@ -67,12 +69,20 @@ static int cmd_version(struct cli *cli)
 static int cmd_help(struct cli *cli);
 
 static const struct command commands[] = {
-	{"enroll", cmd_enroll, help_enroll},	{"renew", cmd_renew, help_renew},
-	{"bundle", cmd_bundle, help_bundle},	{"status", cmd_status, help_status},
-	{"check", cmd_check, help_check},	{"import", cmd_import, help_import},
-	{"export", cmd_export, help_export},	{"fingerprint", cmd_fingerprint, help_fingerprint},
-	{"version", cmd_version, help_version}, {"help", cmd_help, help_help},
-	{"revoke", cmd_revoke, help_revoke},	{"retire", cmd_retire, help_retire},
+	{"enroll", cmd_enroll, help_enroll},
+	{"renew", cmd_renew, help_renew},
+	{"bundle", cmd_bundle, help_bundle},
+	{"status", cmd_status, help_status},
+	{"check", cmd_check, help_check},
+	{"import", cmd_import, help_import},
+	{"export", cmd_export, help_export},
+	{"fingerprint", cmd_fingerprint, help_fingerprint},
+	{"version", cmd_version, help_version},
+	{"help", cmd_help, help_help},
+	{"revoke", cmd_revoke, help_revoke},
+	{"retire", cmd_retire, help_retire},
+	{"cem", cmd_cem, help_cem},
+	{"cem-response", cmd_cem_response, help_cem_response},
 };
 
 static const struct command *find_command(const char *name)

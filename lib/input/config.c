@@ -228,6 +228,10 @@ static int on_key(void *arg, const char *section, const char *k, const char *v)
 			ok = number(v, 1, 1024, &c->jobs) == 0;
 		else if (strcmp(k, "renew_within") == 0)
 			ok = pkiroll_window_parse(v, &c->renew_within) == 0;
+		else if (strcmp(k, "cem_dir") == 0)
+			ok = copy(c->cem_dir, sizeof(c->cem_dir), v) == 0;
+		else if (strcmp(k, "cem_response_url") == 0)
+			ok = copy(c->cem_response_url, sizeof(c->cem_response_url), v) == 0;
 		else if (strcmp(k, "keep_decryption_keys") == 0)
 			ok = number(v, 0, 6, &c->keep_decryption_keys) == 0;
 		else {

@@ -19,7 +19,7 @@
 const char *const col_names[COL__MAX] = {
 	"community", "reference_number", "authorization_code",	"partners", "subject",
 	"ca",	     "key_type",	 "encryption_key_type", "dual",	    "email",
-	"notes",
+	"notes",     "as2_id",		 "cem_response_url",
 };
 
 /* "FILE:LINE: column: [warning: ]text" at level. */

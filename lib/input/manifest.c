@@ -137,6 +137,19 @@ static int check_unique(struct manifest *m, int kind, enum col c, const char *v)
 	return r;
 }
 
+/* An AS2 name (RFC 4130 6.2): 1 to 128 printable ASCII characters. */
+static int as2_ok(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n < 1 || n > 128)
+		return 0;
+	for (const unsigned char *c = (const unsigned char *)v; *c != '\0'; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			return 0;
+	return 1;
+}
+
 /* Splits partners into m->partners (deduplicated, trimmed). */
 static void split_partners(struct manifest *m, const char *v)
 {
@@ -153,9 +166,27 @@ static void split_partners(struct manifest *m, const char *v)
 		return;
 	}
 	for (p = m->partner_buf; (tok = strtok_r(p, ";", &save)) != NULL; p = NULL) {
-		char *e;
+		char *e, *as2 = strchr(tok, '=');
 		size_t k;
 
+		/* "Name=AS2ID": the partner's AS2 id after the '=' */
+		if (as2 != NULL) {
+			char *ae;
+
+			*as2++ = '\0';
+			while (*as2 == ' ')
+				as2++;
+			ae = as2 + strlen(as2);
+			while (ae > as2 && ae[-1] == ' ')
+				*--ae = '\0';
+			if (*as2 == '\0' || !as2_ok(as2)) {
+				row_error(m, col_names[COL_PARTNERS],
+					  "partner AS2 id \"%.40s\": 1 to 128 printable ASCII "
+					  "characters",
+					  as2);
+				continue;
+			}
+		}
 		while (*tok == ' ')
 			tok++;
 		e = tok + strlen(tok);
@@ -179,6 +210,7 @@ static void split_partners(struct manifest *m, const char *v)
 				  MAX_PARTNERS);
 			break;
 		}
+		m->partner_as2[n] = as2;
 		m->partners[n++] = tok;
 	}
 	m->row.npartners = n;
@@ -209,6 +241,7 @@ static void validate_row(struct manifest *m)
 	m->subject = NULL;
 	row->line = m->row_start;
 	row->partners = m->partners;
+	row->partner_as2 = m->partner_as2;
 	if (m->row_broken) {
 		row->bad = 1;
 		return;
@@ -318,6 +351,18 @@ static void validate_row(struct manifest *m)
 				  row->email);
 	}
 	row->notes = value(m, COL_NOTES);
+	row->as2_id = value(m, COL_AS2_ID);
+	if (row->as2_id != NULL && !as2_ok(row->as2_id))
+		row_error(m, col_names[COL_AS2_ID], "1 to 128 printable ASCII characters");
+	row->cem_response_url = value(m, COL_CEM_URL);
+	if (row->cem_response_url != NULL &&
+	    ((strncmp(row->cem_response_url, "http://", 7) != 0 &&
+	      strncmp(row->cem_response_url, "https://", 8) != 0 &&
+	      strncmp(row->cem_response_url, "mailto:", 7) != 0) ||
+	     strlen(row->cem_response_url) > 1024 || has_control(row->cem_response_url) ||
+	     strchr(row->cem_response_url, ' ') != NULL))
+		row_error(m, col_names[COL_CEM_URL], "\"%.60s\" is not an http(s) or mailto URL",
+			  row->cem_response_url);
 	row->bad = m->row_bad;
 }
 
@@ -334,6 +379,7 @@ static void raw_row(struct manifest *m)
 	memset(row, 0, sizeof(*row));
 	row->line = m->row_start;
 	row->partners = m->partners;
+	row->partner_as2 = m->partner_as2;
 	row->bad = m->row_broken || m->row_bad || m->nfields != m->ncols;
 	if (row->bad)
 		return;

@@ -21,11 +21,14 @@ struct manifest_row {
 	const char *ca;	      /* NULL: default profile */
 	const char *email;
 	const char *notes;
+	const char *as2_id;	      /* the community's AS2 name; NULL: its name */
+	const char *cem_response_url; /* where partners answer CEM; NULL: the config's */
 	int key_type;
 	int enc_key_type;
 	int dual;
 	size_t npartners;
 	const char *const *partners;
+	const char *const *partner_as2; /* per partner: its AS2 id ("Name=AS2ID"), or NULL */
 };
 
 struct manifest;

@@ -28,6 +28,8 @@ enum col {
 	COL_DUAL,
 	COL_EMAIL,
 	COL_NOTES,
+	COL_AS2_ID,
+	COL_CEM_URL,
 	COL__MAX
 };
 
@@ -78,6 +80,7 @@ struct manifest {
 	struct manifest_row row;
 	char *subject;
 	const char *partners[MAX_PARTNERS];
+	const char *partner_as2[MAX_PARTNERS]; /* "Name=AS2ID": the AS2 id, else NULL */
 	char *partner_buf;
 
 	struct seen *seen;

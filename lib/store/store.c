@@ -157,6 +157,30 @@ static const char *const migrations[] = {
 	"  answered_at INTEGER"
 	");"
 	"CREATE INDEX revocations_c ON revocations (community_id, state);",
+	/* 7 -> 8: AS2 names and certificate exchange messages (CEM) */
+	"ALTER TABLE communities ADD COLUMN as2_id TEXT;"
+	"ALTER TABLE communities ADD COLUMN cem_response_url TEXT;"
+	"ALTER TABLE partners ADD COLUMN as2_id TEXT;"
+	"CREATE TABLE cem_requests ("
+	"  id INTEGER PRIMARY KEY,"
+	"  request_id TEXT NOT NULL UNIQUE,"
+	"  partner_id INTEGER NOT NULL REFERENCES partners (id),"
+	"  community_id INTEGER NOT NULL REFERENCES communities (id),"
+	"  path TEXT,"
+	"  signed INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX cem_requests_pc ON cem_requests (partner_id, community_id);"
+	"CREATE TABLE cem_items ("
+	"  request INTEGER NOT NULL REFERENCES cem_requests (id),"
+	"  certificate_id INTEGER NOT NULL REFERENCES certificates (id),"
+	"  status TEXT NOT NULL DEFAULT 'sent'"
+	"    CHECK (status IN ('sent', 'Accepted', 'Rejected', 'Pending')),"
+	"  reason TEXT,"
+	"  answered_at INTEGER,"
+	"  PRIMARY KEY (request, certificate_id)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX cem_items_cert ON cem_items (certificate_id);",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

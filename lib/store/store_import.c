@@ -42,6 +42,8 @@ static void bind_row(sqlite3_stmt *st, const struct manifest_row *row)
 	sqlite3_bind_text(st, 8, row->email, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 9, row->notes, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 13, row->as2_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 14, row->cem_response_url, -1, SQLITE_STATIC);
 }
 
 /*
@@ -144,6 +146,8 @@ static int sync_partners(struct importer *im, sqlite3_int64 id, const struct man
 	for (size_t k = 0; k < row->npartners; k++) {
 		sqlite3_reset(im->partner_add);
 		sqlite3_bind_text(im->partner_add, 1, row->partners[k], -1, SQLITE_STATIC);
+		sqlite3_bind_text(im->partner_add, 2, row->partner_as2 ? row->partner_as2[k] : NULL,
+				  -1, SQLITE_STATIC);
 		if (sqlite3_step(im->partner_add) != SQLITE_DONE)
 			return -1;
 		sqlite3_reset(im->link_add);
@@ -277,6 +281,12 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 			    row->email);
 	if (!same(store_col_text(im->find, 8), row->notes))
 		note_change(changes, sizeof(changes), "notes", "...", "...");
+	if (!same(store_col_text(im->find, 14), row->as2_id))
+		note_change(changes, sizeof(changes), "as2_id", store_col_text(im->find, 14),
+			    row->as2_id);
+	if (!same(store_col_text(im->find, 15), row->cem_response_url))
+		note_change(changes, sizeof(changes), "cem_response_url",
+			    store_col_text(im->find, 15), row->cem_response_url);
 	to = xstrdup(to);
 	state = xstrdup(state);
 	sqlite3_reset(im->find);
@@ -339,26 +349,31 @@ static int importer_init(struct importer *im)
 {
 	struct pkiroll_store *s = im->s;
 
-	im->find =
-		store_prepare(s, "SELECT id, reference_number, subject, ca_profile, key_type,"
-				 " enc_key_type, dual, email, notes, updated_at, state, code_hash,"
-				 " keystore_dir, keystore FROM communities WHERE name = ?");
+	im->find = store_prepare(
+		s, "SELECT id, reference_number, subject, ca_profile, key_type,"
+		   " enc_key_type, dual, email, notes, updated_at, state, code_hash,"
+		   " keystore_dir, keystore, as2_id, cem_response_url FROM communities"
+		   " WHERE name = ?");
 	im->insert = store_prepare(
 		s, "INSERT INTO communities (name, reference_number, subject, ca_profile,"
 		   " key_type, enc_key_type, dual, email, notes, created_at, updated_at,"
-		   " keystore_dir) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)");
+		   " keystore_dir, as2_id, cem_response_url)"
+		   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?13, ?14)");
 	im->update =
 		store_prepare(s, "UPDATE communities SET reference_number = ?2, subject = ?3,"
 				 " ca_profile = ?4, key_type = ?5, enc_key_type = ?6, dual = ?7,"
 				 " email = ?8, notes = ?9, updated_at = ?10, state = ?11,"
+				 " as2_id = ?13, cem_response_url = ?14,"
 				 " reason = CASE WHEN state = ?11 THEN reason ELSE 'new codes from "
 				 "the manifest' END,"
 				 " code_hash = CASE WHEN state = ?11 THEN code_hash ELSE NULL END"
 				 " WHERE id = ?12 AND name = ?1");
 	im->find_ref = store_prepare(
 		s, "SELECT name FROM communities WHERE reference_number = ? AND id != ?");
-	im->partner_add =
-		store_prepare(s, "INSERT INTO partners (name) VALUES (?) ON CONFLICT DO NOTHING");
+	im->partner_add = store_prepare(
+		s,
+		"INSERT INTO partners (name, as2_id) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE"
+		" SET as2_id = coalesce(excluded.as2_id, as2_id)");
 	im->link_add = store_prepare(
 		s, "INSERT INTO partner_communities (partner_id, community_id)"
 		   " SELECT id, ?2 FROM partners WHERE name = ?1 ON CONFLICT DO NOTHING");

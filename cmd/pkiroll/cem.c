@@ -1,0 +1,255 @@
+/*
+ * pkiroll cem: certificate exchange requests for the partners;
+ * pkiroll cem-response FILE...: their answers into the store.
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "cli.h"
+
+const char help_cem[] =
+	"usage: pkiroll cem [--partner NAME]... [--community NAME]... [--respond-by 14d]\n"
+	"                   [--sign] [--out DIR] [--response-url URL]\n"
+	"                   --sign: [--keystore-dir DIR] [--keystore-pass-file F |\n"
+	"                           --keystore-pass-fd N]\n"
+	"\n"
+	"Writes an EDIINT Certificate Exchange Messaging request\n"
+	"(draft-meadors-certificate-exchange-14) for every partner and every\n"
+	"community whose current certificates that partner has not been asked\n"
+	"about yet: DIR/PARTNER/COMMUNITY-REQUESTID.mime, the multipart/related\n"
+	"entity (CRLF line ends) ready for the gateway to send over AS2, and the\n"
+	"bare .xml beside it. Each certificate is a TrustRequest (signing:\n"
+	"digitalSignature, encryption: keyEncipherment) with its own\n"
+	"application/pkcs7-mime certs-only part. The requestId is recorded with\n"
+	"the certificates it covers, so a rerun writes nothing new unless a\n"
+	"certificate changed.\n"
+	"\n"
+	"  --sign           S/MIME-sign the entity (multipart/signed, SHA-256) with\n"
+	"                   the community's previous signing key (keystore-SERIAL.p12\n"
+	"                   from its last renewal): a partner who trusts the old\n"
+	"                   certificate can trust the new one. A first enrollment has\n"
+	"                   no previous key: that request goes unsigned, and the output\n"
+	"                   says so\n"
+	"  --respond-by W   RespondByDate this far ahead (default 14d)\n"
+	"  --response-url U ResponseURL for communities without cem_response_url\n"
+	"                   (default: the configuration's cem_response_url)\n"
+	"  --out DIR        default: cem_dir from the configuration, else ./cem\n"
+	"\n"
+	"exit: 0 written (or nothing to write), 1 some could not be, 2 usage or\n"
+	"      configuration, 3 store\n";
+
+const char help_cem_response[] =
+	"usage: pkiroll cem-response FILE...\n"
+	"\n"
+	"Reads partners' CEM responses (EDIINTCertificateExchangeResponse), as\n"
+	"raw XML or as the MIME entity a gateway saved, and records each\n"
+	"certificate's status per partner (Accepted, Rejected with its reason, or\n"
+	"Pending) with the time. A response with an unknown requestId, a\n"
+	"certificate the request did not cover, a DTD or malformed XML is reported\n"
+	"by file and element and changes nothing. pkiroll status shows, per\n"
+	"community, which partners have accepted its current certificates.\n"
+	"\n"
+	"exit: 0 all recorded, 1 some refused, 3 store\n";
+
+static char *read_pass(int fd)
+{
+	char *buf = calloc(1, 1024);
+	size_t n = 0;
+	ssize_t r;
+
+	if (buf == NULL)
+		return NULL;
+	while (n < 1023 && (r = read(fd, buf + n, 1023 - n)) > 0)
+		n += (size_t)r;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (buf[0] == '\0') {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* Adds optarg to a list; 0 or -1. */
+static int push(const char ***list, int *n, const char *v)
+{
+	const char **l = realloc(*list, (size_t)(*n + 1) * sizeof(**list));
+
+	if (l == NULL)
+		return -1;
+	l[(*n)++] = v;
+	*list = l;
+	return 0;
+}
+
+int cli_cem_write(struct cli *cli, struct pkiroll_cem_opts *o)
+{
+	struct pkiroll_cem_stats st;
+	pkiroll_store *store = NULL;
+	int err;
+
+	if ((cli->db = cli_store_path(cli)) == NULL)
+		return EXIT_USAGE;
+	if (pkiroll_store_open(cli->ctx, cli->db, 0, &store) != PKIROLL_OK)
+		return EXIT_FATAL;
+	err = pkiroll_cem_write(store, o, &st);
+	pkiroll_store_close(store);
+	if (err == PKIROLL_ERR_STORE)
+		return EXIT_FATAL;
+	if (err == PKIROLL_ERR_USAGE) {
+		cli_error("cem: --sign needs the keystore passphrase");
+		return EXIT_USAGE;
+	}
+	if (!cli->quiet)
+		printf("cem: %lu request%s written in %s (%lu signed, %lu unsigned: first "
+		       "enrollment, no previous key), %lu failed\n",
+		       st.written, st.written == 1 ? "" : "s", o->out_dir, st.signed_,
+		       st.unsigned_first, st.failed);
+	return st.failed ? EXIT_SOME : EXIT_DONE;
+}
+
+int cmd_cem(struct cli *cli)
+{
+	static const struct option opts[] = {
+		{"partner", required_argument, NULL, 'p'},
+		{"community", required_argument, NULL, 'c'},
+		{"respond-by", required_argument, NULL, 'r'},
+		{"sign", no_argument, NULL, 's'},
+		{"out", required_argument, NULL, 'o'},
+		{"response-url", required_argument, NULL, 'u'},
+		{"keystore-dir", required_argument, NULL, 'k'},
+		{"keystore-pass-file", required_argument, NULL, 'f'},
+		{"keystore-pass-fd", required_argument, NULL, 'd'},
+		{NULL, 0, NULL, 0},
+	};
+	struct pkiroll_cem_opts o = {.respond_within = 14LL * 86400};
+	struct pkiroll_config cfg;
+	struct pkiroll_window w;
+	const char *pass_file = NULL;
+	char *pass = NULL, *end;
+	int c, pass_fd = -1, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(cli->argc, cli->argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+		case 'c':
+			if (c == 'p'
+				    ? push((const char ***)&o.partners, &o.npartners, optarg)
+				    : push((const char ***)&o.communities, &o.ncommunities, optarg))
+				return EXIT_FATAL;
+			break;
+		case 'r':
+			if (pkiroll_window_parse(optarg, &w) < 0 || w.pct > 0) {
+				cli_error("cem: --respond-by takes 14d, 2w, 48h");
+				return EXIT_USAGE;
+			}
+			o.respond_within = w.secs;
+			break;
+		case 's':
+			o.sign = 1;
+			break;
+		case 'o':
+			o.out_dir = optarg;
+			break;
+		case 'u':
+			o.response_url = optarg;
+			break;
+		case 'k':
+			o.keystore_dir = optarg;
+			break;
+		case 'f':
+			pass_file = optarg;
+			break;
+		case 'd':
+			pass_fd = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || pass_fd < 0) {
+				cli_error("cem: --keystore-pass-fd takes a file descriptor number");
+				return EXIT_USAGE;
+			}
+			break;
+		default:
+			cli_error("cem: unknown option or missing value \"%s\" (see pkiroll cem "
+				  "--help)",
+				  cli->argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != cli->argc) {
+		cli_error("cem: unexpected argument \"%s\"", cli->argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK)
+		return EXIT_USAGE;
+	if (o.out_dir == NULL)
+		o.out_dir = cfg.cem_dir[0] ? cfg.cem_dir : "cem";
+	if (o.response_url == NULL && cfg.cem_response_url[0])
+		o.response_url = cfg.cem_response_url;
+	if (o.keystore_dir == NULL)
+		o.keystore_dir = cfg.keystore_dir[0] ? cfg.keystore_dir : "keystores";
+	if (o.sign) {
+		if (pass_file != NULL) {
+			int fd = open(pass_file, O_RDONLY | O_CLOEXEC);
+
+			pass = fd >= 0 ? read_pass(fd) : NULL;
+			if (fd >= 0)
+				close(fd);
+		} else if (pass_fd >= 0) {
+			pass = read_pass(pass_fd);
+		} else if (getenv("PKIROLL_KEYSTORE_PASS") != NULL) {
+			pass = strdup(getenv("PKIROLL_KEYSTORE_PASS"));
+		}
+		if (pass == NULL) {
+			cli_error(
+				"cem: --sign needs the keystore passphrase (--keystore-pass-file, "
+				"--keystore-pass-fd or PKIROLL_KEYSTORE_PASS)");
+			return EXIT_USAGE;
+		}
+		o.pass = pass;
+	}
+	rc = cli_cem_write(cli, &o);
+	if (pass != NULL) {
+		OPENSSL_cleanse(pass, strlen(pass));
+		free(pass);
+	}
+	free((void *)o.partners);
+	free((void *)o.communities);
+	return rc;
+}
+
+int cmd_cem_response(struct cli *cli)
+{
+	pkiroll_store *store = NULL;
+	int rc = EXIT_DONE, ok = 0, refused = 0;
+
+	if (cli->argc < 2 || cli->argv[1][0] == '-') {
+		cli_error("cem-response: which FILE? (see pkiroll cem-response --help)");
+		return EXIT_USAGE;
+	}
+	if ((cli->db = cli_store_path(cli)) == NULL)
+		return EXIT_USAGE;
+	if (pkiroll_store_open(cli->ctx, cli->db, 0, &store) != PKIROLL_OK)
+		return EXIT_FATAL;
+	for (int i = 1; i < cli->argc; i++) {
+		int r = pkiroll_cem_response(store, cli->argv[i]);
+
+		if (r == 0)
+			ok++;
+		else if (r == 1)
+			refused++;
+		else {
+			rc = EXIT_FATAL;
+			break;
+		}
+	}
+	pkiroll_store_close(store);
+	if (!cli->quiet && rc != EXIT_FATAL)
+		printf("cem-response: %d recorded, %d refused\n", ok, refused);
+	return rc != EXIT_DONE ? rc : refused ? EXIT_SOME : EXIT_DONE;
+}

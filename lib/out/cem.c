@@ -1,0 +1,366 @@
+/*
+ * Certificate exchange messages (draft-meadors-certificate-exchange-14):
+ * one request per partner and community whose current certificates the
+ * partner has not been asked about, as the multipart/related entity a
+ * gateway sends over AS2 (optionally S/MIME-signed with the community's
+ * previous signing key) and its bare XML; and the partners' responses
+ * read back into the store.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <openssl/bn.h>
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "base/base.h"
+#include "base/fileio.h"
+#include "input/cem_xml.h"
+#include "out/keystore.h"
+#include "store/store_cem.h"
+
+struct cem_run {
+	pkiroll_store *s;
+	const struct pkiroll_cem_opts *o;
+	struct pkiroll_cem_stats *st;
+	time_t now;
+};
+
+/* A growing buffer of the entity. */
+struct buf {
+	char *p;
+	size_t n;
+	FILE *f;
+};
+
+static void serial_dec(const char *hex, char *out, size_t len)
+{
+	BIGNUM *bn = NULL;
+	char *d = NULL;
+
+	if (BN_hex2bn(&bn, hex) > 0)
+		d = BN_bn2dec(bn);
+	snprintf(out, len, "%s", d ? d : "0");
+	OPENSSL_free(d);
+	BN_free(bn);
+}
+
+/* base64 in lines of 76, CRLF */
+static void put_base64(FILE *f, const unsigned char *der, size_t len)
+{
+	for (size_t i = 0; i < len; i += 57) {
+		unsigned char out[80];
+		size_t n = len - i < 57 ? len - i : 57;
+		int w = EVP_EncodeBlock(out, der + i, (int)n);
+
+		fprintf(f, "%.*s\r\n", w, out);
+	}
+}
+
+/* A certs-only PKCS#7 of one certificate (RFC 8551 3.2.2). */
+static int certs_only(const struct cem_cert *c, unsigned char **out, int *len)
+{
+	const unsigned char *p = c->der;
+	X509 *x = d2i_X509(NULL, &p, (long)c->len);
+	PKCS7 *p7 = PKCS7_new();
+	int rc = -1;
+
+	*out = NULL;
+	if (x != NULL && p7 != NULL && PKCS7_set_type(p7, NID_pkcs7_signed) &&
+	    PKCS7_content_new(p7, NID_pkcs7_data) && PKCS7_add_certificate(p7, x) &&
+	    (*len = i2d_PKCS7(p7, out)) > 0)
+		rc = 0;
+	X509_free(x);
+	PKCS7_free(p7);
+	return rc;
+}
+
+/* The multipart/related entity: the XML (CRLF lines), then each certificate. */
+static int entity(const struct cem_due *d, const char *rid, const unsigned char *xml, size_t xlen,
+		  char **out, size_t *outlen)
+{
+	FILE *f = open_memstream(out, outlen);
+
+	if (f == NULL)
+		return -1;
+	fprintf(f,
+		"Content-Type: multipart/related; type=\"application/ediint-cert-exchange+xml\";"
+		" boundary=\"%s\"\r\n\r\n",
+		rid);
+	fprintf(f,
+		"--%s\r\nContent-Type: application/ediint-cert-exchange+xml\r\n"
+		"Content-ID: <request-%s@pkiroll>\r\n\r\n",
+		rid, rid);
+	for (size_t i = 0; i < xlen; i++) {
+		if (xml[i] == '\n' && (i == 0 || xml[i - 1] != '\r'))
+			fputc('\r', f);
+		fputc(xml[i], f);
+	}
+	for (int i = 0; i < d->ncert; i++) {
+		unsigned char *p7 = NULL;
+		int n = 0;
+
+		if (certs_only(&d->cert[i], &p7, &n) < 0) {
+			fclose(f);
+			free(*out);
+			return -1;
+		}
+		fprintf(f,
+			"\r\n--%s\r\nContent-Type: application/pkcs7-mime; "
+			"smime-type=certs-only\r\n"
+			"Content-Transfer-Encoding: base64\r\nContent-ID: <%s-%s@pkiroll>\r\n\r\n",
+			rid, d->cert[i].usage, rid);
+		put_base64(f, p7, (size_t)n);
+		OPENSSL_free(p7);
+	}
+	fprintf(f, "--%s--\r\n", rid);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/*
+ * S/MIME-signs the entity (multipart/signed, SHA-256) with the community's
+ * previous signing key, from the keystore the renewal kept. 1 signed, 0
+ * no previous key (unsigned), -1 error.
+ */
+static int sign_entity(struct cem_run *r, const struct cem_due *d, char **ent, size_t *len)
+{
+	struct keystore_content k;
+	char dir[2048], file[160], err[600];
+	BIO *in = NULL, *out = NULL;
+	CMS_ContentInfo *cms = NULL;
+	char *data;
+	long n;
+	int rc = -1, flags = CMS_DETACHED | CMS_BINARY | CMS_STREAM;
+
+	if (d->replaced_serial[0] == '\0')
+		return 0;
+	snprintf(dir, sizeof(dir), "%s/%s", r->o->keystore_dir, d->ksdir);
+	snprintf(file, sizeof(file), "keystore-%s.p12", d->replaced_serial);
+	if (keystore_load(dir, file, r->o->pass, &k, err, sizeof(err)) != 1 || k.sign_key == NULL ||
+	    k.sign_cert == NULL) {
+		ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s: the previous signing key: %s",
+			d->community, err[0] ? err : "not in its keystore");
+		keystore_content_free(&k);
+		return -1;
+	}
+	/* streaming: the signature is made as the entity is written (a detached
+	 * signature made first and written after fails 3.0's attribute check) */
+	if ((in = BIO_new_mem_buf(*ent, (int)*len)) == NULL ||
+	    (out = BIO_new(BIO_s_mem())) == NULL ||
+	    (cms = CMS_sign(k.sign_cert, k.sign_key, NULL, in, flags)) == NULL ||
+	    !SMIME_write_CMS(out, cms, in, flags | CMS_CRLFEOL)) {
+		ctx_ossl_error(r->s->ctx, "S/MIME signing of the CEM request");
+		goto out;
+	}
+	if ((n = BIO_get_mem_data(out, &data)) > 0) {
+		char *p = malloc((size_t)n);
+
+		if (p != NULL) {
+			memcpy(p, data, (size_t)n);
+			free(*ent);
+			*ent = p;
+			*len = (size_t)n;
+			rc = 1;
+		}
+	}
+out:
+	ERR_clear_error();
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	BIO_free(out);
+	keystore_content_free(&k);
+	return rc;
+}
+
+static int write_one(void *arg, struct cem_due *d)
+{
+	struct cem_run *r = arg;
+	struct cem_cert_ref refs[2];
+	char rid[40], dec[2][128], cid[2][96], pdir[2200], pname[FILE_SAFE_NAME_MAX],
+		cname[FILE_SAFE_NAME_MAX], fn[300], path[2600];
+	unsigned char rnd[8], *xml = NULL;
+	char *ent = NULL;
+	size_t xlen = 0, elen = 0;
+	int sig = 0, rc = -1;
+	const char *url = d->response_url[0] ? d->response_url : r->o->response_url;
+
+	if (d->ncert == 0)
+		return 0;
+	if (url == NULL || url[0] == '\0') {
+		ctx_log(r->s->ctx, PKIROLL_LOG_ERROR,
+			"%s: no CEM response URL (cem_response_url in the manifest or the "
+			"configuration): no request to %s",
+			d->community, d->partner);
+		r->st->failed++;
+		return 0;
+	}
+	/* Phase: the request's id and XML. */
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -1;
+	snprintf(rid, sizeof(rid), "pkiroll-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+		 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	for (int i = 0; i < d->ncert; i++) {
+		serial_dec(d->cert[i].serial, dec[i], sizeof(dec[i]));
+		snprintf(cid[i], sizeof(cid[i]), "%s-%s@pkiroll", d->cert[i].usage, rid);
+		refs[i] = (struct cem_cert_ref){strcmp(d->cert[i].usage, "signing") == 0
+							? "digitalSignature"
+							: "keyEncipherment",
+						d->cert[i].issuer, dec[i], cid[i]};
+	}
+	if (cem_request_xml(rid, d->as2_id, r->now, r->now + r->o->respond_within, url, refs,
+			    d->ncert, &xml, &xlen) < 0 ||
+	    entity(d, rid, xml, xlen, &ent, &elen) < 0) {
+		ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s: cannot build the CEM request to %s",
+			d->community, d->partner);
+		goto out;
+	}
+	if (r->o->sign && (sig = sign_entity(r, d, &ent, &elen)) < 0)
+		goto out;
+	if (r->o->sign && sig == 0) {
+		ctx_log(r->s->ctx, PKIROLL_LOG_WARN,
+			"%s: first enrollment, no previous signing key: the request to %s goes "
+			"unsigned",
+			d->community, d->partner);
+		r->st->unsigned_first++;
+	}
+
+	/* Phase: the files, then the record. */
+	file_safe_name(d->partner, SAFE_NAME_PORTABLE, pname, sizeof(pname));
+	file_safe_name(d->community, SAFE_NAME_PORTABLE, cname, sizeof(cname));
+	snprintf(pdir, sizeof(pdir), "%s/%s", r->o->out_dir, pname);
+	if ((mkdir(r->o->out_dir, 0755) < 0 && errno != EEXIST) ||
+	    (mkdir(pdir, 0755) < 0 && errno != EEXIST)) {
+		ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s: %s", pdir, strerror(errno));
+		goto out;
+	}
+	snprintf(fn, sizeof(fn), "%s-%s.xml", cname, rid);
+	if (atomic_write(pdir, fn, xml, xlen, 0644, 1) < 0)
+		goto io;
+	snprintf(fn, sizeof(fn), "%s-%s.mime", cname, rid);
+	if (atomic_write(pdir, fn, ent, elen, 0644, 1) < 0)
+		goto io;
+	snprintf(path, sizeof(path), "%s/%s", pdir, fn);
+	if (store_cem_request_add(r->s, rid, d, path, sig == 1) < 0)
+		goto out;
+	r->st->written++;
+	if (sig == 1)
+		r->st->signed_++;
+	ctx_log(r->s->ctx, PKIROLL_LOG_INFO, "%s -> %s: %s (%d certificate%s%s)", d->community,
+		d->partner, path, d->ncert, d->ncert == 1 ? "" : "s", sig == 1 ? ", signed" : "");
+	rc = 0;
+	goto out;
+io:
+	ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s/%s: %s", pdir, fn, strerror(errno));
+out:
+	if (rc < 0)
+		r->st->failed++;
+	free(xml);
+	free(ent);
+	return 0;
+}
+
+int pkiroll_cem_write(pkiroll_store *s, const struct pkiroll_cem_opts *o,
+		      struct pkiroll_cem_stats *st)
+{
+	struct cem_run r = {.s = s, .o = o, .st = st, .now = time(NULL)};
+
+	memset(st, 0, sizeof(*st));
+	if (o->out_dir == NULL || (o->sign && (o->pass == NULL || o->keystore_dir == NULL)))
+		return PKIROLL_ERR_USAGE;
+	if (store_cem_due(s, o->partners, o->npartners, o->communities, o->ncommunities, write_one,
+			  &r) < 0)
+		return PKIROLL_ERR_STORE;
+	return st->failed ? PKIROLL_ERR_IO : PKIROLL_OK;
+}
+
+int pkiroll_cem_response(pkiroll_store *s, const char *file)
+{
+	struct cem_response resp;
+	struct cem_answer *a = NULL;
+	char err[700], why[800], (*hex)[80] = NULL;
+	unsigned char *data = NULL;
+	size_t len = 0, cap = 0;
+	FILE *f;
+	int rc = 1;
+
+	/* Phase: the file, bounded, then its XML. */
+	if ((f = file_fopen_regular(file, NULL, why, sizeof(why))) == NULL) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "%s", why);
+		return 1;
+	}
+	for (;;) {
+		size_t got;
+
+		if (len == cap) {
+			unsigned char *m;
+
+			if (cap > CEM_MAX_INPUT) {
+				fclose(f);
+				free(data);
+				ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+					"%s: larger than %d MiB: not a CEM response", file,
+					CEM_MAX_INPUT >> 20);
+				return 1;
+			}
+			if ((m = realloc(data, cap = cap ? cap * 2 : 65536)) == NULL) {
+				fclose(f);
+				free(data);
+				return PKIROLL_ERR_NOMEM;
+			}
+			data = m;
+		}
+		if ((got = fread(data + len, 1, cap - len, f)) == 0)
+			break;
+		len += got;
+	}
+	fclose(f);
+	if (cem_response_parse(data, len, &resp, err, sizeof(err)) < 0) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "%s: %s; nothing recorded", file, err);
+		free(data);
+		return 1;
+	}
+	free(data);
+
+	/* Phase: its answers, all or none. */
+	if ((a = calloc((size_t)resp.ntrust, sizeof(*a))) == NULL ||
+	    (hex = calloc((size_t)resp.ntrust, sizeof(*hex))) == NULL) {
+		rc = PKIROLL_ERR_NOMEM;
+		goto out;
+	}
+	for (int i = 0; i < resp.ntrust; i++) {
+		BIGNUM *bn = NULL;
+		char *h = NULL;
+
+		if (BN_dec2bn(&bn, resp.trust[i].serial_dec) > 0)
+			h = BN_bn2hex(bn);
+		snprintf(hex[i], sizeof(hex[i]), "%s", h ? h : "");
+		OPENSSL_free(h);
+		BN_free(bn);
+		a[i] = (struct cem_answer){resp.trust[i].status, resp.trust[i].reason, hex[i],
+					   resp.trust[i].issuer};
+	}
+	switch (store_cem_answer(s, resp.request_id, a, resp.ntrust, err, sizeof(err))) {
+	case 0:
+		ctx_log(s->ctx, PKIROLL_LOG_INFO, "%s: request %s: %d answer%s recorded", file,
+			resp.request_id, resp.ntrust, resp.ntrust == 1 ? "" : "s");
+		rc = 0;
+		break;
+	case 1:
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "%s: %s; nothing recorded", file, err);
+		rc = 1;
+		break;
+	default:
+		rc = PKIROLL_ERR_STORE;
+	}
+out:
+	free(a);
+	free(hex);
+	cem_response_free(&resp);
+	return rc;
+}

@@ -1,0 +1,282 @@
+/*
+ * Certificate exchange messages in the store.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store_cem.h"
+
+void store_cem_due_clear(struct cem_due *d)
+{
+	for (int i = 0; i < d->ncert; i++)
+		free(d->cert[i].der);
+	memset(d, 0, sizeof(*d));
+}
+
+static int named(const char *name, const char *const *list, int n)
+{
+	if (n == 0)
+		return 1;
+	for (int i = 0; i < n; i++)
+		if (strcmp(list[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The current certificates of d's community, and what its signing one replaced. */
+static int due_certs(struct pkiroll_store *s, struct cem_due *d)
+{
+	sqlite3_stmt *st = store_prepare(
+		s, "SELECT id, usage, serial, issuer, der FROM certificates WHERE community_id = ?"
+		   " AND superseded_by IS NULL AND revoked_at IS NULL AND not_after > ?"
+		   " ORDER BY usage DESC, id DESC");
+	long long sign_id = 0;
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, d->community_id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && d->ncert < 2) {
+		struct cem_cert *c = &d->cert[d->ncert];
+
+		if (d->ncert == 1 && strcmp(d->cert[0].usage, store_col_text(st, 1)) == 0)
+			continue;
+		c->id = sqlite3_column_int64(st, 0);
+		store_col_copy(st, 1, c->usage, sizeof(c->usage));
+		store_col_copy(st, 2, c->serial, sizeof(c->serial));
+		store_col_copy(st, 3, c->issuer, sizeof(c->issuer));
+		if ((c->der = store_col_blob_dup(st, 4, &c->len)) == NULL)
+			break;
+		if (strcmp(c->usage, "signing") == 0)
+			sign_id = c->id;
+		d->ncert++;
+	}
+	store_done(s, st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	if (sign_id == 0)
+		return 0;
+	if ((st = store_prepare(s, "SELECT serial FROM certificates WHERE superseded_by = ?"
+				   " AND usage = 'signing' ORDER BY id DESC LIMIT 1")) == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, sign_id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		store_col_copy(st, 0, d->replaced_serial, sizeof(d->replaced_serial));
+	store_done(s, st);
+	return 0;
+}
+
+int store_cem_due(struct pkiroll_store *s, const char *const *partners, int npartners,
+		  const char *const *communities, int ncommunities, store_cem_due_fn *fn, void *arg)
+{
+	sqlite3_stmt *st = store_prepare(
+		s, "SELECT p.id, p.name, coalesce(p.as2_id, ''), c.id, c.name,"
+		   " coalesce(c.as2_id, c.name), coalesce(c.cem_response_url, ''),"
+		   " coalesce(c.keystore_dir, '') FROM partner_communities pc"
+		   " JOIN partners p ON p.id = pc.partner_id"
+		   " JOIN communities c ON c.id = pc.community_id"
+		   " WHERE c.state != 'retired' AND EXISTS (SELECT 1 FROM certificates x"
+		   "  WHERE x.community_id = c.id AND x.superseded_by IS NULL"
+		   "  AND x.revoked_at IS NULL AND x.not_after > ?1 AND NOT EXISTS"
+		   "  (SELECT 1 FROM cem_items i JOIN cem_requests r ON r.id = i.request"
+		   "   WHERE i.certificate_id = x.id AND r.partner_id = p.id))"
+		   " ORDER BY p.name, c.name");
+	struct cem_due *list = NULL;
+	size_t n = 0, cap = 0;
+	int rc, err = 0;
+
+	if (st == NULL)
+		return -1;
+	/* Phase: the pairs, read whole: the callback writes to the store */
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct cem_due *d;
+
+		if (!named(store_col_text(st, 1), partners, npartners) ||
+		    !named(store_col_text(st, 4), communities, ncommunities))
+			continue;
+		if (n == cap) {
+			void *m = realloc(list, (cap = cap ? cap * 2 : 16) * sizeof(*list));
+
+			if (m == NULL) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			list = m;
+		}
+		d = &list[n++];
+		memset(d, 0, sizeof(*d));
+		d->partner_id = sqlite3_column_int64(st, 0);
+		store_col_copy(st, 1, d->partner, sizeof(d->partner));
+		store_col_copy(st, 2, d->partner_as2, sizeof(d->partner_as2));
+		d->community_id = sqlite3_column_int64(st, 3);
+		store_col_copy(st, 4, d->community, sizeof(d->community));
+		store_col_copy(st, 5, d->as2_id, sizeof(d->as2_id));
+		store_col_copy(st, 6, d->response_url, sizeof(d->response_url));
+		store_col_copy(st, 7, d->ksdir, sizeof(d->ksdir));
+	}
+	store_done(s, st);
+	if (rc != SQLITE_DONE) {
+		free(list);
+		store_sql_error(s, "cem");
+		return -1;
+	}
+	/* Phase: each pair with its certificates. */
+	for (size_t i = 0; i < n && err == 0; i++) {
+		if (due_certs(s, &list[i]) < 0)
+			err = -1;
+		else if (fn(arg, &list[i]) != 0)
+			err = -1;
+		store_cem_due_clear(&list[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		store_cem_due_clear(&list[i]);
+	free(list);
+	return err;
+}
+
+int store_cem_request_add(struct pkiroll_store *s, const char *request_id, const struct cem_due *d,
+			  const char *path, int is_signed)
+{
+	sqlite3_stmt *st;
+	sqlite3_int64 rid;
+	char why[600];
+	int ok = 0;
+
+	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	if ((st = store_prepare(s, "INSERT INTO cem_requests (request_id, partner_id, community_id,"
+				   " path, signed, created_at) VALUES (?, ?, ?, ?, ?, ?)")) == NULL)
+		goto out;
+	sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, d->partner_id);
+	sqlite3_bind_int64(st, 3, d->community_id);
+	sqlite3_bind_text(st, 4, path, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, is_signed);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+	ok = sqlite3_step(st) == SQLITE_DONE;
+	store_done(s, st);
+	rid = sqlite3_last_insert_rowid(s->db);
+	for (int i = 0; ok && i < d->ncert; i++) {
+		if ((st = store_prepare(s, "INSERT INTO cem_items (request, certificate_id)"
+					   " VALUES (?, ?)")) == NULL) {
+			ok = 0;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, rid);
+		sqlite3_bind_int64(st, 2, d->cert[i].id);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+		store_done(s, st);
+	}
+	snprintf(why, sizeof(why), "CEM request %s to partner %.200s written%s", request_id,
+		 d->partner, is_signed ? " (signed)" : "");
+	if (ok)
+		ok = store_event_add(s, 0, d->community_id, NULL, NULL, why) == 0;
+out:
+	return store_end(s, ok, "cem request");
+}
+
+int store_cem_answer(struct pkiroll_store *s, const char *request_id, const struct cem_answer *a,
+		     int n, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	sqlite3_int64 rid = 0, cid = 0;
+	char partner[256] = "", why[800];
+	int rc, ok = 0, refused = 0;
+
+	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	if ((st = store_prepare(
+		     s, "SELECT r.id, r.community_id, p.name FROM cem_requests r"
+			" JOIN partners p ON p.id = r.partner_id WHERE r.request_id = ?")) == NULL)
+		goto out;
+	sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rid = sqlite3_column_int64(st, 0);
+		cid = sqlite3_column_int64(st, 1);
+		store_col_copy(st, 2, partner, sizeof(partner));
+	}
+	store_done(s, st);
+	if (rid == 0) {
+		snprintf(err, errlen, "requestId \"%.100s\" is not a request pkiroll wrote",
+			 request_id);
+		refused = 1;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		if ((st = store_prepare(
+			     s, "UPDATE cem_items SET status = ?3, reason = ?4,"
+				" answered_at = ?5 WHERE request = ?1 AND certificate_id IN"
+				" (SELECT id FROM certificates WHERE serial = ?2)")) == NULL)
+			goto out;
+		sqlite3_bind_int64(st, 1, rid);
+		sqlite3_bind_text(st, 2, a[i].serial, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, a[i].status, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, a[i].reason && a[i].reason[0] ? a[i].reason : NULL, -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)time(NULL));
+		rc = sqlite3_step(st);
+		store_done(s, st);
+		if (rc != SQLITE_DONE)
+			goto out;
+		if (sqlite3_changes(s->db) != 1) {
+			snprintf(err, errlen,
+				 "TrustResponse[%d]: certificate serial %s (issuer %.200s) was not "
+				 "in request %.100s",
+				 i + 1, a[i].serial, a[i].issuer ? a[i].issuer : "?", request_id);
+			refused = 1;
+			goto out;
+		}
+		snprintf(why, sizeof(why), "CEM: partner %.200s %s certificate serial %s%s%.300s",
+			 partner,
+			 strcmp(a[i].status, "Accepted") == 0	? "accepted"
+			 : strcmp(a[i].status, "Rejected") == 0 ? "rejected"
+								: "has yet to decide on",
+			 a[i].serial, a[i].reason && a[i].reason[0] ? ": " : "",
+			 a[i].reason ? a[i].reason : "");
+		if (store_event_add(s, 0, cid, NULL, NULL, why) < 0)
+			goto out;
+	}
+	ok = 1;
+out:
+	if (refused) {
+		store_exec(s, "ROLLBACK");
+		return 1;
+	}
+	return store_end(s, ok, "cem response") < 0 ? -1 : 0;
+}
+
+int store_cem_partner_files(struct pkiroll_store *s, long long partner_id, char ***paths, size_t *n)
+{
+	sqlite3_stmt *st = store_prepare(
+		s,
+		"SELECT r.path FROM cem_requests r WHERE r.partner_id = ?1 AND r.path IS NOT NULL"
+		" AND r.id = (SELECT max(id) FROM cem_requests q WHERE q.partner_id = ?1"
+		" AND q.community_id = r.community_id) ORDER BY r.id");
+	char **v = NULL;
+	size_t cap = 0;
+	int rc;
+
+	*paths = NULL;
+	*n = 0;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, partner_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			void *m = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
+
+			if (m == NULL)
+				break;
+			v = m;
+		}
+		if ((v[*n] = store_col_dup(st, 0)) != NULL)
+			(*n)++;
+	}
+	store_done(s, st);
+	*paths = v;
+	return rc == SQLITE_DONE ? 0 : -1;
+}
