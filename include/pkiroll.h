@@ -376,6 +376,17 @@ int pkiroll_cem_write(pkiroll_store *store, const struct pkiroll_cem_opts *opts,
  * PKIROLL_ERR_*. */
 int pkiroll_cem_response(pkiroll_store *store, const char *file);
 
+/* One partner's answer on a community's current certificates: state is
+ * "accepted" (all of them), "rejected", "pending", "unanswered" (asked, no
+ * answer yet) or "not asked"; reason: a rejection's, or NULL. */
+typedef int pkiroll_cem_state_fn(void *arg, const char *partner, const char *state,
+				 const char *reason);
+
+/* Calls fn for each partner of the community, by name. 1 found, 0 no such
+ * community, or a PKIROLL_ERR_*. */
+int pkiroll_status_cem(pkiroll_store *store, const char *community, pkiroll_cem_state_fn *fn,
+		       void *arg);
+
 /* ---- export ---- */
 
 enum pkiroll_export_format {

@@ -11,7 +11,7 @@
 #include "cli.h"
 
 const char help_bundle[] =
-	"usage: pkiroll bundle [--out DIR] [--partner NAME] [--stale]\n"
+	"usage: pkiroll bundle [--out DIR] [--partner NAME] [--stale] [--cem]\n"
 	"\n"
 	"Writes DIR/PARTNER.zip for every trading partner in the store (the\n"
 	"manifest's partners column), with only public material:\n"
@@ -35,6 +35,7 @@ const char help_bundle[] =
 	"  --out DIR        where the zips go (default: bundle_dir from the\n"
 	"                   configuration, else ./bundles)\n"
 	"  --partner NAME   only this partner\n"
+	"  --cem            the partner's latest CEM requests (pkiroll cem) under cem/\n"
 	"  --stale          only partners whose last zip holds a certificate that a\n"
 	"                   renewal replaced (pkiroll renew --bundle does this)\n"
 	"\n"
@@ -50,6 +51,7 @@ int cmd_bundle(struct cli *cli)
 		{"out", required_argument, NULL, 'o'},
 		{"partner", required_argument, NULL, 'p'},
 		{"stale", no_argument, NULL, 's'},
+		{"cem", no_argument, NULL, 'c'},
 		{NULL, 0, NULL, 0},
 	};
 	struct pkiroll_bundle_opts o = {0};
@@ -68,6 +70,9 @@ int cmd_bundle(struct cli *cli)
 			break;
 		case 's':
 			o.stale = 1;
+			break;
+		case 'c':
+			o.cem = 1;
 			break;
 		default:
 			cli_error("bundle: unknown option or missing value \"%s\" (see pkiroll "
@@ -88,9 +93,9 @@ int cmd_bundle(struct cli *cli)
 	return write_bundles(cli, &o, 1);
 }
 
-int cli_bundle_stale(struct cli *cli, const char *dir)
+int cli_bundle_stale(struct cli *cli, const char *dir, int cem)
 {
-	struct pkiroll_bundle_opts o = {.out_dir = dir, .stale = 1};
+	struct pkiroll_bundle_opts o = {.out_dir = dir, .stale = 1, .cem = cem};
 
 	return write_bundles(cli, &o, 0);
 }

@@ -66,7 +66,7 @@ int cmd_retire(struct cli *cli);
 
 /* Rebuilds the stale partner bundles into dir (pkiroll bundle --stale);
  * an exit code: 1 only when a zip could not be written. */
-int cli_bundle_stale(struct cli *cli, const char *dir);
+int cli_bundle_stale(struct cli *cli, const char *dir, int cem);
 
 extern const char help_check[];
 extern const char help_import[];

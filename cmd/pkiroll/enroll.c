@@ -55,7 +55,7 @@ const char help_enroll[] =
 
 const char help_renew[] =
 	"usage: pkiroll renew [MANIFEST] [--within 30d|33%] [--limit N] [--community NAME]...\n"
-	"                     [--now] [--dry-run] [--bundle] [-j N] [--ca PROFILE |\n"
+	"                     [--now] [--dry-run] [--bundle] [--cem] [-j N] [--ca PROFILE |\n"
 	"                     --ca-url URL] [--keystore-dir DIR] [--keystore-pass-file FILE |\n"
 	"                     --keystore-pass-fd N] [--bundle-dir DIR]\n"
 	"\n"
@@ -87,6 +87,9 @@ const char help_renew[] =
 	"                       replaced certificate (as pkiroll bundle --stale)\n"
 	"  --bundle-dir DIR     where they go (default: the config's bundle_dir,\n"
 	"                       else ./bundles)\n"
+	"  --cem                also write the partners' CEM requests for the new\n"
+	"                       certificates (as pkiroll cem --sign, into the config's\n"
+	"                       cem_dir), and with --bundle put them in the zips\n"
 	"  other options as for pkiroll enroll\n"
 	"\n"
 	"A certificate that has expired or was revoked, or a CA that refuses the\n"
@@ -274,12 +277,13 @@ static int run_cmd(struct cli *cli, int mode)
 		{"reference", required_argument, NULL, 'F'},
 		{"code-file", required_argument, NULL, 'K'},
 		{"revoke", no_argument, NULL, 'V'},
+		{"cem", no_argument, NULL, 'M'},
 		{NULL, 0, NULL, 0},
 	};
 	const int renew = mode == M_RENEW;
 	const char *cmd = mode_names[mode], *bundle_dir = NULL, *code_file = NULL;
 	char code[512] = "";
-	int revoke = mode == M_REVOKE;
+	int revoke = mode == M_REVOKE, cem = 0, cem_rc = EXIT_DONE;
 	const char **names = NULL;
 	int nnames = 0, bundle = 0;
 	struct pkiroll_config cfg;
@@ -412,6 +416,14 @@ static int run_cmd(struct cli *cli, int mode)
 				revoke |= 1;
 			}
 			break;
+		case 'M':
+			if (!renew) {
+				cli_error("%s: --cem is for pkiroll renew (and bundle)", cmd);
+				free(names);
+				return EXIT_USAGE;
+			}
+			cem = 1;
+			break;
 		case 'N':
 		case 'B':
 		case 'D':
@@ -502,9 +514,11 @@ static int run_cmd(struct cli *cli, int mode)
 		int r = o.dry_run ? EXIT_DONE : retire_all(cli, o.db, names, nnames, 0);
 
 		if (r == EXIT_DONE && bundle)
-			r = cli_bundle_stale(cli, bundle_dir	      ? bundle_dir
-						  : cfg.bundle_dir[0] ? cfg.bundle_dir
-								      : "bundles");
+			r = cli_bundle_stale(cli,
+					     bundle_dir		 ? bundle_dir
+					     : cfg.bundle_dir[0] ? cfg.bundle_dir
+								 : "bundles",
+					     0);
 		return r;
 	}
 	if (o.keystore_dir == NULL)
@@ -547,6 +561,18 @@ static int run_cmd(struct cli *cli, int mode)
 	OPENSSL_cleanse(code, sizeof(code));
 	if (mode < M_REVOKE)
 		free(names);
+	if (err == PKIROLL_OK && renew && cem && !o.dry_run && st.renewed > 0) {
+		/* the rollover's CEM requests, signed with the previous keys */
+		struct pkiroll_cem_opts co = {
+			.out_dir = cfg.cem_dir[0] ? cfg.cem_dir : "cem",
+			.respond_within = 14LL * 86400,
+			.response_url = cfg.cem_response_url[0] ? cfg.cem_response_url : NULL,
+			.sign = pass != NULL,
+			.keystore_dir = o.keystore_dir,
+			.pass = pass};
+
+		cem_rc = cli_cem_write(cli, &co);
+	}
 	if (pass != NULL) {
 		memset(pass, 0, strlen(pass));
 		free(pass);
@@ -577,9 +603,11 @@ static int run_cmd(struct cli *cli, int mode)
 
 			rc = r != EXIT_DONE ? r : rc;
 			if (bundle && r != EXIT_FATAL &&
-			    cli_bundle_stale(cli, bundle_dir	      ? bundle_dir
-						  : cfg.bundle_dir[0] ? cfg.bundle_dir
-								      : "bundles") != EXIT_DONE)
+			    cli_bundle_stale(cli,
+					     bundle_dir		 ? bundle_dir
+					     : cfg.bundle_dir[0] ? cfg.bundle_dir
+								 : "bundles",
+					     0) != EXIT_DONE)
 				rc = EXIT_SOME;
 		}
 		return rc;
@@ -597,10 +625,14 @@ static int run_cmd(struct cli *cli, int mode)
 		if (cli->verbose)
 			print_usage();
 		if (bundle && st.renewed > 0 &&
-		    cli_bundle_stale(cli, bundle_dir	      ? bundle_dir
-					  : cfg.bundle_dir[0] ? cfg.bundle_dir
-							      : "bundles") != EXIT_DONE)
+		    cli_bundle_stale(cli,
+				     bundle_dir		 ? bundle_dir
+				     : cfg.bundle_dir[0] ? cfg.bundle_dir
+							 : "bundles",
+				     cem) != EXIT_DONE)
 			rc = EXIT_SOME;
+		if (cem_rc != EXIT_DONE)
+			rc = cem_rc == EXIT_FATAL ? EXIT_FATAL : EXIT_SOME;
 		return rc;
 	}
 	if (!cli->quiet)

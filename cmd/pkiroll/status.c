@@ -55,6 +55,44 @@ static void day(time_t t, char *buf, size_t len)
 
 /* the configuration: its renew_within gives the renew-after dates */
 static struct pkiroll_config cfg;
+/* the store the row callbacks read the CEM answers from */
+static pkiroll_store *g_store;
+
+/* a partner's CEM answer, into a JSON object */
+static int cem_json(void *arg, const char *partner, const char *state, const char *reason)
+{
+	json_t *o = json_pack("{s:s}", "state", state);
+
+	if (reason != NULL)
+		json_object_set_new(o, "reason", json_string(reason));
+	json_object_set_new(arg, partner, o);
+	return 0;
+}
+
+/* the CEM answers of one community, counted for the list */
+struct cem_count {
+	int partners, accepted, rejected, asked;
+};
+
+static int cem_count(void *arg, const char *partner, const char *state, const char *reason)
+{
+	struct cem_count *c = arg;
+
+	(void)partner;
+	(void)reason;
+	c->partners++;
+	c->accepted += strcmp(state, "accepted") == 0;
+	c->rejected += strcmp(state, "rejected") == 0;
+	c->asked += strcmp(state, "not asked") != 0;
+	return 0;
+}
+
+static int cem_text(void *arg, const char *partner, const char *state, const char *reason)
+{
+	(void)arg;
+	printf("  %-24s %s%s%s\n", partner, state, reason ? ": " : "", reason ? reason : "");
+	return 0;
+}
 
 static int row_json(void *arg, const struct pkiroll_status_row *r)
 {
@@ -89,6 +127,16 @@ static int row_json(void *arg, const struct pkiroll_status_row *r)
 		utc(r->renew_after, when, sizeof(when));
 		json_object_set_new(o, "renew_after", json_string(when));
 	}
+	{
+		json_t *cem = json_object();
+
+		if (g_store != NULL)
+			pkiroll_status_cem(g_store, r->community, cem_json, cem);
+		if (json_object_size(cem) > 0)
+			json_object_set_new(o, "cem", cem);
+		else
+			json_decref(cem);
+	}
 	json_array_append_new(list, o);
 	return 0;
 }
@@ -112,6 +160,16 @@ static int row_text(void *arg, const struct pkiroll_status_row *r)
 
 		day(r->renew_after, ra, sizeof(ra));
 		printf("  renews after %s", ra);
+	}
+	if (g_store != NULL) {
+		struct cem_count c = {0};
+
+		pkiroll_status_cem(g_store, r->community, cem_count, &c);
+		if (c.asked > 0 && c.accepted == c.partners)
+			printf("  CEM: all %d partners accepted (rolled over)", c.partners);
+		else if (c.asked > 0)
+			printf("  CEM: %d of %d partners accepted, %d rejected", c.accepted,
+			       c.partners, c.rejected);
 	}
 	putchar('\n');
 	return 0;
@@ -267,6 +325,12 @@ static int print_history(pkiroll_store *store, const char *name, int json)
 		json_object_set_new(root, "events", json_array());
 		r = pkiroll_status_history(store, name, &state, hist_cert_json, hist_event_json,
 					   root);
+		if (r == 1) {
+			json_t *cem = json_object();
+
+			pkiroll_status_cem(store, name, cem_json, cem);
+			json_object_set_new(root, "cem", cem);
+		}
 	} else {
 		printf("community %s\ncertificates, oldest first:\n", name);
 		r = pkiroll_status_history(store, name, &state, hist_cert_text, NULL, NULL);
@@ -274,6 +338,8 @@ static int print_history(pkiroll_store *store, const char *name, int json)
 			printf("events:\n");
 			r = pkiroll_status_history(store, name, &state, NULL, hist_event_text,
 						   NULL);
+			printf("partners (CEM answers on the current certificates):\n");
+			pkiroll_status_cem(store, name, cem_text, NULL);
 			printf("state now: %s\n", pkiroll_state_name(state));
 		}
 	}
@@ -370,6 +436,7 @@ int cmd_status(struct cli *cli)
 		return EXIT_USAGE;
 	if ((err = pkiroll_store_open(cli->ctx, cli->db, 0, &store)) != PKIROLL_OK)
 		return EXIT_FATAL;
+	g_store = store;
 	if (optind == cli->argc - 1) {
 		rc = print_history(store, cli->argv[optind], json);
 		pkiroll_store_close(store);

@@ -21,6 +21,7 @@
 #include <zip.h>
 
 #include "out/bundle.h"
+#include "store/store_cem.h"
 #include "store/store.h"
 
 /* ---- building the zip ---- */
@@ -158,7 +159,44 @@ static int add_cert(struct entries *es, const char *dir, const char *sub,
 }
 
 /* Every entry of the zip, in its order. */
-static int entries_build(struct entries *es, const struct bundle_partner *p)
+/* The partner's latest CEM requests (pkiroll cem), under cem/. */
+static int add_cem(struct entries *es, struct pkiroll_store *s, const struct bundle_partner *p)
+{
+	char **paths = NULL, name[220];
+	size_t n = 0;
+	int rc = 0;
+
+	if (store_cem_partner_files(s, p->id, &paths, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *base = strrchr(paths[i], '/');
+		FILE *f = fopen(paths[i], "rb");
+		unsigned char *data = NULL;
+		long len;
+
+		if (f == NULL || fseek(f, 0, SEEK_END) < 0 || (len = ftell(f)) < 0 ||
+		    len > (4L << 20) || fseek(f, 0, SEEK_SET) < 0 ||
+		    (data = malloc((size_t)len + 1)) == NULL ||
+		    fread(data, 1, (size_t)len, f) != (size_t)len) {
+			ctx_log(s->ctx, PKIROLL_LOG_ERROR, "partner %s: CEM request %s: %s",
+				p->name, paths[i], f == NULL ? strerror(errno) : "cannot read it");
+			free(data);
+			rc = -1;
+		} else {
+			snprintf(name, sizeof(name), "cem/%s", base ? base + 1 : paths[i]);
+			rc = add(es, name, data, (size_t)len);
+		}
+		if (f != NULL)
+			fclose(f);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	return rc;
+}
+
+static int entries_build(struct entries *es, const struct bundle_partner *p,
+			 struct pkiroll_store *s, int cem)
 {
 	char *buf = NULL, hex[65];
 	size_t len = 0;
@@ -184,6 +222,8 @@ static int entries_build(struct entries *es, const struct bundle_partner *p)
 	if (sheet_csv(p, &buf, &len) < 0 || add(es, "fingerprints.csv", buf, len) < 0)
 		return -1;
 	if (sheet_readme(p, &buf, &len) < 0 || add(es, "README.txt", buf, len) < 0)
+		return -1;
+	if (cem && add_cem(es, s, p) < 0)
 		return -1;
 	/* SHA256SUMS last, over all the others: `sha256sum -c SHA256SUMS` */
 	if ((f = open_memstream(&buf, &len)) == NULL)
@@ -330,7 +370,7 @@ static int partner_bundle(struct pkiroll_store *s, struct bundle_partner *p,
 	}
 	if ((es = calloc(1, sizeof(*es))) == NULL)
 		return -1;
-	if (entries_build(es, p) < 0) {
+	if (entries_build(es, p, s, o->cem) < 0) {
 		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "partner %s: cannot build the bundle", p->name);
 		goto out;
 	}

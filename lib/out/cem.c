@@ -291,7 +291,7 @@ int pkiroll_cem_response(pkiroll_store *s, const char *file)
 
 	/* Phase: the file, bounded, then its XML. */
 	if ((f = file_fopen_regular(file, NULL, why, sizeof(why))) == NULL) {
-		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "%s", why);
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "%s; nothing recorded", why);
 		return 1;
 	}
 	for (;;) {
@@ -304,8 +304,9 @@ int pkiroll_cem_response(pkiroll_store *s, const char *file)
 				fclose(f);
 				free(data);
 				ctx_log(s->ctx, PKIROLL_LOG_ERROR,
-					"%s: larger than %d MiB: not a CEM response", file,
-					CEM_MAX_INPUT >> 20);
+					"%s: larger than %d MiB: not a CEM response; nothing "
+					"recorded",
+					file, CEM_MAX_INPUT >> 20);
 				return 1;
 			}
 			if ((m = realloc(data, cap = cap ? cap * 2 : 65536)) == NULL) {

@@ -247,3 +247,39 @@ int pkiroll_status_history(pkiroll_store *s, const char *community, int *state,
 	store_done(s, q);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 1 : PKIROLL_ERR_STORE;
 }
+
+int pkiroll_status_cem(pkiroll_store *s, const char *community, pkiroll_cem_state_fn *fn, void *arg)
+{
+	sqlite3_stmt *q = store_prepare(
+		s, "SELECT p.name, count(x.id), sum(i.status = 'Accepted'),"
+		   " sum(i.status = 'Rejected'), sum(i.status = 'Pending'), sum(i.status = 'sent'),"
+		   " max(CASE WHEN i.status = 'Rejected' THEN i.reason END)"
+		   " FROM communities c JOIN partner_communities pc ON pc.community_id = c.id"
+		   " JOIN partners p ON p.id = pc.partner_id"
+		   " JOIN certificates x ON x.community_id = c.id AND x.superseded_by IS NULL"
+		   "  AND x.revoked_at IS NULL"
+		   " LEFT JOIN cem_items i ON i.certificate_id = x.id AND i.request IN"
+		   "  (SELECT id FROM cem_requests r WHERE r.partner_id = p.id)"
+		   " WHERE c.name = ? GROUP BY p.id ORDER BY p.name");
+	int rc, found = 0;
+
+	if (q == NULL)
+		return PKIROLL_ERR_STORE;
+	sqlite3_bind_text(q, 1, community, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int n = sqlite3_column_int(q, 1), acc = sqlite3_column_int(q, 2),
+		    rej = sqlite3_column_int(q, 3), pend = sqlite3_column_int(q, 4),
+		    sent = sqlite3_column_int(q, 5);
+		const char *state = rej			? "rejected"
+				    : n > 0 && acc == n ? "accepted"
+				    : pend		? "pending"
+				    : sent		? "unanswered"
+							: "not asked";
+
+		found = 1;
+		if (fn(arg, store_col_text(q, 0), state, store_col_text(q, 6)) != 0)
+			break;
+	}
+	store_done(s, q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : PKIROLL_ERR_STORE;
+}
