@@ -2,14 +2,10 @@
  * pkiroll cem: certificate exchange requests for the partners;
  * pkiroll cem-response FILE...: their answers into the store.
  */
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <openssl/crypto.h>
 
 #include "cli.h"
 
@@ -56,24 +52,6 @@ const char help_cem_response[] =
 	"community, which partners have accepted its current certificates.\n"
 	"\n"
 	"exit: 0 all recorded, 1 some refused, 3 store\n";
-
-static char *read_pass(int fd)
-{
-	char *buf = calloc(1, 1024);
-	size_t n = 0;
-	ssize_t r;
-
-	if (buf == NULL)
-		return NULL;
-	while (n < 1023 && (r = read(fd, buf + n, 1023 - n)) > 0)
-		n += (size_t)r;
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (buf[0] == '\0') {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
 
 /* Adds optarg to a list; 0 or -1. */
 static int push(const char ***list, int *n, const char *v)
@@ -194,30 +172,20 @@ int cmd_cem(struct cli *cli)
 	if (o.keystore_dir == NULL)
 		o.keystore_dir = cfg.keystore_dir[0] ? cfg.keystore_dir : "keystores";
 	if (o.sign) {
-		if (pass_file != NULL) {
-			int fd = open(pass_file, O_RDONLY | O_CLOEXEC);
+		int bad;
 
-			pass = fd >= 0 ? read_pass(fd) : NULL;
-			if (fd >= 0)
-				close(fd);
-		} else if (pass_fd >= 0) {
-			pass = read_pass(pass_fd);
-		} else if (getenv("PKIROLL_KEYSTORE_PASS") != NULL) {
-			pass = strdup(getenv("PKIROLL_KEYSTORE_PASS"));
-		}
-		if (pass == NULL) {
+		if ((pass = cli_passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS", &bad)) ==
+		    NULL) {
 			cli_error(
 				"cem: --sign needs the keystore passphrase (--keystore-pass-file, "
-				"--keystore-pass-fd or PKIROLL_KEYSTORE_PASS)");
+				"--keystore-pass-fd or PKIROLL_KEYSTORE_PASS)%s",
+				bad ? ": it cannot be read" : "");
 			return EXIT_USAGE;
 		}
 		o.pass = pass;
 	}
 	rc = cli_cem_write(cli, &o);
-	if (pass != NULL) {
-		OPENSSL_cleanse(pass, strlen(pass));
-		free(pass);
-	}
+	cli_pass_free(pass);
 	free((void *)o.partners);
 	free((void *)o.communities);
 	return rc;

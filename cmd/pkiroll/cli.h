@@ -39,6 +39,14 @@ const char *cli_store_path(struct cli *cli);
 /* Maps a library error to an exit code. */
 int cli_exit_for(int err);
 
+/* The first line of fd (a passphrase), or NULL if empty or unreadable. */
+char *cli_read_pass(int fd);
+/* A passphrase from a file, a descriptor or the environment variable env;
+ * NULL if none was given (*bad set when one was and could not be read). */
+char *cli_passphrase(const char *file, int fd, const char *env, int *bad);
+/* Wipes and frees a passphrase. */
+void cli_pass_free(char *p);
+
 /* ',' ';' or tab from a --delimiter value (also "comma", "tab", ...), or 0. */
 char cli_parse_delimiter(const char *s);
 

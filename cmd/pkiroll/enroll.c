@@ -147,25 +147,6 @@ static void on_signal(int sig)
 	interrupted++;
 }
 
-/* Reads a passphrase (first line) from fd; NULL if empty or unreadable. */
-static char *read_pass(int fd)
-{
-	char *buf = calloc(1, 1024);
-	size_t n = 0;
-	ssize_t r;
-
-	if (buf == NULL)
-		return NULL;
-	while (n < 1023 && (r = read(fd, buf + n, 1023 - n)) > 0)
-		n += (size_t)r;
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (buf[0] == '\0') {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
 struct progress {
 	int tty;
 	int quiet;
@@ -529,7 +510,7 @@ static int run_cmd(struct cli *cli, int mode)
 		if (pass_file != NULL) {
 			int fd = open(pass_file, O_RDONLY | O_CLOEXEC);
 
-			if (fd < 0 || (pass = read_pass(fd)) == NULL) {
+			if (fd < 0 || (pass = cli_read_pass(fd)) == NULL) {
 				cli_error("%s: --keystore-pass-file %s: %s", cmd, pass_file,
 					  fd < 0 ? strerror(errno) : "empty");
 				if (fd >= 0)
@@ -539,7 +520,7 @@ static int run_cmd(struct cli *cli, int mode)
 			}
 			close(fd);
 		} else if (pass_fd >= 0) {
-			if ((pass = read_pass(pass_fd)) == NULL) {
+			if ((pass = cli_read_pass(pass_fd)) == NULL) {
 				cli_error("%s: --keystore-pass-fd %d: nothing to read", cmd,
 					  pass_fd);
 				free(names);

@@ -42,56 +42,6 @@ const char help_export[] =
 	"exit: 0 written, 1 no such certificate, 2 unknown community or usage,\n"
 	"      3 store or I/O\n";
 
-/* The first line of fd (a passphrase), or NULL. */
-static char *read_line(int fd)
-{
-	char *buf = calloc(1, 1024);
-	size_t n = 0;
-	ssize_t r;
-
-	if (buf == NULL)
-		return NULL;
-	while (n < 1023 && (r = read(fd, buf + n, 1023 - n)) > 0)
-		n += (size_t)r;
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (buf[0] == '\0') {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-/* A passphrase from a file, a descriptor or the environment; NULL if none
- * was given (*bad set when one was given and could not be read). */
-static char *passphrase(const char *file, int fd, const char *env, int *bad)
-{
-	char *p = NULL;
-
-	*bad = 0;
-	if (file != NULL) {
-		int f = open(file, O_RDONLY | O_CLOEXEC);
-
-		if (f >= 0) {
-			p = read_line(f);
-			close(f);
-		}
-		*bad = p == NULL;
-	} else if (fd >= 0) {
-		*bad = (p = read_line(fd)) == NULL;
-	} else if (getenv(env) != NULL && getenv(env)[0] != '\0') {
-		p = strdup(getenv(env));
-	}
-	return p;
-}
-
-static void pass_free(char *p)
-{
-	if (p != NULL) {
-		OPENSSL_cleanse(p, strlen(p));
-		free(p);
-	}
-}
-
 /* Writes data to path through a temporary file beside it; without force an
  * existing file stays (EEXIST). 0 or -1 with errno. */
 static int write_file(const char *path, const unsigned char *data, size_t len, int mode, int force)
@@ -245,7 +195,7 @@ int cmd_export(struct cli *cli)
 	if (o.keystore_dir == NULL)
 		o.keystore_dir = cfg.keystore_dir[0] ? cfg.keystore_dir : "keystores";
 	if (o.format == PKIROLL_EXPORT_P12) {
-		pass = passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS", &bad);
+		pass = cli_passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS", &bad);
 		if (pass == NULL) {
 			cli_error("export: %s",
 				  bad ? "the keystore passphrase cannot be read"
@@ -254,7 +204,7 @@ int cmd_export(struct cli *cli)
 			rc = EXIT_USAGE;
 			goto out;
 		}
-		out_pass = passphrase(out_pass_file, out_fd, "PKIROLL_EXPORT_PASS", &bad);
+		out_pass = cli_passphrase(out_pass_file, out_fd, "PKIROLL_EXPORT_PASS", &bad);
 		if (out_pass == NULL) {
 			cli_error("export: %s",
 				  bad ? "the new passphrase cannot be read"
@@ -299,7 +249,7 @@ out:
 	if (data != NULL)
 		OPENSSL_clear_free(data, len);
 	pkiroll_store_close(store);
-	pass_free(pass);
-	pass_free(out_pass);
+	cli_pass_free(pass);
+	cli_pass_free(out_pass);
 	return rc;
 }

@@ -3,10 +3,13 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "cli.h"
 
@@ -129,6 +132,53 @@ const char *cli_store_path(struct cli *cli)
 	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK)
 		return NULL;
 	return cfg.db[0] ? cfg.db : cli->db;
+}
+
+char *cli_read_pass(int fd)
+{
+	char *buf = calloc(1, 1024);
+	size_t n = 0;
+	ssize_t r;
+
+	if (buf == NULL)
+		return NULL;
+	while (n < 1023 && (r = read(fd, buf + n, 1023 - n)) > 0)
+		n += (size_t)r;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (buf[0] == '\0') {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+char *cli_passphrase(const char *file, int fd, const char *env, int *bad)
+{
+	char *p = NULL;
+
+	*bad = 0;
+	if (file != NULL) {
+		int f = open(file, O_RDONLY | O_CLOEXEC);
+
+		if (f >= 0) {
+			p = cli_read_pass(f);
+			close(f);
+		}
+		*bad = p == NULL;
+	} else if (fd >= 0) {
+		*bad = (p = cli_read_pass(fd)) == NULL;
+	} else if (getenv(env) != NULL && getenv(env)[0] != '\0') {
+		p = strdup(getenv(env));
+	}
+	return p;
+}
+
+void cli_pass_free(char *p)
+{
+	if (p != NULL) {
+		OPENSSL_cleanse(p, strlen(p));
+		free(p);
+	}
 }
 
 int cli_exit_for(int err)
