@@ -61,6 +61,12 @@ echo "== pkiroll renew --community $FIRST --bundle (kur, then its partners' bund
 stop_ca
 ls -l "$STATE/bundles" "$STATE/keystores/$FIRST"
 
+echo "== pkiroll cem --community $FIRST --sign (certificate exchange requests for its partners)"
+"$PKIROLL" --db "$STATE/pkiroll.db" cem --community "$FIRST" --sign --out "$STATE/cem" \
+	--response-url https://as2.example.com/cem --keystore-dir "$STATE/keystores" \
+	--keystore-pass-file "$STATE/keystore.pass"
+ls -l "$STATE"/cem/*
+
 cat <<MSG
 
 Done. Everything is under $STATE/:
@@ -68,6 +74,8 @@ Done. Everything is under $STATE/:
   keystores   $STATE/keystores/NAME/   (keystore.p12, signing/encryption .pem/.cer, chain.pem;
                                        after a renewal keystore-OLDSERIAL.p12 too)
   passphrase  $STATE/keystore.pass     (openssl pkcs12 -in ... -passin file:$STATE/keystore.pass)
-  bundles     $STATE/bundles/PARTNER.zip  (certificates, CA chain, fingerprints.txt/.html, SHA256SUMS)
+  bundles     $STATE/bundles/PARTNER.zip  (certificates, CA chain, fingerprints.txt/.html/.csv,
+                                          README.txt, SHA256SUMS)
+  CEM         $STATE/cem/PARTNER/COMMUNITY-REQUESTID.mime and .xml (signed with the old key)
   test CA     $STATE/ca/               (pkiroll-ca issued --state $STATE/ca)
 MSG
