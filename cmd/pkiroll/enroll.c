@@ -536,7 +536,8 @@ static int run_cmd(struct cli *cli, int mode)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	o.interrupted = &interrupted;
-	o.progress = o.manifest == NULL ? NULL : show;
+	/* cron: a renewal with nothing to do prints nothing, not even progress */
+	o.progress = o.manifest == NULL || (renew && !prog.tty) ? NULL : show;
 	o.progress_arg = &prog;
 	err = pkiroll_enroll(cli->ctx, &o, &st);
 	OPENSSL_cleanse(code, sizeof(code));

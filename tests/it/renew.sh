@@ -109,6 +109,9 @@ unzip -p "$za" s1/signing.pem | openssl x509 -noout -serial | grep -q "$new_s1" 
 expect_rc 0 ks renew --ca-url "$URL" --within 1d --now --bundle --bundle-dir b
 [ -s "$T_DIR/out" ] && { cat "$T_DIR/out"; fail "a run with nothing to do printed something"; }
 [ "$(grep -c 'http kur signer=' "$CA_LOG")" = 6 ] || fail "the second run sent a kur"
+# with a manifest too (cron: renew MANIFEST): nothing on stdout or stderr
+expect_rc 0 ks renew long.csv --ca-url "$URL" --within 1d --now
+[ -s "$T_DIR/out" ] || [ -s "$T_DIR/err" ] && { cat "$T_DIR/out" "$T_DIR/err"; fail "renew MANIFEST with nothing to do was not silent"; }
 expect_rc 0 "$PKIROLL" --db s.db bundle --out b --stale
 has "$T_DIR/out" "no stale bundle"
 
