@@ -48,6 +48,17 @@ s2=$(serial v-2 signing)
 expect_rc 0 ks revoke v-2 --usage encryption --reason superseded --ca-url "$URL"
 [ "$(issued "$e2")" = revoked ] && [ "$(issued "$s2")" = confirmed ] || fail "--usage encryption revoked the wrong ones"
 
+# revoke_protection = codes: the rr under a MAC with codes, not the signing key
+printf '[ca codes]\nurl = %s\nrevoke_protection = codes\nretries = 0\n' "$URL" >codes.conf
+s14=$(serial v-14 signing)
+expect_rc 2 "$PKIROLL" --db s.db --config codes.conf revoke v-14 --reason keyCompromise --ca codes \
+	--code-file "$T_DIR/codes/v-14" --keystore-dir ks --keystore-pass-file pass
+has "$T_DIR/err" "--code-file needs --reference"
+expect_rc 0 "$PKIROLL" --db s.db --config codes.conf revoke v-14 --reason keyCompromise --ca codes \
+	--reference 70014 --code-file "$T_DIR/codes/v-14" --keystore-dir ks --keystore-pass-file pass
+grep -q "rr ref=70014 -> rp $s14 revoked" "$CA_LOG" || fail "the rr was not under the MAC of reference 70014"
+[ "$(issued "$s14")" = revoked ] || fail "revoke_protection = codes did not revoke"
+
 # Phase: status COMMUNITY: the history, text and JSON.
 expect_rc 0 "$PKIROLL" --db s.db status v-1
 has "$T_DIR/out" "serial $s1"
