@@ -82,16 +82,32 @@ ocmp -cmd rr $S -ref 8803 -secret pass:code-3 -trusted "$ROOT" -oldcert c3.pem -
 	&& fail "removeFromCRL of a certificate not on hold was accepted"
 stop_ca
 
-# Phase: [::]:PORT serves IPv4 and IPv6; /pkix//// is /pkix/.
+# Phase: /pkix//// is /pkix/; [::]:PORT serves IPv4 and IPv6 (where the
+# machine has IPv6 at all).
+start_ca ca
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out k4.pem 2>/dev/null
+ocmp -cmd ir -server "$CA_HTTP" -path 'pkix////' -ref 8804 -secret pass:code-4 -newkey k4.pem \
+	-subject "/CN=Indep 4" -trusted "$ROOT" -certout c4.pem \
+	|| { cat "$T_DIR/out"; fail "/pkix//// is not /pkix/"; }
+stop_ca
 "$PKIROLL_CA" serve --state ca --http '[::]:0' >v6.out 2>v6.log &
 CA_PID=$!
-for _ in $(seq 100); do grep -q '^listening' v6.out 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 100); do
+	grep -q '^listening' v6.out 2>/dev/null && break
+	kill -0 $CA_PID 2>/dev/null || break
+	sleep 0.05
+done
 port=$(awk '$2 == "http" { print $3 }' v6.out | sed 's/.*://')
-[ -n "$port" ] || fail "no port"
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out k4.pem 2>/dev/null
-ocmp -cmd ir -server "127.0.0.1:$port" -path 'pkix////' -ref 8804 -secret pass:code-4 -newkey k4.pem \
-	-subject "/CN=Indep 4" -trusted "$ROOT" -certout c4.pem \
-	|| { cat "$T_DIR/out"; fail "IPv4 to [::] with /pkix////"; }
+if [ -z "$port" ]; then
+	grep -qi "not supported\|cannot assign\|unavailable" v6.log \
+		|| { cat v6.log; fail "[::]:0 did not listen"; }
+	echo "no IPv6 on this machine: the dual-stack phase is skipped" >&2
+	exit 0
+fi
+# IPv4 reaches the IPv6 wildcard socket: a CMP request over 127.0.0.1
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out k5.pem 2>/dev/null
+ocmp -cmd cr -server "127.0.0.1:$port" -path pkix/ -cert c4.pem -key k4.pem -newkey k5.pem \
+	-trusted "$ROOT" -certout c5.pem || { cat "$T_DIR/out"; fail "IPv4 to [::]"; }
 code=$(curl -s -o /dev/null -w '%{http_code}' -g "http://[::1]:$port/pkix/" 2>/dev/null || true)
 if [ -n "$code" ] && [ "$code" != 000 ]; then
 	[ "$code" != 404 ] || fail "IPv6 reached the port but not the path"
