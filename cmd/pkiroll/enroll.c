@@ -507,27 +507,20 @@ static int run_cmd(struct cli *cli, int mode)
 
 	/* Phase: the passphrase, never from argv. */
 	if (!o.dry_run) {
-		if (pass_file != NULL) {
-			int fd = open(pass_file, O_RDONLY | O_CLOEXEC);
+		int bad;
 
-			if (fd < 0 || (pass = cli_read_pass(fd)) == NULL) {
+		if ((pass = cli_passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS", &bad)) ==
+			    NULL &&
+		    bad) {
+			if (pass_file != NULL)
 				cli_error("%s: --keystore-pass-file %s: %s", cmd, pass_file,
-					  fd < 0 ? strerror(errno) : "empty");
-				if (fd >= 0)
-					close(fd);
-				free(names);
-				return EXIT_USAGE;
-			}
-			close(fd);
-		} else if (pass_fd >= 0) {
-			if ((pass = cli_read_pass(pass_fd)) == NULL) {
+					  access(pass_file, R_OK) < 0 ? strerror(errno) : "empty");
+			else
 				cli_error("%s: --keystore-pass-fd %d: nothing to read", cmd,
 					  pass_fd);
+			if (mode < M_REVOKE)
 				free(names);
-				return EXIT_USAGE;
-			}
-		} else if (getenv("PKIROLL_KEYSTORE_PASS") != NULL) {
-			pass = strdup(getenv("PKIROLL_KEYSTORE_PASS"));
+			return EXIT_USAGE;
 		}
 		o.passphrase = pass;
 	}
@@ -555,10 +548,7 @@ static int run_cmd(struct cli *cli, int mode)
 
 		cem_rc = cli_cem_write(cli, &co);
 	}
-	if (pass != NULL) {
-		memset(pass, 0, strlen(pass));
-		free(pass);
-	}
+	cli_pass_free(pass);
 	if (err != PKIROLL_OK) {
 		cli_error("%s: %s", cmd, pkiroll_strerror(err));
 		return err == PKIROLL_ERR_LOCKED ? EXIT_FATAL : cli_exit_for(err);

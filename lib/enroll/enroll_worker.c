@@ -343,16 +343,19 @@ fresh:
 	{
 		struct keystore_key hist[KEYSTORE_HISTORY_MAX];
 		char dir[1100], why[300];
-		int nhist = 0;
+		int nhist = 0, g;
 
 		snprintf(dir, sizeof(dir), "%s/%s", run->keystore_dir, j->ksname);
-		if (keystore_load(dir, "keystore.p12", run->pass, &prev, why, sizeof(why)) == 1)
+		g = keystore_load(dir, "keystore.p12", run->pass, &prev, why, sizeof(why));
+		if (g == 1)
 			nhist = keystore_history(&prev, 1,
 						 run->keep_keys < KEYSTORE_HISTORY_MAX
 							 ? run->keep_keys
 							 : KEYSTORE_HISTORY_MAX,
 						 hist);
-		(void)keystore_keep_current(dir);
+		/* a first enrollment finds no keystore there: nothing to keep */
+		if (g != 0)
+			(void)keystore_keep_current(dir);
 		struct keystore_in ks = {.base = run->keystore_dir,
 					 .dirname = j->ksname,
 					 .pass = run->pass,
