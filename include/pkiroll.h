@@ -66,12 +66,17 @@ const char *pkiroll_state_name(int state);
 /* One CA: how to reach it and how to talk to it. */
 struct pkiroll_ca_profile {
 	char name[64];
-	char url[512];	       /* http://, https://, cmp://host:829 */
-	char tls_ca_file[512]; /* https: trust anchors for the server */
-	char recipient[512];   /* recipient DN, "" for NULL-DN */
-	int framing;	       /* 0 auto, 1 version 10, 2 version 0 */
-	int pbm_owf;	       /* NID */
-	int pbm_mac;	       /* NID */
+	char url[512];		/* http://, https://, cmp://host:829 */
+	char tls_ca_file[512];	/* https: trust anchors for the server */
+	char tls_cert[512];	/* https: client certificate (PEM), "" none */
+	char tls_key[512];	/* https: its private key (PEM), "" none */
+	char proxy[512];	/* http(s) proxy URL, "" the environment's */
+	char no_proxy[512];	/* hosts not to proxy, "" the environment's */
+	char trust_anchor[512]; /* PEM: CA certificates signed replies chain to */
+	char recipient[512];	/* recipient DN, "" for NULL-DN */
+	int framing;		/* 0 auto, 1 version 10, 2 version 0 */
+	int pbm_owf;		/* NID */
+	int pbm_mac;		/* NID */
 	int pbm_iterations;
 	int pbm_salt_len;
 	int implicit_confirm;

@@ -41,6 +41,12 @@ static int left_ms(long long deadline)
 	return l < 0 ? 0 : l > 0x7fffffff ? 0x7fffffff : (int)l;
 }
 
+int transport_retry_after(const struct transport *t)
+{
+	(void)t;
+	return -1;
+}
+
 int transport_framing(const struct transport *t)
 {
 	return t->framing;

@@ -17,6 +17,10 @@ enum transport_framing {
 struct transport_cfg {
 	const char *url;	 /* http://, https://, cmp://host[:829] */
 	const char *tls_ca_file; /* https: trust anchors for the server */
+	const char *tls_cert;	 /* https: client certificate (PEM), NULL none */
+	const char *tls_key;	 /* https: its key (PEM), NULL none */
+	const char *proxy;	 /* http(s): proxy URL, NULL the environment's */
+	const char *no_proxy;	 /* hosts not to proxy, NULL the environment's */
 	int framing;		 /* enum transport_framing, cmp:// only */
 	int connect_timeout;	 /* seconds, 0: 10 */
 	int read_timeout;	 /* seconds, 0: 60 */
@@ -27,6 +31,7 @@ enum transport_result {
 	TRANSPORT_TRANSIENT = -1, /* refused, timeout, 5xx, dropped: may be retried */
 	TRANSPORT_FATAL = -2,	  /* configuration (bad URL, 4xx, TLS trust) */
 	TRANSPORT_BADREPLY = -3,  /* an answer that is not a PKIMessage at all */
+	TRANSPORT_RATELIMIT = -4, /* HTTP 429 or 503 without a PKIMessage: slow down */
 };
 
 struct transport;
@@ -48,6 +53,12 @@ int transport_exchange(struct transport *t, const unsigned char *req, size_t len
  */
 int transport_http_reply(const unsigned char *reply, size_t n, unsigned char **rsp, size_t *rsplen,
 			 char *err, size_t errlen);
+
+/*
+ * The seconds the last exchange's Retry-After asked to wait (delta-seconds
+ * or an HTTP-date, bounded to a day), or -1 when it had none.
+ */
+int transport_retry_after(const struct transport *t);
 
 /* The framing the TCP transport settled on (FRAMING_AUTO before any). */
 int transport_framing(const struct transport *t);

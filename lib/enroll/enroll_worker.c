@@ -202,6 +202,10 @@ int worker_cmp_setup(struct worker *w, char *err, size_t errlen)
 	const struct pkiroll_ca_profile *p = &w->run->profiles[w->job->profile];
 	struct transport_cfg tc = {.url = p->url,
 				   .tls_ca_file = p->tls_ca_file[0] ? p->tls_ca_file : NULL,
+				   .tls_cert = p->tls_cert[0] ? p->tls_cert : NULL,
+				   .tls_key = p->tls_key[0] ? p->tls_key : NULL,
+				   .proxy = p->proxy[0] ? p->proxy : NULL,
+				   .no_proxy = p->no_proxy[0] ? p->no_proxy : NULL,
 				   .framing = p->framing,
 				   .connect_timeout = p->connect_timeout,
 				   .read_timeout = p->read_timeout};

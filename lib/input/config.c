@@ -99,6 +99,16 @@ static int profile_key(struct loader *l, struct pkiroll_ca_profile *p, const cha
 		      strncmp(v, "cmp://", 6) == 0);
 	else if (strcmp(k, "tls_ca_file") == 0)
 		ok = copy(p->tls_ca_file, sizeof(p->tls_ca_file), v) == 0;
+	else if (strcmp(k, "tls_cert") == 0)
+		ok = copy(p->tls_cert, sizeof(p->tls_cert), v) == 0;
+	else if (strcmp(k, "tls_key") == 0)
+		ok = copy(p->tls_key, sizeof(p->tls_key), v) == 0;
+	else if (strcmp(k, "proxy") == 0)
+		ok = copy(p->proxy, sizeof(p->proxy), v) == 0;
+	else if (strcmp(k, "no_proxy") == 0)
+		ok = copy(p->no_proxy, sizeof(p->no_proxy), v) == 0;
+	else if (strcmp(k, "trust_anchor") == 0)
+		ok = copy(p->trust_anchor, sizeof(p->trust_anchor), v) == 0;
 	else if (strcmp(k, "recipient") == 0)
 		ok = copy(p->recipient, sizeof(p->recipient), v) == 0;
 	else if (strcmp(k, "framing") == 0) {
