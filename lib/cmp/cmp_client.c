@@ -24,6 +24,9 @@ struct cmp_tx {
 	unsigned char nonce[CMP_NONCE_LEN]; /* our last senderNonce */
 	ASN1_OCTET_STRING *their_nonce;	    /* the CA's last senderNonce */
 	X509_ALGOR *reply_pbm;		    /* the CA's PBM parameters, reused */
+	X509 *signer;			    /* the verified signer of an earlier reply */
+	int resent;			    /* resumed: the certConf goes out again */
+	int err_verified;		    /* the last reply was an error that verified */
 };
 
 static const char *const fault_names[CMP_F__MAX] = {
@@ -36,6 +39,9 @@ static const char *const fault_names[CMP_F__MAX] = {
 	"configuration",
 	"key mismatch",
 	"internal error",
+	"rate limited",
+	"unverified reply with certificates",
+	"confirmation unproven",
 };
 
 const char *cmp_fault_name(int fault)
@@ -98,6 +104,7 @@ struct cmp_tx *cmp_tx_new(const struct cmp_client_cfg *cfg, const struct cmp_req
 	tx->on_step = on_step;
 	tx->arg = arg;
 	tx->r.status[0] = tx->r.status[1] = -1;
+	tx->r.retry_after = -1;
 	tx->nreqs = req->dual ? 2 : 1;
 	return tx;
 }
@@ -141,6 +148,7 @@ struct cmp_tx *cmp_tx_resume(const struct cmp_client_cfg *cfg, const struct cmp_
 		tx->r.enc_cert = enc_cert;
 	tx->nreqs = enc_cert != NULL ? 2 : 1;
 	tx->r.step = CMP_STEP_RESPONSE;
+	tx->resent = 1;
 	return tx;
 }
 
@@ -156,6 +164,7 @@ void cmp_tx_free(struct cmp_tx *tx)
 	EVP_PKEY_free(tx->kek);
 	ASN1_OCTET_STRING_free(tx->their_nonce);
 	X509_ALGOR_free(tx->reply_pbm);
+	X509_free(tx->signer);
 	free(tx);
 }
 
@@ -328,70 +337,145 @@ static void protection_of(struct cmp_tx *tx, struct cmp_protection *p)
 
 /* ---- sending and checking replies ---- */
 
-/* The reply's protection, checked with what this transaction has. */
+/*
+ * The reply's protection, checked with what this transaction has: our
+ * secret for a MAC; for a signature, the trust anchors, the extraCerts of
+ * this reply and of earlier ones, and the signer already verified in this
+ * transaction (RFC 4210 5.1.3.3: a pkiConf may come bare, without
+ * extraCerts or senderKID). CMP_OK when it verified, else the fault it
+ * would be, with why set; tx is not failed here.
+ */
 static int check_protection(struct cmp_tx *tx, const unsigned char *der, size_t len,
-			    const PKR_MSG *rep, int *verified)
+			    const PKR_MSG *rep, char *why, size_t whylen)
 {
 	const X509_ALGOR *alg = rep->header->protectionAlg;
+	STACK_OF(X509) *known = NULL;
+	X509 *signer = NULL;
 	char err[300];
 	int v;
 
-	*verified = 0;
-	if (alg == NULL || rep->protection == NULL)
-		return CMP_OK; /* caller decides what an unprotected reply may be */
+	if (alg == NULL || rep->protection == NULL) {
+		snprintf(why, whylen, "unprotected");
+		return CMP_F_PROTOCOL;
+	}
 	if (OBJ_obj2nid(alg->algorithm) == NID_id_PasswordBasedMAC) {
-		if (tx->req->secret == NULL)
-			return fail(tx, CMP_F_PROTOCOL,
-				    "RFC 4210 5.1.3.1: reply is MAC-protected but this request had "
-				    "no shared secret");
+		if (tx->req->secret == NULL) {
+			snprintf(why, whylen,
+				 "RFC 4210 5.1.3.1: MAC-protected, but this request had no shared "
+				 "secret");
+			return CMP_F_PROTOCOL;
+		}
 		v = cmp_verify_pbm(der, len, rep, tx->req->secret, tx->req->secret_len, err,
 				   sizeof(err));
 		if (v != CMP_VERIFY_OK) {
-			char detail[600] = "";
-
-			if (rep->body->type == CMP_BODY_ERROR)
-				cmp_error_text(rep->body->value.error, detail, sizeof(detail));
-			return fail(tx, v == CMP_VERIFY_BAD ? CMP_F_BADMAC : CMP_F_PROTOCOL,
-				    "the reply's MAC did not verify: %s%s%s", err,
-				    detail[0] ? "; unverified CA error: " : "", detail);
+			snprintf(why, whylen, "its MAC did not verify: %s", err);
+			return v == CMP_VERIFY_BAD ? CMP_F_BADMAC : CMP_F_PROTOCOL;
 		}
 		X509_ALGOR_free(tx->reply_pbm);
-		if ((tx->reply_pbm = X509_ALGOR_dup(alg)) == NULL)
-			return fail(tx, CMP_F_INTERNAL, "out of memory");
-	} else {
-		v = cmp_verify_sig(der, len, rep, tx->cfg->trust, NULL, NULL, err, sizeof(err));
-		if (v != CMP_VERIFY_OK)
-			return fail(tx,
-				    v == CMP_VERIFY_UNTRUSTED && tx->cfg->trust == NULL
-					    ? CMP_F_CONFIG
-					    : CMP_F_PROTOCOL,
-				    "the reply's signature did not verify: %s", err);
+		if ((tx->reply_pbm = X509_ALGOR_dup(alg)) == NULL) {
+			snprintf(why, whylen, "out of memory");
+			return CMP_F_INTERNAL;
+		}
+		return CMP_OK;
 	}
-	*verified = 1;
+	if ((known = sk_X509_new_null()) == NULL ||
+	    !X509_add_certs(known, tx->r.extra_certs, X509_ADD_FLAG_UP_REF) ||
+	    (tx->signer != NULL && !X509_add_cert(known, tx->signer, X509_ADD_FLAG_UP_REF))) {
+		sk_X509_pop_free(known, X509_free);
+		snprintf(why, whylen, "out of memory");
+		return CMP_F_INTERNAL;
+	}
+	v = cmp_verify_sig(der, len, rep, tx->cfg->trust, known, &signer, err, sizeof(err));
+	sk_X509_pop_free(known, X509_free);
+	if (v != CMP_VERIFY_OK) {
+		snprintf(why, whylen, "its signature did not verify: %s%s", err,
+			 v == CMP_VERIFY_UNTRUSTED && tx->cfg->trust == NULL
+				 ? " (set trust_anchor in the CA profile to the CA certificate "
+				   "that signs its replies)"
+				 : "");
+		return v == CMP_VERIFY_UNTRUSTED && tx->cfg->trust == NULL ? CMP_F_CONFIG
+									   : CMP_F_PROTOCOL;
+	}
+	X509_free(tx->signer);
+	tx->signer = signer;
 	return CMP_OK;
 }
 
-/* Turns an error body into the transaction's fault. */
-static int error_body(struct cmp_tx *tx, const PKR_MSG *rep, int verified)
+/*
+ * Turns an error body into the transaction's fault: its status, failInfo
+ * and text, verified or not (unverified says why). A badMessageCheck is a
+ * code the CA did not take, whoever signed it: never sent again.
+ */
+static int error_body(struct cmp_tx *tx, const PKR_MSG *rep, const char *unverified)
 {
 	const PKR_ERRMSG *e = rep->body->value.error;
 	unsigned long bits = cmp_pkisi_failbits(e->pKIStatusInfo);
-	char text[700];
+	char text[700], mark[400] = "";
 
 	cmp_error_text(e, text, sizeof(text));
 	tx->r.failbits[0] |= bits;
+	tx->err_verified = unverified == NULL;
+	if (unverified != NULL)
+		snprintf(mark, sizeof(mark), " [not verified: %s]", unverified);
 	if (bits & (1UL << OSSL_CMP_PKIFAILUREINFO_badMessageCheck))
 		return fail(tx, CMP_F_BADMAC,
 			    "the CA refused our message protection (wrong authorization code or "
 			    "reference number?)%s: %s",
-			    verified ? "" : " [unprotected error, not verified]", text);
-	return fail(tx, CMP_F_REJECTED, "CA error%s: %s",
-		    verified ? "" : " [unprotected, not verified]", text);
+			    mark, text);
+	return fail(tx, CMP_F_REJECTED, "CA error%s: %s", mark, text);
+}
+
+static int take_certrep(struct cmp_tx *tx, const PKR_MSG *rep, int *waiting);
+
+/*
+ * A certificate reply that did not verify may still be the CA's: it may
+ * have issued. Its certificates and the central key are taken (for our
+ * key only) so that the caller keeps them; the fault says unverified.
+ */
+static int unverified_certrep(struct cmp_tx *tx, const PKR_MSG *rep, int fault, const char *why)
+{
+	int waiting = 0, f;
+	char reason[sizeof(tx->r.reason)];
+
+	tx->r.unverified = 1;
+	f = take_certrep(tx, rep, &waiting);
+	if (f != CMP_OK || waiting || tx->r.sign_cert == NULL) {
+		tx->r.fault = CMP_OK;
+		X509_free(tx->r.sign_cert);
+		X509_free(tx->r.enc_cert);
+		EVP_PKEY_free(tx->r.enc_key);
+		tx->r.sign_cert = tx->r.enc_cert = NULL;
+		tx->r.enc_key = NULL;
+		return fail(tx, fault, "the CA's %s did not verify: %s",
+			    cmp_body_name(rep->body->type), why);
+	}
+	snprintf(reason, sizeof(reason),
+		 "the CA's %s carries a certificate for our key, but %s; it may have been "
+		 "issued",
+		 cmp_body_name(rep->body->type), why);
+	return fail(tx, CMP_F_UNVERIFIED, "%s", reason);
+}
+
+/* HTTP 429/503: the seconds to wait before the next try (Retry-After, else
+ * doubling from 1 s); -1 when the transaction should give up instead. */
+static int rate_wait(struct cmp_tx *tx, long long deadline_ms)
+{
+	int ra = transport_retry_after(tx->cfg->transport);
+	int wait = ra >= 0 ? ra : 1 << (tx->r.rate_waits < 6 ? tx->r.rate_waits : 6);
+
+	tx->r.retry_after = ra;
+	if (now_ms() + (long long)wait * 1000 > deadline_ms)
+		return -1;
+	return wait;
 }
 
 /*
  * Protects and sends m, receives and checks the reply: protection,
- * transactionID, recipNonce. *out is the decoded reply (caller frees).
+ * transactionID, recipNonce. *out is the decoded reply (caller frees). A
+ * rate limit on a message inside the transaction (certConf, pollReq) is
+ * waited out here, as the limiter asks: the transaction finishes rather
+ * than being abandoned. The request that opens it comes back as
+ * CMP_F_RATELIMIT: nothing reached the CA.
  */
 static int exchange(struct cmp_tx *tx, PKR_MSG *m, PKR_MSG **out)
 {
@@ -399,11 +483,15 @@ static int exchange(struct cmp_tx *tx, PKR_MSG *m, PKR_MSG **out)
 	size_t len = 0, rlen = 0;
 	struct cmp_protection prot;
 	PKR_MSG *rep = NULL;
-	char err[512];
-	int r, verified, fault = CMP_OK;
+	char err[512], why[700];
+	int r, fault = CMP_OK, pf, opening;
+	int deadline_s = tx->cfg->poll_deadline > 0 ? tx->cfg->poll_deadline : 300;
+	long long deadline = now_ms() + (long long)deadline_s * 1000;
 	long pvno;
 
 	*out = NULL;
+	tx->err_verified = 0;
+	opening = m->body->type != CMP_BODY_CERTCONF && m->body->type != CMP_BODY_POLLREQ;
 	protection_of(tx, &prot);
 	if (cmp_msg_protect(m, &prot, err, sizeof(err)) < 0)
 		return fail(tx, CMP_F_INTERNAL, "cannot protect the %s: %s",
@@ -412,14 +500,28 @@ static int exchange(struct cmp_tx *tx, PKR_MSG *m, PKR_MSG **out)
 		return fail(tx, CMP_F_INTERNAL, "cannot encode the %s",
 			    cmp_body_name(m->body->type));
 
-	/* Phase: the wire. */
-	r = transport_exchange(tx->cfg->transport, der, len, &rsp, &rlen, err, sizeof(err));
+	/* Phase: the wire; a rate limit inside the transaction is waited out. */
+	for (;;) {
+		int wait;
+
+		r = transport_exchange(tx->cfg->transport, der, len, &rsp, &rlen, err,
+				       sizeof(err));
+		if (r != TRANSPORT_RATELIMIT)
+			break;
+		tx->r.retry_after = transport_retry_after(tx->cfg->transport);
+		if (opening || (wait = rate_wait(tx, deadline)) < 0)
+			break;
+		tx->r.rate_waits++;
+		if (wait > 0)
+			nanosleep(&(struct timespec){.tv_sec = wait}, NULL);
+	}
 	OPENSSL_free(der);
 	if (r != TRANSPORT_OK)
 		return fail(tx,
-			    r == TRANSPORT_FATAL      ? CMP_F_CONFIG
-			    : r == TRANSPORT_BADREPLY ? CMP_F_PROTOCOL
-						      : CMP_F_TRANSIENT,
+			    r == TRANSPORT_FATAL       ? CMP_F_CONFIG
+			    : r == TRANSPORT_BADREPLY  ? CMP_F_PROTOCOL
+			    : r == TRANSPORT_RATELIMIT ? CMP_F_RATELIMIT
+						       : CMP_F_TRANSIENT,
 			    "%s", err);
 	if ((rep = cmp_msg_decode(rsp, rlen, err, sizeof(err))) == NULL) {
 		fault = fail(tx, CMP_F_PROTOCOL, "%s", err);
@@ -432,18 +534,17 @@ static int exchange(struct cmp_tx *tx, PKR_MSG *m, PKR_MSG **out)
 		fault = fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.1.1: reply with pvno %ld", pvno);
 		goto out;
 	}
-	if ((fault = check_protection(tx, rsp, rlen, rep, &verified)) != CMP_OK)
-		goto out;
-	if (!verified && rep->body->type != CMP_BODY_ERROR) {
-		fault = fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.1.3: unprotected %s reply refused",
-			     cmp_body_name(rep->body->type));
+	pf = check_protection(tx, rsp, rlen, rep, why, sizeof(why));
+	if (pf != CMP_OK && rep->body->type == CMP_BODY_ERROR) {
+		/* shown with what it says, never trusted */
+		fault = error_body(tx, rep, why);
 		goto out;
 	}
 	if (rep->header->transactionID == NULL ||
 	    rep->header->transactionID->length != CMP_NONCE_LEN ||
 	    memcmp(rep->header->transactionID->data, tx->r.tid, CMP_NONCE_LEN) != 0) {
 		if (rep->body->type == CMP_BODY_ERROR && rep->header->transactionID == NULL)
-			fault = error_body(tx, rep, verified);
+			fault = error_body(tx, rep, NULL);
 		else
 			fault = fail(tx, CMP_F_PROTOCOL,
 				     "RFC 4210 5.1.1: reply has the wrong transactionID");
@@ -452,17 +553,33 @@ static int exchange(struct cmp_tx *tx, PKR_MSG *m, PKR_MSG **out)
 	if (rep->header->recipNonce == NULL || rep->header->recipNonce->length != CMP_NONCE_LEN ||
 	    memcmp(rep->header->recipNonce->data, tx->nonce, CMP_NONCE_LEN) != 0) {
 		if (rep->body->type == CMP_BODY_ERROR && rep->header->recipNonce == NULL)
-			fault = error_body(tx, rep, verified);
+			fault = error_body(tx, rep, NULL);
 		else
 			fault = fail(tx, CMP_F_PROTOCOL,
 				     "RFC 4210 5.1.1: reply's recipNonce is not our senderNonce");
+		goto out;
+	}
+	if (pf != CMP_OK) {
+		int certrep = rep->body->type == CMP_BODY_IP || rep->body->type == CMP_BODY_CP ||
+			      rep->body->type == CMP_BODY_KUP;
+
+		if (rep->protection == NULL)
+			fault = fail(tx, CMP_F_PROTOCOL,
+				     "RFC 4210 5.1.3: unprotected %s reply refused",
+				     cmp_body_name(rep->body->type));
+		else if (certrep)
+			fault = unverified_certrep(tx, rep, pf, why);
+		else
+			fault = fail(tx, pf, "the CA's %s did not verify: %s",
+				     cmp_body_name(rep->body->type), why);
+		tx->r.unverified = 1;
 		goto out;
 	}
 	ASN1_OCTET_STRING_free(tx->their_nonce);
 	tx->their_nonce =
 		rep->header->senderNonce ? ASN1_OCTET_STRING_dup(rep->header->senderNonce) : NULL;
 	if (rep->body->type == CMP_BODY_ERROR) {
-		fault = error_body(tx, rep, verified);
+		fault = error_body(tx, rep, NULL);
 		goto out;
 	}
 	for (int i = 0; i < sk_X509_num(rep->extraCerts); i++) {
@@ -709,6 +826,57 @@ static PKR_CERTSTATUS *cert_status(X509 *cert, int id, int accept)
 	return cs;
 }
 
+/*
+ * What the answer to a certConf proved (enum cmp_confirm), and the fault
+ * that goes with it. f is the exchange's fault, CMP_OK for a verified
+ * pkiConf.
+ */
+static int confirm_outcome(struct cmp_tx *tx, int f, int accept)
+{
+	const unsigned long done = (1UL << OSSL_CMP_PKIFAILUREINFO_certConfirmed) |
+				   (1UL << OSSL_CMP_PKIFAILUREINFO_transactionIdInUse);
+	char why[sizeof(tx->r.reason)];
+
+	if (f == CMP_OK) {
+		tx->r.confirm = CMP_CONFIRM_PROVEN;
+		return accept ? step(tx, CMP_STEP_DONE)
+			      : fail(tx, CMP_F_KEY, "the certificates were rejected in certConf");
+	}
+	snprintf(why, sizeof(why), "%s", tx->r.reason);
+	if (tx->err_verified && (tx->r.failbits[0] & done) && accept) {
+		/* RFC 4210 5.3.18 / 5.1.1: the CA had this certConf already */
+		tx->r.fault = CMP_OK;
+		tx->r.reason[0] = '\0';
+		tx->r.confirm = CMP_CONFIRM_PROVEN;
+		return step(tx, CMP_STEP_DONE);
+	}
+	if (f == CMP_F_TRANSIENT || f == CMP_F_RATELIMIT || f == CMP_F_CONFIG ||
+	    (!tx->err_verified && !tx->resent)) {
+		/* no answer, or one that proves nothing: the certConf goes out again */
+		tx->r.confirm = CMP_CONFIRM_OPEN;
+		if (f != CMP_F_TRANSIENT && f != CMP_F_RATELIMIT) {
+			tx->r.fault = CMP_F_TRANSIENT;
+			snprintf(tx->r.reason, sizeof(tx->r.reason),
+				 "the answer to certConf proves nothing (%.900s); the certConf is "
+				 "sent again",
+				 why);
+		}
+		return tx->r.fault;
+	}
+	if (tx->err_verified && !tx->resent) {
+		tx->r.confirm = CMP_CONFIRM_REFUSED;
+		return f;
+	}
+	/* sent again: the first one may have arrived and been confirmed */
+	tx->r.confirm = CMP_CONFIRM_UNPROVEN;
+	tx->r.fault = CMP_F_UNCONFIRMED;
+	snprintf(tx->r.reason, sizeof(tx->r.reason),
+		 "the certConf was sent again and the CA answered %.900s; the CA may hold the "
+		 "certificates confirmed, so they are kept",
+		 why);
+	return CMP_F_UNCONFIRMED;
+}
+
 int cmp_tx_confirm(struct cmp_tx *tx, int accept)
 {
 	X509 *certs[MAX_REQS] = {tx->r.sign_cert, tx->r.enc_cert};
@@ -719,8 +887,10 @@ int cmp_tx_confirm(struct cmp_tx *tx, int accept)
 		return tx->r.fault;
 	if (tx->r.step != CMP_STEP_RESPONSE)
 		return fail(tx, CMP_F_INTERNAL, "confirm before a response");
-	if (tx->r.implicit_confirmed && accept)
+	if (tx->r.implicit_confirmed && accept) {
+		tx->r.confirm = CMP_CONFIRM_PROVEN;
 		return step(tx, CMP_STEP_DONE);
+	}
 
 	/* Phase: certConf, one CertStatus per certificate. */
 	if ((m = new_msg(tx, 0)) == NULL)
@@ -739,15 +909,13 @@ int cmp_tx_confirm(struct cmp_tx *tx, int accept)
 			goto nomem;
 		}
 	}
-	if ((f = step(tx, CMP_STEP_CONFIRM)) != CMP_OK || (f = exchange(tx, m, &rep)) != CMP_OK)
+	if ((f = step(tx, CMP_STEP_CONFIRM)) != CMP_OK)
 		goto out;
-	if (rep->body->type != CMP_BODY_PKICONF) {
+	f = exchange(tx, m, &rep);
+	if (f == CMP_OK && rep->body->type != CMP_BODY_PKICONF)
 		f = fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.3.17: expected pkiConf, got %s",
 			 cmp_body_name(rep->body->type));
-		goto out;
-	}
-	f = accept ? step(tx, CMP_STEP_DONE)
-		   : fail(tx, CMP_F_KEY, "the certificates were rejected in certConf");
+	f = confirm_outcome(tx, f, accept);
 out:
 	PKR_MSG_free(m);
 	PKR_MSG_free(rep);

@@ -17,7 +17,7 @@ struct cmp_client_cfg {
 	int implicit_confirm;	     /* offer implicitConfirm */
 	int poll_deadline;	     /* seconds of waiting/polling in all, 0: 300 */
 	const X509_NAME *recipient;  /* NULL: NULL-DN */
-	X509_STORE *trust;	     /* for signature-protected replies */
+	X509_STORE *trust;	     /* signed replies chain to it (trust_anchor, the CA chain) */
 	int pvno;		     /* 0: 2 */
 };
 
@@ -53,7 +53,26 @@ enum cmp_fault {
 	CMP_F_CONFIG,	 /* bad URL, 4xx, missing trust anchor */
 	CMP_F_KEY,	 /* returned key or certificate does not fit */
 	CMP_F_INTERNAL,
+	CMP_F_RATELIMIT,   /* HTTP 429/503 before the CA: wait (retry_after), then again */
+	CMP_F_UNVERIFIED,  /* a reply carried certificates, but did not verify: issued? */
+	CMP_F_UNCONFIRMED, /* certConf sent again, and no verified answer proves either way */
 	CMP_F__MAX
+};
+
+/*
+ * What the answer to certConf proved. The rule that follows: the key of a
+ * certificate the CA may have issued is kept until the CA refused the
+ * certConf, in a verified answer to its first sending.
+ */
+enum cmp_confirm {
+	CMP_CONFIRM_NONE = 0, /* no certConf yet */
+	CMP_CONFIRM_PROVEN,   /* a verified pkiConf (or certConfirmed, transactionIdInUse
+			       * on a resent certConf), or implicitConfirm granted */
+	CMP_CONFIRM_OPEN,     /* no answer, or one that does not verify: send it again */
+	CMP_CONFIRM_UNPROVEN, /* sent again, and refused or unverifiable: the CA may hold
+			       * the certificates confirmed; keep them, and say so */
+	CMP_CONFIRM_REFUSED,  /* a verified refusal of the first certConf */
+	CMP_CONFIRM__MAX
 };
 
 /* Name of a fault for messages ("transient", ...). */
@@ -91,6 +110,10 @@ struct cmp_result {
 	int implicit_confirmed; /* the CA granted implicitConfirm */
 	int subject_changed;	/* the CA changed the requested subject */
 	int polls;		/* pollReq messages sent */
+	int confirm;		/* enum cmp_confirm */
+	int unverified;		/* a reply's protection did not verify (reason says why) */
+	int retry_after;	/* rate limit: Retry-After seconds, -1 none */
+	int rate_waits;		/* rate-limited answers waited out inside the transaction */
 };
 
 struct cmp_tx;
@@ -132,7 +155,9 @@ const X509_ALGOR *cmp_tx_reply_pbm(const struct cmp_tx *tx);
 /*
  * A transaction that resumes at certConf for certificates an earlier,
  * interrupted process received: tid, the CA's last senderNonce and PBM
- * parameters as that process recorded them. Follow with cmp_tx_confirm().
+ * parameters as that process recorded them. Follow with cmp_tx_confirm(),
+ * which sends the certConf again: a refusal of it no longer proves that
+ * the first one did not arrive (enum cmp_confirm).
  */
 struct cmp_tx *cmp_tx_resume(const struct cmp_client_cfg *cfg, const struct cmp_request *req,
 			     const unsigned char *tid, const unsigned char *nonce, size_t nonce_len,

@@ -4,9 +4,11 @@
  * parent and waiting until it is recorded. Workers never touch the store;
  * the run's constants came with the fork (struct job_run).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -29,6 +31,7 @@ int worker_report_step(struct worker *w, int step, const char *kspath)
 	struct step st = {.step = step};
 	struct wbuf b = {0};
 	unsigned char *pbm = NULL;
+	long long wait;
 	int type, r, n;
 
 	if (w->tx != NULL) {
@@ -50,9 +53,15 @@ int worker_report_step(struct worker *w, int step, const char *kspath)
 		_exit(1); /* the parent is gone: nothing to report to */
 	}
 	r = wire_read(w->fd, &type, &b);
-	wbuf_free(&b);
 	if (r <= 0 || type != WIRE_ACK)
 		_exit(r == 0 ? 0 : 3);
+	/* the CA asked to wait (Retry-After): nothing goes out before then */
+	wait = ack_read(&b);
+	wbuf_free(&b);
+	if (wait > 0)
+		nanosleep(&(struct timespec){.tv_sec = wait / 1000,
+					     .tv_nsec = (wait % 1000) * 1000000L},
+			  NULL);
 	return 0;
 }
 
@@ -197,7 +206,7 @@ EVP_PKEY *worker_kek(void)
 	return kek;
 }
 
-int worker_cmp_setup(struct worker *w, char *err, size_t errlen)
+int worker_cmp_setup(struct worker *w, STACK_OF(X509) * extra, char *err, size_t errlen)
 {
 	const struct pkiroll_ca_profile *p = &w->run->profiles[w->job->profile];
 	struct transport_cfg tc = {.url = p->url,
@@ -216,6 +225,37 @@ int worker_cmp_setup(struct worker *w, char *err, size_t errlen)
 		.poll_deadline = p->poll_deadline};
 	if ((w->cc.transport = transport_new(&tc, err, errlen)) == NULL)
 		return CMP_F_CONFIG;
+	/* Phase: what signed replies chain to. A partial chain is enough: the
+	 * anchors are configured, or came under the community's MAC. */
+	if (p->trust_anchor[0] != '\0') {
+		FILE *f = fopen(p->trust_anchor, "r");
+		X509 *x;
+
+		w->anchors = sk_X509_new_null();
+		while (f != NULL && w->anchors != NULL &&
+		       (x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
+			if (!sk_X509_push(w->anchors, x))
+				X509_free(x);
+		if (f != NULL)
+			fclose(f);
+		ERR_clear_error();
+		if (sk_X509_num(w->anchors) == 0) {
+			snprintf(err, errlen, "trust_anchor %s: %s", p->trust_anchor,
+				 f == NULL ? strerror(errno) : "no PEM certificate in it");
+			return CMP_F_CONFIG;
+		}
+	}
+	if (w->anchors != NULL || sk_X509_num(extra) > 0) {
+		if ((w->trust = X509_STORE_new()) == NULL)
+			return CMP_F_INTERNAL;
+		for (int i = 0; i < sk_X509_num(w->anchors); i++)
+			X509_STORE_add_cert(w->trust, sk_X509_value(w->anchors, i));
+		for (int i = 0; i < sk_X509_num(extra); i++)
+			X509_STORE_add_cert(w->trust, sk_X509_value(extra, i));
+		X509_STORE_set_flags(w->trust, X509_V_FLAG_PARTIAL_CHAIN);
+		ERR_clear_error();
+		w->cc.trust = w->trust;
+	}
 	if (p->recipient[0] != '\0' && (w->recipient = dn_parse(p->recipient, err, errlen)) == NULL)
 		return CMP_F_CONFIG;
 	w->cc.recipient = w->recipient;
@@ -230,6 +270,11 @@ void worker_cmp_free(struct worker *w)
 	w->cc.transport = NULL;
 	X509_NAME_free(w->recipient);
 	w->recipient = NULL;
+	X509_STORE_free(w->trust);
+	w->trust = NULL;
+	w->cc.trust = NULL;
+	sk_X509_pop_free(w->anchors, X509_free);
+	w->anchors = NULL;
 }
 
 int worker_reject(struct worker *w, char *err, size_t errlen, const char *after)
@@ -241,6 +286,35 @@ int worker_reject(struct worker *w, char *err, size_t errlen, const char *after)
 	(void)cmp_tx_confirm(w->tx, 0);
 	snprintf(err + l, errlen - l, "; the CA was told to reject the certificates, %s", after);
 	return JOB_F_KEYSTORE;
+}
+
+int worker_keep_unverified(struct worker *w, EVP_PKEY *key, const struct cmp_result *r,
+			   char *kept, size_t keptlen)
+{
+	char file[64], dir[1100], err[600];
+	int n = snprintf(file, sizeof(file), "unverified-");
+
+	for (int i = 0; i < 8; i++)
+		n += snprintf(file + n, sizeof(file) - (size_t)n, "%02x", r->tid[i]);
+	snprintf(file + n, sizeof(file) - (size_t)n, ".p12");
+	struct keystore_in ks = {.base = w->run->keystore_dir,
+				 .dirname = w->job->ksname,
+				 .pass = w->run->pass,
+				 .sign_key = key,
+				 .sign_cert = r->sign_cert,
+				 .enc_key = r->enc_cert != NULL ? r->enc_key : NULL,
+				 .enc_cert = r->enc_key != NULL ? r->enc_cert : NULL,
+				 .chain = r->extra_certs,
+				 .legacy = w->run->legacy,
+				 .staged = 1,
+				 .file = file};
+
+	if (keystore_write(&ks, dir, sizeof(dir), err, sizeof(err)) < 0) {
+		snprintf(kept, keptlen, "(not kept: %.500s)", err);
+		return -1;
+	}
+	snprintf(kept, keptlen, "%.1000s/%s", dir, file);
+	return 0;
 }
 
 void worker_send_result(struct worker *w, struct result *res, struct result_bufs *rb)
@@ -271,13 +345,13 @@ void run_enroll(struct worker *w)
 	char err[512] = "", kspath[1024] = "";
 	struct result res = {0};
 	struct result_bufs rb = {0};
-	int fault = CMP_F_INTERNAL, resumed = 0, after_resume = 0, ks_failed = 0;
+	int fault = CMP_F_INTERNAL, resumed = 0, ks_failed = 0;
 	const struct cmp_result *r = NULL;
 
 	rq.secret = (const unsigned char *)j->code;
 	rq.secret_len = strlen(j->code);
 	/* Phase: what the transaction needs. */
-	if ((fault = worker_cmp_setup(w, err, sizeof(err))) != CMP_OK)
+	if ((fault = worker_cmp_setup(w, NULL, err, sizeof(err))) != CMP_OK)
 		goto report;
 	fault = CMP_F_INTERNAL;
 	if ((subject = dn_parse(j->subject, err, sizeof(err))) == NULL)
@@ -304,19 +378,14 @@ void run_enroll(struct worker *w)
 		snprintf(kspath, sizeof(kspath), "%s", j->kspath);
 		worker_report_step(w, CMP_STEP_CONFIRM, NULL);
 		fault = cmp_tx_confirm(w->tx, 1);
-		if (fault == CMP_OK || fault == CMP_F_TRANSIENT || fault == CMP_F_CONFIG) {
-			resumed = fault == CMP_OK;
-			goto report;
-		}
 		/*
-		 * The CA no longer waits for this certConf: it either confirmed it
-		 * (the interrupted run's certConf arrived) or rolled it back. A new
-		 * request tells which: codes already used mean confirmed.
+		 * Proven, or sent again and answered with anything but a proof: the
+		 * interrupted run's certConf may have arrived, so the certificates
+		 * are recorded (with a warning when unproven), and no second ir
+		 * spends the codes. No answer at all: the next try sends it again.
 		 */
-		cmp_tx_free(w->tx);
-		w->tx = NULL;
-		kspath[0] = '\0';
-		after_resume = 1;
+		resumed = fault == CMP_OK || fault == CMP_F_UNCONFIRMED;
+		goto report;
 	}
 
 fresh:
@@ -329,14 +398,10 @@ fresh:
 	if ((w->tx = cmp_tx_new(&w->cc, &rq, worker_on_cmp_step, w)) == NULL)
 		goto report;
 	if ((fault = cmp_tx_request(w->tx)) != CMP_OK) {
-		if (after_resume && fault == CMP_F_REJECTED &&
-		    ((cmp_tx_result(w->tx)->failbits[0] | cmp_tx_result(w->tx)->failbits[1]) &
-		     (1UL << OSSL_CMP_PKIFAILUREINFO_notAuthorized))) {
-			/* the interrupted run's certificates were confirmed: keep them */
-			fault = CMP_OK;
-			resumed = 1;
-			snprintf(kspath, sizeof(kspath), "%s", j->kspath);
-		}
+		r = cmp_tx_result(w->tx);
+		/* certificates that did not verify may still be issued: keep the key */
+		if (fault == CMP_F_UNVERIFIED && r->sign_cert != NULL)
+			(void)worker_keep_unverified(w, rq.new_key, r, res.kept, sizeof(res.kept));
 		goto report;
 	}
 	r = cmp_tx_result(w->tx);
@@ -389,12 +454,15 @@ report:
 	if (fault != CMP_OK)
 		snprintf(res.reason, sizeof(res.reason), "%s",
 			 r && r->reason[0] && !ks_failed ? r->reason : err);
+	res.retry_after = -1;
 	if (r != NULL) {
 		res.step = r->step;
 		res.failbits = r->failbits[0] | r->failbits[1];
 		res.subject_changed = r->subject_changed;
+		res.confirm = r->confirm;
+		res.retry_after = r->retry_after;
 	}
-	if (fault == CMP_OK && resumed) {
+	if (resumed) {
 		STACK_OF(X509) *chain = load_chain(j->kspath);
 
 		worker_put_cert(&rb, &res.sign, old_sign);

@@ -50,6 +50,11 @@ enum job_tag {
 	R_CHAIN,
 	R_KSPATH,
 	R_OLDSERIAL,
+	R_CONFIRM,
+	R_RETRYAFTER,
+	R_KEPT,
+	/* ACK */
+	A_WAIT = 90,
 	/* certificate info, inside R_SIGNINFO / R_ENCINFO */
 	CI_SERIAL = 96,
 	CI_ISSUER,
@@ -282,6 +287,26 @@ static int cert_info_read(const unsigned char *v, size_t n, struct pkiroll_cert_
 	return 0;
 }
 
+/* Matched by ack_read(). */
+void ack_write(struct wbuf *b, long long wait_ms)
+{
+	wbuf_int(b, A_WAIT, wait_ms);
+}
+
+/* Matched by ack_write(). */
+long long ack_read(struct wbuf *b)
+{
+	const unsigned char *v;
+	size_t n;
+	int tag;
+	long long wait = 0;
+
+	while (wbuf_next(b, &tag, &v, &n) > 0)
+		if (tag == A_WAIT)
+			wait = wire_int(v, n);
+	return wait < 0 ? 0 : wait > 86400000LL ? 86400000LL : wait;
+}
+
 /* Matched by result_read(). */
 void result_write(struct wbuf *b, const struct result *r)
 {
@@ -307,6 +332,10 @@ void result_write(struct wbuf *b, const struct result *r)
 		wbuf_str(b, R_KSPATH, r->kspath);
 	if (r->old_serial[0])
 		wbuf_str(b, R_OLDSERIAL, r->old_serial);
+	wbuf_int(b, R_CONFIRM, r->confirm);
+	wbuf_int(b, R_RETRYAFTER, r->retry_after);
+	if (r->kept[0] != '\0')
+		wbuf_str(b, R_KEPT, r->kept);
 }
 
 /* Matched by result_write(). */
@@ -318,6 +347,7 @@ int result_read(struct wbuf *b, struct result *r)
 
 	memset(r, 0, sizeof(*r));
 	r->fault = -1;
+	r->retry_after = -1;
 	while ((g = wbuf_next(b, &tag, &v, &n)) > 0) {
 		switch (tag) {
 		case R_FAULT:
@@ -360,6 +390,15 @@ int result_read(struct wbuf *b, struct result *r)
 			break;
 		case R_OLDSERIAL:
 			wire_str(v, n, r->old_serial, sizeof(r->old_serial));
+			break;
+		case R_CONFIRM:
+			r->confirm = (int)wire_int(v, n);
+			break;
+		case R_RETRYAFTER:
+			r->retry_after = (int)wire_int(v, n);
+			break;
+		case R_KEPT:
+			wire_str(v, n, r->kept, sizeof(r->kept));
 			break;
 		default:
 			g = -1;

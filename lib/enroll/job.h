@@ -87,6 +87,9 @@ struct result {
 	int nchain;
 	char kspath[1024];
 	char old_serial[80]; /* renew: the signing certificate it replaced */
+	int confirm;	     /* enum cmp_confirm: what the certConf's answer proved */
+	int retry_after;     /* rate limit: the CA's Retry-After in seconds, -1 none */
+	char kept[1024];     /* a keystore kept aside for unverified certificates */
 };
 
 /* Writes a JOB body. Matched by job_read(). */
@@ -98,6 +101,12 @@ int job_read(struct wbuf *b, struct job *j);
 void step_write(struct wbuf *b, const struct step *s);
 /* Reads a STEP body (pointers into b). 0, or -1 if malformed. */
 int step_read(struct wbuf *b, struct step *s);
+
+/* Writes an ACK body: the worker waits wait_ms before it goes on (a CA's
+ * Retry-After). Matched by ack_read(). */
+void ack_write(struct wbuf *b, long long wait_ms);
+/* The wait of an ACK body in ms (0 for none), bounded to a day. */
+long long ack_read(struct wbuf *b);
 
 /* Writes a RESULT body. Matched by result_read(). */
 void result_write(struct wbuf *b, const struct result *r);

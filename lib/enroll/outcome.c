@@ -4,6 +4,7 @@
  * fail for good.
  */
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "cmp/cmp_client.h"
@@ -25,6 +26,36 @@ void outcome_of(const struct result *res, struct enroll_outcome *o, char *text, 
 		o->state = PKIROLL_STATE_ENROLLED;
 		o->sign = res->sign;
 		o->enc = res->enc;
+		break;
+	case CMP_F_UNCONFIRMED:
+		/* the rule: recorded with its certificates, never a second ir */
+		o->state = PKIROLL_STATE_ENROLLED;
+		o->sign = res->sign;
+		o->enc = res->enc;
+		snprintf(text, textlen,
+			 "warning: confirmation not proven: %s; check at the CA that these "
+			 "certificates are confirmed",
+			 res->reason);
+		o->attention = text;
+		break;
+	case CMP_F_UNVERIFIED:
+		/* counted as issued: the codes may be spent, so never sent again */
+		o->state = PKIROLL_STATE_FAILED;
+		snprintf(text, textlen,
+			 "%s; no certConf was sent and no new request goes out; its key is kept in "
+			 "%s (fix the trust anchor or ask the CA, then pkiroll enroll "
+			 "--retry-failed)",
+			 res->reason, res->kept[0] ? res->kept : "(nothing)");
+		o->attention = text;
+		break;
+	case CMP_F_RATELIMIT:
+		o->state = PKIROLL_STATE_FAILED;
+		o->retryable = 1;
+		*transient = 1;
+		if (res->retry_after >= 0)
+			o->next_attempt_at = (sqlite3_int64)time(NULL) + res->retry_after;
+		snprintf(text, textlen, "rate limited before the CA (no code spent): %s",
+			 res->reason);
 		break;
 	case CMP_F_TRANSIENT:
 	case CMP_F_WAITING:
@@ -104,6 +135,18 @@ void renew_outcome_of(const struct result *res, int renew_failures, struct enrol
 		o->enc = res->enc;
 		return;
 	}
+	if (res->fault == CMP_F_UNCONFIRMED) {
+		o->state = PKIROLL_STATE_ENROLLED;
+		o->renew = 1;
+		o->sign = res->sign;
+		o->enc = res->enc;
+		snprintf(text, textlen,
+			 "warning: renewal confirmation not proven: %s; check at the CA that the "
+			 "new certificates are confirmed",
+			 res->reason);
+		o->attention = text;
+		return;
+	}
 	o->renew = 2;
 	o->retryable = 1;
 	/* the next runs retry: 1, 2, 4, 8, then 16 hours later (a nightly run
@@ -120,10 +163,15 @@ void renew_outcome_of(const struct result *res, int renew_failures, struct enrol
 						      : "",
 			 res->reason, NEW_CODES_HINT);
 	} else {
-		*transient = res->fault == CMP_F_TRANSIENT || res->fault == CMP_F_WAITING;
+		*transient = res->fault == CMP_F_TRANSIENT || res->fault == CMP_F_WAITING ||
+			     res->fault == CMP_F_RATELIMIT;
+		if (res->fault == CMP_F_RATELIMIT && res->retry_after >= 0)
+			o->next_attempt_at = (sqlite3_int64)time(NULL) + res->retry_after;
 		/* a certConf that may have arrived, or a confirmed renewal whose
-		 * keystore waits: the next run settles it */
-		o->state = (res->step >= CMP_STEP_KEYS && *transient) || res->fault == JOB_F_COMMIT
+		 * keystore waits: the next run settles it (only a verified refusal
+		 * of the certConf ends the transaction) */
+		o->state = (res->step >= CMP_STEP_KEYS && res->confirm != CMP_CONFIRM_REFUSED) ||
+				   res->fault == JOB_F_COMMIT
 				   ? PKIROLL_STATE_RENEWING
 				   : PKIROLL_STATE_ENROLLED;
 		snprintf(
@@ -132,6 +180,13 @@ void renew_outcome_of(const struct result *res, int renew_failures, struct enrol
 			"run retries",
 			res->fault >= JOB_F_KEYSTORE ? "local" : cmp_fault_name(res->fault),
 			res->reason);
+		if (res->fault == CMP_F_UNVERIFIED) {
+			size_t l = strlen(text);
+
+			snprintf(text + l, textlen - l, "; the new key is kept in %s",
+				 res->kept[0] ? res->kept : "(nothing)");
+			o->attention = text;
+		}
 	}
 	o->reason = text;
 }

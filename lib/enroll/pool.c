@@ -179,15 +179,20 @@ int pool_run(struct pool *p, const struct pool_ops *ops, void *arg)
 					rc = -1;
 					goto out;
 				}
+				more = 1; /* its job may be retried */
 				continue;
 			}
 			if (type == WIRE_STEP) {
-				if (ops->on_step(arg, w->job, &msg) < 0) {
+				struct wbuf ack = {0};
+
+				if (ops->on_step(arg, w->job, &msg, &ack) < 0) {
+					wbuf_free(&ack);
 					rc = -1;
 					goto out;
 				}
-				if (wire_write(w->fd, WIRE_ACK, NULL) <= 0 &&
-				    lost(p, w, ops, arg, 1) < 0) {
+				r = wire_write(w->fd, WIRE_ACK, ack.len ? &ack : NULL);
+				wbuf_free(&ack);
+				if (r <= 0 && lost(p, w, ops, arg, 1) < 0) {
 					rc = -1;
 					goto out;
 				}
@@ -197,6 +202,8 @@ int pool_run(struct pool *p, const struct pool_ops *ops, void *arg)
 					rc = -1;
 					goto out;
 				}
+				/* a result may queue a retry: ask for jobs again */
+				more = 1;
 			} else {
 				/* a worker sending anything else is a bug */
 				kill(w->pid, SIGKILL);

@@ -17,8 +17,9 @@ typedef void pool_worker_fn(int fd, void *arg);
 struct pool_ops {
 	/* Next job: 1 with *job and *id set, 0 none right now, -1 never again. */
 	int (*next_job)(void *arg, struct wbuf *job, long long *id);
-	/* A step of job id; the worker waits until this returns (then ACK). 0 or -1 (fatal). */
-	int (*on_step)(void *arg, long long id, struct wbuf *msg);
+	/* A step of job id; the worker waits until this returns, then gets the
+	 * ACK with the body on_step put in ack (may stay empty). 0 or -1 (fatal). */
+	int (*on_step)(void *arg, long long id, struct wbuf *msg, struct wbuf *ack);
 	/* The result of job id. 0 or -1 (fatal). */
 	int (*on_result)(void *arg, long long id, struct wbuf *msg);
 	/* The worker of job id died; status as from waitpid(). */

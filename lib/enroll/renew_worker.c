@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -18,21 +19,6 @@
 #include "x509/keys.h"
 
 #define BITS(r) ((r)->failbits[0] | (r)->failbits[1])
-
-/* Trust for the CA's signed replies: the CA certificates the community got
- * at enrollment (a partial chain is enough: they came under its MAC). */
-static X509_STORE *chain_trust(STACK_OF(X509) * chain)
-{
-	X509_STORE *st = X509_STORE_new();
-
-	if (st == NULL)
-		return NULL;
-	for (int i = 0; i < sk_X509_num(chain); i++)
-		X509_STORE_add_cert(st, sk_X509_value(chain, i));
-	X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
-	ERR_clear_error();
-	return st;
-}
 
 /* The staged keystore made current (its certificates in c, or NULL to read
  * them back); fault JOB_F_COMMIT if it cannot be. */
@@ -52,11 +38,13 @@ static int commit(struct worker *w, const char *dir, const char *old_serial,
 
 /*
  * The resume rule of a renewal: a staged keystore and a transaction that
- * got as far as storing it is settled: confirmed (now, or by the
- * interrupted run, as the CA's certConfirmed says) and made current. Any
- * other starts afresh, and so does one the CA rolled back. 1 settled
- * (*fault: how the commit went; stg holds the certificates), -1 still open
- * (*fault), 0 start afresh.
+ * got as far as storing it is settled: its certConf is sent again, and
+ * anything but no answer settles it, as the CA may hold the certificates
+ * confirmed (a refusal of a resent certConf does not prove that the first
+ * was lost): made current, with a warning when unproven. A staged keystore
+ * is never removed here. Any other starts afresh. 1 settled (*fault: how
+ * the commit went, or CMP_F_UNCONFIRMED; stg holds the certificates), -1
+ * still open (*fault), 0 start afresh.
  */
 static int settle(struct worker *w, const char *dir, const char *old_serial, int renew_enc,
 		  const struct cmp_request *rq, struct keystore_content *stg, int *fault, char *err,
@@ -64,40 +52,52 @@ static int settle(struct worker *w, const char *dir, const char *old_serial, int
 {
 	const struct job *j = w->job;
 	struct keystore_certs sc;
+	char why[600];
+	int unproven = 0;
 
-	if (!j->has_tx)
+	if (!keystore_has_staged(dir))
 		return 0;
-	if (j->step < CMP_STEP_KEYS || !keystore_has_staged(dir) ||
-	    keystore_load(dir, "keystore.p12.staged", w->run->pass, stg, err, errlen) != 1 ||
-	    stg->sign_cert == NULL)
-		goto afresh;
+	if (!j->has_tx || j->step < CMP_STEP_KEYS) {
+		/* written, but never reported: no certConf went out for it. Its
+		 * certificate may still count at a CA that granted implicitConfirm,
+		 * so it is moved aside, not overwritten by the next one. */
+		char from[1100], to[1200];
+
+		snprintf(from, sizeof(from), "%s/keystore.p12.staged", dir);
+		snprintf(to, sizeof(to), "%s/unconfirmed-%lld.p12", dir, (long long)time(NULL));
+		(void)rename(from, to);
+		return 0;
+	}
+	if (keystore_load(dir, "keystore.p12.staged", w->run->pass, stg, why, sizeof(why)) != 1 ||
+	    stg->sign_cert == NULL) {
+		snprintf(err, errlen,
+			 "an interrupted renewal left keystore.p12.staged, which cannot be read "
+			 "(%.400s); it is kept, and the CA is not asked for another certificate",
+			 stg->sign_cert == NULL && why[0] == '\0' ? "no signing certificate" : why);
+		*fault = JOB_F_COMMIT;
+		return -1;
+	}
 	if (j->step != CMP_STEP_DONE) {
-		/* not known to be confirmed: confirm it now */
+		/* not known to be confirmed: its certConf goes out again */
 		if ((w->tx = cmp_tx_resume(&w->cc, rq, j->tid, j->nonce, j->nonce_len, NULL, 0,
 					   stg->sign_cert, renew_enc ? stg->enc_cert : NULL)) ==
-		    NULL)
-			goto afresh;
+		    NULL) {
+			snprintf(err, errlen, "cannot resume the interrupted renewal");
+			*fault = CMP_F_INTERNAL;
+			return -1;
+		}
 		worker_report_step(w, CMP_STEP_CONFIRM, NULL);
 		*fault = cmp_tx_confirm(w->tx, 1);
-		if (*fault == CMP_F_REJECTED &&
-		    (BITS(cmp_tx_result(w->tx)) & (1UL << OSSL_CMP_PKIFAILUREINFO_certConfirmed)))
-			*fault = CMP_OK; /* the interrupted run's certConf had arrived */
-		if (*fault == CMP_F_TRANSIENT || *fault == CMP_F_CONFIG)
-			return -1; /* still open: the next run tries again */
-		if (*fault != CMP_OK)
-			goto afresh; /* the CA rolled it back */
+		if (*fault != CMP_OK && *fault != CMP_F_UNCONFIRMED)
+			return -1; /* still open: the next run sends it again */
+		unproven = *fault == CMP_F_UNCONFIRMED;
 		worker_report_step(w, CMP_STEP_DONE, NULL);
 	}
 	sc = (struct keystore_certs){stg->sign_cert, stg->enc_cert, stg->chain};
 	*fault = commit(w, dir, old_serial, &sc, err, errlen);
+	if (*fault == CMP_OK && unproven)
+		*fault = CMP_F_UNCONFIRMED;
 	return 1;
-afresh:
-	cmp_tx_free(w->tx);
-	w->tx = NULL;
-	keystore_content_free(stg);
-	keystore_discard_staged(dir);
-	*fault = CMP_F_INTERNAL;
-	return 0;
 }
 
 void run_renew(struct worker *w)
@@ -113,7 +113,6 @@ void run_renew(struct worker *w)
 	char dir[1024], err[900] = "", old_serial[80] = "";
 	int fault = CMP_F_INTERNAL, renew_enc, g, ks_failed = 0;
 	const struct cmp_result *r = NULL;
-	X509_STORE *trust = NULL;
 	X509 *new_sign = NULL, *new_enc = NULL;
 	STACK_OF(X509) *chain = NULL;
 
@@ -153,12 +152,9 @@ void run_renew(struct worker *w)
 			 p->name[0] ? p->name : p->url);
 		goto report;
 	}
-	if ((fault = worker_cmp_setup(w, err, sizeof(err))) != CMP_OK)
+	if ((fault = worker_cmp_setup(w, cur.chain, err, sizeof(err))) != CMP_OK)
 		goto report;
 	fault = CMP_F_INTERNAL;
-	if ((trust = chain_trust(cur.chain)) == NULL)
-		goto report;
-	w->cc.trust = trust;
 	rq.old_key = cur.sign_key;
 	rq.old_cert = cur.sign_cert;
 	rq.old_chain = cur.chain;
@@ -190,8 +186,13 @@ void run_renew(struct worker *w)
 	}
 	if ((w->tx = cmp_tx_new(&w->cc, &rq, worker_on_cmp_step, w)) == NULL)
 		goto report;
-	if ((fault = cmp_tx_request(w->tx)) != CMP_OK)
+	if ((fault = cmp_tx_request(w->tx)) != CMP_OK) {
+		r = cmp_tx_result(w->tx);
+		/* certificates that did not verify may still be issued: keep the key */
+		if (fault == CMP_F_UNVERIFIED && r->sign_cert != NULL)
+			(void)worker_keep_unverified(w, rq.new_key, r, res.kept, sizeof(res.kept));
 		goto report;
+	}
 	r = cmp_tx_result(w->tx);
 
 	/* Phase: the staged keystore, synced before the CA hears we accept. */
@@ -223,8 +224,10 @@ void run_renew(struct worker *w)
 		worker_report_step(w, CMP_STEP_KEYS, path);
 	}
 	if ((fault = cmp_tx_confirm(w->tx, 1)) != CMP_OK) {
-		if (fault != CMP_F_TRANSIENT)
-			keystore_discard_staged(dir); /* the CA did not take it */
+		/* only a verified refusal of the certConf lets its key go; any other
+		 * answer leaves the staged keystore for the next try to settle */
+		if (r->confirm == CMP_CONFIRM_REFUSED)
+			keystore_discard_staged(dir);
 		goto report;
 	}
 	worker_report_step(w, CMP_STEP_DONE, NULL);
@@ -246,12 +249,15 @@ report:
 		snprintf(res.reason, sizeof(res.reason), "%s",
 			 r && r->reason[0] && !ks_failed && fault < JOB_F_KEYSTORE ? r->reason
 										   : err);
+	res.retry_after = -1;
 	if (r != NULL) {
 		res.step = r->step;
 		res.failbits = BITS(r);
 		res.subject_changed = r->subject_changed;
+		res.confirm = r->confirm;
+		res.retry_after = r->retry_after;
 	}
-	if (fault == CMP_OK && new_sign != NULL) {
+	if ((fault == CMP_OK || fault == CMP_F_UNCONFIRMED) && new_sign != NULL) {
 		worker_put_cert(&rb, &res.sign, new_sign);
 		if (new_enc != NULL)
 			worker_put_cert(&rb, &res.enc, new_enc);
@@ -262,7 +268,6 @@ report:
 	worker_send_result(w, &res, &rb);
 	worker_cmp_free(w);
 	EVP_PKEY_free(rq.new_key);
-	X509_STORE_free(trust);
 	keystore_content_free(&cur);
 	keystore_content_free(&stg);
 	ERR_clear_error();

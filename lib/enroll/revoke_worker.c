@@ -31,7 +31,6 @@ void run_revoke(struct worker *w)
 	struct result res = {0};
 	struct result_bufs rb = {0};
 	X509 *certs[2];
-	X509_STORE *trust = NULL;
 	char dir[1024], err[900] = "";
 	int fault = CMP_F_INTERNAL, n = 0, g;
 	const struct cmp_result *r;
@@ -70,7 +69,7 @@ void run_revoke(struct worker *w)
 		certs[n++] = cur.enc_cert;
 	}
 	/* Phase: the protection: the signing key, or new codes. */
-	if ((fault = worker_cmp_setup(w, err, sizeof(err))) != CMP_OK)
+	if ((fault = worker_cmp_setup(w, cur.chain, err, sizeof(err))) != CMP_OK)
 		goto report;
 	fault = CMP_F_INTERNAL;
 	if (p->revoke_with_codes) {
@@ -86,12 +85,6 @@ void run_revoke(struct worker *w)
 		fault = JOB_F_NOKEYSTORE;
 		goto report;
 	}
-	if ((trust = X509_STORE_new()) == NULL)
-		goto report;
-	for (int i = 0; i < sk_X509_num(cur.chain); i++)
-		X509_STORE_add_cert(trust, sk_X509_value(cur.chain, i));
-	X509_STORE_set_flags(trust, X509_V_FLAG_PARTIAL_CHAIN);
-	w->cc.trust = trust;
 	if ((w->tx = cmp_tx_new(&w->cc, &rq, worker_on_cmp_step, w)) == NULL)
 		goto report;
 	fault = cmp_tx_revoke(w->tx, certs, n, j->revoke_reason);
@@ -108,7 +101,6 @@ report:
 	}
 	worker_send_result(w, &res, &rb);
 	worker_cmp_free(w);
-	X509_STORE_free(trust);
 	keystore_content_free(&cur);
 	ERR_clear_error();
 }

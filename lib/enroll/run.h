@@ -21,6 +21,11 @@ struct profile {
 	int consecutive; /* transient failures in a row */
 	int paused;
 	long long next_ms; /* rate limit */
+	/* the CA's own rate limit (HTTP 429/503): no request before
+	 * limited_until, fewer in flight (cap), backing off while it lasts */
+	long long limited_until;
+	int cap;     /* in flight at most, 0: the profile's concurrency */
+	int limited; /* rate-limited answers in a row */
 };
 
 struct slot { /* a job in flight */
@@ -31,15 +36,19 @@ struct slot { /* a job in flight */
 	int prof;
 	int step;
 	int attempts; /* in this run */
+	int limited;  /* rate-limited tries in this run (not attempts) */
 	char name[256];
 	char code[512];
 };
+
+#define MAX_RATE_LIMITED 100 /* rate-limited tries of one community in one run */
 
 struct retry {
 	long long due_ms;
 	int kind;
 	int prof;
 	int attempts;
+	int limited;
 	char name[256];
 	char code[512];
 };
@@ -70,7 +79,7 @@ struct run {
 /* ---- the scheduler (schedule.c): pool_ops callbacks ---- */
 
 int next_job(void *arg, struct wbuf *job, long long *id);
-int on_step(void *arg, long long id, struct wbuf *msg);
+int on_step(void *arg, long long id, struct wbuf *msg, struct wbuf *ack);
 int on_result(void *arg, long long id, struct wbuf *msg);
 void on_death(void *arg, long long id, int status);
 

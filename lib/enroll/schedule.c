@@ -121,9 +121,11 @@ static int profile_ready(struct run *r, int i)
 {
 	struct profile *p = &r->profs[i];
 
-	if (p->inflight >= p->p.concurrency)
+	if (p->inflight >= (p->cap > 0 && p->cap < p->p.concurrency ? p->cap : p->p.concurrency))
 		return 0;
 	if (p->p.rate > 0 && now_ms() < p->next_ms)
+		return 0;
+	if (now_ms() < p->limited_until)
 		return 0;
 	return 1;
 }
@@ -200,6 +202,7 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 	sl->id = c.id;
 	sl->prof = cand->prof;
 	sl->attempts = cand->attempts + 1;
+	sl->limited = cand->limited;
 	snprintf(sl->name, sizeof(sl->name), "%s", c.name);
 	memcpy(sl->code, cand->code, sizeof(sl->code));
 	p->inflight++;
@@ -375,8 +378,10 @@ int next_job(void *arg, struct wbuf *job, long long *id)
 }
 
 /* pool_ops.on_step: recorded before the worker goes on. Matched by the
- * worker's report_step(). */
-int on_step(void *arg, long long id, struct wbuf *msg)
+ * worker's report_step(). A request or certConf about to go out to a CA
+ * that asked to wait (Retry-After) waits in the worker until then: the
+ * ACK says how long. */
+int on_step(void *arg, long long id, struct wbuf *msg, struct wbuf *ack)
 {
 	struct run *r = arg;
 	struct slot *sl = find_slot(r, id);
@@ -388,6 +393,12 @@ int on_step(void *arg, long long id, struct wbuf *msg)
 	}
 	if (sl != NULL)
 		sl->step = st.step;
+	if (sl != NULL && (st.step == CMP_STEP_REQUEST || st.step == CMP_STEP_CONFIRM)) {
+		long long wait = r->profs[sl->prof].limited_until - now_ms();
+
+		if (wait > 0)
+			ack_write(ack, wait);
+	}
 	if (sl != NULL && sl->kind == JOB_REVOKE) {
 		/* the rr is about to go out: on record first */
 		struct revoke_target tg[2];
@@ -408,7 +419,7 @@ int on_step(void *arg, long long id, struct wbuf *msg)
 			       st.kspath[0] ? st.kspath : NULL);
 }
 
-static void queue_retry(struct run *r, struct slot *sl)
+static void queue_retry(struct run *r, struct slot *sl, int limited)
 {
 	struct retry *q;
 	unsigned base;
@@ -421,9 +432,39 @@ static void queue_retry(struct run *r, struct slot *sl)
 	q->prof = sl->prof;
 	q->kind = sl->kind;
 	q->attempts = sl->attempts;
+	q->limited = sl->limited;
+	if (limited) {
+		/* not an attempt: the CA never saw it; due when the limit ends */
+		q->attempts--;
+		q->limited++;
+		q->due_ms = r->profs[sl->prof].limited_until + jitter(500);
+	}
 	memcpy(q->name, sl->name, sizeof(q->name));
 	memcpy(q->code, sl->code, sizeof(q->code));
 	r->st->retries++;
+}
+
+/*
+ * The CA (or a limiter in front of it) answered HTTP 429/503: no request
+ * to this profile before its Retry-After, or a doubling pause without
+ * one; fewer in flight while it lasts. Not a failure of the CA: the
+ * circuit breaker does not count it.
+ */
+static void rate_limited(struct run *r, struct profile *p, int retry_after)
+{
+	long long pause = retry_after >= 0 ? (long long)retry_after * 1000
+					   : 1000LL << (p->limited < 6 ? p->limited : 6);
+	int cap = p->cap > 0 ? p->cap : p->p.concurrency;
+
+	p->limited++;
+	if (now_ms() + pause > p->limited_until)
+		p->limited_until = now_ms() + pause;
+	p->cap = cap > 1 ? cap / 2 : 1;
+	ctx_log(r->ctx, PKIROLL_LOG_WARN,
+		"CA profile %s: rate limited; no request before %lld ms from now%s, at most %d "
+		"in flight",
+		p->p.name[0] ? p->p.name : p->p.url, p->limited_until - now_ms(),
+		retry_after >= 0 ? " (Retry-After)" : "", p->cap);
 }
 
 /* Closes a slot with an outcome; counts, retries, circuit breaker. */
@@ -431,7 +472,17 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 		  struct enroll_outcome *o, int retry)
 {
 	struct profile *p = &r->profs[sl->prof];
+	int limited = fault == CMP_F_RATELIMIT;
 
+	if (limited) {
+		retry = !r->stopping && sl->limited < MAX_RATE_LIMITED;
+		transient = 0;
+	} else if (fault == CMP_OK && p->cap > 0) {
+		/* the limit has passed: widen again, one at a time */
+		p->limited = 0;
+		if (++p->cap >= p->p.concurrency)
+			p->cap = 0;
+	}
 	if (transient) {
 		if (++p->consecutive >= p->p.breaker && !p->paused) {
 			p->paused = 1;
@@ -443,7 +494,7 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 		retry = !p->paused && sl->attempts <= p->p.retries;
 		if (o->next_attempt_at == 0)
 			o->next_attempt_at = (sqlite3_int64)time(NULL) + 60 + jitter(60);
-	} else if (fault != CMP_F__MAX) {
+	} else if (fault != CMP_F__MAX && !limited) {
 		p->consecutive = 0;
 	}
 	if (o->state == PKIROLL_STATE_NEEDS_CODES)
@@ -463,7 +514,7 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 	else if (fault == CMP_OK)
 		r->st->enrolled++;
 	else if (retry)
-		queue_retry(r, sl);
+		queue_retry(r, sl, limited);
 	else if (o->state == PKIROLL_STATE_NEEDS_CODES)
 		r->st->needs_codes++;
 	else
@@ -547,6 +598,8 @@ int on_result(void *arg, long long id, struct wbuf *msg)
 	o.nchain = res.nchain;
 	o.subject_changed = res.subject_changed;
 
+	if (res.fault == CMP_F_RATELIMIT)
+		rate_limited(r, &r->profs[sl->prof], res.retry_after);
 	if (sl->kind == JOB_RENEW)
 		renew_outcome_of(&res, sl->renew_failures, &o, text, sizeof(text), &transient);
 	else if (sl->kind == JOB_REVOKE)

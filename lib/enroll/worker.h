@@ -18,6 +18,8 @@ struct worker {
 	/* the CMP set-up from the job's CA profile */
 	struct cmp_client_cfg cc;
 	X509_NAME *recipient;
+	STACK_OF(X509) * anchors; /* the profile's trust_anchor, NULL none */
+	X509_STORE *trust;	  /* what cc.trust points to, owned */
 };
 
 /* Sends a STEP and waits until the parent has recorded it. */
@@ -26,9 +28,11 @@ int worker_report_step(struct worker *w, int step, const char *kspath);
 /* cmp_step_fn: the transaction's steps become the store's. */
 int worker_on_cmp_step(void *arg, int step, const struct cmp_result *r);
 
-/* The transport and client configuration of the job's CA profile into w.
+/* The transport and client configuration of the job's CA profile into w:
+ * signed replies chain to its trust_anchor, and to extra (the CA
+ * certificates a community got at enrollment), both may be NULL.
  * CMP_OK, or a fault with err set. */
-int worker_cmp_setup(struct worker *w, char *err, size_t errlen);
+int worker_cmp_setup(struct worker *w, STACK_OF(X509) * extra, char *err, size_t errlen);
 void worker_cmp_free(struct worker *w);
 
 /* The DER buffers behind a result, freed after it is sent. */
@@ -45,6 +49,14 @@ void worker_put_chain(struct result_bufs *rb, struct result *res, const STACK_OF
 /* The keystore could not be written: the certConf rejects the
  * certificates, and err says so, then after. Returns JOB_F_KEYSTORE. */
 int worker_reject(struct worker *w, char *err, size_t errlen, const char *after);
+
+/*
+ * Certificates in a reply that did not verify may have been issued: their
+ * key is kept beside the keystore, as unverified-TID.p12 (not current).
+ * kept gets its path, or why it could not be written. 0 or -1.
+ */
+int worker_keep_unverified(struct worker *w, EVP_PKEY *key, const struct cmp_result *r,
+			   char *kept, size_t keptlen);
 
 /* Sends the RESULT and frees what it held. */
 void worker_send_result(struct worker *w, struct result *res, struct result_bufs *rb);

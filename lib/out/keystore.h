@@ -36,6 +36,9 @@ struct keystore_in {
 	/* write only the PKCS#12, as keystore.p12.staged beside the current
 	 * one; keystore_commit() makes it current once the CA confirmed */
 	int staged;
+	/* with staged: the file's name instead of keystore.p12.staged (e.g. a
+	 * keystore kept aside for certificates that did not verify) */
+	const char *file;
 };
 
 /*

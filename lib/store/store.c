@@ -181,6 +181,10 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (request, certificate_id)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX cem_items_cert ON cem_items (certificate_id);",
+	/* 8 -> 9: a warning that stays until a later proven issuance (a
+	 * confirmation the CA never proved, a key kept for unverified
+	 * certificates) */
+	"ALTER TABLE communities ADD COLUMN attention TEXT;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -344,7 +344,9 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 			   " requested_subject = CASE WHEN ?11 THEN subject WHEN ?9 THEN NULL"
 			   "  ELSE requested_subject END,"
 			   " renew_failures = CASE ?12 WHEN 1 THEN 0 WHEN 2 THEN renew_failures + 1"
-			   "  ELSE renew_failures END"
+			   "  ELSE renew_failures END,"
+			   " attention = CASE WHEN ?13 IS NOT NULL THEN ?13 WHEN ?14 THEN NULL"
+			   "  ELSE attention END"
 			   " WHERE id = ?1");
 	if (st == NULL)
 		goto out;
@@ -367,7 +369,11 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 	}
 	sqlite3_bind_int(st, 11, done && o->subject_changed);
 	sqlite3_bind_int(st, 12, o->renew);
+	sqlite3_bind_text(st, 13, o->attention, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 14, o->sign.der != NULL);
 	if (sqlite3_step(st) != SQLITE_DONE)
+		goto out;
+	if (o->attention != NULL && store_event_add(s, run, id, from, to, o->attention) < 0)
 		goto out;
 	if (o->renew == 1) {
 		char why[200];

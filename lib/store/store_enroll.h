@@ -82,6 +82,10 @@ struct enroll_outcome {
 	const unsigned char *chain[OUTCOME_CHAIN_MAX];
 	size_t chain_len[OUTCOME_CHAIN_MAX];
 	int nchain;
+	/* a warning for the operator that stays on the community (status lists
+	 * it under attention) until a later proven issuance; NULL: none, and a
+	 * proven issuance clears an earlier one */
+	const char *attention;
 };
 
 /* Saves an outcome: certificates (superseding older ones), state, event. */
