@@ -47,10 +47,28 @@ int faults_parse(const char *spec, struct faults *f, char *err, size_t errlen)
 			f->slow_ms = atoi(v);
 		else if (strcmp(tok, "reject") == 0 && v && (f->reject_bit = failinfo_bit(v)) >= 0)
 			;
+		else if (strcmp(tok, "responder") == 0)
+			f->responder = 1;
+		else if (strcmp(tok, "signpbm") == 0)
+			f->signpbm = 1;
+		else if (strcmp(tok, "signerrors") == 0)
+			f->signerrors = 1;
+		else if (strcmp(tok, "lostconf") == 0)
+			f->lostconf = 1;
+		else if (strcmp(tok, "reconf") == 0 && v && (f->reconf_bit = failinfo_bit(v)) >= 0)
+			;
+		else if (strcmp(tok, "badconf") == 0)
+			f->badconf = 1;
+		else if (strcmp(tok, "flipconf") == 0)
+			f->flipconf = 1;
+		else if (strcmp(tok, "ejbca") == 0)
+			f->ejbca = 1;
 		else {
 			snprintf(err, errlen,
 				 "unknown fault \"%s%s%s\" (delay=MS, waiting=K, drop, close, "
-				 "http500, garbage, wrongmac, reject=FAILINFO, consumed, slow=MS)",
+				 "http500, garbage, wrongmac, reject=FAILINFO, consumed, slow=MS, "
+				 "responder, signpbm, signerrors, lostconf, reconf=FAILINFO, "
+				 "badconf, flipconf, ejbca)",
 				 tok, v ? "=" : "", v ? v : "");
 			return -1;
 		}
@@ -74,4 +92,13 @@ void faults_add(struct faults *dst, const struct faults *src)
 		dst->reject_bit = src->reject_bit;
 	if (src->slow_ms)
 		dst->slow_ms = src->slow_ms;
+	dst->responder |= src->responder;
+	dst->signpbm |= src->signpbm;
+	dst->signerrors |= src->signerrors;
+	dst->lostconf |= src->lostconf;
+	if (src->reconf_bit >= 0)
+		dst->reconf_bit = src->reconf_bit;
+	dst->badconf |= src->badconf;
+	dst->flipconf |= src->flipconf;
+	dst->ejbca |= src->ejbca;
 }

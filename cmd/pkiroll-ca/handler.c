@@ -59,6 +59,22 @@ PKR_CERTRESP *reject_resp(long id, int bit, const char *text)
 	return cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION, BIT(bit), text), NULL, NULL);
 }
 
+void code_used_reply(struct req *r)
+{
+	char text[300];
+
+	if (!r->f.ejbca) {
+		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_notAuthorized),
+			    "reference number already used", 1);
+		return;
+	}
+	snprintf(text, sizeof(text),
+		 "Got request with status GENERATED (40), NEW, FAILED or INPROCESS required: "
+		 "%.100s.",
+		 r->have_user ? r->user.ref : "?");
+	error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badRequest), text, 1);
+}
+
 /* Replaces the reply with an error (unprotected when protect is 0). */
 
 void error_reply(struct req *r, unsigned long bits, const char *text, int protect)
@@ -71,12 +87,22 @@ void error_reply(struct req *r, unsigned long bits, const char *text, int protec
 	      bits ? ": " : "", text);
 }
 
+/*
+ * How the reply is protected: as the request was (a MAC with the user's
+ * code, or the CA's signature), or as the faults of real CAs say: signed
+ * by a CMP responder, signed although the request had a MAC, errors
+ * signed even without an authenticated request.
+ */
 static int protect_reply(struct req *r)
 {
 	struct cmp_protection p = {0};
 	char err[256];
+	int how = r->auth;
 
-	switch (r->auth) {
+	if ((how == AUTH_PBM && r->f.signpbm) ||
+	    (how == AUTH_NONE && r->f.signerrors && r->rep->body->type == CMP_BODY_ERROR))
+		how = AUTH_SIG;
+	switch (how) {
 	case AUTH_PBM:
 		p.type = CMP_PROT_PBM;
 		p.secret = (const unsigned char *)(r->f.wrongmac ? "not-the-code" : r->user.code);
@@ -96,14 +122,18 @@ static int protect_reply(struct req *r)
 		break;
 	case AUTH_SIG: {
 		STACK_OF(X509) *rest = sk_X509_new_null();
+		int responder = r->f.responder && r->cfg->resp_cert != NULL;
 
-		for (int i = 1; i < sk_X509_num(r->cfg->keys.chain); i++)
+		/* the signer first, then the CA certificates above it */
+		for (int i = responder ? 0 : 1; i < sk_X509_num(r->cfg->keys.chain); i++)
 			sk_X509_push(rest, sk_X509_value(r->cfg->keys.chain, i));
 		p.type = CMP_PROT_SIG;
-		p.key = r->cfg->keys.key;
-		p.cert = r->cfg->keys.cert;
+		p.key = responder ? r->cfg->resp_key : r->cfg->keys.key;
+		p.cert = responder ? r->cfg->resp_cert : r->cfg->keys.cert;
 		p.chain = rest;
 		p.md_nid = NID_sha256;
+		/* NCM: the pkiConf comes bare, the client knows the signer */
+		p.bare = responder && r->rep->body->type == CMP_BODY_PKICONF;
 		if (cmp_msg_protect(r->rep, &p, err, sizeof(err)) < 0) {
 			sk_X509_free(rest);
 			return -1;
@@ -286,9 +316,17 @@ static void on_certconf(struct req *r)
 	}
 	ca_done(st);
 	if (found && strcmp(state, "confirmed") == 0) {
-		/* RFC 4210 5.2.3 failInfo certConfirmed: a certConf that arrived twice */
-		bits = BIT(OSSL_CMP_PKIFAILUREINFO_certConfirmed);
-		why = "the certificates of this transaction are already confirmed";
+		/* RFC 4210 5.2.3 failInfo certConfirmed: a certConf that arrived twice;
+		 * real CAs answer otherwise (fault reconf): NCM transactionIdInUse,
+		 * EJBCA badRequest */
+		bits = BIT(r->f.reconf_bit >= 0 ? r->f.reconf_bit
+						: OSSL_CMP_PKIFAILUREINFO_certConfirmed);
+		why = r->f.reconf_bit == OSSL_CMP_PKIFAILUREINFO_badRequest
+			      ? "Got request with status GENERATED (40), NEW, FAILED or INPROCESS "
+				"required"
+		      : r->f.reconf_bit == OSSL_CMP_PKIFAILUREINFO_transactionIdInUse
+			      ? "RFC 4210 5.1.1: this transactionID is in use"
+			      : "the certificates of this transaction are already confirmed";
 		goto refuse;
 	}
 	if (!found || strcmp(state, "issued") != 0) {
@@ -377,6 +415,7 @@ static void on_certconf(struct req *r)
 	reply_new(r, CMP_BODY_PKICONF);
 	r->rep->body->value.pkiconf = ASN1_NULL_new();
 	logf_(r, " -> pkiConf (%s)", accepted ? "confirmed" : "rejected by the client");
+	r->lose_reply = r->f.lostconf;
 	return;
 refuse:
 	ca_exec(r->db, "ROLLBACK");
@@ -657,7 +696,7 @@ void ca_handle(const struct ca_cfg *cfg, const char *via, const unsigned char *d
 	if (authenticate(&r) < 0)
 		goto reply;
 	if (r.have_user && r.user.faults[0] != '\0') {
-		struct faults uf = {.reject_bit = -1};
+		struct faults uf = {.reject_bit = -1, .reconf_bit = -1};
 
 		if (faults_parse(r.user.faults, &uf, err, sizeof(err)) == 0)
 			faults_add(&r.f, &uf);
@@ -689,16 +728,14 @@ void ca_handle(const struct ca_cfg *cfg, const char *via, const unsigned char *d
 	case CMP_BODY_IR:
 	case CMP_BODY_CR:
 		if (r.auth == AUTH_PBM && strcmp(r.user.state, "consumed") == 0) {
-			error_reply(&r, BIT(OSSL_CMP_PKIFAILUREINFO_notAuthorized),
-				    "reference number already used", 1);
+			code_used_reply(&r);
 			break;
 		}
 		certify(&r, r.msg, r.msg->body->type == CMP_BODY_IR ? CMP_BODY_IP : CMP_BODY_CP, 1);
 		break;
 	case CMP_BODY_P10CR:
 		if (r.auth == AUTH_PBM && strcmp(r.user.state, "consumed") == 0) {
-			error_reply(&r, BIT(OSSL_CMP_PKIFAILUREINFO_notAuthorized),
-				    "reference number already used", 1);
+			code_used_reply(&r);
 			break;
 		}
 		on_p10cr(&r);
@@ -736,6 +773,8 @@ reply:
 		logf_(&r, " -> internal error");
 		goto log;
 	}
+	if (r.rep->body->type == CMP_BODY_PKICONF && r.f.badconf)
+		r.f.wrongmac = 1; /* the pkiConf only */
 	if (protect_reply(&r) < 0 || cmp_msg_encode(r.rep, &out->der, &out->len) < 0) {
 		out->action = CA_HTTP500;
 		logf_(&r, " -> cannot protect or encode the reply");
@@ -743,6 +782,16 @@ reply:
 	}
 	if (r.f.wrongmac)
 		logf_(&r, " [fault: wrong MAC]");
+	if (r.rep->body->type == CMP_BODY_PKICONF && r.f.flipconf && out->len > 8) {
+		out->der[out->len - 3] ^= 0x20; /* in the protection, as a line might */
+		logf_(&r, " [fault: a byte flipped]");
+	}
+	if (r.lose_reply) {
+		/* done at the CA, the answer lost on the way */
+		out->action = CA_DROP;
+		logf_(&r, " [fault: answer lost]");
+		goto log;
+	}
 	out->action = CA_REPLY;
 	out->slow_ms = r.f.slow_ms;
 log:

@@ -21,6 +21,18 @@ struct faults {
 	int reject_bit; /* reject with this failInfo bit, -1: no */
 	int consumed;	/* act as if the codes were used already */
 	int slow_ms;	/* after processing, before the reply */
+	/* what real CAs do (Nokia NCM / Insta, EJBCA) */
+	int responder;	/* signed replies come from a CMP responder certificate,
+			 * not the CA's; its pkiConf is bare (no extraCerts, no senderKID) */
+	int signpbm;	/* replies to MAC-protected requests are signed */
+	int signerrors; /* errors are signed, even the answer to a failed MAC */
+	int lostconf;	/* a certConf is confirmed, and its answer lost (connection reset) */
+	int reconf_bit; /* a second certConf of a confirmed transaction gets this
+			 * failInfo (default certConfirmed), -1: default */
+	int badconf;	/* the pkiConf only: a protection that does not verify */
+	int flipconf;	/* the pkiConf only: one byte flipped in transit */
+	int ejbca;	/* a used code is refused as EJBCA does: badRequest, "Got
+			 * request with status GENERATED (40) ..." */
 };
 
 /* Parses "delay=200,waiting=2,drop,reject=badPOP,..." into f (adding). */
@@ -32,6 +44,8 @@ void faults_add(struct faults *dst, const struct faults *src);
 struct ca_cfg {
 	const char *dir;
 	struct ca_keys keys;
+	EVP_PKEY *resp_key; /* the CMP responder (fault responder), made at start */
+	X509 *resp_cert;
 	long validity;	      /* seconds */
 	int allow_implicit;   /* grant implicitConfirm when asked */
 	int confirm_timeout;  /* seconds until an unconfirmed issuance is rolled back */

@@ -206,8 +206,7 @@ static void record_or_refuse(struct req *r, int rc)
 		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_transactionIdInUse),
 			    "RFC 4210 5.1.1: this transactionID belongs to another transaction", 1);
 	else if (rc > 0)
-		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_notAuthorized),
-			    "reference number already used", 1);
+		code_used_reply(r);
 }
 
 static int stored_waiting(struct req *r, const PKR_MSG *content)

@@ -9,7 +9,9 @@
 #include <openssl/crypto.h>
 #include <openssl/objects.h>
 
+#include "cmp/cmp_server.h"
 #include "x509/dn.h"
+#include "x509/keys.h"
 #include "listen.h"
 #include "input/manifest.h"
 
@@ -191,7 +193,7 @@ static int cmd_users(int argc, char **argv)
 		return users_import(dir, argv[optind]);
 	}
 	if (strcmp(sub, "add") == 0) {
-		struct faults f = {.reject_bit = -1};
+		struct faults f = {.reject_bit = -1, .reconf_bit = -1};
 		X509_NAME *n;
 		char *norm;
 		sqlite3 *db;
@@ -268,6 +270,7 @@ static int cmd_serve(int argc, char **argv)
 	int c, rc;
 
 	cfg.faults.reject_bit = -1;
+	cfg.faults.reconf_bit = -1;
 	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -328,8 +331,28 @@ static int cmd_serve(int argc, char **argv)
 	if (ca_keys_load(cfg.dir, &cfg.keys) < 0 || (db = ca_db_open(cfg.dir)) == NULL)
 		return 1;
 	ca_db_close(db);
+	/* the CMP responder of the fault responder: a signing certificate of
+	 * this CA, made anew at each start, as real CAs sign with one */
+	{
+		X509_NAME *n = X509_NAME_new();
+
+		cfg.resp_key = keys_generate(KEY_P256);
+		if (n == NULL || cfg.resp_key == NULL ||
+		    !X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+						(const unsigned char *)"pkiroll-ca CMP responder",
+						-1, -1, 0) ||
+		    (cfg.resp_cert = ca_mint(cfg.keys.cert, cfg.keys.key, n, cfg.resp_key, NULL,
+					     MINT_SIGNING, cfg.validity)) == NULL) {
+			X509_NAME_free(n);
+			fprintf(stderr, "pkiroll-ca: cannot make the CMP responder certificate\n");
+			return 1;
+		}
+		X509_NAME_free(n);
+	}
 	rc = ca_serve(&cfg, &lc);
 	ca_keys_free(&cfg.keys);
+	EVP_PKEY_free(cfg.resp_key);
+	X509_free(cfg.resp_cert);
 	return rc < 0 ? 1 : 0;
 }
 

@@ -25,6 +25,7 @@ struct req {
 	X509 *signer; /* AUTH_SIG */
 	struct faults f;
 	PKR_MSG *rep;
+	int lose_reply; /* fault lostconf: the work is done, the answer lost */
 	char log[1024];
 };
 
@@ -51,6 +52,11 @@ void error_reply(struct req *r, unsigned long bits, const char *text, int protec
 /* A new reply of body type to the request, its header filled (RFC 4210
  * 5.1.1: transactionID, recipNonce, sender). */
 void reply_new(struct req *r, int type);
+
+/* The answer to a request with codes already used: notAuthorized, or as
+ * EJBCA answers (fault ejbca): badRequest, "Got request with status
+ * GENERATED (40) ...". Protected. */
+void code_used_reply(struct req *r);
 
 /* A CertResponse that rejects certReqId id with one failInfo bit. */
 PKR_CERTRESP *reject_resp(long id, int bit, const char *text);

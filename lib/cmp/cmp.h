@@ -37,6 +37,8 @@ struct cmp_protection {
 	X509 *cert;		/* first in extraCerts; SKI is senderKID */
 	STACK_OF(X509) * chain; /* further extraCerts */
 	int md_nid;		/* digest for the signature, e.g. NID_sha256 */
+	int bare;		/* no senderKID, no extraCerts: the receiver knows the
+				 * signer already (RFC 4210 5.1.3.3) */
 };
 
 /* Header fields of a new message. */

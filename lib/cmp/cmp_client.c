@@ -403,10 +403,11 @@ static int check_protection(struct cmp_tx *tx, const unsigned char *der, size_t 
 
 /*
  * Turns an error body into the transaction's fault: its status, failInfo
- * and text, verified or not (unverified says why). A badMessageCheck is a
- * code the CA did not take, whoever signed it: never sent again.
+ * and text, verified or not (unverified says why; badmac: a MAC that our
+ * code does not verify). A badMessageCheck, or an error under a MAC of
+ * another secret, is a code the CA did not take: never sent again.
  */
-static int error_body(struct cmp_tx *tx, const PKR_MSG *rep, const char *unverified)
+static int error_body(struct cmp_tx *tx, const PKR_MSG *rep, const char *unverified, int badmac)
 {
 	const PKR_ERRMSG *e = rep->body->value.error;
 	unsigned long bits = cmp_pkisi_failbits(e->pKIStatusInfo);
@@ -417,6 +418,11 @@ static int error_body(struct cmp_tx *tx, const PKR_MSG *rep, const char *unverif
 	tx->err_verified = unverified == NULL;
 	if (unverified != NULL)
 		snprintf(mark, sizeof(mark), " [not verified: %s]", unverified);
+	if (unverified != NULL && badmac)
+		return fail(tx, CMP_F_BADMAC,
+			    "the CA's error is MAC-protected with another secret than our code "
+			    "(wrong authorization code?)%s: %s",
+			    mark, text);
 	if (bits & (1UL << OSSL_CMP_PKIFAILUREINFO_badMessageCheck))
 		return fail(tx, CMP_F_BADMAC,
 			    "the CA refused our message protection (wrong authorization code or "
@@ -504,8 +510,7 @@ static int exchange(struct cmp_tx *tx, PKR_MSG *m, PKR_MSG **out)
 	for (;;) {
 		int wait;
 
-		r = transport_exchange(tx->cfg->transport, der, len, &rsp, &rlen, err,
-				       sizeof(err));
+		r = transport_exchange(tx->cfg->transport, der, len, &rsp, &rlen, err, sizeof(err));
 		if (r != TRANSPORT_RATELIMIT)
 			break;
 		tx->r.retry_after = transport_retry_after(tx->cfg->transport);
@@ -537,14 +542,14 @@ static int exchange(struct cmp_tx *tx, PKR_MSG *m, PKR_MSG **out)
 	pf = check_protection(tx, rsp, rlen, rep, why, sizeof(why));
 	if (pf != CMP_OK && rep->body->type == CMP_BODY_ERROR) {
 		/* shown with what it says, never trusted */
-		fault = error_body(tx, rep, why);
+		fault = error_body(tx, rep, why, pf == CMP_F_BADMAC);
 		goto out;
 	}
 	if (rep->header->transactionID == NULL ||
 	    rep->header->transactionID->length != CMP_NONCE_LEN ||
 	    memcmp(rep->header->transactionID->data, tx->r.tid, CMP_NONCE_LEN) != 0) {
 		if (rep->body->type == CMP_BODY_ERROR && rep->header->transactionID == NULL)
-			fault = error_body(tx, rep, NULL);
+			fault = error_body(tx, rep, NULL, 0);
 		else
 			fault = fail(tx, CMP_F_PROTOCOL,
 				     "RFC 4210 5.1.1: reply has the wrong transactionID");
@@ -553,7 +558,7 @@ static int exchange(struct cmp_tx *tx, PKR_MSG *m, PKR_MSG **out)
 	if (rep->header->recipNonce == NULL || rep->header->recipNonce->length != CMP_NONCE_LEN ||
 	    memcmp(rep->header->recipNonce->data, tx->nonce, CMP_NONCE_LEN) != 0) {
 		if (rep->body->type == CMP_BODY_ERROR && rep->header->recipNonce == NULL)
-			fault = error_body(tx, rep, NULL);
+			fault = error_body(tx, rep, NULL, 0);
 		else
 			fault = fail(tx, CMP_F_PROTOCOL,
 				     "RFC 4210 5.1.1: reply's recipNonce is not our senderNonce");
@@ -579,7 +584,7 @@ static int exchange(struct cmp_tx *tx, PKR_MSG *m, PKR_MSG **out)
 	tx->their_nonce =
 		rep->header->senderNonce ? ASN1_OCTET_STRING_dup(rep->header->senderNonce) : NULL;
 	if (rep->body->type == CMP_BODY_ERROR) {
-		fault = error_body(tx, rep, NULL);
+		fault = error_body(tx, rep, NULL, 0);
 		goto out;
 	}
 	for (int i = 0; i < sk_X509_num(rep->extraCerts); i++) {

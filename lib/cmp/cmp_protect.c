@@ -318,7 +318,7 @@ static int protect_sig(PKR_MSG *m, const struct cmp_protection *p, char *err, si
 			     NULL))
 		goto out;
 	/* RFC 4210 5.1.1: senderKID identifies the key; use the SKI */
-	ski = X509_get0_subject_key_id(p->cert);
+	ski = p->bare ? NULL : X509_get0_subject_key_id(p->cert);
 	if (set_kid(m->header, ski ? ski->data : NULL, ski ? (size_t)ski->length : 0) < 0)
 		goto out;
 	/* RFC 4210 5.1.1: sender is the subject of the protecting certificate */
@@ -342,6 +342,11 @@ static int protect_sig(PKR_MSG *m, const struct cmp_protection *p, char *err, si
 		goto out;
 	/* RFC 4210 5.1.1: the protecting certificate comes first in extraCerts */
 	sk_X509_pop_free(m->extraCerts, X509_free);
+	m->extraCerts = NULL;
+	if (p->bare) {
+		rc = 0;
+		goto out;
+	}
 	if ((m->extraCerts = sk_X509_new_null()) == NULL ||
 	    !X509_add_cert(m->extraCerts, p->cert, X509_ADD_FLAG_UP_REF))
 		goto out;

@@ -288,8 +288,8 @@ int worker_reject(struct worker *w, char *err, size_t errlen, const char *after)
 	return JOB_F_KEYSTORE;
 }
 
-int worker_keep_unverified(struct worker *w, EVP_PKEY *key, const struct cmp_result *r,
-			   char *kept, size_t keptlen)
+int worker_keep_unverified(struct worker *w, EVP_PKEY *key, const struct cmp_result *r, char *kept,
+			   size_t keptlen)
 {
 	char file[64], dir[1100], err[600];
 	int n = snprintf(file, sizeof(file), "unverified-");

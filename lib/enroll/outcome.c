@@ -171,7 +171,7 @@ void renew_outcome_of(const struct result *res, int renew_failures, struct enrol
 		 * keystore waits: the next run settles it (only a verified refusal
 		 * of the certConf ends the transaction) */
 		o->state = (res->step >= CMP_STEP_KEYS && res->confirm != CMP_CONFIRM_REFUSED) ||
-				   res->fault == JOB_F_COMMIT
+					   res->fault == JOB_F_COMMIT
 				   ? PKIROLL_STATE_RENEWING
 				   : PKIROLL_STATE_ENROLLED;
 		snprintf(

@@ -473,6 +473,9 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 {
 	struct profile *p = &r->profs[sl->prof];
 	int limited = fault == CMP_F_RATELIMIT;
+	/* recorded with its certificates (an unproven confirmation with a
+	 * warning): no retry, counted as done */
+	int issued = fault == CMP_OK || fault == CMP_F_UNCONFIRMED;
 
 	if (limited) {
 		retry = !r->stopping && sl->limited < MAX_RATE_LIMITED;
@@ -509,9 +512,9 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 		return -1;
 	if (sl->kind == JOB_REVOKE && o->state == PKIROLL_STATE_NEEDS_CODES)
 		r->st->revoked++;
-	else if (fault == CMP_OK && sl->kind == JOB_RENEW)
+	else if (issued && sl->kind == JOB_RENEW)
 		r->st->renewed++;
-	else if (fault == CMP_OK)
+	else if (issued)
 		r->st->enrolled++;
 	else if (retry)
 		queue_retry(r, sl, limited);
@@ -527,7 +530,10 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 			"%s: %s%s: %s", sl->name,
 			o->state == PKIROLL_STATE_NEEDS_CODES ? "revoked" : "not revoked",
 			retry ? " (will retry)" : "", o->reason);
-	else if (fault != CMP_OK)
+	else if (issued && o->attention != NULL)
+		ctx_log(r->ctx, PKIROLL_LOG_WARN, "%s: %s, %s", sl->name,
+			sl->kind == JOB_RENEW ? "renewed" : "enrolled", o->attention);
+	else if (!issued)
 		ctx_log(r->ctx, retry ? PKIROLL_LOG_WARN : PKIROLL_LOG_ERROR, "%s: %s%s%s",
 			sl->name,
 			sl->kind == JOB_RENEW && o->state != PKIROLL_STATE_NEEDS_CODES

@@ -55,8 +55,8 @@ int worker_reject(struct worker *w, char *err, size_t errlen, const char *after)
  * key is kept beside the keystore, as unverified-TID.p12 (not current).
  * kept gets its path, or why it could not be written. 0 or -1.
  */
-int worker_keep_unverified(struct worker *w, EVP_PKEY *key, const struct cmp_result *r,
-			   char *kept, size_t keptlen);
+int worker_keep_unverified(struct worker *w, EVP_PKEY *key, const struct cmp_result *r, char *kept,
+			   size_t keptlen);
 
 /* Sends the RESULT and frees what it held. */
 void worker_send_result(struct worker *w, struct result *res, struct result_bufs *rb);

@@ -272,8 +272,11 @@ static int write_p12(const char *dir, const struct keystore_in *in)
 	if (keystore_p12(in, &der, &n) < 0)
 		return -1;
 	/* the keys exist nowhere else: on disk before anyone relies on them */
-	rc = atomic_write(dir, !in->staged ? "keystore.p12" : in->file ? in->file : STAGED, der, n,
-			  0600, 1);
+	rc = atomic_write(dir,
+			  !in->staged ? "keystore.p12"
+			  : in->file  ? in->file
+				      : STAGED,
+			  der, n, 0600, 1);
 	OPENSSL_free(der);
 	return rc;
 }
@@ -363,7 +366,9 @@ int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, cha
 	/* Phase: the PKCS#12 first (the keys), then the public copies. */
 	if (write_p12(path, in) < 0) {
 		snprintf(err, errlen, "%s/%s: %s", path,
-			 !in->staged ? "keystore.p12" : in->file ? in->file : STAGED,
+			 !in->staged ? "keystore.p12"
+			 : in->file  ? in->file
+				     : STAGED,
 			 strerror(errno));
 		return -1;
 	}

@@ -35,9 +35,10 @@ int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiro
 		goto out;
 
 	/* Phase: communities that need an operator. */
-	if ((q = store_prepare(s, "SELECT name, state, coalesce(attention, reason), retryable"
-				  " FROM communities WHERE state IN ('failed', 'needs_codes')"
-				  " OR (attention IS NOT NULL AND state != 'retired') ORDER BY name")) ==
+	if ((q = store_prepare(
+		     s, "SELECT name, state, coalesce(attention, reason), retryable"
+			" FROM communities WHERE state IN ('failed', 'needs_codes')"
+			" OR (attention IS NOT NULL AND state != 'retired') ORDER BY name")) ==
 	    NULL)
 		goto out;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
