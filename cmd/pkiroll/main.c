@@ -203,7 +203,8 @@ static void log_line(void *arg, enum pkiroll_level level, const char *msg)
 
 	if (cli->quiet && level > PKIROLL_LOG_ERROR)
 		return;
-	if (level == PKIROLL_LOG_DEBUG && cli->verbose == 0)
+	if ((level == PKIROLL_LOG_DEBUG && cli->verbose == 0) ||
+	    (level == PKIROLL_LOG_TRACE && cli->verbose < 3))
 		return;
 	fprintf(stderr, "%s\n", msg);
 }
