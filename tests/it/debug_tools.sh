@@ -95,9 +95,8 @@ expect_rc 1 "$PKIROLL" -vvv --db s.db enroll rej.csv --ca-url "$H" --keystore-di
 grep -q "^rejected: CMP received ip tid=[0-9a-f]\{32\} .*rejection (badRequest)" "$T_DIR/err" \
 	|| { cat "$T_DIR/err"; fail "no failInfo in the trace"; }
 cp "$T_DIR/err" reject.err
-# without -vvv, no trace
-expect_rc 0 "$PKIROLL" -v --db s.db enroll m.csv --ca-url "$H" --keystore-dir ks \
-	--keystore-pass-file pass
+# below -vvv, no trace line
+expect_rc 0 "$PKIROLL" -vv ping --ca-url "$H" --reference 1002 --code-file c2
 grep -q "CMP sent" "$T_DIR/err" && fail "trace lines below -vvv"
 
 # Phase: ping signed with a community's keystore, a wrong code, no CA.
