@@ -33,7 +33,15 @@ enum pkiroll_err {
 /* Returns a static, human readable text for an error code. */
 const char *pkiroll_strerror(int err);
 
-enum pkiroll_level { PKIROLL_LOG_ERROR = 0, PKIROLL_LOG_WARN, PKIROLL_LOG_INFO, PKIROLL_LOG_DEBUG };
+/* TRACE: one line per CMP message sent or received (pkiroll -vvv); only
+ * when an operation's options ask for it (trace). */
+enum pkiroll_level {
+	PKIROLL_LOG_ERROR = 0,
+	PKIROLL_LOG_WARN,
+	PKIROLL_LOG_INFO,
+	PKIROLL_LOG_DEBUG,
+	PKIROLL_LOG_TRACE
+};
 
 /* Receives every diagnostic of the library, one line without newline. */
 typedef void pkiroll_log_fn(void *arg, enum pkiroll_level level, const char *msg);
@@ -473,6 +481,10 @@ struct pkiroll_enroll_opts {
 	/* revoke_protection = codes: the rr under a MAC with these (one community) */
 	const char *revoke_ref;
 	const char *revoke_code;
+	/* debugging: every CMP message as DER into dump_dir (made 0700 if
+	 * missing; NULL: none), and with trace a PKIROLL_LOG_TRACE line each */
+	const char *dump_dir;
+	int trace;
 };
 
 /*
@@ -483,6 +495,57 @@ struct pkiroll_enroll_opts {
  */
 int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *opts,
 		   struct pkiroll_enroll_stats *stats);
+
+/* ---- ping: a genm to the CA (RFC 4210 5.3.19) ---- */
+
+struct pkiroll_ping_opts {
+	const struct pkiroll_config *config;
+	const char *ca;	    /* profile name; NULL: the community's, else the default */
+	const char *ca_url; /* a profile made of this URL */
+	/* PBM (the code is used for the MAC only, never sent or logged) ... */
+	const char *reference;
+	const char *code;
+	/* ... or a signature with the community's current keystore */
+	const char *community;
+	const char *db;
+	const char *keystore_dir;
+	const char *passphrase;
+	int empty;	      /* an empty genm instead of one asking for id-it-caCerts */
+	const char *dump_dir; /* as for pkiroll_enroll_opts */
+	int trace;
+};
+
+/* How a ping ended. */
+enum pkiroll_ping_outcome {
+	PKIROLL_PING_OK = 0,	 /* a genp whose protection verified */
+	PKIROLL_PING_NOANSWER,	 /* no CMP reply: refused, timeout, TLS, HTTP status */
+	PKIROLL_PING_REFUSED,	 /* the CA answered with an error message */
+	PKIROLL_PING_UNVERIFIED, /* a reply whose protection did not verify */
+	PKIROLL_PING_PROTOCOL,	 /* a reply that is no genp for this request */
+	PKIROLL_PING__MAX
+};
+
+struct pkiroll_ping_result {
+	int outcome;	     /* enum pkiroll_ping_outcome */
+	char reason[1024];   /* why it is not OK; "" when it is */
+	char body[16];	     /* the reply's body type ("genp", "error"); "" no reply */
+	char protection[16]; /* the reply's: "PBM", "signature", "none" */
+	int verified;	     /* that protection verified */
+	char trust[600];     /* how it verified, or why not */
+	char info[1024];     /* genp: its infoTypes; error: status, failInfo, text */
+	char tid[33];	     /* the transactionID, hex */
+	long long rtt_ms;    /* request sent to reply received; -1: no reply */
+};
+
+/*
+ * Sends one genm, PBM-protected with opts->reference and opts->code, or
+ * signed with opts->community's keystore, and reads the answer into *res.
+ * PKIROLL_OK when it was sent (res->outcome says how it went), else
+ * PKIROLL_ERR_USAGE, _CONFIG (no CA, no keystore), _NOENT or _NOMEM
+ * (logged).
+ */
+int pkiroll_ping(pkiroll_ctx *ctx, const struct pkiroll_ping_opts *opts,
+		 struct pkiroll_ping_result *res);
 
 /* ---- certificates ---- */
 

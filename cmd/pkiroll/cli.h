@@ -8,10 +8,11 @@
 
 /* Documented exit codes (pkiroll help, README). */
 enum {
-	EXIT_DONE = 0,	/* all done, or nothing to do */
-	EXIT_SOME = 1,	/* some communities (or rows) failed */
-	EXIT_USAGE = 2, /* usage or configuration error */
-	EXIT_FATAL = 3, /* store, I/O */
+	EXIT_DONE = 0,	   /* all done, or nothing to do */
+	EXIT_SOME = 1,	   /* some communities (or rows) failed */
+	EXIT_USAGE = 2,	   /* usage or configuration error */
+	EXIT_FATAL = 3,	   /* store, I/O */
+	EXIT_NOANSWER = 4, /* ping: no answer from the CA */
 };
 
 struct cli {
@@ -71,6 +72,7 @@ int cmd_cem_response(struct cli *cli);
 /* Writes the due CEM requests (pkiroll cem); an exit code. */
 int cli_cem_write(struct cli *cli, struct pkiroll_cem_opts *o);
 int cmd_retire(struct cli *cli);
+int cmd_ping(struct cli *cli);
 
 /* Rebuilds the stale partner bundles into dir (pkiroll bundle --stale);
  * an exit code: 1 only when a zip could not be written. */
@@ -88,5 +90,6 @@ extern const char help_export[];
 extern const char help_cem[];
 extern const char help_cem_response[];
 extern const char help_retire[];
+extern const char help_ping[];
 
 #endif

@@ -22,7 +22,7 @@ const char help_enroll[] =
 	"                      [--keystore-dir DIR] [--keystore-pass-file FILE |\n"
 	"                      --keystore-pass-fd N] [--limit N] [--dry-run]\n"
 	"                      [--retry-failed] [--delimiter C] [--strict]\n"
-	"                      [--insecure-code-files]\n"
+	"                      [--insecure-code-files] [--dump-dir DIR]\n"
 	"\n"
 	"Imports the manifest into the store (bad rows are reported, good rows go\n"
 	"on), then enrolls every community that is due (pending; failed and\n"
@@ -47,6 +47,16 @@ const char help_enroll[] =
 	"  --retry-failed           also retry failures marked not retryable\n"
 	"  --insecure-code-files    accept file: codes that group or others may read\n"
 	"                           (refused by default, as ssh refuses such a key)\n"
+	"  --dump-dir DIR           write every CMP request and reply as a DER file\n"
+	"                           into DIR (made 0700 if missing; files 0600):\n"
+	"                           COMMUNITY.TIME.TID.SEQ.BODY.request|reply.der\n"
+	"\n"
+	"Debugging: -vvv logs every CMP message sent and received (body type,\n"
+	"transactionID, nonces, protection, PKIStatus and failInfo). Neither the\n"
+	"dump files nor the trace hold an authorization code or a passphrase: a\n"
+	"request carries a MAC made with the code, not the code. An ip's dump holds\n"
+	"the CA-made encryption key as an EncryptedValue, which only the worker's\n"
+	"protocolEncrKey decrypts, and that key is never written anywhere.\n"
 	"\n"
 	"SIGINT/SIGTERM: no new enrollments, those in flight finish, everything is\n"
 	"recorded; a second signal aborts at once. Run again to resume.\n"
@@ -57,7 +67,7 @@ const char help_renew[] =
 	"usage: pkiroll renew [MANIFEST] [--within 30d|33%] [--limit N] [--community NAME]...\n"
 	"                     [--now] [--dry-run] [--bundle] [--cem] [-j N] [--ca PROFILE |\n"
 	"                     --ca-url URL] [--keystore-dir DIR] [--keystore-pass-file FILE |\n"
-	"                     --keystore-pass-fd N] [--bundle-dir DIR]\n"
+	"                     --keystore-pass-fd N] [--bundle-dir DIR] [--dump-dir DIR]\n"
 	"\n"
 	"Renews, without new activation codes, every enrolled community whose\n"
 	"signing or encryption certificate expires within the window: kur (RFC 4210\n"
@@ -90,7 +100,7 @@ const char help_renew[] =
 	"  --cem                also write the partners' CEM requests for the new\n"
 	"                       certificates (as pkiroll cem --sign, into the config's\n"
 	"                       cem_dir), and with --bundle put them in the zips\n"
-	"  other options as for pkiroll enroll\n"
+	"  other options as for pkiroll enroll (--dump-dir and -vvv too)\n"
 	"\n"
 	"A certificate that has expired or was revoked, or a CA that refuses the\n"
 	"kur, leaves the community in needs_codes with the reason: give it a new\n"
@@ -107,6 +117,7 @@ const char help_revoke[] =
 	"                      [--dry-run] [-j N] [--ca PROFILE | --ca-url URL]\n"
 	"                      [--keystore-dir DIR] [--keystore-pass-file FILE |\n"
 	"                      --keystore-pass-fd N] [--reference R --code-file FILE]\n"
+	"                      [--dump-dir DIR]\n"
 	"\n"
 	"Asks the CA to revoke each community's current certificates (both by\n"
 	"default) with one rr (RFC 4210 5.3.9), signed with its signing key from the\n"
@@ -123,6 +134,9 @@ const char help_revoke[] =
 	"revoke_protection = codes, the rr goes under a MAC with new codes instead:\n"
 	"--reference R --code-file FILE (one community).\n"
 	"\n"
+	"--dump-dir DIR and -vvv as for pkiroll enroll: the rr and the rp as DER\n"
+	"files, a trace line for each.\n"
+	"\n"
 	"exit: 0 all revoked (or revoked already), 1 some were not (refused, no\n"
 	"      answer, unknown), 2 usage or configuration, 3 store or I/O\n";
 
@@ -130,6 +144,7 @@ const char help_retire[] =
 	"usage: pkiroll retire COMMUNITY... [--revoke --reason REASON [--usage ...]]\n"
 	"                      [--bundle] [--bundle-dir DIR] and, with --revoke, the CA,\n"
 	"                      keystore and passphrase options of pkiroll revoke\n"
+	"                      (--dump-dir DIR and -vvv too)\n"
 	"\n"
 	"Takes communities out of service: state retired, never enrolled, renewed\n"
 	"or bundled again. Their keystores stay. Their partners' bundles become\n"
@@ -259,6 +274,7 @@ static int run_cmd(struct cli *cli, int mode)
 		{"code-file", required_argument, NULL, 'K'},
 		{"revoke", no_argument, NULL, 'V'},
 		{"cem", no_argument, NULL, 'M'},
+		{"dump-dir", required_argument, NULL, 'O'},
 		{NULL, 0, NULL, 0},
 	};
 	const int renew = mode == M_RENEW;
@@ -291,6 +307,9 @@ static int run_cmd(struct cli *cli, int mode)
 			break;
 		case 'c':
 			o.ca = optarg;
+			break;
+		case 'O':
+			o.dump_dir = optarg;
 			break;
 		case 'u':
 			o.ca_url = optarg;
@@ -489,6 +508,7 @@ static int run_cmd(struct cli *cli, int mode)
 		return EXIT_USAGE;
 	}
 	o.config = &cfg;
+	o.trace = cli->verbose >= 3;
 	o.db = cli->db_given ? cli->db : cfg.db[0] ? cfg.db : cli->db;
 	if (mode == M_RETIRE && !o.revoke) {
 		/* retirement alone is the store's: no CA, no keys */

@@ -26,6 +26,7 @@ static const char usage_text[] =
 	"  retire       take a community out of service (and out of the bundles)\n"
 	"  cem          certificate exchange requests for the partners (EDIINT CEM)\n"
 	"  cem-response record the partners' CEM responses\n"
+	"  ping         send a genm to the CA: is it there, does it know us\n"
 	"  bundle       write one zip per trading partner\n"
 	"  status       state counts, communities that need attention, expiring certificates\n"
 	"  check        validate a manifest without contacting any CA\n"
@@ -39,14 +40,16 @@ static const char usage_text[] =
 	"  --db PATH       the store (default ./pkiroll.db)\n"
 	"  --config FILE   configuration file (default ./pkiroll.conf, else\n"
 	"                  /etc/pkiroll.conf, when present)\n"
-	"  -v              more output (repeatable)\n"
+	"  -v              more output (repeatable; -vvv: every CMP message\n"
+	"                  sent and received, one line each)\n"
 	"  -q              errors only\n"
 	"\n"
 	"exit codes:\n"
 	"  0  all done, or nothing to do\n"
 	"  1  some communities (or manifest rows) failed\n"
 	"  2  usage or configuration error\n"
-	"  3  fatal error (store, I/O)\n";
+	"  3  fatal error (store, I/O)\n"
+	"  4  ping: no answer from the CA\n";
 
 struct command {
 	const char *name;
@@ -86,6 +89,7 @@ static const struct command commands[] = {
 	{"retire", cmd_retire, help_retire},
 	{"cem", cmd_cem, help_cem},
 	{"cem-response", cmd_cem_response, help_cem_response},
+	{"ping", cmd_ping, help_ping},
 };
 
 static const struct command *find_command(const char *name)
@@ -203,7 +207,8 @@ static void log_line(void *arg, enum pkiroll_level level, const char *msg)
 
 	if (cli->quiet && level > PKIROLL_LOG_ERROR)
 		return;
-	if (level == PKIROLL_LOG_DEBUG && cli->verbose == 0)
+	if ((level == PKIROLL_LOG_DEBUG && cli->verbose == 0) ||
+	    (level == PKIROLL_LOG_TRACE && cli->verbose < 3))
 		return;
 	fprintf(stderr, "%s\n", msg);
 }

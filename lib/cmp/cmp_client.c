@@ -505,6 +505,7 @@ static int exchange(struct cmp_tx *tx, PKR_MSG *m, PKR_MSG **out)
 	if (cmp_msg_encode(m, &der, &len) < 0)
 		return fail(tx, CMP_F_INTERNAL, "cannot encode the %s",
 			    cmp_body_name(m->body->type));
+	cmp_trace_message(tx->cfg->trace, tx->r.tid, 0, der, len, m);
 
 	/* Phase: the wire; a rate limit inside the transaction is waited out. */
 	for (;;) {
@@ -528,7 +529,9 @@ static int exchange(struct cmp_tx *tx, PKR_MSG *m, PKR_MSG **out)
 			    : r == TRANSPORT_RATELIMIT ? CMP_F_RATELIMIT
 						       : CMP_F_TRANSIENT,
 			    "%s", err);
-	if ((rep = cmp_msg_decode(rsp, rlen, err, sizeof(err))) == NULL) {
+	rep = cmp_msg_decode(rsp, rlen, err, sizeof(err));
+	cmp_trace_message(tx->cfg->trace, tx->r.tid, 1, rsp, rlen, rep);
+	if (rep == NULL) {
 		fault = fail(tx, CMP_F_PROTOCOL, "%s", err);
 		goto out;
 	}
@@ -1018,6 +1021,54 @@ out:
 	PKR_MSG_free(rep);
 	return f;
 nomem:
+	PKR_MSG_free(m);
+	return fail(tx, CMP_F_INTERNAL, "out of memory");
+}
+
+/* ---- general message (RFC 4210 5.3.19) ---- */
+
+int cmp_tx_genm(struct cmp_tx *tx, const char *info_oid, STACK_OF(PKR_ITAV) * *genp)
+{
+	PKR_MSG *m = NULL, *rep = NULL;
+	PKR_ITAV *itav = NULL;
+	int f;
+
+	*genp = NULL;
+	if (tx->req->old_key == NULL && tx->req->secret == NULL)
+		return fail(tx, CMP_F_CONFIG, "genm: neither a key nor a secret to protect it");
+	if (cmp_random(tx->r.tid, sizeof(tx->r.tid)) < 0 || (m = new_msg(tx, 0)) == NULL)
+		return fail(tx, CMP_F_INTERNAL, "out of memory");
+	m->body->type = CMP_BODY_GENM;
+	if ((m->body->value.genm = sk_PKR_ITAV_new_null()) == NULL)
+		goto nomem;
+	if (info_oid != NULL) {
+		/* RFC 9810 5.3.19: a request names the infoType, infoValue absent */
+		if ((itav = PKR_ITAV_new()) == NULL)
+			goto nomem;
+		ASN1_OBJECT_free(itav->infoType);
+		ASN1_TYPE_free(itav->infoValue);
+		itav->infoValue = NULL;
+		if ((itav->infoType = OBJ_txt2obj(info_oid, 1)) == NULL ||
+		    !sk_PKR_ITAV_push(m->body->value.genm, itav))
+			goto nomem;
+		itav = NULL;
+	}
+	if ((f = exchange(tx, m, &rep)) != CMP_OK)
+		goto out;
+	if (rep->body->type != CMP_BODY_GENP) {
+		f = fail(tx, CMP_F_PROTOCOL, "RFC 4210 5.3.19: expected genp, got %s",
+			 cmp_body_name(rep->body->type));
+		goto out;
+	}
+	*genp = rep->body->value.genp;
+	rep->body->value.genp = NULL;
+	tx->r.step = CMP_STEP_DONE;
+out:
+	PKR_MSG_free(m);
+	PKR_MSG_free(rep);
+	return f;
+nomem:
+	PKR_ITAV_free(itav);
 	PKR_MSG_free(m);
 	return fail(tx, CMP_F_INTERNAL, "out of memory");
 }

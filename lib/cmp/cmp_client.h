@@ -8,6 +8,7 @@
 #define PKIROLL_CMP_CLIENT_H
 
 #include "cmp/cmp.h"
+#include "cmp/cmp_trace.h"
 #include "cmp/transport.h"
 
 /* What a CA profile says about the protocol. */
@@ -19,6 +20,7 @@ struct cmp_client_cfg {
 	const X509_NAME *recipient;  /* NULL: NULL-DN */
 	X509_STORE *trust;	     /* signed replies chain to it (trust_anchor, the CA chain) */
 	int pvno;		     /* 0: 2 */
+	struct cmp_trace *trace;     /* dump files and trace lines; NULL: none */
 };
 
 enum cmp_req_type { CMP_REQ_IR = 0, CMP_REQ_CR, CMP_REQ_KUR };
@@ -165,5 +167,15 @@ struct cmp_tx *cmp_tx_resume(const struct cmp_client_cfg *cfg, const struct cmp_
 			     X509 *enc_cert);
 
 void cmp_tx_free(struct cmp_tx *tx);
+
+/*
+ * A general message (RFC 4210 5.3.19, RFC 9810 5.3.19): a genm asking for
+ * info_oid with an absent infoValue (NULL: an empty genm), protected as
+ * the request says (its secret: PBM; its old key and certificate: a
+ * signature). On CMP_OK *genp holds the genp's InfoTypeAndValues (the
+ * caller frees them with sk_PKR_ITAV_pop_free(.., PKR_ITAV_free)).
+ * Returns an enum cmp_fault.
+ */
+int cmp_tx_genm(struct cmp_tx *tx, const char *info_oid, STACK_OF(PKR_ITAV) * *genp);
 
 #endif

@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "cmp/cmp_trace.h"
 #include "enroll/run.h"
 #include "store/store_lifecycle.h"
 
@@ -306,6 +307,16 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 		goto out;
 	}
 
+	if (o->dump_dir != NULL) {
+		char why[600];
+
+		if (cmp_trace_dir_make(o->dump_dir, why, sizeof(why)) < 0) {
+			ctx_log(ctx, PKIROLL_LOG_ERROR, "--dump-dir %s", why);
+			err = PKIROLL_ERR_CONFIG;
+			goto out;
+		}
+	}
+
 	/* Phase: workers before the store (and its lock) is opened. */
 	jobs = o->jobs > 0		      ? o->jobs
 	       : o->config && o->config->jobs ? o->config->jobs
@@ -344,6 +355,9 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 	jr.pass = o->passphrase;
 	jr.legacy = o->config ? o->config->keystore_legacy : 0;
 	jr.keep_keys = o->config ? o->config->keep_decryption_keys : 2;
+	jr.ctx = ctx;
+	jr.dump_dir = o->dump_dir;
+	jr.trace = o->trace;
 	if ((pool = pool_new(jobs, enroll_worker_main, &jr)) == NULL) {
 		ctx_log(ctx, PKIROLL_LOG_ERROR, "cannot start %d workers: %s", jobs,
 			strerror(errno));

@@ -259,6 +259,10 @@ int worker_cmp_setup(struct worker *w, STACK_OF(X509) * extra, char *err, size_t
 	if (p->recipient[0] != '\0' && (w->recipient = dn_parse(p->recipient, err, errlen)) == NULL)
 		return CMP_F_CONFIG;
 	w->cc.recipient = w->recipient;
+	if ((w->run->dump_dir != NULL || w->run->trace) &&
+	    (w->cc.trace = cmp_trace_new(w->run->ctx, w->run->dump_dir, w->job->name,
+					 w->run->trace)) == NULL)
+		return CMP_F_INTERNAL;
 	return CMP_OK;
 }
 
@@ -268,6 +272,8 @@ void worker_cmp_free(struct worker *w)
 	w->tx = NULL;
 	transport_free(w->cc.transport);
 	w->cc.transport = NULL;
+	cmp_trace_free(w->cc.trace);
+	w->cc.trace = NULL;
 	X509_NAME_free(w->recipient);
 	w->recipient = NULL;
 	X509_STORE_free(w->trust);

@@ -39,6 +39,11 @@ struct job_run {
 	const char *pass; /* the PKCS#12 passphrase */
 	int legacy;	  /* 3DES/SHA-1 PKCS#12 */
 	int keep_keys;	  /* renew: earlier decryption keys kept in the PKCS#12 */
+	/* debugging: the workers log through the parent's context (inherited
+	 * with the fork, stderr and all) */
+	pkiroll_ctx *ctx;
+	const char *dump_dir; /* CMP messages as DER files, NULL: none */
+	int trace;	      /* a PKIROLL_LOG_TRACE line per CMP message */
 };
 
 /* One community's job (parent -> worker). */
