@@ -166,6 +166,12 @@ struct pkiroll_manifest_opts {
 	int strict;		 /* stop at the first bad row */
 	int insecure_code_files; /* accept file: codes readable by group or others */
 	int retire_missing;	 /* import: retire the communities the manifest no longer lists */
+	/* import --retire-missing: at most this many retired (-1: 10% of the
+	 * store's communities, at least 1) unless force; dry_run: the plan,
+	 * nothing written */
+	long max_retire;
+	int force;
+	int dry_run;
 };
 
 struct pkiroll_manifest_stats {
@@ -209,6 +215,20 @@ struct pkiroll_fingerprints {
  * forward migrations. On success *out is the caller's to close.
  */
 int pkiroll_store_open(pkiroll_ctx *ctx, const char *path, int create, pkiroll_store **out);
+
+/* A writer's hold on a store: see pkiroll_store_lock(). */
+typedef struct pkiroll_lock pkiroll_lock;
+
+/*
+ * Takes the store's one-writer lock for every command that writes: on the
+ * database file itself, whatever path names it (symlinks, hard links), so
+ * two commands never write one store at once. Creates an empty database
+ * file if there is none. Returns PKIROLL_OK with *out to release with
+ * pkiroll_store_unlock() after the store is closed, PKIROLL_ERR_LOCKED
+ * (logged, with the holder's pid) when another command holds it.
+ */
+int pkiroll_store_lock(pkiroll_ctx *ctx, const char *db, pkiroll_lock **out);
+void pkiroll_store_unlock(pkiroll_lock *l);
 void pkiroll_store_close(pkiroll_store *store);
 
 /* Schema version of an open store (PRAGMA user_version). */
@@ -220,7 +240,8 @@ struct pkiroll_import_stats {
 	unsigned long added;
 	unsigned long updated;
 	unsigned long unchanged;
-	unsigned long retired; /* retire_missing: communities it retired */
+	unsigned long retired; /* retire_missing: communities it retired (or would) */
+	int retire_refused;    /* retire_missing refused: no good row, or over the limit */
 };
 
 /*
@@ -292,6 +313,15 @@ int pkiroll_status_each(pkiroll_store *store, const struct pkiroll_window *windo
  * 3 not revoked (left as it is), or a PKIROLL_ERR_*. */
 int pkiroll_retire(pkiroll_store *store, const char *community, int only_if_revoked,
 		   const char *why);
+
+/*
+ * Brings a retired community back: enrolled again when it has current
+ * certificates and none of them is revoked, else pending (it enrolls with
+ * its codes). 1 done, 0 no such community, 2 not retired, 3 its current
+ * certificates are revoked (new codes are needed), or -1 (store error,
+ * logged). dry_run: the same answer, nothing written.
+ */
+int pkiroll_unretire(pkiroll_store *store, const char *community, const char *why, int dry_run);
 
 /* One certificate of a community's history; strings valid during the callback. */
 struct pkiroll_history_cert {

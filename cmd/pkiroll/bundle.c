@@ -107,18 +107,19 @@ static int write_bundles(struct cli *cli, struct pkiroll_bundle_opts *op, int al
 	struct pkiroll_bundle_opts o = *op;
 	struct pkiroll_bundle_stats st;
 	pkiroll_store *store = NULL;
+	pkiroll_lock *lock = NULL;
 	int err;
 
 	if ((cli->db = cli_store_path(cli)) == NULL)
 		return EXIT_USAGE;
-	if (pkiroll_store_open(cli->ctx, cli->db, 0, &store) != PKIROLL_OK)
+	if (cli_store_writer(cli, cli->db, 0, &store, &lock) != 0)
 		return EXIT_FATAL;
 
 	/* entry dates in UTC, whatever the operator's time zone: same bytes */
 	setenv("TZ", "UTC", 1);
 	tzset();
 	err = pkiroll_bundle_write(store, &o, &st);
-	pkiroll_store_close(store);
+	cli_store_done(store, lock);
 	if (err == PKIROLL_ERR_USAGE)
 		return EXIT_USAGE;
 	if (err == PKIROLL_ERR_STORE)

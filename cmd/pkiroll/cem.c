@@ -69,14 +69,15 @@ int cli_cem_write(struct cli *cli, struct pkiroll_cem_opts *o)
 {
 	struct pkiroll_cem_stats st;
 	pkiroll_store *store = NULL;
+	pkiroll_lock *lock = NULL;
 	int err;
 
 	if ((cli->db = cli_store_path(cli)) == NULL)
 		return EXIT_USAGE;
-	if (pkiroll_store_open(cli->ctx, cli->db, 0, &store) != PKIROLL_OK)
+	if (cli_store_writer(cli, cli->db, 0, &store, &lock) != 0)
 		return EXIT_FATAL;
 	err = pkiroll_cem_write(store, o, &st);
-	pkiroll_store_close(store);
+	cli_store_done(store, lock);
 	if (err == PKIROLL_ERR_STORE)
 		return EXIT_FATAL;
 	if (err == PKIROLL_ERR_USAGE) {
@@ -194,6 +195,7 @@ int cmd_cem(struct cli *cli)
 int cmd_cem_response(struct cli *cli)
 {
 	pkiroll_store *store = NULL;
+	pkiroll_lock *lock = NULL;
 	int rc = EXIT_DONE, ok = 0, refused = 0;
 
 	if (cli->argc < 2 || cli->argv[1][0] == '-') {
@@ -202,7 +204,7 @@ int cmd_cem_response(struct cli *cli)
 	}
 	if ((cli->db = cli_store_path(cli)) == NULL)
 		return EXIT_USAGE;
-	if (pkiroll_store_open(cli->ctx, cli->db, 0, &store) != PKIROLL_OK)
+	if (cli_store_writer(cli, cli->db, 0, &store, &lock) != 0)
 		return EXIT_FATAL;
 	for (int i = 1; i < cli->argc; i++) {
 		int r = pkiroll_cem_response(store, cli->argv[i]);
@@ -216,7 +218,7 @@ int cmd_cem_response(struct cli *cli)
 			break;
 		}
 	}
-	pkiroll_store_close(store);
+	cli_store_done(store, lock);
 	if (!cli->quiet && rc != EXIT_FATAL)
 		printf("cem-response: %d recorded, %d refused\n", ok, refused);
 	return rc != EXIT_DONE ? rc : refused ? EXIT_SOME : EXIT_DONE;

@@ -3,6 +3,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -41,6 +42,9 @@ int cli_manifest_options(struct cli *cli, const char *cmd, struct pkiroll_manife
 		{"strict", no_argument, NULL, 's'},
 		{"insecure-code-files", no_argument, NULL, 'I'},
 		{"retire-missing", no_argument, NULL, 'R'},
+		{"max-retire", required_argument, NULL, 'M'},
+		{"force", no_argument, NULL, 'F'},
+		{"dry-run", no_argument, NULL, 'n'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -67,6 +71,31 @@ int cli_manifest_options(struct cli *cli, const char *cmd, struct pkiroll_manife
 				return -1;
 			}
 			mo->retire_missing = 1;
+			break;
+		case 'M':
+		case 'F':
+		case 'n':
+			if (strcmp(cmd, "import") != 0) {
+				cli_error("%s: --%s is for pkiroll import", cmd,
+					  c == 'M'   ? "max-retire"
+					  : c == 'F' ? "force"
+						     : "dry-run");
+				return -1;
+			}
+			if (c == 'F')
+				mo->force = 1;
+			else if (c == 'n')
+				mo->dry_run = 1;
+			else {
+				char *end;
+
+				mo->max_retire = strtol(optarg, &end, 10);
+				if (*optarg == '\0' || *end != '\0' || mo->max_retire < 0) {
+					cli_error("import: --max-retire wants a number, not \"%s\"",
+						  optarg);
+					return -1;
+				}
+			}
 			break;
 		default:
 			cli_error("%s: unknown option or missing value \"%s\" (see pkiroll %s "

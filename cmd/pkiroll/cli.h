@@ -40,6 +40,15 @@ const char *cli_store_path(struct cli *cli);
 /* Maps a library error to an exit code. */
 int cli_exit_for(int err);
 
+/*
+ * Opens the store for a command that writes to it, under its one-writer
+ * lock (pkiroll_store_lock(): a renew in flight keeps a retire out). 0, or
+ * the exit code (the reason is logged). Close with cli_store_done().
+ */
+int cli_store_writer(struct cli *cli, const char *db, int create, pkiroll_store **store,
+		     pkiroll_lock **lock);
+void cli_store_done(pkiroll_store *store, pkiroll_lock *lock);
+
 /* The first line of fd (a passphrase), or NULL if empty or unreadable. */
 char *cli_read_pass(int fd);
 /* A passphrase from a file, a descriptor or the environment variable env;
@@ -72,6 +81,7 @@ int cmd_cem_response(struct cli *cli);
 /* Writes the due CEM requests (pkiroll cem); an exit code. */
 int cli_cem_write(struct cli *cli, struct pkiroll_cem_opts *o);
 int cmd_retire(struct cli *cli);
+int cmd_unretire(struct cli *cli);
 int cmd_ping(struct cli *cli);
 
 /* Rebuilds the stale partner bundles into dir (pkiroll bundle --stale);
@@ -90,6 +100,7 @@ extern const char help_export[];
 extern const char help_cem[];
 extern const char help_cem_response[];
 extern const char help_retire[];
+extern const char help_unretire[];
 extern const char help_ping[];
 
 #endif

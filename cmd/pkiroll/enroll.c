@@ -215,10 +215,11 @@ static const char *const mode_names[] = {"enroll", "renew", "revoke", "retire"};
 static int retire_all(struct cli *cli, const char *db, const char **names, int n, int revoked)
 {
 	pkiroll_store *store = NULL;
+	pkiroll_lock *lock = NULL;
 	int rc = EXIT_DONE, retired = 0;
 
-	if (pkiroll_store_open(cli->ctx, db, 1, &store) != PKIROLL_OK)
-		return EXIT_FATAL;
+	if ((rc = cli_store_writer(cli, db, 1, &store, &lock)) != 0)
+		return rc;
 	for (int i = 0; i < n; i++) {
 		int r = pkiroll_retire(store, names[i], revoked,
 				       revoked ? "retired (pkiroll retire --revoke)"
@@ -239,7 +240,7 @@ static int retire_all(struct cli *cli, const char *db, const char **names, int n
 			rc = EXIT_SOME;
 		}
 	}
-	pkiroll_store_close(store);
+	cli_store_done(store, lock);
 	if (!cli->quiet && rc != EXIT_FATAL)
 		printf("retire: %d of %d retired; their partners' bundles are stale (pkiroll "
 		       "bundle "

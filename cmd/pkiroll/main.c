@@ -24,6 +24,7 @@ static const char usage_text[] =
 	"  renew        renew certificates before they expire (kur), from cron\n"
 	"  revoke       revoke a community's certificates (rr)\n"
 	"  retire       take a community out of service (and out of the bundles)\n"
+	"  unretire     bring a retired community back into service\n"
 	"  cem          certificate exchange requests for the partners (EDIINT CEM)\n"
 	"  cem-response record the partners' CEM responses\n"
 	"  ping         send a genm to the CA: is it there, does it know us\n"
@@ -87,6 +88,7 @@ static const struct command commands[] = {
 	{"help", cmd_help, help_help},
 	{"revoke", cmd_revoke, help_revoke},
 	{"retire", cmd_retire, help_retire},
+	{"unretire", cmd_unretire, help_unretire},
 	{"cem", cmd_cem, help_cem},
 	{"cem-response", cmd_cem_response, help_cem_response},
 	{"ping", cmd_ping, help_ping},
@@ -183,6 +185,32 @@ void cli_pass_free(char *p)
 		OPENSSL_cleanse(p, strlen(p));
 		free(p);
 	}
+}
+
+int cli_store_writer(struct cli *cli, const char *db, int create, pkiroll_store **store,
+		     pkiroll_lock **lock)
+{
+	int err;
+
+	*store = NULL;
+	*lock = NULL;
+	/* no store yet and none to be made: the open says so, nothing is made */
+	if (!create && access(db, F_OK) != 0)
+		return pkiroll_store_open(cli->ctx, db, 0, store) == PKIROLL_OK ? 0 : EXIT_FATAL;
+	if ((err = pkiroll_store_lock(cli->ctx, db, lock)) != PKIROLL_OK)
+		return EXIT_FATAL;
+	if (pkiroll_store_open(cli->ctx, db, create, store) != PKIROLL_OK) {
+		pkiroll_store_unlock(*lock);
+		*lock = NULL;
+		return EXIT_FATAL;
+	}
+	return 0;
+}
+
+void cli_store_done(pkiroll_store *store, pkiroll_lock *lock)
+{
+	pkiroll_store_close(store);
+	pkiroll_store_unlock(lock);
 }
 
 int cli_exit_for(int err)

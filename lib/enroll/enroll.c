@@ -22,38 +22,6 @@
 #include "enroll/run.h"
 #include "store/store_lifecycle.h"
 
-/* ---- the lock ---- */
-
-static int lock_store(pkiroll_ctx *ctx, const char *db, int *fdp)
-{
-	char path[1100], buf[32];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s.lock", db);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: %s", path, strerror(errno));
-		return PKIROLL_ERR_IO;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-
-		buf[n > 0 ? n : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		ctx_log(ctx, PKIROLL_LOG_ERROR,
-			"store %s is in use by another pkiroll run (pid %s); wait for it or stop "
-			"it",
-			db, buf[0] ? buf : "unknown");
-		close(fd);
-		return PKIROLL_ERR_LOCKED;
-	}
-	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, strlen(buf), 0) < 0) {
-		/* the lock holds without the pid; it only helps the message */
-	}
-	*fdp = fd;
-	return PKIROLL_OK;
-}
-
 /* ---- jobs ---- */
 
 /* pool_ops.tick: progress and signals. */
@@ -249,7 +217,8 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 	const struct pool_ops ops = {next_job, on_step, on_result, on_death, tick};
 	struct pkiroll_ca_profile *jr_profiles = NULL;
 	struct job_run jr = {0};
-	int err = PKIROLL_ERR_CONFIG, lockfd = -1, jobs;
+	int err = PKIROLL_ERR_CONFIG, jobs;
+	pkiroll_lock *lock = NULL;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 
 	memset(st, 0, sizeof(*st));
@@ -365,7 +334,7 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 		goto out;
 	}
 	/* Phase: one run per store; the lock is the parent's alone. */
-	if ((err = lock_store(ctx, o->db, &lockfd)) != PKIROLL_OK)
+	if ((err = pkiroll_store_lock(ctx, o->db, &lock)) != PKIROLL_OK)
 		goto out;
 	if ((err = pkiroll_store_open(ctx, o->db, 1, &r.s)) != PKIROLL_OK)
 		goto out;
@@ -427,7 +396,6 @@ out:
 	manifest_close(r.m);
 	lineset_free(&r.refused);
 	pkiroll_store_close(r.s);
-	if (lockfd >= 0)
-		close(lockfd);
+	pkiroll_store_unlock(lock);
 	return err;
 }

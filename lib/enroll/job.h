@@ -29,6 +29,7 @@ enum job_fault {
 	JOB_F_REENROLL,	      /* renew: the CA profile renews only with new codes */
 	JOB_F_NOKEYSTORE,     /* renew: the current keystore cannot be read */
 	JOB_F_COMMIT,	      /* renew: confirmed, but the staged keystore is not current yet */
+	JOB_F_FOREIGN,	      /* renew: keystore.p12 is not the store's (a backup, another's) */
 };
 
 /* The run's constants, given to every worker at fork. */

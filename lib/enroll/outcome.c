@@ -180,6 +180,12 @@ void renew_outcome_of(const struct result *res, int renew_failures, struct enrol
 			"run retries",
 			res->fault >= JOB_F_KEYSTORE ? "local" : cmp_fault_name(res->fault),
 			res->reason);
+		if (res->fault == JOB_F_FOREIGN) {
+			/* nothing sent; a person must put the right keystore back */
+			o->retryable = 0;
+			o->next_attempt_at = 0;
+			o->attention = text;
+		}
 		if (res->fault == CMP_F_UNVERIFIED) {
 			size_t l = strlen(text);
 

@@ -20,6 +20,36 @@
 
 #define BITS(r) ((r)->failbits[0] | (r)->failbits[1])
 
+/*
+ * Is a keystore.p12 whose serial is not the store's one that an
+ * interrupted renewal of this community made current? Only when the store
+ * says a renewal got as far as its keys, the replaced keystore was kept as
+ * keystore-STORESERIAL.p12 (keystore_commit() links it before the
+ * rename), and the new certificate names the same subject, issued after
+ * the replaced one. A restored backup or another community's keystore is
+ * none of these.
+ */
+static int interrupted_commit(const char *dir, const char *pass, const struct job *j,
+			      const struct keystore_content *cur)
+{
+	struct keystore_content prev = {0};
+	char file[128], why[300];
+	int ok;
+
+	if (!j->has_tx || j->step < CMP_STEP_KEYS)
+		return 0;
+	snprintf(file, sizeof(file), "keystore-%s.p12", j->cur_serial);
+	if (keystore_load(dir, file, pass, &prev, why, sizeof(why)) != 1)
+		return 0;
+	ok = prev.sign_cert != NULL &&
+	     X509_NAME_cmp(X509_get_subject_name(prev.sign_cert),
+			   X509_get_subject_name(cur->sign_cert)) == 0 &&
+	     ASN1_TIME_compare(X509_get0_notBefore(prev.sign_cert),
+			       X509_get0_notBefore(cur->sign_cert)) <= 0;
+	keystore_content_free(&prev);
+	return ok;
+}
+
 /* The staged keystore made current (its certificates in c, or NULL to read
  * them back); fault JOB_F_COMMIT if it cannot be. */
 static int commit(struct worker *w, const char *dir, const char *old_serial,
@@ -133,6 +163,26 @@ void run_renew(struct worker *w)
 		goto report;
 	}
 	certinfo_serial(cur.sign_cert, old_serial, sizeof(old_serial));
+	if (!keys_match_cert(cur.sign_key, cur.sign_cert)) {
+		snprintf(err, sizeof(err),
+			 "keystore.p12: the signing key does not belong to its certificate (serial "
+			 "%s); nothing was sent",
+			 old_serial);
+		fault = JOB_F_FOREIGN;
+		goto report;
+	}
+	if (j->cur_serial[0] != '\0' && strcmp(old_serial, j->cur_serial) != 0 &&
+	    !interrupted_commit(dir, run->pass, j, &cur)) {
+		snprintf(
+			err, sizeof(err),
+			"keystore.p12 holds signing certificate serial %s, but the store's current "
+			"one is %s and no renewal of this community was under way: a restored "
+			"backup or another community's keystore? Nothing was sent; put the "
+			"community's keystore back (keystore-%s.p12 if it is there)",
+			old_serial, j->cur_serial, j->cur_serial);
+		fault = JOB_F_FOREIGN;
+		goto report;
+	}
 	if (j->cur_serial[0] != '\0' && strcmp(old_serial, j->cur_serial) != 0 &&
 	    !keystore_has_staged(dir)) {
 		/* an interrupted run made its keystore current before it could

@@ -133,6 +133,9 @@ int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id
 		return -1;
 	if ((from = current_state(s, id)) == NULL)
 		goto out;
+	/* only pkiroll unretire leaves retired: the step is kept, not the state */
+	if (strcmp(from, "retired") == 0)
+		to = "retired";
 	if (strcmp(from, to) != 0) {
 		snprintf(why, sizeof(why), "%s started (run %lld)",
 			 renewing ? "renewal" : "enrollment", (long long)run);
@@ -328,6 +331,10 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 		return -1;
 	if ((from = current_state(s, id)) == NULL)
 		goto out;
+	/* only pkiroll unretire leaves retired: what came back is recorded
+	 * (certificates included), the state stays */
+	if (strcmp(from, "retired") == 0)
+		to = "retired";
 	if (o->sign.der != NULL && cert_save(s, run, id, &o->sign, "signing", o) < 0)
 		goto out;
 	if (o->enc.der != NULL && cert_save(s, run, id, &o->enc, "encryption", o) < 0)

@@ -412,11 +412,24 @@ static int seen_name(struct pkiroll_store *s, const char *name)
  * line. A manifest with bad rows retires nothing: a row that could not be
  * read may be the one that lists it.
  */
+static long count_of(struct pkiroll_store *s, const char *sql)
+{
+	sqlite3_stmt *st = store_prepare(s, sql);
+	long n = -1;
+
+	if (st != NULL && sqlite3_step(st) == SQLITE_ROW)
+		n = (long)sqlite3_column_int64(st, 0);
+	store_done(s, st);
+	return n;
+}
+
 static int retire_missing(struct pkiroll_store *s, const char *path,
+			  const struct pkiroll_manifest_opts *opts,
 			  struct pkiroll_import_stats *stats)
 {
 	sqlite3_stmt *st;
 	char why[1100];
+	long n, total, max;
 	int rc;
 
 	if (stats->bad > 0) {
@@ -424,7 +437,45 @@ static int retire_missing(struct pkiroll_store *s, const char *path,
 			"--retire-missing: %lu bad row%s in %s; nothing retired (a bad row may be "
 			"the one that lists a community)",
 			stats->bad, stats->bad == 1 ? "" : "s", path);
+		stats->retire_refused = 1;
 		return 0;
+	}
+	/* Phase: a manifest that lists nobody is a mistake, not a plan */
+	if (stats->added + stats->updated + stats->unchanged == 0) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+			"--retire-missing: %s has no good row; nothing retired (it would retire "
+			"every community)",
+			path);
+		stats->retire_refused = 1;
+		return 0;
+	}
+	n = count_of(s, "SELECT count(*) FROM communities WHERE state != 'retired' AND name NOT IN"
+			" (SELECT name FROM temp.import_seen)");
+	total = count_of(s, "SELECT count(*) FROM communities WHERE state != 'retired'");
+	if (n < 0 || total < 0)
+		return -1;
+	max = opts->max_retire >= 0 ? opts->max_retire : total / 10 > 1 ? total / 10 : 1;
+	if (n > max && !opts->force) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+			"--retire-missing: %ld of %ld communities are not in %s, more than the "
+			"limit of %ld; nothing retired (--dry-run shows them; --max-retire N or "
+			"--force to go on)",
+			n, total, path, max);
+		stats->retire_refused = 1;
+		return 0;
+	}
+	if (opts->dry_run) {
+		if ((st = store_prepare(s, "SELECT name FROM communities WHERE state != 'retired'"
+					   " AND name NOT IN (SELECT name FROM temp.import_seen)"
+					   " ORDER BY name")) == NULL)
+			return -1;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			stats->retired++;
+			ctx_log(s->ctx, PKIROLL_LOG_INFO, "would retire \"%s\": not in %s",
+				(const char *)sqlite3_column_text(st, 0), path);
+		}
+		store_done(s, st);
+		return rc == SQLITE_DONE ? 0 : -1;
 	}
 	snprintf(why, sizeof(why), "retired: no longer in %s (import --retire-missing)", path);
 	for (;;) {
@@ -518,8 +569,14 @@ int store_import(struct pkiroll_store *s, const char *path,
 		store_exec(s, "ROLLBACK");
 		goto out;
 	}
-	if (opts != NULL && opts->retire_missing && retire_missing(s, path, stats) < 0)
+	if (opts != NULL && opts->retire_missing && retire_missing(s, path, opts, stats) < 0)
 		goto fail;
+	if (opts != NULL && opts->dry_run) {
+		/* the plan only */
+		store_exec(s, "ROLLBACK");
+		err = PKIROLL_OK;
+		goto out;
+	}
 	if (store_exec(s, "COMMIT") < 0)
 		goto out;
 	err = PKIROLL_OK;

@@ -316,3 +316,70 @@ int store_export_certs(struct pkiroll_store *s, const char *community, int mask,
 	store_done(s, st);
 	return 1;
 }
+
+int pkiroll_unretire(pkiroll_store *s, const char *community, const char *why, int dry_run)
+{
+	sqlite3_stmt *st;
+	sqlite3_int64 id = 0;
+	char from[32] = "";
+	const char *to;
+	long current = 0, revoked = 0;
+	int rc, ok = 0, r = 0;
+
+	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	if ((st = store_prepare(s, "SELECT id, state FROM communities WHERE name = ?")) == NULL)
+		goto out;
+	sqlite3_bind_text(st, 1, community, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		id = sqlite3_column_int64(st, 0);
+		store_col_copy(st, 1, from, sizeof(from));
+	}
+	store_done(s, st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto out;
+	ok = 1;
+	if (id == 0 || strcmp(from, "retired") != 0) {
+		r = id == 0 ? 0 : 2;
+		goto out;
+	}
+	/* Phase: what it comes back to: its current certificates, if none
+	 * is revoked (a revoked one needs new codes, not an unretire) */
+	ok = 0;
+	if ((st = store_prepare(s, "SELECT count(*), count(revoked_at) FROM certificates"
+				   " WHERE community_id = ? AND superseded_by IS NULL")) == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		current = (long)sqlite3_column_int64(st, 0);
+		revoked = (long)sqlite3_column_int64(st, 1);
+	}
+	store_done(s, st);
+	if (revoked > 0) {
+		ok = 1;
+		r = 3;
+		goto out;
+	}
+	to = current > 0 ? "enrolled" : "pending";
+	if ((st = store_prepare(s,
+				"UPDATE communities SET state = ?2, reason = ?3, updated_at = ?4,"
+				" retryable = 1, next_attempt_at = NULL WHERE id = ?1")) == NULL)
+		goto out;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, why, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(st);
+	store_done(s, st);
+	ok = rc == SQLITE_DONE && store_event_add(s, 0, id, from, to, why) == 0;
+	r = 1;
+out:
+	if (dry_run) {
+		/* the answer, nothing written */
+		store_exec(s, "ROLLBACK");
+		return ok ? r : -1;
+	}
+	if (store_end(s, ok, "unretire") < 0)
+		return -1;
+	return r;
+}

@@ -156,7 +156,13 @@ expect_rc 0 ks retire v-11 --revoke --reason cessationOfOperation --ca-url "$URL
 
 # Phase: import --retire-missing retires what the manifest no longer lists.
 grep -v '^v-12,\|^v-13,' m.csv >m2.csv
-expect_rc 0 "$PKIROLL" --db s.db import m2.csv --retire-missing
+# more than the default limit (10% of the store): refused, then the plan, then allowed
+expect_rc 1 "$PKIROLL" --db s.db import m2.csv --retire-missing
+has "$T_DIR/err" "more than the limit"
+expect_rc 0 "$PKIROLL" --db s.db import m2.csv --retire-missing --max-retire 2 --dry-run
+has "$T_DIR/err" 'would retire "v-12"'
+[ "$(sqlite3 s.db "SELECT state FROM communities WHERE name = 'v-12'")" != retired ] || fail "a dry run retired"
+expect_rc 0 "$PKIROLL" --db s.db import m2.csv --retire-missing --max-retire 2
 has "$T_DIR/out" "2 retired"
 has "$T_DIR/err" 'community "v-12" retired: not in m2.csv'
 has "$T_DIR/err" 'community "v-13" retired: not in m2.csv'
