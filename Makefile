@@ -15,7 +15,7 @@ AR ?= ar
 OPT ?= -O2 -g
 SAN ?=
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
-PKGS = openssl sqlite3 libzip jansson inih libxml-2.0
+PKGS = openssl sqlite3 libzip jansson inih libxml-2.0 libcurl
 # lib/ and its tools see the layers by folder ("cmp/cmp.h"); cmd/pkiroll
 # sees the public header only.
 CPPFLAGS += -D_GNU_SOURCE
@@ -32,7 +32,8 @@ ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 # Debian packages the build, the tests and `make run` need.
 DEBS = build-essential pkg-config libssl-dev libsqlite3-dev libzip-dev \
        libcsv-dev libjansson-dev libinih-dev libmicrohttpd-dev openssl \
-       jq time zip unzip bc procps sqlite3 libxml2-dev libxml2-utils python3 curl
+       jq time zip unzip bc procps sqlite3 libxml2-dev libxml2-utils python3 curl \
+       libcurl4-openssl-dev tinyproxy
 
 LIB_SRC = $(wildcard lib/*/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/obj/%.o)
