@@ -90,19 +90,139 @@ struct upload {
 	int too_big;
 };
 
-static enum MHD_Result respond(struct MHD_Connection *c, int code, const void *data, size_t n,
-			       const char *ctype)
+/* A chunked reply's bytes, handed to libmicrohttpd a block at a time. */
+struct chunks {
+	unsigned char *p;
+	size_t len;
+};
+
+static ssize_t chunk_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	struct MHD_Response *rsp =
-		MHD_create_response_from_buffer(n, (void *)data, MHD_RESPMEM_MUST_COPY);
+	struct chunks *ch = cls;
+	size_t n;
+
+	if (pos >= ch->len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	n = ch->len - (size_t)pos < max ? ch->len - (size_t)pos : max;
+	memcpy(buf, ch->p + pos, n);
+	return (ssize_t)n;
+}
+
+static void chunk_free(void *cls)
+{
+	struct chunks *ch = cls;
+
+	free(ch->p);
+	free(ch);
+}
+
+/*
+ * Queues one reply: from a copy of data, or (chunked) from a callback of
+ * unknown size, which libmicrohttpd sends with chunked transfer encoding
+ * under HTTP/1.1. retry_after, if not NULL, becomes a Retry-After header.
+ */
+static enum MHD_Result respond_with(struct MHD_Connection *c, int code, const void *data, size_t n,
+				    const char *ctype, int chunked, const char *retry_after)
+{
+	struct MHD_Response *rsp = NULL;
 	enum MHD_Result r;
 
+	if (chunked) {
+		struct chunks *ch = calloc(1, sizeof(*ch));
+
+		if (ch == NULL || (ch->p = malloc(n ? n : 1)) == NULL) {
+			free(ch);
+			return MHD_NO;
+		}
+		memcpy(ch->p, data, n);
+		ch->len = n;
+		/* small blocks: a PKIMessage arrives in several chunks */
+		rsp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256, chunk_read, ch,
+							chunk_free);
+		if (rsp == NULL)
+			chunk_free(ch);
+	} else {
+		rsp = MHD_create_response_from_buffer(n, (void *)data, MHD_RESPMEM_MUST_COPY);
+	}
 	if (rsp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(rsp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (retry_after != NULL)
+		MHD_add_response_header(rsp, MHD_HTTP_HEADER_RETRY_AFTER, retry_after);
 	r = MHD_queue_response(c, (unsigned)code, rsp);
 	MHD_destroy_response(rsp);
 	return r;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *c, int code, const void *data, size_t n,
+			       const char *ctype)
+{
+	return respond_with(c, code, data, n, ctype, 0, NULL);
+}
+
+/* ---- the rate limiter in front of the CA (fault ratelimit=N/SECS) ---- */
+
+static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
+static long long rl_start; /* the window's first request, CLOCK_MONOTONIC ms */
+static int rl_count;	   /* requests let through in the window */
+
+/*
+ * 1 if this request may reach the CA. The first request opens a window of
+ * rl_secs seconds; the first rl_n requests in it pass, every other one is
+ * refused; the first request after the window opens the next. Every HTTP
+ * request counts (certConf and pollReq too); refused ones do not.
+ */
+static int ratelimit_pass(const struct faults *f)
+{
+	long long now = now_ms();
+	int pass;
+
+	pthread_mutex_lock(&rl_lock);
+	if (rl_count == 0 || now - rl_start >= (long long)f->rl_secs * 1000) {
+		rl_start = now;
+		rl_count = 0;
+	}
+	pass = rl_count < f->rl_n;
+	if (pass)
+		rl_count++;
+	pthread_mutex_unlock(&rl_lock);
+	return pass;
+}
+
+/* An IMF-fixdate (RFC 9110 5.6.7) secs from now, in the C locale's names. */
+static void http_date_in(int secs, char *buf, size_t len)
+{
+	static const char wd[] = "SunMonTueWedThuFriSat",
+			  mon[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	time_t t = time(NULL) + secs;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(buf, len, "%.3s, %02d %.3s %04d %02d:%02d:%02d GMT", wd + 3 * tm.tm_wday,
+		 tm.tm_mday, mon + 3 * tm.tm_mon, tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+		 tm.tm_sec);
+}
+
+/* A refused request: 503 or 429, an HTML page, no CMP processing at all. */
+static enum MHD_Result refuse(struct MHD_Connection *c, const char *method, const char *url)
+{
+	const struct faults *f = &g_cfg->faults;
+	char page[200], ra[64] = "", line[400];
+	int n;
+
+	n = snprintf(page, sizeof(page),
+		     "<html><head><title>%d</title></head><body><h1>%s</h1></body></html>\n",
+		     f->rl_status,
+		     f->rl_status == 429 ? "Too Many Requests" : "Service Unavailable");
+	if (f->retry_after >= 0 && f->retry_date)
+		http_date_in(f->retry_after, ra, sizeof(ra));
+	else if (f->retry_after >= 0)
+		snprintf(ra, sizeof(ra), "%d", f->retry_after);
+	snprintf(line, sizeof(line),
+		 "pkiroll-ca: http %s %.200s -> %d rate limit (%d per %d s)%s%s", method, url,
+		 f->rl_status, f->rl_n, f->rl_secs, ra[0] ? " Retry-After: " : "", ra);
+	ca_log(g_cfg, line);
+	return respond_with(c, f->rl_status, page, (size_t)n, "text/html", 0, ra[0] ? ra : NULL);
 }
 
 /* Two HTTP paths, the same but for runs of '/' (/pkix//// is /pkix/). */
@@ -129,6 +249,7 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *c, const char *
 {
 	struct upload *up = *con_cls;
 	struct ca_reply rep;
+	const char *ctype;
 	enum MHD_Result r;
 
 	(void)cls;
@@ -155,6 +276,8 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *c, const char *
 		*size = 0;
 		return MHD_YES;
 	}
+	if (g_cfg->faults.rl_n >= 0 && !ratelimit_pass(&g_cfg->faults))
+		return refuse(c, method, url);
 	if (!same_path(url, g_lc->path))
 		return respond(c, MHD_HTTP_NOT_FOUND, "not found\n", 10, "text/plain");
 	if (strcmp(method, "POST") != 0)
@@ -163,18 +286,21 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *c, const char *
 	if (up->too_big)
 		return respond(c, MHD_HTTP_CONTENT_TOO_LARGE, "too large\n", 10, "text/plain");
 	ca_handle(g_cfg, "http", up->buf, up->len, &rep);
+	ctype = rep.ctype[0] ? rep.ctype : "application/pkixcmp";
 	if (rep.slow_ms > 0)
 		nanosleep(&(struct timespec){rep.slow_ms / 1000, (rep.slow_ms % 1000) * 1000000L},
 			  NULL);
 	switch (rep.action) {
 	case CA_REPLY:
-		r = respond(c, MHD_HTTP_OK, rep.der, rep.len, "application/pkixcmp");
+		r = respond_with(c, MHD_HTTP_OK, rep.der, rep.len, ctype, rep.chunked, NULL);
 		break;
 	case CA_GARBAGE: {
 		unsigned char junk[200];
 
 		RAND_bytes(junk, sizeof(junk));
-		r = respond(c, MHD_HTTP_OK, junk, sizeof(junk), "application/pkixcmp");
+		if (junk[0] == 0x30)
+			junk[0] = 0; /* never what starts a DER SEQUENCE */
+		r = respond_with(c, MHD_HTTP_OK, junk, sizeof(junk), ctype, rep.chunked, NULL);
 		break;
 	}
 	case CA_HTTP500:
@@ -220,8 +346,9 @@ static void *tcp_conn(void *arg)
 		/* a version this CA does not speak, or not a request */
 		tcp_frame_write(fd, v10 && !g_lc->tcp_v0_only, 0, TCP_ERRORREP,
 				(const unsigned char *)"\0\1", 2, deadline);
-		fprintf(stderr, "pkiroll-ca: tcp %s frame type %d -> errorMsgRep\n",
-			v10 ? "version 10" : "version 0", type);
+		snprintf(err, sizeof(err), "pkiroll-ca: tcp %s frame type %d -> errorMsgRep",
+			 v10 ? "version 10" : "version 0", type);
+		ca_log(g_cfg, err);
 		goto out;
 	}
 	ca_handle(g_cfg, v10 ? "tcp/v10" : "tcp/v0", payload, n, &rep);
