@@ -357,14 +357,11 @@ static int curl_failure(struct transport *t, CURLcode cc, const char *detail, ch
 			 t->proxy ? t->proxy : "");
 		return TRANSPORT_TRANSIENT;
 	case CURLE_COULDNT_CONNECT:
-		if (t->proxy != NULL)
-			snprintf(err, errlen, "%s: cannot connect to the proxy %s: %s", where,
-				 t->proxy, oserr ? strerror((int)oserr) : detail);
-		else
-			snprintf(err, errlen, "%s: cannot connect: %s", where,
-				 oserr == ECONNREFUSED ? "connection refused"
-				 : oserr	       ? strerror((int)oserr)
-						       : detail);
+		snprintf(err, errlen, "%s: cannot connect%s%s: %s", where,
+			 t->proxy ? " to the proxy " : "", t->proxy ? t->proxy : "",
+			 oserr == ECONNREFUSED ? "connection refused"
+			 : oserr	       ? strerror((int)oserr)
+					       : detail);
 		return TRANSPORT_TRANSIENT;
 	case CURLE_OPERATION_TIMEDOUT:
 		if (strstr(detail, "Resolving timed out") != NULL)
