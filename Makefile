@@ -24,7 +24,7 @@ CLI_INC = -Iinclude
 # Recursively expanded: pkg-config runs only once `make deps` has run.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv
-CA_LIBS = $(shell pkg-config --libs libmicrohttpd 2>/dev/null) -lpthread
+CA_LIBS = $(shell pkg-config --libs libmicrohttpd gnutls 2>/dev/null) -lpthread
 ALL_CFLAGS = -std=c11 $(OPT) $(SAN) $(WARN) $(CPPFLAGS) $(LIB_INC) $(PKG_CFLAGS) $(CFLAGS)
 CLI_CFLAGS = -std=c11 $(OPT) $(SAN) $(WARN) $(CPPFLAGS) $(CLI_INC) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
@@ -33,7 +33,7 @@ ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 DEBS = build-essential pkg-config libssl-dev libsqlite3-dev libzip-dev \
        libcsv-dev libjansson-dev libinih-dev libmicrohttpd-dev openssl \
        jq time zip unzip bc procps sqlite3 libxml2-dev libxml2-utils python3 curl \
-       libcurl4-openssl-dev tinyproxy
+       libcurl4-openssl-dev tinyproxy libgnutls28-dev
 
 LIB_SRC = $(wildcard lib/*/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/obj/%.o)

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
@@ -243,6 +244,34 @@ static int same_path(const char *a, const char *b)
 	return *a == *b;
 }
 
+/*
+ * With --https-client-ca: 1 if the client showed a certificate that chains
+ * to that file (libmicrohttpd asks for one, GnuTLS checks it here). Else a
+ * fatal TLS alert goes out before the connection closes, so the client
+ * sees a TLS error, and 0.
+ */
+static int client_cert_ok(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t s = ci ? (gnutls_session_t)ci->tls_session : NULL;
+	unsigned status = 0;
+	int r;
+
+	if (s == NULL)
+		return 0;
+	r = gnutls_certificate_verify_peers2(s, &status);
+	if (r == 0 && status == 0)
+		return 1;
+	gnutls_alert_send(s, GNUTLS_AL_FATAL,
+			  r == GNUTLS_E_NO_CERTIFICATE_FOUND ? GNUTLS_A_CERTIFICATE_REQUIRED
+							     : GNUTLS_A_BAD_CERTIFICATE);
+	fprintf(stderr, "pkiroll-ca: https %s -> TLS alert\n",
+		r == GNUTLS_E_NO_CERTIFICATE_FOUND ? "no client certificate"
+						   : "client certificate not trusted");
+	return 0;
+}
+
 static enum MHD_Result on_http(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version, const char *data,
 			       size_t *size, void **con_cls)
@@ -252,9 +281,10 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *c, const char *
 	const char *ctype;
 	enum MHD_Result r;
 
-	(void)cls;
 	(void)version;
 	if (up == NULL) {
+		if (cls != NULL && !client_cert_ok(c))
+			return MHD_NO;
 		if ((up = calloc(1, sizeof(*up))) == NULL)
 			return MHD_NO;
 		*con_cls = up;
@@ -462,6 +492,23 @@ out:
 	return rc;
 }
 
+/* A PEM file's text (at most 1 MiB), the caller's to free; NULL said on stderr. */
+static char *read_pem(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = f ? malloc(1024 * 1024 + 1) : NULL;
+	size_t n = buf ? fread(buf, 1, 1024 * 1024, f) : 0;
+
+	if (f != NULL)
+		fclose(f);
+	if (buf == NULL || n == 0 || strstr((buf[n] = '\0', buf), "-----BEGIN") == NULL) {
+		fprintf(stderr, "pkiroll-ca: %s: cannot read a PEM file\n", path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 static volatile int sweeping = 1;
 
 /* Once a second, rolls back what was issued and never confirmed in time:
@@ -485,7 +532,7 @@ static void *sweeper(void *arg)
 int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 {
 	struct MHD_Daemon *tls = NULL;
-	char *tls_key = NULL, *tls_cert = NULL;
+	char *tls_key = NULL, *tls_cert = NULL, *client_ca = NULL;
 	struct MHD_Daemon *mhd = NULL;
 	char shown[300];
 	sigset_t set;
@@ -523,13 +570,19 @@ int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 
 		if (sfd < 0 || tls_identity(cfg, &tls_key, &tls_cert) < 0)
 			goto fail;
-		tls = MHD_start_daemon(MHD_USE_TLS | MHD_USE_THREAD_PER_CONNECTION |
-					       MHD_USE_INTERNAL_POLLING_THREAD |
-					       (v6 ? MHD_USE_IPv6 : 0),
-				       0, NULL, NULL, on_http, NULL, MHD_OPTION_LISTEN_SOCKET, sfd,
-				       MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_HTTPS_MEM_CERT,
-				       tls_cert, MHD_OPTION_NOTIFY_COMPLETED, on_http_done, NULL,
-				       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+		if (lc->https_client_ca != NULL &&
+		    (client_ca = read_pem(lc->https_client_ca)) == NULL)
+			goto fail;
+		/* with a trust list, libmicrohttpd asks the client for a certificate */
+		tls = MHD_start_daemon(
+			MHD_USE_TLS | MHD_USE_THREAD_PER_CONNECTION |
+				MHD_USE_INTERNAL_POLLING_THREAD | (v6 ? MHD_USE_IPv6 : 0),
+			0, NULL, NULL, on_http, client_ca, MHD_OPTION_LISTEN_SOCKET, sfd,
+			MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
+			MHD_OPTION_NOTIFY_COMPLETED, on_http_done, NULL,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+			client_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, client_ca,
+			MHD_OPTION_END);
 		if (tls == NULL) {
 			fprintf(stderr, "pkiroll-ca: cannot start the HTTPS listener\n");
 			goto fail;
@@ -561,5 +614,6 @@ fail:
 		MHD_stop_daemon(tls);
 	OPENSSL_free(tls_key);
 	OPENSSL_free(tls_cert);
+	free(client_ca);
 	return rc;
 }

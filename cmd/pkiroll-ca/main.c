@@ -43,6 +43,8 @@ static const char usage[] =
 	"         --oaep                   RSAES-OAEP key transport\n"
 	"         --tcp-v0-only            speak only the RFC 2510 framing\n"
 	"         --log-time               log lines start with the epoch time in ms\n"
+	"         --https-client-ca FILE   HTTPS requires a client certificate that\n"
+	"                                  chains to FILE (PEM); else a TLS alert\n"
 	"         --fault SPEC             for every user: delay=MS, waiting=K,\n"
 	"                                  drop, close, http500, garbage, wrongmac,\n"
 	"                                  reject=FAILINFO, consumed, slow=MS;\n"
@@ -275,6 +277,7 @@ static int cmd_serve(int argc, char **argv)
 		{"tcp-v0-only", 0, 0, '0'},
 		{"fault", 1, 0, 'f'},
 		{"log-time", 0, 0, 'T'},
+		{"https-client-ca", 1, 0, 'C'},
 		{0, 0, 0, 0},
 	};
 	struct ca_cfg cfg = {.validity = 365L * 86400,
@@ -332,6 +335,9 @@ static int cmd_serve(int argc, char **argv)
 			break;
 		case 'T':
 			cfg.log_time = 1;
+			break;
+		case 'C':
+			lc.https_client_ca = optarg;
 			break;
 		case 'f':
 			if (faults_parse(optarg, &cfg.faults, err, sizeof(err)) < 0)

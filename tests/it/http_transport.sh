@@ -146,6 +146,27 @@ enroll_one nocert 1 nocert.conf
 has "$T_DIR/err" "tls_cert $T_DIR/missing.pem: cannot read"
 stop_ca
 
+# Phase: TLS client certificates (serve --https-client-ca) and server trust.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout cca.key \
+	-out cca.pem -subj /CN=client-ca -days 2 2>/dev/null || fail "client CA"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout cl.key \
+	-out cl.csr -subj /CN=client 2>/dev/null || fail "client key"
+printf 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n' >cl.ext
+openssl x509 -req -in cl.csr -CA cca.pem -CAkey cca.key -out cl.pem -days 2 \
+	-extfile cl.ext 2>/dev/null || fail "client certificate"
+start_ca ca --check-after 0 --https 127.0.0.1:0 --https-client-ca cca.pem
+conf nocc.conf "https://$CA_HTTPS/pkix/" "tls_ca_file = $T_DIR/ca/root.pem"
+enroll_one nocc 1 nocc.conf
+has "$T_DIR/err" "TLS refused by the server (a client certificate? check tls_cert, tls_key)"
+conf cc.conf "https://$CA_HTTPS/pkix/" "tls_ca_file = $T_DIR/ca/root.pem" \
+	"tls_cert = $T_DIR/cl.pem" "tls_key = $T_DIR/cl.key"
+enroll_one cc 0 cc.conf
+conf untrusted.conf "https://$CA_HTTPS/pkix/" "tls_ca_file = $T_DIR/cca.pem" \
+	"tls_cert = $T_DIR/cl.pem" "tls_key = $T_DIR/cl.key"
+enroll_one untrusted 1 untrusted.conf
+has "$T_DIR/err" "the server's certificate is not trusted or not for this host (check tls_ca_file)"
+stop_ca
+
 # Phase: the CA's rate limiter, as the transport reports it (cmpc: one
 # transaction; what the batch does with it is lib/enroll's).
 add_user() { printf "code-$1" >"c$1"; "$PKIROLL_CA" users add --state ca --ref "$1" \
