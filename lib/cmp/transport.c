@@ -34,9 +34,7 @@ struct transport {
 	int use_tls; /* https:// */
 	CURL *curl;  /* http(s): one handle, its connections reused */
 	struct curl_slist *headers;
-	char *proxy;	    /* shown in messages: host:port, no credentials */
-	int explicit_proxy; /* proxy came from the configuration */
-	char *tls_ca_file;
+	char *proxy; /* the proxy in use as messages show it, no credentials; NULL none */
 	int framing; /* settled framing for cmp:// */
 	int connect_timeout, read_timeout;
 	int retry_after; /* of the last exchange, -1 none */
@@ -70,7 +68,6 @@ void transport_free(struct transport *t)
 	OPENSSL_free(t->port);
 	OPENSSL_free(t->path);
 	free(t->proxy);
-	free(t->tls_ca_file);
 	free(t);
 }
 
