@@ -15,7 +15,7 @@ AR ?= ar
 OPT ?= -O2 -g
 SAN ?=
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
-PKGS = openssl sqlite3 libzip jansson inih libxml-2.0
+PKGS = openssl sqlite3 libzip jansson inih libxml-2.0 libcurl
 # lib/ and its tools see the layers by folder ("cmp/cmp.h"); cmd/pkiroll
 # sees the public header only.
 CPPFLAGS += -D_GNU_SOURCE
@@ -24,7 +24,7 @@ CLI_INC = -Iinclude
 # Recursively expanded: pkg-config runs only once `make deps` has run.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv
-CA_LIBS = $(shell pkg-config --libs libmicrohttpd 2>/dev/null) -lpthread
+CA_LIBS = $(shell pkg-config --libs libmicrohttpd gnutls 2>/dev/null) -lpthread
 ALL_CFLAGS = -std=c11 $(OPT) $(SAN) $(WARN) $(CPPFLAGS) $(LIB_INC) $(PKG_CFLAGS) $(CFLAGS)
 CLI_CFLAGS = -std=c11 $(OPT) $(SAN) $(WARN) $(CPPFLAGS) $(CLI_INC) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
@@ -32,7 +32,8 @@ ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 # Debian packages the build, the tests and `make run` need.
 DEBS = build-essential pkg-config libssl-dev libsqlite3-dev libzip-dev \
        libcsv-dev libjansson-dev libinih-dev libmicrohttpd-dev openssl \
-       jq time zip unzip bc procps sqlite3 libxml2-dev libxml2-utils python3 curl
+       jq time zip unzip bc procps sqlite3 libxml2-dev libxml2-utils python3 curl \
+       libcurl4-openssl-dev tinyproxy libgnutls28-dev
 
 LIB_SRC = $(wildcard lib/*/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/obj/%.o)

@@ -16,6 +16,36 @@ static int failinfo_bit(const char *name)
 	return -1;
 }
 
+/* ctype=params: a media type in other case, with parameters */
+#define CTYPE_PARAMS "application/PKIXCMP; charset=binary; x-vendor=1"
+
+/* Seconds, 0..86400. 0 or -1. */
+static int secs_parse(const char *v, int *out)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+
+	if (end == v || *end != '\0' || n < 0 || n > 86400)
+		return -1;
+	*out = (int)n;
+	return 0;
+}
+
+/* "N" or "N/SECS": N requests per window of SECS seconds (default 1). */
+static int ratelimit_parse(const char *v, struct faults *f)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+
+	if (end == v || n < 0 || n > 1000000)
+		return -1;
+	f->rl_n = (int)n;
+	f->rl_secs = 1;
+	if (*end == '/')
+		return secs_parse(end + 1, &f->rl_secs) == 0 && f->rl_secs > 0 ? 0 : -1;
+	return *end == '\0' ? 0 : -1;
+}
+
 int faults_parse(const char *spec, struct faults *f, char *err, size_t errlen)
 {
 	char buf[512], *tok, *save = NULL, *p;
@@ -63,12 +93,25 @@ int faults_parse(const char *spec, struct faults *f, char *err, size_t errlen)
 			f->flipconf = 1;
 		else if (strcmp(tok, "ejbca") == 0)
 			f->ejbca = 1;
+		else if (strcmp(tok, "ctype") == 0 && v && *v && strlen(v) < sizeof(f->ctype))
+			snprintf(f->ctype, sizeof(f->ctype), "%s",
+				 strcmp(v, "params") == 0 ? CTYPE_PARAMS : v);
+		else if (strcmp(tok, "chunked") == 0 && !v)
+			f->chunked = 1;
+		else if ((strcmp(tok, "ratelimit") == 0 || strcmp(tok, "ratelimit429") == 0) && v &&
+			 ratelimit_parse(v, f) == 0)
+			f->rl_status = tok[9] == '4' ? 429 : 503;
+		else if ((strcmp(tok, "retryafter") == 0 || strcmp(tok, "retrydate") == 0) && v &&
+			 secs_parse(v, &f->retry_after) == 0)
+			f->retry_date = tok[5] == 'd';
 		else {
 			snprintf(err, errlen,
 				 "unknown fault \"%s%s%s\" (delay=MS, waiting=K, drop, close, "
 				 "http500, garbage, wrongmac, reject=FAILINFO, consumed, slow=MS, "
 				 "responder, signpbm, signerrors, lostconf, reconf=FAILINFO, "
-				 "badconf, flipconf, ejbca)",
+				 "badconf, flipconf, ejbca; HTTP only: ctype=TYPE|params, chunked, "
+				 "ratelimit=N[/SECS], ratelimit429=N[/SECS], retryafter=SECS, "
+				 "retrydate=SECS)",
 				 tok, v ? "=" : "", v ? v : "");
 			return -1;
 		}
@@ -101,4 +144,8 @@ void faults_add(struct faults *dst, const struct faults *src)
 	dst->badconf |= src->badconf;
 	dst->flipconf |= src->flipconf;
 	dst->ejbca |= src->ejbca;
+	if (src->ctype[0] != '\0')
+		snprintf(dst->ctype, sizeof(dst->ctype), "%s", src->ctype);
+	dst->chunked |= src->chunked;
+	/* the limiter stands in front of the CA: a user's faults cannot reach it */
 }

@@ -671,6 +671,18 @@ static void on_genm(struct req *r)
 	logf_(r, " -> genp caCerts (%d)", sk_X509_num(r->cfg->keys.chain));
 }
 
+void ca_log(const struct ca_cfg *cfg, const char *line)
+{
+	struct timespec ts;
+
+	if (!cfg->log_time) {
+		fprintf(stderr, "%s\n", line);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(stderr, "%lld %s\n", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, line);
+}
+
 void ca_handle(const struct ca_cfg *cfg, const char *via, const unsigned char *der, size_t len,
 	       struct ca_reply *out)
 {
@@ -696,7 +708,7 @@ void ca_handle(const struct ca_cfg *cfg, const char *via, const unsigned char *d
 	if (authenticate(&r) < 0)
 		goto reply;
 	if (r.have_user && r.user.faults[0] != '\0') {
-		struct faults uf = {.reject_bit = -1, .reconf_bit = -1};
+		struct faults uf = FAULTS_NONE;
 
 		if (faults_parse(r.user.faults, &uf, err, sizeof(err)) == 0)
 			faults_add(&r.f, &uf);
@@ -795,7 +807,9 @@ reply:
 	out->action = CA_REPLY;
 	out->slow_ms = r.f.slow_ms;
 log:
-	fprintf(stderr, "%s\n", r.log);
+	snprintf(out->ctype, sizeof(out->ctype), "%s", r.f.ctype);
+	out->chunked = r.f.chunked;
+	ca_log(cfg, r.log);
 	ERR_clear_error();
 	PKR_MSG_free(r.msg);
 	PKR_MSG_free(r.rep);

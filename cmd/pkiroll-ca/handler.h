@@ -33,7 +33,23 @@ struct faults {
 	int flipconf;	/* the pkiConf only: one byte flipped in transit */
 	int ejbca;	/* a used code is refused as EJBCA does: badRequest, "Got
 			 * request with status GENERATED (40) ..." */
+	/* HTTP only (the TCP framings have no status or headers): */
+	char ctype[96]; /* the reply's Content-Type instead of application/pkixcmp */
+	int chunked;	/* the reply in chunked transfer encoding */
+	/* HTTP, server-wide (serve --fault; ignored in a user's faults): a
+	 * limiter in front of the CA, see ratelimit_pass() in listen.c */
+	int rl_n;	 /* requests per window; -1 no limiter */
+	int rl_secs;	 /* the window, seconds */
+	int rl_status;	 /* a refused request's status: 503 or 429 */
+	int retry_after; /* its Retry-After in seconds, -1 none */
+	int retry_date;	 /* that Retry-After as an HTTP-date */
 };
+
+/* No faults: what faults_parse() adds to. */
+#define FAULTS_NONE                                                                                \
+	{                                                                                          \
+		.reject_bit = -1, .reconf_bit = -1, .rl_n = -1, .retry_after = -1                  \
+	}
 
 /* Parses "delay=200,waiting=2,drop,reject=badPOP,..." into f (adding). */
 int faults_parse(const char *spec, struct faults *f, char *err, size_t errlen);
@@ -52,6 +68,7 @@ struct ca_cfg {
 	int check_after;      /* pollRep checkAfter */
 	int enc_cipher_nid;   /* EncryptedValue symmetric cipher */
 	int oaep;	      /* RSAES-OAEP key transport instead of PKCS#1 v1.5 */
+	int log_time;	      /* log lines start with the epoch time in ms */
 	struct faults faults; /* for every user */
 };
 
@@ -62,7 +79,13 @@ struct ca_reply {
 	unsigned char *der; /* OPENSSL_malloc'd */
 	size_t len;
 	int slow_ms;
+	char ctype[96]; /* HTTP: Content-Type of the reply, "" application/pkixcmp */
+	int chunked;	/* HTTP: chunked transfer encoding */
 };
+
+/* Writes one log line on stderr (prefixed with the epoch time in ms
+ * when cfg->log_time). */
+void ca_log(const struct ca_cfg *cfg, const char *line);
 
 /* Processes one request; via ("http", "tcp") is for the log line. */
 void ca_handle(const struct ca_cfg *cfg, const char *via, const unsigned char *req, size_t len,

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
@@ -90,19 +91,139 @@ struct upload {
 	int too_big;
 };
 
-static enum MHD_Result respond(struct MHD_Connection *c, int code, const void *data, size_t n,
-			       const char *ctype)
+/* A chunked reply's bytes, handed to libmicrohttpd a block at a time. */
+struct chunks {
+	unsigned char *p;
+	size_t len;
+};
+
+static ssize_t chunk_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
-	struct MHD_Response *rsp =
-		MHD_create_response_from_buffer(n, (void *)data, MHD_RESPMEM_MUST_COPY);
+	struct chunks *ch = cls;
+	size_t n;
+
+	if (pos >= ch->len)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	n = ch->len - (size_t)pos < max ? ch->len - (size_t)pos : max;
+	memcpy(buf, ch->p + pos, n);
+	return (ssize_t)n;
+}
+
+static void chunk_free(void *cls)
+{
+	struct chunks *ch = cls;
+
+	free(ch->p);
+	free(ch);
+}
+
+/*
+ * Queues one reply: from a copy of data, or (chunked) from a callback of
+ * unknown size, which libmicrohttpd sends with chunked transfer encoding
+ * under HTTP/1.1. retry_after, if not NULL, becomes a Retry-After header.
+ */
+static enum MHD_Result respond_with(struct MHD_Connection *c, int code, const void *data, size_t n,
+				    const char *ctype, int chunked, const char *retry_after)
+{
+	struct MHD_Response *rsp = NULL;
 	enum MHD_Result r;
 
+	if (chunked) {
+		struct chunks *ch = calloc(1, sizeof(*ch));
+
+		if (ch == NULL || (ch->p = malloc(n ? n : 1)) == NULL) {
+			free(ch);
+			return MHD_NO;
+		}
+		memcpy(ch->p, data, n);
+		ch->len = n;
+		/* small blocks: a PKIMessage arrives in several chunks */
+		rsp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 256, chunk_read, ch,
+							chunk_free);
+		if (rsp == NULL)
+			chunk_free(ch);
+	} else {
+		rsp = MHD_create_response_from_buffer(n, (void *)data, MHD_RESPMEM_MUST_COPY);
+	}
 	if (rsp == NULL)
 		return MHD_NO;
 	MHD_add_response_header(rsp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (retry_after != NULL)
+		MHD_add_response_header(rsp, MHD_HTTP_HEADER_RETRY_AFTER, retry_after);
 	r = MHD_queue_response(c, (unsigned)code, rsp);
 	MHD_destroy_response(rsp);
 	return r;
+}
+
+static enum MHD_Result respond(struct MHD_Connection *c, int code, const void *data, size_t n,
+			       const char *ctype)
+{
+	return respond_with(c, code, data, n, ctype, 0, NULL);
+}
+
+/* ---- the rate limiter in front of the CA (fault ratelimit=N/SECS) ---- */
+
+static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
+static long long rl_start; /* the window's first request, CLOCK_MONOTONIC ms */
+static int rl_count;	   /* requests let through in the window */
+
+/*
+ * 1 if this request may reach the CA. The first request opens a window of
+ * rl_secs seconds; the first rl_n requests in it pass, every other one is
+ * refused; the first request after the window opens the next. Every HTTP
+ * request counts (certConf and pollReq too); refused ones do not.
+ */
+static int ratelimit_pass(const struct faults *f)
+{
+	long long now = now_ms();
+	int pass;
+
+	pthread_mutex_lock(&rl_lock);
+	if (rl_count == 0 || now - rl_start >= (long long)f->rl_secs * 1000) {
+		rl_start = now;
+		rl_count = 0;
+	}
+	pass = rl_count < f->rl_n;
+	if (pass)
+		rl_count++;
+	pthread_mutex_unlock(&rl_lock);
+	return pass;
+}
+
+/* An IMF-fixdate (RFC 9110 5.6.7) secs from now, in the C locale's names. */
+static void http_date_in(int secs, char *buf, size_t len)
+{
+	static const char wd[] = "SunMonTueWedThuFriSat",
+			  mon[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	time_t t = time(NULL) + secs;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(buf, len, "%.3s, %02d %.3s %04d %02d:%02d:%02d GMT", wd + 3 * tm.tm_wday,
+		 tm.tm_mday, mon + 3 * tm.tm_mon, tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+		 tm.tm_sec);
+}
+
+/* A refused request: 503 or 429, an HTML page, no CMP processing at all. */
+static enum MHD_Result refuse(struct MHD_Connection *c, const char *method, const char *url)
+{
+	const struct faults *f = &g_cfg->faults;
+	char page[200], ra[64] = "", line[400];
+	int n;
+
+	n = snprintf(page, sizeof(page),
+		     "<html><head><title>%d</title></head><body><h1>%s</h1></body></html>\n",
+		     f->rl_status,
+		     f->rl_status == 429 ? "Too Many Requests" : "Service Unavailable");
+	if (f->retry_after >= 0 && f->retry_date)
+		http_date_in(f->retry_after, ra, sizeof(ra));
+	else if (f->retry_after >= 0)
+		snprintf(ra, sizeof(ra), "%d", f->retry_after);
+	snprintf(line, sizeof(line),
+		 "pkiroll-ca: http %s %.200s -> %d rate limit (%d per %d s)%s%s", method, url,
+		 f->rl_status, f->rl_n, f->rl_secs, ra[0] ? " Retry-After: " : "", ra);
+	ca_log(g_cfg, line);
+	return respond_with(c, f->rl_status, page, (size_t)n, "text/html", 0, ra[0] ? ra : NULL);
 }
 
 /* Two HTTP paths, the same but for runs of '/' (/pkix//// is /pkix/). */
@@ -123,17 +244,47 @@ static int same_path(const char *a, const char *b)
 	return *a == *b;
 }
 
+/*
+ * With --https-client-ca: 1 if the client showed a certificate that chains
+ * to that file (libmicrohttpd asks for one, GnuTLS checks it here). Else a
+ * fatal TLS alert goes out before the connection closes, so the client
+ * sees a TLS error, and 0.
+ */
+static int client_cert_ok(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	gnutls_session_t s = ci ? (gnutls_session_t)ci->tls_session : NULL;
+	unsigned status = 0;
+	int r;
+
+	if (s == NULL)
+		return 0;
+	r = gnutls_certificate_verify_peers2(s, &status);
+	if (r == 0 && status == 0)
+		return 1;
+	gnutls_alert_send(s, GNUTLS_AL_FATAL,
+			  r == GNUTLS_E_NO_CERTIFICATE_FOUND ? GNUTLS_A_CERTIFICATE_REQUIRED
+							     : GNUTLS_A_BAD_CERTIFICATE);
+	fprintf(stderr, "pkiroll-ca: https %s -> TLS alert\n",
+		r == GNUTLS_E_NO_CERTIFICATE_FOUND ? "no client certificate"
+						   : "client certificate not trusted");
+	return 0;
+}
+
 static enum MHD_Result on_http(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version, const char *data,
 			       size_t *size, void **con_cls)
 {
 	struct upload *up = *con_cls;
 	struct ca_reply rep;
+	const char *ctype;
 	enum MHD_Result r;
 
-	(void)cls;
 	(void)version;
 	if (up == NULL) {
+		if (cls != NULL && !client_cert_ok(c))
+			return MHD_NO;
 		if ((up = calloc(1, sizeof(*up))) == NULL)
 			return MHD_NO;
 		*con_cls = up;
@@ -155,6 +306,8 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *c, const char *
 		*size = 0;
 		return MHD_YES;
 	}
+	if (g_cfg->faults.rl_n >= 0 && !ratelimit_pass(&g_cfg->faults))
+		return refuse(c, method, url);
 	if (!same_path(url, g_lc->path))
 		return respond(c, MHD_HTTP_NOT_FOUND, "not found\n", 10, "text/plain");
 	if (strcmp(method, "POST") != 0)
@@ -163,18 +316,21 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *c, const char *
 	if (up->too_big)
 		return respond(c, MHD_HTTP_CONTENT_TOO_LARGE, "too large\n", 10, "text/plain");
 	ca_handle(g_cfg, "http", up->buf, up->len, &rep);
+	ctype = rep.ctype[0] ? rep.ctype : "application/pkixcmp";
 	if (rep.slow_ms > 0)
 		nanosleep(&(struct timespec){rep.slow_ms / 1000, (rep.slow_ms % 1000) * 1000000L},
 			  NULL);
 	switch (rep.action) {
 	case CA_REPLY:
-		r = respond(c, MHD_HTTP_OK, rep.der, rep.len, "application/pkixcmp");
+		r = respond_with(c, MHD_HTTP_OK, rep.der, rep.len, ctype, rep.chunked, NULL);
 		break;
 	case CA_GARBAGE: {
 		unsigned char junk[200];
 
 		RAND_bytes(junk, sizeof(junk));
-		r = respond(c, MHD_HTTP_OK, junk, sizeof(junk), "application/pkixcmp");
+		if (junk[0] == 0x30)
+			junk[0] = 0; /* never what starts a DER SEQUENCE */
+		r = respond_with(c, MHD_HTTP_OK, junk, sizeof(junk), ctype, rep.chunked, NULL);
 		break;
 	}
 	case CA_HTTP500:
@@ -220,8 +376,9 @@ static void *tcp_conn(void *arg)
 		/* a version this CA does not speak, or not a request */
 		tcp_frame_write(fd, v10 && !g_lc->tcp_v0_only, 0, TCP_ERRORREP,
 				(const unsigned char *)"\0\1", 2, deadline);
-		fprintf(stderr, "pkiroll-ca: tcp %s frame type %d -> errorMsgRep\n",
-			v10 ? "version 10" : "version 0", type);
+		snprintf(err, sizeof(err), "pkiroll-ca: tcp %s frame type %d -> errorMsgRep",
+			 v10 ? "version 10" : "version 0", type);
+		ca_log(g_cfg, err);
 		goto out;
 	}
 	ca_handle(g_cfg, v10 ? "tcp/v10" : "tcp/v0", payload, n, &rep);
@@ -335,6 +492,23 @@ out:
 	return rc;
 }
 
+/* A PEM file's text (at most 1 MiB), the caller's to free; NULL said on stderr. */
+static char *read_pem(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = f ? malloc(1024 * 1024 + 1) : NULL;
+	size_t n = buf ? fread(buf, 1, 1024 * 1024, f) : 0;
+
+	if (f != NULL)
+		fclose(f);
+	if (buf == NULL || n == 0 || strstr((buf[n] = '\0', buf), "-----BEGIN") == NULL) {
+		fprintf(stderr, "pkiroll-ca: %s: cannot read a PEM file\n", path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 static volatile int sweeping = 1;
 
 /* Once a second, rolls back what was issued and never confirmed in time:
@@ -358,7 +532,7 @@ static void *sweeper(void *arg)
 int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 {
 	struct MHD_Daemon *tls = NULL;
-	char *tls_key = NULL, *tls_cert = NULL;
+	char *tls_key = NULL, *tls_cert = NULL, *client_ca = NULL;
 	struct MHD_Daemon *mhd = NULL;
 	char shown[300];
 	sigset_t set;
@@ -396,13 +570,19 @@ int ca_serve(const struct ca_cfg *cfg, const struct listen_cfg *lc)
 
 		if (sfd < 0 || tls_identity(cfg, &tls_key, &tls_cert) < 0)
 			goto fail;
-		tls = MHD_start_daemon(MHD_USE_TLS | MHD_USE_THREAD_PER_CONNECTION |
-					       MHD_USE_INTERNAL_POLLING_THREAD |
-					       (v6 ? MHD_USE_IPv6 : 0),
-				       0, NULL, NULL, on_http, NULL, MHD_OPTION_LISTEN_SOCKET, sfd,
-				       MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_HTTPS_MEM_CERT,
-				       tls_cert, MHD_OPTION_NOTIFY_COMPLETED, on_http_done, NULL,
-				       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+		if (lc->https_client_ca != NULL &&
+		    (client_ca = read_pem(lc->https_client_ca)) == NULL)
+			goto fail;
+		/* with a trust list, libmicrohttpd asks the client for a certificate */
+		tls = MHD_start_daemon(
+			MHD_USE_TLS | MHD_USE_THREAD_PER_CONNECTION |
+				MHD_USE_INTERNAL_POLLING_THREAD | (v6 ? MHD_USE_IPv6 : 0),
+			0, NULL, NULL, on_http, client_ca, MHD_OPTION_LISTEN_SOCKET, sfd,
+			MHD_OPTION_HTTPS_MEM_KEY, tls_key, MHD_OPTION_HTTPS_MEM_CERT, tls_cert,
+			MHD_OPTION_NOTIFY_COMPLETED, on_http_done, NULL,
+			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+			client_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, client_ca,
+			MHD_OPTION_END);
 		if (tls == NULL) {
 			fprintf(stderr, "pkiroll-ca: cannot start the HTTPS listener\n");
 			goto fail;
@@ -434,5 +614,6 @@ fail:
 		MHD_stop_daemon(tls);
 	OPENSSL_free(tls_key);
 	OPENSSL_free(tls_cert);
+	free(client_ca);
 	return rc;
 }

@@ -8,11 +8,13 @@
 #include "handler.h"
 
 struct listen_cfg {
-	const char *http;  /* ADDR:PORT, or NULL */
-	const char *tcp;   /* ADDR:PORT, or NULL */
-	const char *https; /* ADDR:PORT, or NULL: TLS with a certificate from this CA */
-	const char *path;  /* HTTP path, default /pkix/ */
-	int tcp_v0_only;   /* answer version 10 frames with a version 0 errorMsgRep */
+	const char *http;	     /* ADDR:PORT, or NULL */
+	const char *tcp;	     /* ADDR:PORT, or NULL */
+	const char *https;	     /* ADDR:PORT, or NULL: TLS with a certificate from this CA */
+	const char *path;	     /* HTTP path, default /pkix/ */
+	int tcp_v0_only;	     /* answer version 10 frames with a version 0 errorMsgRep */
+	const char *https_client_ca; /* PEM file: HTTPS requires a client certificate
+				      * chaining to it; NULL: none asked for */
 };
 
 /* Serves until a signal; prints "listening KIND ADDR:PORT". 0 or -1. */

@@ -44,6 +44,9 @@ static const char usage[] =
 	"         --enc-cipher aes256|3des symmetric cipher for central keys\n"
 	"         --oaep                   RSAES-OAEP key transport\n"
 	"         --tcp-v0-only            speak only the RFC 2510 framing\n"
+	"         --log-time               log lines start with the epoch time in ms\n"
+	"         --https-client-ca FILE   HTTPS requires a client certificate that\n"
+	"                                  chains to FILE (PEM); else a TLS alert\n"
 	"         --fault SPEC             for every user: delay=MS, waiting=K,\n"
 	"                                  drop, close, http500, garbage, wrongmac,\n"
 	"                                  reject=FAILINFO, consumed, slow=MS;\n"
@@ -60,6 +63,23 @@ static const char usage[] =
 	"                                  bad MAC or signature / a flipped byte),\n"
 	"                                  ejbca (a used code gets badRequest \"Got\n"
 	"                                  request with status GENERATED (40)...\")\n"
+	"                                  HTTP only (the TCP framings have no status\n"
+	"                                  or headers):\n"
+	"                                  ctype=TYPE  reply with this Content-Type (';'\n"
+	"                                    allowed: ctype=application/pkixcmp;charset=binary);\n"
+	"                                    ctype=params: application/PKIXCMP; charset=binary;\n"
+	"                                    x-vendor=1\n"
+	"                                  chunked     reply in chunked transfer encoding\n"
+	"                                  ratelimit=N[/SECS]  a limiter in front of the CA,\n"
+	"                                    server-wide (serve only): the first request opens\n"
+	"                                    a window of SECS seconds (default 1); its first N\n"
+	"                                    requests pass, every later one in the window gets\n"
+	"                                    503 with an HTML page and no CMP processing; every\n"
+	"                                    HTTP request counts (certConf, pollReq too), refused\n"
+	"                                    ones do not; ratelimit=0 refuses all\n"
+	"                                  ratelimit429=N[/SECS]  the same, answering 429\n"
+	"                                  retryafter=SECS  refusals carry Retry-After: SECS\n"
+	"                                  retrydate=SECS   ... as an HTTP-date SECS ahead\n"
 	"  issued --state DIR             what was issued, and its state\n"
 	"\n"
 	"SIGTERM or SIGINT stops serve. One log line per message on stderr.\n";
@@ -206,7 +226,7 @@ static int cmd_users(int argc, char **argv)
 		return users_import(dir, argv[optind]);
 	}
 	if (strcmp(sub, "add") == 0) {
-		struct faults f = {.reject_bit = -1, .reconf_bit = -1};
+		struct faults f = FAULTS_NONE;
 		X509_NAME *n;
 		char *norm;
 		sqlite3 *db;
@@ -271,6 +291,8 @@ static int cmd_serve(int argc, char **argv)
 		{"oaep", 0, 0, 'o'},
 		{"tcp-v0-only", 0, 0, '0'},
 		{"fault", 1, 0, 'f'},
+		{"log-time", 0, 0, 'T'},
+		{"https-client-ca", 1, 0, 'C'},
 		{0, 0, 0, 0},
 	};
 	struct ca_cfg cfg = {.validity = 365L * 86400,
@@ -282,8 +304,7 @@ static int cmd_serve(int argc, char **argv)
 	sqlite3 *db;
 	int c, rc;
 
-	cfg.faults.reject_bit = -1;
-	cfg.faults.reconf_bit = -1;
+	cfg.faults = (struct faults)FAULTS_NONE;
 	while ((c = getopt_long(argc, argv, "", o, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -326,6 +347,12 @@ static int cmd_serve(int argc, char **argv)
 			break;
 		case '0':
 			lc.tcp_v0_only = 1;
+			break;
+		case 'T':
+			cfg.log_time = 1;
+			break;
+		case 'C':
+			lc.https_client_ca = optarg;
 			break;
 		case 'f':
 			if (faults_parse(optarg, &cfg.faults, err, sizeof(err)) < 0)

@@ -1,5 +1,6 @@
 /*
- * HTTP via OpenSSL's client; the TCP framings are ours.
+ * HTTP(S) with libcurl (what a reply means is http_reply.c's); the TCP
+ * framings are ours.
  */
 #include <errno.h>
 #include <limits.h>
@@ -10,28 +11,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
-#include <openssl/http.h>
-#include <openssl/httperr.h>
-#include <openssl/ssl.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "cmp/cmp.h"
+#include "cmp/http_reply.h"
 #include "cmp/transport.h"
 
 #define TCP_MAX_FRAME (CMP_MAX_MSG + 3)
 
 struct transport {
 	enum { T_HTTP, T_TCP } kind;
-	int use_ssl;
 	char *host, *port, *path;
-	char *tls_ca_file;
-	SSL_CTX *ssl_ctx;
+	int use_tls; /* https:// */
+	CURL *curl;  /* http(s): one handle, its connections reused */
+	struct curl_slist *headers;
+	char *proxy; /* the proxy in use as messages show it, no credentials; NULL none */
 	int framing; /* settled framing for cmp:// */
 	int connect_timeout, read_timeout;
+	int retry_after; /* of the last exchange, -1 none */
 };
 
 static int left_ms(long long deadline)
@@ -43,8 +49,7 @@ static int left_ms(long long deadline)
 
 int transport_retry_after(const struct transport *t)
 {
-	(void)t;
-	return -1;
+	return t->retry_after;
 }
 
 int transport_framing(const struct transport *t)
@@ -56,11 +61,13 @@ void transport_free(struct transport *t)
 {
 	if (t == NULL)
 		return;
+	if (t->curl != NULL)
+		curl_easy_cleanup(t->curl);
+	curl_slist_free_all(t->headers);
 	OPENSSL_free(t->host);
 	OPENSSL_free(t->port);
 	OPENSSL_free(t->path);
-	free(t->tls_ca_file);
-	SSL_CTX_free(t->ssl_ctx);
+	free(t->proxy);
 	free(t);
 }
 
@@ -95,6 +102,354 @@ static int parse_cmp_url(struct transport *t, const char *url, char *err, size_t
 	return 0;
 }
 
+/* ---- HTTP(S) ---- */
+
+/*
+ * curl_global_init is not thread-safe: the first transport of a process
+ * calls it (pkiroll's processes are single-threaded; workers are forked).
+ */
+static int curl_ready(void)
+{
+	static int done;
+
+	if (!done && curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK)
+		done = 1;
+	return done;
+}
+
+/* A proxy URL as messages show it: scheme://host[:port], no credentials. */
+static char *proxy_shown(const char *proxy)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, buf[512];
+
+	snprintf(buf, sizeof(buf), "(a proxy URL that does not parse)");
+	if (u != NULL &&
+	    curl_url_set(u, CURLUPART_URL, proxy, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) ==
+		    CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+		curl_url_get(u, CURLUPART_PORT, &port, 0);
+		snprintf(buf, sizeof(buf), "%s://%s%s%s", scheme, host, port ? ":" : "",
+			 port ? port : "");
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return strdup(buf);
+}
+
+/* host (brackets off) is in a no_proxy list as curl reads one: names or
+ * suffixes separated by commas or spaces, "*" for every host. */
+static int no_proxy_has(const char *list, const char *host)
+{
+	size_t hl = strlen(host);
+
+	if (host[0] == '[') {
+		host++;
+		hl = hl >= 2 ? hl - 2 : 0;
+	}
+	while (*list != '\0') {
+		size_t el;
+
+		list += strspn(list, ", \t");
+		el = strcspn(list, ", \t");
+		if (el == 1 && list[0] == '*')
+			return 1;
+		if (el > 0) {
+			const char *e = list[0] == '.' ? list + 1 : list;
+			size_t l = list[0] == '.' ? el - 1 : el;
+
+			if (l > 0 && l <= hl && strncasecmp(host + hl - l, e, l) == 0 &&
+			    (l == hl || host[hl - l - 1] == '.'))
+				return 1;
+		}
+		list += el;
+	}
+	return 0;
+}
+
+/* The proxy libcurl will use for this URL, for messages only (NULL: none):
+ * the configured one, else the environment's, unless no_proxy says not. */
+static char *proxy_in_use(const struct transport_cfg *cfg, const char *host, int https)
+{
+	static const char *const env_http[] = {"http_proxy", "all_proxy", "ALL_PROXY", NULL};
+	static const char *const env_https[] = {"https_proxy", "HTTPS_PROXY", "all_proxy",
+						"ALL_PROXY", NULL};
+	const char *p = cfg->proxy, *np = cfg->no_proxy;
+
+	for (const char *const *e = https ? env_https : env_http; p == NULL && *e != NULL; e++)
+		if ((p = getenv(*e)) != NULL && *p == '\0')
+			p = NULL;
+	if (np == NULL && (np = getenv("no_proxy")) == NULL)
+		np = getenv("NO_PROXY");
+	if (p == NULL || *p == '\0' || (np != NULL && no_proxy_has(np, host)))
+		return NULL;
+	return proxy_shown(p);
+}
+
+/* Matched by http_reply_header(): libcurl hands each header line over. */
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	http_reply_header(arg, p, size * n, time(NULL));
+	return size * n;
+}
+
+/* The body, bounded: past CMP_MAX_MSG the transfer stops. */
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	return http_reply_body(arg, p, size * n) < 0 ? 0 : size * n;
+}
+
+/* PEM_read's passphrase callback: none, and no prompt on a terminal. */
+static int no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)arg;
+	return -1;
+}
+
+/* A PEM file the TLS client needs: readable, and what it should hold. */
+static int pem_check(const char *key, const char *path, int is_key, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	void *obj;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s %s: cannot read: %s", key, path, strerror(errno));
+		return -1;
+	}
+	/* a key must be unencrypted: nobody is there to type a passphrase */
+	obj = is_key ? (void *)PEM_read_PrivateKey(f, NULL, no_passphrase, NULL)
+		     : (void *)PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	ERR_clear_error();
+	if (obj == NULL) {
+		snprintf(err, errlen, "%s %s: %s", key, path,
+			 is_key ? "no unencrypted PEM private key" : "no PEM certificate");
+		return -1;
+	}
+	if (is_key)
+		EVP_PKEY_free(obj);
+	else
+		X509_free(obj);
+	return 0;
+}
+
+/* Host, port and path of an http(s):// URL, and what it takes to reach it. */
+static int http_new(struct transport *t, const struct transport_cfg *cfg, char *err, size_t errlen)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *path = NULL;
+	int https = strncmp(cfg->url, "https://", 8) == 0, rc = -1;
+	CURL *c;
+
+	/* Phase: the URL */
+	if (u == NULL || curl_url_set(u, CURLUPART_URL, cfg->url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
+		snprintf(err, errlen, "%s: not a valid URL", cfg->url);
+		goto out;
+	}
+	t->host = OPENSSL_strdup(host);
+	t->port = OPENSSL_strdup(port);
+	t->path = OPENSSL_strdup(path);
+	t->proxy = proxy_in_use(cfg, host, https);
+	if (t->host == NULL || t->port == NULL || t->path == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+
+	/* Phase: the files TLS needs, checked now rather than at the first exchange */
+	if (cfg->tls_ca_file != NULL) {
+		X509_STORE *st = X509_STORE_new();
+		int ok = st != NULL && X509_STORE_load_file(st, cfg->tls_ca_file);
+
+		X509_STORE_free(st);
+		ERR_clear_error();
+		if (!ok) {
+			snprintf(err, errlen, "%s: cannot load TLS CA file", cfg->tls_ca_file);
+			goto out;
+		}
+	}
+	if (cfg->tls_key != NULL && cfg->tls_cert == NULL) {
+		snprintf(err, errlen, "tls_key %s without tls_cert", cfg->tls_key);
+		goto out;
+	}
+	if (cfg->tls_cert != NULL &&
+	    (pem_check("tls_cert", cfg->tls_cert, 0, err, errlen) < 0 ||
+	     pem_check(cfg->tls_key ? "tls_key" : "tls_cert",
+		       cfg->tls_key ? cfg->tls_key : cfg->tls_cert, 1, err, errlen) < 0))
+		goto out;
+
+	/* Phase: the handle, set up once for every exchange */
+	if (!curl_ready() || (t->curl = c = curl_easy_init()) == NULL ||
+	    (t->headers = curl_slist_append(NULL, "Content-Type: application/pkixcmp")) == NULL ||
+	    curl_slist_append(t->headers, "Expect:") == NULL) {
+		snprintf(err, errlen, "cannot set up libcurl");
+		goto out;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, cfg->url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "pkiroll/" PKIROLL_VERSION);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)t->connect_timeout);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)t->read_timeout);
+	/* RFC 6125 via libcurl: a name against DNS SANs, an IP literal against IP SANs */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (cfg->tls_ca_file != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, cfg->tls_ca_file);
+	if (cfg->tls_cert != NULL) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, cfg->tls_cert);
+		curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(c, CURLOPT_SSLKEY, cfg->tls_key ? cfg->tls_key : cfg->tls_cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	/* unset, libcurl reads http_proxy, https_proxy, all_proxy and no_proxy itself */
+	if (cfg->proxy != NULL)
+		curl_easy_setopt(c, CURLOPT_PROXY, cfg->proxy);
+	if (cfg->no_proxy != NULL)
+		curl_easy_setopt(c, CURLOPT_NOPROXY, cfg->no_proxy);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	rc = 0;
+out:
+	curl_free(host);
+	curl_free(port);
+	curl_free(path);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* A transfer that did not end in a complete reply: what went wrong, said
+ * as the operator needs it. Returns a transport_result. */
+static int curl_failure(struct transport *t, CURLcode cc, const char *detail, char *err,
+			size_t errlen)
+{
+	char where[300];
+	long oserr = 0;
+	curl_off_t connected = 0;
+
+	snprintf(where, sizeof(where), "%s %s:%s", t->use_tls ? "HTTPS" : "HTTP", t->host, t->port);
+	if (detail[0] == '\0')
+		detail = curl_easy_strerror(cc);
+	curl_easy_getinfo(t->curl, CURLINFO_OS_ERRNO, &oserr);
+	curl_easy_getinfo(t->curl, CURLINFO_CONNECT_TIME_T, &connected);
+	switch (cc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+		snprintf(err, errlen, "%s: cannot resolve host %s (DNS failure: unknown host?)",
+			 where, t->host);
+		return TRANSPORT_TRANSIENT;
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		snprintf(err, errlen, "%s: cannot resolve the proxy %s (DNS failure)", where,
+			 t->proxy ? t->proxy : "");
+		return TRANSPORT_TRANSIENT;
+	case CURLE_COULDNT_CONNECT:
+		snprintf(err, errlen, "%s: cannot connect%s%s: %s", where,
+			 t->proxy ? " to the proxy " : "", t->proxy ? t->proxy : "",
+			 oserr == ECONNREFUSED ? "connection refused"
+			 : oserr	       ? strerror((int)oserr)
+					       : detail);
+		return TRANSPORT_TRANSIENT;
+	case CURLE_OPERATION_TIMEDOUT:
+		if (strstr(detail, "Resolving timed out") != NULL)
+			snprintf(err, errlen, "%s: name resolution timed out (DNS)", where);
+		else if (connected == 0 && strstr(detail, "Operation timed out") == NULL)
+			snprintf(err, errlen, "%s: connect timeout: no connection within %d s%s%s",
+				 where, t->connect_timeout, t->proxy ? " to the proxy " : "",
+				 t->proxy ? t->proxy : "");
+		else
+			snprintf(err, errlen, "%s: read timeout: no complete reply within %d s",
+				 where, t->read_timeout);
+		return TRANSPORT_TRANSIENT;
+	case CURLE_PEER_FAILED_VERIFICATION:
+		snprintf(err, errlen,
+			 "%s: the server's certificate is not trusted or not for this host "
+			 "(check tls_ca_file): %s",
+			 where, detail);
+		return TRANSPORT_FATAL;
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+		snprintf(err, errlen, "%s: TLS files (tls_ca_file, tls_cert, tls_key): %s", where,
+			 detail);
+		return TRANSPORT_FATAL;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		if (strstr(detail, "CONNECT tunnel failed") != NULL) {
+			snprintf(err, errlen, "%s: the proxy %s refused the tunnel: %s", where,
+				 t->proxy ? t->proxy : "", detail);
+			return TRANSPORT_FATAL;
+		}
+		if (strstr(detail, "alert") != NULL) {
+			/* the server ended the handshake: it wants what we do not have */
+			snprintf(err, errlen, "%s: TLS refused by the server%s: %s", where,
+				 strstr(detail, "certificate") != NULL
+					 ? " (a client certificate? check tls_cert, tls_key)"
+					 : "",
+				 detail);
+			return TRANSPORT_FATAL;
+		}
+		snprintf(err, errlen, "%s: %s failed: %s", where,
+			 cc == CURLE_SSL_CONNECT_ERROR ? "TLS handshake"
+			 : cc == CURLE_SEND_ERROR      ? "sending"
+						       : "receiving",
+			 detail);
+		return TRANSPORT_TRANSIENT;
+	case CURLE_GOT_NOTHING:
+		snprintf(err, errlen, "%s: the CA closed the connection without a reply", where);
+		return TRANSPORT_TRANSIENT;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		snprintf(err, errlen, "%s: %s (check the CA URL)", where, detail);
+		return TRANSPORT_FATAL;
+	default:
+		snprintf(err, errlen, "%s: %s", where, detail);
+		return TRANSPORT_TRANSIENT;
+	}
+}
+
+/* One POST and its reply over the transport's handle (its connection
+ * reused when the server keeps it). Returns a transport_result. */
+static int http_exchange(struct transport *t, const unsigned char *req, size_t len,
+			 unsigned char **rsp, size_t *rsplen, char *err, size_t errlen)
+{
+	char detail[CURL_ERROR_SIZE] = "", where[300];
+	struct http_reply h;
+	CURLcode cc;
+	long code = 0;
+	int rc;
+
+	http_reply_init(&h);
+	curl_easy_setopt(t->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(t->curl, CURLOPT_POSTFIELDS, req);
+	curl_easy_setopt(t->curl, CURLOPT_HEADERDATA, &h);
+	curl_easy_setopt(t->curl, CURLOPT_WRITEDATA, &h);
+	curl_easy_setopt(t->curl, CURLOPT_ERRORBUFFER, detail);
+	cc = curl_easy_perform(t->curl);
+	curl_easy_setopt(t->curl, CURLOPT_ERRORBUFFER, NULL);
+	snprintf(where, sizeof(where), "%s:%s", t->host, t->port);
+	if (cc == CURLE_OK || (cc == CURLE_WRITE_ERROR && h.oversized)) {
+		if (curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK)
+			h.status = (int)code;
+		rc = http_reply_verdict(&h, where, rsp, rsplen, err, errlen);
+		t->retry_after = h.retry_after;
+	} else {
+		rc = curl_failure(t, cc, detail, err, errlen);
+	}
+	http_reply_free(&h);
+	return rc;
+}
+
 struct transport *transport_new(const struct transport_cfg *cfg, char *err, size_t errlen)
 {
 	struct transport *t = calloc(1, sizeof(*t));
@@ -104,6 +459,7 @@ struct transport *transport_new(const struct transport_cfg *cfg, char *err, size
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	t->retry_after = -1;
 	t->framing = cfg->framing == FRAMING_V10 || cfg->framing == FRAMING_V0 ? cfg->framing
 									       : FRAMING_AUTO;
 	t->connect_timeout = cfg->connect_timeout > 0 ? cfg->connect_timeout : 10;
@@ -124,151 +480,14 @@ struct transport *transport_new(const struct transport_cfg *cfg, char *err, size
 		goto fail;
 	}
 	t->kind = T_HTTP;
-	if (!OSSL_HTTP_parse_url(url, &t->use_ssl, NULL, &t->host, &t->port, NULL, &t->path, NULL,
-				 NULL)) {
-		ERR_clear_error();
-		snprintf(err, errlen, "%s: not a valid URL", url);
+	t->use_tls = strncmp(url, "https://", 8) == 0;
+	if (http_new(t, cfg, err, errlen) < 0)
 		goto fail;
-	}
-	if (t->use_ssl) {
-		if ((t->ssl_ctx = SSL_CTX_new(TLS_client_method())) == NULL)
-			goto fail;
-		SSL_CTX_set_min_proto_version(t->ssl_ctx, TLS1_2_VERSION);
-		SSL_CTX_set_verify(t->ssl_ctx, SSL_VERIFY_PEER, NULL);
-		if (cfg->tls_ca_file != NULL) {
-			if (!SSL_CTX_load_verify_locations(t->ssl_ctx, cfg->tls_ca_file, NULL)) {
-				ERR_clear_error();
-				snprintf(err, errlen, "%s: cannot load TLS CA file",
-					 cfg->tls_ca_file);
-				goto fail;
-			}
-		} else if (!SSL_CTX_set_default_verify_paths(t->ssl_ctx)) {
-			ERR_clear_error();
-		}
-	}
 	return t;
 fail:
 	transport_free(t);
 	return NULL;
 }
-
-/* TLS on top of the connected BIO (OSSL_HTTP_bio_cb_t). */
-static BIO *tls_cb(BIO *bio, void *arg, int connect, int detail)
-{
-	struct transport *t = arg;
-
-	if (connect && detail) {
-		BIO *sbio = BIO_new(BIO_f_ssl());
-		SSL *ssl = sbio ? SSL_new(t->ssl_ctx) : NULL;
-
-		unsigned char ip[16];
-		int is_ip = inet_pton(AF_INET, t->host, ip) == 1 ||
-			    inet_pton(AF_INET6, t->host, ip) == 1;
-
-		/* RFC 6125: a name is checked against DNS names, an address against IP SANs */
-		if (ssl == NULL || (!is_ip && !SSL_set_tlsext_host_name(ssl, t->host)) ||
-		    (is_ip ? !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), t->host)
-			   : !SSL_set1_host(ssl, t->host))) {
-			SSL_free(ssl);
-			BIO_free(sbio);
-			return NULL;
-		}
-		SSL_set_connect_state(ssl);
-		BIO_set_ssl(sbio, ssl, BIO_CLOSE);
-		return BIO_push(sbio, bio);
-	}
-	if (!connect && t->use_ssl) {
-		BIO *cbio;
-
-		(void)ERR_set_mark();
-		BIO_ssl_shutdown(bio);
-		cbio = BIO_pop(bio);
-		BIO_free(bio);
-		(void)ERR_pop_to_mark();
-		return cbio;
-	}
-	return bio;
-}
-
-/* One POST and its reply: over a connection of its own, or (bio, rbio
- * non-NULL) over the caller's BIOs. */
-static int http_exchange(struct transport *t, BIO *bio, BIO *rbio, const unsigned char *req,
-			 size_t len, unsigned char **rsp, size_t *rsplen, char *err, size_t errlen)
-{
-	BIO *rq = BIO_new_mem_buf(req, (int)len), *rs;
-	unsigned long e;
-	int rc = TRANSPORT_TRANSIENT;
-
-	if (rq == NULL)
-		return TRANSPORT_TRANSIENT;
-	rs = OSSL_HTTP_transfer(NULL, t->host, t->port, t->path, t->use_ssl, NULL, NULL, bio, rbio,
-				t->use_ssl ? tls_cb : NULL, t, 0, NULL, "application/pkixcmp", rq,
-				"application/pkixcmp", 1, CMP_MAX_MSG, t->read_timeout, 0);
-	BIO_free(rq);
-	if (rs == NULL) {
-		char first[256] = "transfer failed", status[160] = "";
-		const char *edata;
-		int eflags, bad_reply = 0;
-
-		/* the queue holds the HTTP status (RECEIVED_ERROR) under later errors */
-		while ((e = ERR_get_error_all(NULL, NULL, NULL, &edata, &eflags)) != 0) {
-			if (ERR_GET_LIB(e) == ERR_LIB_HTTP &&
-			    (ERR_GET_REASON(e) == HTTP_R_MISSING_ASN1_ENCODING ||
-			     ERR_GET_REASON(e) == HTTP_R_ERROR_PARSING_ASN1_LENGTH ||
-			     ERR_GET_REASON(e) == HTTP_R_UNEXPECTED_CONTENT_TYPE ||
-			     ERR_GET_REASON(e) == HTTP_R_MISSING_CONTENT_TYPE ||
-			     ERR_GET_REASON(e) == HTTP_R_ASN1_LEN_EXCEEDS_MAX_RESP_LEN))
-				bad_reply = 1;
-			if (ERR_GET_LIB(e) == ERR_LIB_HTTP &&
-			    ERR_GET_REASON(e) == HTTP_R_RECEIVED_ERROR && edata != NULL &&
-			    status[0] == '\0')
-				snprintf(status, sizeof(status), "%s", edata);
-			else if (strcmp(first, "transfer failed") == 0)
-				snprintf(first, sizeof(first), "%s%s%s",
-					 ERR_reason_error_string(e) ? ERR_reason_error_string(e)
-								    : "error",
-					 edata && *edata ? ": " : "", edata ? edata : "");
-		}
-		if (bad_reply) {
-			snprintf(err, errlen, "HTTP %s:%s: the reply is not a PKIMessage (%s)",
-				 t->host, t->port, first);
-			return TRANSPORT_BADREPLY;
-		}
-		if (strstr(first, "certificate verify failed") != NULL) {
-			snprintf(err, errlen,
-				 "HTTPS %s:%s: the server's certificate is not trusted "
-				 "(check tls_ca_file): %s",
-				 t->host, t->port, first);
-			return TRANSPORT_FATAL;
-		}
-		if (strstr(status, "code=4") != NULL) {
-			snprintf(err, errlen, "HTTP %s://%s:%s%s: %s (check the CA URL)",
-				 t->use_ssl ? "https" : "http", t->host, t->port, t->path, status);
-			return TRANSPORT_FATAL;
-		}
-		snprintf(err, errlen, "HTTP %s:%s: %s", t->host, t->port,
-			 status[0] ? status : first);
-		return rc;
-	}
-	/* Phase: the body (a memory BIO: OpenSSL read it, bounded); our decoder judges it. */
-	{
-		char *data = NULL;
-		long n = BIO_get_mem_data(rs, &data);
-
-		if (n <= 0 || n > CMP_MAX_MSG || (*rsp = OPENSSL_malloc((size_t)n)) == NULL) {
-			BIO_free_all(rs);
-			snprintf(err, errlen, "HTTP %s:%s: %s reply", t->host, t->port,
-				 n <= 0 ? "empty" : "oversized");
-			return TRANSPORT_TRANSIENT;
-		}
-		memcpy(*rsp, data, (size_t)n);
-		*rsplen = (size_t)n;
-		BIO_free_all(rs);
-		ERR_clear_error();
-		return TRANSPORT_OK;
-	}
-}
-
 /* Connects within the timeout. Returns the fd or -1 (err set). */
 static int tcp_connect(struct transport *t, long long deadline, char *err, size_t errlen)
 {
@@ -535,29 +754,8 @@ int transport_exchange(struct transport *t, const unsigned char *req, size_t len
 	*rsp = NULL;
 	*rsplen = 0;
 	err[0] = '\0';
+	t->retry_after = -1;
 	if (t->kind == T_HTTP)
-		return http_exchange(t, NULL, NULL, req, len, rsp, rsplen, err, errlen);
+		return http_exchange(t, req, len, rsp, rsplen, err, errlen);
 	return tcp_exchange(t, req, len, rsp, rsplen, err, errlen);
-}
-
-int transport_http_reply(const unsigned char *reply, size_t n, unsigned char **rsp, size_t *rsplen,
-			 char *err, size_t errlen)
-{
-	struct transport t = {.kind = T_HTTP,
-			      .host = "ca.test",
-			      .port = "80",
-			      .path = "/pkix/",
-			      .read_timeout = 5};
-	static const unsigned char req[] = {0x30, 0x00};
-	BIO *sink = BIO_new(BIO_s_mem()), *src = BIO_new_mem_buf(reply, (int)n);
-	int rc = TRANSPORT_FATAL;
-
-	*rsp = NULL;
-	*rsplen = 0;
-	if (sink != NULL && src != NULL && n <= INT_MAX)
-		rc = http_exchange(&t, sink, src, req, sizeof(req), rsp, rsplen, err, errlen);
-	BIO_free(sink);
-	BIO_free(src);
-	ERR_clear_error();
-	return rc;
 }

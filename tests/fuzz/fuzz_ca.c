@@ -34,8 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.allow_implicit = 1;
 		cfg.confirm_timeout = 3600;
 		cfg.enc_cipher_nid = NID_aes_256_cbc;
-		cfg.faults.reject_bit = -1;
-		cfg.faults.reconf_bit = -1;
+		cfg.faults = (struct faults)FAULTS_NONE;
 	}
 	if ((db = ca_db_get(cfg.dir)) == NULL)
 		abort();

@@ -83,7 +83,7 @@ CMPC=$TOOLS/cmpc
 printf code-1002 >code
 expect_rc 1 "$CMPC" --url "http://$CA_HTTP/other/" --ref 1002 --secret-file code --subject CN=x
 has "$T_DIR/out" "FAULT configuration"
-has "$T_DIR/out" "code=404"
+has "$T_DIR/out" "status 404"
 expect_rc 0 "$PKIROLL_CA" issued --state ca
 has "$T_DIR/out" "revoked"
 grep -q "code-10" "$CA_LOG" && fail "a code is in the CA log"
