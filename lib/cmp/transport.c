@@ -299,6 +299,12 @@ static int http_new(struct transport *t, const struct transport_cfg *cfg, char *
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "pkiroll/" PKIROLL_VERSION);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	/* a connection per message: libcurl sends a request again by itself when
+	 * a reused connection dies before the answer, and a CMP message must go
+	 * out once per exchange (a certConf resent unasked is answered as a
+	 * duplicate, which would read as the CA's refusal of the first) */
+	curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+	curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)t->connect_timeout);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)t->read_timeout);

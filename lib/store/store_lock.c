@@ -70,9 +70,9 @@ int pkiroll_store_lock(pkiroll_ctx *ctx, const char *db, pkiroll_lock **out)
 		}
 		holder(l->pid_fd, buf, sizeof(buf));
 		ctx_log(ctx, PKIROLL_LOG_ERROR,
-			"store %s is in use by another pkiroll command (pid %s%s); wait for it "
-			"or stop it",
-			db, buf[0] ? buf : "unknown", strcmp(rp, db) != 0 ? ", the same file" : "");
+			"store %s is in use by another pkiroll run (pid %s); wait for it or stop "
+			"it",
+			db, buf[0] ? buf : "unknown");
 		err = PKIROLL_ERR_LOCKED;
 		goto fail;
 	}

@@ -32,9 +32,9 @@ for _ in $(seq 100); do
 done
 expect_rc 3 "$PKIROLL" --db link.db renew --community g-1 --ca-url "$URL" --keystore-dir ks \
 	--keystore-pass-file pass
-has "$T_DIR/err" "in use by another pkiroll command"
+has "$T_DIR/err" "in use by another pkiroll run"
 expect_rc 3 "$PKIROLL" --db sub/hard.db retire g-1
-has "$T_DIR/err" "in use by another pkiroll command"
+has "$T_DIR/err" "in use by another pkiroll run"
 expect_rc 3 "$PKIROLL" --db link.db import m.csv --retire-missing
 wait $RUN || { cat bg.out bg.err; fail "the renew that held the store failed"; }
 RUN=
