@@ -112,6 +112,12 @@ enum pkiroll_renew_enc {
 int pkiroll_code_resolve(const char *value, int insecure, char *out, size_t outlen, char *why,
 			 size_t whylen);
 
+/* Opens a file that holds a secret (a passphrase file) as file: codes are
+ * opened: a regular file (a FIFO is refused at once, not waited on), and
+ * private (no group or other bits) unless insecure; the same wording as
+ * for codes. The descriptor (the caller closes it), or -1 with why. */
+int pkiroll_secret_file_open(const char *path, int insecure, char *why, size_t whylen);
+
 /* A CRLReason (RFC 5280 5.3.1) by its name (keyCompromise,
  * affiliationChanged, superseded, cessationOfOperation, unspecified), or -1. */
 int pkiroll_revocation_reason(const char *name);

@@ -13,7 +13,7 @@ const char help_cem[] =
 	"usage: pkiroll cem [--partner NAME]... [--community NAME]... [--respond-by 14d]\n"
 	"                   [--sign] [--out DIR] [--response-url URL]\n"
 	"                   --sign: [--keystore-dir DIR] [--keystore-pass-file F |\n"
-	"                           --keystore-pass-fd N]\n"
+	"                           --keystore-pass-fd N] [--insecure-code-files]\n"
 	"\n"
 	"Writes an EDIINT Certificate Exchange Messaging request\n"
 	"(draft-meadors-certificate-exchange-14) for every partner and every\n"
@@ -36,6 +36,8 @@ const char help_cem[] =
 	"  --response-url U ResponseURL for communities without cem_response_url\n"
 	"                   (default: the configuration's cem_response_url)\n"
 	"  --out DIR        default: cem_dir from the configuration, else ./cem\n"
+	"  --insecure-code-files  accept a --keystore-pass-file that group or others\n"
+	"                   may read (it must be a regular file either way)\n"
 	"\n"
 	"exit: 0 written (or nothing to write), 1 some could not be, 2 usage or\n"
 	"      configuration, 3 store\n";
@@ -103,6 +105,7 @@ int cmd_cem(struct cli *cli)
 		{"keystore-dir", required_argument, NULL, 'k'},
 		{"keystore-pass-file", required_argument, NULL, 'f'},
 		{"keystore-pass-fd", required_argument, NULL, 'd'},
+		{"insecure-code-files", no_argument, NULL, 'I'},
 		{NULL, 0, NULL, 0},
 	};
 	struct pkiroll_cem_opts o = {.respond_within = 14LL * 86400};
@@ -110,7 +113,7 @@ int cmd_cem(struct cli *cli)
 	struct pkiroll_window w;
 	const char *pass_file = NULL;
 	char *pass = NULL, *end;
-	int c, pass_fd = -1, rc;
+	int c, pass_fd = -1, insecure = 0, rc;
 
 	optind = 1;
 	opterr = 0;
@@ -145,6 +148,9 @@ int cmd_cem(struct cli *cli)
 		case 'f':
 			pass_file = optarg;
 			break;
+		case 'I':
+			insecure = 1;
+			break;
 		case 'd':
 			pass_fd = (int)strtol(optarg, &end, 10);
 			if (*end != '\0' || pass_fd < 0) {
@@ -174,12 +180,19 @@ int cmd_cem(struct cli *cli)
 	if (o.sign) {
 		int bad;
 
-		if ((pass = cli_passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS", &bad)) ==
-		    NULL) {
-			cli_error(
-				"cem: --sign needs the keystore passphrase (--keystore-pass-file, "
-				"--keystore-pass-fd or PKIROLL_KEYSTORE_PASS)%s",
-				bad ? ": it cannot be read" : "");
+		char why[1200];
+
+		if ((pass = cli_passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS", insecure,
+					   &bad, why, sizeof(why))) == NULL) {
+			if (bad)
+				cli_error("cem: %s %s",
+					  pass_file != NULL ? "--keystore-pass-file"
+							    : "--keystore-pass-fd",
+					  why);
+			else
+				cli_error("cem: --sign needs the keystore passphrase "
+					  "(--keystore-pass-file, --keystore-pass-fd or "
+					  "PKIROLL_KEYSTORE_PASS)");
 			return EXIT_USAGE;
 		}
 		o.pass = pass;

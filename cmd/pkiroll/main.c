@@ -156,21 +156,26 @@ char *cli_read_pass(int fd)
 	return buf;
 }
 
-char *cli_passphrase(const char *file, int fd, const char *env, int *bad)
+char *cli_passphrase(const char *file, int fd, const char *env, int insecure, int *bad, char *why,
+		     size_t whylen)
 {
 	char *p = NULL;
 
 	*bad = 0;
+	why[0] = '\0';
 	if (file != NULL) {
-		int f = open(file, O_RDONLY | O_CLOEXEC);
+		/* a FIFO would hang the run, a readable file leaks the secret */
+		int f = pkiroll_secret_file_open(file, insecure, why, whylen);
 
 		if (f >= 0) {
-			p = cli_read_pass(f);
+			if ((p = cli_read_pass(f)) == NULL)
+				snprintf(why, whylen, "%s: empty", file);
 			close(f);
 		}
 		*bad = p == NULL;
 	} else if (fd >= 0) {
-		*bad = (p = cli_read_pass(fd)) == NULL;
+		if ((*bad = (p = cli_read_pass(fd)) == NULL))
+			snprintf(why, whylen, "descriptor %d: nothing to read", fd);
 	} else if (getenv(env) != NULL && getenv(env)[0] != '\0') {
 		p = strdup(getenv(env));
 	}

@@ -519,3 +519,15 @@ int pkiroll_code_resolve(const char *value, int insecure, char *out, size_t outl
 {
 	return manifest_resolve_code(value, insecure, out, outlen, why, whylen);
 }
+
+int pkiroll_secret_file_open(const char *path, int insecure, char *why, size_t whylen)
+{
+	struct stat st;
+	int fd = file_open_regular(path, &st, NULL, why, whylen);
+
+	if (fd >= 0 && code_file_refused(&st, insecure, path, why, whylen) != NULL) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
