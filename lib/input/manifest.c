@@ -199,6 +199,13 @@ static void split_partners(struct manifest *m, const char *v)
 				  "partner \"%.40s\" has a control character, '/' or '\\'", tok);
 			continue;
 		}
+		/* the store, bundles and sheets hold a name as long as a community's */
+		if (strlen(tok) > MANIFEST_MAX_NAME) {
+			row_error(m, col_names[COL_PARTNERS],
+				  "partner \"%.40s...\" is %zu bytes, longer than %d", tok,
+				  strlen(tok), MANIFEST_MAX_NAME);
+			continue;
+		}
 		check_formula(m, COL_PARTNERS, tok);
 		for (k = 0; k < n; k++)
 			if (strcmp(m->partners[k], tok) == 0)
