@@ -67,6 +67,11 @@ enum pkiroll_state {
 /* Name of a state as stored and shown ("pending", ...), or NULL. */
 const char *pkiroll_state_name(int state);
 
+/* Text from outside made safe to print on a terminal (control and
+ * bidirectional characters escaped; see the library's
+ * text_escape_display()), into out; returns out. NULL prints as "". */
+const char *pkiroll_text_display(const char *in, char *out, size_t outlen);
+
 /* ---- configuration ---- */
 
 #define PKIROLL_MAX_PROFILES 32

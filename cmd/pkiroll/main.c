@@ -215,7 +215,14 @@ static void log_line(void *arg, enum pkiroll_level level, const char *msg)
 	if ((level == PKIROLL_LOG_DEBUG && cli->verbose == 0) ||
 	    (level == PKIROLL_LOG_TRACE && cli->verbose < 3))
 		return;
-	fprintf(stderr, "%s\n", msg);
+	/* messages carry text from outside (a CA's, a partner's): shown escaped */
+	{
+		size_t n = strlen(msg) * 4 + 1;
+		char *safe = malloc(n);
+
+		fprintf(stderr, "%s\n", safe ? pkiroll_text_display(msg, safe, n) : msg);
+		free(safe);
+	}
 }
 
 /* Takes the value of option opt from "--opt=V" or the next argument. */
