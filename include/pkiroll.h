@@ -67,6 +67,11 @@ enum pkiroll_state {
 /* Name of a state as stored and shown ("pending", ...), or NULL. */
 const char *pkiroll_state_name(int state);
 
+/* Text from outside made safe to print on a terminal (control and
+ * bidirectional characters escaped; see the library's
+ * text_escape_display()), into out; returns out. NULL prints as "". */
+const char *pkiroll_text_display(const char *in, char *out, size_t outlen);
+
 /* ---- configuration ---- */
 
 #define PKIROLL_MAX_PROFILES 32
@@ -111,6 +116,12 @@ enum pkiroll_renew_enc {
  * file:PATH (a regular file, private unless insecure). 0, or -1 with why. */
 int pkiroll_code_resolve(const char *value, int insecure, char *out, size_t outlen, char *why,
 			 size_t whylen);
+
+/* Opens a file that holds a secret (a passphrase file) as file: codes are
+ * opened: a regular file (a FIFO is refused at once, not waited on), and
+ * private (no group or other bits) unless insecure; the same wording as
+ * for codes. The descriptor (the caller closes it), or -1 with why. */
+int pkiroll_secret_file_open(const char *path, int insecure, char *why, size_t whylen);
 
 /* A CRLReason (RFC 5280 5.3.1) by its name (keyCompromise,
  * affiliationChanged, superseded, cessationOfOperation, unspecified), or -1. */

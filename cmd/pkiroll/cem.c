@@ -13,7 +13,7 @@ const char help_cem[] =
 	"usage: pkiroll cem [--partner NAME]... [--community NAME]... [--respond-by 14d]\n"
 	"                   [--sign] [--out DIR] [--response-url URL]\n"
 	"                   --sign: [--keystore-dir DIR] [--keystore-pass-file F |\n"
-	"                           --keystore-pass-fd N]\n"
+	"                           --keystore-pass-fd N] [--insecure-code-files]\n"
 	"\n"
 	"Writes an EDIINT Certificate Exchange Messaging request\n"
 	"(draft-meadors-certificate-exchange-14) for every partner and every\n"
@@ -36,6 +36,8 @@ const char help_cem[] =
 	"  --response-url U ResponseURL for communities without cem_response_url\n"
 	"                   (default: the configuration's cem_response_url)\n"
 	"  --out DIR        default: cem_dir from the configuration, else ./cem\n"
+	"  --insecure-code-files  accept a --keystore-pass-file that group or others\n"
+	"                   may read (it must be a regular file either way)\n"
 	"\n"
 	"exit: 0 written (or nothing to write), 1 some could not be, 2 usage or\n"
 	"      configuration, 3 store\n";
@@ -46,10 +48,16 @@ const char help_cem_response[] =
 	"Reads partners' CEM responses (EDIINTCertificateExchangeResponse), as\n"
 	"raw XML or as the MIME entity a gateway saved, and records each\n"
 	"certificate's status per partner (Accepted, Rejected with its reason, or\n"
-	"Pending) with the time. A response with an unknown requestId, a\n"
-	"certificate the request did not cover, a DTD or malformed XML is reported\n"
-	"by file and element and changes nothing. pkiroll status shows, per\n"
-	"community, which partners have accepted its current certificates.\n"
+	"Pending) with the time the partner gives (TradingPartnerInfo/\n"
+	"MessageOriginated, required). A response with an unknown requestId, a\n"
+	"certificate the request did not cover, a DTD or malformed XML, a\n"
+	"responder (TradingPartnerInfo/Name) that is not the AS2 name of the\n"
+	"partner the request went to (its name when the manifest gives none), two\n"
+	"different answers for one certificate, or an answer older than the one\n"
+	"recorded (or as old and different) is reported by file and element and\n"
+	"changes nothing: all answers of a file or none. pkiroll status shows, per\n"
+	"community, which partners have accepted its current certificates; a\n"
+	"partner's text is shown with control and bidi characters escaped.\n"
 	"\n"
 	"exit: 0 all recorded, 1 some refused, 3 store\n";
 
@@ -104,6 +112,7 @@ int cmd_cem(struct cli *cli)
 		{"keystore-dir", required_argument, NULL, 'k'},
 		{"keystore-pass-file", required_argument, NULL, 'f'},
 		{"keystore-pass-fd", required_argument, NULL, 'd'},
+		{"insecure-code-files", no_argument, NULL, 'I'},
 		{NULL, 0, NULL, 0},
 	};
 	struct pkiroll_cem_opts o = {.respond_within = 14LL * 86400};
@@ -111,7 +120,7 @@ int cmd_cem(struct cli *cli)
 	struct pkiroll_window w;
 	const char *pass_file = NULL;
 	char *pass = NULL, *end;
-	int c, pass_fd = -1, rc;
+	int c, pass_fd = -1, insecure = 0, rc;
 
 	optind = 1;
 	opterr = 0;
@@ -146,6 +155,9 @@ int cmd_cem(struct cli *cli)
 		case 'f':
 			pass_file = optarg;
 			break;
+		case 'I':
+			insecure = 1;
+			break;
 		case 'd':
 			pass_fd = (int)strtol(optarg, &end, 10);
 			if (*end != '\0' || pass_fd < 0) {
@@ -175,12 +187,19 @@ int cmd_cem(struct cli *cli)
 	if (o.sign) {
 		int bad;
 
-		if ((pass = cli_passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS", &bad)) ==
-		    NULL) {
-			cli_error(
-				"cem: --sign needs the keystore passphrase (--keystore-pass-file, "
-				"--keystore-pass-fd or PKIROLL_KEYSTORE_PASS)%s",
-				bad ? ": it cannot be read" : "");
+		char why[1200];
+
+		if ((pass = cli_passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS", insecure,
+					   &bad, why, sizeof(why))) == NULL) {
+			if (bad)
+				cli_error("cem: %s %s",
+					  pass_file != NULL ? "--keystore-pass-file"
+							    : "--keystore-pass-fd",
+					  why);
+			else
+				cli_error("cem: --sign needs the keystore passphrase "
+					  "(--keystore-pass-file, --keystore-pass-fd or "
+					  "PKIROLL_KEYSTORE_PASS)");
 			return EXIT_USAGE;
 		}
 		o.pass = pass;

@@ -51,9 +51,12 @@ void cli_store_done(pkiroll_store *store, pkiroll_lock *lock);
 
 /* The first line of fd (a passphrase), or NULL if empty or unreadable. */
 char *cli_read_pass(int fd);
-/* A passphrase from a file, a descriptor or the environment variable env;
- * NULL if none was given (*bad set when one was and could not be read). */
-char *cli_passphrase(const char *file, int fd, const char *env, int *bad);
+/* A passphrase from a file (regular and private unless insecure, as file:
+ * codes), a descriptor or the environment variable env; NULL if none was
+ * given, or *bad set when one was and could not be read (why says why:
+ * "--OPTION PATH: reason"). */
+char *cli_passphrase(const char *file, int fd, const char *env, int insecure, int *bad, char *why,
+		     size_t whylen);
 /* Wipes and frees a passphrase. */
 void cli_pass_free(char *p);
 

@@ -38,14 +38,16 @@ const char help_enroll[] =
 	"  --ca PROFILE             CA profile from the configuration file\n"
 	"  --ca-url URL             http://, https:// or cmp://host:port, no config needed\n"
 	"  --keystore-dir DIR       default: the config's keystore_dir, else ./keystores\n"
-	"  --keystore-pass-file F   PKCS#12 passphrase: first line of F\n"
+	"  --keystore-pass-file F   PKCS#12 passphrase: first line of F (a regular\n"
+	"                           file only its owner may read, as file: codes)\n"
 	"  --keystore-pass-fd N     ... read from file descriptor N\n"
 	"                           (or the environment variable PKIROLL_KEYSTORE_PASS;\n"
 	"                           never on the command line)\n"
 	"  --limit N                enroll at most N communities this run\n"
 	"  --dry-run                show what would be enrolled where; write nothing\n"
 	"  --retry-failed           also retry failures marked not retryable\n"
-	"  --insecure-code-files    accept file: codes that group or others may read\n"
+	"  --insecure-code-files    accept file: codes and a --keystore-pass-file that\n"
+	"                           group or others may read\n"
 	"                           (refused by default, as ssh refuses such a key)\n"
 	"  --dump-dir DIR           write every CMP request and reply as a DER file\n"
 	"                           into DIR (made 0700 if missing; files 0600):\n"
@@ -530,15 +532,15 @@ static int run_cmd(struct cli *cli, int mode)
 	if (!o.dry_run) {
 		int bad;
 
-		if ((pass = cli_passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS", &bad)) ==
+		char why[1200];
+
+		if ((pass = cli_passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS",
+					   o.mopts.insecure_code_files, &bad, why, sizeof(why))) ==
 			    NULL &&
 		    bad) {
-			if (pass_file != NULL)
-				cli_error("%s: --keystore-pass-file %s: %s", cmd, pass_file,
-					  access(pass_file, R_OK) < 0 ? strerror(errno) : "empty");
-			else
-				cli_error("%s: --keystore-pass-fd %d: nothing to read", cmd,
-					  pass_fd);
+			cli_error("%s: %s %s", cmd,
+				  pass_file != NULL ? "--keystore-pass-file" : "--keystore-pass-fd",
+				  why);
 			if (mode < M_REVOKE)
 				free(names);
 			return EXIT_USAGE;

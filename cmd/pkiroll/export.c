@@ -21,7 +21,7 @@ const char help_export[] =
 	"                      [--format der|pem|p7b|p12] [-o FILE|-] [--serial S] [--force]\n"
 	"                      p12: [--out-pass-file F | --out-pass-fd N] [--legacy]\n"
 	"                           [--keystore-dir DIR] [--keystore-pass-file F |\n"
-	"                           --keystore-pass-fd N]\n"
+	"                           --keystore-pass-fd N] [--insecure-code-files]\n"
 	"\n"
 	"Writes a community's certificates for a partner whose software takes files:\n"
 	"  der, pem  one certificate (--usage signing, the default, or encryption)\n"
@@ -32,24 +32,57 @@ const char help_export[] =
 	"            decryption keys; --legacy: 3DES/SHA-1 for old importers). The new\n"
 	"            passphrase comes from --out-pass-file, --out-pass-fd or\n"
 	"            PKIROLL_EXPORT_PASS, the keystore's as for pkiroll enroll; never\n"
-	"            from the command line.\n"
+	"            from the command line. A passphrase file must be a regular file\n"
+	"            that only its owner can read or write (--insecure-code-files\n"
+	"            accepts one that group or others may read).\n"
 	"--serial S exports that certificate of the community's history (a replaced\n"
 	"one) instead of the current one. The default format is pem, the default\n"
 	"output stdout (-o -). A private key is never written to a terminal, and an\n"
-	"existing file is not overwritten without --force. Files are written to a\n"
-	"temporary file and renamed; a p12 is 0600.\n"
+	"existing file is not overwritten without --force. --force replaces a\n"
+	"regular file only: a symbolic link (even to a regular file), a device, a\n"
+	"FIFO or a directory at -o is refused (use -o - and a redirection). Files\n"
+	"are written to a temporary file and renamed; a p12 is 0600.\n"
 	"\n"
 	"exit: 0 written, 1 no such certificate, 2 unknown community or usage,\n"
 	"      3 store or I/O\n";
 
+/* What is at path may be replaced: nothing, or (with force) a regular file.
+ * A device, a FIFO, a socket, a directory or a symbolic link (even to a
+ * regular file: /dev/stdout, /proc/self/fd/1) never is; -o - writes to
+ * stdout. 0, or -1 with errno (EEXIST: a regular file, without force;
+ * EPERM: not a regular file). */
+static int replaceable(const char *path, int force)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	errno = S_ISREG(st.st_mode) ? EEXIST : EPERM;
+	return S_ISREG(st.st_mode) && force ? 0 : -1;
+}
+
+/* Why replaceable() said no, for a message. */
+static const char *not_replaced(void)
+{
+	return errno == EEXIST ? "exists (--force replaces it)"
+	       : errno == EPERM
+		       ? "is not a regular file (a symbolic link, device, FIFO, socket or "
+			 "directory): export replaces regular files only, even with --force; "
+			 "-o - writes to stdout"
+		       : strerror(errno);
+}
+
 /* Writes data to path through a temporary file beside it; without force an
- * existing file stays (EEXIST). 0 or -1 with errno. */
+ * existing file stays (EEXIST), and only a regular file is ever replaced
+ * (EPERM). 0 or -1 with errno. */
 static int write_file(const char *path, const unsigned char *data, size_t len, int mode, int force)
 {
 	char tmp[4200];
 	size_t off = 0;
 	int fd, e;
 
+	if (replaceable(path, force) < 0)
+		return -1;
 	snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid());
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0)
 		return -1;
@@ -68,8 +101,9 @@ static int write_file(const char *path, const unsigned char *data, size_t len, i
 		goto fail;
 	}
 	fd = -1;
-	/* link() never replaces: the refusal of an existing file has no race */
-	if (force ? rename(tmp, path) < 0 : link(tmp, path) < 0)
+	/* link() never replaces: the refusal of an existing file has no race;
+	 * rename() replaces the name itself, never what a link points to */
+	if (force ? replaceable(path, force) < 0 || rename(tmp, path) < 0 : link(tmp, path) < 0)
 		goto fail;
 	if (!force)
 		unlink(tmp);
@@ -97,13 +131,14 @@ int cmd_export(struct cli *cli)
 		{"keystore-dir", required_argument, NULL, 'k'},
 		{"keystore-pass-file", required_argument, NULL, 'p'},
 		{"keystore-pass-fd", required_argument, NULL, 'd'},
+		{"insecure-code-files", no_argument, NULL, 'I'},
 		{NULL, 0, NULL, 0},
 	};
 	static const char *const formats[] = {"der", "pem", "p7b", "p12"};
 	struct pkiroll_export_opts o = {.format = PKIROLL_EXPORT_PEM};
 	struct pkiroll_config cfg;
 	const char *out = "-", *out_pass_file = NULL, *pass_file = NULL;
-	int c, force = 0, out_fd = -1, pass_fd = -1, bad, err, rc = EXIT_FATAL;
+	int c, force = 0, out_fd = -1, pass_fd = -1, insecure = 0, bad, err, rc = EXIT_FATAL;
 	char *pass = NULL, *out_pass = NULL, *end;
 	pkiroll_store *store = NULL;
 	unsigned char *data = NULL;
@@ -164,6 +199,9 @@ int cmd_export(struct cli *cli)
 		case 'p':
 			pass_file = optarg;
 			break;
+		case 'I':
+			insecure = 1;
+			break;
 		default:
 			cli_error("export: unknown option or missing value \"%s\" (see pkiroll "
 				  "export "
@@ -186,30 +224,39 @@ int cmd_export(struct cli *cli)
 		cli_error("export: a p12 holds private keys: not written to a terminal (-o FILE)");
 		return EXIT_USAGE;
 	}
-	if (strcmp(out, "-") != 0 && !force && access(out, F_OK) == 0) {
-		cli_error("export: %s exists (--force replaces it)", out);
-		return EXIT_USAGE;
+	if (strcmp(out, "-") != 0 && replaceable(out, force) < 0) {
+		cli_error("export: %s: %s", out, not_replaced());
+		return errno == EEXIST || errno == EPERM ? EXIT_USAGE : EXIT_FATAL;
 	}
 	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK)
 		return EXIT_USAGE;
 	if (o.keystore_dir == NULL)
 		o.keystore_dir = cfg.keystore_dir[0] ? cfg.keystore_dir : "keystores";
 	if (o.format == PKIROLL_EXPORT_P12) {
-		pass = cli_passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS", &bad);
+		char why[1200];
+
+		pass = cli_passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS", insecure, &bad,
+				      why, sizeof(why));
 		if (pass == NULL) {
-			cli_error("export: %s",
-				  bad ? "the keystore passphrase cannot be read"
-				      : "the keystore passphrase: --keystore-pass-file, "
-					"--keystore-pass-fd or PKIROLL_KEYSTORE_PASS");
+			if (bad)
+				cli_error("export: %s %s",
+					  pass_file ? "--keystore-pass-file" : "--keystore-pass-fd",
+					  why);
+			else
+				cli_error("export: the keystore passphrase: --keystore-pass-file, "
+					  "--keystore-pass-fd or PKIROLL_KEYSTORE_PASS");
 			rc = EXIT_USAGE;
 			goto out;
 		}
-		out_pass = cli_passphrase(out_pass_file, out_fd, "PKIROLL_EXPORT_PASS", &bad);
+		out_pass = cli_passphrase(out_pass_file, out_fd, "PKIROLL_EXPORT_PASS", insecure,
+					  &bad, why, sizeof(why));
 		if (out_pass == NULL) {
-			cli_error("export: %s",
-				  bad ? "the new passphrase cannot be read"
-				      : "a new passphrase for the p12: --out-pass-file, "
-					"--out-pass-fd or PKIROLL_EXPORT_PASS");
+			if (bad)
+				cli_error("export: %s %s",
+					  out_pass_file ? "--out-pass-file" : "--out-pass-fd", why);
+			else
+				cli_error("export: a new passphrase for the p12: --out-pass-file, "
+					  "--out-pass-fd or PKIROLL_EXPORT_PASS");
 			rc = EXIT_USAGE;
 			goto out;
 		}
@@ -236,9 +283,8 @@ int cmd_export(struct cli *cli)
 										: EXIT_FATAL;
 	} else if (write_file(out, data, len, o.format == PKIROLL_EXPORT_P12 ? 0600 : 0644, force) <
 		   0) {
-		cli_error("export: %s: %s", out,
-			  errno == EEXIST ? "exists (--force replaces it)" : strerror(errno));
-		rc = errno == EEXIST ? EXIT_USAGE : EXIT_FATAL;
+		rc = errno == EEXIST || errno == EPERM ? EXIT_USAGE : EXIT_FATAL;
+		cli_error("export: %s: %s", out, not_replaced());
 	} else {
 		rc = EXIT_DONE;
 		if (!cli->quiet)

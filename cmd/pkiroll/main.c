@@ -158,21 +158,26 @@ char *cli_read_pass(int fd)
 	return buf;
 }
 
-char *cli_passphrase(const char *file, int fd, const char *env, int *bad)
+char *cli_passphrase(const char *file, int fd, const char *env, int insecure, int *bad, char *why,
+		     size_t whylen)
 {
 	char *p = NULL;
 
 	*bad = 0;
+	why[0] = '\0';
 	if (file != NULL) {
-		int f = open(file, O_RDONLY | O_CLOEXEC);
+		/* a FIFO would hang the run, a readable file leaks the secret */
+		int f = pkiroll_secret_file_open(file, insecure, why, whylen);
 
 		if (f >= 0) {
-			p = cli_read_pass(f);
+			if ((p = cli_read_pass(f)) == NULL)
+				snprintf(why, whylen, "%s: empty", file);
 			close(f);
 		}
 		*bad = p == NULL;
 	} else if (fd >= 0) {
-		*bad = (p = cli_read_pass(fd)) == NULL;
+		if ((*bad = (p = cli_read_pass(fd)) == NULL))
+			snprintf(why, whylen, "descriptor %d: nothing to read", fd);
 	} else if (getenv(env) != NULL && getenv(env)[0] != '\0') {
 		p = strdup(getenv(env));
 	}
@@ -238,7 +243,14 @@ static void log_line(void *arg, enum pkiroll_level level, const char *msg)
 	if ((level == PKIROLL_LOG_DEBUG && cli->verbose == 0) ||
 	    (level == PKIROLL_LOG_TRACE && cli->verbose < 3))
 		return;
-	fprintf(stderr, "%s\n", msg);
+	/* messages carry text from outside (a CA's, a partner's): shown escaped */
+	{
+		size_t n = strlen(msg) * 4 + 1;
+		char *safe = malloc(n);
+
+		fprintf(stderr, "%s\n", safe ? pkiroll_text_display(msg, safe, n) : msg);
+		free(safe);
+	}
 }
 
 /* Takes the value of option opt from "--opt=V" or the next argument. */

@@ -38,7 +38,10 @@ const char help_ping[] =
 	"                         certificate from its keystore (as renew does); its\n"
 	"                         CA profile is used unless --ca or --ca-url is given\n"
 	"  --keystore-dir DIR     default: the config's keystore_dir, else ./keystores\n"
-	"  --keystore-pass-file F the keystore passphrase: first line of F\n"
+	"  --keystore-pass-file F the keystore passphrase: first line of F (a\n"
+	"                         private regular file, as --code-file)\n"
+	"  --insecure-code-files  accept a code or passphrase file that group or\n"
+	"                         others may read\n"
 	"  --keystore-pass-fd N   ... from descriptor N (or PKIROLL_KEYSTORE_PASS)\n"
 	"  --empty                an empty genm\n"
 	"  --dump-dir DIR         the genm and the reply as DER files (see enroll)\n"
@@ -185,14 +188,14 @@ int cmd_ping(struct cli *cli)
 		o.keystore_dir = o.keystore_dir	       ? o.keystore_dir
 				 : cfg.keystore_dir[0] ? cfg.keystore_dir
 						       : "keystores";
-		if ((pass = cli_passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS", &bad)) ==
-			    NULL &&
+		char why[1200];
+
+		if ((pass = cli_passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS", insecure,
+					   &bad, why, sizeof(why))) == NULL &&
 		    bad) {
-			if (pass_file != NULL)
-				cli_error("ping: --keystore-pass-file %s: %s", pass_file,
-					  access(pass_file, R_OK) < 0 ? strerror(errno) : "empty");
-			else
-				cli_error("ping: --keystore-pass-fd %d: nothing to read", pass_fd);
+			cli_error("ping: %s %s",
+				  pass_file != NULL ? "--keystore-pass-file" : "--keystore-pass-fd",
+				  why);
 			goto out;
 		}
 		o.passphrase = pass;

@@ -33,6 +33,20 @@ const char help_status[] =
 	"  --all     list every community however many\n"
 	"  --brief   counts, attention and expiry only\n";
 
+/* Text from the store that came from outside (names, subjects, a CA's or a
+ * partner's reason), escaped for the terminal: a few at a time per printf,
+ * NULL as NULL. */
+static const char *shown(const char *s)
+{
+	static char buf[8][4096];
+	static int next;
+
+	if (s == NULL)
+		return NULL;
+	next = (next + 1) % 8;
+	return pkiroll_text_display(s, buf[next], sizeof(buf[next]));
+}
+
 static void utc(time_t t, char *buf, size_t len)
 {
 	struct tm tm;
@@ -90,7 +104,8 @@ static int cem_count(void *arg, const char *partner, const char *state, const ch
 static int cem_text(void *arg, const char *partner, const char *state, const char *reason)
 {
 	(void)arg;
-	printf("  %-24s %s%s%s\n", partner, state, reason ? ": " : "", reason ? reason : "");
+	printf("  %-24s %s%s%s\n", shown(partner), state, reason ? ": " : "",
+	       reason ? shown(reason) : "");
 	return 0;
 }
 
@@ -148,13 +163,13 @@ static int row_text(void *arg, const struct pkiroll_status_row *r)
 	(void)arg;
 	day(r->sign_not_after, s, sizeof(s));
 	day(r->enc_not_after, e, sizeof(e));
-	printf("  %-24s %-11s signing %-32s %-10s encryption %-32s %-10s%s%s", r->community,
+	printf("  %-24s %-11s signing %-32s %-10s encryption %-32s %-10s%s%s", shown(r->community),
 	       pkiroll_state_name(r->state), r->sign_serial ? r->sign_serial : "-", s,
 	       r->enc_serial ? r->enc_serial : "-", e, r->reason ? "  " : "",
-	       r->reason ? r->reason : "");
+	       r->reason ? shown(r->reason) : "");
 	if (r->requested_subject)
 		printf("  subject changed by the CA: %s (asked for %s)",
-		       r->subject ? r->subject : "?", r->requested_subject);
+		       r->subject ? shown(r->subject) : "?", shown(r->requested_subject));
 	if (r->renew_after && r->state == PKIROLL_STATE_ENROLLED) {
 		char ra[16];
 
@@ -294,11 +309,11 @@ static int hist_cert_text(void *arg, const struct pkiroll_history_cert *c)
 	if (c->revoked_at) {
 		day(c->revoked_at, rv, sizeof(rv));
 		printf(" (%s%s%s)", rv, c->revoked_reason ? ", " : "",
-		       c->revoked_reason ? c->revoked_reason : "");
+		       c->revoked_reason ? shown(c->revoked_reason) : "");
 	}
 	printf("\n             subject %s\n             SHA-256 %s\n             SHA-1   %s\n"
 	       "             MD5     %s\n",
-	       c->subject, c->fp.sha256, c->fp.sha1, c->fp.md5);
+	       shown(c->subject), c->fp.sha256, c->fp.sha1, c->fp.md5);
 	return 0;
 }
 
@@ -309,7 +324,7 @@ static int hist_event_text(void *arg, const struct pkiroll_history_event *e)
 	(void)arg;
 	utc(e->at, at, sizeof(at));
 	printf("  %s  %s -> %s  %s\n", at, e->from ? e->from : "-", e->to ? e->to : "-",
-	       e->reason ? e->reason : "");
+	       e->reason ? shown(e->reason) : "");
 	return 0;
 }
 
@@ -332,7 +347,7 @@ static int print_history(pkiroll_store *store, const char *name, int json)
 			json_object_set_new(root, "cem", cem);
 		}
 	} else {
-		printf("community %s\ncertificates, oldest first:\n", name);
+		printf("community %s\ncertificates, oldest first:\n", shown(name));
 		r = pkiroll_status_history(store, name, &state, hist_cert_text, NULL, NULL);
 		if (r == 1) {
 			printf("events:\n");
@@ -367,9 +382,9 @@ static void print_text(const char *db, const struct pkiroll_status *st, unsigned
 		for (size_t i = 0; i < st->nattention; i++) {
 			const struct pkiroll_status_item *it = &st->attention[i];
 
-			printf("  %s  %s%s: %s\n", it->community, pkiroll_state_name(it->state),
-			       it->retryable ? "" : " (no retry)",
-			       it->reason ? it->reason : "no reason recorded");
+			printf("  %s  %s%s: %s\n", shown(it->community),
+			       pkiroll_state_name(it->state), it->retryable ? "" : " (no retry)",
+			       it->reason ? shown(it->reason) : "no reason recorded");
 		}
 	}
 	printf("\ncertificates expiring within %u days: %zu\n", days, st->nexpiring);
@@ -377,8 +392,8 @@ static void print_text(const char *db, const struct pkiroll_status *st, unsigned
 		const struct pkiroll_status_cert *c = &st->expiring[i];
 
 		utc(c->not_after, when, sizeof(when));
-		printf("  %s  %s  serial %s  not after %s\n", c->community, c->usage, c->serial,
-		       when);
+		printf("  %s  %s  serial %s  not after %s\n", shown(c->community), c->usage,
+		       c->serial, when);
 	}
 }
 

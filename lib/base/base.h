@@ -39,6 +39,18 @@ int ascii_casecmp(const char *a, const char *b);
 /* 1 if buf[0..len) is valid UTF-8 (no overlongs, no surrogates). */
 int utf8_valid(const unsigned char *buf, size_t len);
 
+/*
+ * Text from outside (a partner's reason, a CA's text, a name or subject
+ * from a manifest or a certificate) made safe to print: C0 and C1 control
+ * characters, DEL and the bidirectional controls (U+061C, U+200E, U+200F,
+ * U+202A..U+202E, U+2066..U+2069) become \n, \r, \t, \xHH or \uHHHH,
+ * bytes that are not UTF-8 become \xHH; everything else (a backslash too)
+ * stays. The one function for it: status, events, sheets, README. Writes
+ * into out (always terminated, cut at a character when full) and returns
+ * out. The store keeps the raw text.
+ */
+const char *text_escape_display(const char *in, char *out, size_t outlen);
+
 /* The enum pkiroll_state of a state's name (pkiroll_state_name()), or -1. */
 int state_from_name(const char *name);
 

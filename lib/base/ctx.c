@@ -241,3 +241,79 @@ const char *pkiroll_revocation_reason_name(int code)
 		       ? crl_reasons[code]
 		       : NULL;
 }
+
+/* The code point at s (len bytes left) into *cp: its length in bytes, or 0
+ * when s does not start with valid UTF-8. */
+static size_t utf8_next(const unsigned char *s, size_t len, unsigned long *cp)
+{
+	size_t n;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	n = (s[0] & 0xe0) == 0xc0 ? 1 : (s[0] & 0xf0) == 0xe0 ? 2 : (s[0] & 0xf8) == 0xf0 ? 3 : 0;
+	if (n == 0 || len <= n)
+		return 0;
+	*cp = s[0] & (0x3f >> n);
+	for (size_t k = 1; k <= n; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		*cp = (*cp << 6) | (s[k] & 0x3f);
+	}
+	if ((n == 1 && *cp < 0x80) || (n == 2 && *cp < 0x800) || (n == 3 && *cp < 0x10000) ||
+	    *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+		return 0;
+	return n + 1;
+}
+
+/* A character a terminal or a viewer acts on instead of showing: C0, DEL,
+ * C1, and the bidirectional marks, embeddings, overrides and isolates. */
+static int display_unsafe(unsigned long cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x61c || cp == 0x200e ||
+	       cp == 0x200f || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+const char *text_escape_display(const char *in, char *out, size_t outlen)
+{
+	const unsigned char *s = (const unsigned char *)(in != NULL ? in : "");
+	size_t len = strlen((const char *)s), o = 0;
+
+	if (outlen == 0)
+		return out;
+	while (*s != '\0') {
+		unsigned long cp = 0;
+		size_t n = utf8_next(s, len, &cp);
+		char esc[16];
+		const char *piece = esc;
+		size_t plen;
+
+		if (n == 0) /* not UTF-8: the byte, in hex */
+			plen = (size_t)snprintf(esc, sizeof(esc), "\\x%02X", s[0]), n = 1;
+		else if (cp == '\n' || cp == '\r' || cp == '\t')
+			plen = (size_t)snprintf(esc, sizeof(esc), "\\%c",
+						cp == '\n'   ? 'n'
+						: cp == '\r' ? 'r'
+							     : 't');
+		else if (cp < 0x20 || cp == 0x7f)
+			plen = (size_t)snprintf(esc, sizeof(esc), "\\x%02lX", cp);
+		else if (display_unsafe(cp))
+			plen = (size_t)snprintf(esc, sizeof(esc), "\\u%04lX", cp);
+		else
+			piece = (const char *)s, plen = n;
+		if (o + plen >= outlen) /* cut at a character, never inside one */
+			break;
+		memcpy(out + o, piece, plen);
+		o += plen;
+		s += n;
+		len -= n;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+const char *pkiroll_text_display(const char *in, char *out, size_t outlen)
+{
+	return text_escape_display(in, out, outlen);
+}

@@ -327,6 +327,7 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 	jr.ctx = ctx;
 	jr.dump_dir = o->dump_dir;
 	jr.trace = o->trace;
+	jr.started = time(NULL);
 	if ((pool = pool_new(jobs, enroll_worker_main, &jr)) == NULL) {
 		ctx_log(ctx, PKIROLL_LOG_ERROR, "cannot start %d workers: %s", jobs,
 			strerror(errno));

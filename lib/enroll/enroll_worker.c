@@ -443,6 +443,7 @@ fresh:
 					 .history = hist,
 					 .nhistory = nhist};
 
+		keystore_sweep_temp(dir, run->started, run->ctx);
 		if (keystore_write(&ks, kspath, sizeof(kspath), err, sizeof(err)) < 0) {
 			fault = worker_reject(w, err, sizeof(err), "the codes stay usable");
 			kspath[0] = '\0';

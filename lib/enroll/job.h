@@ -8,6 +8,8 @@
 #ifndef PKIROLL_JOB_H
 #define PKIROLL_JOB_H
 
+#include <time.h>
+
 #include "base/fileio.h"
 #include "enroll/wire.h"
 #include "store/store_enroll.h"
@@ -45,6 +47,7 @@ struct job_run {
 	pkiroll_ctx *ctx;
 	const char *dump_dir; /* CMP messages as DER files, NULL: none */
 	int trace;	      /* a PKIROLL_LOG_TRACE line per CMP message */
+	time_t started;	      /* when the run began: older temporaries are leftovers */
 };
 
 /* One community's job (parent -> worker). */

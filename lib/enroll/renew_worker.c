@@ -264,6 +264,7 @@ void run_renew(struct worker *w)
 					 .staged = 1};
 		char path[1024];
 
+		keystore_sweep_temp(dir, run->started, run->ctx);
 		if (keystore_write(&ks, path, sizeof(path), err, sizeof(err)) < 0) {
 			fault = worker_reject(w, err, sizeof(err),
 					      "the current keystore is unchanged");

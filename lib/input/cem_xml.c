@@ -290,6 +290,41 @@ static int text_of(const xmlNode *n, char *out, size_t len)
 	return 1;
 }
 
+/* An xs:dateTime (YYYY-MM-DDThh:mm:ss[.s+][Z|(+|-)hh:mm]) as a time_t;
+ * without a zone, UTC. 0, or -1 when it is not one. */
+static int xs_datetime(const char *v, time_t *out)
+{
+	struct tm tm = {0};
+	int y, mo, d, h, mi, sec, n = 0, zh = 0, zm = 0;
+	const char *p;
+
+	if (sscanf(v, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+	    n != 19 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return -1;
+	p = v + n;
+	if (*p == '.') {
+		p++;
+		if (strspn(p, "0123456789") == 0)
+			return -1;
+		p += strspn(p, "0123456789");
+	}
+	if ((*p == '+' || *p == '-') && strlen(p) == 6 && sscanf(p + 1, "%2d:%2d", &zh, &zm) == 2 &&
+	    p[3] == ':' && zh <= 14 && zm <= 59) {
+		if (*p == '+')
+			zh = -zh, zm = -zm;
+	} else if (!(*p == '\0' || (p[0] == 'Z' && p[1] == '\0'))) {
+		return -1;
+	}
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	*out = timegm(&tm) + (time_t)zh * 3600 + (time_t)zm * 60;
+	return 0;
+}
+
 static int parse_xml(const struct part *x, struct cem_response *r, char *err, size_t errlen)
 {
 	xmlDocPtr doc;
@@ -333,8 +368,25 @@ static int parse_xml(const struct part *x, struct cem_response *r, char *err, si
 	}
 	snprintf(r->request_id, sizeof(r->request_id), "%s", (const char *)rid);
 	xmlFree(rid);
-	if ((tpi = child(root, "TradingPartnerInfo", CEM_NS)) != NULL)
-		text_of(child(tpi, "Name", CEM_NS), r->as2_id, sizeof(r->as2_id));
+	/* who answers, and when: the store checks the one and orders by the other */
+	{
+		char when[64];
+
+		tpi = child(root, "TradingPartnerInfo", CEM_NS);
+		if (!text_of(child(tpi, "Name", CEM_NS), r->as2_id, sizeof(r->as2_id)) ||
+		    r->as2_id[0] == '\0') {
+			snprintf(err, errlen,
+				 "TradingPartnerInfo/Name: missing (who answers is not known)");
+			goto fail;
+		}
+		if (!text_of(child(tpi, "MessageOriginated", CEM_NS), when, sizeof(when)) ||
+		    xs_datetime(when, &r->originated) < 0) {
+			snprintf(err, errlen,
+				 "TradingPartnerInfo/MessageOriginated: missing or not an "
+				 "xs:dateTime (the answer's time orders it against others)");
+			goto fail;
+		}
+	}
 	for (const xmlNode *c = root->children; c != NULL; c = c->next) {
 		const xmlNode *ref;
 		struct cem_trust *t, *nt;

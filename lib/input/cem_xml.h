@@ -37,7 +37,9 @@ struct cem_trust {
 
 struct cem_response {
 	char request_id[128];
-	char as2_id[160]; /* TradingPartnerInfo/Name, "" none */
+	char as2_id[160];  /* TradingPartnerInfo/Name (required) */
+	time_t originated; /* TradingPartnerInfo/MessageOriginated (required): the
+			      answer's time, to order answers */
 	struct cem_trust *trust;
 	int ntrust;
 };
@@ -45,7 +47,9 @@ struct cem_response {
 /*
  * Reads a response: raw XML or a MIME entity (multipart, nested, base64)
  * with an application/ediint-cert-exchange+xml part. A DTD (and so any
- * entity) is refused. 0, or -1 with err naming the element or the part.
+ * entity) is refused, and so is a response without TradingPartnerInfo's
+ * Name and MessageOriginated (an xs:dateTime; without a zone it is taken as
+ * UTC). 0, or -1 with err naming the element or the part.
  */
 int cem_response_parse(const unsigned char *data, size_t len, struct cem_response *r, char *err,
 		       size_t errlen);

@@ -199,6 +199,13 @@ static void split_partners(struct manifest *m, const char *v)
 				  "partner \"%.40s\" has a control character, '/' or '\\'", tok);
 			continue;
 		}
+		/* the store, bundles and sheets hold a name as long as a community's */
+		if (strlen(tok) > MANIFEST_MAX_NAME) {
+			row_error(m, col_names[COL_PARTNERS],
+				  "partner \"%.40s...\" is %zu bytes, longer than %d", tok,
+				  strlen(tok), MANIFEST_MAX_NAME);
+			continue;
+		}
 		check_formula(m, COL_PARTNERS, tok);
 		for (k = 0; k < n; k++)
 			if (strcmp(m->partners[k], tok) == 0)
@@ -518,4 +525,16 @@ int pkiroll_code_resolve(const char *value, int insecure, char *out, size_t outl
 			 size_t whylen)
 {
 	return manifest_resolve_code(value, insecure, out, outlen, why, whylen);
+}
+
+int pkiroll_secret_file_open(const char *path, int insecure, char *why, size_t whylen)
+{
+	struct stat st;
+	int fd = file_open_regular(path, &st, NULL, why, whylen);
+
+	if (fd >= 0 && code_file_refused(&st, insecure, path, why, whylen) != NULL) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }

@@ -7,7 +7,7 @@
 #include "base/base.h"
 
 #define MANIFEST_MAX_FIELD 4096	  /* bytes in one field */
-#define MANIFEST_MAX_NAME 255	  /* bytes in a community name: the pipeline's bound */
+#define MANIFEST_MAX_NAME 255	  /* bytes in a community or partner name: the pipeline's bound */
 #define MANIFEST_MAX_SUBJECT 1023 /* bytes of a subject DN as written back */
 
 /* One validated row. Strings live until the next manifest_next_row(). */

@@ -346,7 +346,22 @@ int pkiroll_cem_response(pkiroll_store *s, const char *file)
 		a[i] = (struct cem_answer){resp.trust[i].status, resp.trust[i].reason, hex[i],
 					   resp.trust[i].issuer};
 	}
-	switch (store_cem_answer(s, resp.request_id, a, resp.ntrust, err, sizeof(err))) {
+	/* Phase: one answer per certificate: contradicting ones refuse the file. */
+	for (int i = 0; i < resp.ntrust; i++)
+		for (int k = i + 1; k < resp.ntrust; k++)
+			if (strcmp(hex[i], hex[k]) == 0 &&
+			    (strcmp(a[i].status, a[k].status) != 0 ||
+			     strcmp(a[i].reason, a[k].reason) != 0)) {
+				ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+					"%s: TrustResponse[%d] and TrustResponse[%d] answer "
+					"certificate serial %s differently (%s, %s); nothing "
+					"recorded",
+					file, i + 1, k + 1, hex[i], a[i].status, a[k].status);
+				rc = 1;
+				goto out;
+			}
+	switch (store_cem_answer(s, resp.request_id, resp.as2_id, resp.originated, a, resp.ntrust,
+				 err, sizeof(err))) {
 	case 0:
 		ctx_log(s->ctx, PKIROLL_LOG_INFO, "%s: request %s: %d answer%s recorded", file,
 			resp.request_id, resp.ntrust, resp.ntrust == 1 ? "" : "s");

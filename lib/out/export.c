@@ -13,6 +13,7 @@
 
 #include "base/base.h"
 #include "out/keystore.h"
+#include "x509/certinfo.h"
 #include "store/store_lifecycle.h"
 
 static X509 *parse(const struct export_cert *c)
@@ -63,18 +64,69 @@ out:
 	return rc;
 }
 
-/* The keystore of the usages in mask, under out_pass. */
-static int rewrap(pkiroll_ctx *ctx, const struct pkiroll_export_opts *o, const char *ksdir,
+/* The store's certificate of one usage in e, or NULL. */
+static const struct export_cert *of_usage(const struct export_set *e, const char *usage)
+{
+	for (int i = 0; i < e->ncert; i++)
+		if (strcmp(e->cert[i].usage, usage) == 0)
+			return &e->cert[i];
+	return NULL;
+}
+
+/*
+ * Does the keystore's certificate of this usage belong to the community:
+ * the same certificate (so the same serial) as the store's current one, or
+ * neither has one? As revoke checks before it signs. 0, or -1 with why.
+ */
+static int belongs(const struct export_set *e, const char *usage, X509 *have, char *why,
+		   size_t whylen)
+{
+	const struct export_cert *want = of_usage(e, usage);
+	char hs[80] = "none", ws[80] = "none";
+	X509 *w = NULL;
+	int same;
+
+	if (want == NULL && have == NULL)
+		return 0;
+	if (want != NULL)
+		w = parse(want);
+	if (have != NULL)
+		certinfo_serial(have, hs, sizeof(hs));
+	if (w != NULL)
+		certinfo_serial(w, ws, sizeof(ws));
+	same = w != NULL && have != NULL && X509_cmp(w, have) == 0;
+	X509_free(w);
+	if (same)
+		return 0;
+	snprintf(why, whylen,
+		 "its keystore.p12 is not its own: the keystore's %s certificate is serial %s, "
+		 "the store's current one serial %s (another community's or an old keystore?); "
+		 "nothing exported",
+		 usage, hs, ws);
+	return -1;
+}
+
+/* The keystore of the usages in mask, under out_pass, once its certificates
+ * are the ones the store has for the community (e). */
+static int rewrap(pkiroll_ctx *ctx, const struct pkiroll_export_opts *o, const struct export_set *e,
 		  int mask, unsigned char **out, size_t *len)
 {
 	struct keystore_content k;
 	char dir[2048], err[600];
 	int g, rc = -1;
 
-	snprintf(dir, sizeof(dir), "%s/%s", o->keystore_dir, ksdir);
+	snprintf(dir, sizeof(dir), "%s/%s", o->keystore_dir, e->ksdir);
 	if ((g = keystore_load(dir, "keystore.p12", o->pass, &k, err, sizeof(err))) <= 0) {
 		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: %s", o->community,
 			g == 0 ? "no keystore.p12 in its keystore directory" : err);
+		return PKIROLL_ERR_IO;
+	}
+	/* Phase: the keystore is the community's, for every usage it exports. */
+	if (((mask & USAGE_SIGNING) && belongs(e, "signing", k.sign_cert, err, sizeof(err)) < 0) ||
+	    ((mask & USAGE_ENCRYPTION) &&
+	     belongs(e, "encryption", k.enc_cert, err, sizeof(err)) < 0)) {
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: %s", o->community, err);
+		keystore_content_free(&k);
 		return PKIROLL_ERR_IO;
 	}
 	{
@@ -171,7 +223,7 @@ int pkiroll_export(pkiroll_store *s, const struct pkiroll_export_opts *o, unsign
 		rc = certs_only(&e, out, len) == 0 ? PKIROLL_OK : PKIROLL_ERR_CRYPTO;
 		break;
 	case PKIROLL_EXPORT_P12:
-		rc = rewrap(s->ctx, o, e.ksdir, mask, out, len);
+		rc = rewrap(s->ctx, o, &e, mask, out, len);
 		break;
 	default:
 		rc = PKIROLL_ERR_USAGE;

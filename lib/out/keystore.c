@@ -1,6 +1,7 @@
 /*
  * PKCS#12 keystores and certificate copies, written atomically.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
+#include "base/base.h"
 #include "base/fileio.h"
 #include "out/keystore.h"
 
@@ -712,6 +714,50 @@ int keystore_keep_current(const char *dir)
 		return -1;
 	sync_dir(dir);
 	return 0;
+}
+
+/* Is name atomic_write()'s temporary for file: "." file "." and six
+ * characters of mkstemp's alphabet? */
+static int temp_of(const char *name, const char *file)
+{
+	size_t n = strlen(file);
+
+	return name[0] == '.' && strncmp(name + 1, file, n) == 0 && name[1 + n] == '.' &&
+	       strlen(name + 2 + n) == 6 &&
+	       strspn(name + 2 + n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				    "0123456789") == 6;
+}
+
+int keystore_sweep_temp(const char *dir, time_t started, pkiroll_ctx *ctx)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	/* a first enrollment has no directory yet: nothing to sweep */
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (!temp_of(e->d_name, "keystore.p12") && !temp_of(e->d_name, STAGED))
+			continue;
+		/* ours, a plain file, and from before this run: nothing else */
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_mtime >= started)
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) == 0) {
+			n++;
+			if (ctx != NULL)
+				ctx_log(ctx, PKIROLL_LOG_DEBUG,
+					"%s/%s: removed, a temporary keystore a crashed run left",
+					dir, e->d_name);
+		}
+	}
+	closedir(d);
+	if (n > 0)
+		sync_dir(dir);
+	return n;
 }
 
 int keystore_has_staged(const char *dir)

@@ -7,9 +7,12 @@
 #define PKIROLL_KEYSTORE_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+
+#include "pkiroll.h"
 
 /* A decryption key of an earlier generation, kept for messages still
  * encrypted to its certificate: friendly name "encryption-SERIAL". */
@@ -111,6 +114,17 @@ int keystore_history(const struct keystore_content *cur, int replaced, int keep,
  * it, SERIAL from its signing.pem, before a new enrollment overwrites it.
  * 0, or -1 with errno set. */
 int keystore_keep_current(const char *dir);
+
+/*
+ * Removes the temporary files a crashed run left while it wrote a keystore
+ * into dir: exactly atomic_write()'s names for it (.keystore.p12.XXXXXX,
+ * .keystore.p12.staged.XXXXXX, six characters of mkstemp's alphabet),
+ * regular files (not followed if a link), owned by us, last modified before
+ * started (the start of this run, so never a file this run is writing).
+ * Each removal is logged at debug level on ctx (may be NULL). Returns how
+ * many were removed.
+ */
+int keystore_sweep_temp(const char *dir, time_t started, pkiroll_ctx *ctx);
 
 /* Removes a staged keystore the CA did not confirm. */
 void keystore_discard_staged(const char *dir);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/base.h"
 #include "out/bundle.h"
 
 static void when(time_t t, char *out, size_t n)
@@ -16,6 +17,17 @@ static void when(time_t t, char *out, size_t n)
 
 	gmtime_r(&t, &tm);
 	strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+/* Text from outside (names, subjects, issuers), escaped for display: a few
+ * at a time per call. */
+static const char *shown(const char *s)
+{
+	static char buf[8][4096];
+	static int next;
+
+	next = (next + 1) % 8;
+	return text_escape_display(s, buf[next], sizeof(buf[next]));
 }
 
 /* ---- text ---- */
@@ -36,8 +48,8 @@ static void text_cert(FILE *f, const struct bundle_cert *c, const char *file)
 		"    MD5        %s\n"
 		"    SHA-1      %s\n"
 		"    SHA-256    %s\n",
-		c->usage, file, c->subject, c->issuer, c->serial, nb, na, c->key_type, c->fp.md5,
-		c->fp.sha1, c->fp.sha256);
+		c->usage, shown(file), shown(c->subject), shown(c->issuer), c->serial, nb, na,
+		c->key_type, c->fp.md5, c->fp.sha1, c->fp.sha256);
 	if (c->replaces[0] != '\0')
 		fprintf(f, "    replaces   serial %s, from %s on\n", c->replaces, nb);
 }
@@ -56,11 +68,11 @@ int sheet_text(const struct bundle_partner *p, char **out, size_t *len)
 		"the one your own software shows for the file, and confirm them by phone\n"
 		"with the sender. Each fingerprint is a hash (MD5, SHA-1, SHA-256) of the\n"
 		"certificate's DER encoding; SHA-256 is the one to rely on.\n",
-		p->name);
+		shown(p->name));
 	for (size_t i = 0; i < p->ncomm; i++) {
 		const struct bundle_community *c = &p->comm[i];
 
-		fprintf(f, "\nCommunity: %s\n", c->name);
+		fprintf(f, "\nCommunity: %s\n", shown(c->name));
 		for (int k = 0; k < c->ncert; k++) {
 			snprintf(file, sizeof(file), "%s/%s.cer", c->dir, c->cert[k].usage);
 			text_cert(f, &c->cert[k], file);
@@ -81,7 +93,8 @@ int sheet_text(const struct bundle_partner *p, char **out, size_t *len)
 			"    MD5        %s\n"
 			"    SHA-1      %s\n"
 			"    SHA-256    %s\n",
-			p->ca[i].subject, p->ca[i].fp.md5, p->ca[i].fp.sha1, p->ca[i].fp.sha256);
+			shown(p->ca[i].subject), p->ca[i].fp.md5, p->ca[i].fp.sha1,
+			p->ca[i].fp.sha256);
 	if (p->nmissing > 0)
 		fprintf(f,
 			"\nNot in this bundle (no certificate yet): %lu communit%s; a later "
@@ -93,10 +106,11 @@ int sheet_text(const struct bundle_partner *p, char **out, size_t *len)
 
 /* ---- HTML ---- */
 
-/* Writes s with the five HTML special characters escaped. */
+/* Writes s with the five HTML special characters escaped, after the
+ * control and bidirectional characters. */
 static void esc(FILE *f, const char *s)
 {
-	for (; *s != '\0'; s++) {
+	for (s = shown(s); *s != '\0'; s++) {
 		switch (*s) {
 		case '&':
 			fputs("&amp;", f);
@@ -228,7 +242,10 @@ int sheet_html(const struct bundle_partner *p, char **out, size_t *len)
  * leading apostrophe, so that opening the sheet runs nothing. */
 static void csv_field(FILE *f, const char *v, int last)
 {
-	int quote = strpbrk(v, ",\"\r\n") != NULL;
+	int quote;
+
+	v = shown(v);
+	quote = strpbrk(v, ",\"\r\n") != NULL;
 
 	if (quote)
 		fputc('"', f);
@@ -330,6 +347,6 @@ int sheet_readme(const struct bundle_partner *p, char **out, size_t *len)
 		"\r\n"
 		"A certificate that says \"replaces serial X\" takes over from the one\r\n"
 		"under previous/ from the date given; keep both until the old one expires.\r\n",
-		p->name);
+		shown(p->name));
 	return fclose(f) == 0 ? 0 : -1;
 }

@@ -179,25 +179,35 @@ out:
 	return store_end(s, ok, "cem request");
 }
 
-int store_cem_answer(struct pkiroll_store *s, const char *request_id, const struct cem_answer *a,
-		     int n, char *err, size_t errlen)
+/* A time for a message: UTC, to the second. */
+static void utc_text(time_t t, char *out, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int store_cem_answer(struct pkiroll_store *s, const char *request_id, const char *as2,
+		     time_t originated, const struct cem_answer *a, int n, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	sqlite3_int64 rid = 0, cid = 0;
-	char partner[256] = "", why[800];
+	char partner[256] = "", want_as2[256] = "", why[800];
 	int rc, ok = 0, refused = 0;
 
 	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
 		return -1;
-	if ((st = store_prepare(
-		     s, "SELECT r.id, r.community_id, p.name FROM cem_requests r"
-			" JOIN partners p ON p.id = r.partner_id WHERE r.request_id = ?")) == NULL)
+	if ((st = store_prepare(s, "SELECT r.id, r.community_id, p.name, coalesce(p.as2_id, p.name)"
+				   " FROM cem_requests r JOIN partners p ON p.id = r.partner_id"
+				   " WHERE r.request_id = ?")) == NULL)
 		goto out;
 	sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rid = sqlite3_column_int64(st, 0);
 		cid = sqlite3_column_int64(st, 1);
 		store_col_copy(st, 2, partner, sizeof(partner));
+		store_col_copy(st, 3, want_as2, sizeof(want_as2));
 	}
 	store_done(s, st);
 	if (rid == 0) {
@@ -206,7 +216,57 @@ int store_cem_answer(struct pkiroll_store *s, const char *request_id, const stru
 		refused = 1;
 		goto out;
 	}
+	/* Phase: the answer comes from the partner the request went to. */
+	if (as2 == NULL || strcmp(as2, want_as2) != 0) {
+		snprintf(err, errlen,
+			 "TradingPartnerInfo/Name \"%.100s\": request %.100s went to partner "
+			 "%.100s, whose AS2 name is \"%.100s\"",
+			 as2 ? as2 : "", request_id, partner, want_as2);
+		refused = 1;
+		goto out;
+	}
 	for (int i = 0; i < n; i++) {
+		char had[16] = "", had_reason[600] = "";
+		sqlite3_int64 had_at = 0;
+		int found = 0;
+
+		/* Phase: never an older answer over a newer one. */
+		if ((st = store_prepare(s, "SELECT i.status, coalesce(i.reason, ''),"
+					   " coalesce(i.answered_at, 0) FROM cem_items i"
+					   " JOIN certificates x ON x.id = i.certificate_id"
+					   " WHERE i.request = ?1 AND x.serial = ?2")) == NULL)
+			goto out;
+		sqlite3_bind_int64(st, 1, rid);
+		sqlite3_bind_text(st, 2, a[i].serial, -1, SQLITE_STATIC);
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			found = 1;
+			store_col_copy(st, 0, had, sizeof(had));
+			store_col_copy(st, 1, had_reason, sizeof(had_reason));
+			had_at = sqlite3_column_int64(st, 2);
+		}
+		store_done(s, st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			goto out;
+		if (found && strcmp(had, "sent") != 0 &&
+		    (had_at > (sqlite3_int64)originated ||
+		     (had_at == (sqlite3_int64)originated &&
+		      (strcmp(had, a[i].status) != 0 ||
+		       strcmp(had_reason, a[i].reason ? a[i].reason : "") != 0)))) {
+			char t1[32], t2[32];
+
+			utc_text(originated, t1, sizeof(t1));
+			utc_text((time_t)had_at, t2, sizeof(t2));
+			snprintf(err, errlen,
+				 "TrustResponse[%d]: certificate serial %s: this answer (%s, "
+				 "MessageOriginated %s) is %s the one recorded (%s, %s); an older "
+				 "answer never replaces a newer one",
+				 i + 1, a[i].serial, a[i].status, t1,
+				 had_at > (sqlite3_int64)originated ? "older than"
+								    : "as old as but differs from",
+				 had, t2);
+			refused = 1;
+			goto out;
+		}
 		if ((st = store_prepare(
 			     s, "UPDATE cem_items SET status = ?3, reason = ?4,"
 				" answered_at = ?5 WHERE request = ?1 AND certificate_id IN"
@@ -217,7 +277,7 @@ int store_cem_answer(struct pkiroll_store *s, const char *request_id, const stru
 		sqlite3_bind_text(st, 3, a[i].status, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 4, a[i].reason && a[i].reason[0] ? a[i].reason : NULL, -1,
 				  SQLITE_STATIC);
-		sqlite3_bind_int64(st, 5, (sqlite3_int64)time(NULL));
+		sqlite3_bind_int64(st, 5, (sqlite3_int64)originated);
 		rc = sqlite3_step(st);
 		store_done(s, st);
 		if (rc != SQLITE_DONE)

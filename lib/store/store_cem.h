@@ -55,12 +55,17 @@ struct cem_answer {
 };
 
 /*
- * Records a response's answers, all or none: the request must be ours and
- * every certificate one it covered (else err names it and nothing
- * changes). 0, 1 refused (err says why), -1 error.
+ * Records a response's answers, all or none: the request must be ours, the
+ * responder (as2, its TradingPartnerInfo/Name) the partner the request went
+ * to (the partner's AS2 name, else its name), every certificate one it
+ * covered, and no answer older than one recorded for that certificate
+ * (originated, the response's MessageOriginated, is kept as answered_at;
+ * the same time with another answer is refused too). Else err names the
+ * element and nothing changes. 0, 1 refused (err says why), -1 error.
  */
-int store_cem_answer(struct pkiroll_store *s, const char *request_id, const struct cem_answer *a,
-		     int n, char *err, size_t errlen);
+int store_cem_answer(struct pkiroll_store *s, const char *request_id, const char *as2,
+		     time_t originated, const struct cem_answer *a, int n, char *err,
+		     size_t errlen);
 
 /* The files of the requests a partner's latest rollover consists of (the
  * latest request per community), for its bundle. *paths is malloc'd. */

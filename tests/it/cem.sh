@@ -118,7 +118,7 @@ PY
 response() { # REQUESTID STATUS... (one per certificate of the request, in order)
 	local rid=$1 xml=$2 i=0
 	shift 2
-	echo "<?xml version=\"1.0\"?><EDIINTCertificateExchangeResponse xmlns=\"urn:ietf:params:xml:ns:ediintcertificateexchange\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" requestId=\"$rid\"><TradingPartnerInfo><Name qualifier=\"AS2\">GLOBEX-AS2</Name><MessageOriginated>2026-11-30T10:00:00Z</MessageOriginated></TradingPartnerInfo>"
+	echo "<?xml version=\"1.0\"?><EDIINTCertificateExchangeResponse xmlns=\"urn:ietf:params:xml:ns:ediintcertificateexchange\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" requestId=\"$rid\"><TradingPartnerInfo><Name qualifier=\"AS2\">${AS2:-GLOBEX-AS2}</Name><MessageOriginated>${WHEN:-2026-11-30T10:00:00Z}</MessageOriginated></TradingPartnerInfo>"
 	while IFS='|' read -r iss ser; do
 		i=$((i + 1))
 		st=$(eval echo "\${$i}")
@@ -163,7 +163,7 @@ expect_rc 0 "$PKIROLL" --db s.db status acme --json
 jq -e '.cem.Globex.state == "rejected" and .cem.Globex.reason == "key too short & old"
 	and .cem.Initech.state == "unanswered"' "$T_DIR/out" >/dev/null || { jq .cem "$T_DIR/out"; fail "status after the mix"; }
 # as the MIME entity a gateway saves, base64: Globex accepts both
-response "$rid" "$gx" Accepted Accepted >acc.xml
+WHEN=2026-11-30T11:00:00Z response "$rid" "$gx" Accepted Accepted >acc.xml
 {
 	printf 'Content-Type: multipart/related; type="application/ediint-cert-exchange+xml"; boundary="b1"\r\n\r\n'
 	printf -- '--b1\r\nContent-Type: application/ediint-cert-exchange+xml\r\nContent-Transfer-Encoding: base64\r\n\r\n'
@@ -173,7 +173,7 @@ response "$rid" "$gx" Accepted Accepted >acc.xml
 expect_rc 0 "$PKIROLL" --db s.db cem-response acc.mime
 ix=$(ls req/Initech/acme-*.xml)
 irid=$(basename "$ix" .xml | sed 's/^acme-//')
-response "$irid" "$ix" Accepted Accepted >iacc.xml
+AS2=Initech response "$irid" "$ix" Accepted Accepted >iacc.xml
 expect_rc 0 "$PKIROLL" --db s.db cem-response iacc.xml
 expect_rc 0 "$PKIROLL" --db s.db status --all
 grep "^  acme " "$T_DIR/out" | grep -q "CEM: all 2 partners accepted (rolled over)" || { cat "$T_DIR/out"; fail "acme not rolled over"; }

@@ -224,3 +224,28 @@ TEST(manifest_key_types_and_dual)
 	      "defaults %d %d %d", r->key_type, r->enc_key_type, r->dual);
 	manifest_close(m);
 }
+
+/* Text from outside is shown with control and bidi characters escaped, the
+ * rest (UTF-8 letters, a backslash) as it is, and cut at a character. */
+TEST(text_display_escapes_controls_and_bidi)
+{
+	char out[256];
+
+	pkiroll_text_display("bad\n  Globex accepted\r\t\x1b[2J\x7f", out, sizeof(out));
+	CHECK(strcmp(out, "bad\\n  Globex accepted\\r\\t\\x1B[2J\\x7F") == 0, "C0: %s", out);
+	pkiroll_text_display("a\xc2\x85"
+			     "b\xe2\x80\xae"
+			     "c\xe2\x81\xa6"
+			     "d\xe2\x80\x8f"
+			     "e\xd8\x9c",
+			     out, sizeof(out));
+	CHECK(strcmp(out, "a\\u0085b\\u202Ec\\u2066d\\u200Fe\\u061C") == 0, "C1, bidi: %s", out);
+	pkiroll_text_display("M\xc3\xbcller \xe2\x82\xac \\, ok", out, sizeof(out));
+	CHECK(strcmp(out, "M\xc3\xbcller \xe2\x82\xac \\, ok") == 0, "kept: %s", out);
+	pkiroll_text_display("x\xff\xc3", out, sizeof(out));
+	CHECK(strcmp(out, "x\\xFF\\xC3") == 0, "not UTF-8: %s", out);
+	pkiroll_text_display("ab\xe2\x82\xac", out, 5);
+	CHECK(strcmp(out, "ab") == 0, "cut inside a character: %s", out);
+	pkiroll_text_display(NULL, out, sizeof(out));
+	CHECK(out[0] == '\0', "NULL: %s", out);
+}
