@@ -406,7 +406,8 @@ int cmp_verify_pbm(const unsigned char *der, size_t len, const PKR_MSG *m,
 		OBJ_obj2txt(oid, sizeof(oid), m->header->protectionAlg->algorithm, 0);
 		snprintf(err, errlen, "RFC 4210 5.1.3.1: protection is %s, not password-based MAC",
 			 oid);
-		return CMP_VERIFY_UNSUPPORTED;
+		rc = CMP_VERIFY_UNSUPPORTED;
+		goto out;
 	}
 	if (protpart_raw(der, len, &pp_der, &pp_len) < 0) {
 		snprintf(err, errlen, "cannot find the protected part");
@@ -427,6 +428,8 @@ int cmp_verify_pbm(const unsigned char *der, size_t len, const PKR_MSG *m,
 	}
 	rc = CMP_VERIFY_OK;
 out:
+	/* a failed check is data: leave no OpenSSL error behind (as cmp_verify_sig) */
+	ERR_clear_error();
 	OPENSSL_free(pp_der);
 	PKR_PBMPARAM_free(pp);
 	return rc;
