@@ -289,7 +289,8 @@ static int http_new(struct transport *t, const struct transport_cfg *cfg, char *
 	/* Phase: the handle, set up once for every exchange */
 	if (!curl_ready() || (t->curl = c = curl_easy_init()) == NULL ||
 	    (t->headers = curl_slist_append(NULL, "Content-Type: application/pkixcmp")) == NULL ||
-	    curl_slist_append(t->headers, "Expect:") == NULL) {
+	    curl_slist_append(t->headers, "Expect:") == NULL ||
+	    curl_slist_append(t->headers, "Connection: close") == NULL) {
 		snprintf(err, errlen, "cannot set up libcurl");
 		goto out;
 	}
