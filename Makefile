@@ -46,6 +46,8 @@ CA_CORE_SRC = $(filter-out cmd/pkiroll-ca/main.c,$(CA_SRC))
 CA_CORE_OBJ = $(CA_CORE_SRC:%.c=$(B)/obj/%.o)
 UNIT_SRC = $(wildcard tests/unit/*.c)
 UNIT_OBJ = $(UNIT_SRC:%.c=$(B)/obj/%.o)
+# the unit tests' fake CA issues with pkiroll-ca's certificate policy
+UNIT_CA_OBJ = $(B)/obj/cmd/pkiroll-ca/mint.o
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/fuzz/%)
 TOOL_SRC = $(wildcard tests/tools/*.c)
@@ -83,9 +85,10 @@ $(PKIROLL_CA): $(CA_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(CA_OBJ) $(LIBA) $(PKG_LIBS) $(CA_LIBS)
 
-$(UNIT): $(UNIT_OBJ) $(LIBA)
+$(UNIT_OBJ): CPPFLAGS += -Icmd/pkiroll-ca
+$(UNIT): $(UNIT_OBJ) $(UNIT_CA_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJ) $(LIBA) $(PKG_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(UNIT_OBJ) $(UNIT_CA_OBJ) $(LIBA) $(PKG_LIBS)
 
 # Test tools (tests/tools): small programs on the library for the suite.
 $(B)/tests/tools/%: tests/tools/%.c $(LIBA) $(HDRS)

@@ -18,6 +18,7 @@
 #include "base/fileio.h"
 #include "cmp/cmp_server.h"
 #include "x509/keys.h"
+#include "mint.h"
 
 static const char schema[] =
 	"PRAGMA journal_mode = WAL;"

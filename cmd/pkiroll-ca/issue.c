@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "mint.h"
 #include "request.h"
 #include "x509/dn.h"
 #include "x509/keys.h"

@@ -23,6 +23,7 @@
 #include "cmp/cmp.h"
 #include "cmp/cmp_server.h"
 #include "x509/keys.h"
+#include "mint.h"
 #include "listen.h"
 #include "cmp/transport.h"
 

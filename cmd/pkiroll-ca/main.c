@@ -12,6 +12,7 @@
 #include "cmp/cmp_server.h"
 #include "x509/dn.h"
 #include "x509/keys.h"
+#include "mint.h"
 #include "listen.h"
 #include "input/manifest.h"
 
