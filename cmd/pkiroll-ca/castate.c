@@ -188,6 +188,19 @@ int ca_user_get(sqlite3 *db, const char *ref, struct ca_user *u)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
+void ca_user_state(sqlite3 *db, const char *ref, char *out, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+
+	out[0] = '\0';
+	if (ca_prepare(db, "SELECT state FROM users WHERE ref = ?", &st) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	ca_done(st);
+}
+
 int ca_user_put(sqlite3 *db, const char *ref, const char *code, const char *subject,
 		const char *faults)
 {

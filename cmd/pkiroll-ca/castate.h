@@ -48,6 +48,10 @@ void ca_db_put(sqlite3 *db);
 /* Looks up a user. 1 found, 0 not, -1 error. */
 int ca_user_get(sqlite3 *db, const char *ref, struct ca_user *u);
 
+/* A user's state ("active", "pending", "consumed") as this connection's
+ * transaction sees it, into out; "" when there is no such user. */
+void ca_user_state(sqlite3 *db, const char *ref, char *out, size_t len);
+
 /* Adds or replaces a user (state active). 0 or -1. */
 int ca_user_put(sqlite3 *db, const char *ref, const char *code, const char *subject,
 		const char *faults);

@@ -113,7 +113,7 @@ static int record(struct req *r, const char *kind, struct issued *is, int n, int
 	if (ca_exec(r->db, "BEGIN IMMEDIATE") < 0)
 		return -1;
 	if (ref != NULL && r->auth == AUTH_PBM) {
-		user_state(r->db, ref, state, sizeof(state));
+		ca_user_state(r->db, ref, state, sizeof(state));
 		if (strcmp(state, "consumed") == 0) {
 			ca_exec(r->db, "ROLLBACK");
 			return 1;
