@@ -52,7 +52,7 @@ FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN = $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/fuzz/%)
 TOOL_SRC = $(wildcard tests/tools/*.c)
 TOOL_BIN = $(TOOL_SRC:tests/tools/%.c=$(B)/tests/tools/%)
-HDRS = $(wildcard include/*.h lib/*/*.h cmd/pkiroll/*.h cmd/pkiroll-ca/*.h tests/unit/*.h tests/fuzz/*.h)
+HDRS = $(wildcard include/*.h lib/*.h lib/*/*.h cmd/pkiroll/*.h cmd/pkiroll-ca/*.h tests/unit/*.h tests/fuzz/*.h)
 
 LIBA = $(B)/lib/libpkiroll.a
 PKIROLL = $(B)/bin/pkiroll
@@ -161,7 +161,7 @@ install: all
 	install -m 0644 cmd/pkiroll/pkiroll.1 $(DESTDIR)$(MANDIR)/man1/pkiroll.1
 	install -m 0644 cmd/pkiroll-ca/pkiroll-ca.1 $(DESTDIR)$(MANDIR)/man1/pkiroll-ca.1
 
-FMT_SRC = $(wildcard include/*.h lib/*/*.[ch] cmd/*/*.[ch] tests/*/*.[ch])
+FMT_SRC = $(wildcard include/*.h lib/*.h lib/*/*.[ch] cmd/*/*.[ch] tests/*/*.[ch])
 fmt:
 	clang-format -i $(FMT_SRC)
 

@@ -12,9 +12,7 @@
 #include <openssl/pem.h>
 
 #include "castate.h"
-#include "x509/certinfo.h"
-#include "base/fileio.h"
-#include "x509/keys.h"
+#include "ca_internal.h"
 #include "mint.h"
 
 /* Writes a certificate or a key as a PEM file, 0600, atomically and synced. */

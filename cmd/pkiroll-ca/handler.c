@@ -12,10 +12,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "cmp/cmp_server.h"
-#include "x509/dn.h"
+#include "ca_internal.h"
 #include "request.h"
-#include "x509/keys.h"
 
 /* ---- faults ---- */
 

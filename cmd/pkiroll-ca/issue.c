@@ -11,8 +11,7 @@
 
 #include "mint.h"
 #include "request.h"
-#include "x509/dn.h"
-#include "x509/keys.h"
+#include "ca_internal.h"
 
 char *serial_hex(X509 *x)
 {

@@ -9,12 +9,9 @@
 #include <openssl/crypto.h>
 #include <openssl/objects.h>
 
-#include "cmp/cmp_server.h"
-#include "x509/dn.h"
-#include "x509/keys.h"
+#include "ca_internal.h"
 #include "mint.h"
 #include "listen.h"
-#include "input/manifest.h"
 
 static const char usage[] =
 	"usage: pkiroll-ca COMMAND --state DIR [options]\n"

@@ -9,7 +9,7 @@
 #ifndef PKIROLL_CA_MINT_H
 #define PKIROLL_CA_MINT_H
 
-#include "cmp/cmp.h"
+#include "ca_internal.h"
 
 /* Key usage of a minted certificate. */
 enum mint_usage { MINT_SIGNING = 0, MINT_ENCRYPTION, MINT_CA, MINT_TLS_SERVER };

@@ -6,7 +6,7 @@
 #ifndef PKIROLL_CA_REQUEST_H
 #define PKIROLL_CA_REQUEST_H
 
-#include "cmp/cmp_server.h"
+#include "ca_internal.h"
 #include "handler.h"
 
 #define BIT(n) (1UL << (n))
