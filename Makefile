@@ -17,7 +17,7 @@ SAN ?=
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror
 PKGS = openssl sqlite3 libzip jansson inih libxml-2.0 libcurl
 # lib/ and its tools see the layers by folder ("cmp/cmp.h"); cmd/pkiroll
-# sees the public header only.
+# sees the public header only, cmd/pkiroll-ca lib/ca_internal.h.
 CPPFLAGS += -D_GNU_SOURCE
 LIB_INC = -Ilib -Iinclude
 CLI_INC = -Iinclude
