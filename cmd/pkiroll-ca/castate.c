@@ -1,5 +1,6 @@
 /*
- * The CA's state directory and its SQLite file.
+ * pkiroll-ca's ca.db (SQLite): the schema, the connections, and every SQL
+ * statement of pkiroll-ca, one function each (see castate.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -7,17 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/pem.h>
-
 #include "castate.h"
-#include "x509/certinfo.h"
-#include "base/fileio.h"
-#include "cmp/cmp_server.h"
-#include "x509/keys.h"
 
 static const char schema[] =
 	"PRAGMA journal_mode = WAL;"
@@ -41,7 +34,8 @@ static const char schema[] =
 	"CREATE INDEX IF NOT EXISTS transactions_ref ON transactions (ref);"
 	"CREATE INDEX IF NOT EXISTS transactions_state ON transactions (state, created_at);";
 
-int ca_exec(sqlite3 *db, const char *sql)
+/* Runs SQL; 0 or -1 (printed). */
+static int ca_exec(sqlite3 *db, const char *sql)
 {
 	char *msg = NULL;
 
@@ -53,7 +47,13 @@ int ca_exec(sqlite3 *db, const char *sql)
 	return 0;
 }
 
-int ca_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+/*
+ * Prepares SQL on db, or hands out this connection's cached statement with
+ * the same text; give it back with ca_done() (which resets it). The
+ * statements are finalized when the connection closes. SQLITE_OK or an
+ * error code.
+ */
+static int ca_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 {
 	/* a statement of this connection with the same text, not in use */
 	for (*st = sqlite3_next_stmt(db, NULL); *st != NULL; *st = sqlite3_next_stmt(db, *st))
@@ -64,7 +64,7 @@ int ca_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 	return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
 }
 
-void ca_done(sqlite3_stmt *st)
+static void ca_done(sqlite3_stmt *st)
 {
 	if (st != NULL)
 		sqlite3_reset(st);
@@ -165,6 +165,61 @@ void ca_db_put(sqlite3 *db)
 		ca_db_close(db);
 }
 
+int ca_db_begin(sqlite3 *db)
+{
+	return ca_exec(db, "BEGIN IMMEDIATE");
+}
+
+int ca_db_commit(sqlite3 *db)
+{
+	return ca_exec(db, "COMMIT");
+}
+
+int ca_db_rollback(sqlite3 *db)
+{
+	return ca_exec(db, "ROLLBACK");
+}
+
+/* Binds tid (NULL: SQL NULL, which matches no row). */
+static void bind_tid(sqlite3_stmt *st, int i, const ASN1_OCTET_STRING *tid)
+{
+	sqlite3_bind_blob(st, i, tid ? tid->data : NULL, tid ? tid->length : 0, SQLITE_STATIC);
+}
+
+/* Runs a statement with no rows to return; the rows it changed, or -1. */
+static int step_done(sqlite3 *db, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	ca_done(st);
+	return rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
+}
+
+/* One UPDATE with a text value as ?1 and tid as ?2; the rows changed, or -1. */
+static int tid_update(sqlite3 *db, const char *sql, const char *value, const ASN1_OCTET_STRING *tid)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (ca_prepare(db, sql, &st) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
+	bind_tid(st, 2, tid);
+	return step_done(db, st);
+}
+
+/* One statement with a text value as ?1; 0 or -1. */
+static int text_exec(sqlite3 *db, const char *sql, const char *value)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (ca_prepare(db, sql, &st) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
+	return step_done(db, st) < 0 ? -1 : 0;
+}
+
+/* ---- users ---- */
+
 int ca_user_get(sqlite3 *db, const char *ref, struct ca_user *u)
 {
 	sqlite3_stmt *st = NULL;
@@ -185,6 +240,19 @@ int ca_user_get(sqlite3 *db, const char *ref, struct ca_user *u)
 	}
 	ca_done(st);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+void ca_user_state(sqlite3 *db, const char *ref, char *out, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+
+	out[0] = '\0';
+	if (ca_prepare(db, "SELECT state FROM users WHERE ref = ?", &st) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	ca_done(st);
 }
 
 int ca_user_put(sqlite3 *db, const char *ref, const char *code, const char *subject,
@@ -227,139 +295,327 @@ int ca_user_set_state(sqlite3 *db, const char *ref, const char *state)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Writes a certificate or a key as a PEM file, 0600, atomically and synced. */
-static int write_pem(const char *dir, const char *name, X509 *x, EVP_PKEY *k)
+int ca_user_each(sqlite3 *db, void (*fn)(void *arg, const struct ca_user_row *u), void *arg)
 {
-	BIO *b = BIO_new(BIO_s_mem());
-	char *data;
-	long n;
-	int rc = -1;
+	sqlite3_stmt *st = NULL;
+	int rc;
 
-	if (b != NULL &&
-	    (x ? PEM_write_bio_X509(b, x)
-	       : PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)) &&
-	    (n = BIO_get_mem_data(b, &data)) > 0)
-		rc = atomic_write(dir, name, data, (size_t)n, 0600, 1);
-	BIO_free(b);
-	return rc;
-}
+	if (ca_prepare(db, "SELECT ref, state, subject, faults FROM users ORDER BY ref", &st) !=
+	    SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct ca_user_row u = {
+			.ref = (const char *)sqlite3_column_text(st, 0),
+			.state = (const char *)sqlite3_column_text(st, 1),
+			.subject = (const char *)sqlite3_column_text(st, 2),
+			.faults = (const char *)sqlite3_column_text(st, 3),
+		};
 
-static X509_NAME *cn(const char *s)
-{
-	X509_NAME *n = X509_NAME_new();
-
-	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8, (const unsigned char *)"pkiroll test PKI",
-				   -1, -1, 0);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)s, -1, -1, 0);
-	return n;
-}
-
-int ca_init(const char *dir, int key_type, int intermediate)
-{
-	EVP_PKEY *rk = NULL, *ik = NULL;
-	X509 *root = NULL, *ica = NULL;
-	X509_NAME *rn = cn("pkiroll test root CA"), *in = cn("pkiroll test issuing CA");
-	int rc = -1;
-
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		fprintf(stderr, "pkiroll-ca: %s: %s\n", dir, strerror(errno));
-		goto out;
+		fn(arg, &u);
 	}
-	chmod(dir, 0700);
-	if ((rk = keys_generate(key_type)) == NULL ||
-	    (root = ca_mint(NULL, rk, rn, rk, NULL, MINT_CA, 10L * 365 * 86400)) == NULL)
-		goto fail;
-	if (intermediate &&
-	    ((ik = keys_generate(key_type)) == NULL ||
-	     (ica = ca_mint(root, rk, in, ik, NULL, MINT_CA, 5L * 365 * 86400)) == NULL))
-		goto fail;
-	if (write_pem(dir, "root.key", NULL, rk) < 0 || write_pem(dir, "root.pem", root, NULL) < 0)
-		goto fail;
-	if (ica != NULL) {
-		if (write_pem(dir, "issuing.key", NULL, ik) < 0 ||
-		    write_pem(dir, "issuing.pem", ica, NULL) < 0)
-			goto fail;
-	} else {
-		char p[4096];
-
-		snprintf(p, sizeof(p), "%s/issuing.key", dir);
-		unlink(p);
-		snprintf(p, sizeof(p), "%s/issuing.pem", dir);
-		unlink(p);
-	}
-	rc = 0;
-	goto out;
-fail:
-	fprintf(stderr, "pkiroll-ca: %s: cannot create the CA\n", dir);
-out:
-	ERR_clear_error();
-	EVP_PKEY_free(rk);
-	EVP_PKEY_free(ik);
-	X509_free(root);
-	X509_free(ica);
-	X509_NAME_free(rn);
-	X509_NAME_free(in);
-	return rc;
+	ca_done(st);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static EVP_PKEY *read_key(const char *dir, const char *name)
-{
-	char p[4096];
-	FILE *f;
-	EVP_PKEY *k = NULL;
+/* ---- transactions ---- */
 
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	if ((f = fopen(p, "r")) != NULL) {
-		k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-		fclose(f);
-	}
-	return k;
+int ca_tx_exists(sqlite3 *db, const ASN1_OCTET_STRING *tid)
+{
+	sqlite3_stmt *st = NULL;
+	int used;
+
+	if (tid == NULL ||
+	    ca_prepare(db, "SELECT 1 FROM transactions WHERE tid = ?", &st) != SQLITE_OK)
+		return 0;
+	bind_tid(st, 1, tid);
+	used = sqlite3_step(st) == SQLITE_ROW;
+	ca_done(st);
+	return used;
 }
 
-int ca_keys_load(const char *dir, struct ca_keys *k)
+int ca_tx_get(sqlite3 *db, const ASN1_OCTET_STRING *tid, struct ca_tx *tx)
 {
-	X509 *ica = certinfo_read(dir, "issuing.pem", 1);
+	sqlite3_stmt *st = NULL;
+	int rc;
 
-	memset(k, 0, sizeof(*k));
-	k->root = certinfo_read(dir, "root.pem", 1);
-	k->chain = sk_X509_new_null();
-	k->trust = X509_STORE_new();
-	if (k->root == NULL || k->chain == NULL || k->trust == NULL) {
-		fprintf(stderr, "pkiroll-ca: %s: no CA here (run pkiroll-ca init --state %s)\n",
-			dir, dir);
-		X509_free(ica);
-		ca_keys_free(k);
+	memset(tx, 0, sizeof(*tx));
+	if (ca_prepare(db, "SELECT coalesce(ref, ''), state, kind FROM transactions WHERE tid = ?",
+		       &st) != SQLITE_OK)
+		return -1;
+	bind_tid(st, 1, tid);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		snprintf(tx->ref, sizeof(tx->ref), "%s", sqlite3_column_text(st, 0));
+		snprintf(tx->state, sizeof(tx->state), "%s", sqlite3_column_text(st, 1));
+		snprintf(tx->kind, sizeof(tx->kind), "%s", sqlite3_column_text(st, 2));
+	}
+	ca_done(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int ca_tx_wait(sqlite3 *db, const ASN1_OCTET_STRING *tid, const char *ref, int polls,
+	       const unsigned char *request, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (ca_prepare(db,
+		       "INSERT OR REPLACE INTO transactions (tid, ref, kind, state, polls_left,"
+		       " request, created_at) VALUES (?, ?, 'wait', 'waiting', ?, ?,"
+		       " strftime('%s','now'))",
+		       &st) != SQLITE_OK)
+		return -1;
+	bind_tid(st, 1, tid);
+	sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, polls);
+	sqlite3_bind_blob(st, 4, request, (int)len, SQLITE_TRANSIENT);
+	return step_done(db, st) < 0 ? -1 : 0;
+}
+
+int ca_tx_waiting(sqlite3 *db, const ASN1_OCTET_STRING *tid, int *polls_left,
+		  unsigned char **request, size_t *len)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, n;
+
+	*request = NULL;
+	*len = 0;
+	if (ca_prepare(db,
+		       "SELECT polls_left, request FROM transactions WHERE tid = ? AND"
+		       " state = 'waiting'",
+		       &st) != SQLITE_OK)
+		return -1;
+	bind_tid(st, 1, tid);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*polls_left = sqlite3_column_int(st, 0);
+		if ((n = sqlite3_column_bytes(st, 1)) > 0 &&
+		    (*request = malloc((size_t)n)) != NULL) {
+			memcpy(*request, sqlite3_column_blob(st, 1), (size_t)n);
+			*len = (size_t)n;
+		}
+	}
+	ca_done(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int ca_tx_poll(sqlite3 *db, const ASN1_OCTET_STRING *tid)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (ca_prepare(db, "UPDATE transactions SET polls_left = polls_left - 1 WHERE tid = ?",
+		       &st) != SQLITE_OK)
+		return -1;
+	bind_tid(st, 1, tid);
+	return step_done(db, st) < 0 ? -1 : 0;
+}
+
+int ca_tx_open(sqlite3 *db, const ASN1_OCTET_STRING *tid, const char *ref, const char *kind,
+	       int implicit)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (ca_prepare(db,
+		       "INSERT INTO transactions (tid, ref, kind, state, implicit, created_at)"
+		       " VALUES (?, ?, ?, ?, ?, strftime('%s','now'))"
+		       " ON CONFLICT (tid) DO UPDATE SET state = excluded.state,"
+		       " implicit = excluded.implicit WHERE transactions.state = 'waiting'",
+		       &st) != SQLITE_OK)
+		return -1;
+	bind_tid(st, 1, tid);
+	sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, implicit ? "confirmed" : "issued", -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, implicit);
+	rc = step_done(db, st);
+	return rc < 0 ? -1 : rc > 0;
+}
+
+int ca_tx_set_state(sqlite3 *db, const ASN1_OCTET_STRING *tid, const char *state)
+{
+	return tid_update(db, "UPDATE transactions SET state = ?1 WHERE tid = ?2", state, tid);
+}
+
+int ca_tx_supersede_user(sqlite3 *db, const char *ref)
+{
+	return text_exec(db,
+			 "UPDATE transactions SET state = 'superseded' WHERE ref = ?1 AND"
+			 " state = 'issued'",
+			 ref);
+}
+
+/* ---- issued ---- */
+
+int ca_issued_get(sqlite3 *db, const char *serial, struct ca_issued *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->reason = -1;
+	if (ca_prepare(db,
+		       "SELECT coalesce(ref, ''), state, coalesce(revocation_reason, -1) FROM"
+		       " issued WHERE serial = ?",
+		       &st) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, serial ? serial : "", -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		snprintf(out->ref, sizeof(out->ref), "%s", sqlite3_column_text(st, 0));
+		snprintf(out->state, sizeof(out->state), "%s", sqlite3_column_text(st, 1));
+		out->reason = (long)sqlite3_column_int64(st, 2);
+	}
+	ca_done(st);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int ca_issued_add(sqlite3 *db, const struct ca_issued_new *c)
+{
+	unsigned char *der = NULL;
+	int len = i2d_X509(c->cert, &der), rc;
+	sqlite3_stmt *st = NULL;
+
+	if (ca_prepare(db,
+		       "INSERT INTO issued (serial, tid, cert_req_id, ref, subject, usage, der,"
+		       " issued_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now'), ?)",
+		       &st) != SQLITE_OK) {
+		OPENSSL_free(der);
 		return -1;
 	}
-	if (ica != NULL) {
-		k->cert = ica;
-		k->key = read_key(dir, "issuing.key");
-		sk_X509_push(k->chain, ica);
-		X509_up_ref(ica);
-	} else {
-		k->cert = k->root;
-		X509_up_ref(k->root);
-		k->key = read_key(dir, "root.key");
-	}
-	X509_add_cert(k->chain, k->root, X509_ADD_FLAG_UP_REF);
-	X509_STORE_add_cert(k->trust, k->root);
-	if (k->key == NULL) {
-		fprintf(stderr, "pkiroll-ca: %s: cannot read the CA key\n", dir);
-		ca_keys_free(k);
-		return -1;
-	}
-	ERR_clear_error();
-	return 0;
+	sqlite3_bind_text(st, 1, c->serial, -1, SQLITE_STATIC);
+	bind_tid(st, 2, c->tid);
+	sqlite3_bind_int(st, 3, c->cert_req_id);
+	sqlite3_bind_text(st, 4, c->ref, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, c->subject ? c->subject : "", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, c->usage, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 7, der, len, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 8, c->state, -1, SQLITE_STATIC);
+	rc = step_done(db, st);
+	OPENSSL_free(der);
+	return rc < 0 ? -1 : 0;
 }
 
-void ca_keys_free(struct ca_keys *k)
+X509 *ca_issued_cert(sqlite3 *db, const ASN1_OCTET_STRING *tid, long id)
 {
-	EVP_PKEY_free(k->key);
-	X509_free(k->cert);
-	X509_free(k->root);
-	sk_X509_pop_free(k->chain, X509_free);
-	X509_STORE_free(k->trust);
-	memset(k, 0, sizeof(*k));
+	sqlite3_stmt *st = NULL;
+	const unsigned char *p;
+	X509 *x = NULL;
+
+	if (ca_prepare(db, "SELECT der FROM issued WHERE tid = ? AND cert_req_id = ?", &st) !=
+	    SQLITE_OK)
+		return NULL;
+	bind_tid(st, 1, tid);
+	sqlite3_bind_int64(st, 2, id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		p = sqlite3_column_blob(st, 0);
+		x = d2i_X509(NULL, &p, sqlite3_column_bytes(st, 0));
+	}
+	ca_done(st);
+	return x;
+}
+
+int ca_issued_find(sqlite3 *db, const char *subject, const ASN1_BIT_STRING *pubkey, char **serial)
+{
+	sqlite3_stmt *st = NULL;
+	int matches = 0;
+
+	*serial = NULL;
+	if (ca_prepare(db,
+		       "SELECT serial, der FROM issued WHERE subject = ? AND state NOT IN"
+		       " ('rolledback', 'rejected', 'unconfirmed')",
+		       &st) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(st, 1, subject, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *q = sqlite3_column_blob(st, 1);
+		X509 *x = d2i_X509(NULL, &q, sqlite3_column_bytes(st, 1));
+		int same = x != NULL && (pubkey == NULL ||
+					 ASN1_STRING_cmp(X509_get0_pubkey_bitstr(x), pubkey) == 0);
+
+		X509_free(x);
+		if (!same)
+			continue;
+		if (++matches == 1)
+			*serial = strdup((const char *)sqlite3_column_text(st, 0));
+	}
+	ca_done(st);
+	return matches;
+}
+
+int ca_issued_set_state(sqlite3 *db, const ASN1_OCTET_STRING *tid, const char *state)
+{
+	return tid_update(db, "UPDATE issued SET state = ?1 WHERE tid = ?2", state, tid);
+}
+
+int ca_issued_settle(sqlite3 *db, const ASN1_OCTET_STRING *tid, const char *state)
+{
+	return tid_update(db,
+			  "UPDATE issued SET state = ?1 WHERE tid = ?2 AND state = 'unconfirmed'",
+			  state, tid);
+}
+
+int ca_issued_rollback_user(sqlite3 *db, const char *ref)
+{
+	return text_exec(db,
+			 "UPDATE issued SET state = 'rolledback' WHERE state = 'unconfirmed'"
+			 " AND tid IN (SELECT tid FROM transactions WHERE ref = ?1 AND"
+			 " state IN ('issued', 'waiting'));",
+			 ref);
+}
+
+int ca_issued_supersede(sqlite3 *db, const char *serial)
+{
+	return text_exec(db,
+			 "UPDATE issued SET state = CASE state WHEN 'confirmed' THEN 'superseded'"
+			 " ELSE 'spent' END WHERE serial = ?1 AND state IN ('confirmed',"
+			 " 'superseded')",
+			 serial);
+}
+
+int ca_issued_revoke(sqlite3 *db, const char *serial, long reason)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (ca_prepare(
+		    db,
+		    "UPDATE issued SET state = 'revoked', revocation_reason = ? WHERE serial = ?",
+		    &st) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, reason);
+	sqlite3_bind_text(st, 2, serial, -1, SQLITE_STATIC);
+	return step_done(db, st) < 0 ? -1 : 0;
+}
+
+int ca_issued_release(sqlite3 *db, const char *serial)
+{
+	return text_exec(db,
+			 "UPDATE issued SET state = 'confirmed', revocation_reason = NULL WHERE"
+			 " serial = ?1",
+			 serial);
+}
+
+int ca_issued_each(sqlite3 *db, void (*fn)(void *arg, const struct ca_issued_row *c), void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (ca_prepare(db,
+		       "SELECT serial, usage, state, coalesce(ref, '-'),"
+		       " strftime('%Y-%m-%dT%H:%M:%SZ', issued_at, 'unixepoch'), subject"
+		       " FROM issued ORDER BY issued_at, serial",
+		       &st) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct ca_issued_row c = {
+			.serial = (const char *)sqlite3_column_text(st, 0),
+			.usage = (const char *)sqlite3_column_text(st, 1),
+			.state = (const char *)sqlite3_column_text(st, 2),
+			.ref = (const char *)sqlite3_column_text(st, 3),
+			.issued = (const char *)sqlite3_column_text(st, 4),
+			.subject = (const char *)sqlite3_column_text(st, 5),
+		};
+
+		fn(arg, &c);
+	}
+	ca_done(st);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 /* Rolls back issuances that were never confirmed within timeout seconds. */

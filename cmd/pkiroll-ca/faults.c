@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmp/cmp.h"
+#include "ca_internal.h"
 #include "handler.h"
 
 static int failinfo_bit(const char *name)

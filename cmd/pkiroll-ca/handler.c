@@ -4,7 +4,6 @@
  * the CA), applies faults, hands ir/cr/p10cr/kur to issue.c and answers
  * certConf, pollReq, rr, genm and error itself.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,22 +12,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "cmp/cmp_server.h"
-#include "x509/dn.h"
+#include "ca_internal.h"
 #include "request.h"
-#include "x509/keys.h"
-
-void logf_(struct req *r, const char *fmt, ...)
-{
-	size_t used = strlen(r->log);
-	va_list ap;
-
-	if (used >= sizeof(r->log) - 1)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(r->log + used, sizeof(r->log) - used, fmt, ap);
-	va_end(ap);
-}
 
 /* ---- faults ---- */
 
@@ -38,117 +23,6 @@ static void sleep_ms(int ms)
 		nanosleep(
 			&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L},
 			NULL);
-}
-
-/* ---- replies ---- */
-
-const X509_NAME *ca_name(const struct req *r)
-{
-	return X509_get_subject_name(r->cfg->keys.cert);
-}
-
-void reply_new(struct req *r, int type)
-{
-	PKR_MSG_free(r->rep);
-	r->rep = cmp_srv_reply_new(r->msg, ca_name(r), 0);
-	r->rep->body->type = type;
-}
-
-PKR_CERTRESP *reject_resp(long id, int bit, const char *text)
-{
-	return cmp_srv_certresp(id, cmp_pkisi_new(CMP_ST_REJECTION, BIT(bit), text), NULL, NULL);
-}
-
-void code_used_reply(struct req *r)
-{
-	char text[300];
-
-	if (!r->f.ejbca) {
-		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_notAuthorized),
-			    "reference number already used", 1);
-		return;
-	}
-	snprintf(text, sizeof(text),
-		 "Got request with status GENERATED (40), NEW, FAILED or INPROCESS required: "
-		 "%.100s.",
-		 r->have_user ? r->user.ref : "?");
-	error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badRequest), text, 1);
-}
-
-/* Replaces the reply with an error (unprotected when protect is 0). */
-
-void error_reply(struct req *r, unsigned long bits, const char *text, int protect)
-{
-	PKR_MSG_free(r->rep);
-	r->rep = cmp_srv_error_new(r->msg, ca_name(r), CMP_ST_REJECTION, bits, text);
-	if (!protect)
-		r->auth = AUTH_NONE;
-	logf_(r, " -> error (%s%s%s)", bits ? cmp_failinfo_name(__builtin_ctzl(bits)) : "",
-	      bits ? ": " : "", text);
-}
-
-/*
- * How the reply is protected: as the request was (a MAC with the user's
- * code, or the CA's signature), or as the faults of real CAs say: signed
- * by a CMP responder, signed although the request had a MAC, errors
- * signed even without an authenticated request.
- */
-static int protect_reply(struct req *r)
-{
-	struct cmp_protection p = {0};
-	char err[256];
-	int how = r->auth;
-
-	if ((how == AUTH_PBM && r->f.signpbm) ||
-	    (how == AUTH_NONE && r->f.signerrors && r->rep->body->type == CMP_BODY_ERROR))
-		how = AUTH_SIG;
-	switch (how) {
-	case AUTH_PBM:
-		p.type = CMP_PROT_PBM;
-		p.secret = (const unsigned char *)(r->f.wrongmac ? "not-the-code" : r->user.code);
-		p.secret_len = strlen((const char *)p.secret);
-		p.pbm_reuse = r->msg->header->protectionAlg;
-		/* the CA certificates in extraCerts, as signed replies have them:
-		 * a client builds its new certificate's path from them */
-		if (r->rep->body->type == CMP_BODY_IP || r->rep->body->type == CMP_BODY_CP ||
-		    r->rep->body->type == CMP_BODY_KUP) {
-			if (r->rep->extraCerts == NULL)
-				r->rep->extraCerts = sk_X509_new_null();
-			for (int i = 0; i < sk_X509_num(r->cfg->keys.chain); i++)
-				X509_add_cert(r->rep->extraCerts,
-					      sk_X509_value(r->cfg->keys.chain, i),
-					      X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP);
-		}
-		break;
-	case AUTH_SIG: {
-		STACK_OF(X509) *rest = sk_X509_new_null();
-		int responder = r->f.responder && r->cfg->resp_cert != NULL;
-
-		/* the signer first, then the CA certificates above it */
-		for (int i = responder ? 0 : 1; i < sk_X509_num(r->cfg->keys.chain); i++)
-			sk_X509_push(rest, sk_X509_value(r->cfg->keys.chain, i));
-		p.type = CMP_PROT_SIG;
-		p.key = responder ? r->cfg->resp_key : r->cfg->keys.key;
-		p.cert = responder ? r->cfg->resp_cert : r->cfg->keys.cert;
-		p.chain = rest;
-		p.md_nid = NID_sha256;
-		/* NCM: the pkiConf comes bare, the client knows the signer */
-		p.bare = responder && r->rep->body->type == CMP_BODY_PKICONF;
-		if (cmp_msg_protect(r->rep, &p, err, sizeof(err)) < 0) {
-			sk_X509_free(rest);
-			return -1;
-		}
-		sk_X509_free(rest);
-		/* the wrongmac fault, for a signed reply: a signature that fails */
-		if (r->f.wrongmac && r->rep->protection != NULL && r->rep->protection->length > 0)
-			r->rep->protection->data[r->rep->protection->length - 1] ^= 0x01;
-		/* the sender of a signed reply is the signer */
-		return 0;
-	}
-	default:
-		p.type = CMP_PROT_NONE;
-	}
-	return cmp_msg_protect(r->rep, &p, err, sizeof(err));
 }
 
 /* ---- authentication ---- */
@@ -202,19 +76,12 @@ static int authenticate(struct req *r)
 		return -1;
 	}
 	{
-		sqlite3_stmt *st = NULL;
 		BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(r->signer), NULL);
 		char *hex = bn ? BN_bn2hex(bn) : NULL;
-		char state[32] = "", ref[160] = "";
+		struct ca_issued rec;
+		const char *state = rec.state, *ref = rec.ref;
 
-		ca_prepare(r->db, "SELECT state, coalesce(ref, '') FROM issued WHERE serial = ?",
-			   &st);
-		sqlite3_bind_text(st, 1, hex ? hex : "", -1, SQLITE_TRANSIENT);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 0));
-			snprintf(ref, sizeof(ref), "%s", sqlite3_column_text(st, 1));
-		}
-		ca_done(st);
+		ca_issued_get(r->db, hex, &rec);
 		logf_(r, " signer=%s", hex ? hex : "?");
 		OPENSSL_free(hex);
 		BN_free(bn);
@@ -250,36 +117,6 @@ static int authenticate(struct req *r)
 
 /* ---- issuing ---- */
 
-/* The user's state as this connection's transaction sees it, or "". */
-void user_state(sqlite3 *db, const char *ref, char *out, size_t len)
-{
-	sqlite3_stmt *st = NULL;
-
-	out[0] = '\0';
-	if (ca_prepare(db, "SELECT state FROM users WHERE ref = ?", &st) != SQLITE_OK)
-		return;
-	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		snprintf(out, len, "%s", (const char *)sqlite3_column_text(st, 0));
-	ca_done(st);
-}
-
-/* One UPDATE or SELECT-less statement on tid with a text value; the number
- * of rows it changed, or -1. */
-static int tid_update(sqlite3 *db, const char *sql, const char *value, const ASN1_OCTET_STRING *tid)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	if (ca_prepare(db, sql, &st) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, value, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, tid->data, tid->length, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	ca_done(st);
-	return rc == SQLITE_DONE ? sqlite3_changes(db) : -1;
-}
-
 /*
  * certConf: every check and the write in one BEGIN IMMEDIATE, so that a
  * request racing with the same reference number (which rolls this
@@ -290,9 +127,10 @@ static void on_certconf(struct req *r)
 {
 	const STACK_OF(PKR_CERTSTATUS) *css = r->msg->body->value.certConf;
 	const ASN1_OCTET_STRING *tid = r->msg->header->transactionID;
-	sqlite3_stmt *st = NULL;
-	int accepted = 1, found = 0, n = 0, changed;
-	char ref[160] = "", state[32] = "", ustate[32] = "", kind[16] = "";
+	struct ca_tx tx;
+	const char *ref = tx.ref, *state = tx.state, *kind = tx.kind;
+	int accepted = 1, found, n = 0, changed;
+	char ustate[32] = "";
 	unsigned long bits = 0;
 	const char *why = NULL;
 
@@ -301,20 +139,11 @@ static void on_certconf(struct req *r)
 			    "certConf without a transactionID", 1);
 		return;
 	}
-	if (ca_exec(r->db, "BEGIN IMMEDIATE") < 0) {
+	if (ca_db_begin(r->db) < 0) {
 		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure), "CA database error", 1);
 		return;
 	}
-	ca_prepare(r->db, "SELECT coalesce(ref, ''), state, kind FROM transactions WHERE tid = ?",
-		   &st);
-	sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(ref, sizeof(ref), "%s", sqlite3_column_text(st, 0));
-		snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 1));
-		snprintf(kind, sizeof(kind), "%s", sqlite3_column_text(st, 2));
-		found = 1;
-	}
-	ca_done(st);
+	found = ca_tx_get(r->db, tid, &tx) > 0;
 	if (found && strcmp(state, "confirmed") == 0) {
 		/* RFC 4210 5.2.3 failInfo certConfirmed: a certConf that arrived twice;
 		 * real CAs answer otherwise (fault reconf): NCM transactionIdInUse,
@@ -339,18 +168,9 @@ static void on_certconf(struct req *r)
 	/* Phase: every CertStatus names a certificate of this transaction by its hash. */
 	for (int i = 0; i < sk_PKR_CERTSTATUS_num(css); i++) {
 		const PKR_CERTSTATUS *cs = sk_PKR_CERTSTATUS_value(css, i);
-		const unsigned char *p;
 		ASN1_OCTET_STRING *hash = NULL;
-		X509 *x = NULL;
+		X509 *x = ca_issued_cert(r->db, tid, ASN1_INTEGER_get(cs->certReqId));
 
-		ca_prepare(r->db, "SELECT der FROM issued WHERE tid = ? AND cert_req_id = ?", &st);
-		sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, ASN1_INTEGER_get(cs->certReqId));
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			p = sqlite3_column_blob(st, 0);
-			x = d2i_X509(NULL, &p, sqlite3_column_bytes(st, 0));
-		}
-		ca_done(st);
 		if (x == NULL || (hash = X509_digest_sig(x, NULL, NULL)) == NULL ||
 		    ASN1_OCTET_STRING_cmp(hash, cs->certHash) != 0) {
 			bits = BIT(OSSL_CMP_PKIFAILUREINFO_badCertId);
@@ -372,13 +192,11 @@ static void on_certconf(struct req *r)
 		accepted = 0; /* RFC 4210 5.3.18: nothing confirmed */
 	if (accepted && ref[0] != '\0' && r->auth == AUTH_PBM) {
 		/* one confirmed pair per reference number */
-		user_state(r->db, ref, ustate, sizeof(ustate));
+		ca_user_state(r->db, ref, ustate, sizeof(ustate));
 		if (strcmp(ustate, "consumed") == 0) {
-			tid_update(r->db, "UPDATE issued SET state = ?1 WHERE tid = ?2",
-				   "rolledback", tid);
-			tid_update(r->db, "UPDATE transactions SET state = ?1 WHERE tid = ?2",
-				   "superseded", tid);
-			ca_exec(r->db, "COMMIT");
+			ca_issued_set_state(r->db, tid, "rolledback");
+			ca_tx_set_state(r->db, tid, "superseded");
+			ca_db_commit(r->db);
 			error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_notAuthorized),
 				    "reference number already used by another transaction", 1);
 			return;
@@ -386,12 +204,8 @@ static void on_certconf(struct req *r)
 	}
 
 	/* Phase: confirmed (codes consumed) or rejected (issuance undone). */
-	changed = tid_update(
-		r->db, "UPDATE issued SET state = ?1 WHERE tid = ?2 AND state = 'unconfirmed'",
-		accepted ? "confirmed" : "rejected", tid);
-	if (changed <= 0 ||
-	    tid_update(r->db, "UPDATE transactions SET state = ?1 WHERE tid = ?2",
-		       accepted ? "confirmed" : "rejected", tid) != 1 ||
+	changed = ca_issued_settle(r->db, tid, accepted ? "confirmed" : "rejected");
+	if (changed <= 0 || ca_tx_set_state(r->db, tid, accepted ? "confirmed" : "rejected") != 1 ||
 	    (ref[0] != '\0' && r->auth == AUTH_PBM &&
 	     ca_user_set_state(r->db, ref, accepted ? "consumed" : "active") < 0)) {
 		bits = changed == 0 ? BIT(OSSL_CMP_PKIFAILUREINFO_badRequest)
@@ -406,8 +220,8 @@ static void on_certconf(struct req *r)
 		why = "CA database error";
 		goto refuse;
 	}
-	if (ca_exec(r->db, "COMMIT") < 0) {
-		ca_exec(r->db, "ROLLBACK");
+	if (ca_db_commit(r->db) < 0) {
+		ca_db_rollback(r->db);
 		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_systemFailure), "CA database error", 1);
 		return;
 	}
@@ -418,29 +232,24 @@ static void on_certconf(struct req *r)
 	r->lose_reply = r->f.lostconf;
 	return;
 refuse:
-	ca_exec(r->db, "ROLLBACK");
+	ca_db_rollback(r->db);
 	error_reply(r, bits, why, 1);
 }
 
 static void on_pollreq(struct req *r)
 {
 	const ASN1_OCTET_STRING *tid = r->msg->header->transactionID;
-	sqlite3_stmt *st = NULL;
 	PKR_MSG *orig = NULL;
+	unsigned char *der = NULL;
+	size_t len = 0;
 	int left = -1;
 
-	ca_prepare(r->db,
-		   "SELECT polls_left, request FROM transactions WHERE tid = ? AND"
-		   " state = 'waiting'",
-		   &st);
-	sqlite3_bind_blob(st, 1, tid ? tid->data : NULL, tid ? tid->length : 0, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const unsigned char *p = sqlite3_column_blob(st, 1);
+	if (ca_tx_waiting(r->db, tid, &left, &der, &len) > 0 && der != NULL) {
+		const unsigned char *p = der;
 
-		left = sqlite3_column_int(st, 0);
-		orig = d2i_PKR_MSG(NULL, &p, sqlite3_column_bytes(st, 1));
+		orig = d2i_PKR_MSG(NULL, &p, (long)len);
 	}
-	ca_done(st);
+	free(der);
 	if (left < 0 || orig == NULL) {
 		error_reply(r, BIT(OSSL_CMP_PKIFAILUREINFO_badRequest),
 			    "pollReq for a transaction that is not waiting", 1);
@@ -449,12 +258,7 @@ static void on_pollreq(struct req *r)
 	if (left > 1) {
 		PKR_POLLREP *pr = PKR_POLLREP_new();
 
-		ca_prepare(r->db,
-			   "UPDATE transactions SET polls_left = polls_left - 1 WHERE tid = ?",
-			   &st);
-		sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
-		sqlite3_step(st);
-		ca_done(st);
+		ca_tx_poll(r->db, tid);
 		reply_new(r, CMP_BODY_POLLREP);
 		r->rep->body->value.pollRep = sk_PKR_POLLREP_new_null();
 		ASN1_INTEGER_set(pr->certReqId, 0);
@@ -484,9 +288,8 @@ static char *serial_by_details(struct req *r, const OSSL_CRMF_CERTTEMPLATE *t, c
 {
 	unsigned char *der = NULL;
 	const unsigned char *p;
-	int n = i2d_OSSL_CRMF_CERTTEMPLATE(t, &der), matches = 0;
+	int n = i2d_OSSL_CRMF_CERTTEMPLATE(t, &der), matches;
 	PKR_CERTTEMPLATE *m = NULL;
-	sqlite3_stmt *st = NULL;
 	char *subj = NULL, *hex = NULL;
 
 	p = der;
@@ -495,25 +298,8 @@ static char *serial_by_details(struct req *r, const OSSL_CRMF_CERTTEMPLATE *t, c
 		snprintf(why, whylen, "certDetails without a serial number or a subject");
 		goto out;
 	}
-	ca_prepare(r->db,
-		   "SELECT serial, der FROM issued WHERE subject = ? AND state NOT IN"
-		   " ('rolledback', 'rejected', 'unconfirmed')",
-		   &st);
-	sqlite3_bind_text(st, 1, subj, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const unsigned char *q = sqlite3_column_blob(st, 1);
-		X509 *x = d2i_X509(NULL, &q, sqlite3_column_bytes(st, 1));
-		int same = x != NULL && (m->publicKey == NULL ||
-					 ASN1_STRING_cmp(X509_get0_pubkey_bitstr(x),
-							 m->publicKey->subjectPublicKey) == 0);
-
-		X509_free(x);
-		if (!same)
-			continue;
-		if (++matches == 1)
-			hex = strdup((const char *)sqlite3_column_text(st, 0));
-	}
-	ca_done(st);
+	matches = ca_issued_find(r->db, subj, m->publicKey ? m->publicKey->subjectPublicKey : NULL,
+				 &hex);
 	if (matches != 1) {
 		snprintf(why, whylen,
 			 matches == 0
@@ -540,11 +326,11 @@ static void on_rr(struct req *r)
 		const PKR_REVDETAILS *rd = sk_PKR_REVDETAILS_value(rds, i);
 		const ASN1_INTEGER *sn = OSSL_CRMF_CERTTEMPLATE_get0_serialNumber(rd->certDetails);
 		BIGNUM *bn = sn ? ASN1_INTEGER_to_BN(sn, NULL) : NULL;
-		char *hex = NULL, ref[160] = "", state[32] = "", why[200] = "no such certificate";
+		char *hex = NULL, why[200] = "no such certificate";
 		ASN1_ENUMERATED *reason = NULL;
-		sqlite3_stmt *st = NULL;
-		long code = 0, held = -1;
-		int found = 0, allowed;
+		struct ca_issued rec;
+		long code = 0;
+		int found, allowed;
 		char *signer_hex = r->signer ? serial_hex(r->signer) : NULL;
 		PKR_PKISI *si = NULL;
 
@@ -556,21 +342,10 @@ static void on_rr(struct req *r)
 		} else {
 			hex = serial_by_details(r, rd->certDetails, why, sizeof(why));
 		}
-		ca_prepare(r->db,
-			   "SELECT coalesce(ref, ''), state, coalesce(revocation_reason, -1) FROM"
-			   " issued WHERE serial = ?",
-			   &st);
-		sqlite3_bind_text(st, 1, hex ? hex : "", -1, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			snprintf(ref, sizeof(ref), "%s", sqlite3_column_text(st, 0));
-			snprintf(state, sizeof(state), "%s", sqlite3_column_text(st, 1));
-			held = sqlite3_column_int64(st, 2);
-			found = 1;
-		}
-		ca_done(st);
+		found = ca_issued_get(r->db, hex, &rec) > 0;
 		/* the holder may revoke: the certificate itself, or the same user */
 		allowed = found && ((signer_hex && hex && strcmp(signer_hex, hex) == 0) ||
-				    (r->have_user && strcmp(ref, r->user.ref) == 0));
+				    (r->have_user && strcmp(rec.ref, r->user.ref) == 0));
 		if (rd->crlEntryDetails != NULL &&
 		    (reason = X509V3_get_d2i(rd->crlEntryDetails, NID_crl_reason, NULL, NULL)) !=
 			    NULL)
@@ -589,18 +364,10 @@ static void on_rr(struct req *r)
 			logf_(r, " -> rp %s refused (fault injection)", hex);
 		} else if (code == 8) {
 			/* removeFromCRL (RFC 5280 5.3.1): releases a hold, revokes nothing */
-			int on_hold = strcmp(state, "revoked") == 0 && held == 6;
+			int on_hold = strcmp(rec.state, "revoked") == 0 && rec.reason == 6;
 
-			if (on_hold) {
-				ca_prepare(
-					r->db,
-					"UPDATE issued SET state = 'confirmed', revocation_reason ="
-					" NULL WHERE serial = ?",
-					&st);
-				sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
-				sqlite3_step(st);
-				ca_done(st);
-			}
+			if (on_hold)
+				ca_issued_release(r->db, hex);
 			si = on_hold ? cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL)
 				     : cmp_pkisi_new(
 					       CMP_ST_REJECTION,
@@ -608,14 +375,7 @@ static void on_rr(struct req *r)
 					       "removeFromCRL: the certificate is not on hold");
 			logf_(r, " -> rp %s %s", hex, on_hold ? "hold released" : "refused");
 		} else {
-			ca_prepare(r->db,
-				   "UPDATE issued SET state = 'revoked',"
-				   " revocation_reason = ? WHERE serial = ?",
-				   &st);
-			sqlite3_bind_int64(st, 1, code);
-			sqlite3_bind_text(st, 2, hex, -1, SQLITE_STATIC);
-			sqlite3_step(st);
-			ca_done(st);
+			ca_issued_revoke(r->db, hex, code);
 			si = cmp_pkisi_new(CMP_ST_ACCEPTED, 0, NULL);
 			logf_(r, " -> rp %s revoked reason %ld", hex, code);
 		}
@@ -627,22 +387,6 @@ static void on_rr(struct req *r)
 	}
 	reply_new(r, CMP_BODY_RP);
 	r->rep->body->value.rp = rp;
-}
-
-/* Does a transaction with this request's transactionID exist already? */
-static int tid_in_use(struct req *r)
-{
-	const ASN1_OCTET_STRING *tid = r->msg->header->transactionID;
-	sqlite3_stmt *st = NULL;
-	int used;
-
-	if (tid == NULL)
-		return 0;
-	ca_prepare(r->db, "SELECT 1 FROM transactions WHERE tid = ?", &st);
-	sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
-	used = sqlite3_step(st) == SQLITE_ROW;
-	ca_done(st);
-	return used;
 }
 
 /* genp with id-it-caCerts (RFC 9810 5.3.19.3): the CA's chain. */
@@ -731,7 +475,7 @@ void ca_handle(const struct ca_cfg *cfg, const char *via, const unsigned char *d
 	 * refused (RFC 4210 5.1.1): a transaction issues once. */
 	if ((r.msg->body->type == CMP_BODY_IR || r.msg->body->type == CMP_BODY_CR ||
 	     r.msg->body->type == CMP_BODY_KUR || r.msg->body->type == CMP_BODY_P10CR) &&
-	    tid_in_use(&r)) {
+	    ca_tx_exists(r.db, r.msg->header->transactionID)) {
 		error_reply(&r, BIT(OSSL_CMP_PKIFAILUREINFO_transactionIdInUse),
 			    "RFC 4210 5.1.1: this transactionID belongs to another transaction", 1);
 		goto reply;

@@ -9,9 +9,9 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "mint.h"
 #include "request.h"
-#include "x509/dn.h"
-#include "x509/keys.h"
+#include "ca_internal.h"
 
 char *serial_hex(X509 *x)
 {
@@ -77,20 +77,13 @@ static X509_NAME *granted_subject(struct req *r, const X509_NAME *asked)
 int ca_supersede_signer(struct req *r)
 {
 	char *hex = serial_hex(r->signer);
-	sqlite3_stmt *st = NULL;
 	int rc;
 
 	if (hex == NULL)
 		return -1;
-	ca_prepare(r->db,
-		   "UPDATE issued SET state = CASE state WHEN 'confirmed' THEN 'superseded'"
-		   " ELSE 'spent' END WHERE serial = ? AND state IN ('confirmed', 'superseded')",
-		   &st);
-	sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	ca_done(st);
+	rc = ca_issued_supersede(r->db, hex);
 	OPENSSL_free(hex);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc;
 }
 
 /*
@@ -105,86 +98,49 @@ static int record(struct req *r, const char *kind, struct issued *is, int n, int
 {
 	const ASN1_OCTET_STRING *tid = r->msg->header->transactionID;
 	const char *ref = r->have_user ? r->user.ref : NULL;
-	sqlite3_stmt *st = NULL;
 	char state[32];
-	int ok = 0;
+	int ok = 0, rc;
 
-	if (ca_exec(r->db, "BEGIN IMMEDIATE") < 0)
+	if (ca_db_begin(r->db) < 0)
 		return -1;
 	if (ref != NULL && r->auth == AUTH_PBM) {
-		user_state(r->db, ref, state, sizeof(state));
+		ca_user_state(r->db, ref, state, sizeof(state));
 		if (strcmp(state, "consumed") == 0) {
-			ca_exec(r->db, "ROLLBACK");
+			ca_db_rollback(r->db);
 			return 1;
 		}
 		/* a new request rolls back what this user left unconfirmed */
-		ca_prepare(r->db,
-			   "UPDATE issued SET state = 'rolledback' WHERE state = 'unconfirmed'"
-			   " AND tid IN (SELECT tid FROM transactions WHERE ref = ?1 AND"
-			   " state IN ('issued', 'waiting'));",
-			   &st);
-		sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
-		sqlite3_step(st);
-		ca_done(st);
-		ca_prepare(r->db,
-			   "UPDATE transactions SET state = 'superseded' WHERE ref = ?1 AND"
-			   " state = 'issued'",
-			   &st);
-		sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
-		sqlite3_step(st);
-		ca_done(st);
+		ca_issued_rollback_user(r->db, ref);
+		ca_tx_supersede_user(r->db, ref);
 	}
-	if (ca_prepare(r->db,
-		       "INSERT INTO transactions (tid, ref, kind, state, implicit, created_at)"
-		       " VALUES (?, ?, ?, ?, ?, strftime('%s','now'))"
-		       " ON CONFLICT (tid) DO UPDATE SET state = excluded.state,"
-		       " implicit = excluded.implicit WHERE transactions.state = 'waiting'",
-		       &st) != SQLITE_OK)
+	if ((rc = ca_tx_open(r->db, tid, ref, kind, implicit)) < 0)
 		goto out;
-	sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, implicit ? "confirmed" : "issued", -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 5, implicit);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		goto out;
-	ca_done(st);
-	st = NULL;
-	if (sqlite3_changes(r->db) == 0) {
+	if (rc == 0) {
 		/* RFC 4210 5.1.1: one transaction, one issuance; only one that
 		 * waited (polling) is taken up again */
-		ca_exec(r->db, "ROLLBACK");
+		ca_db_rollback(r->db);
 		return 2;
 	}
 	if (implicit && strcmp(kind, "kur") == 0 && r->signer != NULL && ca_supersede_signer(r) < 0)
 		goto out;
 	for (int i = 0; i < n; i++) {
-		unsigned char *der = NULL;
-		int len = i2d_X509(is[i].cert, &der);
 		char *hex = serial_hex(is[i].cert),
 		     *subj = dn_format(X509_get_subject_name(is[i].cert));
-		int rc;
+		struct ca_issued_new c = {
+			.tid = tid,
+			.cert_req_id = is[i].id,
+			.ref = ref,
+			.serial = hex,
+			.subject = subj,
+			.usage = is[i].usage,
+			.state = implicit ? "confirmed" : "unconfirmed",
+			.cert = is[i].cert,
+		};
 
-		ca_prepare(
-			r->db,
-			"INSERT INTO issued (serial, tid, cert_req_id, ref, subject, usage, der,"
-			" issued_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, strftime('%s','now'), ?)",
-			&st);
-		sqlite3_bind_text(st, 1, hex, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_blob(st, 2, tid->data, tid->length, SQLITE_STATIC);
-		sqlite3_bind_int(st, 3, is[i].id);
-		sqlite3_bind_text(st, 4, ref, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 5, subj ? subj : "", -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 6, is[i].usage, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 7, der, len, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 8, implicit ? "confirmed" : "unconfirmed", -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		ca_done(st);
-		st = NULL;
-		OPENSSL_free(der);
+		rc = ca_issued_add(r->db, &c);
 		OPENSSL_free(hex);
 		free(subj);
-		if (rc != SQLITE_DONE)
+		if (rc < 0)
 			goto out;
 	}
 	if (ref != NULL && r->auth == AUTH_PBM &&
@@ -192,8 +148,10 @@ static int record(struct req *r, const char *kind, struct issued *is, int n, int
 		goto out;
 	ok = 1;
 out:
-	ca_done(st);
-	ca_exec(r->db, ok ? "COMMIT" : "ROLLBACK");
+	if (ok)
+		ca_db_commit(r->db);
+	else
+		ca_db_rollback(r->db);
 	return ok ? 0 : -1;
 }
 
@@ -213,22 +171,12 @@ static int stored_waiting(struct req *r, const PKR_MSG *content)
 {
 	const ASN1_OCTET_STRING *tid = r->msg->header->transactionID;
 	unsigned char *der = NULL;
-	sqlite3_stmt *st = NULL;
 	int len = i2d_PKR_MSG(content, &der), rc;
 
-	ca_prepare(r->db,
-		   "INSERT OR REPLACE INTO transactions (tid, ref, kind, state, polls_left,"
-		   " request, created_at) VALUES (?, ?, 'wait', 'waiting', ?, ?,"
-		   " strftime('%s','now'))",
-		   &st);
-	sqlite3_bind_blob(st, 1, tid->data, tid->length, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, r->have_user ? r->user.ref : NULL, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, r->f.waiting);
-	sqlite3_bind_blob(st, 4, der, len, SQLITE_TRANSIENT);
-	rc = sqlite3_step(st);
-	ca_done(st);
+	rc = ca_tx_wait(r->db, tid, r->have_user ? r->user.ref : NULL, r->f.waiting, der,
+			len > 0 ? (size_t)len : 0);
 	OPENSSL_free(der);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc;
 }
 
 /*

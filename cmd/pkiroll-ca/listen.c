@@ -20,11 +20,9 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
-#include "cmp/cmp.h"
-#include "cmp/cmp_server.h"
-#include "x509/keys.h"
+#include "ca_internal.h"
+#include "mint.h"
 #include "listen.h"
-#include "cmp/transport.h"
 
 #define MAX_TCP_THREADS 256
 

@@ -9,11 +9,9 @@
 #include <openssl/crypto.h>
 #include <openssl/objects.h>
 
-#include "cmp/cmp_server.h"
-#include "x509/dn.h"
-#include "x509/keys.h"
+#include "ca_internal.h"
+#include "mint.h"
 #include "listen.h"
-#include "input/manifest.h"
 
 static const char usage[] =
 	"usage: pkiroll-ca COMMAND --state DIR [options]\n"
@@ -144,7 +142,7 @@ static int users_import(const char *dir, const char *file)
 		pkiroll_ctx_free(ctx);
 		return 1;
 	}
-	ca_exec(db, "BEGIN");
+	ca_db_begin(db);
 	while ((r = manifest_next_row(m, &row)) > 0) {
 		if (row->bad) {
 			bad++;
@@ -162,12 +160,20 @@ static int users_import(const char *dir, const char *file)
 			added++;
 		OPENSSL_cleanse(code, sizeof(code));
 	}
-	ca_exec(db, "COMMIT");
+	ca_db_commit(db);
 	manifest_close(m);
 	ca_db_close(db);
 	pkiroll_ctx_free(ctx);
 	printf("pkiroll-ca: %d users registered, %d rows skipped\n", added, bad);
 	return r < 0 || bad > 0 ? 1 : 0;
+}
+
+/* One line of `users list`. */
+static void print_user(void *arg, const struct ca_user_row *u)
+{
+	(void)arg;
+	printf("%s\t%s\t%s%s%s\n", u->ref, u->state, u->subject, *u->faults ? "\tfaults " : "",
+	       u->faults);
 }
 
 static int cmd_users(int argc, char **argv)
@@ -257,18 +263,10 @@ static int cmd_users(int argc, char **argv)
 	}
 	if (strcmp(sub, "list") == 0) {
 		sqlite3 *db = ca_db_open(dir);
-		sqlite3_stmt *st = NULL;
 
 		if (db == NULL)
 			return 1;
-		sqlite3_prepare_v2(db, "SELECT ref, state, subject, faults FROM users ORDER BY ref",
-				   -1, &st, NULL);
-		while (sqlite3_step(st) == SQLITE_ROW)
-			printf("%s\t%s\t%s%s%s\n", sqlite3_column_text(st, 0),
-			       sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
-			       *sqlite3_column_text(st, 3) ? "\tfaults " : "",
-			       sqlite3_column_text(st, 3));
-		sqlite3_finalize(st);
+		ca_user_each(db, print_user, NULL);
 		ca_db_close(db);
 		return 0;
 	}
@@ -396,11 +394,18 @@ static int cmd_serve(int argc, char **argv)
 	return rc < 0 ? 1 : 0;
 }
 
+/* One line of `issued`. */
+static void print_issued(void *arg, const struct ca_issued_row *c)
+{
+	(void)arg;
+	printf("%s\t%s\t%s\t%s\t%s\t%s\n", c->serial, c->usage, c->state, c->ref, c->issued,
+	       c->subject);
+}
+
 static int cmd_issued(int argc, char **argv)
 {
 	static const struct option o[] = {{"state", 1, 0, 's'}, {0, 0, 0, 0}};
 	const char *dir = NULL;
-	sqlite3_stmt *st = NULL;
 	sqlite3 *db;
 	int c;
 
@@ -414,17 +419,7 @@ static int cmd_issued(int argc, char **argv)
 	if ((db = ca_db_open(dir)) == NULL)
 		return 1;
 	printf("serial\tusage\tstate\treference\tissued (UTC)\tsubject\n");
-	sqlite3_prepare_v2(db,
-			   "SELECT serial, usage, state, coalesce(ref, '-'),"
-			   " strftime('%Y-%m-%dT%H:%M:%SZ', issued_at, 'unixepoch'), subject,"
-			   " revocation_reason FROM issued ORDER BY issued_at, serial",
-			   -1, &st, NULL);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		printf("%s\t%s\t%s\t%s\t%s\t%s\n", sqlite3_column_text(st, 0),
-		       sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
-		       sqlite3_column_text(st, 3), sqlite3_column_text(st, 4),
-		       sqlite3_column_text(st, 5));
-	sqlite3_finalize(st);
+	ca_issued_each(db, print_issued, NULL);
 	ca_db_close(db);
 	return 0;
 }

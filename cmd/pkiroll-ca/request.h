@@ -1,11 +1,12 @@
 /*
  * One request as pkiroll-ca handles it, shared by the dispatcher
- * (handler.c) and issuance (issue.c). Private to pkiroll-ca.
+ * (handler.c), the reply kit (reply.c) and issuance (issue.c). Private to
+ * pkiroll-ca. The calls run one way: handler.c -> issue.c -> reply.c.
  */
 #ifndef PKIROLL_CA_REQUEST_H
 #define PKIROLL_CA_REQUEST_H
 
-#include "cmp/cmp_server.h"
+#include "ca_internal.h"
 #include "handler.h"
 
 #define BIT(n) (1UL << (n))
@@ -36,8 +37,7 @@ struct issued {
 	const char *usage;
 };
 
-/* The user's state as this connection's transaction sees it, or "". */
-void user_state(sqlite3 *db, const char *ref, char *out, size_t len);
+/* ---- the reply kit (reply.c) ---- */
 
 /* Appends to the request's log line. */
 void logf_(struct req *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -60,6 +60,14 @@ void code_used_reply(struct req *r);
 
 /* A CertResponse that rejects certReqId id with one failInfo bit. */
 PKR_CERTRESP *reject_resp(long id, int bit, const char *text);
+
+/*
+ * Protects the reply: as the request was (a MAC with the user's code, or
+ * the CA's signature), or as the faults of real CAs say (signed by a CMP
+ * responder, signed although the request had a MAC, errors signed even
+ * without an authenticated request). 0 or -1.
+ */
+int protect_reply(struct req *r);
 
 /* ---- issuance (issue.c) ---- */
 

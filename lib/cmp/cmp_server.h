@@ -1,7 +1,9 @@
 /*
  * The CA side of CMP, shared by pkiroll-ca and the tests: reading
- * certificate requests (through the CRMF mirrors), building replies, and
- * minting X.509 certificates.
+ * certificate requests (through the CRMF mirrors) and building replies.
+ * Mechanism only: what a CA issues is its own policy (pkiroll-ca's is
+ * cmd/pkiroll-ca/mint.c), as OpenSSL keeps cmp_server.c apart from
+ * apps/lib/cmp_mock_srv.c.
  */
 #ifndef PKIROLL_CMP_SERVER_H
 #define PKIROLL_CMP_SERVER_H
@@ -36,20 +38,7 @@ int cmp_srv_old_cert_id(const PKR_CERTREQMSG *m, X509_NAME **issuer, ASN1_INTEGE
  */
 PKR_CERTRESP *cmp_srv_certresp(int id, PKR_PKISI *si, X509 *cert, PKR_ENCVAL *privkey);
 
-/* Key usage of a minted certificate. */
-enum mint_usage { MINT_SIGNING = 0, MINT_ENCRYPTION, MINT_CA, MINT_TLS_SERVER };
-
-/*
- * Issues a certificate for pub (or, when spki is not NULL, for the key in
- * that SubjectPublicKeyInfo, copied as it is) under subject, signed by ca_key
- * (ca_cert NULL: self-signed). Random 16-byte serial, SKI/AKI,
- * basicConstraints, keyUsage by usage, validity from now for seconds. Caller
- * frees; NULL on error.
- */
 /* The key of a SubjectPublicKeyInfo (a full decode). Caller frees; NULL on error. */
 EVP_PKEY *cmp_spki_pkey(const PKR_SPKI *spki);
-
-X509 *ca_mint(X509 *ca_cert, EVP_PKEY *ca_key, const X509_NAME *subject, EVP_PKEY *pub,
-	      const PKR_SPKI *spki, int usage, long seconds);
 
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmp/cmp_server.h"
+#include "mint.h"
 #include "fake_ca.h"
 #include "x509/keys.h"
 #include "cmp/transport.h"

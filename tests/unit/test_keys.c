@@ -8,6 +8,7 @@
 #include <openssl/rsa.h>
 
 #include "cmp/cmp_server.h"
+#include "mint.h"
 #include "x509/keys.h"
 #include "t.h"
 
