@@ -27,24 +27,35 @@ int store_retire(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, c
 	return store_event_add(s, run, id, from, "retired", why);
 }
 
+/* A community's id and state by name: 0 (id 0 when there is none), -1. */
+static int id_state(struct pkiroll_store *s, const char *name, sqlite3_int64 *id, char *state,
+		    size_t statelen)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT id, state FROM communities WHERE name = ?");
+	int rc;
+
+	*id = 0;
+	state[0] = '\0';
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		store_col_copy(st, 1, state, statelen);
+	}
+	store_done(s, st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 int store_retire_by_name(struct pkiroll_store *s, const char *name, const char *why)
 {
-	sqlite3_stmt *st;
 	sqlite3_int64 id = 0;
 	char from[32] = "";
-	int rc, ok = 0, r = 0;
+	int ok = 0, r = 0;
 
 	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
 		return -1;
-	if ((st = store_prepare(s, "SELECT id, state FROM communities WHERE name = ?")) == NULL)
-		goto out;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		id = sqlite3_column_int64(st, 0);
-		store_col_copy(st, 1, from, sizeof(from));
-	}
-	store_done(s, st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (id_state(s, name, &id, from, sizeof(from)) < 0)
 		goto out;
 	ok = 1;
 	if (id == 0)
@@ -328,15 +339,7 @@ int pkiroll_unretire(pkiroll_store *s, const char *community, const char *why, i
 
 	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
 		return -1;
-	if ((st = store_prepare(s, "SELECT id, state FROM communities WHERE name = ?")) == NULL)
-		goto out;
-	sqlite3_bind_text(st, 1, community, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		id = sqlite3_column_int64(st, 0);
-		store_col_copy(st, 1, from, sizeof(from));
-	}
-	store_done(s, st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (id_state(s, community, &id, from, sizeof(from)) < 0)
 		goto out;
 	ok = 1;
 	if (id == 0 || strcmp(from, "retired") != 0) {
