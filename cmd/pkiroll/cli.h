@@ -73,6 +73,10 @@ void cli_store_done(pkiroll_store *store, pkiroll_lock *lock);
 int cli_bad_option(struct cli *cli, const char *cmd);
 /* No argument may follow the options: 0, or EXIT_USAGE (reported). */
 int cli_no_args(struct cli *cli, const char *cmd);
+/* The tail of a command that takes no argument: none may follow the
+ * options, then the configuration (cli_config()); NULL (reported) when
+ * either fails. */
+const struct pkiroll_config *cli_no_args_config(struct cli *cli, const char *cmd);
 
 /* Codes of the shared options, above any letter a command's own table uses. */
 enum cli_opt {
@@ -190,8 +194,11 @@ int cli_manifest_options(struct cli *cli, const char *cmd, struct pkiroll_manife
 		CLI_OPTION("code-file", required_argument, CLI_OPT_CODE_FILE)
 #define CLI_RETIRE_OPTIONS CLI_OPTION("revoke", no_argument, CLI_OPT_REVOKE)
 
-/* The short options of every run verb. */
-#define CLI_RUN_SHORT "j:"
+/* The end of an option table. */
+#define CLI_OPTIONS_END                                                                            \
+	{                                                                                          \
+		NULL, 0, NULL, 0                                                                   \
+	}
 
 /* What a run verb gathers from its options and hands to its door. */
 struct cli_run {
@@ -209,9 +216,16 @@ struct cli_run {
 		.pass = CLI_PASS_INIT                                                              \
 	}
 
-/* One option of the run, keystore and passphrase groups: 1 taken, 0 not
- * theirs, -1 a bad value (reported; as always, under "enroll:"). */
-int cli_run_option(int c, struct cli_run *run);
+/* A verb's own option: 1 taken, 0 not its own, -1 a bad value (reported). */
+typedef int cli_own_option_fn(int c, void *arg);
+/*
+ * The option loop of a run verb over its table (-j and the long options
+ * of opts): the run, keystore and passphrase groups, then own(c, arg) (may
+ * be NULL), and anything else is another verb's or unknown. 0, or the exit
+ * code (reported).
+ */
+int cli_run_parse(struct cli *cli, const char *cmd, const struct option *opts, struct cli_run *run,
+		  cli_own_option_fn *own, void *arg);
 /* --bundle, --bundle-dir (renew, retire): 1 taken, 0 not one. */
 int cli_bundle_option(int c, int *bundle, const char **dir);
 /* An option of another run verb, or an unknown one: reported; EXIT_USAGE. */

@@ -57,27 +57,16 @@ const char help_enroll[] =
 
 int cmd_enroll(struct cli *cli)
 {
-	static const struct option opts[] = {
-		CLI_RUN_OPTIONS,
-		/* not enroll's: named so that the message can say whose they are */
-		CLI_RENEW_OPTIONS,
-		CLI_BUNDLE_OPTIONS,
-		CLI_REVOKE_OPTIONS,
-		CLI_RETIRE_OPTIONS,
-		{NULL, 0, NULL, 0},
-	};
+	/* the others are named so that the message can say whose they are */
+	static const struct option opts[] = {CLI_RUN_OPTIONS,	 CLI_RENEW_OPTIONS,
+					     CLI_BUNDLE_OPTIONS, CLI_REVOKE_OPTIONS,
+					     CLI_RETIRE_OPTIONS, CLI_OPTIONS_END};
 	struct cli_run run = CLI_RUN_INIT;
 	struct pkiroll_run_stats st;
-	int c, r, err;
+	int r, err;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(cli->argc, cli->argv, CLI_RUN_SHORT, opts, NULL)) != -1) {
-		if ((r = cli_run_option(c, &run)) < 0)
-			return EXIT_USAGE;
-		if (r == 0)
-			return cli_run_misplaced(cli, "enroll", c);
-	}
+	if ((r = cli_run_parse(cli, "enroll", opts, &run, NULL, NULL)) != 0)
+		return r;
 	if (optind != cli->argc - 1) {
 		cli_error("enroll: exactly one MANIFEST expected (see pkiroll enroll --help)");
 		return EXIT_USAGE;

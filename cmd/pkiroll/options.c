@@ -28,6 +28,11 @@ int cli_no_args(struct cli *cli, const char *cmd)
 	return EXIT_USAGE;
 }
 
+const struct pkiroll_config *cli_no_args_config(struct cli *cli, const char *cmd)
+{
+	return cli_no_args(cli, cmd) == 0 ? cli_config(cli) : NULL;
+}
+
 int cli_keystore_option(int c, const char **dir)
 {
 	if (c != CLI_OPT_KEYSTORE_DIR)

@@ -99,8 +99,9 @@ struct renew_args {
 };
 
 /* One of renew's own options: 1 taken, 0 not one, -1 bad (reported). */
-static int renew_option(int c, struct renew_args *a)
+static int renew_option(int c, void *arg)
 {
+	struct renew_args *a = arg;
 	const char **nn;
 
 	if (cli_bundle_option(c, &a->bundle, &a->bundle_dir))
@@ -150,27 +151,14 @@ static int renew_cem(struct cli *cli, const struct cli_run *run)
 /* The parse: 0, or the exit code. */
 static int renew_parse(struct cli *cli, struct cli_run *run, struct renew_args *a)
 {
-	static const struct option opts[] = {
-		CLI_RUN_OPTIONS,
-		CLI_RENEW_OPTIONS,
-		CLI_BUNDLE_OPTIONS,
-		/* not renew's: named so that the message can say whose they are */
-		CLI_REVOKE_OPTIONS,
-		CLI_RETIRE_OPTIONS,
-		{NULL, 0, NULL, 0},
-	};
-	int c, r;
+	/* revoke's and retire's are named so that the message can say whose */
+	static const struct option opts[] = {CLI_RUN_OPTIONS,	 CLI_RENEW_OPTIONS,
+					     CLI_BUNDLE_OPTIONS, CLI_REVOKE_OPTIONS,
+					     CLI_RETIRE_OPTIONS, CLI_OPTIONS_END};
+	int r;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(cli->argc, cli->argv, CLI_RUN_SHORT, opts, NULL)) != -1) {
-		if ((r = cli_run_option(c, run)) == 0)
-			r = renew_option(c, a);
-		if (r < 0)
-			return EXIT_USAGE;
-		if (r == 0)
-			return cli_run_misplaced(cli, "renew", c);
-	}
+	if ((r = cli_run_parse(cli, "renew", opts, run, renew_option, a)) != 0)
+		return r;
 	if (optind < cli->argc - 1) {
 		cli_error("renew: at most one MANIFEST expected (see pkiroll renew --help)");
 		return EXIT_USAGE;

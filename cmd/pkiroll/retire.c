@@ -68,34 +68,30 @@ struct retire_args {
 	const char *bundle_dir;
 };
 
+/* cli_own_option_fn of retire: --revoke, the revocation's, the bundles' */
+static int retire_option(int c, void *arg)
+{
+	struct retire_args *a = arg;
+	int r;
+
+	if (c == CLI_OPT_REVOKE)
+		return a->revoke = 1;
+	if ((r = cli_revoke_option("retire", c, &a->rk)) != 0)
+		return r;
+	return cli_bundle_option(c, &a->bundle, &a->bundle_dir);
+}
+
 /* The parse: 0, or the exit code. */
 static int retire_parse(struct cli *cli, struct cli_run *run, struct retire_args *a)
 {
-	static const struct option opts[] = {
-		CLI_RUN_OPTIONS,
-		CLI_REVOKE_OPTIONS,
-		CLI_RETIRE_OPTIONS,
-		CLI_BUNDLE_OPTIONS,
-		/* not retire's: named so that the message can say whose they are */
-		CLI_RENEW_OPTIONS,
-		{NULL, 0, NULL, 0},
-	};
-	int c, r;
+	/* renew's are named so that the message can say whose they are */
+	static const struct option opts[] = {CLI_RUN_OPTIONS,	 CLI_REVOKE_OPTIONS,
+					     CLI_RETIRE_OPTIONS, CLI_BUNDLE_OPTIONS,
+					     CLI_RENEW_OPTIONS,	 CLI_OPTIONS_END};
+	int r;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(cli->argc, cli->argv, CLI_RUN_SHORT, opts, NULL)) != -1) {
-		if ((r = cli_run_option(c, run)) == 0)
-			r = cli_revoke_option("retire", c, &a->rk);
-		if (r == 0)
-			r = cli_bundle_option(c, &a->bundle, &a->bundle_dir);
-		if (r == 0 && c == CLI_OPT_REVOKE)
-			r = a->revoke = 1;
-		if (r < 0)
-			return EXIT_USAGE;
-		if (r == 0)
-			return cli_run_misplaced(cli, "retire", c);
-	}
+	if ((r = cli_run_parse(cli, "retire", opts, run, retire_option, a)) != 0)
+		return r;
 	return cli_revoke_args(cli, "retire", &a->rk, a->revoke, run->pass.insecure);
 }
 

@@ -127,31 +127,24 @@ int cli_revoke_run(struct cli *cli, const char *cmd, struct cli_run *run, struct
 	return cli_run_exit(&st);
 }
 
+/* cli_own_option_fn of revoke */
+static int revoke_option(int c, void *arg)
+{
+	return cli_revoke_option("revoke", c, arg);
+}
+
 int cmd_revoke(struct cli *cli)
 {
-	static const struct option opts[] = {
-		CLI_RUN_OPTIONS,
-		CLI_REVOKE_OPTIONS,
-		/* not revoke's: named so that the message can say whose they are */
-		CLI_RENEW_OPTIONS,
-		CLI_BUNDLE_OPTIONS,
-		CLI_RETIRE_OPTIONS,
-		{NULL, 0, NULL, 0},
-	};
+	/* the others are named so that the message can say whose they are */
+	static const struct option opts[] = {CLI_RUN_OPTIONS,	 CLI_REVOKE_OPTIONS,
+					     CLI_RENEW_OPTIONS,	 CLI_BUNDLE_OPTIONS,
+					     CLI_RETIRE_OPTIONS, CLI_OPTIONS_END};
 	struct cli_run run = CLI_RUN_INIT;
 	struct cli_revoke rk = {0};
-	int c, r, rc, done;
+	int rc, done;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(cli->argc, cli->argv, CLI_RUN_SHORT, opts, NULL)) != -1) {
-		if ((r = cli_run_option(c, &run)) == 0)
-			r = cli_revoke_option("revoke", c, &rk);
-		if (r < 0)
-			return EXIT_USAGE;
-		if (r == 0)
-			return cli_run_misplaced(cli, "revoke", c);
-	}
+	if ((rc = cli_run_parse(cli, "revoke", opts, &run, revoke_option, &rk)) != 0)
+		return rc;
 	if ((rc = cli_revoke_args(cli, "revoke", &rk, 1, run.pass.insecure)) == 0 &&
 	    (rc = cli_run_config(cli, "revoke", &run)) == 0)
 		rc = cli_revoke_run(cli, "revoke", &run, &rk, &done);

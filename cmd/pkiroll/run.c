@@ -63,7 +63,9 @@ void cli_run_rusage(struct cli *cli)
 		       (double)(kids.ru_utime.tv_usec + kids.ru_stime.tv_usec) / 1e6);
 }
 
-int cli_run_option(int c, struct cli_run *run)
+/* One option of the run, keystore and passphrase groups: 1 taken, 0 not
+ * theirs, -1 a bad value (reported; as always, under "enroll:"). */
+static int run_option(int c, struct cli_run *run)
 {
 	struct pkiroll_run_opts *o = &run->o;
 	char *end;
@@ -116,6 +118,24 @@ int cli_run_option(int c, struct cli_run *run)
 	default:
 		return 0;
 	}
+}
+
+int cli_run_parse(struct cli *cli, const char *cmd, const struct option *opts, struct cli_run *run,
+		  cli_own_option_fn *own, void *arg)
+{
+	int c, r;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(cli->argc, cli->argv, "j:", opts, NULL)) != -1) {
+		if ((r = run_option(c, run)) == 0 && own != NULL)
+			r = own(c, arg);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r == 0)
+			return cli_run_misplaced(cli, cmd, c);
+	}
+	return 0;
 }
 
 int cli_bundle_option(int c, int *bundle, const char **dir)
