@@ -100,12 +100,10 @@ static int write_bundles(struct cli *cli, struct pkiroll_bundle_opts *op, int al
 	struct pkiroll_bundle_stats st;
 	pkiroll_store *store = NULL;
 	pkiroll_lock *lock = NULL;
-	int err;
+	int err, rc;
 
-	if ((cli->db = cli_store_path(cli)) == NULL)
-		return EXIT_USAGE;
-	if (cli_store_writer(cli, cli->db, 0, &store, &lock) != 0)
-		return EXIT_FATAL;
+	if ((rc = cli_store_existing(cli, &store, &lock)) != 0)
+		return rc;
 
 	/* entry dates in UTC, whatever the operator's time zone: same bytes */
 	setenv("TZ", "UTC", 1);

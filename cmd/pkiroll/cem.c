@@ -80,12 +80,10 @@ int cli_cem_write(struct cli *cli, struct pkiroll_cem_opts *o)
 	struct pkiroll_cem_stats st;
 	pkiroll_store *store = NULL;
 	pkiroll_lock *lock = NULL;
-	int err;
+	int err, rc;
 
-	if ((cli->db = cli_store_path(cli)) == NULL)
-		return EXIT_USAGE;
-	if (cli_store_writer(cli, cli->db, 0, &store, &lock) != 0)
-		return EXIT_FATAL;
+	if ((rc = cli_store_existing(cli, &store, &lock)) != 0)
+		return rc;
 	err = pkiroll_cem_write(store, o, &st);
 	cli_store_done(store, lock);
 	if (err == PKIROLL_ERR_STORE)
@@ -196,10 +194,8 @@ int cmd_cem_response(struct cli *cli)
 		cli_error("cem-response: which FILE? (see pkiroll cem-response --help)");
 		return EXIT_USAGE;
 	}
-	if ((cli->db = cli_store_path(cli)) == NULL)
-		return EXIT_USAGE;
-	if (cli_store_writer(cli, cli->db, 0, &store, &lock) != 0)
-		return EXIT_FATAL;
+	if ((rc = cli_store_existing(cli, &store, &lock)) != 0)
+		return rc;
 	for (int i = 1; i < cli->argc; i++) {
 		int r = pkiroll_cem_response(store, cli->argv[i]);
 

@@ -65,6 +65,10 @@ int cli_exit_for(int err);
 int cli_store_writer(struct cli *cli, const char *db, int create, pkiroll_store **store,
 		     pkiroll_lock **lock);
 void cli_store_done(pkiroll_store *store, pkiroll_lock *lock);
+/* cli_store_writer() on the store path (cli_store_path(), into cli->db)
+ * for a command that writes to a store it does not create: 0, EXIT_USAGE
+ * (the configuration) or EXIT_FATAL. */
+int cli_store_existing(struct cli *cli, pkiroll_store **store, pkiroll_lock **lock);
 
 /* ---- the command tail and the shared option groups (options.c) ---- */
 

@@ -117,6 +117,34 @@ fail:
 	return -1;
 }
 
+/* p12: the keystore's passphrase and the new one, never from argv. 0, or
+ * -1 (reported); what was read is the caller's to free either way. */
+static int p12_passes(const struct cli_pass *po, const char *out_pass_file, int out_fd, char **pass,
+		      char **out_pass)
+{
+	char why[1200];
+	int bad;
+
+	if ((*pass = cli_pass_read("export", po, &bad)) == NULL) {
+		if (!bad)
+			cli_error("export: the keystore passphrase: --keystore-pass-file, "
+				  "--keystore-pass-fd or PKIROLL_KEYSTORE_PASS");
+		return -1;
+	}
+	*out_pass = cli_passphrase(out_pass_file, out_fd, "PKIROLL_EXPORT_PASS", po->insecure, &bad,
+				   why, sizeof(why));
+	if (*out_pass == NULL) {
+		if (bad)
+			cli_error("export: %s %s",
+				  out_pass_file ? "--out-pass-file" : "--out-pass-fd", why);
+		else
+			cli_error("export: a new passphrase for the p12: --out-pass-file, "
+				  "--out-pass-fd or PKIROLL_EXPORT_PASS");
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_export(struct cli *cli)
 {
 	static const struct option opts[] = {
@@ -137,7 +165,7 @@ int cmd_export(struct cli *cli)
 	struct cli_pass po = CLI_PASS_INIT;
 	const struct pkiroll_config *cfg;
 	const char *out = "-", *out_pass_file = NULL;
-	int c, force = 0, out_fd = -1, bad, err, rc = EXIT_FATAL;
+	int c, force = 0, out_fd = -1, err, rc = EXIT_FATAL;
 	char *pass = NULL, *out_pass = NULL, *end;
 	pkiroll_store *store = NULL;
 	unsigned char *data = NULL;
@@ -223,24 +251,7 @@ int cmd_export(struct cli *cli)
 	if (o.keystore_dir == NULL)
 		o.keystore_dir = cfg->keystore_dir;
 	if (o.format == PKIROLL_EXPORT_P12) {
-		char why[1200];
-
-		if ((pass = cli_pass_read("export", &po, &bad)) == NULL) {
-			if (!bad)
-				cli_error("export: the keystore passphrase: --keystore-pass-file, "
-					  "--keystore-pass-fd or PKIROLL_KEYSTORE_PASS");
-			rc = EXIT_USAGE;
-			goto out;
-		}
-		out_pass = cli_passphrase(out_pass_file, out_fd, "PKIROLL_EXPORT_PASS", po.insecure,
-					  &bad, why, sizeof(why));
-		if (out_pass == NULL) {
-			if (bad)
-				cli_error("export: %s %s",
-					  out_pass_file ? "--out-pass-file" : "--out-pass-fd", why);
-			else
-				cli_error("export: a new passphrase for the p12: --out-pass-file, "
-					  "--out-pass-fd or PKIROLL_EXPORT_PASS");
+		if (p12_passes(&po, out_pass_file, out_fd, &pass, &out_pass) < 0) {
 			rc = EXIT_USAGE;
 			goto out;
 		}

@@ -168,6 +168,13 @@ int cli_store_writer(struct cli *cli, const char *db, int create, pkiroll_store 
 	return 0;
 }
 
+int cli_store_existing(struct cli *cli, pkiroll_store **store, pkiroll_lock **lock)
+{
+	if ((cli->db = cli_store_path(cli)) == NULL)
+		return EXIT_USAGE;
+	return cli_store_writer(cli, cli->db, 0, store, lock) != 0 ? EXIT_FATAL : 0;
+}
+
 void cli_store_done(pkiroll_store *store, pkiroll_lock *lock)
 {
 	pkiroll_store_close(store);

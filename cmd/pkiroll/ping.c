@@ -60,6 +60,34 @@ static const char *const outcome_names[PKIROLL_PING__MAX] = {
 	"ok", "no answer", "refused by the CA", "reply not verified", "unexpected reply",
 };
 
+/* --reference: its authorization code from --code-file (into code),
+ * --code-fd (*fdcode, the caller's to free) or PKIROLL_CODE; NULL
+ * (reported) when there is none. */
+static const char *ping_code(const char *code_file, int code_fd, int insecure, char *code,
+			     size_t codelen, char **fdcode)
+{
+	if (code_file != NULL) {
+		char spec[1100], why[300];
+
+		snprintf(spec, sizeof(spec), "file:%s", code_file);
+		if (pkiroll_code_resolve(spec, insecure, code, codelen, why, sizeof(why)) < 0) {
+			cli_error("ping: --code-file %s", why);
+			return NULL;
+		}
+		return code;
+	}
+	if (code_fd >= 0) {
+		if ((*fdcode = cli_read_pass(code_fd)) == NULL)
+			cli_error("ping: --code-fd %d: nothing to read", code_fd);
+		return *fdcode;
+	}
+	if (getenv("PKIROLL_CODE") != NULL && getenv("PKIROLL_CODE")[0] != '\0')
+		return getenv("PKIROLL_CODE");
+	cli_error("ping: --reference needs its authorization code: --code-file, "
+		  "--code-fd or PKIROLL_CODE");
+	return NULL;
+}
+
 int cmd_ping(struct cli *cli)
 {
 	static const struct option opts[] = {
@@ -149,29 +177,9 @@ int cmd_ping(struct cli *cli)
 
 	/* Phase: the secrets, never from argv. */
 	if (o.reference != NULL) {
-		if (code_file != NULL) {
-			char spec[1100], why[300];
-
-			snprintf(spec, sizeof(spec), "file:%s", code_file);
-			if (pkiroll_code_resolve(spec, po.insecure, code, sizeof(code), why,
-						 sizeof(why)) < 0) {
-				cli_error("ping: --code-file %s", why);
-				goto out;
-			}
-			o.code = code;
-		} else if (code_fd >= 0) {
-			if ((fdcode = cli_read_pass(code_fd)) == NULL) {
-				cli_error("ping: --code-fd %d: nothing to read", code_fd);
-				goto out;
-			}
-			o.code = fdcode;
-		} else if (getenv("PKIROLL_CODE") != NULL && getenv("PKIROLL_CODE")[0] != '\0') {
-			o.code = getenv("PKIROLL_CODE");
-		} else {
-			cli_error("ping: --reference needs its authorization code: --code-file, "
-				  "--code-fd or PKIROLL_CODE");
+		if ((o.code = ping_code(code_file, code_fd, po.insecure, code, sizeof(code),
+					&fdcode)) == NULL)
 			goto out;
-		}
 	} else {
 		int bad;
 
