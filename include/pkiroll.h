@@ -138,23 +138,39 @@ struct pkiroll_window {
 /* Parses "30d", "12h", "900s", "2w" or "33%". 0, or -1 if malformed. */
 int pkiroll_window_parse(const char *s, struct pkiroll_window *w);
 
+/*
+ * The defaults pkiroll_config_defaults() fills in, the only place that
+ * applies them; a tool's --help names them from these same constants.
+ */
+#define PKIROLL_DEFAULT_DB "pkiroll.db"
+#define PKIROLL_DEFAULT_KEYSTORE_DIR "keystores"
+#define PKIROLL_DEFAULT_BUNDLE_DIR "bundles"
+#define PKIROLL_DEFAULT_CEM_DIR "cem"
+#define PKIROLL_DEFAULT_RENEW_WITHIN "30d"
+#define PKIROLL_DEFAULT_CEM_RESPOND_BY "14d"
+#define PKIROLL_DEFAULT_KEEP_DECRYPTION_KEYS 2
+
 struct pkiroll_config {
-	char path[512]; /* the file read, "" when none */
-	char db[512];
-	char keystore_dir[512];
-	char bundle_dir[512];
+	char path[512];		/* the file read, "" when none */
+	char db[512];		/* default PKIROLL_DEFAULT_DB */
+	char keystore_dir[512]; /* default PKIROLL_DEFAULT_KEYSTORE_DIR */
+	char bundle_dir[512];	/* default PKIROLL_DEFAULT_BUNDLE_DIR */
 	char default_ca[64];
 	int key_type; /* default for rows without key_type */
 	int enc_key_type;
 	int keystore_legacy;		    /* 3DES PKCS#12 for older gateways */
-	int jobs;			    /* 0: number of cores */
-	struct pkiroll_window renew_within; /* default 30 days */
-	int keep_decryption_keys;	    /* earlier decryption keys a keystore keeps, 2 */
+	int jobs;			    /* workers; default: the number of cores */
+	struct pkiroll_window renew_within; /* default PKIROLL_DEFAULT_RENEW_WITHIN */
+	int keep_decryption_keys;	    /* earlier decryption keys a keystore keeps */
 	char cem_dir[512];		    /* where pkiroll cem writes */
-	char cem_response_url[1024];	    /* CEM ResponseURL default */
+	char cem_response_url[1024];	    /* CEM ResponseURL default, "" none */
+	long long cem_respond_within;	    /* seconds: RespondByDate (no key; 14 days) */
 	size_t nprofiles;
 	struct pkiroll_ca_profile profiles[PKIROLL_MAX_PROFILES];
 };
+
+/* The built-in configuration: every default, no CA profile. */
+void pkiroll_config_defaults(struct pkiroll_config *cfg);
 
 /* Defaults for a CA profile (name and URL empty). */
 void pkiroll_ca_profile_defaults(struct pkiroll_ca_profile *p);
@@ -162,7 +178,9 @@ void pkiroll_ca_profile_defaults(struct pkiroll_ca_profile *p);
 /*
  * Loads the configuration: path, else ./pkiroll.conf, else
  * /etc/pkiroll.conf, else built-in defaults (path NULL searches; a given
- * path must exist). Problems are logged as "FILE:LINE: reason".
+ * path must exist). What the file leaves out (or gives empty, for the
+ * paths) keeps its default (pkiroll_config_defaults()). Problems are logged
+ * as "FILE:LINE: reason".
  */
 int pkiroll_config_load(pkiroll_ctx *ctx, const char *path, struct pkiroll_config *cfg);
 
@@ -471,9 +489,9 @@ struct pkiroll_export_opts {
 int pkiroll_export(pkiroll_store *store, const struct pkiroll_export_opts *opts,
 		   unsigned char **out, size_t *len);
 
-/* ---- enrollment ---- */
+/* ---- runs: enroll, renew, revoke (the engine behind each door) ---- */
 
-struct pkiroll_enroll_stats {
+struct pkiroll_run_stats {
 	unsigned long rows; /* manifest rows */
 	unsigned long bad_rows;
 	unsigned long due; /* communities dispatched (first attempts) */
@@ -490,42 +508,33 @@ struct pkiroll_enroll_stats {
 };
 
 /* Progress: called about twice a second and once at the end (final = 1). */
-typedef void pkiroll_progress_fn(void *arg, const struct pkiroll_enroll_stats *st, int final);
+typedef void pkiroll_progress_fn(void *arg, const struct pkiroll_run_stats *st, int final);
 
-struct pkiroll_enroll_opts {
-	const char *manifest;
+/* What every run shares, whatever it does to the communities. */
+struct pkiroll_run_opts {
 	const char *db;
-	const struct pkiroll_config *config;
-	const char *ca;	    /* profile name (--ca); NULL: the default */
-	const char *ca_url; /* --ca-url: a profile made of this URL */
+	const struct pkiroll_config *config; /* resolved; NULL: pkiroll_config_defaults() */
+	const char *ca;			     /* profile name (--ca); NULL: the default */
+	const char *ca_url;		     /* --ca-url: a profile made of this URL */
 	const char *keystore_dir;
 	const char *passphrase; /* the PKCS#12 passphrase; never logged */
-	int jobs;		/* workers; 0: the config's, else the number of cores */
+	int jobs;		/* workers; 0: the config's */
 	unsigned long limit;	/* at most this many communities, 0: all */
-	int dry_run;		/* show what would be enrolled; write nothing */
-	int retry_failed;	/* also retry failed communities marked not retryable */
-	struct pkiroll_manifest_opts mopts;
+	int dry_run;		/* show what would be done; write nothing */
 	pkiroll_progress_fn *progress;
 	void *progress_arg;
 	volatile int *interrupted; /* the caller's signal count: 1 finish, 2 abort */
-	/* pkiroll renew: after the manifest's due rows (the manifest may be
-	 * NULL), the enrolled communities whose certificates expire soon */
-	int renew;
-	struct pkiroll_window within;	/* secs and pct 0: the config's renew_within */
-	int renew_now;			/* no spreading offset inside the window */
-	const char *const *communities; /* renew (or revoke) these whatever their dates */
-	int ncommunities;
-	/* pkiroll revoke: an rr for the named communities' current certificates */
-	int revoke;
-	int revoke_usage;  /* 1 signing, 2 encryption, 3 both */
-	int revoke_reason; /* a CRLReason */
-	/* revoke_protection = codes: the rr under a MAC with these (one community) */
-	const char *revoke_ref;
-	const char *revoke_code;
 	/* debugging: every CMP message as DER into dump_dir (made 0700 if
 	 * missing; NULL: none), and with trace a PKIROLL_LOG_TRACE line each */
 	const char *dump_dir;
 	int trace;
+};
+
+/* pkiroll_enroll: a manifest's communities. */
+struct pkiroll_enroll_opts {
+	const char *manifest;
+	struct pkiroll_manifest_opts mopts;
+	int retry_failed; /* also retry failed communities marked not retryable */
 };
 
 /*
@@ -534,8 +543,39 @@ struct pkiroll_enroll_opts {
  * failures), PKIROLL_ERR_LOCKED when another run holds the store, or
  * another error.
  */
-int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *opts,
-		   struct pkiroll_enroll_stats *stats);
+int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_run_opts *run,
+		   const struct pkiroll_enroll_opts *opts, struct pkiroll_run_stats *stats);
+
+/* pkiroll_renew: the enrolled communities whose certificates expire soon. */
+struct pkiroll_renew_opts {
+	/* first, as pkiroll_enroll, a manifest's due rows (manifest NULL: none) */
+	struct pkiroll_enroll_opts enroll;
+	struct pkiroll_window within;	/* secs and pct 0: the config's renew_within */
+	int now;			/* no spreading offset inside the window */
+	const char *const *communities; /* only these, whatever their dates */
+	int ncommunities;
+};
+
+/* Renews (kur) every enrolled community that is due; returns as
+ * pkiroll_enroll. */
+int pkiroll_renew(pkiroll_ctx *ctx, const struct pkiroll_run_opts *run,
+		  const struct pkiroll_renew_opts *opts, struct pkiroll_run_stats *stats);
+
+/* pkiroll_revoke: an rr for the named communities' current certificates. */
+struct pkiroll_revoke_opts {
+	const char *const *communities;
+	int ncommunities;
+	int usage;  /* 1 signing, 2 encryption, 3 both */
+	int reason; /* a CRLReason */
+	/* revoke_protection = codes: the rr under a MAC with these (one community) */
+	const char *reference;
+	const char *code;
+};
+
+/* Revokes; stats->revoked counts the communities the CA revoked. Returns as
+ * pkiroll_enroll. Retiring them afterwards is pkiroll_retire()'s. */
+int pkiroll_revoke(pkiroll_ctx *ctx, const struct pkiroll_run_opts *run,
+		   const struct pkiroll_revoke_opts *opts, struct pkiroll_run_stats *stats);
 
 /* ---- ping: a genm to the CA (RFC 4210 5.3.19) ---- */
 
@@ -552,7 +592,7 @@ struct pkiroll_ping_opts {
 	const char *keystore_dir;
 	const char *passphrase;
 	int empty;	      /* an empty genm instead of one asking for id-it-caCerts */
-	const char *dump_dir; /* as for pkiroll_enroll_opts */
+	const char *dump_dir; /* as for pkiroll_run_opts */
 	int trace;
 };
 

@@ -33,7 +33,7 @@ const char help_bundle[] =
 	"\n"
 	"options:\n"
 	"  --out DIR        where the zips go (default: bundle_dir from the\n"
-	"                   configuration, else ./bundles)\n"
+	"                   configuration, else ./" PKIROLL_DEFAULT_BUNDLE_DIR ")\n"
 	"  --partner NAME   only this partner\n"
 	"  --cem            the partner's latest CEM requests (pkiroll cem) under cem/\n"
 	"  --stale          only partners whose last zip holds a certificate that a\n"
@@ -55,7 +55,7 @@ int cmd_bundle(struct cli *cli)
 		{NULL, 0, NULL, 0},
 	};
 	struct pkiroll_bundle_opts o = {0};
-	struct pkiroll_config cfg;
+	const struct pkiroll_config *cfg;
 	int c;
 
 	optind = 1;
@@ -75,21 +75,13 @@ int cmd_bundle(struct cli *cli)
 			o.cem = 1;
 			break;
 		default:
-			cli_error("bundle: unknown option or missing value \"%s\" (see pkiroll "
-				  "bundle "
-				  "--help)",
-				  cli->argv[optind - 1]);
-			return EXIT_USAGE;
+			return cli_bad_option(cli, "bundle");
 		}
 	}
-	if (optind != cli->argc) {
-		cli_error("bundle: unexpected argument \"%s\"", cli->argv[optind]);
-		return EXIT_USAGE;
-	}
-	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK)
+	if ((cfg = cli_no_args_config(cli, "bundle")) == NULL)
 		return EXIT_USAGE;
 	if (o.out_dir == NULL)
-		o.out_dir = cfg.bundle_dir[0] ? cfg.bundle_dir : "bundles";
+		o.out_dir = cfg->bundle_dir;
 	return write_bundles(cli, &o, 1);
 }
 
@@ -108,12 +100,10 @@ static int write_bundles(struct cli *cli, struct pkiroll_bundle_opts *op, int al
 	struct pkiroll_bundle_stats st;
 	pkiroll_store *store = NULL;
 	pkiroll_lock *lock = NULL;
-	int err;
+	int err, rc;
 
-	if ((cli->db = cli_store_path(cli)) == NULL)
-		return EXIT_USAGE;
-	if (cli_store_writer(cli, cli->db, 0, &store, &lock) != 0)
-		return EXIT_FATAL;
+	if ((rc = cli_store_existing(cli, &store, &lock)) != 0)
+		return rc;
 
 	/* entry dates in UTC, whatever the operator's time zone: same bytes */
 	setenv("TZ", "UTC", 1);

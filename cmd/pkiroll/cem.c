@@ -32,10 +32,12 @@ const char help_cem[] =
 	"                   certificate can trust the new one. A first enrollment has\n"
 	"                   no previous key: that request goes unsigned, and the output\n"
 	"                   says so\n"
-	"  --respond-by W   RespondByDate this far ahead (default 14d)\n"
+	"  --respond-by W   RespondByDate this far ahead (default " PKIROLL_DEFAULT_CEM_RESPOND_BY
+	")\n"
 	"  --response-url U ResponseURL for communities without cem_response_url\n"
 	"                   (default: the configuration's cem_response_url)\n"
-	"  --out DIR        default: cem_dir from the configuration, else ./cem\n"
+	"  --out DIR        default: cem_dir from the configuration, else "
+	"./" PKIROLL_DEFAULT_CEM_DIR "\n"
 	"  --insecure-code-files  accept a --keystore-pass-file that group or others\n"
 	"                   may read (it must be a regular file either way)\n"
 	"\n"
@@ -78,12 +80,10 @@ int cli_cem_write(struct cli *cli, struct pkiroll_cem_opts *o)
 	struct pkiroll_cem_stats st;
 	pkiroll_store *store = NULL;
 	pkiroll_lock *lock = NULL;
-	int err;
+	int err, rc;
 
-	if ((cli->db = cli_store_path(cli)) == NULL)
-		return EXIT_USAGE;
-	if (cli_store_writer(cli, cli->db, 0, &store, &lock) != 0)
-		return EXIT_FATAL;
+	if ((rc = cli_store_existing(cli, &store, &lock)) != 0)
+		return rc;
 	err = pkiroll_cem_write(store, o, &st);
 	cli_store_done(store, lock);
 	if (err == PKIROLL_ERR_STORE)
@@ -109,22 +109,26 @@ int cmd_cem(struct cli *cli)
 		{"sign", no_argument, NULL, 's'},
 		{"out", required_argument, NULL, 'o'},
 		{"response-url", required_argument, NULL, 'u'},
-		{"keystore-dir", required_argument, NULL, 'k'},
-		{"keystore-pass-file", required_argument, NULL, 'f'},
-		{"keystore-pass-fd", required_argument, NULL, 'd'},
-		{"insecure-code-files", no_argument, NULL, 'I'},
+		CLI_KEYSTORE_OPTIONS,
+		CLI_PASS_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
-	struct pkiroll_cem_opts o = {.respond_within = 14LL * 86400};
-	struct pkiroll_config cfg;
+	struct pkiroll_cem_opts o = {0};
+	struct cli_pass po = CLI_PASS_INIT;
+	const struct pkiroll_config *cfg;
 	struct pkiroll_window w;
-	const char *pass_file = NULL;
-	char *pass = NULL, *end;
-	int c, pass_fd = -1, insecure = 0, rc;
+	char *pass = NULL;
+	int c, r, bad, rc;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(cli->argc, cli->argv, "", opts, NULL)) != -1) {
+		if (cli_keystore_option(c, &o.keystore_dir))
+			continue;
+		if ((r = cli_pass_option("cem", c, &po)) < 0)
+			return EXIT_USAGE;
+		if (r > 0)
+			continue;
 		switch (c) {
 		case 'p':
 		case 'c':
@@ -149,54 +153,23 @@ int cmd_cem(struct cli *cli)
 		case 'u':
 			o.response_url = optarg;
 			break;
-		case 'k':
-			o.keystore_dir = optarg;
-			break;
-		case 'f':
-			pass_file = optarg;
-			break;
-		case 'I':
-			insecure = 1;
-			break;
-		case 'd':
-			pass_fd = (int)strtol(optarg, &end, 10);
-			if (*end != '\0' || pass_fd < 0) {
-				cli_error("cem: --keystore-pass-fd takes a file descriptor number");
-				return EXIT_USAGE;
-			}
-			break;
 		default:
-			cli_error("cem: unknown option or missing value \"%s\" (see pkiroll cem "
-				  "--help)",
-				  cli->argv[optind - 1]);
-			return EXIT_USAGE;
+			return cli_bad_option(cli, "cem");
 		}
 	}
-	if (optind != cli->argc) {
-		cli_error("cem: unexpected argument \"%s\"", cli->argv[optind]);
+	if ((cfg = cli_no_args_config(cli, "cem")) == NULL)
 		return EXIT_USAGE;
-	}
-	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK)
-		return EXIT_USAGE;
+	if (o.respond_within == 0)
+		o.respond_within = cfg->cem_respond_within;
 	if (o.out_dir == NULL)
-		o.out_dir = cfg.cem_dir[0] ? cfg.cem_dir : "cem";
-	if (o.response_url == NULL && cfg.cem_response_url[0])
-		o.response_url = cfg.cem_response_url;
+		o.out_dir = cfg->cem_dir;
+	if (o.response_url == NULL && cfg->cem_response_url[0])
+		o.response_url = cfg->cem_response_url;
 	if (o.keystore_dir == NULL)
-		o.keystore_dir = cfg.keystore_dir[0] ? cfg.keystore_dir : "keystores";
+		o.keystore_dir = cfg->keystore_dir;
 	if (o.sign) {
-		int bad;
-
-		char why[1200];
-
-		if ((pass = cli_passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS", insecure,
-					   &bad, why, sizeof(why))) == NULL) {
-			if (bad)
-				cli_error("cem: %s %s",
-					  pass_file != NULL ? "--keystore-pass-file"
-							    : "--keystore-pass-fd",
-					  why);
-			else
+		if ((pass = cli_pass_read("cem", &po, &bad)) == NULL) {
+			if (!bad)
 				cli_error("cem: --sign needs the keystore passphrase "
 					  "(--keystore-pass-file, --keystore-pass-fd or "
 					  "PKIROLL_KEYSTORE_PASS)");
@@ -221,10 +194,8 @@ int cmd_cem_response(struct cli *cli)
 		cli_error("cem-response: which FILE? (see pkiroll cem-response --help)");
 		return EXIT_USAGE;
 	}
-	if ((cli->db = cli_store_path(cli)) == NULL)
-		return EXIT_USAGE;
-	if (cli_store_writer(cli, cli->db, 0, &store, &lock) != 0)
-		return EXIT_FATAL;
+	if ((rc = cli_store_existing(cli, &store, &lock)) != 0)
+		return rc;
 	for (int i = 1; i < cli->argc; i++) {
 		int r = pkiroll_cem_response(store, cli->argv[i]);
 

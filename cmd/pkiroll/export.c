@@ -117,6 +117,34 @@ fail:
 	return -1;
 }
 
+/* p12: the keystore's passphrase and the new one, never from argv. 0, or
+ * -1 (reported); what was read is the caller's to free either way. */
+static int p12_passes(const struct cli_pass *po, const char *out_pass_file, int out_fd, char **pass,
+		      char **out_pass)
+{
+	char why[1200];
+	int bad;
+
+	if ((*pass = cli_pass_read("export", po, &bad)) == NULL) {
+		if (!bad)
+			cli_error("export: the keystore passphrase: --keystore-pass-file, "
+				  "--keystore-pass-fd or PKIROLL_KEYSTORE_PASS");
+		return -1;
+	}
+	*out_pass = cli_passphrase(out_pass_file, out_fd, "PKIROLL_EXPORT_PASS", po->insecure, &bad,
+				   why, sizeof(why));
+	if (*out_pass == NULL) {
+		if (bad)
+			cli_error("export: %s %s",
+				  out_pass_file ? "--out-pass-file" : "--out-pass-fd", why);
+		else
+			cli_error("export: a new passphrase for the p12: --out-pass-file, "
+				  "--out-pass-fd or PKIROLL_EXPORT_PASS");
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_export(struct cli *cli)
 {
 	static const struct option opts[] = {
@@ -128,17 +156,16 @@ int cmd_export(struct cli *cli)
 		{"out-pass-file", required_argument, NULL, 'P'},
 		{"out-pass-fd", required_argument, NULL, 'D'},
 		{"legacy", no_argument, NULL, 'L'},
-		{"keystore-dir", required_argument, NULL, 'k'},
-		{"keystore-pass-file", required_argument, NULL, 'p'},
-		{"keystore-pass-fd", required_argument, NULL, 'd'},
-		{"insecure-code-files", no_argument, NULL, 'I'},
+		CLI_KEYSTORE_OPTIONS,
+		CLI_PASS_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
 	static const char *const formats[] = {"der", "pem", "p7b", "p12"};
 	struct pkiroll_export_opts o = {.format = PKIROLL_EXPORT_PEM};
-	struct pkiroll_config cfg;
-	const char *out = "-", *out_pass_file = NULL, *pass_file = NULL;
-	int c, force = 0, out_fd = -1, pass_fd = -1, insecure = 0, bad, err, rc = EXIT_FATAL;
+	struct cli_pass po = CLI_PASS_INIT;
+	const struct pkiroll_config *cfg;
+	const char *out = "-", *out_pass_file = NULL;
+	int c, force = 0, out_fd = -1, err, rc = EXIT_FATAL;
 	char *pass = NULL, *out_pass = NULL, *end;
 	pkiroll_store *store = NULL;
 	unsigned char *data = NULL;
@@ -147,6 +174,10 @@ int cmd_export(struct cli *cli)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(cli->argc, cli->argv, "o:", opts, NULL)) != -1) {
+		/* both descriptors are read below, as they always were */
+		if (c != CLI_OPT_PASS_FD &&
+		    (cli_keystore_option(c, &o.keystore_dir) || cli_pass_option("export", c, &po)))
+			continue;
 		switch (c) {
 		case 'U':
 			o.usage = strcmp(optarg, "signing") == 0      ? 1
@@ -181,9 +212,9 @@ int cmd_export(struct cli *cli)
 			out_pass_file = optarg;
 			break;
 		case 'D':
-		case 'd':
+		case CLI_OPT_PASS_FD:
 			if ((c == 'D' ? (out_fd = (int)strtol(optarg, &end, 10))
-				      : (pass_fd = (int)strtol(optarg, &end, 10))) < 0 ||
+				      : (po.fd = (int)strtol(optarg, &end, 10))) < 0 ||
 			    *end != '\0') {
 				cli_error("export: %s takes a file descriptor number",
 					  cli->argv[optind - 1]);
@@ -193,21 +224,8 @@ int cmd_export(struct cli *cli)
 		case 'L':
 			o.legacy = 1;
 			break;
-		case 'k':
-			o.keystore_dir = optarg;
-			break;
-		case 'p':
-			pass_file = optarg;
-			break;
-		case 'I':
-			insecure = 1;
-			break;
 		default:
-			cli_error("export: unknown option or missing value \"%s\" (see pkiroll "
-				  "export "
-				  "--help)",
-				  cli->argv[optind - 1]);
-			return EXIT_USAGE;
+			return cli_bad_option(cli, "export");
 		}
 	}
 	if (optind != cli->argc - 1) {
@@ -228,35 +246,12 @@ int cmd_export(struct cli *cli)
 		cli_error("export: %s: %s", out, not_replaced());
 		return errno == EEXIST || errno == EPERM ? EXIT_USAGE : EXIT_FATAL;
 	}
-	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK)
+	if ((cfg = cli_config(cli)) == NULL)
 		return EXIT_USAGE;
 	if (o.keystore_dir == NULL)
-		o.keystore_dir = cfg.keystore_dir[0] ? cfg.keystore_dir : "keystores";
+		o.keystore_dir = cfg->keystore_dir;
 	if (o.format == PKIROLL_EXPORT_P12) {
-		char why[1200];
-
-		pass = cli_passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS", insecure, &bad,
-				      why, sizeof(why));
-		if (pass == NULL) {
-			if (bad)
-				cli_error("export: %s %s",
-					  pass_file ? "--keystore-pass-file" : "--keystore-pass-fd",
-					  why);
-			else
-				cli_error("export: the keystore passphrase: --keystore-pass-file, "
-					  "--keystore-pass-fd or PKIROLL_KEYSTORE_PASS");
-			rc = EXIT_USAGE;
-			goto out;
-		}
-		out_pass = cli_passphrase(out_pass_file, out_fd, "PKIROLL_EXPORT_PASS", insecure,
-					  &bad, why, sizeof(why));
-		if (out_pass == NULL) {
-			if (bad)
-				cli_error("export: %s %s",
-					  out_pass_file ? "--out-pass-file" : "--out-pass-fd", why);
-			else
-				cli_error("export: a new passphrase for the p12: --out-pass-file, "
-					  "--out-pass-fd or PKIROLL_EXPORT_PASS");
+		if (p12_passes(&po, out_pass_file, out_fd, &pass, &out_pass) < 0) {
 			rc = EXIT_USAGE;
 			goto out;
 		}

@@ -38,7 +38,7 @@ static const char usage_text[] =
 	"  help         this text, or `pkiroll help COMMAND`\n"
 	"\n"
 	"global options (before or after the command):\n"
-	"  --db PATH       the store (default ./pkiroll.db)\n"
+	"  --db PATH       the store (default ./" PKIROLL_DEFAULT_DB ")\n"
 	"  --config FILE   configuration file (default ./pkiroll.conf, else\n"
 	"                  /etc/pkiroll.conf, when present)\n"
 	"  -v              more output (repeatable; -vvv: every CMP message\n"
@@ -129,67 +129,23 @@ void cli_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+const struct pkiroll_config *cli_config(struct cli *cli)
+{
+	if (cli->cfg_state == 0)
+		cli->cfg_state = pkiroll_config_load(cli->ctx, cli->config, &cli->cfg) == PKIROLL_OK
+					 ? 1
+					 : -1;
+	return cli->cfg_state > 0 ? &cli->cfg : NULL;
+}
+
 const char *cli_store_path(struct cli *cli)
 {
-	static struct pkiroll_config cfg;
+	const struct pkiroll_config *cfg;
 
 	if (cli->db_given)
 		return cli->db;
-	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK)
-		return NULL;
-	return cfg.db[0] ? cfg.db : cli->db;
-}
-
-char *cli_read_pass(int fd)
-{
-	char *buf = calloc(1, 1024);
-	size_t n = 0;
-	ssize_t r;
-
-	if (buf == NULL)
-		return NULL;
-	while (n < 1023 && (r = read(fd, buf + n, 1023 - n)) > 0)
-		n += (size_t)r;
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (buf[0] == '\0') {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-char *cli_passphrase(const char *file, int fd, const char *env, int insecure, int *bad, char *why,
-		     size_t whylen)
-{
-	char *p = NULL;
-
-	*bad = 0;
-	why[0] = '\0';
-	if (file != NULL) {
-		/* a FIFO would hang the run, a readable file leaks the secret */
-		int f = pkiroll_secret_file_open(file, insecure, why, whylen);
-
-		if (f >= 0) {
-			if ((p = cli_read_pass(f)) == NULL)
-				snprintf(why, whylen, "%s: empty", file);
-			close(f);
-		}
-		*bad = p == NULL;
-	} else if (fd >= 0) {
-		if ((*bad = (p = cli_read_pass(fd)) == NULL))
-			snprintf(why, whylen, "descriptor %d: nothing to read", fd);
-	} else if (getenv(env) != NULL && getenv(env)[0] != '\0') {
-		p = strdup(getenv(env));
-	}
-	return p;
-}
-
-void cli_pass_free(char *p)
-{
-	if (p != NULL) {
-		OPENSSL_cleanse(p, strlen(p));
-		free(p);
-	}
+	cfg = cli_config(cli);
+	return cfg != NULL ? cfg->db : NULL;
 }
 
 int cli_store_writer(struct cli *cli, const char *db, int create, pkiroll_store **store,
@@ -210,6 +166,13 @@ int cli_store_writer(struct cli *cli, const char *db, int create, pkiroll_store 
 		return EXIT_FATAL;
 	}
 	return 0;
+}
+
+int cli_store_existing(struct cli *cli, pkiroll_store **store, pkiroll_lock **lock)
+{
+	if ((cli->db = cli_store_path(cli)) == NULL)
+		return EXIT_USAGE;
+	return cli_store_writer(cli, cli->db, 0, store, lock) != 0 ? EXIT_FATAL : 0;
 }
 
 void cli_store_done(pkiroll_store *store, pkiroll_lock *lock)
@@ -344,7 +307,7 @@ static int wants_help(const struct cli *cli)
 
 int main(int argc, char **argv)
 {
-	struct cli cli = {.prog = "pkiroll"};
+	static struct cli cli = {.prog = "pkiroll"};
 	const struct command *c;
 	int rc;
 
@@ -373,8 +336,6 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cli.db_given = cli.db != NULL;
-	if (cli.db == NULL)
-		cli.db = "pkiroll.db";
 	if ((cli.ctx = pkiroll_ctx_new(log_line, &cli)) == NULL) {
 		cli_error("out of memory");
 		free(cli.argv);

@@ -37,7 +37,8 @@ const char help_ping[] =
 	"  --community NAME       sign the genm with the community's current key and\n"
 	"                         certificate from its keystore (as renew does); its\n"
 	"                         CA profile is used unless --ca or --ca-url is given\n"
-	"  --keystore-dir DIR     default: the config's keystore_dir, else ./keystores\n"
+	"  --keystore-dir DIR     default: the config's keystore_dir, else "
+	"./" PKIROLL_DEFAULT_KEYSTORE_DIR "\n"
 	"  --keystore-pass-file F the keystore passphrase: first line of F (a\n"
 	"                         private regular file, as --code-file)\n"
 	"  --insecure-code-files  accept a code or passphrase file that group or\n"
@@ -59,6 +60,34 @@ static const char *const outcome_names[PKIROLL_PING__MAX] = {
 	"ok", "no answer", "refused by the CA", "reply not verified", "unexpected reply",
 };
 
+/* --reference: its authorization code from --code-file (into code),
+ * --code-fd (*fdcode, the caller's to free) or PKIROLL_CODE; NULL
+ * (reported) when there is none. */
+static const char *ping_code(const char *code_file, int code_fd, int insecure, char *code,
+			     size_t codelen, char **fdcode)
+{
+	if (code_file != NULL) {
+		char spec[1100], why[300];
+
+		snprintf(spec, sizeof(spec), "file:%s", code_file);
+		if (pkiroll_code_resolve(spec, insecure, code, codelen, why, sizeof(why)) < 0) {
+			cli_error("ping: --code-file %s", why);
+			return NULL;
+		}
+		return code;
+	}
+	if (code_fd >= 0) {
+		if ((*fdcode = cli_read_pass(code_fd)) == NULL)
+			cli_error("ping: --code-fd %d: nothing to read", code_fd);
+		return *fdcode;
+	}
+	if (getenv("PKIROLL_CODE") != NULL && getenv("PKIROLL_CODE")[0] != '\0')
+		return getenv("PKIROLL_CODE");
+	cli_error("ping: --reference needs its authorization code: --code-file, "
+		  "--code-fd or PKIROLL_CODE");
+	return NULL;
+}
+
 int cmd_ping(struct cli *cli)
 {
 	static const struct option opts[] = {
@@ -68,24 +97,27 @@ int cmd_ping(struct cli *cli)
 		{"code-file", required_argument, NULL, 'K'},
 		{"code-fd", required_argument, NULL, 'F'},
 		{"community", required_argument, NULL, 'C'},
-		{"keystore-dir", required_argument, NULL, 'k'},
-		{"keystore-pass-file", required_argument, NULL, 'p'},
-		{"keystore-pass-fd", required_argument, NULL, 'f'},
 		{"empty", no_argument, NULL, 'e'},
 		{"dump-dir", required_argument, NULL, 'O'},
-		{"insecure-code-files", no_argument, NULL, 'I'},
+		CLI_KEYSTORE_OPTIONS,
+		CLI_PASS_OPTIONS,
 		{NULL, 0, NULL, 0},
 	};
 	struct pkiroll_ping_opts o = {0};
 	struct pkiroll_ping_result res;
-	struct pkiroll_config cfg;
-	const char *code_file = NULL, *pass_file = NULL;
+	struct cli_pass po = CLI_PASS_INIT;
+	const struct pkiroll_config *cfg;
+	const char *code_file = NULL;
 	char code[512] = "", *pass = NULL, *fdcode = NULL, *end;
-	int c, code_fd = -1, pass_fd = -1, insecure = 0, rc = EXIT_USAGE, err;
+	int c, code_fd = -1, rc = EXIT_USAGE, err;
 
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(cli->argc, cli->argv, "", opts, NULL)) != -1) {
+		/* both descriptors are read below, as they always were */
+		if (c != CLI_OPT_PASS_FD &&
+		    (cli_keystore_option(c, &o.keystore_dir) || cli_pass_option("ping", c, &po)))
+			continue;
 		switch (c) {
 		case 'c':
 			o.ca = optarg;
@@ -100,10 +132,9 @@ int cmd_ping(struct cli *cli)
 			code_file = optarg;
 			break;
 		case 'F':
-		case 'f':
-			*(c == 'F' ? &code_fd : &pass_fd) = (int)strtol(optarg, &end, 10);
-			if (*end != '\0' || optarg[0] == '\0' ||
-			    (c == 'F' ? code_fd : pass_fd) < 0) {
+		case CLI_OPT_PASS_FD:
+			*(c == 'F' ? &code_fd : &po.fd) = (int)strtol(optarg, &end, 10);
+			if (*end != '\0' || optarg[0] == '\0' || (c == 'F' ? code_fd : po.fd) < 0) {
 				cli_error("ping: %s takes a file descriptor number",
 					  c == 'F' ? "--code-fd" : "--keystore-pass-fd");
 				return EXIT_USAGE;
@@ -112,26 +143,14 @@ int cmd_ping(struct cli *cli)
 		case 'C':
 			o.community = optarg;
 			break;
-		case 'k':
-			o.keystore_dir = optarg;
-			break;
-		case 'p':
-			pass_file = optarg;
-			break;
 		case 'e':
 			o.empty = 1;
 			break;
 		case 'O':
 			o.dump_dir = optarg;
 			break;
-		case 'I':
-			insecure = 1;
-			break;
 		default:
-			cli_error("ping: unknown option or missing value \"%s\" (see pkiroll ping "
-				  "--help)",
-				  cli->argv[optind - 1]);
-			return EXIT_USAGE;
+			return cli_bad_option(cli, "ping");
 		}
 	}
 	if (optind != cli->argc) {
@@ -151,53 +170,24 @@ int cmd_ping(struct cli *cli)
 		cli_error("ping: --code-file and --code-fd go with --reference");
 		return EXIT_USAGE;
 	}
-	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK)
+	if ((cfg = cli_config(cli)) == NULL)
 		return EXIT_USAGE;
-	o.config = &cfg;
+	o.config = cfg;
 	o.trace = cli->verbose >= 3;
 
 	/* Phase: the secrets, never from argv. */
 	if (o.reference != NULL) {
-		if (code_file != NULL) {
-			char spec[1100], why[300];
-
-			snprintf(spec, sizeof(spec), "file:%s", code_file);
-			if (pkiroll_code_resolve(spec, insecure, code, sizeof(code), why,
-						 sizeof(why)) < 0) {
-				cli_error("ping: --code-file %s", why);
-				goto out;
-			}
-			o.code = code;
-		} else if (code_fd >= 0) {
-			if ((fdcode = cli_read_pass(code_fd)) == NULL) {
-				cli_error("ping: --code-fd %d: nothing to read", code_fd);
-				goto out;
-			}
-			o.code = fdcode;
-		} else if (getenv("PKIROLL_CODE") != NULL && getenv("PKIROLL_CODE")[0] != '\0') {
-			o.code = getenv("PKIROLL_CODE");
-		} else {
-			cli_error("ping: --reference needs its authorization code: --code-file, "
-				  "--code-fd or PKIROLL_CODE");
+		if ((o.code = ping_code(code_file, code_fd, po.insecure, code, sizeof(code),
+					&fdcode)) == NULL)
 			goto out;
-		}
 	} else {
 		int bad;
 
-		o.db = cli->db_given ? cli->db : cfg.db[0] ? cfg.db : cli->db;
-		o.keystore_dir = o.keystore_dir	       ? o.keystore_dir
-				 : cfg.keystore_dir[0] ? cfg.keystore_dir
-						       : "keystores";
-		char why[1200];
-
-		if ((pass = cli_passphrase(pass_file, pass_fd, "PKIROLL_KEYSTORE_PASS", insecure,
-					   &bad, why, sizeof(why))) == NULL &&
-		    bad) {
-			cli_error("ping: %s %s",
-				  pass_file != NULL ? "--keystore-pass-file" : "--keystore-pass-fd",
-				  why);
+		o.db = cli_store_path(cli);
+		if (o.keystore_dir == NULL)
+			o.keystore_dir = cfg->keystore_dir;
+		if ((pass = cli_pass_read("ping", &po, &bad)) == NULL && bad)
 			goto out;
-		}
 		o.passphrase = pass;
 	}
 

@@ -68,7 +68,7 @@ static void day(time_t t, char *buf, size_t len)
 }
 
 /* the configuration: its renew_within gives the renew-after dates */
-static struct pkiroll_config cfg;
+static const struct pkiroll_config *cfg;
 /* the store the row callbacks read the CEM answers from */
 static pkiroll_store *g_store;
 
@@ -230,7 +230,7 @@ static int print_json(pkiroll_store *store, const char *db, const struct pkiroll
 	{
 		json_t *list = json_array();
 
-		pkiroll_status_each(store, &cfg.renew_within, row_json, list);
+		pkiroll_status_each(store, &cfg->renew_within, row_json, list);
 		json_object_set_new(root, "list", list);
 	}
 	rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -441,7 +441,7 @@ int cmd_status(struct cli *cli)
 			return EXIT_USAGE;
 		}
 	}
-	if (pkiroll_config_load(cli->ctx, cli->config, &cfg) != PKIROLL_OK)
+	if ((cfg = cli_config(cli)) == NULL)
 		return EXIT_USAGE;
 	if (optind < cli->argc - 1) {
 		cli_error("status: unexpected argument \"%s\"", cli->argv[optind + 1]);
@@ -469,7 +469,7 @@ int cmd_status(struct cli *cli)
 		print_text(cli->db, st, days);
 		if (!brief && (all || st->communities <= 200)) {
 			printf("\ncommunities:\n");
-			pkiroll_status_each(store, &cfg.renew_within, row_text, NULL);
+			pkiroll_status_each(store, &cfg->renew_within, row_text, NULL);
 		} else if (!brief) {
 			printf("\n%lu communities: --all lists them\n", st->communities);
 		}

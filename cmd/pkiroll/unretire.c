@@ -44,9 +44,7 @@ int cmd_unretire(struct cli *cli)
 		cli_error("unretire: which COMMUNITY? (see pkiroll unretire --help)");
 		return EXIT_USAGE;
 	}
-	if ((cli->db = cli_store_path(cli)) == NULL)
-		return EXIT_USAGE;
-	if ((rc = cli_store_writer(cli, cli->db, 0, &store, &lock)) != 0)
+	if ((rc = cli_store_existing(cli, &store, &lock)) != 0)
 		return rc;
 	for (int i = optind; i < cli->argc; i++) {
 		const char *name = cli->argv[i];

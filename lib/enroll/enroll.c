@@ -1,9 +1,11 @@
 /*
- * pkiroll enroll, the run's life: its CA profiles, the workers (forked
- * first), the lock, the store and the import; then the manifest is read a
- * second time as a stream and the scheduler (schedule.c) makes every due
- * community a job, so memory does not grow with the manifest. The parent
- * is the only store writer: one transaction per step and per result.
+ * The doors and the engine behind them. pkiroll_enroll, pkiroll_renew and
+ * pkiroll_revoke each make a plan (run.h) of their options; the engine
+ * runs it: its CA profiles, the workers (forked first), the lock, the
+ * store and the import; then the manifest is read a second time as a
+ * stream and the scheduler (schedule.c) makes every due community a job,
+ * so memory does not grow with the manifest. The parent is the only store
+ * writer: one transaction per step and per result.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,14 +55,16 @@ static int tick(void *arg)
 	return 0;
 }
 
-static int dry_run(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct run *r)
+static int dry_run(pkiroll_ctx *ctx, struct run *r)
 {
+	const struct plan *p = r->plan;
 	const struct manifest_row *row;
 	int err, g;
 
-	if (access(o->db, F_OK) == 0 && pkiroll_store_open(ctx, o->db, 0, &r->s) != PKIROLL_OK)
+	if (access(r->o->db, F_OK) == 0 &&
+	    pkiroll_store_open(ctx, r->o->db, 0, &r->s) != PKIROLL_OK)
 		return PKIROLL_ERR_STORE;
-	if ((r->m = manifest_open(ctx, o->manifest, &o->mopts, &err)) == NULL)
+	if ((r->m = manifest_open(ctx, p->manifest, &p->mopts, &err)) == NULL)
 		return err;
 	while ((g = manifest_next_row(r->m, &row)) > 0) {
 		struct community c;
@@ -78,7 +82,7 @@ static int dry_run(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct
 		}
 		if (!d)
 			continue;
-		if (o->limit && r->st->due >= o->limit)
+		if (p->limit && r->st->due >= p->limit)
 			break;
 		r->st->due++;
 		ctx_log(ctx, PKIROLL_LOG_INFO, "would enroll %s (reference %s) via %s%s%s",
@@ -91,35 +95,24 @@ static int dry_run(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct
 	return g < 0 ? manifest_error(r->m) : PKIROLL_OK;
 }
 
-/* The renewal window of this run: --within, else the configuration's. */
-static struct pkiroll_window run_window(const struct pkiroll_enroll_opts *o)
-{
-	struct pkiroll_window w = {.secs = 30LL * 86400};
-
-	if (o->within.secs > 0 || o->within.pct > 0)
-		w = o->within;
-	else if (o->config != NULL &&
-		 (o->config->renew_within.secs > 0 || o->config->renew_within.pct > 0))
-		w = o->config->renew_within;
-	return w;
-}
-
 /* The forced names that cannot be renewed, said once each. */
-static int check_forced(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct run *r)
+static int check_forced(pkiroll_ctx *ctx, struct run *r)
 {
-	for (int i = 0; i < o->ncommunities; i++) {
+	const struct plan *p = r->plan;
+
+	for (int i = 0; i < p->nnames; i++) {
 		struct community c;
-		int g = store_community_get(r->s, o->communities[i], &c);
+		int g = store_community_get(r->s, p->names[i], &c);
 
 		if (g < 0)
 			return PKIROLL_ERR_STORE;
 		if (g == 0)
 			ctx_log(ctx, PKIROLL_LOG_ERROR, "--community %s: not in the store",
-				o->communities[i]);
+				p->names[i]);
 		else if (c.state != PKIROLL_STATE_ENROLLED && c.state != PKIROLL_STATE_RENEWING)
 			ctx_log(ctx, PKIROLL_LOG_ERROR,
 				"--community %s: is %s, not enrolled: nothing to renew",
-				o->communities[i], pkiroll_state_name(c.state));
+				p->names[i], pkiroll_state_name(c.state));
 		else
 			continue;
 		r->st->skipped++;
@@ -127,34 +120,35 @@ static int check_forced(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, s
 	return PKIROLL_OK;
 }
 
-static int renew_select(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct run *r)
+static int renew_select(pkiroll_ctx *ctx, struct run *r)
 {
-	struct pkiroll_window w = run_window(o);
+	const struct plan *p = r->plan;
 	int err;
 
-	if ((err = check_forced(ctx, o, r)) != PKIROLL_OK)
+	if ((err = check_forced(ctx, r)) != PKIROLL_OK)
 		return err;
-	if (store_renew_due(r->s, (long long)time(NULL), &w, !o->renew_now, o->communities,
-			    o->ncommunities, o->limit, &r->renew, &r->nrenew) < 0)
+	if (store_renew_due(r->s, (long long)time(NULL), &p->within, p->spread, p->names, p->nnames,
+			    p->limit, &r->renew, &r->nrenew) < 0)
 		return PKIROLL_ERR_STORE;
 	return PKIROLL_OK;
 }
 
 /* revoke: the named communities with a current certificate not yet revoked */
-static int revoke_select(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct run *r)
+static int revoke_select(pkiroll_ctx *ctx, struct run *r)
 {
-	if ((r->renew = calloc((size_t)o->ncommunities + 1, sizeof(*r->renew))) == NULL)
+	const struct plan *p = r->plan;
+
+	if ((r->renew = calloc((size_t)p->nnames + 1, sizeof(*r->renew))) == NULL)
 		return PKIROLL_ERR_NOMEM;
-	for (int i = 0; i < o->ncommunities; i++) {
+	for (int i = 0; i < p->nnames; i++) {
 		struct revoke_target t[2];
 		struct community c;
-		int g = store_community_get(r->s, o->communities[i], &c), n = 0, left = 0;
+		int g = store_community_get(r->s, p->names[i], &c), n = 0, left = 0;
 
-		if (g < 0 ||
-		    (g > 0 && store_revoke_targets(r->s, c.id, o->revoke_usage, t, &n) < 0))
+		if (g < 0 || (g > 0 && store_revoke_targets(r->s, c.id, p->usage, t, &n) < 0))
 			return PKIROLL_ERR_STORE;
 		if (g == 0) {
-			ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: not in the store", o->communities[i]);
+			ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: not in the store", p->names[i]);
 			r->st->skipped++;
 			continue;
 		}
@@ -178,9 +172,9 @@ static int revoke_select(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, 
 		if (n == 0) {
 			ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: no current %s certificate to revoke",
 				c.name,
-				o->revoke_usage == 1   ? "signing"
-				: o->revoke_usage == 2 ? "encryption"
-						       : "");
+				p->usage == 1	? "signing"
+				: p->usage == 2 ? "encryption"
+						: "");
 			r->st->skipped++;
 		} else if (left > 0) {
 			snprintf(r->renew[r->nrenew++].name, sizeof(r->renew[0].name), "%s",
@@ -190,144 +184,210 @@ static int revoke_select(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, 
 	return PKIROLL_OK;
 }
 
-static int renew_dry_run(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o, struct run *r)
+static int renew_dry_run(pkiroll_ctx *ctx, struct run *r)
 {
-	int err;
+	int revoke = r->plan->kind == JOB_REVOKE, err;
 
-	if (access(o->db, F_OK) != 0)
+	if (access(r->o->db, F_OK) != 0)
 		return PKIROLL_OK;
-	if (r->s == NULL && pkiroll_store_open(ctx, o->db, 0, &r->s) != PKIROLL_OK)
+	if (r->s == NULL && pkiroll_store_open(ctx, r->o->db, 0, &r->s) != PKIROLL_OK)
 		return PKIROLL_ERR_STORE;
-	if ((err = o->revoke ? revoke_select(ctx, o, r) : renew_select(ctx, o, r)) != PKIROLL_OK)
+	if ((err = revoke ? revoke_select(ctx, r) : renew_select(ctx, r)) != PKIROLL_OK)
 		return err;
 	for (size_t i = 0; i < r->nrenew; i++) {
 		r->st->due++;
-		ctx_log(ctx, PKIROLL_LOG_INFO, "would %s %s%s", o->revoke ? "revoke" : "renew",
+		ctx_log(ctx, PKIROLL_LOG_INFO, "would %s %s%s", revoke ? "revoke" : "renew",
 			r->renew[i].name, r->renew[i].resume ? " (an interrupted renewal)" : "");
 	}
 	return PKIROLL_OK;
 }
 
-int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
-		   struct pkiroll_enroll_stats *st)
+/* The CA profiles this run may use, into r->profs. */
+static int profiles_make(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, struct run *r)
 {
-	struct run r = {.ctx = ctx, .o = o, .st = st};
-	struct pkiroll_import_stats is;
-	struct pool *pool = NULL;
-	const struct pool_ops ops = {next_job, on_step, on_result, on_death, tick};
-	struct pkiroll_ca_profile *jr_profiles = NULL;
-	struct job_run jr = {0};
-	int err = PKIROLL_ERR_CONFIG, jobs;
-	pkiroll_lock *lock = NULL;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	const struct pkiroll_config *cfg = r->cfg;
 
-	memset(st, 0, sizeof(*st));
-	r.start_ms = now_ms();
-
-	/* Phase: the CA profiles this run may use. */
 	if (o->ca_url != NULL) {
-		if ((r.profs = calloc(1, sizeof(*r.profs))) == NULL)
+		if ((r->profs = calloc(1, sizeof(*r->profs))) == NULL)
 			return PKIROLL_ERR_NOMEM;
-		pkiroll_ca_profile_defaults(&r.profs[0].p);
-		if (o->config && pkiroll_config_profile(o->config, o->ca) != NULL)
-			r.profs[0].p = *pkiroll_config_profile(o->config, o->ca);
-		snprintf(r.profs[0].p.url, sizeof(r.profs[0].p.url), "%s", o->ca_url);
-		r.nprofs = 1;
-	} else if (o->config != NULL && o->config->nprofiles > 0) {
-		if (o->ca != NULL && pkiroll_config_profile(o->config, o->ca) == NULL) {
+		pkiroll_ca_profile_defaults(&r->profs[0].p);
+		if (pkiroll_config_profile(cfg, o->ca) != NULL)
+			r->profs[0].p = *pkiroll_config_profile(cfg, o->ca);
+		snprintf(r->profs[0].p.url, sizeof(r->profs[0].p.url), "%s", o->ca_url);
+		r->nprofs = 1;
+	} else if (cfg->nprofiles > 0) {
+		if (o->ca != NULL && pkiroll_config_profile(cfg, o->ca) == NULL) {
 			ctx_log(ctx, PKIROLL_LOG_ERROR, "--ca %s: no [ca %s] in %s", o->ca, o->ca,
-				o->config->path[0] ? o->config->path : "the configuration");
+				cfg->path[0] ? cfg->path : "the configuration");
 			return PKIROLL_ERR_CONFIG;
 		}
-		if ((r.profs = calloc(o->config->nprofiles, sizeof(*r.profs))) == NULL)
+		if ((r->profs = calloc(cfg->nprofiles, sizeof(*r->profs))) == NULL)
 			return PKIROLL_ERR_NOMEM;
-		for (size_t i = 0; i < o->config->nprofiles; i++)
-			r.profs[i].p = o->config->profiles[i];
-		r.nprofs = (int)o->config->nprofiles;
+		for (size_t i = 0; i < cfg->nprofiles; i++)
+			r->profs[i].p = cfg->profiles[i];
+		r->nprofs = (int)cfg->nprofiles;
 	} else {
 		ctx_log(ctx, PKIROLL_LOG_ERROR,
 			"no CA: give --ca-url URL, or a [ca NAME] section in the configuration "
 			"file");
 		return PKIROLL_ERR_CONFIG;
 	}
-	/* Phase: a manifest that cannot be read creates nothing. */
-	if (o->manifest != NULL &&
-	    (err = pkiroll_manifest_open_check(ctx, o->manifest, &o->mopts)) != PKIROLL_OK) {
-		err = err == PKIROLL_ERR_NOMEM ? err : PKIROLL_ERR_MANIFEST;
-		goto out;
-	}
-	if (o->dry_run) {
-		err = o->manifest != NULL ? dry_run(ctx, o, &r) : PKIROLL_OK;
-		if (err == PKIROLL_OK && (o->renew || o->revoke))
-			err = renew_dry_run(ctx, o, &r);
-		goto out;
-	}
-	if (o->revoke && (o->revoke_usage < 1 || o->revoke_usage > 3 ||
-			  pkiroll_revocation_reason_name(o->revoke_reason) == NULL)) {
+	return PKIROLL_OK;
+}
+
+/* What a real run needs before it forks: the revocation's terms, the
+ * passphrase, the dump directory. */
+static int run_check(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, const struct plan *p)
+{
+	if (p->kind == JOB_REVOKE &&
+	    (p->usage < 1 || p->usage > 3 || pkiroll_revocation_reason_name(p->reason) == NULL)) {
 		ctx_log(ctx, PKIROLL_LOG_ERROR, "revoke: no usage or no reason");
-		err = PKIROLL_ERR_USAGE;
-		goto out;
+		return PKIROLL_ERR_USAGE;
 	}
 	if (o->passphrase == NULL || *o->passphrase == '\0') {
 		ctx_log(ctx, PKIROLL_LOG_ERROR,
 			"no keystore passphrase: use --keystore-pass-file, --keystore-pass-fd or "
 			"PKIROLL_KEYSTORE_PASS");
-		err = PKIROLL_ERR_CONFIG;
-		goto out;
+		return PKIROLL_ERR_CONFIG;
 	}
-
 	if (o->dump_dir != NULL) {
 		char why[600];
 
 		if (cmp_trace_dir_make(o->dump_dir, why, sizeof(why)) < 0) {
 			ctx_log(ctx, PKIROLL_LOG_ERROR, "--dump-dir %s", why);
-			err = PKIROLL_ERR_CONFIG;
-			goto out;
+			return PKIROLL_ERR_CONFIG;
 		}
 	}
+	return PKIROLL_OK;
+}
 
-	/* Phase: workers before the store (and its lock) is opened. */
-	jobs = o->jobs > 0		      ? o->jobs
-	       : o->config && o->config->jobs ? o->config->jobs
-					      : (int)(cores > 0 ? cores : 2);
-	if (r.nprofs == 1 && jobs > r.profs[0].p.concurrency) {
+/* How many workers: -j, else the config's, at most a lone profile's cap. */
+static int run_jobs(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, struct run *r)
+{
+	int jobs = o->jobs > 0 ? o->jobs : r->cfg->jobs;
+
+	if (r->nprofs == 1 && jobs > r->profs[0].p.concurrency) {
 		/* say so: a silent cap reads as a slow CA */
 		ctx_log(ctx, PKIROLL_LOG_WARN,
 			"%d workers asked for, %d used: CA profile %s allows %d at once "
 			"(concurrency; raise it in its [ca] section)",
-			jobs, r.profs[0].p.concurrency,
-			r.profs[0].p.name[0] ? r.profs[0].p.name : r.profs[0].p.url,
-			r.profs[0].p.concurrency);
-		jobs = r.profs[0].p.concurrency;
+			jobs, r->profs[0].p.concurrency,
+			r->profs[0].p.name[0] ? r->profs[0].p.name : r->profs[0].p.url,
+			r->profs[0].p.concurrency);
+		jobs = r->profs[0].p.concurrency;
 	}
-	for (int i = 0; r.nprofs > 1 && i < r.nprofs; i++)
-		if (r.profs[i].p.concurrency < jobs)
+	for (int i = 0; r->nprofs > 1 && i < r->nprofs; i++)
+		if (r->profs[i].p.concurrency < jobs)
 			ctx_log(ctx, PKIROLL_LOG_INFO,
 				"CA profile %s: at most %d of the %d workers at once (concurrency)",
-				r.profs[i].p.name, r.profs[i].p.concurrency, jobs);
-	r.nslots = jobs;
+				r->profs[i].p.name, r->profs[i].p.concurrency, jobs);
+	return jobs;
+}
+
+/* The run's constants, for every worker at fork; jr->profiles is the
+ * caller's to free. */
+static int run_constants(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, const struct run *r,
+			 struct job_run *jr)
+{
+	struct pkiroll_ca_profile *profiles = calloc((size_t)r->nprofs, sizeof(*profiles));
+
+	if (profiles == NULL)
+		return PKIROLL_ERR_NOMEM;
+	for (int i = 0; i < r->nprofs; i++)
+		profiles[i] = r->profs[i].p;
+	jr->profiles = profiles;
+	jr->nprofiles = r->nprofs;
+	jr->keystore_dir = o->keystore_dir;
+	jr->pass = o->passphrase;
+	jr->legacy = r->cfg->keystore_legacy;
+	jr->keep_keys = r->cfg->keep_decryption_keys;
+	jr->ctx = ctx;
+	jr->dump_dir = o->dump_dir;
+	jr->trace = o->trace;
+	jr->started = time(NULL);
+	return PKIROLL_OK;
+}
+
+/* The store's part of a run: the manifest in, the chosen ones, the pool's
+ * loop, the run's record. */
+static int run_store(pkiroll_ctx *ctx, struct run *r, struct pool *pool)
+{
+	const struct pool_ops ops = {next_job, on_step, on_result, on_death, tick};
+	const struct plan *p = r->plan;
+	struct pkiroll_run_stats *st = r->st;
+	struct pkiroll_import_stats is;
+	int err;
+
+	/* Phase: the manifest into the store, then read again to dispatch. */
+	if (p->manifest != NULL) {
+		if ((err = store_import(r->s, p->manifest, &p->mopts, &is, &r->refused)) !=
+		    PKIROLL_OK)
+			return err;
+		st->rows = is.rows;
+		st->bad_rows = is.bad;
+		/* the second pass only needs the codes: the import validated every row */
+		if ((r->m = manifest_open(NULL, p->manifest, &p->mopts, &err)) == NULL)
+			return err;
+		manifest_set_raw(r->m);
+	} else {
+		r->manifest_done = 1;
+	}
+	/* Phase: renew, revoke: the communities, chosen once */
+	if (p->kind == JOB_RENEW && (err = renew_select(ctx, r)) != PKIROLL_OK)
+		return err;
+	if (p->kind == JOB_REVOKE && (err = revoke_select(ctx, r)) != PKIROLL_OK)
+		return err;
+	if (store_run_begin(r->s, p->verb, p->manifest, &r->run) < 0)
+		return PKIROLL_ERR_STORE;
+	if (pool_run(pool, &ops, r) < 0) {
+		store_run_end(r->s, r->run, "error", st->due, st->enrolled,
+			      st->failed + st->needs_codes);
+		return PKIROLL_ERR_STORE;
+	}
+	st->elapsed = (double)(now_ms() - r->start_ms) / 1000.0;
+	store_run_end(r->s, r->run, st->interrupted ? "interrupted" : "done", st->due, st->enrolled,
+		      st->failed + st->needs_codes);
+	return PKIROLL_OK;
+}
+
+/* The engine: runs a plan with the options every run shares. */
+static int run_plan(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, const struct plan *p,
+		    const struct pkiroll_config *cfg, struct pkiroll_run_stats *st)
+{
+	struct run r = {.ctx = ctx, .o = o, .cfg = cfg, .plan = p, .st = st};
+	struct pool *pool = NULL;
+	struct job_run jr = {0};
+	int err, jobs;
+	pkiroll_lock *lock = NULL;
+
+	memset(st, 0, sizeof(*st));
+	r.start_ms = now_ms();
+	/* no CA is a usage error, before anything else (no progress line either) */
+	if ((err = profiles_make(ctx, o, &r)) != PKIROLL_OK)
+		return err;
+	/* Phase: a manifest that cannot be read creates nothing. */
+	if (p->manifest != NULL &&
+	    (err = pkiroll_manifest_open_check(ctx, p->manifest, &p->mopts)) != PKIROLL_OK) {
+		err = err == PKIROLL_ERR_NOMEM ? err : PKIROLL_ERR_MANIFEST;
+		goto out;
+	}
+	if (o->dry_run) {
+		err = p->manifest != NULL ? dry_run(ctx, &r) : PKIROLL_OK;
+		if (err == PKIROLL_OK && p->kind != JOB_ENROLL)
+			err = renew_dry_run(ctx, &r);
+		goto out;
+	}
+	if ((err = run_check(ctx, o, p)) != PKIROLL_OK)
+		goto out;
+
+	/* Phase: workers before the store (and its lock) is opened. */
+	r.nslots = jobs = run_jobs(ctx, o, &r);
 	if ((r.slots = calloc((size_t)jobs, sizeof(*r.slots))) == NULL ||
-	    (r.retries = calloc(MAX_RETRY_QUEUE, sizeof(*r.retries))) == NULL) {
+	    (r.retries = calloc(MAX_RETRY_QUEUE, sizeof(*r.retries))) == NULL ||
+	    run_constants(ctx, o, &r, &jr) != PKIROLL_OK) {
 		err = PKIROLL_ERR_NOMEM;
 		goto out;
 	}
-	/* the run's constants, for every worker at fork */
-	if ((jr_profiles = calloc((size_t)r.nprofs, sizeof(*jr_profiles))) == NULL) {
-		err = PKIROLL_ERR_NOMEM;
-		goto out;
-	}
-	for (int i = 0; i < r.nprofs; i++)
-		jr_profiles[i] = r.profs[i].p;
-	jr.profiles = jr_profiles;
-	jr.nprofiles = r.nprofs;
-	jr.keystore_dir = o->keystore_dir;
-	jr.pass = o->passphrase;
-	jr.legacy = o->config ? o->config->keystore_legacy : 0;
-	jr.keep_keys = o->config ? o->config->keep_decryption_keys : 2;
-	jr.ctx = ctx;
-	jr.dump_dir = o->dump_dir;
-	jr.trace = o->trace;
-	jr.started = time(NULL);
 	if ((pool = pool_new(jobs, enroll_worker_main, &jr)) == NULL) {
 		ctx_log(ctx, PKIROLL_LOG_ERROR, "cannot start %d workers: %s", jobs,
 			strerror(errno));
@@ -339,47 +399,10 @@ int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_enroll_opts *o,
 		goto out;
 	if ((err = pkiroll_store_open(ctx, o->db, 1, &r.s)) != PKIROLL_OK)
 		goto out;
-
-	/* Phase: the manifest into the store, then read again to dispatch. */
-	if (o->manifest != NULL) {
-		if ((err = store_import(r.s, o->manifest, &o->mopts, &is, &r.refused)) !=
-		    PKIROLL_OK)
-			goto out;
-		st->rows = is.rows;
-		st->bad_rows = is.bad;
-		/* the second pass only needs the codes: the import validated every row */
-		if ((r.m = manifest_open(NULL, o->manifest, &o->mopts, &err)) == NULL)
-			goto out;
-		manifest_set_raw(r.m);
-	} else {
-		r.manifest_done = 1;
-	}
-	/* Phase: renew, revoke: the communities, chosen once */
-	if (o->renew && (err = renew_select(ctx, o, &r)) != PKIROLL_OK)
-		goto out;
-	if (o->revoke && (err = revoke_select(ctx, o, &r)) != PKIROLL_OK)
-		goto out;
-	if (store_run_begin(r.s,
-			    o->renew	? "renew"
-			    : o->revoke ? "revoke"
-					: "enroll",
-			    o->manifest, &r.run) < 0) {
-		err = PKIROLL_ERR_STORE;
-		goto out;
-	}
-	if (pool_run(pool, &ops, &r) < 0) {
-		err = PKIROLL_ERR_STORE;
-		store_run_end(r.s, r.run, "error", st->due, st->enrolled,
-			      st->failed + st->needs_codes);
-		goto out;
-	}
-	st->elapsed = (double)(now_ms() - r.start_ms) / 1000.0;
-	store_run_end(r.s, r.run, st->interrupted ? "interrupted" : "done", st->due, st->enrolled,
-		      st->failed + st->needs_codes);
-	err = PKIROLL_OK;
+	err = run_store(ctx, &r, pool);
 out:
 	pool_free(pool);
-	free(jr_profiles);
+	free((void *)jr.profiles);
 	if (o->progress)
 		o->progress(o->progress_arg, st, 1);
 	for (int i = 0; r.retries && i < r.nretries; i++) {
@@ -399,4 +422,78 @@ out:
 	pkiroll_store_close(r.s);
 	pkiroll_store_unlock(lock);
 	return err;
+}
+
+/* ---- the doors: each makes its plan ---- */
+
+/* The part of a plan every door fills the same way; *defaults stands in
+ * for a missing configuration. */
+static const struct pkiroll_config *plan_common(const struct pkiroll_run_opts *o,
+						struct pkiroll_config *defaults, struct plan *p)
+{
+	const struct pkiroll_config *cfg = o->config;
+
+	if (cfg == NULL) {
+		pkiroll_config_defaults(defaults);
+		cfg = defaults;
+	}
+	p->limit = o->limit;
+	p->row_ca = o->ca ? o->ca : cfg->default_ca;
+	return cfg;
+}
+
+/* The manifest part of an enroll or renew plan. */
+static void plan_manifest(const struct pkiroll_enroll_opts *e, struct plan *p)
+{
+	p->manifest = e->manifest;
+	p->mopts = e->mopts;
+	p->retry_failed = e->retry_failed;
+}
+
+int pkiroll_enroll(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o,
+		   const struct pkiroll_enroll_opts *e, struct pkiroll_run_stats *st)
+{
+	struct plan p = {.kind = JOB_ENROLL, .verb = "enroll"};
+	struct pkiroll_config defaults;
+	const struct pkiroll_config *cfg = plan_common(o, &defaults, &p);
+
+	if (e->manifest == NULL) {
+		memset(st, 0, sizeof(*st));
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "enroll: no manifest");
+		return PKIROLL_ERR_USAGE;
+	}
+	plan_manifest(e, &p);
+	return run_plan(ctx, o, &p, cfg, st);
+}
+
+int pkiroll_renew(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o,
+		  const struct pkiroll_renew_opts *rn, struct pkiroll_run_stats *st)
+{
+	struct plan p = {.kind = JOB_RENEW, .verb = "renew"};
+	struct pkiroll_config defaults;
+	const struct pkiroll_config *cfg = plan_common(o, &defaults, &p);
+
+	plan_manifest(&rn->enroll, &p);
+	/* the window: --within, else the configuration's */
+	p.within = rn->within.secs > 0 || rn->within.pct > 0 ? rn->within : cfg->renew_within;
+	p.spread = !rn->now;
+	p.names = rn->communities;
+	p.nnames = rn->ncommunities;
+	return run_plan(ctx, o, &p, cfg, st);
+}
+
+int pkiroll_revoke(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o,
+		   const struct pkiroll_revoke_opts *rv, struct pkiroll_run_stats *st)
+{
+	struct plan p = {.kind = JOB_REVOKE, .verb = "revoke"};
+	struct pkiroll_config defaults;
+	const struct pkiroll_config *cfg = plan_common(o, &defaults, &p);
+
+	p.names = rv->communities;
+	p.nnames = rv->ncommunities;
+	p.usage = rv->usage;
+	p.reason = rv->reason;
+	p.ref = rv->reference;
+	p.code = rv->code;
+	return run_plan(ctx, o, &p, cfg, st);
 }

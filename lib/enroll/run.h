@@ -1,7 +1,7 @@
 /*
- * One enrollment run, shared by its parts: the run's life (enroll.c), the
- * scheduler (schedule.c) and the outcome policy (outcome.c). Private to
- * lib/enroll.
+ * One run, shared by its parts: the doors and the run's life (enroll.c),
+ * the scheduler (schedule.c) and the outcome policy (outcome.c). Private
+ * to lib/enroll.
  */
 #ifndef PKIROLL_ENROLL_RUN_H
 #define PKIROLL_ENROLL_RUN_H
@@ -53,9 +53,37 @@ struct retry {
 	char code[512];
 };
 
+/*
+ * What a run does, made by its door (pkiroll_enroll, pkiroll_renew,
+ * pkiroll_revoke) from the caller's options: the scheduler reads this
+ * plan, never the public options.
+ */
+struct plan {
+	int kind;	  /* JOB_ENROLL, JOB_RENEW or JOB_REVOKE: the chosen ones' jobs */
+	const char *verb; /* "enroll", "renew", "revoke": the store's run record */
+	/* the manifest's due rows, enrolled first (enroll, renew), or NULL */
+	const char *manifest;
+	struct pkiroll_manifest_opts mopts;
+	int retry_failed;
+	unsigned long limit;
+	const char *row_ca; /* the profile of a row without one: --ca, else default_ca */
+	/* renew: the window and whether each community's point in it counts */
+	struct pkiroll_window within;
+	int spread;
+	/* renew, revoke: only these */
+	const char *const *names;
+	int nnames;
+	/* revoke: which certificates, why, and the codes of a MAC-protected rr */
+	int usage;
+	int reason;
+	const char *ref, *code;
+};
+
 struct run {
 	pkiroll_ctx *ctx;
-	const struct pkiroll_enroll_opts *o;
+	const struct pkiroll_run_opts *o; /* the run's life only (enroll.c) */
+	const struct pkiroll_config *cfg; /* o->config, or the built-in defaults */
+	const struct plan *plan;	  /* what the scheduler reads */
 	struct pkiroll_store *s;
 	struct manifest *m;
 	sqlite3_int64 run;
@@ -68,7 +96,7 @@ struct run {
 	int manifest_done;
 	int held; /* a due row waits for its profile (rate, cap) */
 	struct retry held_row;
-	struct pkiroll_enroll_stats *st;
+	struct pkiroll_run_stats *st;
 	struct lineset refused;	 /* manifest lines the import did not take */
 	struct renew_due *renew; /* renew: the communities due, in order */
 	size_t nrenew, renew_next;

@@ -79,7 +79,7 @@ int due_community(const struct run *r, const struct community *c, int in_run)
 		return 1;
 	case PKIROLL_STATE_ENROLLING:
 	case PKIROLL_STATE_FAILED:
-		if (c->state == PKIROLL_STATE_FAILED && !r->o->retry_failed && !in_run &&
+		if (c->state == PKIROLL_STATE_FAILED && !r->plan->retry_failed && !in_run &&
 		    (!c->retryable || c->next_attempt_at > (sqlite3_int64)time(NULL)))
 			return 0;
 		return 1;
@@ -104,10 +104,11 @@ static int due(struct run *r, const char *name, int in_run, struct community *c)
 
 int profile_for(struct run *r, const char *row_ca)
 {
-	if (r->o->ca_url != NULL || r->nprofs == 1)
+	/* --ca-url makes the one profile */
+	if (r->nprofs == 1)
 		return 0;
 	if (row_ca == NULL || *row_ca == '\0')
-		row_ca = r->o->ca ? r->o->ca : (r->o->config ? r->o->config->default_ca : "");
+		row_ca = r->plan->row_ca;
 	if (*row_ca == '\0')
 		return 0;
 	for (int i = 0; i < r->nprofs; i++)
@@ -161,7 +162,7 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 			d = due_renewal(&c);
 	} else if (cand->kind == JOB_REVOKE) {
 		d = store_community_get(r->s, cand->name, &c);
-		if (d > 0 && store_revoke_targets(r->s, c.id, r->o->revoke_usage, tg, &ntg) < 0)
+		if (d > 0 && store_revoke_targets(r->s, c.id, r->plan->usage, tg, &ntg) < 0)
 			d = -1;
 		for (int i = 0; d > 0 && i < ntg; i++)
 			if (tg[i].revoked_at)
@@ -184,10 +185,10 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 				snprintf(strcmp(tg[i].usage, "signing") == 0 ? j.revoke_sign
 									     : j.revoke_enc,
 					 sizeof(j.revoke_sign), "%s", tg[i].serial);
-			j.revoke_reason = r->o->revoke_reason;
-			if (r->o->revoke_ref != NULL && r->o->revoke_code != NULL) {
-				snprintf(j.ref, sizeof(j.ref), "%s", r->o->revoke_ref);
-				snprintf(j.code, sizeof(j.code), "%s", r->o->revoke_code);
+			j.revoke_reason = r->plan->reason;
+			if (r->plan->ref != NULL && r->plan->code != NULL) {
+				snprintf(j.ref, sizeof(j.ref), "%s", r->plan->ref);
+				snprintf(j.code, sizeof(j.code), "%s", r->plan->code);
 			}
 		}
 		job_write(job, &j);
@@ -232,7 +233,7 @@ static void paused_skip(struct run *r, const char *name)
 static int next_renewal(struct run *r, struct wbuf *job, long long *id)
 {
 	while (r->renew_next < r->nrenew) {
-		struct retry cand = {.kind = r->o->revoke ? JOB_REVOKE : JOB_RENEW};
+		struct retry cand = {.kind = r->plan->kind};
 		struct community c;
 		int prof, d;
 
@@ -324,7 +325,7 @@ int next_job(void *arg, struct wbuf *job, long long *id)
 				return d;
 			continue;
 		}
-		if (r->manifest_done || (r->o->limit && r->st->due >= r->o->limit))
+		if (r->manifest_done || (r->plan->limit && r->st->due >= r->plan->limit))
 			return next_renewal(r, job, id);
 		got = manifest_next_row(r->m, &row);
 		if (got < 0)
@@ -344,8 +345,8 @@ int next_job(void *arg, struct wbuf *job, long long *id)
 		}
 		snprintf(cand.name, sizeof(cand.name), "%s", row->community);
 		cand.prof = prof;
-		if (manifest_resolve_code(row->authcode, r->o->mopts.insecure_code_files, cand.code,
-					  sizeof(cand.code), why, sizeof(why)) < 0) {
+		if (manifest_resolve_code(row->authcode, r->plan->mopts.insecure_code_files,
+					  cand.code, sizeof(cand.code), why, sizeof(why)) < 0) {
 			struct community c;
 			/* only a due community needs its code */
 			if (due(r, row->community, 0, &c) == 1) {
@@ -406,13 +407,13 @@ int on_step(void *arg, long long id, struct wbuf *msg, struct wbuf *ack)
 
 		if (st.step != CMP_STEP_REQUEST)
 			return 0;
-		if (store_revoke_targets(r->s, id, r->o->revoke_usage, tg, &n) < 0)
+		if (store_revoke_targets(r->s, id, r->plan->usage, tg, &n) < 0)
 			return -1;
 		for (int i = 0; i < n; i++)
 			if (tg[i].revoked_at)
 				tg[i--] = tg[--n];
 		return store_revoke_requested(r->s, r->run, id, tg, n,
-					      pkiroll_revocation_reason_name(r->o->revoke_reason));
+					      pkiroll_revocation_reason_name(r->plan->reason));
 	}
 	return store_step_save(r->s, r->run, id, sl != NULL && sl->kind == JOB_RENEW, st.step,
 			       st.tid, st.nonce, st.nonce_len, st.pbm, st.pbm_len,
@@ -609,7 +610,7 @@ int on_result(void *arg, long long id, struct wbuf *msg)
 	if (sl->kind == JOB_RENEW)
 		renew_outcome_of(&res, sl->renew_failures, &o, text, sizeof(text), &transient);
 	else if (sl->kind == JOB_REVOKE)
-		revoke_outcome_of(&res, r->o->revoke_reason, &o, text, sizeof(text), &transient);
+		revoke_outcome_of(&res, r->plan->reason, &o, text, sizeof(text), &transient);
 	else
 		outcome_of(&res, &o, text, sizeof(text), &transient);
 	rc = finish(r, sl, res.fault, transient, &o, 0);

@@ -66,6 +66,12 @@ static int copy(char *dst, size_t n, const char *v)
 	return 0;
 }
 
+/* A path key: an empty value keeps the default. */
+static int path_key(char *dst, size_t n, const char *v)
+{
+	return *v == '\0' ? 0 : copy(dst, n, v);
+}
+
 static int nid_of(const char *v, int mac)
 {
 	static const struct {
@@ -220,11 +226,11 @@ static int on_key(void *arg, const char *section, const char *k, const char *v)
 
 	if (strcmp(section, "pkiroll") == 0) {
 		if (strcmp(k, "db") == 0)
-			ok = copy(c->db, sizeof(c->db), v) == 0;
+			ok = path_key(c->db, sizeof(c->db), v) == 0;
 		else if (strcmp(k, "keystore_dir") == 0)
-			ok = copy(c->keystore_dir, sizeof(c->keystore_dir), v) == 0;
+			ok = path_key(c->keystore_dir, sizeof(c->keystore_dir), v) == 0;
 		else if (strcmp(k, "bundle_dir") == 0)
-			ok = copy(c->bundle_dir, sizeof(c->bundle_dir), v) == 0;
+			ok = path_key(c->bundle_dir, sizeof(c->bundle_dir), v) == 0;
 		else if (strcmp(k, "default_ca") == 0)
 			ok = copy(c->default_ca, sizeof(c->default_ca), v) == 0;
 		else if (strcmp(k, "key_type") == 0)
@@ -239,7 +245,7 @@ static int on_key(void *arg, const char *section, const char *k, const char *v)
 		else if (strcmp(k, "renew_within") == 0)
 			ok = pkiroll_window_parse(v, &c->renew_within) == 0;
 		else if (strcmp(k, "cem_dir") == 0)
-			ok = copy(c->cem_dir, sizeof(c->cem_dir), v) == 0;
+			ok = path_key(c->cem_dir, sizeof(c->cem_dir), v) == 0;
 		else if (strcmp(k, "cem_response_url") == 0)
 			ok = copy(c->cem_response_url, sizeof(c->cem_response_url), v) == 0;
 		else if (strcmp(k, "keep_decryption_keys") == 0)
@@ -275,6 +281,25 @@ static int on_key(void *arg, const char *section, const char *k, const char *v)
 	return 0;
 }
 
+void pkiroll_config_defaults(struct pkiroll_config *cfg)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	struct pkiroll_window w;
+
+	memset(cfg, 0, sizeof(*cfg));
+	copy(cfg->db, sizeof(cfg->db), PKIROLL_DEFAULT_DB);
+	copy(cfg->keystore_dir, sizeof(cfg->keystore_dir), PKIROLL_DEFAULT_KEYSTORE_DIR);
+	copy(cfg->bundle_dir, sizeof(cfg->bundle_dir), PKIROLL_DEFAULT_BUNDLE_DIR);
+	copy(cfg->cem_dir, sizeof(cfg->cem_dir), PKIROLL_DEFAULT_CEM_DIR);
+	cfg->key_type = KEY_RSA2048;
+	cfg->enc_key_type = KEY_RSA2048;
+	cfg->jobs = cores > 0 ? (int)cores : 2;
+	pkiroll_window_parse(PKIROLL_DEFAULT_RENEW_WITHIN, &cfg->renew_within);
+	pkiroll_window_parse(PKIROLL_DEFAULT_CEM_RESPOND_BY, &w);
+	cfg->cem_respond_within = w.secs;
+	cfg->keep_decryption_keys = PKIROLL_DEFAULT_KEEP_DECRYPTION_KEYS;
+}
+
 int pkiroll_config_load(pkiroll_ctx *ctx, const char *path, struct pkiroll_config *cfg)
 {
 	struct loader l = {.ctx = ctx, .cfg = cfg};
@@ -282,11 +307,7 @@ int pkiroll_config_load(pkiroll_ctx *ctx, const char *path, struct pkiroll_confi
 	FILE *f;
 	int line;
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->key_type = KEY_RSA2048;
-	cfg->enc_key_type = KEY_RSA2048;
-	cfg->renew_within.secs = 30LL * 86400;
-	cfg->keep_decryption_keys = 2;
+	pkiroll_config_defaults(cfg);
 	if (path == NULL) {
 		if (access("pkiroll.conf", F_OK) == 0)
 			path = "pkiroll.conf";
