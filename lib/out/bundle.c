@@ -42,16 +42,9 @@ static int add(struct entries *es, const char *name, void *data, size_t len)
 {
 	if (data == NULL)
 		return -1;
-	if (es->n == es->cap) {
-		size_t cap = es->cap ? 2 * es->cap : 64;
-		void *n = realloc(es->e, cap * sizeof(*es->e));
-
-		if (n == NULL) {
-			free(data);
-			return -1;
-		}
-		es->e = n;
-		es->cap = cap;
+	if (BASE_GROW(es->e, es->cap, es->n + 1) < 0) {
+		free(data);
+		return -1;
 	}
 	snprintf(es->e[es->n].name, sizeof(es->e[0].name), "%s", name);
 	es->e[es->n].data = data;
