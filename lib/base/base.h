@@ -67,6 +67,19 @@ int lineset_add(struct lineset *s, unsigned long line);
 int lineset_has(const struct lineset *s, unsigned long line);
 void lineset_free(struct lineset *s);
 
+/*
+ * The one grow helper (git's ALLOC_GROW): makes the array at *ptr (a
+ * pointer of any type, passed by address) hold at least need elements of
+ * elem bytes, doubling *cap (16 from none) or going straight to need when
+ * that is more. Every multiplication is checked: a size that does not fit
+ * in size_t is refused like a failed realloc. 0 (*ptr and *cap updated),
+ * or -1 with errno ENOMEM and *ptr and *cap as they were (the caller still
+ * owns and frees *ptr).
+ */
+int base_grow(void *ptr, size_t *cap, size_t need, size_t elem);
+/* base_grow() for an array p with capacity cap (size_t), by name. */
+#define BASE_GROW(p, cap, need) base_grow(&(p), &(cap), (need), sizeof(*(p)))
+
 /* Monotonic milliseconds. */
 long long now_ms(void);
 

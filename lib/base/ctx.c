@@ -1,6 +1,9 @@
 /*
- * The library context: the log callback, error texts, small string helpers.
+ * The library context: the log callback, error texts, small string helpers,
+ * the grow helper.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,21 +191,39 @@ long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int base_grow(void *ptr, size_t *cap, size_t need, size_t elem)
+{
+	void *p, *n;
+	size_t ncap;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap == 0 ? 16 : *cap <= SIZE_MAX / 2 ? *cap * 2 : SIZE_MAX;
+	if (ncap < need)
+		ncap = need;
+	if (elem == 0 || ncap > SIZE_MAX / elem) {
+		errno = ENOMEM;
+		return -1;
+	}
+	/* the caller's pointer is read and written as bytes: any object type */
+	memcpy(&p, ptr, sizeof(p));
+	if ((n = realloc(p, ncap * elem)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(ptr, &n, sizeof(n));
+	*cap = ncap;
+	return 0;
+}
+
 int lineset_add(struct lineset *s, unsigned long line)
 {
-	size_t byte = line / 8;
+	size_t byte = line / 8, had = s->cap;
 
 	if (byte >= s->cap) {
-		size_t cap = s->cap ? s->cap : 1024;
-		unsigned char *n;
-
-		while (cap <= byte)
-			cap *= 2;
-		if ((n = realloc(s->bits, cap)) == NULL)
+		if (byte == SIZE_MAX || BASE_GROW(s->bits, s->cap, byte + 1) < 0)
 			return -1;
-		memset(n + s->cap, 0, cap - s->cap);
-		s->bits = n;
-		s->cap = cap;
+		memset(s->bits + had, 0, s->cap - had);
 	}
 	s->bits[byte] |= (unsigned char)(1u << (line % 8));
 	return 0;

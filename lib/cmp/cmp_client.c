@@ -29,43 +29,6 @@ struct cmp_tx {
 	int err_verified;		    /* the last reply was an error that verified */
 };
 
-static const char *const fault_names[CMP_F__MAX] = {
-	"ok",
-	"transient",
-	"rejected",
-	"bad MAC",
-	"protocol error",
-	"still waiting",
-	"configuration",
-	"key mismatch",
-	"internal error",
-	"rate limited",
-	"unverified reply with certificates",
-	"confirmation unproven",
-};
-
-const char *cmp_fault_name(int fault)
-{
-	return fault >= 0 && fault < CMP_F__MAX ? fault_names[fault] : "unknown";
-}
-
-static const char *const step_names[CMP_STEP__MAX] = {
-	"", "request", "response", "keys", "confirm", "confirmed",
-};
-
-const char *cmp_step_name(int step)
-{
-	return step >= 0 && step < CMP_STEP__MAX ? step_names[step] : "unknown";
-}
-
-int cmp_step_from_name(const char *name)
-{
-	for (int i = 0; i < CMP_STEP__MAX; i++)
-		if (strcmp(step_names[i], name != NULL ? name : "") == 0)
-			return i;
-	return -1;
-}
-
 static int fail(struct cmp_tx *tx, int fault, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
 /* Records the fault and its reason (the first one wins). Returns fault. */
@@ -168,127 +131,6 @@ void cmp_tx_free(struct cmp_tx *tx)
 	free(tx);
 }
 
-/* ---- building requests ---- */
-
-/* The AlgorithmIdentifier that hints the central key type, with an empty key. */
-static PKR_SPKI *key_hint(int key_type)
-{
-	PKR_SPKI *pk = PKR_SPKI_new();
-	int ok;
-
-	if (pk == NULL)
-		return NULL;
-	switch (key_type) {
-	case KEY_P256:
-	case KEY_P384:
-		ok = X509_ALGOR_set0(
-			pk->algorithm, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
-			OBJ_nid2obj(key_type == KEY_P256 ? NID_X9_62_prime256v1 : NID_secp384r1));
-		break;
-	default:
-		ok = X509_ALGOR_set0(pk->algorithm, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_NULL,
-				     NULL);
-	}
-	if (!ok) {
-		PKR_SPKI_free(pk);
-		return NULL;
-	}
-	return pk;
-}
-
-/* Puts a key-type hint into an OSSL_CRMF_MSG (3.0 has no setter for it). */
-static OSSL_CRMF_MSG *with_hint(OSSL_CRMF_MSG *crm, int key_type)
-{
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	PKR_CERTREQMSG *m = NULL;
-	OSSL_CRMF_MSG *out = NULL;
-	int n;
-
-	if ((n = i2d_OSSL_CRMF_MSG(crm, &der)) <= 0)
-		goto out;
-	p = der;
-	if ((m = d2i_PKR_CERTREQMSG(NULL, &p, n)) == NULL)
-		goto out;
-	PKR_SPKI_free(m->certReq->certTemplate->publicKey);
-	if ((m->certReq->certTemplate->publicKey = key_hint(key_type)) == NULL)
-		goto out;
-	OPENSSL_free(der);
-	der = NULL;
-	if ((n = i2d_PKR_CERTREQMSG(m, &der)) <= 0)
-		goto out;
-	p = der;
-	out = d2i_OSSL_CRMF_MSG(NULL, &p, n);
-out:
-	OPENSSL_free(der);
-	PKR_CERTREQMSG_free(m);
-	OSSL_CRMF_MSG_free(crm);
-	return out;
-}
-
-static OSSL_CRMF_MSGS *build_crms(struct cmp_tx *tx)
-{
-	const struct cmp_request *rq = tx->req;
-	const X509_NAME *subject = rq->subject;
-	OSSL_CRMF_MSGS *crms = sk_OSSL_CRMF_MSG_new_null();
-	OSSL_CRMF_MSG *crm = NULL;
-	X509_PUBKEY *xpk = NULL;
-
-	if (subject == NULL && rq->old_cert != NULL)
-		subject = X509_get_subject_name(rq->old_cert);
-	if (crms == NULL)
-		goto fail;
-
-	/* Phase: crm[0], the client's signing key, POP by signature. */
-	if ((crm = OSSL_CRMF_MSG_new()) == NULL || !OSSL_CRMF_MSG_set_certReqId(crm, 0) ||
-	    !OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(crm), rq->new_key, subject, NULL,
-					 NULL))
-		goto fail;
-	if (rq->type == CMP_REQ_KUR) {
-		/* RFC 4211 6.5: oldCertID names the certificate being updated */
-		OSSL_CRMF_CERTID *cid = OSSL_CRMF_CERTID_gen(X509_get_issuer_name(rq->old_cert),
-							     X509_get0_serialNumber(rq->old_cert));
-
-		if (cid == NULL || !OSSL_CRMF_MSG_set1_regCtrl_oldCertID(crm, cid)) {
-			OSSL_CRMF_CERTID_free(cid);
-			goto fail;
-		}
-		OSSL_CRMF_CERTID_free(cid);
-	}
-	if (!OSSL_CRMF_MSG_create_popo(OSSL_CRMF_POPO_SIGNATURE, crm, rq->new_key, EVP_sha256(),
-				       NULL, NULL) ||
-	    !sk_OSSL_CRMF_MSG_push(crms, crm))
-		goto fail;
-	crm = NULL;
-
-	/* Phase: crm[1], a key pair the CA makes, sent back under protocolEncrKey. */
-	if (rq->dual) {
-		if (rq->kek != NULL && EVP_PKEY_up_ref(rq->kek))
-			tx->kek = rq->kek;
-		else
-			tx->kek = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
-		if (tx->kek == NULL || (crm = OSSL_CRMF_MSG_new()) == NULL ||
-		    !OSSL_CRMF_MSG_set_certReqId(crm, 1) ||
-		    !OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(crm), NULL, subject, NULL,
-						 NULL) ||
-		    !X509_PUBKEY_set(&xpk, tx->kek) ||
-		    !OSSL_CRMF_MSG_set1_regCtrl_protocolEncrKey(crm, xpk))
-			goto fail;
-		if (rq->enc_key_type >= 0 && (crm = with_hint(crm, rq->enc_key_type)) == NULL)
-			goto fail;
-		if (!sk_OSSL_CRMF_MSG_push(crms, crm))
-			goto fail;
-		crm = NULL;
-	}
-	X509_PUBKEY_free(xpk);
-	return crms;
-fail:
-	X509_PUBKEY_free(xpk);
-	OSSL_CRMF_MSG_free(crm);
-	sk_OSSL_CRMF_MSG_pop_free(crms, OSSL_CRMF_MSG_free);
-	return NULL;
-}
-
 /* A new message of this transaction with a fresh senderNonce. */
 static PKR_MSG *new_msg(struct cmp_tx *tx, int implicit_confirm)
 {
@@ -314,25 +156,10 @@ static PKR_MSG *new_msg(struct cmp_tx *tx, int implicit_confirm)
 	return m;
 }
 
+/* How this transaction's next message is protected. */
 static void protection_of(struct cmp_tx *tx, struct cmp_protection *p)
 {
-	const struct cmp_request *rq = tx->req;
-
-	memset(p, 0, sizeof(*p));
-	if (rq->old_key != NULL && rq->old_cert != NULL) {
-		p->type = CMP_PROT_SIG;
-		p->key = rq->old_key;
-		p->cert = rq->old_cert;
-		p->chain = rq->old_chain;
-		p->md_nid = NID_sha256;
-	} else {
-		p->type = CMP_PROT_PBM;
-		p->secret = rq->secret;
-		p->secret_len = rq->secret_len;
-		p->reference = rq->reference;
-		p->pbm = tx->cfg->pbm;
-		p->pbm_reuse = tx->reply_pbm; /* NULL for the first message */
-	}
+	cmp_req_protection(tx->req, &tx->cfg->pbm, tx->reply_pbm, p);
 }
 
 /* ---- sending and checking replies ---- */
@@ -604,18 +431,6 @@ out:
 	return fault;
 }
 
-static int expected_rep(int req_type)
-{
-	switch (req_type) {
-	case CMP_REQ_CR:
-		return CMP_BODY_CP;
-	case CMP_REQ_KUR:
-		return CMP_BODY_KUP;
-	default:
-		return CMP_BODY_IP;
-	}
-}
-
 /* Checks one CertResponse; keeps its certificate (and key). */
 static int take_response(struct cmp_tx *tx, const PKR_CERTRESP *cr, int id)
 {
@@ -719,17 +534,8 @@ static int poll_once(struct cmp_tx *tx, PKR_MSG **rep)
 	if (m == NULL)
 		return fail(tx, CMP_F_INTERNAL, "out of memory");
 	m->body->type = CMP_BODY_POLLREQ;
-	if ((m->body->value.pollReq = sk_PKR_POLLREQ_new_null()) == NULL)
+	if ((m->body->value.pollReq = cmp_pollreq_new(tx->nreqs)) == NULL)
 		goto nomem;
-	for (int i = 0; i < tx->nreqs; i++) {
-		PKR_POLLREQ *pr = PKR_POLLREQ_new();
-
-		if (pr == NULL || !ASN1_INTEGER_set(pr->certReqId, i) ||
-		    !sk_PKR_POLLREQ_push(m->body->value.pollReq, pr)) {
-			PKR_POLLREQ_free(pr);
-			goto nomem;
-		}
-	}
 	tx->r.polls++;
 	f = exchange(tx, m, rep);
 	PKR_MSG_free(m);
@@ -741,7 +547,7 @@ nomem:
 
 int cmp_tx_request(struct cmp_tx *tx)
 {
-	int want = expected_rep(tx->req->type), waiting = 0, f;
+	int want = cmp_rep_body(tx->req->type), waiting = 0, f;
 	int deadline_s = tx->cfg->poll_deadline > 0 ? tx->cfg->poll_deadline : 300;
 	time_t deadline = time(NULL) + deadline_s;
 	PKR_MSG *m = NULL, *rep = NULL;
@@ -756,10 +562,8 @@ int cmp_tx_request(struct cmp_tx *tx)
 	if (cmp_random(tx->r.tid, sizeof(tx->r.tid)) < 0 ||
 	    (m = new_msg(tx, tx->cfg->implicit_confirm)) == NULL)
 		return fail(tx, CMP_F_INTERNAL, "out of memory");
-	m->body->type = tx->req->type == CMP_REQ_KUR  ? CMP_BODY_KUR
-			: tx->req->type == CMP_REQ_CR ? CMP_BODY_CR
-						      : CMP_BODY_IR;
-	if ((m->body->value.ir = build_crms(tx)) == NULL) {
+	m->body->type = cmp_req_body(tx->req->type);
+	if ((m->body->value.ir = cmp_crms_new(tx->req, &tx->kek)) == NULL) {
 		f = fail(tx, CMP_F_INTERNAL, "cannot build the certificate requests");
 		goto out;
 	}
@@ -812,26 +616,6 @@ out:
 	PKR_MSG_free(m);
 	PKR_MSG_free(rep);
 	return f;
-}
-
-static PKR_CERTSTATUS *cert_status(X509 *cert, int id, int accept)
-{
-	PKR_CERTSTATUS *cs = PKR_CERTSTATUS_new();
-
-	if (cs == NULL)
-		return NULL;
-	/* RFC 4210 5.3.18: the hash algorithm of the certificate's signature */
-	ASN1_OCTET_STRING_free(cs->certHash);
-	if ((cs->certHash = X509_digest_sig(cert, NULL, NULL)) == NULL ||
-	    !ASN1_INTEGER_set(cs->certReqId, id) ||
-	    (cs->statusInfo = cmp_pkisi_new(
-		     accept ? CMP_ST_ACCEPTED : CMP_ST_REJECTION,
-		     accept ? 0 : 1UL << OSSL_CMP_PKIFAILUREINFO_badCertTemplate,
-		     accept ? NULL : "certificate not accepted by the client")) == NULL) {
-		PKR_CERTSTATUS_free(cs);
-		return NULL;
-	}
-	return cs;
 }
 
 /*
@@ -904,19 +688,8 @@ int cmp_tx_confirm(struct cmp_tx *tx, int accept)
 	if ((m = new_msg(tx, 0)) == NULL)
 		return fail(tx, CMP_F_INTERNAL, "out of memory");
 	m->body->type = CMP_BODY_CERTCONF;
-	if ((m->body->value.certConf = sk_PKR_CERTSTATUS_new_null()) == NULL)
+	if ((m->body->value.certConf = cmp_certconf_new(certs, tx->nreqs, accept)) == NULL)
 		goto nomem;
-	for (int i = 0; i < tx->nreqs; i++) {
-		PKR_CERTSTATUS *cs;
-
-		if (certs[i] == NULL)
-			continue;
-		if ((cs = cert_status(certs[i], i, accept)) == NULL ||
-		    !sk_PKR_CERTSTATUS_push(m->body->value.certConf, cs)) {
-			PKR_CERTSTATUS_free(cs);
-			goto nomem;
-		}
-	}
 	if ((f = step(tx, CMP_STEP_CONFIRM)) != CMP_OK)
 		goto out;
 	f = exchange(tx, m, &rep);
@@ -935,35 +708,6 @@ nomem:
 
 /* ---- revocation (RFC 4210 5.3.9, 5.3.10) ---- */
 
-/* One RevDetails: the certificate by issuer and serial number (or, with
- * by_subject, by issuer, subject and public key: RFC 4210 5.3.9 leaves the
- * choice to the sender), the reason as the CRL entry extension (RFC 5280
- * 5.3.1). */
-static PKR_REVDETAILS *rev_details(X509 *cert, int reason, int by_subject)
-{
-	PKR_REVDETAILS *rd = PKR_REVDETAILS_new();
-	ASN1_ENUMERATED *e = ASN1_ENUMERATED_new();
-	OSSL_CRMF_CERTTEMPLATE *t = OSSL_CRMF_CERTTEMPLATE_new();
-
-	if (rd == NULL || e == NULL || t == NULL ||
-	    !OSSL_CRMF_CERTTEMPLATE_fill(t, by_subject ? X509_get0_pubkey(cert) : NULL,
-					 by_subject ? X509_get_subject_name(cert) : NULL,
-					 X509_get_issuer_name(cert),
-					 by_subject ? NULL : X509_get0_serialNumber(cert)) ||
-	    !ASN1_ENUMERATED_set(e, reason) ||
-	    X509V3_add1_i2d(&rd->crlEntryDetails, NID_crl_reason, e, 0, X509V3_ADD_REPLACE) != 1)
-		goto fail;
-	OSSL_CRMF_CERTTEMPLATE_free(rd->certDetails);
-	rd->certDetails = t;
-	ASN1_ENUMERATED_free(e);
-	return rd;
-fail:
-	PKR_REVDETAILS_free(rd);
-	ASN1_ENUMERATED_free(e);
-	OSSL_CRMF_CERTTEMPLATE_free(t);
-	return NULL;
-}
-
 int cmp_tx_revoke(struct cmp_tx *tx, X509 *const *certs, int n, int reason)
 {
 	PKR_MSG *m = NULL, *rep = NULL;
@@ -975,16 +719,8 @@ int cmp_tx_revoke(struct cmp_tx *tx, X509 *const *certs, int n, int reason)
 	if (cmp_random(tx->r.tid, sizeof(tx->r.tid)) < 0 || (m = new_msg(tx, 0)) == NULL)
 		return fail(tx, CMP_F_INTERNAL, "out of memory");
 	m->body->type = CMP_BODY_RR;
-	if ((m->body->value.rr = sk_PKR_REVDETAILS_new_null()) == NULL)
+	if ((m->body->value.rr = cmp_rr_new(certs, n, reason, tx->req->rr_by_subject)) == NULL)
 		goto nomem;
-	for (int i = 0; i < n; i++) {
-		PKR_REVDETAILS *rd = rev_details(certs[i], reason, tx->req->rr_by_subject);
-
-		if (rd == NULL || !sk_PKR_REVDETAILS_push(m->body->value.rr, rd)) {
-			PKR_REVDETAILS_free(rd);
-			goto nomem;
-		}
-	}
 	if ((f = step(tx, CMP_STEP_REQUEST)) != CMP_OK || (f = exchange(tx, m, &rep)) != CMP_OK)
 		goto out;
 	if (rep->body->type != CMP_BODY_RP) {
@@ -1030,7 +766,6 @@ nomem:
 int cmp_tx_genm(struct cmp_tx *tx, const char *info_oid, STACK_OF(PKR_ITAV) * *genp)
 {
 	PKR_MSG *m = NULL, *rep = NULL;
-	PKR_ITAV *itav = NULL;
 	int f;
 
 	*genp = NULL;
@@ -1039,20 +774,8 @@ int cmp_tx_genm(struct cmp_tx *tx, const char *info_oid, STACK_OF(PKR_ITAV) * *g
 	if (cmp_random(tx->r.tid, sizeof(tx->r.tid)) < 0 || (m = new_msg(tx, 0)) == NULL)
 		return fail(tx, CMP_F_INTERNAL, "out of memory");
 	m->body->type = CMP_BODY_GENM;
-	if ((m->body->value.genm = sk_PKR_ITAV_new_null()) == NULL)
+	if ((m->body->value.genm = cmp_genm_new(info_oid)) == NULL)
 		goto nomem;
-	if (info_oid != NULL) {
-		/* RFC 9810 5.3.19: a request names the infoType, infoValue absent */
-		if ((itav = PKR_ITAV_new()) == NULL)
-			goto nomem;
-		ASN1_OBJECT_free(itav->infoType);
-		ASN1_TYPE_free(itav->infoValue);
-		itav->infoValue = NULL;
-		if ((itav->infoType = OBJ_txt2obj(info_oid, 1)) == NULL ||
-		    !sk_PKR_ITAV_push(m->body->value.genm, itav))
-			goto nomem;
-		itav = NULL;
-	}
 	if ((f = exchange(tx, m, &rep)) != CMP_OK)
 		goto out;
 	if (rep->body->type != CMP_BODY_GENP) {
@@ -1068,7 +791,6 @@ out:
 	PKR_MSG_free(rep);
 	return f;
 nomem:
-	PKR_ITAV_free(itav);
 	PKR_MSG_free(m);
 	return fail(tx, CMP_F_INTERNAL, "out of memory");
 }

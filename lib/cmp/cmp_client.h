@@ -178,4 +178,45 @@ void cmp_tx_free(struct cmp_tx *tx);
  */
 int cmp_tx_genm(struct cmp_tx *tx, const char *info_oid, STACK_OF(PKR_ITAV) * *genp);
 
+/* ---- request bodies (cmp_msg.c): what a transaction sends ---- */
+
+/* The body type (CMP_BODY_IR, CR, KUR) of a request of req_type (enum
+ * cmp_req_type), and that of the reply it expects (IP, CP, KUP). */
+int cmp_req_body(int req_type);
+int cmp_rep_body(int req_type);
+
+/* How a request's messages are protected: a signature with its old key and
+ * certificate (and chain) when it has them, else a MAC with its secret
+ * under pbm, reusing reply_pbm (the CA's parameters; NULL for the first
+ * message). Fills p. */
+void cmp_req_protection(const struct cmp_request *rq, const struct cmp_pbm_params *pbm,
+			const X509_ALGOR *reply_pbm, struct cmp_protection *p);
+
+/*
+ * The CertReqMessages of an ir, cr or kur (RFC 4211): crm[0] for the
+ * client's signing key with POP by signature (kur: oldCertID naming the
+ * certificate updated); with rq->dual, crm[1] for a key pair the CA makes,
+ * sent back under protocolEncrKey: *kek gets its private half (rq->kek, or
+ * a new RSA key), which the caller frees, also on failure. NULL on error.
+ */
+OSSL_CRMF_MSGS *cmp_crms_new(const struct cmp_request *rq, EVP_PKEY **kek);
+
+/* A pollReq body: one PollReq per request, certReqId 0 to n - 1. NULL on
+ * error; the caller frees it (with the message). */
+STACK_OF(PKR_POLLREQ) * cmp_pollreq_new(int n);
+
+/* A certConf body: one CertStatus (RFC 4210 5.3.18) per certificate of
+ * certs[0..n), certReqId its index (a NULL entry has none), accepted or
+ * rejected. NULL on error. */
+STACK_OF(PKR_CERTSTATUS) * cmp_certconf_new(X509 *const *certs, int n, int accept);
+
+/* An rr body (RFC 4210 5.3.9): one RevDetails per certificate of
+ * certs[0..n), by issuer and serial, or by_subject by issuer, subject and
+ * public key; reason the CRLReason. NULL on error. */
+STACK_OF(PKR_REVDETAILS) * cmp_rr_new(X509 *const *certs, int n, int reason, int by_subject);
+
+/* A genm body asking for info_oid (RFC 9810 5.3.19: infoValue absent);
+ * info_oid NULL: empty. NULL on error (an OID that does not parse too). */
+STACK_OF(PKR_ITAV) * cmp_genm_new(const char *info_oid);
+
 #endif

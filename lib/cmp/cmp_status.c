@@ -1,10 +1,12 @@
 /*
- * PKIStatusInfo (RFC 4210 5.2.3) and error bodies as readable text.
+ * PKIStatusInfo (RFC 4210 5.2.3) and error bodies as readable text, and
+ * the names of the client's faults and steps.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cmp/cmp.h"
+#include "cmp/cmp_client.h"
 
 static const char *const status_names[] = {
 	"accepted",	     "grantedWithMods",	       "rejection",	   "waiting",
@@ -170,4 +172,43 @@ void cmp_error_text(const PKR_ERRMSG *e, char *buf, size_t len)
 	cmp_freetext(e->errorDetails, details, sizeof(details));
 	if (details[0] != '\0' && used < len)
 		snprintf(buf + used, len - used, "; details: %s", details);
+}
+
+/* ---- the client's faults and steps (cmp_client.h) ---- */
+
+static const char *const fault_names[CMP_F__MAX] = {
+	"ok",
+	"transient",
+	"rejected",
+	"bad MAC",
+	"protocol error",
+	"still waiting",
+	"configuration",
+	"key mismatch",
+	"internal error",
+	"rate limited",
+	"unverified reply with certificates",
+	"confirmation unproven",
+};
+
+const char *cmp_fault_name(int fault)
+{
+	return fault >= 0 && fault < CMP_F__MAX ? fault_names[fault] : "unknown";
+}
+
+static const char *const step_names[CMP_STEP__MAX] = {
+	"", "request", "response", "keys", "confirm", "confirmed",
+};
+
+const char *cmp_step_name(int step)
+{
+	return step >= 0 && step < CMP_STEP__MAX ? step_names[step] : "unknown";
+}
+
+int cmp_step_from_name(const char *name)
+{
+	for (int i = 0; i < CMP_STEP__MAX; i++)
+		if (strcmp(step_names[i], name != NULL ? name : "") == 0)
+			return i;
+	return -1;
 }

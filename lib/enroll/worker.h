@@ -1,6 +1,8 @@
 /*
- * What the job kinds of a worker process share (enroll_worker.c): the
- * step reports, the CMP set-up from the CA profile, and the result.
+ * A worker process's parts: the kit the job kinds share (worker.c: the
+ * step reports, the CMP set-up from the CA profile, and the result), the
+ * job kinds (enroll_job.c, renew_job.c, revoke_job.c) and the loop that
+ * runs them (worker_main.c). Jobs call the kit, the loop calls the jobs.
  * Private to lib/enroll.
  */
 #ifndef PKIROLL_ENROLL_WORKER_H
@@ -64,7 +66,7 @@ void worker_send_result(struct worker *w, struct result *res, struct result_bufs
 /* The RSA key the CA encrypts central keys to (protocolEncrKey). */
 EVP_PKEY *worker_kek(void);
 
-/* The job kinds. */
+/* The job kinds, one file each; worker_main.c runs them. */
 void run_enroll(struct worker *w);
 void run_renew(struct worker *w);
 void run_revoke(struct worker *w);

@@ -3,8 +3,8 @@
  * each community's signing and encryption certificate (DER .cer and PEM),
  * the CA chain (.p7b and PEM), the fingerprint sheet (text and HTML) and
  * SHA256SUMS over every other entry. Entries are written in a fixed order
- * with a fixed date (the newest certificate's notBefore) and fixed
- * attributes, so the same store gives byte-identical zips.
+ * with a fixed date (the newest certificate's notBefore, in UTC) and fixed
+ * attributes, so the same store gives byte-identical zips in any time zone.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,16 +42,9 @@ static int add(struct entries *es, const char *name, void *data, size_t len)
 {
 	if (data == NULL)
 		return -1;
-	if (es->n == es->cap) {
-		size_t cap = es->cap ? 2 * es->cap : 64;
-		void *n = realloc(es->e, cap * sizeof(*es->e));
-
-		if (n == NULL) {
-			free(data);
-			return -1;
-		}
-		es->e = n;
-		es->cap = cap;
+	if (BASE_GROW(es->e, es->cap, es->n + 1) < 0) {
+		free(data);
+		return -1;
 	}
 	snprintf(es->e[es->n].name, sizeof(es->e[0].name), "%s", name);
 	es->e[es->n].data = data;
@@ -239,11 +232,33 @@ static int entries_build(struct entries *es, const struct bundle_partner *p,
 	return add(es, "SHA256SUMS", buf, len);
 }
 
+/*
+ * An entry date in MS-DOS form, as UTC: zip_file_set_mtime() converts with
+ * the local time zone, so the same store would give other bytes in
+ * another one. Years before 1980 (the format's first) become 1980, as
+ * libzip makes them.
+ */
+static void dos_time(time_t t, zip_uint16_t *dtime, zip_uint16_t *ddate)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL) {
+		*dtime = 0;
+		*ddate = (1 << 5) | 1; /* 1980-01-01, libzip's own fallback */
+		return;
+	}
+	if (tm.tm_year < 80)
+		tm.tm_year = 80;
+	*ddate = (zip_uint16_t)(((tm.tm_year - 80) << 9) | ((tm.tm_mon + 1) << 5) | tm.tm_mday);
+	*dtime = (zip_uint16_t)((tm.tm_hour << 11) | (tm.tm_min << 5) | (tm.tm_sec >> 1));
+}
+
 /* Writes the zip at path (libzip writes a temporary file and renames it). */
 static int zip_write(pkiroll_ctx *ctx, const char *path, struct entries *es, time_t mtime)
 {
 	int zerr = 0;
 	zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
+	zip_uint16_t dtime, ddate;
 
 	if (za == NULL) {
 		zip_error_t e;
@@ -253,6 +268,7 @@ static int zip_write(pkiroll_ctx *ctx, const char *path, struct entries *es, tim
 		zip_error_fini(&e);
 		return -1;
 	}
+	dos_time(mtime, &dtime, &ddate);
 	for (size_t i = 0; i < es->n; i++) {
 		zip_source_t *src = zip_source_buffer(za, es->e[i].data, es->e[i].len, 1);
 		zip_int64_t idx;
@@ -265,7 +281,7 @@ static int zip_write(pkiroll_ctx *ctx, const char *path, struct entries *es, tim
 			goto fail;
 		}
 		if (zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_DEFLATE, 9) < 0 ||
-		    zip_file_set_mtime(za, (zip_uint64_t)idx, mtime, 0) < 0 ||
+		    zip_file_set_dostime(za, (zip_uint64_t)idx, dtime, ddate, 0) < 0 ||
 		    zip_file_set_external_attributes(za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX,
 						     (zip_uint32_t)0100644 << 16) < 0)
 			goto fail;

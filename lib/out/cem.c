@@ -298,8 +298,6 @@ int pkiroll_cem_response(pkiroll_store *s, const char *file)
 		size_t got;
 
 		if (len == cap) {
-			unsigned char *m;
-
 			if (cap > CEM_MAX_INPUT) {
 				fclose(f);
 				free(data);
@@ -309,12 +307,12 @@ int pkiroll_cem_response(pkiroll_store *s, const char *file)
 					file, CEM_MAX_INPUT >> 20);
 				return 1;
 			}
-			if ((m = realloc(data, cap = cap ? cap * 2 : 65536)) == NULL) {
+			/* read in 64 KiB at least, the buffer doubling */
+			if (BASE_GROW(data, cap, len + 65536) < 0) {
 				fclose(f);
 				free(data);
 				return PKIROLL_ERR_NOMEM;
 			}
-			data = m;
 		}
 		if ((got = fread(data + len, 1, cap - len, f)) == 0)
 			break;

@@ -2,6 +2,8 @@
  * Per-community keystores: a PKCS#12 with both keys, both certificates and
  * the chain, plus PEM and DER copies of the certificates. Directory 0700,
  * files 0600, each written to a temporary file, synced and renamed.
+ * keystore_p12.c is the PKCS#12 codec (keystore_p12(), keystore_load());
+ * keystore.c the directory: write, stage, commit, history, sweep.
  */
 #ifndef PKIROLL_KEYSTORE_H
 #define PKIROLL_KEYSTORE_H

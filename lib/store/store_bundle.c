@@ -57,15 +57,8 @@ static int chain_add(struct pkiroll_store *s, struct bundle_partner *p, long lon
 				break;
 		if (i < p->nca)
 			continue;
-		if (p->nca == p->capca) {
-			size_t cap = p->capca ? 2 * p->capca : 4;
-			void *n = realloc(p->ca, cap * sizeof(*p->ca));
-
-			if (n == NULL)
-				break;
-			p->ca = n;
-			p->capca = cap;
-		}
+		if (BASE_GROW(p->ca, p->capca, p->nca + 1) < 0)
+			break;
 		ca = &p->ca[p->nca];
 		memset(ca, 0, sizeof(*ca));
 		if ((ca->der = store_col_blob_dup(st, 0, &ca->len)) == NULL ||
@@ -154,15 +147,8 @@ int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p,
 			continue;
 		}
 		if (c == NULL || strcmp(c->name, name) != 0) {
-			if (p->ncomm == p->capcomm) {
-				size_t cap = p->capcomm ? 2 * p->capcomm : 16;
-				void *n = realloc(p->comm, cap * sizeof(*p->comm));
-
-				if (n == NULL)
-					break;
-				p->comm = n;
-				p->capcomm = cap;
-			}
+			if (BASE_GROW(p->comm, p->capcomm, p->ncomm + 1) < 0)
+				break;
 			c = &p->comm[p->ncomm++];
 			memset(c, 0, sizeof(*c));
 			snprintf(c->name, sizeof(c->name), "%s", name);
@@ -272,14 +258,9 @@ int store_bundle_partners(struct pkiroll_store *s, struct store_partner **out, s
 	if (st == NULL)
 		return -1;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			void *m = realloc(list, (cap = cap ? 2 * cap : 16) * sizeof(*list));
-
-			if (m == NULL) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-			list = m;
+		if (BASE_GROW(list, cap, n + 1) < 0) {
+			rc = SQLITE_NOMEM;
+			break;
 		}
 		memset(&list[n], 0, sizeof(list[n]));
 		list[n].id = sqlite3_column_int64(st, 0);

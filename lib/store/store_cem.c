@@ -98,14 +98,9 @@ int store_cem_due(struct pkiroll_store *s, const char *const *partners, int npar
 		if (!named(store_col_text(st, 1), partners, npartners) ||
 		    !named(store_col_text(st, 4), communities, ncommunities))
 			continue;
-		if (n == cap) {
-			void *m = realloc(list, (cap = cap ? cap * 2 : 16) * sizeof(*list));
-
-			if (m == NULL) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-			list = m;
+		if (BASE_GROW(list, cap, n + 1) < 0) {
+			rc = SQLITE_NOMEM;
+			break;
 		}
 		d = &list[n++];
 		memset(d, 0, sizeof(*d));
@@ -326,13 +321,8 @@ int store_cem_partner_files(struct pkiroll_store *s, long long partner_id, char 
 		return -1;
 	sqlite3_bind_int64(st, 1, partner_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			void *m = realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
-
-			if (m == NULL)
-				break;
-			v = m;
-		}
+		if (BASE_GROW(v, cap, *n + 1) < 0)
+			break;
 		if ((v[*n] = store_col_dup(st, 0)) != NULL)
 			(*n)++;
 	}

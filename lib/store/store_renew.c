@@ -76,16 +76,10 @@ int store_renew_due(struct pkiroll_store *s, long long now, const struct pkiroll
 			continue; /* --community names the ones to renew */
 		if (!renewing && !force && (now < after || (next > 0 && now < next)))
 			continue;
-		if (cnt == cap) {
-			struct renew_due *nv;
-
-			cap = cap ? cap * 2 : 64;
-			if ((nv = realloc(v, cap * sizeof(*v))) == NULL) {
-				free(v);
-				store_done(s, st);
-				return -1;
-			}
-			v = nv;
+		if (BASE_GROW(v, cap, cnt + 1) < 0) {
+			free(v);
+			store_done(s, st);
+			return -1;
 		}
 		memset(&v[cnt], 0, sizeof(v[cnt]));
 		store_col_copy(st, 0, v[cnt].name, sizeof(v[cnt].name));

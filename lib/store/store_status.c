@@ -44,16 +44,9 @@ int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiro
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct pkiroll_status_item *it;
 
-		if (st->nattention == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			void *p = realloc(st->attention, ncap * sizeof(*it));
-
-			if (p == NULL) {
-				err = PKIROLL_ERR_NOMEM;
-				goto out;
-			}
-			st->attention = p;
-			cap = ncap;
+		if (BASE_GROW(st->attention, cap, st->nattention + 1) < 0) {
+			err = PKIROLL_ERR_NOMEM;
+			goto out;
 		}
 		it = &st->attention[st->nattention++];
 		it->community = store_col_dup_null(q, 0);
@@ -78,16 +71,9 @@ int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiro
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct pkiroll_status_cert *c;
 
-		if (st->nexpiring == cap) {
-			size_t ncap = cap ? cap * 2 : 16;
-			void *p = realloc(st->expiring, ncap * sizeof(*c));
-
-			if (p == NULL) {
-				err = PKIROLL_ERR_NOMEM;
-				goto out;
-			}
-			st->expiring = p;
-			cap = ncap;
+		if (BASE_GROW(st->expiring, cap, st->nexpiring + 1) < 0) {
+			err = PKIROLL_ERR_NOMEM;
+			goto out;
 		}
 		c = &st->expiring[st->nexpiring++];
 		c->community = store_col_dup_null(q, 0);

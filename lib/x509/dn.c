@@ -2,6 +2,7 @@
  * RFC 4514 string <-> X509_NAME.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/objects.h>
 
+#include "base/base.h"
 #include "x509/dn.h"
 
 #define DN_MAX_AVAS 64
@@ -233,15 +235,8 @@ out:
 /* Appends to a growing buffer; returns -1 when out of memory. */
 static int put(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
 {
-	if (*len + n + 1 > *cap) {
-		size_t ncap = (*len + n + 1) * 2;
-		char *p = realloc(*buf, ncap);
-
-		if (p == NULL)
-			return -1;
-		*buf = p;
-		*cap = ncap;
-	}
+	if (n >= SIZE_MAX - *len || BASE_GROW(*buf, *cap, *len + n + 1) < 0)
+		return -1;
 	memcpy(*buf + *len, s, n);
 	*len += n;
 	(*buf)[*len] = '\0';

@@ -1,8 +1,9 @@
 # pkiroll bundle: one zip per partner with exactly the public material it
 # should hold; the files match the keystores and the sheets match openssl's
 # fingerprints; SHA256SUMS checks; byte-identical on a second run in another
-# time zone; no private key, code or passphrase inside; communities without
-# a certificate are left out and reported; the store records each bundle.
+# time zone, and from the library alone in any time zone; no private key,
+# code or passphrase inside; communities without a certificate are left out
+# and reported; the store records each bundle.
 . "$T_SRC/tests/lib.sh"
 trap stop_ca EXIT
 cd "$T_DIR" || exit 3
@@ -108,4 +109,14 @@ expect_rc 2 "$PKIROLL" --db s.db bundle --out out3 --partner Nobody
 has err 'no partner named "Nobody"'
 expect_rc 2 "$PKIROLL" --db s.db bundle --colour
 expect_rc 2 "$PKIROLL" --db s.db bundle extra
+
+# Phase: the library alone gives the same bytes in any time zone: `pkiroll
+# bundle` sets TZ=UTC itself, bundlew calls pkiroll_bundle_write() in the
+# TZ it is given (New Zealand as a POSIX rule: no tzdata needed).
+TZ=UTC0 "$TOOLS/bundlew" s.db lib-utc0 >/dev/null 2>&1
+TZ=NZST-12NZDT,M9.5.0,M4.1.0/3 "$TOOLS/bundlew" s.db lib-nz >/dev/null 2>&1
+for z in out1/*.zip; do
+	cmp -s "$z" "lib-utc0/${z#out1/}" || fail "${z#out1/}: the library in TZ=UTC0 differs from pkiroll bundle"
+	cmp -s "$z" "lib-nz/${z#out1/}" || fail "${z#out1/}: the library in New Zealand time gives other bytes"
+done
 exit 0

@@ -8,7 +8,8 @@
 . "$T_SRC/tests/lib.sh"
 B=$(dirname "$(dirname "$PKIROLL")")
 tests/layers.sh . "$B" >"$T_DIR/out" 2>&1 || { cat "$T_DIR/out"; fail "an include climbs, a circle, or pkiroll-ca's contract"; }
-has "$T_DIR/out" "lib/enroll: known circle: enroll_worker.c <-> renew_worker.c"
+# the worker's loop calls the jobs, the jobs call its kit: no circle, known or not
+grep -q "^lib/enroll:" "$T_DIR/out" && { cat "$T_DIR/out"; fail "lib/enroll: a circle between the worker's files"; }
 
 # includes
 mkdir -p "$T_DIR/tree"

@@ -130,17 +130,92 @@ static int settle(struct worker *w, const char *dir, const char *old_serial, int
 	return 1;
 }
 
+/*
+ * The current keystore, which signs the request, into cur: its signing key
+ * belongs to its certificate, which is the store's current one (or one an
+ * interrupted renewal of this community made current). old_serial gets
+ * that certificate's serial. CMP_OK, or the job's fault with err set.
+ */
+static int load_current(struct worker *w, const char *dir, struct keystore_content *cur,
+			char *old_serial, size_t seriallen, char *err, size_t errlen)
+{
+	const struct job *j = w->job;
+	int g = keystore_load(dir, "keystore.p12", w->run->pass, cur, err, errlen);
+
+	if (g <= 0 || cur->sign_key == NULL || cur->sign_cert == NULL) {
+		char why[900];
+
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "cannot renew without the current keystore: %.800s",
+			 g == 0	 ? "keystore.p12 is missing"
+			 : g < 0 ? why
+				 : "keystore.p12 has no signing key");
+		return JOB_F_NOKEYSTORE;
+	}
+	certinfo_serial(cur->sign_cert, old_serial, seriallen);
+	if (!keys_match_cert(cur->sign_key, cur->sign_cert)) {
+		snprintf(err, errlen,
+			 "keystore.p12: the signing key does not belong to its certificate (serial "
+			 "%s); nothing was sent",
+			 old_serial);
+		return JOB_F_FOREIGN;
+	}
+	if (j->cur_serial[0] != '\0' && strcmp(old_serial, j->cur_serial) != 0 &&
+	    !interrupted_commit(dir, w->run->pass, j, cur)) {
+		snprintf(
+			err, errlen,
+			"keystore.p12 holds signing certificate serial %s, but the store's current "
+			"one is %s and no renewal of this community was under way: a restored "
+			"backup or another community's keystore? Nothing was sent; put the "
+			"community's keystore back (keystore-%s.p12 if it is there)",
+			old_serial, j->cur_serial, j->cur_serial);
+		return JOB_F_FOREIGN;
+	}
+	return CMP_OK;
+}
+
+/*
+ * The new keystore, staged beside the current one (cur): the new signing
+ * pair, the new encryption pair when renew_enc (else cur's), the chain
+ * from the kup (else cur's), and the decryption keys kept. dir is the
+ * community's directory; path gets it from keystore_write(). 0, or -1 with
+ * err set.
+ */
+static int write_staged(struct worker *w, const char *dir, const struct keystore_content *cur,
+			EVP_PKEY *key, const struct cmp_result *r, int renew_enc, char *path,
+			size_t pathlen, char *err, size_t errlen)
+{
+	const struct job_run *run = w->run;
+	struct keystore_key hist[KEYSTORE_HISTORY_MAX];
+	int keep = run->keep_keys < KEYSTORE_HISTORY_MAX ? run->keep_keys : KEYSTORE_HISTORY_MAX;
+	STACK_OF(X509) *ca = sk_X509_num(r->ca_pubs) > 0 ? r->ca_pubs : cur->chain;
+	struct keystore_in ks = {.base = run->keystore_dir,
+				 .dirname = w->job->ksname,
+				 .pass = run->pass,
+				 .sign_key = key,
+				 .sign_cert = r->sign_cert,
+				 .enc_key = renew_enc ? r->enc_key : cur->enc_key,
+				 .enc_cert = renew_enc ? r->enc_cert : cur->enc_cert,
+				 .chain = ca,
+				 .legacy = run->legacy,
+				 .history = hist,
+				 .nhistory = keystore_history(cur, renew_enc, keep, hist),
+				 .staged = 1};
+
+	keystore_sweep_temp(dir, run->started, run->ctx);
+	return keystore_write(&ks, path, pathlen, err, errlen);
+}
+
 void run_renew(struct worker *w)
 {
 	const struct job_run *run = w->run;
 	const struct pkiroll_ca_profile *p = &run->profiles[w->job->profile];
 	struct job *j = w->job;
 	struct keystore_content cur = {0}, stg = {0};
-	struct keystore_key hist[KEYSTORE_HISTORY_MAX];
 	struct cmp_request rq = {.type = CMP_REQ_KUR, .enc_key_type = j->enc_key_type};
 	struct result res = {0};
 	struct result_bufs rb = {0};
-	char dir[1024], err[900] = "", old_serial[80] = "";
+	char dir[1024], path[1024], err[900] = "", old_serial[80] = "";
 	int fault = CMP_F_INTERNAL, renew_enc, g, ks_failed = 0;
 	const struct cmp_result *r = NULL;
 	X509 *new_sign = NULL, *new_enc = NULL;
@@ -150,39 +225,9 @@ void run_renew(struct worker *w)
 	snprintf(dir, sizeof(dir), "%s/%s", run->keystore_dir, j->ksname);
 
 	/* Phase: the current keystore, which signs the request. */
-	g = keystore_load(dir, "keystore.p12", run->pass, &cur, err, sizeof(err));
-	if (g <= 0 || cur.sign_key == NULL || cur.sign_cert == NULL) {
-		char why[900];
-
-		snprintf(why, sizeof(why), "%s", err);
-		snprintf(err, sizeof(err), "cannot renew without the current keystore: %.800s",
-			 g == 0	 ? "keystore.p12 is missing"
-			 : g < 0 ? why
-				 : "keystore.p12 has no signing key");
-		fault = JOB_F_NOKEYSTORE;
+	if ((fault = load_current(w, dir, &cur, old_serial, sizeof(old_serial), err,
+				  sizeof(err))) != CMP_OK)
 		goto report;
-	}
-	certinfo_serial(cur.sign_cert, old_serial, sizeof(old_serial));
-	if (!keys_match_cert(cur.sign_key, cur.sign_cert)) {
-		snprintf(err, sizeof(err),
-			 "keystore.p12: the signing key does not belong to its certificate (serial "
-			 "%s); nothing was sent",
-			 old_serial);
-		fault = JOB_F_FOREIGN;
-		goto report;
-	}
-	if (j->cur_serial[0] != '\0' && strcmp(old_serial, j->cur_serial) != 0 &&
-	    !interrupted_commit(dir, run->pass, j, &cur)) {
-		snprintf(
-			err, sizeof(err),
-			"keystore.p12 holds signing certificate serial %s, but the store's current "
-			"one is %s and no renewal of this community was under way: a restored "
-			"backup or another community's keystore? Nothing was sent; put the "
-			"community's keystore back (keystore-%s.p12 if it is there)",
-			old_serial, j->cur_serial, j->cur_serial);
-		fault = JOB_F_FOREIGN;
-		goto report;
-	}
 	if (j->cur_serial[0] != '\0' && strcmp(old_serial, j->cur_serial) != 0 &&
 	    !keystore_has_staged(dir)) {
 		/* an interrupted run made its keystore current before it could
@@ -246,34 +291,14 @@ void run_renew(struct worker *w)
 	r = cmp_tx_result(w->tx);
 
 	/* Phase: the staged keystore, synced before the CA hears we accept. */
-	{
-		int keep = run->keep_keys < KEYSTORE_HISTORY_MAX ? run->keep_keys
-								 : KEYSTORE_HISTORY_MAX;
-		STACK_OF(X509) *ca = sk_X509_num(r->ca_pubs) > 0 ? r->ca_pubs : cur.chain;
-		struct keystore_in ks = {.base = run->keystore_dir,
-					 .dirname = j->ksname,
-					 .pass = run->pass,
-					 .sign_key = rq.new_key,
-					 .sign_cert = r->sign_cert,
-					 .enc_key = renew_enc ? r->enc_key : cur.enc_key,
-					 .enc_cert = renew_enc ? r->enc_cert : cur.enc_cert,
-					 .chain = ca,
-					 .legacy = run->legacy,
-					 .history = hist,
-					 .nhistory = keystore_history(&cur, renew_enc, keep, hist),
-					 .staged = 1};
-		char path[1024];
-
-		keystore_sweep_temp(dir, run->started, run->ctx);
-		if (keystore_write(&ks, path, sizeof(path), err, sizeof(err)) < 0) {
-			fault = worker_reject(w, err, sizeof(err),
-					      "the current keystore is unchanged");
-			keystore_discard_staged(dir);
-			ks_failed = 1;
-			goto report;
-		}
-		worker_report_step(w, CMP_STEP_KEYS, path);
+	if (write_staged(w, dir, &cur, rq.new_key, r, renew_enc, path, sizeof(path), err,
+			 sizeof(err)) < 0) {
+		fault = worker_reject(w, err, sizeof(err), "the current keystore is unchanged");
+		keystore_discard_staged(dir);
+		ks_failed = 1;
+		goto report;
 	}
+	worker_report_step(w, CMP_STEP_KEYS, path);
 	if ((fault = cmp_tx_confirm(w->tx, 1)) != CMP_OK) {
 		/* only a verified refusal of the certConf lets its key go; any other
 		 * answer leaves the staged keystore for the next try to settle */
