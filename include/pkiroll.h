@@ -407,8 +407,8 @@ struct pkiroll_bundle_stats {
  * Writes OUT_DIR/PARTNER.zip for every partner (or the one named) from the
  * store: the current, unexpired certificates of its communities, the CA
  * chain, fingerprint sheets and SHA256SUMS; records each bundle. Entry
- * dates come from the certificates and are converted with the local time
- * zone (libzip), so callers that want identical bytes everywhere set TZ.
+ * dates come from the certificates, as MS-DOS times in UTC: the same input
+ * gives the same bytes in any time zone.
  * Returns PKIROLL_OK, PKIROLL_ERR_USAGE (no such partner), PKIROLL_ERR_IO
  * (a zip could not be written; the others were) or PKIROLL_ERR_STORE.
  */

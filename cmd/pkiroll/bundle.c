@@ -105,9 +105,6 @@ static int write_bundles(struct cli *cli, struct pkiroll_bundle_opts *op, int al
 	if ((rc = cli_store_existing(cli, &store, &lock)) != 0)
 		return rc;
 
-	/* entry dates in UTC, whatever the operator's time zone: same bytes */
-	setenv("TZ", "UTC", 1);
-	tzset();
 	err = pkiroll_bundle_write(store, &o, &st);
 	cli_store_done(store, lock);
 	if (err == PKIROLL_ERR_USAGE)
