@@ -27,11 +27,11 @@
 
 /* ---- base: context, clock, key-type names, files ---- */
 
-long long now_ms(void);
-const char *key_type_name(int type);
-int key_type_from_name(const char *name);
-int atomic_write(const char *dir, const char *name, const void *data, size_t len, int mode,
-		 int durable);
+long long base_now_ms(void);
+const char *base_key_type_name(int type);
+int base_key_type_from_name(const char *name);
+int file_atomic_write(const char *dir, const char *name, const void *data, size_t len, int mode,
+		      int durable);
 
 /* ---- x509: names, certificates, keys ---- */
 

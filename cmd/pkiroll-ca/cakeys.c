@@ -27,7 +27,7 @@ static int write_pem(const char *dir, const char *name, X509 *x, EVP_PKEY *k)
 	    (x ? PEM_write_bio_X509(b, x)
 	       : PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)) &&
 	    (n = BIO_get_mem_data(b, &data)) > 0)
-		rc = atomic_write(dir, name, data, (size_t)n, 0600, 1);
+		rc = file_atomic_write(dir, name, data, (size_t)n, 0600, 1);
 	BIO_free(b);
 	return rc;
 }

@@ -173,7 +173,7 @@ static int rl_count;	   /* requests let through in the window */
  */
 static int ratelimit_pass(const struct faults *f)
 {
-	long long now = now_ms();
+	long long now = base_now_ms();
 	int pass;
 
 	pthread_mutex_lock(&rl_lock);
@@ -362,7 +362,7 @@ static void on_http_done(void *cls, struct MHD_Connection *c, void **con_cls,
 static void *tcp_conn(void *arg)
 {
 	int fd = (int)(intptr_t)arg, v10, flags, type;
-	long long deadline = now_ms() + 30000;
+	long long deadline = base_now_ms() + 30000;
 	unsigned char *payload = NULL;
 	struct ca_reply rep = {0};
 	char err[256];

@@ -101,7 +101,7 @@ static int cmd_init(int argc, char **argv)
 		if (c == 's')
 			dir = optarg;
 		else if (c == 'k') {
-			if ((kt = key_type_from_name(optarg)) < 0)
+			if ((kt = base_key_type_from_name(optarg)) < 0)
 				return fail_usage(
 					"--key-type: rsa2048, rsa3072, rsa4096, p256, p384");
 		} else if (c == 'i')
@@ -113,7 +113,7 @@ static int cmd_init(int argc, char **argv)
 		return fail_usage("init: --state DIR is required");
 	if (ca_init(dir, kt, inter) < 0)
 		return 1;
-	printf("pkiroll-ca: CA in %s (%s%s)\n", dir, key_type_name(kt),
+	printf("pkiroll-ca: CA in %s (%s%s)\n", dir, base_key_type_name(kt),
 	       inter ? ", root and issuing CA" : ", root");
 	return 0;
 }

@@ -31,13 +31,13 @@ void ctx_vlog(pkiroll_ctx *ctx, enum pkiroll_level level, const char *fmt, va_li
 void ctx_ossl_error(pkiroll_ctx *ctx, const char *what);
 
 /* Duplicates a string; NULL in, NULL out. Aborts nothing: NULL on ENOMEM. */
-char *xstrdup(const char *s);
+char *base_strdup(const char *s);
 
 /* Case-insensitive ASCII comparison. */
-int ascii_casecmp(const char *a, const char *b);
+int base_ascii_casecmp(const char *a, const char *b);
 
 /* 1 if buf[0..len) is valid UTF-8 (no overlongs, no surrogates). */
-int utf8_valid(const unsigned char *buf, size_t len);
+int base_utf8_valid(const unsigned char *buf, size_t len);
 
 /*
  * Text from outside (a partner's reason, a CA's text, a name or subject
@@ -52,7 +52,7 @@ int utf8_valid(const unsigned char *buf, size_t len);
 const char *text_escape_display(const char *in, char *out, size_t outlen);
 
 /* The enum pkiroll_state of a state's name (pkiroll_state_name()), or -1. */
-int state_from_name(const char *name);
+int base_state_from_name(const char *name);
 
 /* A set of line numbers (a bitmap that grows): which manifest rows the
  * import refused, for the second pass. 125 KB per million lines. */
@@ -62,10 +62,10 @@ struct lineset {
 };
 
 /* Adds line; 0, or -1 when out of memory. */
-int lineset_add(struct lineset *s, unsigned long line);
+int base_lineset_add(struct lineset *s, unsigned long line);
 /* 1 if line is in the set. */
-int lineset_has(const struct lineset *s, unsigned long line);
-void lineset_free(struct lineset *s);
+int base_lineset_has(const struct lineset *s, unsigned long line);
+void base_lineset_free(struct lineset *s);
 
 /*
  * The one grow helper (git's ALLOC_GROW): makes the array at *ptr (a
@@ -81,14 +81,14 @@ int base_grow(void *ptr, size_t *cap, size_t need, size_t elem);
 #define BASE_GROW(p, cap, need) base_grow(&(p), &(cap), (need), sizeof(*(p)))
 
 /* Monotonic milliseconds. */
-long long now_ms(void);
+long long base_now_ms(void);
 
 /* Key types, as the manifest, the configuration and the store name them. */
 enum key_type { KEY_RSA2048 = 0, KEY_RSA3072, KEY_RSA4096, KEY_P256, KEY_P384, KEY__MAX };
 
 /* "rsa2048" ... for a key type, or NULL. */
-const char *key_type_name(int type);
+const char *base_key_type_name(int type);
 /* Key type from its name (case-insensitive), or -1. */
-int key_type_from_name(const char *name);
+int base_key_type_from_name(const char *name);
 
 #endif

@@ -50,7 +50,7 @@ const char *pkiroll_state_name(int state)
 	return state_names[state];
 }
 
-int state_from_name(const char *name)
+int base_state_from_name(const char *name)
 {
 	for (int i = 0; i < PKIROLL_STATE__MAX; i++)
 		if (name != NULL && strcmp(state_names[i], name) == 0)
@@ -107,12 +107,12 @@ void ctx_ossl_error(pkiroll_ctx *ctx, const char *what)
 	ERR_clear_error();
 }
 
-char *xstrdup(const char *s)
+char *base_strdup(const char *s)
 {
 	return s == NULL ? NULL : strdup(s);
 }
 
-int ascii_casecmp(const char *a, const char *b)
+int base_ascii_casecmp(const char *a, const char *b)
 {
 	unsigned char ca, cb;
 
@@ -127,7 +127,7 @@ int ascii_casecmp(const char *a, const char *b)
 	return ca - cb;
 }
 
-int utf8_valid(const unsigned char *s, size_t len)
+int base_utf8_valid(const unsigned char *s, size_t len)
 {
 	size_t i = 0;
 
@@ -170,20 +170,20 @@ static const char *const key_type_names[KEY__MAX] = {
 	"rsa2048", "rsa3072", "rsa4096", "p256", "p384",
 };
 
-const char *key_type_name(int type)
+const char *base_key_type_name(int type)
 {
 	return type >= 0 && type < KEY__MAX ? key_type_names[type] : NULL;
 }
 
-int key_type_from_name(const char *name)
+int base_key_type_from_name(const char *name)
 {
 	for (int i = 0; i < KEY__MAX; i++)
-		if (ascii_casecmp(name, key_type_names[i]) == 0)
+		if (base_ascii_casecmp(name, key_type_names[i]) == 0)
 			return i;
 	return -1;
 }
 
-long long now_ms(void)
+long long base_now_ms(void)
 {
 	struct timespec ts;
 
@@ -216,7 +216,7 @@ int base_grow(void *ptr, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-int lineset_add(struct lineset *s, unsigned long line)
+int base_lineset_add(struct lineset *s, unsigned long line)
 {
 	size_t byte = line / 8, had = s->cap;
 
@@ -229,12 +229,12 @@ int lineset_add(struct lineset *s, unsigned long line)
 	return 0;
 }
 
-int lineset_has(const struct lineset *s, unsigned long line)
+int base_lineset_has(const struct lineset *s, unsigned long line)
 {
 	return line / 8 < s->cap && (s->bits[line / 8] & (1u << (line % 8))) != 0;
 }
 
-void lineset_free(struct lineset *s)
+void base_lineset_free(struct lineset *s)
 {
 	free(s->bits);
 	s->bits = NULL;
@@ -251,7 +251,7 @@ static const char *const crl_reasons[] = {
 int pkiroll_revocation_reason(const char *name)
 {
 	for (size_t i = 0; name != NULL && i < sizeof(crl_reasons) / sizeof(crl_reasons[0]); i++)
-		if (crl_reasons[i] != NULL && ascii_casecmp(crl_reasons[i], name) == 0)
+		if (crl_reasons[i] != NULL && base_ascii_casecmp(crl_reasons[i], name) == 0)
 			return (int)i;
 	return -1;
 }

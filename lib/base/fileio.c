@@ -64,8 +64,8 @@ FILE *file_fopen_regular(const char *path, int *enoent, char *err, size_t errlen
 	return f;
 }
 
-int atomic_write(const char *dir, const char *name, const void *data, size_t len, int mode,
-		 int durable)
+int file_atomic_write(const char *dir, const char *name, const void *data, size_t len, int mode,
+		      int durable)
 {
 	char tmp[4096], path[4096];
 	const unsigned char *p = data;

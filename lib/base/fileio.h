@@ -28,8 +28,8 @@ FILE *file_fopen_regular(const char *path, int *enoent, char *err, size_t errlen
  * dir, rename; the temporary is removed on every error), synced to disk
  * before the rename when durable is set. 0 or -1 with errno set.
  */
-int atomic_write(const char *dir, const char *name, const void *data, size_t len, int mode,
-		 int durable);
+int file_atomic_write(const char *dir, const char *name, const void *data, size_t len, int mode,
+		      int durable);
 
 /* file_safe_name() flags, and the size its output needs */
 #define FILE_SAFE_NAME_MAX 112

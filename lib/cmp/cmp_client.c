@@ -297,7 +297,7 @@ static int rate_wait(struct cmp_tx *tx, long long deadline_ms)
 	int wait = ra >= 0 ? ra : 1 << (tx->r.rate_waits < 6 ? tx->r.rate_waits : 6);
 
 	tx->r.retry_after = ra;
-	if (now_ms() + (long long)wait * 1000 > deadline_ms)
+	if (base_now_ms() + (long long)wait * 1000 > deadline_ms)
 		return -1;
 	return wait;
 }
@@ -319,7 +319,7 @@ static int exchange(struct cmp_tx *tx, PKR_MSG *m, PKR_MSG **out)
 	char err[512], why[700];
 	int r, fault = CMP_OK, pf, opening;
 	int deadline_s = tx->cfg->poll_deadline > 0 ? tx->cfg->poll_deadline : 300;
-	long long deadline = now_ms() + (long long)deadline_s * 1000;
+	long long deadline = base_now_ms() + (long long)deadline_s * 1000;
 	long pvno;
 
 	*out = NULL;

@@ -314,7 +314,7 @@ static void dump(struct cmp_trace *t, const char *tidhex, const char *body, int 
 
 	snprintf(name, sizeof(name), "%s.%s.%s.%03d.%s.%s.der", t->safe, t->stamp, tidhex, t->seq,
 		 body, reply ? "reply" : "request");
-	if (atomic_write(t->dir, name, der, len, 0600, 0) < 0 && !t->warned) {
+	if (file_atomic_write(t->dir, name, der, len, 0600, 0) < 0 && !t->warned) {
 		t->warned = 1;
 		ctx_log(t->ctx, PKIROLL_LOG_WARN, "%s: --dump-dir %s: cannot write %s: %s",
 			t->label, t->dir, name, strerror(errno));
@@ -347,7 +347,7 @@ void cmp_trace_message(struct cmp_trace *t, const unsigned char *tid, int reply,
 	}
 	t->seq++;
 	if (!reply) {
-		t->sent_ms = now_ms();
+		t->sent_ms = base_now_ms();
 	} else {
 		unsigned char *copy = len > 0 ? malloc(len) : NULL;
 
@@ -356,7 +356,7 @@ void cmp_trace_message(struct cmp_trace *t, const unsigned char *tid, int reply,
 		t->last_len = copy != NULL ? len : 0;
 		if (copy != NULL)
 			memcpy(copy, der, len);
-		t->last_rtt = t->sent_ms > 0 ? now_ms() - t->sent_ms : -1;
+		t->last_rtt = t->sent_ms > 0 ? base_now_ms() - t->sent_ms : -1;
 	}
 
 	/* Phase: the file and the line. */

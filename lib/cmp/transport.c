@@ -42,7 +42,7 @@ struct transport {
 
 static int left_ms(long long deadline)
 {
-	long long l = deadline - now_ms();
+	long long l = deadline - base_now_ms();
 
 	return l < 0 ? 0 : l > 0x7fffffff ? 0x7fffffff : (int)l;
 }
@@ -673,7 +673,7 @@ static long be32(const unsigned char *p)
 static int tcp_once(struct transport *t, int v10, const unsigned char *req, size_t len,
 		    unsigned char **rsp, size_t *rsplen, int *fallback, char *err, size_t errlen)
 {
-	long long deadline = now_ms() + (long long)t->read_timeout * 1000;
+	long long deadline = base_now_ms() + (long long)t->read_timeout * 1000;
 	int type = TCP_PKIREQ, fd, r, rv10, flags, rtype;
 	unsigned char pollref[4], *payload = NULL;
 	const unsigned char *body = req;
@@ -681,7 +681,7 @@ static int tcp_once(struct transport *t, int v10, const unsigned char *req, size
 
 	*fallback = 0;
 	for (int polls = 0; polls < 100; polls++) {
-		if ((fd = tcp_connect(t, now_ms() + (long long)t->connect_timeout * 1000, err,
+		if ((fd = tcp_connect(t, base_now_ms() + (long long)t->connect_timeout * 1000, err,
 				      errlen)) < 0)
 			return TRANSPORT_TRANSIENT;
 		r = tcp_frame_write(fd, v10, 1, type, body, blen, deadline);
@@ -714,7 +714,7 @@ static int tcp_once(struct transport *t, int v10, const unsigned char *req, size
 			memcpy(pollref, payload, 4);
 			OPENSSL_free(payload);
 			payload = NULL;
-			if (wait < 0 || now_ms() + wait * 1000 > deadline) {
+			if (wait < 0 || base_now_ms() + wait * 1000 > deadline) {
 				snprintf(err, errlen,
 					 "cmp://%s:%s: transport polling past the deadline",
 					 t->host, t->port);

@@ -30,7 +30,7 @@
 static int tick(void *arg)
 {
 	struct run *r = arg;
-	long long now = now_ms();
+	long long now = base_now_ms();
 	int sig = r->o->interrupted ? *r->o->interrupted : 0;
 
 	r->st->elapsed = (double)(now - r->start_ms) / 1000.0;
@@ -68,7 +68,7 @@ static int dry_run(pkiroll_ctx *ctx, struct run *r)
 		return err;
 	while ((g = manifest_next_row(r->m, &row)) > 0) {
 		struct community c;
-		int prof = profile_for(r, row->ca), settle = 0, d = 1;
+		int prof = schedule_profile_for(r, row->ca), settle = 0, d = 1;
 
 		if (row->bad)
 			continue;
@@ -78,7 +78,7 @@ static int dry_run(pkiroll_ctx *ctx, struct run *r)
 			if (g2 < 0)
 				break;
 			if (g2 == 1)
-				d = due_community(r, &c, 0), settle = c.has_tx;
+				d = schedule_due_community(r, &c, 0), settle = c.has_tx;
 		}
 		if (!d)
 			continue;
@@ -312,7 +312,8 @@ static int run_constants(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, con
  * loop, the run's record. */
 static int run_store(pkiroll_ctx *ctx, struct run *r, struct pool *pool)
 {
-	const struct pool_ops ops = {next_job, on_step, on_result, on_death, tick};
+	const struct pool_ops ops = {schedule_next_job, schedule_on_step, schedule_on_result,
+				     schedule_on_death, tick};
 	const struct plan *p = r->plan;
 	struct pkiroll_run_stats *st = r->st;
 	struct pkiroll_import_stats is;
@@ -344,7 +345,7 @@ static int run_store(pkiroll_ctx *ctx, struct run *r, struct pool *pool)
 			      st->failed + st->needs_codes);
 		return PKIROLL_ERR_STORE;
 	}
-	st->elapsed = (double)(now_ms() - r->start_ms) / 1000.0;
+	st->elapsed = (double)(base_now_ms() - r->start_ms) / 1000.0;
 	store_run_end(r->s, r->run, st->interrupted ? "interrupted" : "done", st->due, st->enrolled,
 		      st->failed + st->needs_codes);
 	return PKIROLL_OK;
@@ -361,7 +362,7 @@ static int run_plan(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, const st
 	pkiroll_lock *lock = NULL;
 
 	memset(st, 0, sizeof(*st));
-	r.start_ms = now_ms();
+	r.start_ms = base_now_ms();
 	/* no CA is a usage error, before anything else (no progress line either) */
 	if ((err = profiles_make(ctx, o, &r)) != PKIROLL_OK)
 		return err;
@@ -418,7 +419,7 @@ out:
 	free(r.profs);
 	free(r.renew);
 	manifest_close(r.m);
-	lineset_free(&r.refused);
+	base_lineset_free(&r.refused);
 	pkiroll_store_close(r.s);
 	pkiroll_store_unlock(lock);
 	return err;

@@ -15,7 +15,7 @@
 #include "x509/dn.h"
 #include "enroll/job.h"
 #include "x509/keys.h"
-#include "out/keystore.h"
+#include "write/keystore.h"
 #include "enroll/worker.h"
 
 /* chain.pem of a keystore written by an earlier run. */
@@ -136,7 +136,7 @@ static int write_keystore(struct worker *w, EVP_PKEY *key, const struct cmp_resu
 	return keystore_write(&ks, kspath, kspathlen, err, errlen);
 }
 
-void run_enroll(struct worker *w)
+void enroll_job_run(struct worker *w)
 {
 	const struct job_run *run = w->run;
 	struct job *j = w->job;

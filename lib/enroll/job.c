@@ -186,8 +186,8 @@ int job_read(struct wbuf *b, struct job *j)
 	return r < 0 || bad || j->kind <= JOB_NONE || j->kind >= JOB__MAX ? -1 : 0;
 }
 
-/* Matched by step_read(). */
-void step_write(struct wbuf *b, const struct step *s)
+/* Matched by job_step_read(). */
+void job_step_write(struct wbuf *b, const struct step *s)
 {
 	wbuf_int(b, S_STEP, s->step);
 	if (s->tid != NULL)
@@ -200,8 +200,8 @@ void step_write(struct wbuf *b, const struct step *s)
 		wbuf_str(b, S_KSPATH, s->kspath);
 }
 
-/* Matched by step_write(). */
-int step_read(struct wbuf *b, struct step *s)
+/* Matched by job_step_write(). */
+int job_step_read(struct wbuf *b, struct step *s)
 {
 	const unsigned char *v;
 	size_t n;
@@ -268,7 +268,7 @@ static int cert_info_read(const unsigned char *v, size_t n, struct pkiroll_cert_
 
 		if (dst != NULL && *dst == NULL) {
 			wire_str(f, fl, buf, sizeof(buf));
-			*dst = xstrdup(buf);
+			*dst = base_strdup(buf);
 		} else if (tag == CI_NOTBEFORE) {
 			info->not_before = (time_t)wire_int(f, fl);
 			times |= 1;
@@ -287,14 +287,14 @@ static int cert_info_read(const unsigned char *v, size_t n, struct pkiroll_cert_
 	return 0;
 }
 
-/* Matched by ack_read(). */
-void ack_write(struct wbuf *b, long long wait_ms)
+/* Matched by job_ack_read(). */
+void job_ack_write(struct wbuf *b, long long wait_ms)
 {
 	wbuf_int(b, A_WAIT, wait_ms);
 }
 
-/* Matched by ack_write(). */
-long long ack_read(struct wbuf *b)
+/* Matched by job_ack_write(). */
+long long job_ack_read(struct wbuf *b)
 {
 	const unsigned char *v;
 	size_t n;
@@ -307,8 +307,8 @@ long long ack_read(struct wbuf *b)
 	return wait < 0 ? 0 : wait > 86400000LL ? 86400000LL : wait;
 }
 
-/* Matched by result_read(). */
-void result_write(struct wbuf *b, const struct result *r)
+/* Matched by job_result_read(). */
+void job_result_write(struct wbuf *b, const struct result *r)
 {
 	wbuf_int(b, R_FAULT, r->fault);
 	if (r->reason[0] != '\0')
@@ -338,8 +338,8 @@ void result_write(struct wbuf *b, const struct result *r)
 		wbuf_str(b, R_KEPT, r->kept);
 }
 
-/* Matched by result_write(). */
-int result_read(struct wbuf *b, struct result *r)
+/* Matched by job_result_write(). */
+int job_result_read(struct wbuf *b, struct result *r)
 {
 	const unsigned char *v;
 	size_t n;
@@ -408,13 +408,13 @@ int result_read(struct wbuf *b, struct result *r)
 			break;
 	}
 	if (g < 0 || r->fault < 0) {
-		result_clear(r);
+		job_result_clear(r);
 		return -1;
 	}
 	return 0;
 }
 
-void result_clear(struct result *r)
+void job_result_clear(struct result *r)
 {
 	certinfo_clear(&r->sign.info);
 	certinfo_clear(&r->enc.info);

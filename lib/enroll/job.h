@@ -83,7 +83,7 @@ struct step {
 
 /* What a job ended with (worker -> parent). Certificates and the chain
  * point into the message (reader) or the worker's buffers (writer); the
- * infos' strings are owned (result_clear()). */
+ * infos' strings are owned (job_result_clear()). */
 struct result {
 	int fault; /* enum cmp_fault or enum job_fault; CMP_OK */
 	char reason[1200];
@@ -106,23 +106,23 @@ void job_write(struct wbuf *b, const struct job *j);
 /* Reads a JOB body into j. 0, or -1 if malformed (a bug). */
 int job_read(struct wbuf *b, struct job *j);
 
-/* Writes a STEP body. Matched by step_read(). */
-void step_write(struct wbuf *b, const struct step *s);
+/* Writes a STEP body. Matched by job_step_read(). */
+void job_step_write(struct wbuf *b, const struct step *s);
 /* Reads a STEP body (pointers into b). 0, or -1 if malformed. */
-int step_read(struct wbuf *b, struct step *s);
+int job_step_read(struct wbuf *b, struct step *s);
 
 /* Writes an ACK body: the worker waits wait_ms before it goes on (a CA's
- * Retry-After). Matched by ack_read(). */
-void ack_write(struct wbuf *b, long long wait_ms);
+ * Retry-After). Matched by job_ack_read(). */
+void job_ack_write(struct wbuf *b, long long wait_ms);
 /* The wait of an ACK body in ms (0 for none), bounded to a day. */
-long long ack_read(struct wbuf *b);
+long long job_ack_read(struct wbuf *b);
 
-/* Writes a RESULT body. Matched by result_read(). */
-void result_write(struct wbuf *b, const struct result *r);
+/* Writes a RESULT body. Matched by job_result_read(). */
+void job_result_write(struct wbuf *b, const struct result *r);
 /* Reads a RESULT body (certificates point into b). 0, or -1 if malformed. */
-int result_read(struct wbuf *b, struct result *r);
+int job_result_read(struct wbuf *b, struct result *r);
 /* Frees the certificate infos of a result. */
-void result_clear(struct result *r);
+void job_result_clear(struct result *r);
 
 /* The worker's main loop (pool_worker_fn); arg is the struct job_run. */
 void enroll_worker_main(int fd, void *arg);

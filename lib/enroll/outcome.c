@@ -16,8 +16,8 @@
 	 (1UL << OSSL_CMP_PKIFAILUREINFO_signerNotTrusted) |                                       \
 	 (1UL << OSSL_CMP_PKIFAILUREINFO_badRequest))
 
-void outcome_of(const struct result *res, struct enroll_outcome *o, char *text, size_t textlen,
-		int *transient)
+void outcome_enroll(const struct result *res, struct enroll_outcome *o, char *text, size_t textlen,
+		    int *transient)
 {
 	*transient = 0;
 	o->keystore = res->kspath[0] ? res->kspath : NULL;
@@ -119,8 +119,8 @@ void outcome_of(const struct result *res, struct enroll_outcome *o, char *text, 
 	"; put a new reference number and authorization code for it in the manifest and run "      \
 	"pkiroll enroll (or renew) with it"
 
-void renew_outcome_of(const struct result *res, int renew_failures, struct enroll_outcome *o,
-		      char *text, size_t textlen, int *transient)
+void outcome_renew(const struct result *res, int renew_failures, struct enroll_outcome *o,
+		   char *text, size_t textlen, int *transient)
 {
 	int shift = renew_failures < 4 ? renew_failures : 4;
 
@@ -197,8 +197,8 @@ void renew_outcome_of(const struct result *res, int renew_failures, struct enrol
 	o->reason = text;
 }
 
-void revoke_outcome_of(const struct result *res, int reason, struct enroll_outcome *o, char *text,
-		       size_t textlen, int *transient)
+void outcome_revoke(const struct result *res, int reason, struct enroll_outcome *o, char *text,
+		    size_t textlen, int *transient)
 {
 	const char *rn = pkiroll_revocation_reason_name(reason);
 

@@ -13,7 +13,7 @@
 
 #include "cmp/cmp_client.h"
 #include "cmp/cmp_trace.h"
-#include "out/keystore.h"
+#include "write/keystore.h"
 #include "store/store_enroll.h"
 #include "x509/dn.h"
 

@@ -14,7 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "enroll/worker.h"
-#include "out/keystore.h"
+#include "write/keystore.h"
 #include "x509/certinfo.h"
 #include "x509/keys.h"
 
@@ -206,7 +206,7 @@ static int write_staged(struct worker *w, const char *dir, const struct keystore
 	return keystore_write(&ks, path, pathlen, err, errlen);
 }
 
-void run_renew(struct worker *w)
+void renew_job_run(struct worker *w)
 {
 	const struct job_run *run = w->run;
 	const struct pkiroll_ca_profile *p = &run->profiles[w->job->profile];

@@ -10,7 +10,7 @@
 #include <openssl/err.h>
 
 #include "enroll/worker.h"
-#include "out/keystore.h"
+#include "write/keystore.h"
 #include "x509/certinfo.h"
 
 /* Is x the certificate with this serial? */
@@ -21,7 +21,7 @@ static int is_serial(X509 *x, const char *serial)
 	return x != NULL && certinfo_serial(x, s, sizeof(s)) == 0 && strcmp(s, serial) == 0;
 }
 
-void run_revoke(struct worker *w)
+void revoke_job_run(struct worker *w)
 {
 	const struct job_run *run = w->run;
 	const struct pkiroll_ca_profile *p = &run->profiles[w->job->profile];

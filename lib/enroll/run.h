@@ -106,30 +106,30 @@ struct run {
 
 /* ---- the scheduler (schedule.c): pool_ops callbacks ---- */
 
-int next_job(void *arg, struct wbuf *job, long long *id);
-int on_step(void *arg, long long id, struct wbuf *msg, struct wbuf *ack);
-int on_result(void *arg, long long id, struct wbuf *msg);
-void on_death(void *arg, long long id, int status);
+int schedule_next_job(void *arg, struct wbuf *job, long long *id);
+int schedule_on_step(void *arg, long long id, struct wbuf *msg, struct wbuf *ack);
+int schedule_on_result(void *arg, long long id, struct wbuf *msg);
+void schedule_on_death(void *arg, long long id, int status);
 
 /* Is this community due (1 or 0)? An in-run retry is due whatever
  * next_attempt_at says. Whether it resumes is the worker's to decide. */
-int due_community(const struct run *r, const struct community *c, int in_run);
+int schedule_due_community(const struct run *r, const struct community *c, int in_run);
 
 /* The CA profile (index) for a manifest row's ca column, or -1. */
-int profile_for(struct run *r, const char *row_ca);
+int schedule_profile_for(struct run *r, const char *row_ca);
 
 /* ---- the outcome policy (outcome.c) ---- */
 
 /* What a result means for the community: o's state, reason (in text),
  * retryable; *transient when the run may retry it. */
-void outcome_of(const struct result *res, struct enroll_outcome *o, char *text, size_t textlen,
-		int *transient);
+void outcome_enroll(const struct result *res, struct enroll_outcome *o, char *text, size_t textlen,
+		    int *transient);
 /* What a revocation's result means: needs_codes (revoked: re-enroll with
  * new codes), failed and retryable (not answered), or failed (refused). */
-void revoke_outcome_of(const struct result *res, int reason, struct enroll_outcome *o, char *text,
-		       size_t textlen, int *transient);
+void outcome_revoke(const struct result *res, int reason, struct enroll_outcome *o, char *text,
+		    size_t textlen, int *transient);
 /* The same for a renewal; renew_failures: the failed ones before it. */
-void renew_outcome_of(const struct result *res, int renew_failures, struct enroll_outcome *o,
-		      char *text, size_t textlen, int *transient);
+void outcome_renew(const struct result *res, int renew_failures, struct enroll_outcome *o,
+		   char *text, size_t textlen, int *transient);
 
 #endif

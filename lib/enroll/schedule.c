@@ -72,7 +72,7 @@ static void job_of(struct job *j, int kind, const struct community *c, int prof,
  * Is this community due? 1 or 0. An in-run retry (in_run) is due whatever
  * next_attempt_at says: that date is for the runs after this one.
  */
-int due_community(const struct run *r, const struct community *c, int in_run)
+int schedule_due_community(const struct run *r, const struct community *c, int in_run)
 {
 	switch (c->state) {
 	case PKIROLL_STATE_PENDING:
@@ -99,10 +99,10 @@ static int due(struct run *r, const char *name, int in_run, struct community *c)
 {
 	int g = store_community_get(r->s, name, c);
 
-	return g <= 0 ? g : due_community(r, c, in_run);
+	return g <= 0 ? g : schedule_due_community(r, c, in_run);
 }
 
-int profile_for(struct run *r, const char *row_ca)
+int schedule_profile_for(struct run *r, const char *row_ca)
 {
 	/* --ca-url makes the one profile */
 	if (r->nprofs == 1)
@@ -124,9 +124,9 @@ static int profile_ready(struct run *r, int i)
 
 	if (p->inflight >= (p->cap > 0 && p->cap < p->p.concurrency ? p->cap : p->p.concurrency))
 		return 0;
-	if (p->p.rate > 0 && now_ms() < p->next_ms)
+	if (p->p.rate > 0 && base_now_ms() < p->next_ms)
 		return 0;
-	if (now_ms() < p->limited_until)
+	if (base_now_ms() < p->limited_until)
 		return 0;
 	return 1;
 }
@@ -208,7 +208,7 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 	memcpy(sl->code, cand->code, sizeof(sl->code));
 	p->inflight++;
 	if (p->p.rate > 0)
-		p->next_ms = now_ms() + (long long)(1000.0 / p->p.rate);
+		p->next_ms = base_now_ms() + (long long)(1000.0 / p->p.rate);
 	*id = c.id;
 	r->st->in_flight++;
 	if (cand->attempts == 0)
@@ -229,7 +229,7 @@ static void paused_skip(struct run *r, const char *name)
 		name);
 }
 
-/* The renewal phase of next_job: the communities chosen at the start. */
+/* The renewal phase of schedule_next_job: the communities chosen at the start. */
 static int next_renewal(struct run *r, struct wbuf *job, long long *id)
 {
 	while (r->renew_next < r->nrenew) {
@@ -240,7 +240,7 @@ static int next_renewal(struct run *r, struct wbuf *job, long long *id)
 		snprintf(cand.name, sizeof(cand.name), "%s", r->renew[r->renew_next].name);
 		if ((d = store_community_get(r->s, cand.name, &c)) < 0)
 			return -1;
-		if (d == 0 || (prof = profile_for(r, c.ca)) < 0) {
+		if (d == 0 || (prof = schedule_profile_for(r, c.ca)) < 0) {
 			if (d > 0) {
 				ctx_log(r->ctx, PKIROLL_LOG_ERROR,
 					"%s: CA profile \"%s\" is not in the configuration; not "
@@ -267,11 +267,11 @@ static int next_renewal(struct run *r, struct wbuf *job, long long *id)
 }
 
 /* pool_ops.next_job */
-int next_job(void *arg, struct wbuf *job, long long *id)
+int schedule_next_job(void *arg, struct wbuf *job, long long *id)
 {
 	struct run *r = arg;
 	const struct manifest_row *row;
-	long long now = now_ms();
+	long long now = base_now_ms();
 	int d;
 
 	if (r->stopping)
@@ -334,9 +334,9 @@ int next_job(void *arg, struct wbuf *job, long long *id)
 			r->manifest_done = 1;
 			continue;
 		}
-		if (row->bad || lineset_has(&r->refused, row->line))
+		if (row->bad || base_lineset_has(&r->refused, row->line))
 			continue;
-		if ((prof = profile_for(r, row->ca)) < 0) {
+		if ((prof = schedule_profile_for(r, row->ca)) < 0) {
 			ctx_log(r->ctx, PKIROLL_LOG_ERROR,
 				"%s: CA profile \"%s\" is not in the configuration; skipped",
 				row->community, row->ca);
@@ -382,23 +382,23 @@ int next_job(void *arg, struct wbuf *job, long long *id)
  * worker's report_step(). A request or certConf about to go out to a CA
  * that asked to wait (Retry-After) waits in the worker until then: the
  * ACK says how long. */
-int on_step(void *arg, long long id, struct wbuf *msg, struct wbuf *ack)
+int schedule_on_step(void *arg, long long id, struct wbuf *msg, struct wbuf *ack)
 {
 	struct run *r = arg;
 	struct slot *sl = find_slot(r, id);
 	struct step st;
 
-	if (step_read(msg, &st) < 0) {
+	if (job_step_read(msg, &st) < 0) {
 		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "malformed STEP frame from a worker");
 		return -1;
 	}
 	if (sl != NULL)
 		sl->step = st.step;
 	if (sl != NULL && (st.step == CMP_STEP_REQUEST || st.step == CMP_STEP_CONFIRM)) {
-		long long wait = r->profs[sl->prof].limited_until - now_ms();
+		long long wait = r->profs[sl->prof].limited_until - base_now_ms();
 
 		if (wait > 0)
-			ack_write(ack, wait);
+			job_ack_write(ack, wait);
 	}
 	if (sl != NULL && sl->kind == JOB_REVOKE) {
 		/* the rr is about to go out: on record first */
@@ -429,7 +429,7 @@ static void queue_retry(struct run *r, struct slot *sl, int limited)
 		return;
 	q = &r->retries[r->nretries++];
 	base = 1000u << (sl->attempts < 5 ? sl->attempts : 5);
-	q->due_ms = now_ms() + base / 2 + jitter(base);
+	q->due_ms = base_now_ms() + base / 2 + jitter(base);
 	q->prof = sl->prof;
 	q->kind = sl->kind;
 	q->attempts = sl->attempts;
@@ -458,13 +458,13 @@ static void rate_limited(struct run *r, struct profile *p, int retry_after)
 	int cap = p->cap > 0 ? p->cap : p->p.concurrency;
 
 	p->limited++;
-	if (now_ms() + pause > p->limited_until)
-		p->limited_until = now_ms() + pause;
+	if (base_now_ms() + pause > p->limited_until)
+		p->limited_until = base_now_ms() + pause;
 	p->cap = cap > 1 ? cap / 2 : 1;
 	ctx_log(r->ctx, PKIROLL_LOG_WARN,
 		"CA profile %s: rate limited; no request before %lld ms from now%s, at most %d "
 		"in flight",
-		p->p.name[0] ? p->p.name : p->p.url, p->limited_until - now_ms(),
+		p->p.name[0] ? p->p.name : p->p.url, p->limited_until - base_now_ms(),
 		retry_after >= 0 ? " (Retry-After)" : "", p->cap);
 }
 
@@ -549,7 +549,7 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 }
 
 /* pool_ops.on_death: the job's worker is gone; the community is not. */
-void on_death(void *arg, long long id, int status)
+void schedule_on_death(void *arg, long long id, int status)
 {
 	struct run *r = arg;
 	struct slot *sl = find_slot(r, id);
@@ -581,7 +581,7 @@ void on_death(void *arg, long long id, int status)
 		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "%s: cannot record the lost worker", sl->name);
 }
 
-int on_result(void *arg, long long id, struct wbuf *msg)
+int schedule_on_result(void *arg, long long id, struct wbuf *msg)
 {
 	struct run *r = arg;
 	struct slot *sl = find_slot(r, id);
@@ -594,7 +594,7 @@ int on_result(void *arg, long long id, struct wbuf *msg)
 		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "RESULT for a job not in flight");
 		return -1;
 	}
-	if (result_read(msg, &res) < 0) {
+	if (job_result_read(msg, &res) < 0) {
 		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "malformed RESULT frame from a worker");
 		return -1;
 	}
@@ -608,12 +608,12 @@ int on_result(void *arg, long long id, struct wbuf *msg)
 	if (res.fault == CMP_F_RATELIMIT)
 		rate_limited(r, &r->profs[sl->prof], res.retry_after);
 	if (sl->kind == JOB_RENEW)
-		renew_outcome_of(&res, sl->renew_failures, &o, text, sizeof(text), &transient);
+		outcome_renew(&res, sl->renew_failures, &o, text, sizeof(text), &transient);
 	else if (sl->kind == JOB_REVOKE)
-		revoke_outcome_of(&res, r->plan->reason, &o, text, sizeof(text), &transient);
+		outcome_revoke(&res, r->plan->reason, &o, text, sizeof(text), &transient);
 	else
-		outcome_of(&res, &o, text, sizeof(text), &transient);
+		outcome_enroll(&res, &o, text, sizeof(text), &transient);
 	rc = finish(r, sl, res.fault, transient, &o, 0);
-	result_clear(&res);
+	job_result_clear(&res);
 	return rc;
 }

@@ -23,10 +23,10 @@
 #include "x509/dn.h"
 #include "enroll/job.h"
 #include "x509/keys.h"
-#include "out/keystore.h"
+#include "write/keystore.h"
 #include "enroll/worker.h"
 
-/* Matched by the parent's on_step(): it ACKs once the step is recorded. */
+/* Matched by the parent's schedule_on_step(): it ACKs once the step is recorded. */
 int worker_report_step(struct worker *w, int step, const char *kspath)
 {
 	struct step st = {.step = step};
@@ -47,7 +47,7 @@ int worker_report_step(struct worker *w, int step, const char *kspath)
 	}
 	if (kspath != NULL)
 		snprintf(st.kspath, sizeof(st.kspath), "%s", kspath);
-	step_write(&b, &st);
+	job_step_write(&b, &st);
 	OPENSSL_free(pbm);
 	if (wire_write(w->fd, WIRE_STEP, &b) <= 0) {
 		wbuf_free(&b);
@@ -57,7 +57,7 @@ int worker_report_step(struct worker *w, int step, const char *kspath)
 	if (r <= 0 || type != WIRE_ACK)
 		_exit(r == 0 ? 0 : 3);
 	/* the CA asked to wait (Retry-After): nothing goes out before then */
-	wait = ack_read(&b);
+	wait = job_ack_read(&b);
 	wbuf_free(&b);
 	if (wait > 0)
 		nanosleep(&(struct timespec){.tv_sec = wait / 1000,
@@ -255,11 +255,11 @@ void worker_send_result(struct worker *w, struct result *res, struct result_bufs
 {
 	struct wbuf msg = {0};
 
-	result_write(&msg, res);
+	job_result_write(&msg, res);
 	if (wire_write(w->fd, WIRE_RESULT, &msg) <= 0)
 		_exit(1);
 	wbuf_free(&msg);
-	result_clear(res);
+	job_result_clear(res);
 	for (int i = 0; i < rb->n; i++)
 		OPENSSL_free(rb->der[i]);
 	rb->n = 0;

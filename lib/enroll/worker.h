@@ -67,8 +67,8 @@ void worker_send_result(struct worker *w, struct result *res, struct result_bufs
 EVP_PKEY *worker_kek(void);
 
 /* The job kinds, one file each; worker_main.c runs them. */
-void run_enroll(struct worker *w);
-void run_renew(struct worker *w);
-void run_revoke(struct worker *w);
+void enroll_job_run(struct worker *w);
+void renew_job_run(struct worker *w);
+void revoke_job_run(struct worker *w);
 
 #endif

@@ -17,9 +17,9 @@
 
 /* The job kinds (enum job_kind); job_read() refuses any other. */
 static void (*const jobs[JOB__MAX])(struct worker *w) = {
-	[JOB_ENROLL] = run_enroll,
-	[JOB_RENEW] = run_renew,
-	[JOB_REVOKE] = run_revoke,
+	[JOB_ENROLL] = enroll_job_run,
+	[JOB_RENEW] = renew_job_run,
+	[JOB_REVOKE] = revoke_job_run,
 };
 
 void enroll_worker_main(int fd, void *arg)

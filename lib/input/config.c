@@ -37,9 +37,10 @@ void pkiroll_ca_profile_defaults(struct pkiroll_ca_profile *p)
 
 static int yesno(const char *v, int *out)
 {
-	if (ascii_casecmp(v, "yes") == 0 || ascii_casecmp(v, "true") == 0 || strcmp(v, "1") == 0)
+	if (base_ascii_casecmp(v, "yes") == 0 || base_ascii_casecmp(v, "true") == 0 ||
+	    strcmp(v, "1") == 0)
 		*out = 1;
-	else if (ascii_casecmp(v, "no") == 0 || ascii_casecmp(v, "false") == 0 ||
+	else if (base_ascii_casecmp(v, "no") == 0 || base_ascii_casecmp(v, "false") == 0 ||
 		 strcmp(v, "0") == 0)
 		*out = 0;
 	else
@@ -90,7 +91,7 @@ static int nid_of(const char *v, int mac)
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (t[i].mac == mac && ascii_casecmp(v, t[i].name) == 0)
+		if (t[i].mac == mac && base_ascii_casecmp(v, t[i].name) == 0)
 			return t[i].nid;
 	return NID_undef;
 }
@@ -234,9 +235,9 @@ static int on_key(void *arg, const char *section, const char *k, const char *v)
 		else if (strcmp(k, "default_ca") == 0)
 			ok = copy(c->default_ca, sizeof(c->default_ca), v) == 0;
 		else if (strcmp(k, "key_type") == 0)
-			ok = (c->key_type = t = key_type_from_name(v)) >= 0;
+			ok = (c->key_type = t = base_key_type_from_name(v)) >= 0;
 		else if (strcmp(k, "encryption_key_type") == 0)
-			ok = (c->enc_key_type = t = key_type_from_name(v)) >= 0;
+			ok = (c->enc_key_type = t = base_key_type_from_name(v)) >= 0;
 		else if (strcmp(k, "keystore_format") == 0) {
 			ok = strcmp(v, "aes256") == 0 || strcmp(v, "legacy-3des") == 0;
 			c->keystore_legacy = strcmp(v, "legacy-3des") == 0;

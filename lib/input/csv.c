@@ -16,7 +16,7 @@
 #include "base/fileio.h"
 #include "input/reader.h"
 
-const char *const col_names[COL__MAX] = {
+const char *const csv_col_names[COL__MAX] = {
 	"community", "reference_number", "authorization_code",	"partners", "subject",
 	"ca",	     "key_type",	 "encryption_key_type", "dual",	    "email",
 	"notes",     "as2_id",		 "cem_response_url",
@@ -33,7 +33,7 @@ static void report(struct manifest *m, enum pkiroll_level level, const char *col
 		col ? ": " : "", level == PKIROLL_LOG_WARN ? "warning: " : "", buf);
 }
 
-void row_error(struct manifest *m, const char *col, const char *fmt, ...)
+void csv_row_error(struct manifest *m, const char *col, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -43,7 +43,7 @@ void row_error(struct manifest *m, const char *col, const char *fmt, ...)
 	m->row_bad = 1;
 }
 
-void row_warn(struct manifest *m, const char *col, const char *fmt, ...)
+void csv_row_warn(struct manifest *m, const char *col, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -54,19 +54,19 @@ void row_warn(struct manifest *m, const char *col, const char *fmt, ...)
 }
 
 /* Name of file column i for messages. */
-const char *col_label(const struct manifest *m, int i)
+const char *csv_col_label(const struct manifest *m, int i)
 {
 	static char buf[32];
 
 	if (!m->header_done)
 		return "header";
 	if (i < m->ncols && i < MAX_FIELDS && m->colmap[i] >= 0)
-		return col_names[m->colmap[i]];
+		return csv_col_names[m->colmap[i]];
 	snprintf(buf, sizeof(buf), "column %d", i + 1);
 	return buf;
 }
 
-void clear_fields(struct manifest *m)
+void csv_clear_fields(struct manifest *m)
 {
 	for (int i = 0; i < m->nfields && i < MAX_FIELDS; i++) {
 		if (m->fields[i].data != NULL) {
@@ -90,15 +90,15 @@ static void on_field(void *s, size_t len, void *arg)
 		return;
 	m->fields[i].bad = 1;
 	if (len > MANIFEST_MAX_FIELD) {
-		row_error(m, col_label(m, i), "field longer than 4 KiB (%zu bytes)", len);
+		csv_row_error(m, csv_col_label(m, i), "field longer than 4 KiB (%zu bytes)", len);
 		return;
 	}
 	if (s != NULL && memchr(s, '\0', len) != NULL) {
-		row_error(m, col_label(m, i), "NUL byte in field");
+		csv_row_error(m, csv_col_label(m, i), "NUL byte in field");
 		return;
 	}
-	if (s != NULL && !utf8_valid(s, len)) {
-		row_error(m, col_label(m, i), "invalid UTF-8");
+	if (s != NULL && !base_utf8_valid(s, len)) {
+		csv_row_error(m, csv_col_label(m, i), "invalid UTF-8");
 		return;
 	}
 	if ((m->fields[i].data = malloc(len + 1)) == NULL) {
@@ -132,7 +132,7 @@ static int is_term(unsigned char c)
 	return c == '\n';
 }
 
-void parser_free(struct manifest *m)
+void csv_parser_free(struct manifest *m)
 {
 	if (!m->csv_ready)
 		return;
@@ -144,7 +144,7 @@ void parser_free(struct manifest *m)
 
 static int parser_reset(struct manifest *m)
 {
-	parser_free(m);
+	csv_parser_free(m);
 	if (csv_init(&m->csv, CSV_STRICT) != 0)
 		return -1;
 	m->csv_ready = 1;
@@ -237,7 +237,8 @@ static int recover_unbalanced(struct manifest *m)
 	char *first_nl = memchr(m->rec, '\n', m->rec_len);
 	size_t skip = first_nl ? (size_t)(first_nl - m->rec) + 1 : m->rec_len;
 
-	row_error(m, col_label(m, m->nfields), "unbalanced quote (the quoted field never closes)");
+	csv_row_error(m, csv_col_label(m, m->nfields),
+		      "unbalanced quote (the quoted field never closes)");
 	m->row_broken = 1;
 	if (parser_reset(m) < 0)
 		return -1;
@@ -271,9 +272,9 @@ static int recover_unbalanced(struct manifest *m)
  * Feeds lines until one record is complete. Returns 1 with the record in
  * m->fields, 0 at the end of input, -1 on a fatal error.
  */
-int next_record(struct manifest *m)
+int csv_next_record(struct manifest *m)
 {
-	clear_fields(m);
+	csv_clear_fields(m);
 	m->row_done = 0;
 	m->row_bad = 0;
 	m->row_broken = 0;
@@ -291,7 +292,7 @@ int next_record(struct manifest *m)
 				if (recover_unbalanced(m) < 0)
 					return -1;
 			} else if (csv_fini(&m->csv, on_field, on_row, m) != 0) {
-				row_error(m, NULL, "malformed quoting at the end of the file");
+				csv_row_error(m, NULL, "malformed quoting at the end of the file");
 				m->row_done = 1;
 				m->row_broken = 1;
 			}
@@ -309,7 +310,7 @@ int next_record(struct manifest *m)
 			m->rec_overflow = 0;
 		}
 		if (r < 0) {
-			row_error(m, NULL, "line longer than %d KiB", MAX_LINE / 1024);
+			csv_row_error(m, NULL, "line longer than %d KiB", MAX_LINE / 1024);
 			return row_abandoned(m);
 		}
 		rec_append(m);
@@ -321,8 +322,8 @@ int next_record(struct manifest *m)
 			if (m->err)
 				return -1;
 			/* strict mode: a quote where RFC 4180 allows none */
-			row_error(m, col_label(m, m->nfields),
-				  "stray or unbalanced quote (RFC 4180 2.5-2.7)");
+			csv_row_error(m, csv_col_label(m, m->nfields),
+				      "stray or unbalanced quote (RFC 4180 2.5-2.7)");
 			return row_abandoned(m);
 		}
 		if (m->err)
@@ -386,7 +387,7 @@ static int read_header(struct manifest *m)
 		return PKIROLL_ERR_NOMEM;
 
 	/* Phase: map the header's names to columns. */
-	r = next_record(m);
+	r = csv_next_record(m);
 	if (r < 0)
 		return m->err ? m->err : PKIROLL_ERR_MANIFEST;
 	if (r == 0 || m->row_bad || m->nfields == 0) {
@@ -406,7 +407,7 @@ static int read_header(struct manifest *m)
 
 		m->colmap[i] = -1;
 		for (c = 0; c < COL__MAX; c++)
-			if (ascii_casecmp(name, col_names[c]) == 0)
+			if (base_ascii_casecmp(name, csv_col_names[c]) == 0)
 				break;
 		if (c == COL__MAX) {
 			ctx_log(m->ctx, PKIROLL_LOG_WARN,
@@ -418,7 +419,7 @@ static int read_header(struct manifest *m)
 		if (seen[c]++) {
 			ctx_log(m->ctx, PKIROLL_LOG_ERROR,
 				"%s:%lu: header: column \"%s\" appears twice", m->path,
-				m->row_start, col_names[c]);
+				m->row_start, csv_col_names[c]);
 			return PKIROLL_ERR_MANIFEST;
 		}
 		m->colmap[i] = c;
@@ -427,7 +428,7 @@ static int read_header(struct manifest *m)
 		if (!seen[c]) {
 			ctx_log(m->ctx, PKIROLL_LOG_ERROR,
 				"%s:%lu: header: required column \"%s\" is missing", m->path,
-				m->row_start, col_names[c]);
+				m->row_start, csv_col_names[c]);
 			return PKIROLL_ERR_MANIFEST;
 		}
 	}
@@ -480,8 +481,8 @@ void manifest_close(struct manifest *m)
 {
 	if (m == NULL)
 		return;
-	clear_fields(m);
-	parser_free(m);
+	csv_clear_fields(m);
+	csv_parser_free(m);
 	if (m->fp != NULL)
 		fclose(m->fp);
 	if (m->line != NULL)

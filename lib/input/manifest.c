@@ -40,16 +40,16 @@ static const char *required(struct manifest *m, enum col c)
 	const char *v = value(m, c);
 
 	if (v == NULL && (f == NULL || !f->bad))
-		row_error(m, col_names[c], "missing required field");
+		csv_row_error(m, csv_col_names[c], "missing required field");
 	return v;
 }
 
 static void check_formula(struct manifest *m, enum col c, const char *v)
 {
 	if (v != NULL && strchr("=+-@", v[0]) != NULL)
-		row_warn(m, col_names[c],
-			 "\"%.40s\" starts with '%c' and may run as a spreadsheet formula", v,
-			 v[0]);
+		csv_row_warn(m, csv_col_names[c],
+			     "\"%.40s\" starts with '%c' and may run as a spreadsheet formula", v,
+			     v[0]);
 }
 
 static int has_control(const char *s)
@@ -88,14 +88,14 @@ static void code_file_check(struct manifest *m, const char *path)
 	if (fd < 0) {
 		/* a code file may be put in place after the check */
 		if (enoent)
-			row_warn(m, col_names[COL_AUTHCODE], "%s", err);
+			csv_row_warn(m, csv_col_names[COL_AUTHCODE], "%s", err);
 		else
-			row_error(m, col_names[COL_AUTHCODE], "%s", err);
+			csv_row_error(m, csv_col_names[COL_AUTHCODE], "%s", err);
 		return;
 	}
 	close(fd);
 	if (code_file_refused(&st, m->opts.insecure_code_files, path, err, sizeof(err)) != NULL)
-		row_error(m, col_names[COL_AUTHCODE], "%s", err);
+		csv_row_error(m, csv_col_names[COL_AUTHCODE], "%s", err);
 }
 
 static void check_authcode(struct manifest *m, const char *v)
@@ -107,20 +107,20 @@ static void check_authcode(struct manifest *m, const char *v)
 		    strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
 			    strlen(n) ||
 		    (*n >= '0' && *n <= '9')) {
-			row_error(m, col_names[COL_AUTHCODE], "env: needs a variable name");
+			csv_row_error(m, csv_col_names[COL_AUTHCODE], "env: needs a variable name");
 			return;
 		}
 		if (getenv(n) == NULL)
-			row_warn(m, col_names[COL_AUTHCODE],
-				 "environment variable %s is not set here", n);
+			csv_row_warn(m, csv_col_names[COL_AUTHCODE],
+				     "environment variable %s is not set here", n);
 	} else if (strncmp(v, "file:", 5) == 0) {
 		if (v[5] == '\0') {
-			row_error(m, col_names[COL_AUTHCODE], "file: needs a path");
+			csv_row_error(m, csv_col_names[COL_AUTHCODE], "file: needs a path");
 			return;
 		}
 		code_file_check(m, v + 5);
 	} else if (has_control(v)) {
-		row_error(m, col_names[COL_AUTHCODE], "control character in code");
+		csv_row_error(m, csv_col_names[COL_AUTHCODE], "control character in code");
 	}
 }
 
@@ -133,7 +133,8 @@ static int check_unique(struct manifest *m, int kind, enum col c, const char *v)
 	if (r < 0)
 		m->err = PKIROLL_ERR_IO;
 	else if (r == 0)
-		row_error(m, col_names[c], "duplicate \"%s\" (first on line %lu)", v, first);
+		csv_row_error(m, csv_col_names[c], "duplicate \"%s\" (first on line %lu)", v,
+			      first);
 	return r;
 }
 
@@ -180,10 +181,10 @@ static void split_partners(struct manifest *m, const char *v)
 			while (ae > as2 && ae[-1] == ' ')
 				*--ae = '\0';
 			if (*as2 == '\0' || !as2_ok(as2)) {
-				row_error(m, col_names[COL_PARTNERS],
-					  "partner AS2 id \"%.40s\": 1 to 128 printable ASCII "
-					  "characters",
-					  as2);
+				csv_row_error(m, csv_col_names[COL_PARTNERS],
+					      "partner AS2 id \"%.40s\": 1 to 128 printable ASCII "
+					      "characters",
+					      as2);
 				continue;
 			}
 		}
@@ -195,15 +196,16 @@ static void split_partners(struct manifest *m, const char *v)
 		if (*tok == '\0')
 			continue;
 		if (has_control(tok) || strpbrk(tok, "/\\") != NULL) {
-			row_error(m, col_names[COL_PARTNERS],
-				  "partner \"%.40s\" has a control character, '/' or '\\'", tok);
+			csv_row_error(m, csv_col_names[COL_PARTNERS],
+				      "partner \"%.40s\" has a control character, '/' or '\\'",
+				      tok);
 			continue;
 		}
 		/* the store, bundles and sheets hold a name as long as a community's */
 		if (strlen(tok) > MANIFEST_MAX_NAME) {
-			row_error(m, col_names[COL_PARTNERS],
-				  "partner \"%.40s...\" is %zu bytes, longer than %d", tok,
-				  strlen(tok), MANIFEST_MAX_NAME);
+			csv_row_error(m, csv_col_names[COL_PARTNERS],
+				      "partner \"%.40s...\" is %zu bytes, longer than %d", tok,
+				      strlen(tok), MANIFEST_MAX_NAME);
 			continue;
 		}
 		check_formula(m, COL_PARTNERS, tok);
@@ -213,8 +215,8 @@ static void split_partners(struct manifest *m, const char *v)
 		if (k < n)
 			continue;
 		if (n == MAX_PARTNERS) {
-			row_error(m, col_names[COL_PARTNERS], "more than %d partners",
-				  MAX_PARTNERS);
+			csv_row_error(m, csv_col_names[COL_PARTNERS], "more than %d partners",
+				      MAX_PARTNERS);
 			break;
 		}
 		m->partner_as2[n] = as2;
@@ -230,9 +232,10 @@ static int parse_key_type(struct manifest *m, enum col c, int dflt)
 
 	if (v == NULL)
 		return dflt;
-	if ((t = key_type_from_name(v)) < 0)
-		row_error(m, col_names[c],
-			  "unknown key type \"%.40s\" (rsa2048, rsa3072, rsa4096, p256, p384)", v);
+	if ((t = base_key_type_from_name(v)) < 0)
+		csv_row_error(m, csv_col_names[c],
+			      "unknown key type \"%.40s\" (rsa2048, rsa3072, rsa4096, p256, p384)",
+			      v);
 	return t;
 }
 
@@ -256,8 +259,8 @@ static void validate_row(struct manifest *m)
 
 	if (m->nfields != m->ncols) {
 		/* the columns do not line up: checking them would only add noise */
-		row_error(m, NULL, "wrong number of fields: %d, the header has %d", m->nfields,
-			  m->ncols);
+		csv_row_error(m, NULL, "wrong number of fields: %d, the header has %d", m->nfields,
+			      m->ncols);
 		row->bad = 1;
 		return;
 	}
@@ -269,10 +272,10 @@ static void validate_row(struct manifest *m)
 
 	if (row->community != NULL) {
 		if (has_control(row->community))
-			row_error(m, col_names[COL_COMMUNITY], "control character in name");
+			csv_row_error(m, csv_col_names[COL_COMMUNITY], "control character in name");
 		if (strlen(row->community) > MANIFEST_MAX_NAME)
-			row_error(m, col_names[COL_COMMUNITY], "longer than %d bytes",
-				  MANIFEST_MAX_NAME);
+			csv_row_error(m, csv_col_names[COL_COMMUNITY], "longer than %d bytes",
+				      MANIFEST_MAX_NAME);
 		check_formula(m, COL_COMMUNITY, row->community);
 		if (check_unique(m, 0, COL_COMMUNITY, row->community) == 1 &&
 		    strlen(row->community) <= MANIFEST_MAX_NAME) {
@@ -285,8 +288,8 @@ static void validate_row(struct manifest *m)
 			if ((r = seen_add(m->seen, 2, dir, m->row_start, &first)) < 0)
 				m->err = PKIROLL_ERR_IO;
 			else if (r == 0)
-				row_error(
-					m, col_names[COL_COMMUNITY],
+				csv_row_error(
+					m, csv_col_names[COL_COMMUNITY],
 					"its keystore directory \"%s\" is that of the community on "
 					"line %lu",
 					dir, first);
@@ -297,8 +300,9 @@ static void validate_row(struct manifest *m)
 			if ((unsigned char)*v <= ' ' || (unsigned char)*v >= 0x7f)
 				break;
 		if (*v != '\0' || strlen(row->reference) > 128)
-			row_error(m, col_names[COL_REFERENCE],
-				  "must be printable ASCII without spaces, at most 128 characters");
+			csv_row_error(
+				m, csv_col_names[COL_REFERENCE],
+				"must be printable ASCII without spaces, at most 128 characters");
 		else
 			check_unique(m, 1, COL_REFERENCE, row->reference);
 	}
@@ -310,14 +314,15 @@ static void validate_row(struct manifest *m)
 	subj = value(m, COL_SUBJECT);
 	if (subj != NULL) {
 		if ((dn = dn_parse(subj, err, sizeof(err))) == NULL)
-			row_error(m, col_names[COL_SUBJECT], "unparsable DN: %s", err);
+			csv_row_error(m, csv_col_names[COL_SUBJECT], "unparsable DN: %s", err);
 	} else if (row->community != NULL) {
 		dn = X509_NAME_new();
 		if (dn != NULL &&
 		    !X509_NAME_add_entry_by_NID(dn, NID_commonName, MBSTRING_UTF8,
 						(const unsigned char *)row->community, -1, -1, 0)) {
-			row_error(m, col_names[COL_COMMUNITY],
-				  "cannot be a commonName (at most 64 characters); give a subject");
+			csv_row_error(
+				m, csv_col_names[COL_COMMUNITY],
+				"cannot be a commonName (at most 64 characters); give a subject");
 			X509_NAME_free(dn);
 			dn = NULL;
 		}
@@ -327,26 +332,26 @@ static void validate_row(struct manifest *m)
 	if (dn != NULL) {
 		m->subject = dn_format(dn);
 		if (m->subject != NULL && strlen(m->subject) > MANIFEST_MAX_SUBJECT)
-			row_error(m, col_names[subj != NULL ? COL_SUBJECT : COL_COMMUNITY],
-				  "the subject is longer than %d bytes", MANIFEST_MAX_SUBJECT);
+			csv_row_error(m, csv_col_names[subj != NULL ? COL_SUBJECT : COL_COMMUNITY],
+				      "the subject is longer than %d bytes", MANIFEST_MAX_SUBJECT);
 		row->subject = m->subject;
 		X509_NAME_free(dn);
 	}
 	row->ca = value(m, COL_CA);
 	if (row->ca != NULL && has_control(row->ca))
-		row_error(m, col_names[COL_CA], "control character in profile name");
+		csv_row_error(m, csv_col_names[COL_CA], "control character in profile name");
 	row->key_type = parse_key_type(m, COL_KEY_TYPE, KEY_RSA2048);
 	row->enc_key_type = parse_key_type(m, COL_ENC_KEY_TYPE, KEY_RSA2048);
 	row->dual = 1;
 	if ((v = value(m, COL_DUAL)) != NULL) {
-		if (ascii_casecmp(v, "yes") == 0 || ascii_casecmp(v, "true") == 0 ||
+		if (base_ascii_casecmp(v, "yes") == 0 || base_ascii_casecmp(v, "true") == 0 ||
 		    strcmp(v, "1") == 0)
 			row->dual = 1;
-		else if (ascii_casecmp(v, "no") == 0 || ascii_casecmp(v, "false") == 0 ||
+		else if (base_ascii_casecmp(v, "no") == 0 || base_ascii_casecmp(v, "false") == 0 ||
 			 strcmp(v, "0") == 0)
 			row->dual = 0;
 		else
-			row_error(m, col_names[COL_DUAL], "\"%.20s\" is not yes or no", v);
+			csv_row_error(m, csv_col_names[COL_DUAL], "\"%.20s\" is not yes or no", v);
 	}
 	row->email = value(m, COL_EMAIL);
 	if (row->email != NULL) {
@@ -354,13 +359,13 @@ static void validate_row(struct manifest *m)
 
 		if (at == NULL || at == row->email || at[1] == '\0' ||
 		    strchr(at + 1, '@') != NULL || strpbrk(row->email, " ,;<>") != NULL)
-			row_error(m, col_names[COL_EMAIL], "\"%.60s\" is not an e-mail address",
-				  row->email);
+			csv_row_error(m, csv_col_names[COL_EMAIL],
+				      "\"%.60s\" is not an e-mail address", row->email);
 	}
 	row->notes = value(m, COL_NOTES);
 	row->as2_id = value(m, COL_AS2_ID);
 	if (row->as2_id != NULL && !as2_ok(row->as2_id))
-		row_error(m, col_names[COL_AS2_ID], "1 to 128 printable ASCII characters");
+		csv_row_error(m, csv_col_names[COL_AS2_ID], "1 to 128 printable ASCII characters");
 	row->cem_response_url = value(m, COL_CEM_URL);
 	if (row->cem_response_url != NULL &&
 	    ((strncmp(row->cem_response_url, "http://", 7) != 0 &&
@@ -368,8 +373,8 @@ static void validate_row(struct manifest *m)
 	      strncmp(row->cem_response_url, "mailto:", 7) != 0) ||
 	     strlen(row->cem_response_url) > 1024 || has_control(row->cem_response_url) ||
 	     strchr(row->cem_response_url, ' ') != NULL))
-		row_error(m, col_names[COL_CEM_URL], "\"%.60s\" is not an http(s) or mailto URL",
-			  row->cem_response_url);
+		csv_row_error(m, csv_col_names[COL_CEM_URL],
+			      "\"%.60s\" is not an http(s) or mailto URL", row->cem_response_url);
 	row->bad = m->row_bad;
 }
 
@@ -403,7 +408,7 @@ int manifest_next_row(struct manifest *m, const struct manifest_row **row)
 
 	if (m->err)
 		return -1;
-	r = next_record(m);
+	r = csv_next_record(m);
 	if (r <= 0)
 		return r;
 	if (m->raw)

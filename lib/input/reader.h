@@ -33,7 +33,7 @@ enum col {
 	COL__MAX
 };
 
-extern const char *const col_names[COL__MAX];
+extern const char *const csv_col_names[COL__MAX];
 
 struct field {
 	char *data; /* NUL-terminated copy, NULL when the field was bad */
@@ -89,15 +89,15 @@ struct manifest {
 };
 
 /* Reports a row error (FILE:LINE: column: reason) and marks the row bad. */
-void row_error(struct manifest *m, const char *col, const char *fmt, ...) PRINTF_LIKE(3, 4);
+void csv_row_error(struct manifest *m, const char *col, const char *fmt, ...) PRINTF_LIKE(3, 4);
 /* Reports a row warning. */
-void row_warn(struct manifest *m, const char *col, const char *fmt, ...) PRINTF_LIKE(3, 4);
+void csv_row_warn(struct manifest *m, const char *col, const char *fmt, ...) PRINTF_LIKE(3, 4);
 /* Name of file column i for messages. */
-const char *col_label(const struct manifest *m, int i);
+const char *csv_col_label(const struct manifest *m, int i);
 /* Frees the current record's fields. */
-void clear_fields(struct manifest *m);
-void parser_free(struct manifest *m);
+void csv_clear_fields(struct manifest *m);
+void csv_parser_free(struct manifest *m);
 /* The next record into m->fields: 1, 0 at the end, -1 on error. */
-int next_record(struct manifest *m);
+int csv_next_record(struct manifest *m);
 
 #endif

@@ -424,12 +424,12 @@ char *store_col_dup(sqlite3_stmt *st, int i)
 {
 	const char *t = store_col_text(st, i);
 
-	return xstrdup(t != NULL ? t : "");
+	return base_strdup(t != NULL ? t : "");
 }
 
 char *store_col_dup_null(sqlite3_stmt *st, int i)
 {
-	return xstrdup(store_col_text(st, i));
+	return base_strdup(store_col_text(st, i));
 }
 
 int store_col_blob(sqlite3_stmt *st, int i, unsigned char *out, size_t n)

@@ -34,10 +34,10 @@ int store_community_get(struct pkiroll_store *s, const char *name, struct commun
 		store_col_copy(st, 2, c->reference, sizeof(c->reference));
 		store_col_copy(st, 3, c->subject, sizeof(c->subject));
 		store_col_copy(st, 4, c->ca, sizeof(c->ca));
-		c->key_type = key_type_from_name((const char *)sqlite3_column_text(st, 5));
-		c->enc_key_type = key_type_from_name((const char *)sqlite3_column_text(st, 6));
+		c->key_type = base_key_type_from_name((const char *)sqlite3_column_text(st, 5));
+		c->enc_key_type = base_key_type_from_name((const char *)sqlite3_column_text(st, 6));
 		c->dual = sqlite3_column_int(st, 7);
-		c->state = state_from_name((const char *)sqlite3_column_text(st, 8));
+		c->state = base_state_from_name((const char *)sqlite3_column_text(st, 8));
 		c->step = cmp_step_from_name(store_col_text(st, 9));
 		c->retryable = sqlite3_column_int(st, 10);
 		c->attempts = sqlite3_column_int(st, 11);
@@ -114,7 +114,7 @@ static char *current_state(struct pkiroll_store *s, sqlite3_int64 id)
 		return NULL;
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) == SQLITE_ROW)
-		v = xstrdup((const char *)sqlite3_column_text(st, 0));
+		v = base_strdup((const char *)sqlite3_column_text(st, 0));
 	store_done(s, st);
 	return v;
 }
@@ -255,9 +255,9 @@ static int cert_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 i
 	/* what the worker read, else a parse here; fingerprints of these bytes */
 	if (c->have_info) {
 		info = c->info;
-		info.subject = xstrdup(c->info.subject);
-		info.issuer = xstrdup(c->info.issuer);
-		info.serial = xstrdup(c->info.serial);
+		info.subject = base_strdup(c->info.subject);
+		info.issuer = base_strdup(c->info.issuer);
+		info.serial = base_strdup(c->info.serial);
 	} else {
 		X509 *x = d2i_X509(NULL, &p, (long)c->len);
 		int e = x != NULL ? certinfo_from_x509(x, &info) : PKIROLL_ERR_CRYPTO;

@@ -36,8 +36,8 @@ static void bind_row(sqlite3_stmt *st, const struct manifest_row *row)
 	sqlite3_bind_text(st, 2, row->reference, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, row->subject, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, row->ca, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, key_type_name(row->key_type), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, key_type_name(row->enc_key_type), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, base_key_type_name(row->key_type), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, base_key_type_name(row->enc_key_type), -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 7, row->dual);
 	sqlite3_bind_text(st, 8, row->email, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 9, row->notes, -1, SQLITE_STATIC);
@@ -106,7 +106,7 @@ static char *ref_holder(struct importer *im, const char *ref, sqlite3_int64 self
 	sqlite3_bind_text(im->find_ref, 1, ref, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(im->find_ref, 2, self);
 	if (sqlite3_step(im->find_ref) == SQLITE_ROW)
-		name = xstrdup(store_col_text(im->find_ref, 0));
+		name = base_strdup(store_col_text(im->find_ref, 0));
 	sqlite3_reset(im->find_ref);
 	return name;
 }
@@ -218,7 +218,7 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 	id = sqlite3_column_int64(im->find, 0);
 	if (sqlite3_column_type(im->find, 12) == SQLITE_NULL) {
 		/* recorded before keystore directories were (schema 4) */
-		char *ks = xstrdup(store_col_text(im->find, 13));
+		char *ks = base_strdup(store_col_text(im->find, 13));
 
 		sqlite3_reset(im->find);
 		p = keystore_dir_assign(im, id, row, ks);
@@ -267,12 +267,12 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 			    row->subject);
 	if (!same(store_col_text(im->find, 3), row->ca))
 		note_change(changes, sizeof(changes), "ca", store_col_text(im->find, 3), row->ca);
-	if (!same(store_col_text(im->find, 4), key_type_name(row->key_type)))
+	if (!same(store_col_text(im->find, 4), base_key_type_name(row->key_type)))
 		note_change(changes, sizeof(changes), "key_type", store_col_text(im->find, 4),
-			    key_type_name(row->key_type));
-	if (!same(store_col_text(im->find, 5), key_type_name(row->enc_key_type)))
+			    base_key_type_name(row->key_type));
+	if (!same(store_col_text(im->find, 5), base_key_type_name(row->enc_key_type)))
 		note_change(changes, sizeof(changes), "encryption_key_type",
-			    store_col_text(im->find, 5), key_type_name(row->enc_key_type));
+			    store_col_text(im->find, 5), base_key_type_name(row->enc_key_type));
 	if (sqlite3_column_int(im->find, 6) != row->dual)
 		note_change(changes, sizeof(changes), "dual", row->dual ? "no" : "yes",
 			    row->dual ? "yes" : "no");
@@ -287,8 +287,8 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 	if (!same(store_col_text(im->find, 15), row->cem_response_url))
 		note_change(changes, sizeof(changes), "cem_response_url",
 			    store_col_text(im->find, 15), row->cem_response_url);
-	to = xstrdup(to);
-	state = xstrdup(state);
+	to = base_strdup(to);
+	state = base_strdup(state);
 	sqlite3_reset(im->find);
 	if (to == NULL || state == NULL) {
 		free((char *)to);
@@ -540,7 +540,7 @@ int store_import(struct pkiroll_store *s, const char *path,
 			goto fail;
 		if (row->bad) {
 			stats->bad++;
-			if (refused != NULL && lineset_add(refused, row->line) < 0)
+			if (refused != NULL && base_lineset_add(refused, row->line) < 0)
 				goto fail;
 			continue;
 		}
@@ -556,7 +556,7 @@ int store_import(struct pkiroll_store *s, const char *path,
 			break;
 		case 'x':
 			stats->bad++;
-			if (refused != NULL && lineset_add(refused, row->line) < 0)
+			if (refused != NULL && base_lineset_add(refused, row->line) < 0)
 				goto fail;
 			break;
 		default:

@@ -23,7 +23,7 @@ int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiro
 	    NULL)
 		goto out;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		int i = state_from_name((const char *)sqlite3_column_text(q, 0));
+		int i = base_state_from_name((const char *)sqlite3_column_text(q, 0));
 
 		if (i >= 0)
 			st->count[i] = (unsigned long)sqlite3_column_int64(q, 1);
@@ -50,7 +50,7 @@ int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiro
 		}
 		it = &st->attention[st->nattention++];
 		it->community = store_col_dup_null(q, 0);
-		it->state = state_from_name((const char *)sqlite3_column_text(q, 1));
+		it->state = base_state_from_name((const char *)sqlite3_column_text(q, 1));
 		it->reason = store_col_dup_null(q, 2);
 		it->retryable = sqlite3_column_int(q, 3);
 	}
@@ -135,7 +135,7 @@ int pkiroll_status_each(pkiroll_store *s, const struct pkiroll_window *window,
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct pkiroll_status_row row = {
 			.community = (const char *)sqlite3_column_text(q, 0),
-			.state = state_from_name((const char *)sqlite3_column_text(q, 1)),
+			.state = base_state_from_name((const char *)sqlite3_column_text(q, 1)),
 			.reason = (const char *)sqlite3_column_text(q, 2),
 			.sign_serial = (const char *)sqlite3_column_text(q, 3),
 			.sign_not_after = (time_t)sqlite3_column_int64(q, 4),
@@ -175,7 +175,7 @@ int pkiroll_status_history(pkiroll_store *s, const char *community, int *state,
 	sqlite3_bind_text(q, 1, community, -1, SQLITE_STATIC);
 	if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		id = sqlite3_column_int64(q, 0);
-		*state = state_from_name(store_col_text(q, 1));
+		*state = base_state_from_name(store_col_text(q, 1));
 	}
 	store_done(s, q);
 	if (rc != SQLITE_ROW)

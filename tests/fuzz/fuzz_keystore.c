@@ -4,7 +4,7 @@
 #include <openssl/x509.h>
 
 #include "fuzz.h"
-#include "out/keystore.h"
+#include "write/keystore.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (fd < 0)
 		return 0;
 	for (int i = 0; i < 64; i++) {
-		int r = tcp_frame_read(fd, &v10, &flags, &type, &payload, &n, now_ms() + 1000, err,
-				       sizeof(err));
+		int r = tcp_frame_read(fd, &v10, &flags, &type, &payload, &n, base_now_ms() + 1000,
+				       err, sizeof(err));
 
 		OPENSSL_free(payload);
 		if (r <= 0)

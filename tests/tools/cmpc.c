@@ -173,7 +173,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 't':
-			key_type = key_type_from_name(optarg);
+			key_type = base_key_type_from_name(optarg);
 			break;
 		case 's':
 			if ((subject = dn_parse(optarg, err, sizeof(err))) == NULL) {
@@ -185,7 +185,7 @@ int main(int argc, char **argv)
 			rq.dual = 1;
 			break;
 		case 'E':
-			rq.enc_key_type = key_type_from_name(optarg);
+			rq.enc_key_type = base_key_type_from_name(optarg);
 			break;
 		case 'C':
 			rq.type = CMP_REQ_CR;

@@ -10,7 +10,7 @@
 
 int main(int argc, char **argv)
 {
-	int n = argc > 2 ? atoi(argv[1]) : 0, t = argc > 2 ? key_type_from_name(argv[2]) : -1;
+	int n = argc > 2 ? atoi(argv[1]) : 0, t = argc > 2 ? base_key_type_from_name(argv[2]) : -1;
 	struct timespec a, b;
 
 	if (n <= 0 || t < 0) {

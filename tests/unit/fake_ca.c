@@ -149,12 +149,12 @@ static void serve(int lfd)
 
 		if (fd < 0)
 			continue;
-		if (tcp_frame_read(fd, &v10, &flags, &type, &p, &n, now_ms() + 5000, err,
+		if (tcp_frame_read(fd, &v10, &flags, &type, &p, &n, base_now_ms() + 5000, err,
 				   sizeof(err)) <= 0)
 			goto next;
 		if (mode == FAKE_V0_ONLY && v10) {
 			tcp_frame_write(fd, 0, 0, TCP_ERRORREP, (const unsigned char *)"\0\1", 2,
-					now_ms() + 5000);
+					base_now_ms() + 5000);
 			goto next;
 		}
 		if ((req = cmp_msg_decode(p, n, err, sizeof(err))) == NULL)
@@ -202,7 +202,7 @@ static void serve(int lfd)
 
 			(void)!write(fd, hdr, sizeof(hdr));
 		} else {
-			tcp_frame_write(fd, v10, 0, TCP_PKIREP, der, len, now_ms() + 5000);
+			tcp_frame_write(fd, v10, 0, TCP_PKIREP, der, len, base_now_ms() + 5000);
 		}
 		PKR_MSG_free(req);
 	next:

@@ -70,9 +70,12 @@ TEST(base_lineset_grows)
 {
 	struct lineset s = {0};
 
-	CHECK(lineset_add(&s, 3) == 0 && lineset_add(&s, 1000000) == 0, "lineset_add failed");
-	CHECK(lineset_has(&s, 3) && lineset_has(&s, 1000000), "added lines not in the set");
-	CHECK(!lineset_has(&s, 4) && !lineset_has(&s, 999999) && !lineset_has(&s, 5000000),
+	CHECK(base_lineset_add(&s, 3) == 0 && base_lineset_add(&s, 1000000) == 0,
+	      "base_lineset_add failed");
+	CHECK(base_lineset_has(&s, 3) && base_lineset_has(&s, 1000000),
+	      "added lines not in the set");
+	CHECK(!base_lineset_has(&s, 4) && !base_lineset_has(&s, 999999) &&
+		      !base_lineset_has(&s, 5000000),
 	      "a line never added is in the set");
-	lineset_free(&s);
+	base_lineset_free(&s);
 }

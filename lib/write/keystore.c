@@ -21,7 +21,7 @@
 
 #include "base/base.h"
 #include "base/fileio.h"
-#include "out/keystore.h"
+#include "write/keystore.h"
 
 #define STAGED "keystore.p12.staged"
 
@@ -48,10 +48,10 @@ static int write_cert(const char *dir, const char *name, X509 *x)
 	if ((dl = i2d_X509(x, &der)) <= 0 || pem_of(x, &pem, &pl, &b) < 0)
 		goto out;
 	snprintf(fn, sizeof(fn), "%s.cer", name);
-	if (atomic_write(dir, fn, der, (size_t)dl, 0600, 0) < 0)
+	if (file_atomic_write(dir, fn, der, (size_t)dl, 0600, 0) < 0)
 		goto out;
 	snprintf(fn, sizeof(fn), "%s.pem", name);
-	rc = atomic_write(dir, fn, pem, (size_t)pl, 0600, 0);
+	rc = file_atomic_write(dir, fn, pem, (size_t)pl, 0600, 0);
 out:
 	OPENSSL_free(der);
 	BIO_free(b);
@@ -67,11 +67,11 @@ static int write_p12(const char *dir, const struct keystore_in *in)
 	if (keystore_p12(in, &der, &n) < 0)
 		return -1;
 	/* the keys exist nowhere else: on disk before anyone relies on them */
-	rc = atomic_write(dir,
-			  !in->staged ? "keystore.p12"
-			  : in->file  ? in->file
-				      : STAGED,
-			  der, n, 0600, 1);
+	rc = file_atomic_write(dir,
+			       !in->staged ? "keystore.p12"
+			       : in->file  ? in->file
+					   : STAGED,
+			       der, n, 0600, 1);
 	OPENSSL_free(der);
 	return rc;
 }
@@ -129,7 +129,7 @@ static int write_copies(const char *path, X509 *sign, X509 *enc, STACK_OF(X509) 
 	for (int i = 0; i < sk_X509_num(chain); i++)
 		PEM_write_bio_X509(b, sk_X509_value(chain, i));
 	n = BIO_get_mem_data(b, &data);
-	if (n > 0 && atomic_write(path, "chain.pem", data, (size_t)n, 0600, 0) < 0) {
+	if (n > 0 && file_atomic_write(path, "chain.pem", data, (size_t)n, 0600, 0) < 0) {
 		snprintf(err, errlen, "%s/chain.pem: %s", path, strerror(errno));
 		BIO_free(b);
 		return -1;
@@ -250,7 +250,7 @@ int keystore_keep_current(const char *dir)
 	return 0;
 }
 
-/* Is name atomic_write()'s temporary for file: "." file "." and six
+/* Is name file_atomic_write()'s temporary for file: "." file "." and six
  * characters of mkstemp's alphabet? */
 static int temp_of(const char *name, const char *file)
 {

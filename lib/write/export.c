@@ -12,7 +12,7 @@
 #include <openssl/pkcs7.h>
 
 #include "base/base.h"
-#include "out/keystore.h"
+#include "write/keystore.h"
 #include "x509/certinfo.h"
 #include "store/store_lifecycle.h"
 

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "base/base.h"
-#include "out/bundle.h"
+#include "write/bundle.h"
 
 static void when(time_t t, char *out, size_t n)
 {

@@ -22,7 +22,7 @@
 #include "base/base.h"
 #include "base/fileio.h"
 #include "input/cem_xml.h"
-#include "out/keystore.h"
+#include "write/keystore.h"
 #include "store/store_cem.h"
 
 struct cem_run {
@@ -240,10 +240,10 @@ static int write_one(void *arg, struct cem_due *d)
 		goto out;
 	}
 	snprintf(fn, sizeof(fn), "%s-%s.xml", cname, rid);
-	if (atomic_write(pdir, fn, xml, xlen, 0644, 1) < 0)
+	if (file_atomic_write(pdir, fn, xml, xlen, 0644, 1) < 0)
 		goto io;
 	snprintf(fn, sizeof(fn), "%s-%s.mime", cname, rid);
-	if (atomic_write(pdir, fn, ent, elen, 0644, 1) < 0)
+	if (file_atomic_write(pdir, fn, ent, elen, 0644, 1) < 0)
 		goto io;
 	snprintf(path, sizeof(path), "%s/%s", pdir, fn);
 	if (store_cem_request_add(r->s, rid, d, path, sig == 1) < 0)

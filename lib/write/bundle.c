@@ -20,7 +20,7 @@
 #include <openssl/x509.h>
 #include <zip.h>
 
-#include "out/bundle.h"
+#include "write/bundle.h"
 #include "store/store_cem.h"
 #include "store/store.h"
 

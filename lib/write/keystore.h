@@ -119,7 +119,7 @@ int keystore_keep_current(const char *dir);
 
 /*
  * Removes the temporary files a crashed run left while it wrote a keystore
- * into dir: exactly atomic_write()'s names for it (.keystore.p12.XXXXXX,
+ * into dir: exactly file_atomic_write()'s names for it (.keystore.p12.XXXXXX,
  * .keystore.p12.staged.XXXXXX, six characters of mkstemp's alphabet),
  * regular files (not followed if a link), owned by us, last modified before
  * started (the start of this run, so never a file this run is writing).

@@ -13,7 +13,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 
-#include "out/keystore.h"
+#include "write/keystore.h"
 
 /*
  * PBES2 (RFC 8018 6.2) with one PBKDF2-HMAC-SHA256 derivation per keystore:
