@@ -174,6 +174,66 @@ static void note_change(char *buf, size_t len, const char *field, const char *ol
  * Upserts one good row. Returns 'a' added, 'u' updated, '=' unchanged,
  * 'x' refused (logged), or -1 on a store error.
  */
+/* A community the store does not have yet: 'a', 'x' (refused, said), -1. */
+static int insert_new(struct importer *im, const struct manifest_row *row)
+{
+	struct pkiroll_store *s = im->s;
+	char reason[2300];
+	sqlite3_int64 id;
+	char *holder;
+	int p;
+
+	if ((holder = ref_holder(im, row->reference, -1)) != NULL) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+			"%s:%lu: reference_number: already used by community \"%s\" in the "
+			"store",
+			im->path, row->line, holder);
+		free(holder);
+		return 'x';
+	}
+	sqlite3_reset(im->insert);
+	bind_row(im->insert, row);
+	if ((p = keystore_dir_assign(im, -1, row, NULL)) != 0)
+		return p;
+	sqlite3_bind_text(im->insert, 11, im->ksdir, -1, SQLITE_STATIC);
+	if (sqlite3_step(im->insert) != SQLITE_DONE)
+		return -1;
+	id = sqlite3_last_insert_rowid(s->db);
+	snprintf(reason, sizeof(reason), "imported from %s:%lu", im->path, row->line);
+	if (store_event_add(s, 0, id, NULL, "pending", reason) < 0 ||
+	    sync_partners(im, id, row) < 0)
+		return -1;
+	return 'a';
+}
+
+/* What the row changes in the found community's fields, into changes. */
+static void diff_fields(struct importer *im, const struct manifest_row *row, char *changes,
+			size_t len)
+{
+	if (!same(store_col_text(im->find, 2), row->subject))
+		note_change(changes, len, "subject", store_col_text(im->find, 2), row->subject);
+	if (!same(store_col_text(im->find, 3), row->ca))
+		note_change(changes, len, "ca", store_col_text(im->find, 3), row->ca);
+	if (!same(store_col_text(im->find, 4), base_key_type_name(row->key_type)))
+		note_change(changes, len, "key_type", store_col_text(im->find, 4),
+			    base_key_type_name(row->key_type));
+	if (!same(store_col_text(im->find, 5), base_key_type_name(row->enc_key_type)))
+		note_change(changes, len, "encryption_key_type", store_col_text(im->find, 5),
+			    base_key_type_name(row->enc_key_type));
+	if (sqlite3_column_int(im->find, 6) != row->dual)
+		note_change(changes, len, "dual", row->dual ? "no" : "yes",
+			    row->dual ? "yes" : "no");
+	if (!same(store_col_text(im->find, 7), row->email))
+		note_change(changes, len, "email", store_col_text(im->find, 7), row->email);
+	if (!same(store_col_text(im->find, 8), row->notes))
+		note_change(changes, len, "notes", "...", "...");
+	if (!same(store_col_text(im->find, 14), row->as2_id))
+		note_change(changes, len, "as2_id", store_col_text(im->find, 14), row->as2_id);
+	if (!same(store_col_text(im->find, 15), row->cem_response_url))
+		note_change(changes, len, "cem_response_url", store_col_text(im->find, 15),
+			    row->cem_response_url);
+}
+
 static int upsert(struct importer *im, const struct manifest_row *row)
 {
 	struct pkiroll_store *s = im->s;
@@ -187,29 +247,8 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 	sqlite3_bind_text(im->find, 1, row->community, -1, SQLITE_STATIC);
 	rc = sqlite3_step(im->find);
 	if (rc == SQLITE_DONE) {
-		/* Phase: a new community. */
 		sqlite3_reset(im->find);
-		if ((holder = ref_holder(im, row->reference, -1)) != NULL) {
-			ctx_log(s->ctx, PKIROLL_LOG_ERROR,
-				"%s:%lu: reference_number: already used by community \"%s\" in the "
-				"store",
-				im->path, row->line, holder);
-			free(holder);
-			return 'x';
-		}
-		sqlite3_reset(im->insert);
-		bind_row(im->insert, row);
-		if ((p = keystore_dir_assign(im, -1, row, NULL)) != 0)
-			return p;
-		sqlite3_bind_text(im->insert, 11, im->ksdir, -1, SQLITE_STATIC);
-		if (sqlite3_step(im->insert) != SQLITE_DONE)
-			return -1;
-		id = sqlite3_last_insert_rowid(s->db);
-		snprintf(reason, sizeof(reason), "imported from %s:%lu", im->path, row->line);
-		if (store_event_add(s, 0, id, NULL, "pending", reason) < 0 ||
-		    sync_partners(im, id, row) < 0)
-			return -1;
-		return 'a';
+		return insert_new(im, row);
 	}
 	if (rc != SQLITE_ROW)
 		return -1;
@@ -262,31 +301,7 @@ static int upsert(struct importer *im, const struct manifest_row *row)
 		}
 		OPENSSL_cleanse(code, sizeof(code));
 	}
-	if (!same(store_col_text(im->find, 2), row->subject))
-		note_change(changes, sizeof(changes), "subject", store_col_text(im->find, 2),
-			    row->subject);
-	if (!same(store_col_text(im->find, 3), row->ca))
-		note_change(changes, sizeof(changes), "ca", store_col_text(im->find, 3), row->ca);
-	if (!same(store_col_text(im->find, 4), base_key_type_name(row->key_type)))
-		note_change(changes, sizeof(changes), "key_type", store_col_text(im->find, 4),
-			    base_key_type_name(row->key_type));
-	if (!same(store_col_text(im->find, 5), base_key_type_name(row->enc_key_type)))
-		note_change(changes, sizeof(changes), "encryption_key_type",
-			    store_col_text(im->find, 5), base_key_type_name(row->enc_key_type));
-	if (sqlite3_column_int(im->find, 6) != row->dual)
-		note_change(changes, sizeof(changes), "dual", row->dual ? "no" : "yes",
-			    row->dual ? "yes" : "no");
-	if (!same(store_col_text(im->find, 7), row->email))
-		note_change(changes, sizeof(changes), "email", store_col_text(im->find, 7),
-			    row->email);
-	if (!same(store_col_text(im->find, 8), row->notes))
-		note_change(changes, sizeof(changes), "notes", "...", "...");
-	if (!same(store_col_text(im->find, 14), row->as2_id))
-		note_change(changes, sizeof(changes), "as2_id", store_col_text(im->find, 14),
-			    row->as2_id);
-	if (!same(store_col_text(im->find, 15), row->cem_response_url))
-		note_change(changes, sizeof(changes), "cem_response_url",
-			    store_col_text(im->find, 15), row->cem_response_url);
+	diff_fields(im, row, changes, sizeof(changes));
 	to = base_strdup(to);
 	state = base_strdup(state);
 	sqlite3_reset(im->find);
