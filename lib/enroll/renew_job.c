@@ -275,19 +275,8 @@ void renew_job_run(struct worker *w)
 	}
 	rq.dual = renew_enc;
 	rq.kek = renew_enc ? worker_kek() : NULL;
-	if ((rq.new_key = keys_generate(j->key_type)) == NULL) {
-		snprintf(err, sizeof(err), "key generation failed");
+	if ((fault = worker_request(w, &rq, j->key_type, &res, err, sizeof(err))) != CMP_OK)
 		goto report;
-	}
-	if ((w->tx = cmp_tx_new(&w->cc, &rq, worker_on_cmp_step, w)) == NULL)
-		goto report;
-	if ((fault = cmp_tx_request(w->tx)) != CMP_OK) {
-		r = cmp_tx_result(w->tx);
-		/* certificates that did not verify may still be issued: keep the key */
-		if (fault == CMP_F_UNVERIFIED && r->sign_cert != NULL)
-			(void)worker_keep_unverified(w, rq.new_key, r, res.kept, sizeof(res.kept));
-		goto report;
-	}
 	r = cmp_tx_result(w->tx);
 
 	/* Phase: the staged keystore, synced before the CA hears we accept. */

@@ -251,6 +251,30 @@ int worker_keep_unverified(struct worker *w, EVP_PKEY *key, const struct cmp_res
 	return 0;
 }
 
+int worker_request(struct worker *w, struct cmp_request *rq, int key_type, struct result *res,
+		   char *err, size_t errlen)
+{
+	const struct cmp_result *r;
+	int fault;
+
+	if ((rq->new_key = keys_generate(key_type)) == NULL) {
+		snprintf(err, errlen, "key generation failed");
+		return CMP_F_INTERNAL;
+	}
+	if ((w->tx = cmp_tx_new(&w->cc, rq, worker_on_cmp_step, w)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return CMP_F_INTERNAL;
+	}
+	if ((fault = cmp_tx_request(w->tx)) != CMP_OK) {
+		r = cmp_tx_result(w->tx);
+		/* certificates that did not verify may still be issued: keep the key */
+		if (fault == CMP_F_UNVERIFIED && r->sign_cert != NULL)
+			(void)worker_keep_unverified(w, rq->new_key, r, res->kept,
+						     sizeof(res->kept));
+	}
+	return fault;
+}
+
 void worker_send_result(struct worker *w, struct result *res, struct result_bufs *rb)
 {
 	struct wbuf msg = {0};

@@ -60,6 +60,16 @@ int worker_reject(struct worker *w, char *err, size_t errlen, const char *after)
 int worker_keep_unverified(struct worker *w, EVP_PKEY *key, const struct cmp_result *r, char *kept,
 			   size_t keptlen);
 
+/*
+ * The opening request of a job: a new key of key_type into rq->new_key (the
+ * caller's to free), the transaction in w->tx, the request sent and its
+ * reply checked. Certificates in a reply that did not verify keep their key
+ * (res->kept). Returns an enum cmp_fault; err says why when there is no
+ * transaction to say it.
+ */
+int worker_request(struct worker *w, struct cmp_request *rq, int key_type, struct result *res,
+		   char *err, size_t errlen);
+
 /* Sends the RESULT and frees what it held. */
 void worker_send_result(struct worker *w, struct result *res, struct result_bufs *rb);
 
