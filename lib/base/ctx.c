@@ -201,7 +201,8 @@ int base_grow(void *ptr, size_t *cap, size_t need, size_t elem)
 	ncap = *cap == 0 ? 16 : *cap <= SIZE_MAX / 2 ? *cap * 2 : SIZE_MAX;
 	if (ncap < need)
 		ncap = need;
-	if (elem == 0 || ncap > SIZE_MAX / elem) {
+	/* no object is larger than PTRDIFF_MAX bytes: refused before realloc */
+	if (elem == 0 || ncap > (size_t)PTRDIFF_MAX / elem) {
 		errno = ENOMEM;
 		return -1;
 	}
