@@ -613,6 +613,11 @@ int cmp_tx_request(struct cmp_tx *tx)
 	}
 	f = step(tx, CMP_STEP_RESPONSE);
 out:
+	/* the CA may have the request (and, under implicitConfirm, have issued
+	 * for good) without our having its answer */
+	if ((f == CMP_F_TRANSIENT || f == CMP_F_PROTOCOL) && tx->r.step == CMP_STEP_REQUEST &&
+	    !tx->err_verified && transport_delivered(tx->cfg->transport))
+		tx->r.unanswered = 1;
 	PKR_MSG_free(m);
 	PKR_MSG_free(rep);
 	return f;

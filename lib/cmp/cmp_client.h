@@ -116,6 +116,7 @@ struct cmp_result {
 	int unverified;		/* a reply's protection did not verify (reason says why) */
 	int retry_after;	/* rate limit: Retry-After seconds, -1 none */
 	int rate_waits;		/* rate-limited answers waited out inside the transaction */
+	int unanswered;		/* the request may have reached the CA, no answer came */
 };
 
 struct cmp_tx;

@@ -38,6 +38,7 @@ struct transport {
 	int framing; /* settled framing for cmp:// */
 	int connect_timeout, read_timeout;
 	int retry_after; /* of the last exchange, -1 none */
+	int delivered;	 /* the last request may have reached the server */
 };
 
 static int left_ms(long long deadline)
@@ -45,6 +46,11 @@ static int left_ms(long long deadline)
 	long long l = deadline - base_now_ms();
 
 	return l < 0 ? 0 : l > 0x7fffffff ? 0x7fffffff : (int)l;
+}
+
+int transport_delivered(const struct transport *t)
+{
+	return t->delivered;
 }
 
 int transport_retry_after(const struct transport *t)
@@ -444,6 +450,14 @@ static int http_exchange(struct transport *t, const unsigned char *req, size_t l
 	curl_easy_setopt(t->curl, CURLOPT_ERRORBUFFER, detail);
 	cc = curl_easy_perform(t->curl);
 	curl_easy_setopt(t->curl, CURLOPT_ERRORBUFFER, NULL);
+	{
+		/* bytes of the request written to a connection: it may have arrived */
+		long sent = 0;
+
+		t->delivered =
+			curl_easy_getinfo(t->curl, CURLINFO_REQUEST_SIZE, &sent) != CURLE_OK ||
+			sent > 0;
+	}
 	snprintf(where, sizeof(where), "%s:%s", t->host, t->port);
 	if (cc == CURLE_OK || (cc == CURLE_WRITE_ERROR && h.oversized)) {
 		if (curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK)
@@ -684,6 +698,7 @@ static int tcp_once(struct transport *t, int v10, const unsigned char *req, size
 		if ((fd = tcp_connect(t, base_now_ms() + (long long)t->connect_timeout * 1000, err,
 				      errlen)) < 0)
 			return TRANSPORT_TRANSIENT;
+		t->delivered = 1; /* connected: what follows may reach the CA */
 		r = tcp_frame_write(fd, v10, 1, type, body, blen, deadline);
 		if (r <= 0) {
 			snprintf(err, errlen, "cmp://%s:%s: sending failed: %s", t->host, t->port,
@@ -762,6 +777,7 @@ int transport_exchange(struct transport *t, const unsigned char *req, size_t len
 	*rsplen = 0;
 	err[0] = '\0';
 	t->retry_after = -1;
+	t->delivered = 0;
 	if (t->kind == T_HTTP)
 		return http_exchange(t, req, len, rsp, rsplen, err, errlen);
 	return tcp_exchange(t, req, len, rsp, rsplen, err, errlen);

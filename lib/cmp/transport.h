@@ -60,6 +60,13 @@ int transport_http_reply(const unsigned char *reply, size_t n, unsigned char **r
  */
 int transport_retry_after(const struct transport *t);
 
+/*
+ * Whether the last exchange's request may have reached the server (it was
+ * written, in part or whole, to a connection), however it ended: 0 for a
+ * refused connection, an unknown host, a connect timeout.
+ */
+int transport_delivered(const struct transport *t);
+
 /* The framing the TCP transport settled on (FRAMING_AUTO before any). */
 int transport_framing(const struct transport *t);
 

@@ -194,10 +194,30 @@ void enroll_job_run(struct worker *w)
 	}
 
 fresh:
+	/* Phase: under implicitConfirm the CA confirms as it issues: an ir an
+	 * interrupted run sent, and whose answer was never stored, may have
+	 * spent the codes for good. No second one goes out on our own. */
+	if (w->run->profiles[j->profile].implicit_confirm && j->has_tx &&
+	    (j->step == CMP_STEP_REQUEST || j->step == CMP_STEP_RESPONSE)) {
+		snprintf(err, sizeof(err),
+			 "an interrupted run sent an ir under implicitConfirm and its answer was "
+			 "not stored");
+		fault = JOB_F_UNANSWERED;
+		goto report;
+	}
 	/* Phase: a new key and the request. */
 	rq.kek = j->dual ? worker_kek() : NULL;
-	if ((fault = worker_request(w, &rq, j->key_type, &res, err, sizeof(err))) != CMP_OK)
+	if ((fault = worker_request(w, &rq, j->key_type, &res, err, sizeof(err))) != CMP_OK) {
+		if (w->tx != NULL && cmp_tx_result(w->tx)->unanswered &&
+		    w->run->profiles[j->profile].implicit_confirm) {
+			snprintf(
+				err, sizeof(err),
+				"the ir went out under implicitConfirm and no answer came (%.400s)",
+				cmp_tx_result(w->tx)->reason);
+			fault = JOB_F_UNANSWERED;
+		}
 		goto report;
+	}
 	r = cmp_tx_result(w->tx);
 
 	/* Phase: the keystore, on disk before the CA hears we accept. */
@@ -216,7 +236,8 @@ report:
 	res.fault = fault;
 	if (fault != CMP_OK)
 		snprintf(res.reason, sizeof(res.reason), "%s",
-			 r && r->reason[0] && !ks_failed ? r->reason : err);
+			 r && r->reason[0] && !ks_failed && fault < JOB_F_KEYSTORE ? r->reason
+										   : err);
 	res.retry_after = -1;
 	if (r != NULL) {
 		res.step = r->step;

@@ -32,6 +32,7 @@ enum job_fault {
 	JOB_F_NOKEYSTORE,     /* renew: the current keystore cannot be read */
 	JOB_F_COMMIT,	      /* renew: confirmed, but the staged keystore is not current yet */
 	JOB_F_FOREIGN,	      /* renew: keystore.p12 is not the store's (a backup, another's) */
+	JOB_F_UNANSWERED,     /* an ir under implicitConfirm may have been issued for good */
 };
 
 /* The run's constants, given to every worker at fork. */

@@ -48,6 +48,18 @@ void outcome_enroll(const struct result *res, struct enroll_outcome *o, char *te
 			 res->reason, res->kept[0] ? res->kept : "(nothing)");
 		o->attention = text;
 		break;
+	case JOB_F_UNANSWERED:
+		/* the codes may be spent for good: never sent again on our own */
+		o->state = PKIROLL_STATE_FAILED;
+		o->forget_tx = 1;
+		snprintf(text, textlen,
+			 "%s; the CA may have issued and confirmed (implicitConfirm) with these "
+			 "codes, so no second ir is sent on our own: ask the CA whether it issued "
+			 "for this reference number, then pkiroll enroll --retry-failed if it did "
+			 "not",
+			 res->reason);
+		o->attention = text;
+		break;
 	case CMP_F_RATELIMIT:
 		o->state = PKIROLL_STATE_FAILED;
 		o->retryable = 1;
@@ -73,7 +85,18 @@ void outcome_enroll(const struct result *res, struct enroll_outcome *o, char *te
 			res->reason);
 		break;
 	case CMP_F_REJECTED:
-		if (res->failbits & CODE_BITS) {
+		if (res->confirm == CMP_CONFIRM_REFUSED) {
+			/* the CA refused the certificates (rolled back, or not waiting for
+			 * this certConf), not the codes: a later run asks again */
+			o->state = PKIROLL_STATE_FAILED;
+			o->retryable = 1;
+			o->forget_tx = 1;
+			snprintf(text, textlen,
+				 "the CA refused the certConf, so these certificates are not "
+				 "valid; the codes were not refused, and a later run enrolls "
+				 "again (%s)",
+				 res->reason);
+		} else if (res->failbits & CODE_BITS) {
 			o->state = PKIROLL_STATE_NEEDS_CODES;
 			snprintf(text, textlen,
 				 "the CA refused the activation codes (used already, unknown or "

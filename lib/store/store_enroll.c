@@ -367,7 +367,7 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)time(NULL));
 	sqlite3_bind_text(st, 8, o->keystore, -1, SQLITE_STATIC);
 	/* keep the transaction when a later run can still finish it */
-	sqlite3_bind_int(st, 9, done || o->state == PKIROLL_STATE_NEEDS_CODES);
+	sqlite3_bind_int(st, 9, done || o->state == PKIROLL_STATE_NEEDS_CODES || o->forget_tx);
 	if (o->state == PKIROLL_STATE_NEEDS_CODES && o->code != NULL && o->code[0] != '\0') {
 		unsigned char h[CODE_HASH_LEN];
 

@@ -86,6 +86,7 @@ struct enroll_outcome {
 	 * it under attention) until a later proven issuance; NULL: none, and a
 	 * proven issuance clears an earlier one */
 	const char *attention;
+	int forget_tx; /* the interrupted transaction is over: not resumed again */
 };
 
 /* Saves an outcome: certificates (superseding older ones), state, event. */

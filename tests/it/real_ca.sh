@@ -134,4 +134,33 @@ for c in bare:7001 inuse:7002 ejbca:7003 badconf:7004 flipconf:7005; do
 done
 sqlite3 s.db "SELECT attention FROM communities WHERE name = 'ejbca'" | grep -q "renewal confirmation not proven" \
 	|| fail "ejbca: the unproven renewal has no warning"
+stop_ca
+
+# Phase: under implicitConfirm an ir whose answer is lost (read timeout) may
+# have spent the codes for good: no second ir on our own, neither in the
+# run nor in the next. And a certConf the CA refuses because it rolled the
+# issuance back (it arrived too late) is not "new codes needed".
+for c in slowip:7201:slow=3000 late:7202:delay=4000; do
+	IFS=: read -r name ref faults <<<"$c"
+	printf 'code-%s' "$ref" >c$ref
+	"$PKIROLL_CA" users add --state ca --ref "$ref" --code-file c$ref --subject "CN=$name" \
+		--fault "$faults" >/dev/null || fail "users add $name"
+	echo "$hdr" >$name.csv
+	echo "$name,$ref,file:$T_DIR/c$ref,Partner A,CN=$name,p256,p256" >>$name.csv
+done
+start_ca ca --allow-implicit-confirm --confirm-timeout 2
+conf i.conf "http://$CA_HTTP/pkix/" "$T_DIR/ca/root.pem"
+printf 'implicit_confirm = yes\nread_timeout = 1\n' >>i.conf
+expect_rc 1 ks --config i.conf enroll slowip.csv
+[ "$(state slowip)" = failed ] || fail "slowip: $(state slowip), want failed"
+sqlite3 s.db "SELECT attention FROM communities WHERE name = 'slowip'" | grep -q "implicitConfirm" \
+	|| fail "slowip: no warning that the codes may be spent"
+expect_rc 0 ks --config i.conf enroll slowip.csv
+[ "$(requests 7201 ir)" = 1 ] || fail "slowip: $(requests 7201 ir) ir sent after an unanswered one under implicitConfirm"
+conf l.conf "http://$CA_HTTP/pkix/" "$T_DIR/ca/root.pem"
+expect_rc 1 ks --config l.conf enroll late.csv
+[ "$(state late)" = failed ] || fail "late: $(state late), want failed (the codes were not refused)"
+[ "$(sqlite3 s.db "SELECT retryable FROM communities WHERE name = 'late'")" = 1 ] || fail "late: not retryable"
+[ "$(sqlite3 ca/ca.db "SELECT state FROM users WHERE ref = '7202'")" = active ] \
+	|| fail "late: the CA did not roll back, the test tested nothing"
 exit 0
