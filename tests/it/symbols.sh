@@ -12,7 +12,8 @@ nm -g --defined-only "$lib" >"$T_DIR/nm" 2>/dev/null || fail "nm $lib"
 bad=$(awk -v mods="$modules" '
 	BEGIN { n = split(mods, m, /[ \t\n]+/); for (i = 1; i <= n; i++) ok[m[i]] = 1 }
 	/\.o:$/ { obj = $1; next }
-	NF == 3 && $2 ~ /^[TDBRVWC]$/ {
+	# the sanitizers add their own (__odr_asan.NAME, __asan_...): not ours
+	NF == 3 && $2 ~ /^[TDBRVWC]$/ && $3 !~ /^__/ {
 		p = $3; sub(/_.*/, "", p)
 		if (!(p in ok) || $3 !~ /_/) print obj " " $3
 	}' "$T_DIR/nm")
