@@ -613,8 +613,7 @@ int cmp_tx_request(struct cmp_tx *tx)
 	}
 	f = step(tx, CMP_STEP_RESPONSE);
 out:
-	/* the CA may have the request (and, under implicitConfirm, have issued
-	 * for good) without our having its answer */
+	/* the CA may have it (under implicitConfirm, issued for good); we have no answer */
 	if ((f == CMP_F_TRANSIENT || f == CMP_F_PROTOCOL) && tx->r.step == CMP_STEP_REQUEST &&
 	    !tx->err_verified && transport_delivered(tx->cfg->transport))
 		tx->r.unanswered = 1;

@@ -232,20 +232,7 @@ fresh:
 
 report:
 	/* Phase: the result, what the parent records. */
-	r = w->tx ? cmp_tx_result(w->tx) : NULL;
-	res.fault = fault;
-	if (fault != CMP_OK)
-		snprintf(res.reason, sizeof(res.reason), "%s",
-			 r && r->reason[0] && !ks_failed && fault < JOB_F_KEYSTORE ? r->reason
-										   : err);
-	res.retry_after = -1;
-	if (r != NULL) {
-		res.step = r->step;
-		res.failbits = r->failbits[0] | r->failbits[1];
-		res.subject_changed = r->subject_changed;
-		res.confirm = r->confirm;
-		res.retry_after = r->retry_after;
-	}
+	r = worker_result_of(w, &res, fault, ks_failed ? NULL : err, err);
 	if (resumed) {
 		STACK_OF(X509) *chain = load_chain(j->kspath);
 

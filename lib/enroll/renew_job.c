@@ -17,9 +17,6 @@
 #include "write/keystore.h"
 #include "x509/certinfo.h"
 #include "x509/keys.h"
-
-#define BITS(r) ((r)->failbits[0] | (r)->failbits[1])
-
 /*
  * Is a keystore.p12 whose serial is not the store's one that an
  * interrupted renewal of this community made current? Only when the store
@@ -308,20 +305,7 @@ void renew_job_run(struct worker *w)
 
 report:
 	/* Phase: the result, what the parent records. */
-	r = w->tx ? cmp_tx_result(w->tx) : NULL;
-	res.fault = fault;
-	if (fault != CMP_OK)
-		snprintf(res.reason, sizeof(res.reason), "%s",
-			 r && r->reason[0] && !ks_failed && fault < JOB_F_KEYSTORE ? r->reason
-										   : err);
-	res.retry_after = -1;
-	if (r != NULL) {
-		res.step = r->step;
-		res.failbits = BITS(r);
-		res.subject_changed = r->subject_changed;
-		res.confirm = r->confirm;
-		res.retry_after = r->retry_after;
-	}
+	r = worker_result_of(w, &res, fault, ks_failed ? NULL : err, err);
 	if ((fault == CMP_OK || fault == CMP_F_UNCONFIRMED) && new_sign != NULL) {
 		worker_put_cert(&rb, &res.sign, new_sign);
 		if (new_enc != NULL)

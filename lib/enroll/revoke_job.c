@@ -33,7 +33,6 @@ void revoke_job_run(struct worker *w)
 	X509 *certs[2];
 	char dir[1024], err[900] = "";
 	int fault = CMP_F_INTERNAL, n = 0, g;
-	const struct cmp_result *r;
 
 	snprintf(dir, sizeof(dir), "%s/%s", run->keystore_dir, j->ksname);
 	/* Phase: the certificates, from the keystore, as the store names them. */
@@ -90,15 +89,7 @@ void revoke_job_run(struct worker *w)
 	fault = cmp_tx_revoke(w->tx, certs, n, j->revoke_reason);
 
 report:
-	r = w->tx ? cmp_tx_result(w->tx) : NULL;
-	res.fault = fault;
-	if (fault != CMP_OK)
-		snprintf(res.reason, sizeof(res.reason), "%s",
-			 r && r->reason[0] && fault < JOB_F_KEYSTORE ? r->reason : err);
-	if (r != NULL) {
-		res.step = r->step;
-		res.failbits = r->failbits[0] | r->failbits[1];
-	}
+	worker_result_of(w, &res, fault, err, err);
 	worker_send_result(w, &res, &rb);
 	worker_cmp_free(w);
 	keystore_content_free(&cur);

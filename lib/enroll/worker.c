@@ -275,6 +275,27 @@ int worker_request(struct worker *w, struct cmp_request *rq, int key_type, struc
 	return fault;
 }
 
+const struct cmp_result *worker_result_of(struct worker *w, struct result *res, int fault,
+					  const char *tx_err, const char *err)
+{
+	const struct cmp_result *r = w->tx ? cmp_tx_result(w->tx) : NULL;
+
+	res->fault = fault;
+	if (fault != CMP_OK)
+		snprintf(res->reason, sizeof(res->reason), "%s",
+			 r && r->reason[0] && tx_err != NULL && fault < JOB_F_KEYSTORE ? r->reason
+										       : err);
+	res->retry_after = -1;
+	if (r != NULL) {
+		res->step = r->step;
+		res->failbits = r->failbits[0] | r->failbits[1];
+		res->subject_changed = r->subject_changed;
+		res->confirm = r->confirm;
+		res->retry_after = r->retry_after;
+	}
+	return r;
+}
+
 void worker_send_result(struct worker *w, struct result *res, struct result_bufs *rb)
 {
 	struct wbuf msg = {0};

@@ -70,6 +70,15 @@ int worker_keep_unverified(struct worker *w, EVP_PKEY *key, const struct cmp_res
 int worker_request(struct worker *w, struct cmp_request *rq, int key_type, struct result *res,
 		   char *err, size_t errlen);
 
+/*
+ * The common part of a job's result: fault, reason (the transaction's for
+ * a CMP fault when tx_err is not NULL, else err), and what the transaction
+ * reached (step, failInfo, subject change, confirmation, Retry-After).
+ * Returns the transaction's result, or NULL without one.
+ */
+const struct cmp_result *worker_result_of(struct worker *w, struct result *res, int fault,
+					  const char *tx_err, const char *err);
+
 /* Sends the RESULT and frees what it held. */
 void worker_send_result(struct worker *w, struct result *res, struct result_bufs *rb);
 
