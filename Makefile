@@ -1,9 +1,18 @@
 # pkiroll — see README.md. `make run` and `make test` work on a fresh
 # Debian 12 machine (as root they install what is missing first).
 
+# `make install` (see "Installing" below): programs, man pages, the
+# configuration, the systemd units, the state directory, bash completion.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+LOCALSTATEDIR ?= /var/lib
+# Debian keeps its packages' units in /lib/systemd/system; anything else
+# under the prefix (systemd reads /usr/local/lib/systemd/system too).
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 
 # B is the build directory: every object and binary goes under it, none
@@ -59,7 +68,7 @@ PKIROLL = $(B)/bin/pkiroll
 PKIROLL_CA = $(B)/bin/pkiroll-ca
 UNIT = $(B)/tests/unit_tests
 
-.PHONY: all deps test asan run install fmt fmt-check fuzz fuzz-smoke bench clean check-deps
+.PHONY: all deps test asan run install install-ca uninstall fmt fmt-check fuzz fuzz-smoke bench clean check-deps
 
 all: $(LIBA) $(PKIROLL) $(PKIROLL_CA)
 
@@ -154,12 +163,64 @@ bench: deps all $(TOOL_BIN)
 	@command -v bc >/dev/null || apt-get install -y -qq bc >/dev/null
 	tests/bench/run.sh $(B)
 
+# Installing. pkiroll reads /etc/pkiroll.conf when no --config is given,
+# and the unit's StateDirectory=pkiroll is LOCALSTATEDIR's pkiroll; change
+# SYSCONFDIR and LOCALSTATEDIR only together with those. An existing
+# configuration is never replaced (the example goes beside it as
+# pkiroll.conf.dist); the state directory is created 0700 and never
+# removed. Without DESTDIR, as root, the pkiroll system user is created
+# (systemd-sysusers) and given the state directory. `make install` uses the
+# programs in $(B); `make -o all install` installs them without looking
+# at the sources (what tests/it/install.sh does).
+STATEDIR = $(LOCALSTATEDIR)/pkiroll
+CONFFILE = $(SYSCONFDIR)/pkiroll.conf
+SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e 's|@CONFFILE@|$(CONFFILE)|g' -e 's|@STATEDIR@|$(STATEDIR)|g' \
+	-e 's|@SYSUSERSDIR@|$(SYSUSERSDIR)|g'
+
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(BASHCOMPDIR) \
+	  $(DESTDIR)$(SYSCONFDIR)
+	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/pkiroll $(DESTDIR)$(STATEDIR)
 	install -m 0755 $(PKIROLL) $(DESTDIR)$(BINDIR)/pkiroll
-	install -m 0755 $(PKIROLL_CA) $(DESTDIR)$(BINDIR)/pkiroll-ca
 	install -m 0644 cmd/pkiroll/pkiroll.1 $(DESTDIR)$(MANDIR)/man1/pkiroll.1
+	install -m 0644 cmd/pkiroll/pkiroll.conf.5 $(DESTDIR)$(MANDIR)/man5/pkiroll.conf.5
+	$(SUBST) dist/pkiroll-renew.service.in >$(DESTDIR)$(UNITDIR)/pkiroll-renew.service
+	install -m 0644 dist/pkiroll-renew.timer $(DESTDIR)$(UNITDIR)/pkiroll-renew.timer
+	$(SUBST) dist/pkiroll.sysusers.in >$(DESTDIR)$(SYSUSERSDIR)/pkiroll.conf
+	dist/bash-completion.sh $(PKIROLL) >$(DESTDIR)$(BASHCOMPDIR)/pkiroll
+	$(SUBST) dist/pkiroll.conf.in >$(DESTDIR)$(CONFFILE).dist
+	chmod 0644 $(DESTDIR)$(UNITDIR)/pkiroll-renew.service $(DESTDIR)$(SYSUSERSDIR)/pkiroll.conf \
+	  $(DESTDIR)$(BASHCOMPDIR)/pkiroll $(DESTDIR)$(CONFFILE).dist
+	@if [ -e $(DESTDIR)$(CONFFILE) ]; then \
+	  echo "keeping $(DESTDIR)$(CONFFILE); the new example is $(DESTDIR)$(CONFFILE).dist"; \
+	else mv $(DESTDIR)$(CONFFILE).dist $(DESTDIR)$(CONFFILE); fi
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
+	  systemd-sysusers $(SYSUSERSDIR)/pkiroll.conf && \
+	  chown pkiroll:pkiroll $(STATEDIR) $(SYSCONFDIR)/pkiroll && \
+	  echo "user pkiroll owns $(STATEDIR) and $(SYSCONFDIR)/pkiroll"; \
+	  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	fi
+
+# The test CA, only on request.
+install-ca: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 $(PKIROLL_CA) $(DESTDIR)$(BINDIR)/pkiroll-ca
 	install -m 0644 cmd/pkiroll-ca/pkiroll-ca.1 $(DESTDIR)$(MANDIR)/man1/pkiroll-ca.1
+
+# Removes what install and install-ca put in place, except the
+# configuration (when it was changed) and the state directory: the
+# keystores there hold keys the CA has certified.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pkiroll $(DESTDIR)$(BINDIR)/pkiroll-ca \
+	  $(DESTDIR)$(MANDIR)/man1/pkiroll.1 $(DESTDIR)$(MANDIR)/man1/pkiroll-ca.1 \
+	  $(DESTDIR)$(MANDIR)/man5/pkiroll.conf.5 $(DESTDIR)$(UNITDIR)/pkiroll-renew.service \
+	  $(DESTDIR)$(UNITDIR)/pkiroll-renew.timer $(DESTDIR)$(SYSUSERSDIR)/pkiroll.conf \
+	  $(DESTDIR)$(BASHCOMPDIR)/pkiroll $(DESTDIR)$(CONFFILE).dist
+	@if $(SUBST) dist/pkiroll.conf.in | cmp -s - $(DESTDIR)$(CONFFILE); then rm -f $(DESTDIR)$(CONFFILE); \
+	elif [ -e $(DESTDIR)$(CONFFILE) ]; then echo "keeping $(DESTDIR)$(CONFFILE) (changed)"; fi
+	@[ ! -d $(DESTDIR)$(STATEDIR) ] || echo "keeping $(DESTDIR)$(STATEDIR) (store and keystores)"
 
 FMT_SRC = $(wildcard include/*.h lib/*.h lib/*/*.[ch] cmd/*/*.[ch] tests/*/*.[ch])
 fmt:
