@@ -1,6 +1,7 @@
 /*
  * The configuration file (INI, read with inih): [pkiroll] and one
- * [ca NAME] section per CA profile. See examples/pkiroll.conf.
+ * [ca NAME] section per CA profile. Every key is in pkiroll.conf(5)
+ * (cmd/pkiroll/pkiroll.conf.5; tests/it/install.sh checks that).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -116,6 +116,20 @@ cmp -s "$conf" "$T_DIR/conf.edited" || fail "the second install replaced the edi
 has "$T_DIR/out" "keeping $conf"
 [ -f "$conf.dist" ] || fail "no pkiroll.conf.dist beside the kept configuration"
 
+# Phase: uninstall removes what install put in place, and keeps a changed
+# configuration and the state directory (keys the CA certified).
+R2=$T_DIR/root2
+expect_rc 0 make -s -C "$T_SRC" -o all install install-ca B="$B_DIR" DESTDIR="$R2" PREFIX=/usr
+expect_rc 0 make -s -C "$T_SRC" uninstall B="$B_DIR" DESTDIR="$R2" PREFIX=/usr
+[ "$(find "$R2" -type f | wc -l)" = 0 ] || fail "uninstall left files: $(find "$R2" -type f)"
+expect_rc 0 make -s -C "$T_SRC" -o all install B="$B_DIR" DESTDIR="$R2" PREFIX=/usr
+echo "# changed" >>"$R2/etc/pkiroll.conf"
+touch "$R2/var/lib/pkiroll/pkiroll.db"
+expect_rc 0 make -s -C "$T_SRC" uninstall B="$B_DIR" DESTDIR="$R2" PREFIX=/usr
+[ "$(cd "$R2" && find . -type f | sort | tr '\n' ' ')" = "./etc/pkiroll.conf ./var/lib/pkiroll/pkiroll.db " ] ||
+	fail "uninstall: $(cd "$R2" && find . -type f)"
+has "$T_DIR/out" "keeping $R2/etc/pkiroll.conf (changed)"
+
 # Phase: the sysusers entry makes a system user whose home is the state
 # directory.
 if command -v systemd-sysusers >/dev/null; then
