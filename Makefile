@@ -164,8 +164,8 @@ bench: deps all $(TOOL_BIN)
 	tests/bench/run.sh $(B)
 
 # Installing. pkiroll reads /etc/pkiroll.conf when no --config is given,
-# and the unit's StateDirectory=pkiroll is LOCALSTATEDIR's pkiroll; change
-# SYSCONFDIR and LOCALSTATEDIR only together with those. An existing
+# and the unit's StateDirectory=pkiroll is /var/lib/pkiroll: SYSCONFDIR and
+# LOCALSTATEDIR other than /etc and /var/lib need those changed too. An existing
 # configuration is never replaced (the example goes beside it as
 # pkiroll.conf.dist); the state directory is created 0700 and never
 # removed. Without DESTDIR, as root, the pkiroll system user is created
