@@ -197,8 +197,8 @@ install: all
 	  echo "keeping $(DESTDIR)$(CONFFILE); the new example is $(DESTDIR)$(CONFFILE).dist"; \
 	else mv $(DESTDIR)$(CONFFILE).dist $(DESTDIR)$(CONFFILE); fi
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v systemd-sysusers >/dev/null; then \
-	  systemd-sysusers $(SYSUSERSDIR)/pkiroll.conf && \
-	  chown pkiroll:pkiroll $(STATEDIR) $(SYSCONFDIR)/pkiroll && \
+	  systemd-sysusers $(SYSUSERSDIR)/pkiroll.conf || exit 1; \
+	  chown pkiroll:pkiroll $(STATEDIR) $(SYSCONFDIR)/pkiroll || exit 1; \
 	  echo "user pkiroll owns $(STATEDIR) and $(SYSCONFDIR)/pkiroll"; \
 	  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
 	fi
