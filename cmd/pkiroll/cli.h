@@ -287,6 +287,7 @@ int cli_cem_write(struct cli *cli, struct pkiroll_cem_opts *o);
 int cmd_retire(struct cli *cli);
 int cmd_unretire(struct cli *cli);
 int cmd_ping(struct cli *cli);
+int cmd_rekey(struct cli *cli);
 
 /* Rebuilds the stale partner bundles into dir (pkiroll bundle --stale);
  * an exit code: 1 only when a zip could not be written. */
@@ -306,5 +307,6 @@ extern const char help_cem_response[];
 extern const char help_retire[];
 extern const char help_unretire[];
 extern const char help_ping[];
+extern const char help_rekey[];
 
 #endif
