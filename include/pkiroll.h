@@ -428,6 +428,7 @@ struct pkiroll_cem_opts {
 	int sign;		  /* S/MIME with the previous signing key */
 	const char *keystore_dir; /* sign: where that key is */
 	const char *pass;	  /* sign: its passphrase */
+	int reissue;		  /* also certificates asked about already: a new request */
 };
 
 struct pkiroll_cem_stats {
@@ -438,7 +439,8 @@ struct pkiroll_cem_stats {
 };
 
 /* Writes a CEM request for every partner and community whose current
- * certificates that partner has not been asked about yet, and records it.
+ * certificates that partner has not been asked about yet (with reissue:
+ * or has been), and records it.
  * PKIROLL_OK, PKIROLL_ERR_IO (some failed, logged), PKIROLL_ERR_STORE. */
 int pkiroll_cem_write(pkiroll_store *store, const struct pkiroll_cem_opts *opts,
 		      struct pkiroll_cem_stats *stats);
@@ -448,7 +450,8 @@ int pkiroll_cem_write(pkiroll_store *store, const struct pkiroll_cem_opts *opts,
  * PKIROLL_ERR_*. */
 int pkiroll_cem_response(pkiroll_store *store, const char *file);
 
-/* One partner's answer on a community's current certificates: state is
+/* One partner's answer on a community's current certificates (for each,
+ * the latest request that partner got about it): state is
  * "accepted" (all of them), "rejected", "pending", "unanswered" (asked, no
  * answer yet) or "not asked"; reason: a rejection's, or NULL. */
 typedef int pkiroll_cem_state_fn(void *arg, const char *partner, const char *state,
