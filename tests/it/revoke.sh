@@ -154,6 +154,53 @@ expect_rc 0 ks retire v-11 --revoke --reason cessationOfOperation --yes --ca-url
 [ "$(issued "$(serial v-11 signing)")" = revoked ] || fail "retire --revoke did not revoke"
 [ "$(sqlite3 s.db "SELECT state FROM communities WHERE name = 'v-11'")" = retired ] || fail "v-11 not retired"
 
+# Phase: a revocation cannot be undone. No terminal and no --yes: refused;
+# --dry-run needs no --yes; on a terminal (a pty), "n" revokes nothing and
+# "y" revokes. The reason in any case.
+n=$(grep -c ' rr ' "$CA_LOG")
+s12=$(serial v-12 signing)
+expect_rc 2 ks revoke v-12 --reason keyCompromise --ca-url "$URL" </dev/null
+has "$T_DIR/err" "pass --yes"
+expect_rc 2 ks retire v-12 --revoke --reason keyCompromise --ca-url "$URL" </dev/null
+has "$T_DIR/err" "pass --yes"
+expect_rc 0 ks revoke v-12 --reason KEYCOMPROMISE --ca-url "$URL" --dry-run </dev/null
+[ "$(grep -c ' rr ' "$CA_LOG")" = "$n" ] || fail "an rr went out without a confirmation"
+# on a pty: ANSWER CMD...; what it showed in tty.out, its exit code returned
+on_tty() {
+	python3 - "$@" <<'PY'
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+out, sent = b"", False
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    if not sent and b"[y/N]" in out:
+        os.write(fd, (sys.argv[1] + "\n").encode())
+        sent = True
+_, status = os.waitpid(pid, 0)
+open("tty.out", "wb").write(out)
+sys.exit(os.waitstatus_to_exitcode(status))
+PY
+}
+rv() { echo "$PKIROLL" --db s.db --config c.conf revoke v-12 --ca-url "$URL" --keystore-dir ks \
+	--keystore-pass-file pass "$@"; }
+on_tty n $(rv --reason keycompromise)
+[ $? = 1 ] || { cat tty.out; fail "answered n: want exit 1"; }
+has tty.out "v-12: signing certificate serial $s12"
+has tty.out "reason keyCompromise"
+has tty.out "nothing revoked"
+[ "$(grep -c ' rr ' "$CA_LOG")" = "$n" ] && [ "$(issued "$s12")" = confirmed ] || fail "answered n, and v-12 was revoked"
+on_tty y $(rv --reason KeyCompromise)
+[ $? = 0 ] || { cat tty.out; fail "answered y: want exit 0"; }
+[ "$(issued "$s12")" = revoked ] || fail "answered y, and v-12 was not revoked"
+
 # Phase: import --retire-missing retires what the manifest no longer lists.
 grep -v '^v-12,\|^v-13,' m.csv >m2.csv
 # more than the default limit (10% of the store): refused, then the plan, then allowed
