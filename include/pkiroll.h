@@ -428,6 +428,7 @@ struct pkiroll_cem_opts {
 	int sign;		  /* S/MIME with the previous signing key */
 	const char *keystore_dir; /* sign: where that key is */
 	const char *pass;	  /* sign: its passphrase */
+	int reissue;		  /* also certificates asked about already: a new request */
 };
 
 struct pkiroll_cem_stats {
@@ -438,7 +439,8 @@ struct pkiroll_cem_stats {
 };
 
 /* Writes a CEM request for every partner and community whose current
- * certificates that partner has not been asked about yet, and records it.
+ * certificates that partner has not been asked about yet (with reissue:
+ * or has been), and records it.
  * PKIROLL_OK, PKIROLL_ERR_IO (some failed, logged), PKIROLL_ERR_STORE. */
 int pkiroll_cem_write(pkiroll_store *store, const struct pkiroll_cem_opts *opts,
 		      struct pkiroll_cem_stats *stats);
@@ -448,7 +450,8 @@ int pkiroll_cem_write(pkiroll_store *store, const struct pkiroll_cem_opts *opts,
  * PKIROLL_ERR_*. */
 int pkiroll_cem_response(pkiroll_store *store, const char *file);
 
-/* One partner's answer on a community's current certificates: state is
+/* One partner's answer on a community's current certificates (for each,
+ * the latest request that partner got about it): state is
  * "accepted" (all of them), "rejected", "pending", "unanswered" (asked, no
  * answer yet) or "not asked"; reason: a rejection's, or NULL. */
 typedef int pkiroll_cem_state_fn(void *arg, const char *partner, const char *state,
@@ -488,6 +491,43 @@ struct pkiroll_export_opts {
  */
 int pkiroll_export(pkiroll_store *store, const struct pkiroll_export_opts *opts,
 		   unsigned char **out, size_t *len);
+
+/* ---- one passphrase for a store's keystores ---- */
+
+struct pkiroll_rekey_opts {
+	const char *keystore_dir;
+	const char *pass;     /* the keystores' passphrase now (the store's verifier) */
+	const char *new_pass; /* the one they get */
+	int dry_run;	      /* say what would be done; write nothing */
+	/* tests: SIGKILL after this many keystore files written or renamed
+	 * (crash-safety); 0 never */
+	unsigned long kill_after;
+};
+
+struct pkiroll_rekey_stats {
+	unsigned long files;	 /* keystore files of the store's communities */
+	unsigned long rewrapped; /* moved to the new passphrase by this run */
+	unsigned long already;	 /* under the new passphrase already (an interrupted run's) */
+	unsigned long neither;	 /* open with neither passphrase (nothing switched) */
+	int resumed;		 /* this run finished an interrupted one */
+};
+
+/*
+ * Re-wraps every keystore of the store (keystore.p12, a staged one, the
+ * kept keystore-SERIAL.p12 and unverified-*.p12) under new_pass, crash-
+ * safe: each new file is written and synced beside its original as
+ * NAME.rekey, then the store records "rekey in progress" with the new
+ * passphrase's verifier, then each is renamed over its original, and
+ * only then the verifier switches. A rerun after a crash anywhere
+ * finishes the job. The caller holds the store's lock. PKIROLL_OK;
+ * PKIROLL_ERR_CONFIG (logged): pass is not the store's passphrase, or an
+ * interrupted rekey was to another new passphrase; PKIROLL_ERR_USAGE: the
+ * same passphrase twice; PKIROLL_ERR_IO: some keystores open with neither
+ * passphrase or could not be written (logged; stats->neither), nothing
+ * switched; PKIROLL_ERR_STORE.
+ */
+int pkiroll_rekey_keystores(pkiroll_store *store, const struct pkiroll_rekey_opts *o,
+			    struct pkiroll_rekey_stats *st);
 
 /* ---- runs: enroll, renew, revoke (the engine behind each door) ---- */
 

@@ -11,7 +11,7 @@
 
 const char help_cem[] =
 	"usage: pkiroll cem [--partner NAME]... [--community NAME]... [--respond-by 14d]\n"
-	"                   [--sign] [--out DIR] [--response-url URL]\n"
+	"                   [--sign] [--reissue] [--out DIR] [--response-url URL]\n"
 	"                   --sign: [--keystore-dir DIR] [--keystore-pass-file F |\n"
 	"                           --keystore-pass-fd N] [--insecure-code-files]\n"
 	"\n"
@@ -24,7 +24,7 @@ const char help_cem[] =
 	"digitalSignature, encryption: keyEncipherment) with its own\n"
 	"application/pkcs7-mime certs-only part. The requestId is recorded with\n"
 	"the certificates it covers, so a rerun writes nothing new unless a\n"
-	"certificate changed.\n"
+	"certificate changed, or --reissue asks for a new request.\n"
 	"\n"
 	"  --sign           S/MIME-sign the entity (multipart/signed, SHA-256) with\n"
 	"                   the community's previous signing key (keystore-SERIAL.p12\n"
@@ -32,6 +32,11 @@ const char help_cem[] =
 	"                   certificate can trust the new one. A first enrollment has\n"
 	"                   no previous key: that request goes unsigned, and the output\n"
 	"                   says so\n"
+	"  --reissue        a new request also where the partner was asked about\n"
+	"                   these certificates already (say, a signed one after an\n"
+	"                   unsigned one): narrow it with --partner and --community.\n"
+	"                   Answers to the earlier request are still recorded;\n"
+	"                   status shows the answer to the latest request\n"
 	"  --respond-by W   RespondByDate this far ahead (default " PKIROLL_DEFAULT_CEM_RESPOND_BY
 	")\n"
 	"  --response-url U ResponseURL for communities without cem_response_url\n"
@@ -92,6 +97,8 @@ int cli_cem_write(struct cli *cli, struct pkiroll_cem_opts *o)
 		cli_error("cem: --sign needs the keystore passphrase");
 		return EXIT_USAGE;
 	}
+	if (err == PKIROLL_ERR_CONFIG) /* not the store's passphrase: logged */
+		return EXIT_USAGE;
 	if (!cli->quiet)
 		printf("cem: %lu request%s written in %s (%lu signed, %lu unsigned: first "
 		       "enrollment, no previous key), %lu failed\n",
@@ -107,6 +114,7 @@ int cmd_cem(struct cli *cli)
 		{"community", required_argument, NULL, 'c'},
 		{"respond-by", required_argument, NULL, 'r'},
 		{"sign", no_argument, NULL, 's'},
+		{"reissue", no_argument, NULL, 'R'},
 		{"out", required_argument, NULL, 'o'},
 		{"response-url", required_argument, NULL, 'u'},
 		CLI_KEYSTORE_OPTIONS,
@@ -146,6 +154,9 @@ int cmd_cem(struct cli *cli)
 			break;
 		case 's':
 			o.sign = 1;
+			break;
+		case 'R':
+			o.reissue = 1;
 			break;
 		case 'o':
 			o.out_dir = optarg;

@@ -108,6 +108,7 @@ enum cli_opt {
 	CLI_OPT_REFERENCE,
 	CLI_OPT_CODE_FILE,
 	CLI_OPT_REVOKE,
+	CLI_OPT_YES,
 };
 
 /* One row of a getopt_long table, for the groups below. */
@@ -195,7 +196,8 @@ int cli_manifest_options(struct cli *cli, const char *cmd, struct pkiroll_manife
 	CLI_OPTION("usage", required_argument, CLI_OPT_USAGE),                                     \
 		CLI_OPTION("reason", required_argument, CLI_OPT_REASON),                           \
 		CLI_OPTION("reference", required_argument, CLI_OPT_REFERENCE),                     \
-		CLI_OPTION("code-file", required_argument, CLI_OPT_CODE_FILE)
+		CLI_OPTION("code-file", required_argument, CLI_OPT_CODE_FILE),                     \
+		CLI_OPTION("yes", no_argument, CLI_OPT_YES)
 #define CLI_RETIRE_OPTIONS CLI_OPTION("revoke", no_argument, CLI_OPT_REVOKE)
 
 /* The end of an option table. */
@@ -255,6 +257,7 @@ struct cli_revoke {
 	struct pkiroll_revoke_opts rv;
 	const char *code_file;
 	int reason_given;
+	int yes; /* --yes: no question on a terminal, and none needed without one */
 	char code[512];
 };
 /* One of CLI_REVOKE_OPTIONS: 1 taken, 0 not one, -1 a bad value
@@ -287,6 +290,7 @@ int cli_cem_write(struct cli *cli, struct pkiroll_cem_opts *o);
 int cmd_retire(struct cli *cli);
 int cmd_unretire(struct cli *cli);
 int cmd_ping(struct cli *cli);
+int cmd_rekey(struct cli *cli);
 
 /* Rebuilds the stale partner bundles into dir (pkiroll bundle --stale);
  * an exit code: 1 only when a zip could not be written. */
@@ -306,5 +310,6 @@ extern const char help_cem_response[];
 extern const char help_retire[];
 extern const char help_unretire[];
 extern const char help_ping[];
+extern const char help_rekey[];
 
 #endif

@@ -28,6 +28,7 @@ static const char usage_text[] =
 	"  cem          certificate exchange requests for the partners (EDIINT CEM)\n"
 	"  cem-response record the partners' CEM responses\n"
 	"  ping         send a genm to the CA: is it there, does it know us\n"
+	"  rekey-keystores  move every keystore to a new passphrase (crash-safe)\n"
 	"  bundle       write one zip per trading partner\n"
 	"  status       state counts, communities that need attention, expiring certificates\n"
 	"  check        validate a manifest without contacting any CA\n"
@@ -92,6 +93,7 @@ static const struct command commands[] = {
 	{"cem", cmd_cem, help_cem},
 	{"cem-response", cmd_cem_response, help_cem_response},
 	{"ping", cmd_ping, help_ping},
+	{"rekey-keystores", cmd_rekey, help_rekey},
 };
 
 static const struct command *find_command(const char *name)

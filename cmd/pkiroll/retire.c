@@ -12,13 +12,14 @@ const char help_retire[] =
 	"usage: pkiroll retire COMMUNITY... [--revoke --reason REASON [--usage ...]]\n"
 	"                      [--bundle] [--bundle-dir DIR] and, with --revoke, the CA,\n"
 	"                      keystore and passphrase options of pkiroll revoke\n"
-	"                      (--dump-dir DIR and -vvv too)\n"
+	"                      (--dump-dir DIR, -vvv and --yes too)\n"
 	"\n"
 	"Takes communities out of service: state retired, never enrolled, renewed\n"
 	"or bundled again. Their keystores stay. Their partners' bundles become\n"
 	"stale; --bundle rebuilds them without the retired ones. With --revoke the\n"
 	"certificates are revoked first (as pkiroll revoke), and a community whose\n"
-	"revocation did not go through is not retired.\n"
+	"revocation did not go through is not retired. As with pkiroll revoke,\n"
+	"--revoke asks on a terminal and needs --yes without one.\n"
 	"\n"
 	"exit: 0 all retired, 1 some not, 2 usage or configuration, 3 store or I/O\n";
 

@@ -4,6 +4,8 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -14,12 +16,12 @@ const char help_revoke[] =
 	"                      [--dry-run] [-j N] [--ca PROFILE | --ca-url URL]\n"
 	"                      [--keystore-dir DIR] [--keystore-pass-file FILE |\n"
 	"                      --keystore-pass-fd N] [--reference R --code-file FILE]\n"
-	"                      [--dump-dir DIR]\n"
+	"                      [--dump-dir DIR] [--yes]\n"
 	"\n"
 	"Asks the CA to revoke each community's current certificates (both by\n"
 	"default) with one rr (RFC 4210 5.3.9), signed with its signing key from the\n"
 	"keystore. REASON is keyCompromise, affiliationChanged, superseded,\n"
-	"cessationOfOperation or unspecified (RFC 5280 5.3.1). The request is on\n"
+	"cessationOfOperation or unspecified (RFC 5280 5.3.1; any case). The request is on\n"
 	"record in the store before it goes out, and the CA's answer after; a\n"
 	"revoked community goes to needs_codes: a compromised key is re-enrolled\n"
 	"with new codes, never renewed with kur. A certificate revoked already is\n"
@@ -31,11 +33,17 @@ const char help_revoke[] =
 	"revoke_protection = codes, the rr goes under a MAC with new codes instead:\n"
 	"--reference R --code-file FILE (one community).\n"
 	"\n"
+	"A revocation cannot be undone. On a terminal, revoke shows what it will\n"
+	"revoke (communities, serials, reason) and asks; it goes on only on y or\n"
+	"yes. When standard input is not a terminal it refuses unless --yes is\n"
+	"given (scripts, cron). --dry-run needs neither.\n"
+	"\n"
 	"--dump-dir DIR and -vvv as for pkiroll enroll: the rr and the rp as DER\n"
 	"files, a trace line for each.\n"
 	"\n"
 	"exit: 0 all revoked (or revoked already), 1 some were not (refused, no\n"
-	"      answer, unknown), 2 usage or configuration, 3 store or I/O\n";
+	"      answer, unknown; or the question was answered no: nothing revoked),\n"
+	"      2 usage or configuration (no terminal and no --yes), 3 store or I/O\n";
 
 int cli_revoke_option(const char *cmd, int c, struct cli_revoke *r)
 {
@@ -64,6 +72,9 @@ int cli_revoke_option(const char *cmd, int c, struct cli_revoke *r)
 		return 1;
 	case CLI_OPT_CODE_FILE:
 		r->code_file = optarg;
+		return 1;
+	case CLI_OPT_YES:
+		r->yes = 1;
 		return 1;
 	default:
 		return 0;
@@ -105,6 +116,72 @@ int cli_revoke_args(struct cli *cli, const char *cmd, struct cli_revoke *r, int 
 	return 0;
 }
 
+/* What the question lists: a community's current certificates of the usage. */
+struct shown {
+	const char *community;
+	int usage, n;
+};
+
+/* pkiroll_history_cert_fn: one line per certificate that would be revoked */
+static int show_cert(void *arg, const struct pkiroll_history_cert *c)
+{
+	struct shown *s = arg;
+	int bit = strcmp(c->usage, "signing") == 0 ? 1 : 2;
+
+	if (!c->current || c->revoked_at != 0 || !(s->usage & bit))
+		return 0;
+	fprintf(stderr, "  %s: %s certificate serial %s\n", s->community, c->usage, c->serial);
+	s->n++;
+	return 0;
+}
+
+/* A revocation cannot be undone: on a terminal, show it and ask; without
+ * one, only with --yes. 0 go on, else the exit code (reported). */
+static int confirm(struct cli *cli, const char *cmd, const struct cli_run *run,
+		   const struct cli_revoke *r)
+{
+	pkiroll_store *store = NULL;
+	char line[64];
+	int total = 0;
+
+	if (r->yes || run->o.dry_run)
+		return 0;
+	if (!isatty(0)) {
+		cli_error("%s: a revocation cannot be undone, and there is no terminal to ask on: "
+			  "pass --yes to revoke without asking",
+			  cmd);
+		return EXIT_USAGE;
+	}
+	/* Phase: what will be revoked, from the store as it is. */
+	if (pkiroll_store_open(cli->ctx, run->o.db, 0, &store) != PKIROLL_OK)
+		return EXIT_FATAL;
+	fprintf(stderr, "%s: asking the CA to revoke, reason %s:\n", cmd,
+		pkiroll_revocation_reason_name(r->rv.reason));
+	for (int i = 0; i < r->rv.ncommunities; i++) {
+		struct shown s = {r->rv.communities[i], r->rv.usage, 0};
+		int state,
+			g = pkiroll_status_history(store, s.community, &state, show_cert, NULL, &s);
+
+		if (g == 0)
+			fprintf(stderr, "  %s: not in the store\n", s.community);
+		else if (g == 1 && s.n == 0)
+			fprintf(stderr, "  %s: nothing left to revoke\n", s.community);
+		total += s.n;
+	}
+	pkiroll_store_close(store);
+	/* Phase: the answer, y or yes. */
+	fprintf(stderr, "Revoke %d certificate%s? This cannot be undone. [y/N] ", total,
+		total == 1 ? "" : "s");
+	fflush(stderr);
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		line[0] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	if (strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0)
+		return 0;
+	fprintf(stderr, "%s: nothing revoked\n", cmd);
+	return EXIT_SOME;
+}
+
 int cli_revoke_run(struct cli *cli, const char *cmd, struct cli_run *run, struct cli_revoke *r,
 		   int *done)
 {
@@ -112,6 +189,8 @@ int cli_revoke_run(struct cli *cli, const char *cmd, struct cli_run *run, struct
 	int err, rc;
 
 	*done = 0;
+	if ((rc = confirm(cli, cmd, run, r)) != 0)
+		return rc;
 	if ((rc = cli_run_start(cli, cmd, run, 0)) != 0)
 		return rc;
 	err = pkiroll_revoke(cli->ctx, &run->o, &r->rv, &st);

@@ -163,6 +163,7 @@ int cli_run_misplaced(struct cli *cli, const char *cmd, int c)
 	case CLI_OPT_REASON:
 	case CLI_OPT_REFERENCE:
 	case CLI_OPT_CODE_FILE:
+	case CLI_OPT_YES:
 	case CLI_OPT_REVOKE:
 		cli_error("%s: %s is for pkiroll revoke or retire", cmd, cli->argv[optind - 1]);
 		break;

@@ -23,6 +23,7 @@
 #include "cmp/cmp_trace.h"
 #include "enroll/run.h"
 #include "store/store_lifecycle.h"
+#include "write/keystore.h"
 
 /* ---- jobs ---- */
 
@@ -399,6 +400,9 @@ static int run_plan(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, const st
 	if ((err = pkiroll_store_lock(ctx, o->db, &lock)) != PKIROLL_OK)
 		goto out;
 	if ((err = pkiroll_store_open(ctx, o->db, 1, &r.s)) != PKIROLL_OK)
+		goto out;
+	/* Phase: the store's passphrase, or nothing is imported, sent or written. */
+	if ((err = keystore_pass_guard(r.s, o->keystore_dir, o->passphrase)) != PKIROLL_OK)
 		goto out;
 	err = run_store(ctx, &r, pool);
 out:

@@ -80,6 +80,12 @@ static int load_community(pkiroll_ctx *ctx, const struct pkiroll_ping_opts *o, s
 	}
 	if ((err = pkiroll_store_open(ctx, o->db, 0, &s)) != PKIROLL_OK)
 		return err;
+	/* the keystore's passphrase is the store's, or nothing is sent */
+	if ((err = keystore_pass_guard(s, o->keystore_dir ? o->keystore_dir : "keystores",
+				       o->passphrase)) != PKIROLL_OK) {
+		pkiroll_store_close(s);
+		return err;
+	}
 	r = store_community_get(s, o->community, &g->c);
 	pkiroll_store_close(s);
 	if (r < 0)

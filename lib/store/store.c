@@ -185,6 +185,17 @@ static const char *const migrations[] = {
 	 * confirmation the CA never proved, a key kept for unverified
 	 * certificates) */
 	"ALTER TABLE communities ADD COLUMN attention TEXT;",
+	/* 9 -> 10: a verifier of the keystore passphrase (never the passphrase):
+	 * 'current' for the keystores as they are, 'rekey' while pkiroll
+	 * rekey-keystores moves them to a new one */
+	"CREATE TABLE keystore_passphrase ("
+	"  role TEXT PRIMARY KEY CHECK (role IN ('current', 'rekey')),"
+	"  algorithm TEXT NOT NULL,"
+	"  iterations INTEGER NOT NULL,"
+	"  salt BLOB NOT NULL,"
+	"  verifier BLOB NOT NULL,"
+	"  created_at INTEGER NOT NULL"
+	");",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -70,7 +70,8 @@ static int due_certs(struct pkiroll_store *s, struct cem_due *d)
 }
 
 int store_cem_due(struct pkiroll_store *s, const char *const *partners, int npartners,
-		  const char *const *communities, int ncommunities, store_cem_due_fn *fn, void *arg)
+		  const char *const *communities, int ncommunities, int reissue,
+		  store_cem_due_fn *fn, void *arg)
 {
 	sqlite3_stmt *st = store_prepare(
 		s, "SELECT p.id, p.name, coalesce(p.as2_id, ''), c.id, c.name,"
@@ -80,9 +81,9 @@ int store_cem_due(struct pkiroll_store *s, const char *const *partners, int npar
 		   " JOIN communities c ON c.id = pc.community_id"
 		   " WHERE c.state != 'retired' AND EXISTS (SELECT 1 FROM certificates x"
 		   "  WHERE x.community_id = c.id AND x.superseded_by IS NULL"
-		   "  AND x.revoked_at IS NULL AND x.not_after > ?1 AND NOT EXISTS"
+		   "  AND x.revoked_at IS NULL AND x.not_after > ?1 AND (?2 = 1 OR NOT EXISTS"
 		   "  (SELECT 1 FROM cem_items i JOIN cem_requests r ON r.id = i.request"
-		   "   WHERE i.certificate_id = x.id AND r.partner_id = p.id))"
+		   "   WHERE i.certificate_id = x.id AND r.partner_id = p.id)))"
 		   " ORDER BY p.name, c.name");
 	struct cem_due *list = NULL;
 	size_t n = 0, cap = 0;
@@ -92,6 +93,7 @@ int store_cem_due(struct pkiroll_store *s, const char *const *partners, int npar
 		return -1;
 	/* Phase: the pairs, read whole: the callback writes to the store */
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int(st, 2, reissue != 0);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct cem_due *d;
 

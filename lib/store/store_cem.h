@@ -35,10 +35,11 @@ typedef int store_cem_due_fn(void *arg, struct cem_due *d);
 
 /* Calls fn for every (partner, community) pair due a request: linked, not
  * retired, with a current unrevoked certificate that no request to that
- * partner covers yet. Filters: NULL for all. 0 or -1. */
+ * partner covers yet; with reissue, also when one does (a new request for
+ * certificates asked about already). Filters: NULL for all. 0 or -1. */
 int store_cem_due(struct pkiroll_store *s, const char *const *partners, int npartners,
-		  const char *const *communities, int ncommunities, store_cem_due_fn *fn,
-		  void *arg);
+		  const char *const *communities, int ncommunities, int reissue,
+		  store_cem_due_fn *fn, void *arg);
 void store_cem_due_clear(struct cem_due *d);
 
 /* Records a request written (its file, signed or not) and the certificates

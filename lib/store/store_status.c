@@ -239,16 +239,18 @@ int pkiroll_status_history(pkiroll_store *s, const char *community, int *state,
 int pkiroll_status_cem(pkiroll_store *s, const char *community, pkiroll_cem_state_fn *fn, void *arg)
 {
 	sqlite3_stmt *q = store_prepare(
-		s, "SELECT p.name, count(x.id), sum(i.status = 'Accepted'),"
-		   " sum(i.status = 'Rejected'), sum(i.status = 'Pending'), sum(i.status = 'sent'),"
-		   " max(CASE WHEN i.status = 'Rejected' THEN i.reason END)"
-		   " FROM communities c JOIN partner_communities pc ON pc.community_id = c.id"
-		   " JOIN partners p ON p.id = pc.partner_id"
-		   " JOIN certificates x ON x.community_id = c.id AND x.superseded_by IS NULL"
-		   "  AND x.revoked_at IS NULL"
-		   " LEFT JOIN cem_items i ON i.certificate_id = x.id AND i.request IN"
-		   "  (SELECT id FROM cem_requests r WHERE r.partner_id = p.id)"
-		   " WHERE c.name = ? GROUP BY p.id ORDER BY p.name");
+		s,
+		"SELECT p.name, count(x.id), sum(i.status = 'Accepted'),"
+		" sum(i.status = 'Rejected'), sum(i.status = 'Pending'), sum(i.status = 'sent'),"
+		" max(CASE WHEN i.status = 'Rejected' THEN i.reason END)"
+		" FROM communities c JOIN partner_communities pc ON pc.community_id = c.id"
+		" JOIN partners p ON p.id = pc.partner_id"
+		" JOIN certificates x ON x.community_id = c.id AND x.superseded_by IS NULL"
+		"  AND x.revoked_at IS NULL"
+		" LEFT JOIN cem_items i ON i.certificate_id = x.id AND i.request ="
+		"  (SELECT max(q.request) FROM cem_items q JOIN cem_requests r ON r.id = q.request"
+		"   WHERE q.certificate_id = x.id AND r.partner_id = p.id)"
+		" WHERE c.name = ? GROUP BY p.id ORDER BY p.name");
 	int rc, found = 0;
 
 	if (q == NULL)

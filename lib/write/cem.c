@@ -269,12 +269,16 @@ int pkiroll_cem_write(pkiroll_store *s, const struct pkiroll_cem_opts *o,
 		      struct pkiroll_cem_stats *st)
 {
 	struct cem_run r = {.s = s, .o = o, .st = st, .now = time(NULL)};
+	int err;
 
 	memset(st, 0, sizeof(*st));
 	if (o->out_dir == NULL || (o->sign && (o->pass == NULL || o->keystore_dir == NULL)))
 		return PKIROLL_ERR_USAGE;
-	if (store_cem_due(s, o->partners, o->npartners, o->communities, o->ncommunities, write_one,
-			  &r) < 0)
+	/* signing opens keystores: with the store's passphrase, or not at all */
+	if (o->sign && (err = keystore_pass_guard(s, o->keystore_dir, o->pass)) != PKIROLL_OK)
+		return err;
+	if (store_cem_due(s, o->partners, o->npartners, o->communities, o->ncommunities, o->reissue,
+			  write_one, &r) < 0)
 		return PKIROLL_ERR_STORE;
 	return st->failed ? PKIROLL_ERR_IO : PKIROLL_OK;
 }

@@ -178,6 +178,11 @@ int pkiroll_export(pkiroll_store *s, const struct pkiroll_export_opts *o, unsign
 			o->community);
 		return PKIROLL_ERR_USAGE;
 	}
+	/* the keystore's passphrase is the store's, or nothing is read */
+	if (o->format == PKIROLL_EXPORT_P12 &&
+	    (rc = keystore_pass_guard(s, o->keystore_dir, o->pass)) != PKIROLL_OK)
+		return rc;
+	rc = PKIROLL_ERR_CRYPTO;
 	if ((g = store_export_certs(s, o->community, o->serial ? 3 : mask, o->serial, &e)) < 0)
 		return PKIROLL_ERR_STORE;
 	if (g == 0) {

@@ -76,6 +76,7 @@ struct keystore_content {
 	STACK_OF(X509) * chain; /* the certificates without a friendly name */
 	struct keystore_key history[KEYSTORE_HISTORY_MAX];
 	int nhistory;
+	int legacy; /* its MAC is HMAC-SHA1: written with the legacy profile */
 };
 
 /*
@@ -86,6 +87,26 @@ struct keystore_content {
 int keystore_load(const char *dir, const char *file, const char *pass, struct keystore_content *k,
 		  char *err, size_t errlen);
 void keystore_content_free(struct keystore_content *k);
+
+/* Does pass open dir/file (its MAC verifies)? 1 yes, 0 the file is not
+ * there, -1 no, or it is no PKCS#12. Cheaper than keystore_load(). */
+int keystore_opens(const char *dir, const char *file, const char *pass);
+
+/* ---- one passphrase for a store's keystores (keystore_pass.c) ---- */
+
+/*
+ * Checks pass against the store's verifier of the keystore passphrase.
+ * A store without one gets one: when pass opens the first keystore the
+ * store recorded (keystore_dir/DIR/keystore.p12), or when no keystore was
+ * written yet (the first enrollment). PKIROLL_OK; PKIROLL_ERR_CONFIG
+ * (logged) when pass is another passphrase, or when the verifier is of an
+ * algorithm this pkiroll does not know; PKIROLL_ERR_STORE.
+ */
+int keystore_pass_current(pkiroll_store *s, const char *keystore_dir, const char *pass);
+
+/* keystore_pass_current() for every command but rekey-keystores: also
+ * PKIROLL_ERR_CONFIG (logged) while a rekey is in progress. */
+int keystore_pass_guard(pkiroll_store *s, const char *keystore_dir, const char *pass);
 
 /* The certificates of a keystore, for its PEM and DER copies. */
 struct keystore_certs {

@@ -415,6 +415,50 @@ out:
 	return rc;
 }
 
+/* Is the PFX's MAC HMAC-SHA1 (the legacy profile's)? */
+static int mac_is_sha1(const PKCS12 *p12)
+{
+	const X509_ALGOR *alg = NULL;
+	const ASN1_OBJECT *obj = NULL;
+
+	PKCS12_get0_mac(NULL, &alg, NULL, NULL, p12);
+	if (alg == NULL)
+		return 0;
+	X509_ALGOR_get0(&obj, NULL, NULL, alg);
+	return OBJ_obj2nid(obj) == NID_sha1;
+}
+
+/* The PFX of dir/file: NULL with *absent set when there is none. */
+static PKCS12 *read_pfx(const char *dir, const char *file, int *absent)
+{
+	char p[4200];
+	PKCS12 *p12;
+	FILE *f;
+
+	*absent = 0;
+	snprintf(p, sizeof(p), "%s/%s", dir, file);
+	if ((f = fopen(p, "rb")) == NULL) {
+		*absent = errno == ENOENT;
+		return NULL;
+	}
+	p12 = d2i_PKCS12_fp(f, NULL);
+	fclose(f);
+	return p12;
+}
+
+int keystore_opens(const char *dir, const char *file, const char *pass)
+{
+	int absent, r;
+	PKCS12 *p12 = read_pfx(dir, file, &absent);
+
+	if (p12 == NULL)
+		return absent ? 0 : -1;
+	r = PKCS12_verify_mac(p12, pass, -1) ? 1 : -1;
+	PKCS12_free(p12);
+	ERR_clear_error();
+	return r;
+}
+
 /* Matched by keystore_p12(). */
 int keystore_load(const char *dir, const char *file, const char *pass, struct keystore_content *k,
 		  char *err, size_t errlen)
@@ -444,6 +488,7 @@ int keystore_load(const char *dir, const char *file, const char *pass, struct ke
 		snprintf(err, errlen, "%s: the passphrase does not open it", p);
 		goto out;
 	}
+	k->legacy = mac_is_sha1(p12);
 	if ((safes = PKCS12_unpack_authsafes(p12)) == NULL) {
 		snprintf(err, errlen, "%s: unreadable contents", p);
 		goto out;

@@ -5,7 +5,8 @@
 # nothing; bundle --cem; cem-response records accepted, rejected, pending
 # and a mix, and refuses XXE, an entity bomb, a 50 MB file, a wrong
 # namespace and an unknown requestId without changing the store; status
-# shows who has accepted, and a fully rolled-over community.
+# shows who has accepted, and a fully rolled-over community; --reissue
+# writes a new (signed) request for certificates asked about already.
 . "$T_SRC/tests/lib.sh"
 trap stop_ca EXIT
 cd "$T_DIR" || exit 3
@@ -188,4 +189,26 @@ cur=$(sqlite3 s.db "SELECT x.serial FROM certificates x JOIN communities c ON c.
 	WHERE c.name = 'beta' AND x.superseded_by IS NULL" | while read -r h; do python3 -c "print(int('$h', 16))"; done | sort | paste -sd,)
 got=$(serials "$bx" | cut -d'|' -f2 | sort | paste -sd,)
 [ "$got" = "$cur" ] || fail "the request covers $got, the current certificates are $cur"
+
+# Phase: --reissue: a new request for certificates asked about already; here
+# a signed one after the unsigned one renew --cem wrote (beta now has a
+# previous key). Without it nothing is written; status follows the latest
+# request, and an answer to the earlier one is still taken.
+expect_rc 0 ks --config c.conf cem --out req2 --sign --community beta
+has "$T_DIR/out" "0 requests written"
+expect_rc 0 ks --config c.conf cem --out req2 --sign --community beta --reissue
+has "$T_DIR/out" "1 request written in req2 (1 signed"
+bx2=$(ls req2/Globex/beta-*.mime)
+[ "$(ls req2/*/*.mime | wc -l)" = 1 ] || fail "--reissue --community beta wrote more than beta's request"
+[ "$(basename "$bx2")" != "$(basename "$bx" .xml).mime" ] || fail "the reissued request has the old requestId"
+grep -q "multipart/signed" "$bx2" || fail "the reissued request is not signed"
+[ "$(sqlite3 s.db "SELECT count(*) FROM cem_requests r JOIN communities c ON c.id = r.community_id
+	JOIN partners p ON p.id = r.partner_id WHERE c.name = 'beta' AND p.name = 'Globex'
+	AND r.id > (SELECT min(id) FROM cem_requests)")" -ge 2 ] || fail "the reissued request is not on record"
+brid=$(basename "$bx" .xml | sed 's/^beta-//')
+WHEN=2026-12-01T10:00:00Z response "$brid" "$bx" Rejected Rejected >brej.xml
+expect_rc 0 "$PKIROLL" --db s.db cem-response brej.xml
+expect_rc 0 "$PKIROLL" --db s.db status beta --json
+jq -e '.cem.Globex.state == "unanswered"' "$T_DIR/out" >/dev/null \
+	|| { jq .cem "$T_DIR/out"; fail "status does not follow the reissued request"; }
 exit 0

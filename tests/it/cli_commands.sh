@@ -3,7 +3,7 @@
 
 expect_rc 0 "$PKIROLL" help
 has "$T_DIR/out" "exit codes:"
-for c in enroll renew revoke retire cem cem-response bundle status check import export fingerprint ping version help; do
+for c in enroll renew revoke retire cem cem-response bundle status check import export fingerprint ping rekey-keystores version help; do
 	expect_rc 0 "$PKIROLL" "$c" --help
 	has "$T_DIR/out" "usage: pkiroll $c"
 	expect_rc 0 "$PKIROLL" help "$c"

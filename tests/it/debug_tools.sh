@@ -118,7 +118,7 @@ expect_rc 2 "$PKIROLL" ping --ca-url "$H" --reference 1001
 expect_rc 2 "$PKIROLL" ping --ca-url "$H"
 
 # Phase: a revocation, dumped.
-expect_rc 0 "$PKIROLL" --db s.db revoke gamma --reason superseded --ca-url "$H" \
+expect_rc 0 "$PKIROLL" --db s.db revoke gamma --reason superseded --yes --ca-url "$H" \
 	--keystore-dir ks --keystore-pass-file pass --dump-dir rdump
 ls rdump | grep -q '^gamma\..*\.001\.rr\.request\.der$' || { ls rdump; fail "rr dump"; }
 ls rdump | grep -q '^gamma\..*\.002\.rp\.reply\.der$' || { ls rdump; fail "rp dump"; }

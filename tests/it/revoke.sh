@@ -26,7 +26,7 @@ serial() { openssl x509 -in "ks/$1/$2.pem" -noout -serial | cut -d= -f2; }
 # Phase: revoke both certificates of v-1; the CA and the store agree.
 s1=$(serial v-1 signing)
 e1=$(serial v-1 encryption)
-expect_rc 0 ks revoke v-1 --reason keyCompromise --ca-url "$URL"
+expect_rc 0 ks revoke v-1 --reason keyCompromise --yes --ca-url "$URL"
 has "$T_DIR/out" "1 revoked"
 [ "$(issued "$s1")" = revoked ] && [ "$(issued "$e1")" = revoked ] || fail "the CA does not list v-1 as revoked"
 grep -q "rr signer=$s1 -> rp" "$CA_LOG" || fail "the rr was not signed with v-1's certificate"
@@ -36,7 +36,7 @@ grep -q "rr signer=$s1 -> rp" "$CA_LOG" || fail "the rr was not signed with v-1'
 [ "$(sqlite3 s.db "SELECT group_concat(state) FROM revocations")" = "revoked,revoked" ] || fail "revocation rows"
 # a second revoke is a no-op that says so, and sends nothing
 n=$(grep -c ' rr ' "$CA_LOG")
-expect_rc 0 ks revoke v-1 --reason keyCompromise --ca-url "$URL"
+expect_rc 0 ks revoke v-1 --reason keyCompromise --yes --ca-url "$URL"
 has "$T_DIR/err" "was revoked already on"
 [ "$(grep -c ' rr ' "$CA_LOG")" = "$n" ] || fail "the second revoke sent an rr"
 # renewal never touches a revoked community
@@ -45,16 +45,16 @@ has "$T_DIR/err" "not enrolled: nothing to renew"
 # only the encryption certificate
 e2=$(serial v-2 encryption)
 s2=$(serial v-2 signing)
-expect_rc 0 ks revoke v-2 --usage encryption --reason superseded --ca-url "$URL"
+expect_rc 0 ks revoke v-2 --usage encryption --reason superseded --yes --ca-url "$URL"
 [ "$(issued "$e2")" = revoked ] && [ "$(issued "$s2")" = confirmed ] || fail "--usage encryption revoked the wrong ones"
 
 # revoke_protection = codes: the rr under a MAC with codes, not the signing key
 printf '[ca codes]\nurl = %s\nrevoke_protection = codes\nretries = 0\n' "$URL" >codes.conf
 s14=$(serial v-14 signing)
-expect_rc 2 "$PKIROLL" --db s.db --config codes.conf revoke v-14 --reason keyCompromise --ca codes \
+expect_rc 2 "$PKIROLL" --db s.db --config codes.conf revoke v-14 --reason keyCompromise --yes --ca codes \
 	--code-file "$T_DIR/codes/v-14" --keystore-dir ks --keystore-pass-file pass
 has "$T_DIR/err" "--code-file needs --reference"
-expect_rc 0 "$PKIROLL" --db s.db --config codes.conf revoke v-14 --reason keyCompromise --ca codes \
+expect_rc 0 "$PKIROLL" --db s.db --config codes.conf revoke v-14 --reason keyCompromise --yes --ca codes \
 	--reference 70014 --code-file "$T_DIR/codes/v-14" --keystore-dir ks --keystore-pass-file pass
 grep -q "rr ref=70014 -> rp $s14 revoked" "$CA_LOG" || fail "the rr was not under the MAC of reference 70014"
 [ "$(issued "$s14")" = revoked ] || fail "revoke_protection = codes did not revoke"
@@ -76,7 +76,7 @@ has "$T_DIR/err" 'no community "nobody"'
 stop_ca
 for f in drop http500 reject=badRequest; do
 	start_ca ca --fault "$f"
-	expect_rc 1 ks revoke v-3 --reason cessationOfOperation --ca-url "http://$CA_HTTP/pkix/"
+	expect_rc 1 ks revoke v-3 --reason cessationOfOperation --yes --ca-url "http://$CA_HTTP/pkix/"
 	stop_ca
 	[ "$(sqlite3 s.db "SELECT state FROM communities WHERE name = 'v-3'")" = enrolled ] \
 		|| fail "$f: v-3 changed state"
@@ -86,7 +86,7 @@ for f in drop http500 reject=badRequest; do
 done
 start_ca ca
 URL="http://$CA_HTTP/pkix/"
-expect_rc 0 ks revoke v-3 --reason cessationOfOperation --ca-url "$URL"
+expect_rc 0 ks revoke v-3 --reason cessationOfOperation --yes --ca-url "$URL"
 [ "$(issued "$(serial v-3 signing)")" = revoked ] || fail "the rerun did not revoke v-3"
 [ "$(sqlite3 s.db "SELECT count(*) FROM revocations r JOIN communities c ON c.id = r.community_id
 	WHERE c.name = 'v-3' AND r.state = 'revoked'")" = 2 ] || fail "v-3: not two revoked rows after the rerun"
@@ -95,14 +95,14 @@ expect_rc 0 ks revoke v-3 --reason cessationOfOperation --ca-url "$URL"
 stop_ca
 start_ca ca --fault delay=600
 URL="http://$CA_HTTP/pkix/"
-"$PKIROLL" --db s.db --config c.conf revoke v-4 v-5 v-6 v-7 --reason affiliationChanged -j 2 \
+"$PKIROLL" --db s.db --config c.conf revoke v-4 v-5 v-6 v-7 --reason affiliationChanged --yes -j 2 \
 	--ca-url "$URL" --keystore-dir ks --keystore-pass-file pass >k.out 2>k.err &
 RUN=$!
 sleep 0.8
 kill -9 $RUN
 wait $RUN 2>/dev/null
 for _ in $(seq 50); do pgrep -f "revoke v-4 v-5" >/dev/null || break; sleep 0.1; done
-expect_rc 0 ks revoke v-4 v-5 v-6 v-7 --reason affiliationChanged --ca-url "$URL"
+expect_rc 0 ks revoke v-4 v-5 v-6 v-7 --reason affiliationChanged --yes --ca-url "$URL"
 for c in v-4 v-5 v-6 v-7; do
 	[ "$(issued "$(serial $c signing)")" = revoked ] || fail "$c not revoked after the rerun"
 	[ "$(sqlite3 s.db "SELECT count(*) FROM revocations r JOIN communities m ON m.id = r.community_id
@@ -125,7 +125,7 @@ stop_ca
 start_mock -srv_cert ca/root.pem -srv_key ca/root.key -srv_trusted ca/root.pem \
 	-rsp_cert ks/v-9/signing.pem
 printf '[ca m]\nurl = http://127.0.0.1:%s/pkix/\nretries = 0\n' "$MOCK_PORT" >m.conf
-"$PKIROLL" --db s.db --config m.conf revoke v-9 --usage signing --reason superseded --ca m \
+"$PKIROLL" --db s.db --config m.conf revoke v-9 --usage signing --reason superseded --yes --ca m \
 	--keystore-dir ks --keystore-pass-file pass >mock.out 2>mock.err \
 	|| { cat mock.out mock.err "$T_DIR"/mock.*.log; fail "pkiroll's rr against openssl cmp's mock server"; }
 grep -q "1 revoked" mock.out || fail "the mock's rp was not taken as revoked"
@@ -150,9 +150,56 @@ for z in b/*.zip; do unzip -l "$z" | grep -q ' v-10/' && fail "$z still holds v-
 # revoked certificates never appear
 for z in b/*.zip; do unzip -l "$z" | grep -q ' v-1/' && fail "$z still holds the revoked v-1"; done
 # retire --revoke
-expect_rc 0 ks retire v-11 --revoke --reason cessationOfOperation --ca-url "$URL"
+expect_rc 0 ks retire v-11 --revoke --reason cessationOfOperation --yes --ca-url "$URL"
 [ "$(issued "$(serial v-11 signing)")" = revoked ] || fail "retire --revoke did not revoke"
 [ "$(sqlite3 s.db "SELECT state FROM communities WHERE name = 'v-11'")" = retired ] || fail "v-11 not retired"
+
+# Phase: a revocation cannot be undone. No terminal and no --yes: refused;
+# --dry-run needs no --yes; on a terminal (a pty), "n" revokes nothing and
+# "y" revokes. The reason in any case.
+n=$(grep -c ' rr ' "$CA_LOG")
+s12=$(serial v-12 signing)
+expect_rc 2 ks revoke v-12 --reason keyCompromise --ca-url "$URL" </dev/null
+has "$T_DIR/err" "pass --yes"
+expect_rc 2 ks retire v-12 --revoke --reason keyCompromise --ca-url "$URL" </dev/null
+has "$T_DIR/err" "pass --yes"
+expect_rc 0 ks revoke v-12 --reason KEYCOMPROMISE --ca-url "$URL" --dry-run </dev/null
+[ "$(grep -c ' rr ' "$CA_LOG")" = "$n" ] || fail "an rr went out without a confirmation"
+# on a pty: ANSWER CMD...; what it showed in tty.out, its exit code returned
+on_tty() {
+	python3 - "$@" <<'PY'
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+out, sent = b"", False
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    if not sent and b"[y/N]" in out:
+        os.write(fd, (sys.argv[1] + "\n").encode())
+        sent = True
+_, status = os.waitpid(pid, 0)
+open("tty.out", "wb").write(out)
+sys.exit(os.waitstatus_to_exitcode(status))
+PY
+}
+rv() { echo "$PKIROLL" --db s.db --config c.conf revoke v-12 --ca-url "$URL" --keystore-dir ks \
+	--keystore-pass-file pass "$@"; }
+on_tty n $(rv --reason keycompromise)
+[ $? = 1 ] || { cat tty.out; fail "answered n: want exit 1"; }
+has tty.out "v-12: signing certificate serial $s12"
+has tty.out "reason keyCompromise"
+has tty.out "nothing revoked"
+[ "$(grep -c ' rr ' "$CA_LOG")" = "$n" ] && [ "$(issued "$s12")" = confirmed ] || fail "answered n, and v-12 was revoked"
+on_tty y $(rv --reason KeyCompromise)
+[ $? = 0 ] || { cat tty.out; fail "answered y: want exit 0"; }
+[ "$(issued "$s12")" = revoked ] || fail "answered y, and v-12 was not revoked"
 
 # Phase: import --retire-missing retires what the manifest no longer lists.
 grep -v '^v-12,\|^v-13,' m.csv >m2.csv
