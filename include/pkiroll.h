@@ -177,7 +177,9 @@ void pkiroll_ca_profile_defaults(struct pkiroll_ca_profile *p);
 
 /*
  * Loads the configuration: path, else ./pkiroll.conf, else
- * /etc/pkiroll.conf, else built-in defaults (path NULL searches; a given
+ * /etc/pkiroll.conf (or the file the environment variable
+ * PKIROLL_SYSTEM_CONFIG names; empty: none), else built-in defaults (path
+ * NULL searches; a given
  * path must exist). What the file leaves out (or gives empty, for the
  * paths) keeps its default (pkiroll_config_defaults()). Problems are logged
  * as "FILE:LINE: reason".

@@ -12,6 +12,8 @@ export PKIROLL=$PWD/$B/bin/pkiroll
 export PKIROLL_CA=$PWD/$B/bin/pkiroll-ca
 export FUZZ_DIR=$PWD/$B/tests/fuzz
 export TOOLS=$PWD/$B/tests/tools
+# an installed /etc/pkiroll.conf (its store, its CA) is not the suite's
+export PKIROLL_SYSTEM_CONFIG=
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/pkiroll-tests.XXXXXX")
 export T_TMP=$TMP/unit
 trap 'rm -rf "$TMP"' EXIT

@@ -311,10 +311,16 @@ int pkiroll_config_load(pkiroll_ctx *ctx, const char *path, struct pkiroll_confi
 
 	pkiroll_config_defaults(cfg);
 	if (path == NULL) {
+		/* PKIROLL_SYSTEM_CONFIG stands in for /etc/pkiroll.conf (the
+		 * test suite points it away from an installed configuration) */
+		const char *sys = getenv("PKIROLL_SYSTEM_CONFIG");
+
+		if (sys == NULL)
+			sys = "/etc/pkiroll.conf";
 		if (access("pkiroll.conf", F_OK) == 0)
 			path = "pkiroll.conf";
-		else if (access("/etc/pkiroll.conf", F_OK) == 0)
-			path = "/etc/pkiroll.conf";
+		else if (sys[0] != '\0' && access(sys, F_OK) == 0)
+			path = sys;
 		else
 			return PKIROLL_OK;
 	}

@@ -62,4 +62,12 @@ expect_rc 1 "$PKIROLL" --config breaker.conf --db b.db enroll m.csv -j 1 --keyst
 has "$T_DIR/err" "CA profile flaky paused for the rest of this run after 3 consecutive transient failures"
 grep -q "3 failed" "$T_DIR/out" && grep -q "skipped" "$T_DIR/out" || { cat "$T_DIR/out"; fail "breaker counts"; }
 [ "$(grep -c 'http ir' "$CA_LOG")" -le 4 ] || fail "the paused CA still got requests"
+
+# the system configuration: PKIROLL_SYSTEM_CONFIG names it, empty means none
+mkdir sysconf && cd sysconf || fail "cd"
+printf '[pkiroll]\ndb = from-system.db\n' >system.conf
+PKIROLL_SYSTEM_CONFIG=$PWD/system.conf expect_rc 3 "$PKIROLL" status
+has "$T_DIR/err" "store from-system.db: no such file"
+PKIROLL_SYSTEM_CONFIG= expect_rc 3 "$PKIROLL" status
+has "$T_DIR/err" "store pkiroll.db: no such file"
 exit 0
