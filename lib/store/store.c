@@ -185,6 +185,23 @@ static const char *const migrations[] = {
 	 * confirmation the CA never proved, a key kept for unverified
 	 * certificates) */
 	"ALTER TABLE communities ADD COLUMN attention TEXT;",
+	/* 9 -> 10: monitoring: each command's last run (any command that opens
+	 * the store, kept across runs for the metrics file) and a counter of
+	 * the CMP requests per operation, result and the CA's failInfo */
+	"CREATE TABLE last_runs ("
+	"  command TEXT PRIMARY KEY,"
+	"  finished_at REAL NOT NULL,"
+	"  duration REAL NOT NULL,"
+	"  exit_code INTEGER NOT NULL,"
+	"  succeeded_at REAL"
+	");"
+	"CREATE TABLE cmp_requests ("
+	"  operation TEXT NOT NULL,"
+	"  result TEXT NOT NULL,"
+	"  failinfo TEXT NOT NULL DEFAULT '',"
+	"  count INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (operation, result, failinfo)"
+	") WITHOUT ROWID;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
