@@ -37,6 +37,7 @@ struct cli {
 	struct pkiroll_config cfg;
 	const char *metrics_file; /* --metrics-file, else the config's */
 	double started;		  /* monotonic seconds when the command began */
+	int dry_run;		  /* --dry-run: the metrics file, but no run recorded */
 };
 
 /* Prints "pkiroll: msg" on stderr (after the journal's "<3>"). */
@@ -69,8 +70,8 @@ const char *cli_log_prefix(enum pkiroll_level level);
 void cli_monitor_start(struct cli *cli);
 /* After a command that opens the store, with its exit code: when a
  * metrics file is configured and the store exists, the run is recorded
- * in the store and the metrics file written; a failure is reported and
- * leaves the exit code alone. */
+ * in the store (not a dry run) and the metrics file written; a failure is
+ * reported and leaves the exit code alone. */
 void cli_monitor_finish(struct cli *cli, const char *command, int rc);
 
 /* Maps a library error to an exit code. */

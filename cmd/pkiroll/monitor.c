@@ -53,8 +53,10 @@ void cli_monitor_finish(struct cli *cli, const char *command, int rc)
 		return;
 	}
 
-	/* Phase: this run, kept in the store; then everything into the file. */
-	if (pkiroll_run_record(store, command, now, mono_now() - cli->started, rc) != PKIROLL_OK ||
+	/* Phase: this run (a dry run is none), kept in the store; then
+	 * everything into the file. */
+	if ((!cli->dry_run && pkiroll_run_record(store, command, now, mono_now() - cli->started,
+						 rc) != PKIROLL_OK) ||
 	    pkiroll_metrics_write(store, path, (time_t)now) != PKIROLL_OK)
 		cli_error("metrics file %s not written", path);
 	pkiroll_store_close(store);

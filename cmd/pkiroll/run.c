@@ -136,6 +136,7 @@ int cli_run_parse(struct cli *cli, const char *cmd, const struct option *opts, s
 		if (r == 0)
 			return cli_run_misplaced(cli, cmd, c);
 	}
+	cli->dry_run = run->o.dry_run;
 	return 0;
 }
 

@@ -137,7 +137,9 @@ has "$T_DIR/out" "PKIROLL UNKNOWN - --warn takes an age"
 expect_rc 3 P status --check --bogus
 has "$T_DIR/out" "PKIROLL UNKNOWN - unknown option"
 
-# Phase: the metrics file, after every command that opens the store.
+# Phase: the metrics file, after every command that opens the store (a
+# dry run writes it, but is no run of its command).
+expect_rc 0 ks renew --community e1 --ca-url http://127.0.0.1:9/pkix/ --dry-run
 M=metrics/pkiroll.prom
 ls -A metrics | grep -v '^pkiroll.prom$' && fail "a temporary was left beside the metrics file"
 [ "$(stat -c %a $M)" = 644 ] || fail "the metrics file is not 0644"
