@@ -165,6 +165,7 @@ struct pkiroll_config {
 	char cem_dir[512];		    /* where pkiroll cem writes */
 	char cem_response_url[1024];	    /* CEM ResponseURL default, "" none */
 	long long cem_respond_within;	    /* seconds: RespondByDate (no key; 14 days) */
+	char metrics_file[512];		    /* Prometheus metrics after each command, "" none */
 	size_t nprofiles;
 	struct pkiroll_ca_profile profiles[PKIROLL_MAX_PROFILES];
 };
@@ -284,11 +285,15 @@ int pkiroll_store_import(pkiroll_store *store, const char *path,
 			 const struct pkiroll_manifest_opts *opts,
 			 struct pkiroll_import_stats *stats);
 
+/* Something about a community that someone must look at. */
 struct pkiroll_status_item {
 	char *community;
 	int state;
 	char *reason; /* may be NULL */
 	int retryable;
+	/* why: "failed", "needs_codes", "renewal_failed" (the certificates stay
+	 * in use, a renewal did not work) or "warning" (an issuance not proven) */
+	char kind[32];
 };
 
 struct pkiroll_status_cert {
@@ -305,11 +310,16 @@ struct pkiroll_status {
 	struct pkiroll_status_item *attention;
 	size_t nexpiring;
 	struct pkiroll_status_cert *expiring;
+	/* the current, unrevoked certificates of the communities in service */
+	unsigned long certificates;
+	unsigned long expired; /* of them, past their notAfter */
+	time_t soonest;	       /* the earliest notAfter among them; 0 when none */
 };
 
 /*
  * Collects the state counts, the communities that need attention (failed,
- * needs_codes) and the current certificates that expire before now + days.
+ * needs_codes, a failed renewal, a warning; by name) and the current,
+ * unrevoked certificates that expire before now + days (expired ones too).
  * *out is the caller's; free with pkiroll_status_free().
  */
 int pkiroll_status_get(pkiroll_store *store, time_t now, unsigned days,
@@ -329,6 +339,7 @@ struct pkiroll_status_row {
 	const char *subject;	       /* the current signing certificate's subject, or NULL */
 	const char *requested_subject; /* what was asked for, when the CA changed it; else NULL */
 	time_t renew_after; /* enrolled: when pkiroll renew takes it (0: no certificate) */
+	int sign_revoked, enc_revoked; /* the CA revoked that certificate */
 };
 
 typedef int pkiroll_status_row_fn(void *arg, const struct pkiroll_status_row *row);
@@ -337,6 +348,29 @@ typedef int pkiroll_status_row_fn(void *arg, const struct pkiroll_status_row *ro
  * renew-after dates follow window (NULL: 30 days). */
 int pkiroll_status_each(pkiroll_store *store, const struct pkiroll_window *window,
 			pkiroll_status_row_fn *fn, void *arg);
+
+/* ---- monitoring ---- */
+
+/*
+ * Records a command's run in the store: when it finished and how long it
+ * took (seconds since the epoch, seconds), and its exit code (0 success).
+ * The last run of each command is kept across runs, for the metrics file.
+ * PKIROLL_OK or PKIROLL_ERR_STORE (logged).
+ */
+int pkiroll_run_record(pkiroll_store *store, const char *command, double finished, double duration,
+		       int exit_code);
+
+/*
+ * Writes what the store says to path in the Prometheus text exposition
+ * format (node_exporter's textfile collector reads it): each current
+ * certificate's notAfter, communities per state and needing attention, the
+ * last run of each command, the CMP requests per operation, result and
+ * failInfo (a counter), the CEM answers pending per partner. Streamed, one
+ * query per metric family; put in place atomically (a temporary beside
+ * it, renamed, mode 0644). PKIROLL_OK, PKIROLL_ERR_IO or
+ * PKIROLL_ERR_STORE (logged).
+ */
+int pkiroll_metrics_write(pkiroll_store *store, const char *path, time_t now);
 
 /* Retires a community (its partners' bundles become stale); with
  * only_if_revoked, only when none of its current certificates is still

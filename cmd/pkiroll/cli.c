@@ -1,5 +1,6 @@
 /*
- * What every command of the tool shares: its errors, the configuration
+ * What every command of the tool shares: its errors (and every log line's
+ * journal priority), the configuration
  * (read once), the store's path, opening it under the writers' lock, and
  * the exit code of a library error. main.c dispatches to the commands,
  * the commands call these: the calls run one way.
@@ -8,15 +9,52 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+
+/* -1 not looked at yet, else 0 or 1 */
+static int journal = -1;
+
+int cli_journal(void)
+{
+	const char *e;
+	unsigned long long dev, ino;
+	struct stat st;
+	char extra;
+
+	if (journal >= 0)
+		return journal;
+	/* sd-daemon(3), JOURNAL_STREAM: "DEV:INO" of the stream systemd
+	 * connected; it is the journal only if it is still our stderr (a
+	 * redirection in a script inherits the variable) */
+	e = getenv("JOURNAL_STREAM");
+	journal = e != NULL && sscanf(e, "%llu:%llu%c", &dev, &ino, &extra) == 2 &&
+		  fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+		  (unsigned long long)st.st_ino == ino;
+	return journal;
+}
+
+const char *cli_log_prefix(enum pkiroll_level level)
+{
+	/* sd-daemon(3): SD_ERR, SD_WARNING, SD_INFO, SD_DEBUG */
+	static const char *const prefix[] = {
+		[PKIROLL_LOG_ERROR] = "<3>", [PKIROLL_LOG_WARN] = "<4>",
+		[PKIROLL_LOG_INFO] = "<6>",  [PKIROLL_LOG_DEBUG] = "<7>",
+		[PKIROLL_LOG_TRACE] = "<7>",
+	};
+
+	if (!cli_journal() || (int)level < 0 || level > PKIROLL_LOG_TRACE)
+		return "";
+	return prefix[level];
+}
 
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("pkiroll: ", stderr);
+	fprintf(stderr, "%spkiroll: ", cli_log_prefix(PKIROLL_LOG_ERROR));
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);

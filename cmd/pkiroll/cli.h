@@ -35,9 +35,12 @@ struct cli {
 	/* the configuration, read once (cli_config()) */
 	int cfg_state; /* 0 not read yet, 1 read, -1 could not be */
 	struct pkiroll_config cfg;
+	const char *metrics_file; /* --metrics-file, else the config's */
+	double started;		  /* monotonic seconds when the command began */
+	int dry_run;		  /* --dry-run: the metrics file, but no run recorded */
 };
 
-/* Prints "pkiroll: msg" on stderr. */
+/* Prints "pkiroll: msg" on stderr (after the journal's "<3>"). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
@@ -53,6 +56,23 @@ const struct pkiroll_config *cli_config(struct cli *cli);
  * configuration cannot be read.
  */
 const char *cli_store_path(struct cli *cli);
+
+/* 1 when stderr is the journal (JOURNAL_STREAM names it, sd-daemon(3)). */
+int cli_journal(void);
+/* The sd-daemon priority prefix of a log line at level ("<3>" for an
+ * error ...) when stderr is the journal, else "". Every line on stderr
+ * starts with it. */
+const char *cli_log_prefix(enum pkiroll_level level);
+
+/* ---- monitoring (monitor.c) ---- */
+
+/* Before a command: when it began. */
+void cli_monitor_start(struct cli *cli);
+/* After a command that opens the store, with its exit code: when a
+ * metrics file is configured and the store exists, the run is recorded
+ * in the store (not a dry run) and the metrics file written; a failure is
+ * reported and leaves the exit code alone. */
+void cli_monitor_finish(struct cli *cli, const char *command, int rc);
 
 /* Maps a library error to an exit code. */
 int cli_exit_for(int err);

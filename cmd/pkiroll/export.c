@@ -283,8 +283,8 @@ int cmd_export(struct cli *cli)
 	} else {
 		rc = EXIT_DONE;
 		if (!cli->quiet)
-			fprintf(stderr, "export: %s (%s, %zu bytes)\n", out, formats[o.format],
-				len);
+			fprintf(stderr, "%sexport: %s (%s, %zu bytes)\n",
+				cli_log_prefix(PKIROLL_LOG_INFO), out, formats[o.format], len);
 	}
 out:
 	if (data != NULL)

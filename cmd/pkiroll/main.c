@@ -14,7 +14,8 @@
 #include "cli.h"
 
 static const char usage_text[] =
-	"usage: pkiroll [--db PATH] [--config FILE] [-v] [-q] COMMAND [options]\n"
+	"usage: pkiroll [--db PATH] [--config FILE] [--metrics-file PATH] [-v] [-q]\n"
+	"               COMMAND [options]\n"
 	"\n"
 	"Enrolls B2B trading communities on an Entrust-style PKI over CMP, keeps\n"
 	"their state in SQLite and builds partner certificate bundles.\n"
@@ -46,6 +47,12 @@ static const char usage_text[] =
 	"  -v              more output (repeatable; -vvv: every CMP message\n"
 	"                  sent and received, one line each)\n"
 	"  -q              errors only\n"
+	"  --metrics-file PATH  after each command that opens the store, write its\n"
+	"                  metrics there (Prometheus text format; overrides the\n"
+	"                  configuration's metrics_file)\n"
+	"\n"
+	"Log lines go to stderr; when stderr is the journal (JOURNAL_STREAM), each\n"
+	"carries its priority (<3> error, <4> warning, <6> info, <7> debug).\n"
 	"\n"
 	"exit codes:\n"
 	"  0  all done, or nothing to do\n"
@@ -58,6 +65,7 @@ struct command {
 	const char *name;
 	int (*run)(struct cli *);
 	const char *help;
+	int store; /* opens the store: its run is recorded, the metrics file written */
 };
 
 static const char help_version[] =
@@ -78,23 +86,23 @@ static int cmd_version(struct cli *cli)
 static int cmd_help(struct cli *cli);
 
 static const struct command commands[] = {
-	{"enroll", cmd_enroll, help_enroll},
-	{"renew", cmd_renew, help_renew},
-	{"bundle", cmd_bundle, help_bundle},
-	{"status", cmd_status, help_status},
-	{"check", cmd_check, help_check},
-	{"import", cmd_import, help_import},
-	{"export", cmd_export, help_export},
-	{"fingerprint", cmd_fingerprint, help_fingerprint},
-	{"version", cmd_version, help_version},
-	{"help", cmd_help, help_help},
-	{"revoke", cmd_revoke, help_revoke},
-	{"retire", cmd_retire, help_retire},
-	{"unretire", cmd_unretire, help_unretire},
-	{"cem", cmd_cem, help_cem},
-	{"cem-response", cmd_cem_response, help_cem_response},
-	{"ping", cmd_ping, help_ping},
-	{"rekey-keystores", cmd_rekey, help_rekey},
+	{"enroll", cmd_enroll, help_enroll, 1},
+	{"renew", cmd_renew, help_renew, 1},
+	{"bundle", cmd_bundle, help_bundle, 1},
+	{"status", cmd_status, help_status, 1},
+	{"check", cmd_check, help_check, 0},
+	{"import", cmd_import, help_import, 1},
+	{"export", cmd_export, help_export, 1},
+	{"fingerprint", cmd_fingerprint, help_fingerprint, 0},
+	{"version", cmd_version, help_version, 0},
+	{"help", cmd_help, help_help, 0},
+	{"revoke", cmd_revoke, help_revoke, 1},
+	{"retire", cmd_retire, help_retire, 1},
+	{"unretire", cmd_unretire, help_unretire, 1},
+	{"cem", cmd_cem, help_cem, 1},
+	{"cem-response", cmd_cem_response, help_cem_response, 1},
+	{"ping", cmd_ping, help_ping, 1},
+	{"rekey-keystores", cmd_rekey, help_rekey, 1},
 };
 
 static const struct command *find_command(const char *name)
@@ -135,7 +143,8 @@ static void log_line(void *arg, enum pkiroll_level level, const char *msg)
 		size_t n = strlen(msg) * 4 + 1;
 		char *safe = malloc(n);
 
-		fprintf(stderr, "%s\n", safe ? pkiroll_text_display(msg, safe, n) : msg);
+		fprintf(stderr, "%s%s\n", cli_log_prefix(level),
+			safe ? pkiroll_text_display(msg, safe, n) : msg);
 		free(safe);
 	}
 }
@@ -186,7 +195,8 @@ static int parse_globals(struct cli *cli, int argc, char **argv)
 			continue;
 		}
 		if ((r = option_value(argc, argv, &i, "--db", &cli->db)) != 0 ||
-		    (r = option_value(argc, argv, &i, "--config", &cli->config)) != 0) {
+		    (r = option_value(argc, argv, &i, "--config", &cli->config)) != 0 ||
+		    (r = option_value(argc, argv, &i, "--metrics-file", &cli->metrics_file)) != 0) {
 			if (r < 0)
 				return -1;
 			continue;
@@ -265,7 +275,10 @@ int main(int argc, char **argv)
 		free(cli.argv);
 		return EXIT_FATAL;
 	}
+	cli_monitor_start(&cli);
 	rc = c->run(&cli);
+	if (c->store)
+		cli_monitor_finish(&cli, c->name, rc);
 	pkiroll_ctx_free(cli.ctx);
 	free(cli.argv);
 	return rc;

@@ -44,7 +44,8 @@ static int retire_all(struct cli *cli, const char *db, const char *const *names,
 		if (r == 1)
 			retired++;
 		else if (r == 2)
-			fprintf(stderr, "%s: retired already\n", names[i]);
+			fprintf(stderr, "%s%s: retired already\n", cli_log_prefix(PKIROLL_LOG_INFO),
+				names[i]);
 		else {
 			cli_error("retire: %s: %s", names[i],
 				  r == 0 ? "not in the store"

@@ -42,8 +42,9 @@ static void show(void *arg, const struct pkiroll_run_stats *st, int final)
 	fprintf(stderr,
 		"%s%lu done of %lu rows: %lu enrolled, %lu failed, %lu need codes, "
 		"%lu in flight, %.1f/s%s%s",
-		p->tty ? "\r\033[K" : "", done, st->rows, st->enrolled, st->failed, st->needs_codes,
-		st->in_flight, rate, eta, p->tty && !final ? "" : "\n");
+		p->tty ? "\r\033[K" : cli_log_prefix(PKIROLL_LOG_INFO), done, st->rows,
+		st->enrolled, st->failed, st->needs_codes, st->in_flight, rate, eta,
+		p->tty && !final ? "" : "\n");
 }
 
 void cli_run_rusage(struct cli *cli)
@@ -135,6 +136,7 @@ int cli_run_parse(struct cli *cli, const char *cmd, const struct option *opts, s
 		if (r == 0)
 			return cli_run_misplaced(cli, cmd, c);
 	}
+	cli->dry_run = run->o.dry_run;
 	return 0;
 }
 

@@ -38,7 +38,7 @@ int cmd_unretire(struct cli *cli)
 				  cli->argv[optind - 1]);
 			return EXIT_USAGE;
 		}
-		dry = 1;
+		dry = cli->dry_run = 1;
 	}
 	if ((n = cli->argc - optind) < 1) {
 		cli_error("unretire: which COMMUNITY? (see pkiroll unretire --help)");

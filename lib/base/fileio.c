@@ -107,6 +107,57 @@ fail:
 	return -1;
 }
 
+int file_atomic_open(struct file_atomic *a, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	int n, fd;
+
+	a->f = NULL;
+	if (slash == NULL)
+		n = snprintf(a->tmp, sizeof(a->tmp), ".%s.XXXXXX", path);
+	else
+		n = snprintf(a->tmp, sizeof(a->tmp), "%.*s/.%s.XXXXXX", (int)(slash - path), path,
+			     slash + 1);
+	if (n < 0 || n >= (int)sizeof(a->tmp) ||
+	    snprintf(a->path, sizeof(a->path), "%s", path) >= (int)sizeof(a->path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkstemp(a->tmp)) < 0)
+		return -1;
+	if ((a->f = fdopen(fd, "w")) == NULL) {
+		n = errno;
+		close(fd);
+		unlink(a->tmp);
+		errno = n;
+		return -1;
+	}
+	return 0;
+}
+
+int file_atomic_commit(struct file_atomic *a, int ok, int mode)
+{
+	int saved = 0;
+
+	if (a->f == NULL)
+		return -1;
+	if (!ok)
+		saved = EIO;
+	else if (fflush(a->f) != 0 || ferror(a->f) || fchmod(fileno(a->f), (mode_t)mode) < 0)
+		saved = errno ? errno : EIO;
+	if (fclose(a->f) != 0 && saved == 0)
+		saved = errno;
+	a->f = NULL;
+	if (saved == 0 && rename(a->tmp, a->path) < 0)
+		saved = errno;
+	if (saved != 0) {
+		unlink(a->tmp);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
 /* Does s end in "-" and 8 lower-case hex digits, as a changed name does? */
 static int looks_changed(const char *s, size_t n)
 {

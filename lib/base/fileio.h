@@ -31,6 +31,25 @@ FILE *file_fopen_regular(const char *path, int *enoent, char *err, size_t errlen
 int file_atomic_write(const char *dir, const char *name, const void *data, size_t len, int mode,
 		      int durable);
 
+/*
+ * A file written as a stream and put in place atomically, for output too
+ * large to build in memory first: file_atomic_open() makes a temporary
+ * beside path (".NAME.XXXXXX" in its directory, so a collector reading
+ * *.prom never sees it); file_atomic_commit() flushes, closes, sets mode
+ * and renames it over path, or removes it when ok is 0 or any step failed.
+ * Matched pairs: every open ends in one commit.
+ */
+struct file_atomic {
+	FILE *f;
+	char tmp[4096];
+	char path[4096];
+};
+/* 0 (a->f open for writing), or -1 with errno set. */
+int file_atomic_open(struct file_atomic *a, const char *path);
+/* 0 when path now holds what was written, or -1 with errno set (the
+ * temporary is gone either way). */
+int file_atomic_commit(struct file_atomic *a, int ok, int mode);
+
 /* file_safe_name() flags, and the size its output needs */
 #define FILE_SAFE_NAME_MAX 112
 #define SAFE_NAME_PORTABLE 1 /* also safe on Windows */

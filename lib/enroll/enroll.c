@@ -342,11 +342,14 @@ static int run_store(pkiroll_ctx *ctx, struct run *r, struct pool *pool)
 	if (store_run_begin(r->s, p->verb, p->manifest, &r->run) < 0)
 		return PKIROLL_ERR_STORE;
 	if (pool_run(pool, &ops, r) < 0) {
+		store_cmp_requests_add(r->s, r->requests, r->nrequests);
 		store_run_end(r->s, r->run, "error", st->due, st->enrolled,
 			      st->failed + st->needs_codes);
 		return PKIROLL_ERR_STORE;
 	}
 	st->elapsed = (double)(base_now_ms() - r->start_ms) / 1000.0;
+	if (store_cmp_requests_add(r->s, r->requests, r->nrequests) < 0)
+		return PKIROLL_ERR_STORE;
 	store_run_end(r->s, r->run, st->interrupted ? "interrupted" : "done", st->due, st->enrolled,
 		      st->failed + st->needs_codes);
 	return PKIROLL_OK;
@@ -422,6 +425,7 @@ out:
 	free(r.retries);
 	free(r.profs);
 	free(r.renew);
+	free(r.requests);
 	manifest_close(r.m);
 	base_lineset_free(&r.refused);
 	pkiroll_store_close(r.s);

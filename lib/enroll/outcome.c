@@ -247,3 +247,32 @@ void outcome_revoke(const struct result *res, int reason, struct enroll_outcome 
 	snprintf(text, textlen, "%s: %s",
 		 res->fault >= JOB_F_KEYSTORE ? "local" : cmp_fault_name(res->fault), res->reason);
 }
+
+const char *outcome_operation(int kind)
+{
+	return kind == JOB_RENEW ? "kur" : kind == JOB_REVOKE ? "rr" : "ir";
+}
+
+const char *outcome_request_result(int fault)
+{
+	switch (fault) {
+	case CMP_OK:
+	case CMP_F_UNCONFIRMED:
+		return "accepted";
+	case CMP_F_REJECTED:
+	case CMP_F_BADMAC:
+		return "rejected";
+	case CMP_F_TRANSIENT:
+	case CMP_F_RATELIMIT:
+	case CMP_F_WAITING:
+	case CMP_F_CONFIG:
+	case JOB_F_UNANSWERED:
+		return "transport_error";
+	case CMP_F_PROTOCOL:
+	case CMP_F_UNVERIFIED:
+	case CMP_F_KEY:
+		return "protocol_error";
+	default:
+		return "local_error";
+	}
+}

@@ -10,6 +10,7 @@
 #include "enroll/pool.h"
 #include "input/manifest.h"
 #include "store/store_enroll.h"
+#include "store/store_monitor.h"
 #include "store/store_renew.h"
 
 #define STOP_GRACE_MS 120000 /* in-flight transactions after the first signal */
@@ -102,6 +103,10 @@ struct run {
 	size_t nrenew, renew_next;
 	long long start_ms, stop_ms, last_progress;
 	int stopping;
+	/* the CMP requests of this run per operation, result and failInfo,
+	 * added to the store's counter at its end */
+	struct store_cmp_count *requests;
+	size_t nrequests, caprequests;
 };
 
 /* ---- the scheduler (schedule.c): pool_ops callbacks ---- */
@@ -131,5 +136,18 @@ void outcome_revoke(const struct result *res, int reason, struct enroll_outcome 
 /* The same for a renewal; renew_failures: the failed ones before it. */
 void outcome_renew(const struct result *res, int renew_failures, struct enroll_outcome *o,
 		   char *text, size_t textlen, int *transient);
+
+/*
+ * A job's CMP request as the metrics count it: the operation of a job kind
+ * ("ir", "kur", "rr") and the result of a fault (enum cmp_fault or
+ * job_fault; CMP_F__MAX: the worker was lost): "accepted" (certificates
+ * issued, or revoked), "rejected" (the CA said no), "transport_error" (no
+ * answer, or not through: network, HTTP status, rate limit, still
+ * waiting), "protocol_error" (an answer that does not verify or fit) or
+ * "local_error" (on our side: keystore, passphrase, expired certificate,
+ * a lost worker; often nothing was sent). Static strings.
+ */
+const char *outcome_operation(int kind);
+const char *outcome_request_result(int fault);
 
 #endif

@@ -548,6 +548,32 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 	return 0;
 }
 
+/* Counts a job's CMP request for the store's counter (written at the end
+ * of the run); out of memory, it goes uncounted. */
+static void count_request(struct run *r, int kind, int fault, unsigned long failbits)
+{
+	const char *op = outcome_operation(kind), *result = outcome_request_result(fault);
+	char fi[sizeof(r->requests[0].failinfo)] = "";
+	size_t i, len = 0;
+
+	for (int bit = 0; bit < 32 && failbits >> bit; bit++)
+		if ((failbits & (1UL << bit)) && cmp_failinfo_name(bit) != NULL && len < sizeof(fi))
+			len += (size_t)snprintf(fi + len, sizeof(fi) - len, "%s%s", len ? "," : "",
+						cmp_failinfo_name(bit));
+	for (i = 0; i < r->nrequests; i++)
+		if (r->requests[i].operation == op && r->requests[i].result == result &&
+		    strcmp(r->requests[i].failinfo, fi) == 0)
+			break;
+	if (i == r->nrequests) {
+		if (BASE_GROW(r->requests, r->caprequests, i + 1) < 0)
+			return;
+		r->requests[i] = (struct store_cmp_count){.operation = op, .result = result};
+		snprintf(r->requests[i].failinfo, sizeof(r->requests[i].failinfo), "%s", fi);
+		r->nrequests++;
+	}
+	r->requests[i].n++;
+}
+
 /* pool_ops.on_death: the job's worker is gone; the community is not. */
 void schedule_on_death(void *arg, long long id, int status)
 {
@@ -576,6 +602,7 @@ void schedule_on_death(void *arg, long long id, int status)
 		o.renew = 2;
 		o.count_attempt = 0;
 	}
+	count_request(r, sl->kind, CMP_F__MAX, 0);
 	/* a lost worker is retried once in this run */
 	if (finish(r, sl, CMP_F__MAX, 0, &o, !r->stopping && sl->attempts <= 1) < 0)
 		ctx_log(r->ctx, PKIROLL_LOG_ERROR, "%s: cannot record the lost worker", sl->name);
@@ -605,6 +632,7 @@ int schedule_on_result(void *arg, long long id, struct wbuf *msg)
 	o.nchain = res.nchain;
 	o.subject_changed = res.subject_changed;
 
+	count_request(r, sl->kind, res.fault, res.failbits);
 	if (res.fault == CMP_F_RATELIMIT)
 		rate_limited(r, &r->profs[sl->prof], res.retry_after);
 	if (sl->kind == JOB_RENEW)

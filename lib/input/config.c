@@ -250,6 +250,8 @@ static int on_key(void *arg, const char *section, const char *k, const char *v)
 			ok = path_key(c->cem_dir, sizeof(c->cem_dir), v) == 0;
 		else if (strcmp(k, "cem_response_url") == 0)
 			ok = copy(c->cem_response_url, sizeof(c->cem_response_url), v) == 0;
+		else if (strcmp(k, "metrics_file") == 0)
+			ok = copy(c->metrics_file, sizeof(c->metrics_file), v) == 0;
 		else if (strcmp(k, "keep_decryption_keys") == 0)
 			ok = number(v, 0, 6, &c->keep_decryption_keys) == 0;
 		else {

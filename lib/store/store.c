@@ -196,6 +196,23 @@ static const char *const migrations[] = {
 	"  verifier BLOB NOT NULL,"
 	"  created_at INTEGER NOT NULL"
 	");",
+	/* 10 -> 11: monitoring: each command's last run (any command that opens
+	 * the store, kept across runs for the metrics file) and a counter of
+	 * the CMP requests per operation, result and the CA's failInfo */
+	"CREATE TABLE last_runs ("
+	"  command TEXT PRIMARY KEY,"
+	"  finished_at REAL NOT NULL,"
+	"  duration REAL NOT NULL,"
+	"  exit_code INTEGER NOT NULL,"
+	"  succeeded_at REAL"
+	");"
+	"CREATE TABLE cmp_requests ("
+	"  operation TEXT NOT NULL,"
+	"  result TEXT NOT NULL,"
+	"  failinfo TEXT NOT NULL DEFAULT '',"
+	"  count INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (operation, result, failinfo)"
+	") WITHOUT ROWID;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -339,22 +339,21 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 		goto out;
 	if (o->enc.der != NULL && cert_save(s, run, id, &o->enc, "encryption", o) < 0)
 		goto out;
-	st = store_prepare(s,
-			   "UPDATE communities SET state = ?2, reason = ?3, retryable = ?4,"
-			   " attempts = attempts + ?5, next_attempt_at = ?6, updated_at = ?7,"
-			   " keystore = coalesce(?8, keystore),"
-			   " step = CASE WHEN ?9 THEN NULL ELSE step END,"
-			   " tx_id = CASE WHEN ?9 THEN NULL ELSE tx_id END,"
-			   " tx_nonce = CASE WHEN ?9 THEN NULL ELSE tx_nonce END,"
-			   " tx_pbm = CASE WHEN ?9 THEN NULL ELSE tx_pbm END,"
-			   " code_hash = ?10,"
-			   " requested_subject = CASE WHEN ?11 THEN subject WHEN ?9 THEN NULL"
-			   "  ELSE requested_subject END,"
-			   " renew_failures = CASE ?12 WHEN 1 THEN 0 WHEN 2 THEN renew_failures + 1"
-			   "  ELSE renew_failures END,"
-			   " attention = CASE WHEN ?13 IS NOT NULL THEN ?13 WHEN ?14 THEN NULL"
-			   "  ELSE attention END"
-			   " WHERE id = ?1");
+	st = store_prepare(s, "UPDATE communities SET state = ?2, reason = ?3, retryable = ?4,"
+			      " attempts = attempts + ?5, next_attempt_at = ?6, updated_at = ?7,"
+			      " keystore = coalesce(?8, keystore),"
+			      " step = CASE WHEN ?9 THEN NULL ELSE step END,"
+			      " tx_id = CASE WHEN ?9 THEN NULL ELSE tx_id END,"
+			      " tx_nonce = CASE WHEN ?9 THEN NULL ELSE tx_nonce END,"
+			      " tx_pbm = CASE WHEN ?9 THEN NULL ELSE tx_pbm END,"
+			      " code_hash = ?10,"
+			      " requested_subject = CASE WHEN ?11 THEN subject WHEN ?9 THEN NULL"
+			      "  ELSE requested_subject END,"
+			      " renew_failures = CASE WHEN ?12 = 2 THEN renew_failures + 1"
+			      "  WHEN ?12 = 1 OR ?14 THEN 0 ELSE renew_failures END,"
+			      " attention = CASE WHEN ?13 IS NOT NULL THEN ?13 WHEN ?14 THEN NULL"
+			      "  ELSE attention END"
+			      " WHERE id = ?1");
 	if (st == NULL)
 		goto out;
 	sqlite3_bind_int64(st, 1, id);

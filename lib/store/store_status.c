@@ -1,11 +1,48 @@
 /*
  * The store's answer to `pkiroll status`.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/store.h"
+#include "store/store_monitor.h"
 #include "store/store_renew.h"
+
+/* store_attention_fn: each item into the status. */
+struct collect {
+	struct pkiroll_status *st;
+	size_t cap;
+	int nomem;
+};
+
+static int collect_item(void *arg, const struct store_attention *a)
+{
+	struct collect *c = arg;
+	struct pkiroll_status_item *it;
+
+	if (BASE_GROW(c->st->attention, c->cap, c->st->nattention + 1) < 0) {
+		c->nomem = 1;
+		return 1;
+	}
+	it = &c->st->attention[c->st->nattention++];
+	memset(it, 0, sizeof(*it));
+	it->community = base_strdup(a->community);
+	it->state = a->state;
+	it->reason = base_strdup(a->reason);
+	it->retryable = a->retryable;
+	snprintf(it->kind, sizeof(it->kind), "%s", a->kind ? a->kind : "");
+	return 0;
+}
+
+/* Items by community, then kind: the sources merged. */
+static int item_cmp(const void *a, const void *b)
+{
+	const struct pkiroll_status_item *x = a, *y = b;
+	int r = strcmp(x->community ? x->community : "", y->community ? y->community : "");
+
+	return r != 0 ? r : strcmp(x->kind, y->kind);
+}
 
 int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiroll_status **out)
 {
@@ -35,37 +72,42 @@ int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiro
 		goto out;
 
 	/* Phase: communities that need an operator. */
-	if ((q = store_prepare(
-		     s, "SELECT name, state, coalesce(attention, reason), retryable"
-			" FROM communities WHERE state IN ('failed', 'needs_codes')"
-			" OR (attention IS NOT NULL AND state != 'retired') ORDER BY name")) ==
-	    NULL)
-		goto out;
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct pkiroll_status_item *it;
+	{
+		struct collect c = {.st = st};
 
-		if (BASE_GROW(st->attention, cap, st->nattention + 1) < 0) {
+		if (store_attention_each(s, collect_item, &c) < 0)
+			goto out;
+		if (c.nomem) {
 			err = PKIROLL_ERR_NOMEM;
 			goto out;
 		}
-		it = &st->attention[st->nattention++];
-		it->community = store_col_dup_null(q, 0);
-		it->state = base_state_from_name((const char *)sqlite3_column_text(q, 1));
-		it->reason = store_col_dup_null(q, 2);
-		it->retryable = sqlite3_column_int(q, 3);
+	}
+
+	/* Phase: the current certificates in service: how many, expired, the soonest. */
+	if ((q = store_prepare(s, "SELECT count(*), coalesce(sum(x.not_after <= ?1), 0),"
+				  " coalesce(min(x.not_after), 0) FROM certificates x"
+				  " JOIN communities c ON c.id = x.community_id"
+				  " WHERE x.superseded_by IS NULL AND x.revoked_at IS NULL"
+				  " AND c.state != 'retired'")) == NULL)
+		goto out;
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)now);
+	if ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		st->certificates = (unsigned long)sqlite3_column_int64(q, 0);
+		st->expired = (unsigned long)sqlite3_column_int64(q, 1);
+		st->soonest = (time_t)sqlite3_column_int64(q, 2);
 	}
 	store_done(s, q);
 	q = NULL;
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_ROW)
 		goto out;
 
-	/* Phase: current certificates that expire soon. */
-	cap = 0;
+	/* Phase: current certificates that expire soon (a revoked one does not). */
 	if ((q = store_prepare(s,
 			       "SELECT c.name, x.usage, x.serial, x.not_after FROM certificates x"
 			       " JOIN communities c ON c.id = x.community_id"
 			       " WHERE x.superseded_by IS NULL AND x.not_after < ?"
-			       " AND c.state != 'retired' ORDER BY x.not_after, c.name")) == NULL)
+			       " AND x.revoked_at IS NULL AND c.state != 'retired'"
+			       " ORDER BY x.not_after, c.name")) == NULL)
 		goto out;
 	sqlite3_bind_int64(q, 1, (sqlite3_int64)now + (sqlite3_int64)days * 86400);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -83,6 +125,8 @@ int pkiroll_status_get(pkiroll_store *s, time_t now, unsigned days, struct pkiro
 	}
 	if (rc != SQLITE_DONE)
 		goto out;
+	if (st->nattention > 1)
+		qsort(st->attention, st->nattention, sizeof(st->attention[0]), item_cmp);
 	err = PKIROLL_OK;
 out:
 	if (err == PKIROLL_ERR_STORE)
@@ -121,7 +165,8 @@ int pkiroll_status_each(pkiroll_store *s, const struct pkiroll_window *window,
 		s,
 		"SELECT c.name, c.state, c.reason, sx.serial, sx.not_after, ex.serial, "
 		"ex.not_after,"
-		" c.keystore, sx.subject, c.requested_subject, sx.not_before, ex.not_before"
+		" c.keystore, sx.subject, c.requested_subject, sx.not_before, ex.not_before,"
+		" sx.revoked_at IS NOT NULL, ex.revoked_at IS NOT NULL"
 		" FROM communities c"
 		" LEFT JOIN certificates sx ON sx.community_id = c.id AND sx.usage = 'signing'"
 		"  AND sx.superseded_by IS NULL"
@@ -144,6 +189,8 @@ int pkiroll_status_each(pkiroll_store *s, const struct pkiroll_window *window,
 			.keystore = (const char *)sqlite3_column_text(q, 7),
 			.subject = (const char *)sqlite3_column_text(q, 8),
 			.requested_subject = (const char *)sqlite3_column_text(q, 9),
+			.sign_revoked = sqlite3_column_int(q, 12),
+			.enc_revoked = sqlite3_column_int(q, 13),
 		};
 		/* the earlier of the two certificates decides, as in the selection */
 		int enc_first = row.enc_serial != NULL &&

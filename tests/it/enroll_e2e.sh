@@ -39,8 +39,8 @@ openssl verify -CAfile ca/root.pem -untrusted ca/issuing.pem ks/t-7/signing.pem 
 
 # the store agrees, and a second run has nothing to do
 expect_rc 0 "$PKIROLL" --db s.db status --json
-jq -e '.states.enrolled == 400 and .communities == 400' "$T_DIR/out" >/dev/null || fail "status"
-jq -e '[.list[] | select(.signing.serial and .encryption.serial)] | length == 400' "$T_DIR/out" \
+jq -e '.states.enrolled == 400 and .total == 400' "$T_DIR/out" >/dev/null || fail "status"
+jq -e '[.communities[] | select(.signing.serial and .encryption.serial)] | length == 400' "$T_DIR/out" \
 	>/dev/null || fail "serials"
 expect_rc 0 "$PKIROLL" --db s.db enroll http.csv --ca-url "http://$CA_HTTP/pkix/" \
 	--keystore-dir ks --keystore-pass-file pass

@@ -46,7 +46,7 @@ expect_rc 1 "$PKIROLL" --db s.db enroll faults.csv -j 4 --ca-url "http://$CA_HTT
 	--keystore-dir ks --keystore-pass-file pass
 cp "$T_DIR/err" run1.err
 expect_rc 0 "$PKIROLL" --db s.db status --json
-state() { jq -r --arg c "$1" '.list[] | select(.community == $c) | .state + "|" + (.reason // "")' "$T_DIR/out"; }
+state() { jq -r --arg c "$1" '.communities[] | select(.community == $c) | .state + "|" + (.reason // "")' "$T_DIR/out"; }
 want() { # COMMUNITY STATE REASON-PART
 	local s
 	s=$(state "$1")
@@ -72,7 +72,7 @@ grep -q "wrongmac: failed (will retry)\|wrongmac: needs_codes (will retry)" run1
 [ "$(grep -c 'ir ref=9011' ca.log)" = 1 ] || fail "a bad code was sent more than once"
 
 # nothing lost: every community has a state, every state change an event
-jq -e '.communities == 11' "$T_DIR/out" >/dev/null || fail "communities lost"
+jq -e '.total == 11' "$T_DIR/out" >/dev/null || fail "communities lost"
 
 # new codes for a community in needs_codes put it back to pending
 printf "code-9009-new" >c9009

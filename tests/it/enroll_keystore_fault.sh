@@ -12,7 +12,7 @@ make_manifest m.csv 3 k 4000
 "$PKIROLL_CA" users import --state ca m.csv >/dev/null || fail "users"
 start_ca ca
 url="http://$CA_HTTP/pkix/"
-reason() { "$PKIROLL" --db "$1" status --json | jq -r --arg c "$2" '.list[] | select(.community == $c) | .state + "|" + (.reason // "")'; }
+reason() { "$PKIROLL" --db "$1" status --json | jq -r --arg c "$2" '.communities[] | select(.community == $c) | .state + "|" + (.reason // "")'; }
 
 # --keystore-dir is a file: ENOTDIR, named
 : >notadir

@@ -42,7 +42,7 @@ for ref in 3002 3005; do
 	[ "$n" = 3 ] || fail "reference $ref: the CA saw $n ir, want 3 (1 + 2 retries)"
 done
 expect_rc 0 "$PKIROLL" --db r2.db status --json
-[ "$(jq '[.list[] | select(.state == "failed")] | length' "$T_DIR/out")" = 2 ] || fail "not 2 failed in the store"
+[ "$(jq '[.communities[] | select(.state == "failed")] | length' "$T_DIR/out")" = 2 ] || fail "not 2 failed in the store"
 
 # a -j above the profile's concurrency is capped, and the run says so
 cat >cap.conf <<CONF

@@ -39,7 +39,7 @@ expect_rc 1 "$PKIROLL" --db s.db enroll m.csv -j 2 --ca-url "http://$CA_HTTP/pki
 	--keystore-dir ks --keystore-pass-file pass
 has "$T_DIR/out" "4 enrolled"
 expect_rc 0 "$PKIROLL" --db s.db status --json
-state() { jq -r --arg c "$1" '.list[] | select(.community == $c) | .state + "|" + (.reason // "")' "$T_DIR/out"; }
+state() { jq -r --arg c "$1" '.communities[] | select(.community == $c) | .state + "|" + (.reason // "")' "$T_DIR/out"; }
 for i in 1 2 3 4; do
 	[ "$(state "h-$i")" = "enrolled|" ] || fail "h-$i: $(state "h-$i")"
 done

@@ -93,6 +93,6 @@ expect_rc 1 timeout 60 "$PKIROLL" --db l.db enroll long.csv --ca-url "$url" --ke
 	--keystore-pass-file pass
 has "$T_DIR/out" "2 rows (1 bad), 1 due: 1 enrolled"
 expect_rc 0 "$PKIROLL" --db l.db status --json
-[ "$(jq -r --arg c "$n255" '.list[] | select(.community == $c) | .state' "$T_DIR/out")" = enrolled ] \
+[ "$(jq -r --arg c "$n255" '.communities[] | select(.community == $c) | .state' "$T_DIR/out")" = enrolled ] \
 	|| fail "the 255-byte community is not enrolled"
 exit 0

@@ -149,7 +149,7 @@ openssl pkcs12 -in ks/s1/keystore.p12 -passin file:pass -nokeys 2>/dev/null \
 expect_rc 0 "$PKIROLL" --db s.db status --json
 jq -e '.states.enrolled == 9 and .states.needs_codes == 1' "$T_DIR/out" >/dev/null \
 	|| fail "not 9 enrolled and s3 needing codes after the renewals"
-jq -e '[.list[] | select(.renew_after != null)] | length == 10' "$T_DIR/out" >/dev/null \
+jq -e '[.communities[] | select(.renew_after != null)] | length == 10' "$T_DIR/out" >/dev/null \
 	|| fail "status --json has no renew_after"
 
 # Phase: an expired certificate needs new codes; a manifest with them re-enrolls.
@@ -166,7 +166,7 @@ expect_rc 1 ks renew --ca-url "$URL" --community x1
 has "$T_DIR/out" "1 need new codes"
 has "$T_DIR/err" "has expired"
 expect_rc 0 "$PKIROLL" --db s.db status --json
-jq -e '.list[] | select(.community == "x1") | .state == "needs_codes" and (.reason | test("new reference number"))' \
+jq -e '.communities[] | select(.community == "x1") | .state == "needs_codes" and (.reason | test("new reference number"))' \
 	"$T_DIR/out" >/dev/null || fail "x1: not needs_codes with a reason"
 stop_ca
 start_ca ca --validity 2592000

@@ -20,9 +20,9 @@ expect_rc 0 "$PKIROLL" --db s.db enroll m.csv --ca-url "http://$CA_HTTP/pkix/" -
 	--keystore-pass-file pass
 grep -q "ir ref=8101 -> ip grantedWithMods" "$CA_LOG" || fail "the CA did not answer grantedWithMods"
 expect_rc 0 "$PKIROLL" --db s.db status --json
-got=$(jq -r '.list[] | select(.community == "changed") | .subject + "|" + .subject_requested' "$T_DIR/out")
+got=$(jq -r '.communities[] | select(.community == "changed") | .subject + "|" + .subject_requested' "$T_DIR/out")
 [ "$got" = "CN=Registered,O=Example|CN=Asked For,O=Example" ] || fail "changed: $got"
-[ "$(jq -r '.list[] | select(.community == "kept") | .subject_requested // "none"' "$T_DIR/out")" = none ] \
+[ "$(jq -r '.communities[] | select(.community == "kept") | .subject_requested // "none"' "$T_DIR/out")" = none ] \
 	|| fail "kept: a change recorded"
 expect_rc 0 "$PKIROLL" --db s.db status --all
 has "$T_DIR/out" "subject changed by the CA: CN=Registered,O=Example (asked for CN=Asked For,O=Example)"

@@ -37,12 +37,14 @@ TEST(store_migrates_empty_file)
 {
 	pkiroll_store *s;
 	char *mode;
-	int err;
+	int err, v;
 
 	t_writes("empty.db", "");
 	err = pkiroll_store_open(t_ctx(), t_path("empty.db"), 0, &s);
 	CHECK(err == PKIROLL_OK, "open of an empty file: %s", t_log());
-	CHECK(pkiroll_store_schema_version(s) == 10, "schema %d", pkiroll_store_schema_version(s));
+	/* every migration applied (at least the ones this test knows) */
+	v = pkiroll_store_schema_version(s);
+	CHECK(v >= 11, "schema %d", v);
 	mode = one_text(s, "PRAGMA journal_mode");
 	CHECK(mode && strcmp(mode, "wal") == 0, "journal_mode %s", mode ? mode : "?");
 	free(mode);
@@ -58,7 +60,7 @@ TEST(store_migrates_empty_file)
 
 	/* reopening applies nothing */
 	CHECK(pkiroll_store_open(t_ctx(), t_path("empty.db"), 0, &s) == PKIROLL_OK, "reopen");
-	CHECK(pkiroll_store_schema_version(s) == 10, "schema after reopen");
+	CHECK(pkiroll_store_schema_version(s) == v, "schema after reopen");
 	pkiroll_store_close(s);
 }
 
