@@ -409,8 +409,10 @@ struct pkiroll_bundle_stats {
  * chain, fingerprint sheets and SHA256SUMS; records each bundle. Entry
  * dates come from the certificates, as MS-DOS times in UTC: the same input
  * gives the same bytes in any time zone.
- * Returns PKIROLL_OK, PKIROLL_ERR_USAGE (no such partner), PKIROLL_ERR_IO
- * (a zip could not be written; the others were) or PKIROLL_ERR_STORE.
+ * Returns PKIROLL_OK, PKIROLL_ERR_USAGE (no such partner),
+ * PKIROLL_ERR_CONFIG (out_dir cannot be made or written: one line says why,
+ * nothing was written), PKIROLL_ERR_IO (a zip could not be written; the
+ * others were) or PKIROLL_ERR_STORE.
  */
 int pkiroll_bundle_write(pkiroll_store *store, const struct pkiroll_bundle_opts *opts,
 			 struct pkiroll_bundle_stats *stats);

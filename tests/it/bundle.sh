@@ -118,6 +118,29 @@ expect_rc 0 "$PKIROLL" --db s.db bundle --out out3 --partner "Müller & <Söhne>
 [ "$(ls out3)" = "$muller" ] || fail "--partner wrote: $(ls out3)"
 expect_rc 2 "$PKIROLL" --db s.db bundle --out out3 --partner Nobody
 has err 'no partner named "Nobody"'
+# a bad --out: one line that names the path and the real reason, no summary
+onlyline() {
+	[ "$(wc -l <"$T_DIR/err")" = 1 ] && [ ! -s "$T_DIR/out" ] ||
+		{ cat "$T_DIR/out" "$T_DIR/err"; fail "bundle --out $1: not one error line"; }
+	has "$T_DIR/err" "$2"
+}
+touch afile
+expect_rc 2 "$PKIROLL" --db s.db bundle --out nope/x
+onlyline nope/x "nope/x: cannot create it: nope does not exist"
+expect_rc 2 "$PKIROLL" --db s.db bundle --out afile
+onlyline afile "afile: exists and is not a directory"
+expect_rc 2 "$PKIROLL" --db s.db bundle --out afile/sub
+onlyline afile/sub "afile/sub: cannot create it: afile is not a directory"
+ro=
+if [ "$(id -u)" != 0 ]; then
+	mkdir rodir && chmod 555 rodir && ro=rodir
+elif [ -d /sys/kernel ] && ! touch /sys/kernel/.pkiroll-t 2>/dev/null; then
+	ro=/sys/kernel # root writes anywhere but in sysfs
+fi
+if [ -n "$ro" ]; then
+	expect_rc 2 "$PKIROLL" --db s.db bundle --out "$ro"
+	onlyline "$ro" "$ro: cannot write in it: "
+fi
 expect_rc 2 "$PKIROLL" --db s.db bundle --colour
 expect_rc 2 "$PKIROLL" --db s.db bundle extra
 
