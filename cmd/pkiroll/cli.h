@@ -20,6 +20,9 @@ enum {
 	EXIT_USAGE = 2,	   /* usage or configuration error */
 	EXIT_FATAL = 3,	   /* store, I/O */
 	EXIT_NOANSWER = 4, /* ping: no answer from the CA */
+	/* a run stopped by SIGINT or SIGTERM, after its workers stopped and
+	 * what they finished was saved (128 + SIGINT, as a shell reports) */
+	EXIT_INTERRUPTED = 130,
 };
 
 struct cli {
@@ -245,7 +248,8 @@ int cli_run_start(struct cli *cli, const char *cmd, struct cli_run *run, int pro
  * verb's to print, else the exit code. */
 int cli_run_finish(struct cli *cli, const char *cmd, struct cli_run *run, int err,
 		   const struct pkiroll_run_stats *st, const char *would);
-/* The exit code of a run that completed: 1 when anything was left. */
+/* The exit code of a run that completed: 130 when a signal stopped it,
+ * else 1 when anything was left. */
 int cli_run_exit(const struct pkiroll_run_stats *st);
 /* -v: memory and CPU of the run, for make bench. */
 void cli_run_rusage(struct cli *cli);

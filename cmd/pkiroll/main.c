@@ -50,7 +50,9 @@ static const char usage_text[] =
 	"  1  some communities (or manifest rows) failed\n"
 	"  2  usage or configuration error\n"
 	"  3  fatal error (store, I/O)\n"
-	"  4  ping: no answer from the CA\n";
+	"  4  ping: no answer from the CA\n"
+	"  130  enroll, renew, revoke: stopped by SIGINT or SIGTERM (what finished\n"
+	"       is saved; run again to resume)\n";
 
 struct command {
 	const char *name;

@@ -89,7 +89,9 @@ const char help_renew[] =
 						      "exit: 0 nothing to do or all renewed, 1 "
 						      "some failed or need new codes,\n"
 						      "      2 usage or configuration, 3 store or "
-						      "I/O error (or the store is in use)\n";
+						      "I/O error (or the store is in use),\n"
+						      "      130 interrupted (SIGINT or SIGTERM; "
+						      "what finished is saved)\n";
 
 /* What renew takes besides the run options. */
 struct renew_args {
@@ -205,6 +207,8 @@ int cmd_renew(struct cli *cli)
 		rc = EXIT_SOME;
 	if (cem_rc != EXIT_DONE)
 		rc = cem_rc == EXIT_FATAL ? EXIT_FATAL : EXIT_SOME;
+	if (st.interrupted)
+		rc = EXIT_INTERRUPTED;
 out:
 	cli_pass_free(run.passphrase);
 	free(a.names);

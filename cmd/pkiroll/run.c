@@ -240,7 +240,7 @@ int cli_run_finish(struct cli *cli, const char *cmd, struct cli_run *run, int er
 
 int cli_run_exit(const struct pkiroll_run_stats *st)
 {
-	return st->failed || st->needs_codes || st->bad_rows || st->interrupted || st->skipped
-		       ? EXIT_SOME
-		       : EXIT_DONE;
+	if (st->interrupted)
+		return EXIT_INTERRUPTED;
+	return st->failed || st->needs_codes || st->bad_rows || st->skipped ? EXIT_SOME : EXIT_DONE;
 }
