@@ -33,6 +33,19 @@ enum pkiroll_err {
 /* Returns a static, human readable text for an error code. */
 const char *pkiroll_strerror(int err);
 
+/* A library pkiroll is built on, and its version: the one running where
+ * the library can say, else the one pkiroll was built with (built set). */
+struct pkiroll_libversion {
+	const char *name;
+	char version[96];
+	int built;
+};
+#define PKIROLL_MAX_LIBS 8
+
+/* Fills out[PKIROLL_MAX_LIBS] with the libraries' versions; returns how
+ * many it filled. */
+size_t pkiroll_library_versions(struct pkiroll_libversion out[PKIROLL_MAX_LIBS]);
+
 /* TRACE: one line per CMP message sent or received (pkiroll -vvv); only
  * when an operation's options ask for it (trace). */
 enum pkiroll_level {

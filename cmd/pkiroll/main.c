@@ -67,11 +67,18 @@ static const char help_help[] =
 
 static int cmd_version(struct cli *cli)
 {
+	struct pkiroll_libversion libs[PKIROLL_MAX_LIBS];
+	size_t n;
+
 	if (cli->argc > 1) {
 		cli_error("version: takes no arguments");
 		return EXIT_USAGE;
 	}
 	printf("pkiroll %s\n", PKIROLL_VERSION);
+	n = pkiroll_library_versions(libs);
+	for (size_t i = 0; i < n; i++)
+		printf("  %-9s %s%s\n", libs[i].name, libs[i].version,
+		       libs[i].built ? " (built with)" : "");
 	return EXIT_DONE;
 }
 
