@@ -38,11 +38,14 @@ ALL_CFLAGS = -std=c11 $(OPT) $(SAN) $(WARN) $(CPPFLAGS) $(LIB_INC) $(PKG_CFLAGS)
 CLI_CFLAGS = -std=c11 $(OPT) $(SAN) $(WARN) $(CPPFLAGS) $(CLI_INC) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 
-# Debian packages the build, the tests and `make run` need.
+# Debian packages the build, the tests and `make run` need. chromium and
+# poppler-utils print the fingerprint sheet (tests/it/sheet_print.sh):
+# about 160 MB, under a minute to install.
 DEBS = build-essential pkg-config libssl-dev libsqlite3-dev libzip-dev \
        libcsv-dev libjansson-dev libinih-dev libmicrohttpd-dev openssl \
        jq time zip unzip bc procps sqlite3 libxml2-dev libxml2-utils python3 curl \
-       libcurl4-openssl-dev tinyproxy libgnutls28-dev groff-base man-db systemd prometheus
+       libcurl4-openssl-dev tinyproxy libgnutls28-dev groff-base man-db systemd prometheus \
+       chromium poppler-utils
 
 LIB_SRC = $(wildcard lib/*/*.c)
 LIB_OBJ = $(LIB_SRC:%.c=$(B)/obj/%.o)

@@ -33,6 +33,19 @@ enum pkiroll_err {
 /* Returns a static, human readable text for an error code. */
 const char *pkiroll_strerror(int err);
 
+/* A library pkiroll is built on, and its version: the one running where
+ * the library can say, else the one pkiroll was built with (built set). */
+struct pkiroll_libversion {
+	const char *name;
+	char version[96];
+	int built;
+};
+#define PKIROLL_MAX_LIBS 8
+
+/* Fills out[PKIROLL_MAX_LIBS] with the libraries' versions; returns how
+ * many it filled. */
+size_t pkiroll_library_versions(struct pkiroll_libversion out[PKIROLL_MAX_LIBS]);
+
 /* TRACE: one line per CMP message sent or received (pkiroll -vvv); only
  * when an operation's options ask for it (trace). */
 enum pkiroll_level {
@@ -445,8 +458,10 @@ struct pkiroll_bundle_stats {
  * chain, fingerprint sheets and SHA256SUMS; records each bundle. Entry
  * dates come from the certificates, as MS-DOS times in UTC: the same input
  * gives the same bytes in any time zone.
- * Returns PKIROLL_OK, PKIROLL_ERR_USAGE (no such partner), PKIROLL_ERR_IO
- * (a zip could not be written; the others were) or PKIROLL_ERR_STORE.
+ * Returns PKIROLL_OK, PKIROLL_ERR_USAGE (no such partner),
+ * PKIROLL_ERR_CONFIG (out_dir cannot be made or written: one line says why,
+ * nothing was written), PKIROLL_ERR_IO (a zip could not be written; the
+ * others were) or PKIROLL_ERR_STORE.
  */
 int pkiroll_bundle_write(pkiroll_store *store, const struct pkiroll_bundle_opts *opts,
 			 struct pkiroll_bundle_stats *stats);

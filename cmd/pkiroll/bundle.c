@@ -41,7 +41,8 @@ const char help_bundle[] =
 	"\n"
 	"exit: 0 every partner's zip written with all its communities; 1 some\n"
 	"communities or partners had no certificate yet, or a zip failed;\n"
-	"2 usage, configuration or unknown partner; 3 store.\n";
+	"2 usage, configuration, unknown partner or an --out directory that\n"
+	"cannot be made or written; 3 store.\n";
 
 static int write_bundles(struct cli *cli, struct pkiroll_bundle_opts *op, int all);
 
@@ -107,8 +108,8 @@ static int write_bundles(struct cli *cli, struct pkiroll_bundle_opts *op, int al
 
 	err = pkiroll_bundle_write(store, &o, &st);
 	cli_store_done(store, lock);
-	if (err == PKIROLL_ERR_USAGE)
-		return EXIT_USAGE;
+	if (err == PKIROLL_ERR_USAGE || err == PKIROLL_ERR_CONFIG)
+		return EXIT_USAGE; /* said in one line: nothing more to add */
 	if (err == PKIROLL_ERR_STORE)
 		return EXIT_FATAL;
 	if (!cli->quiet) {

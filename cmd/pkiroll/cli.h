@@ -20,6 +20,10 @@ enum {
 	EXIT_USAGE = 2,	   /* usage or configuration error */
 	EXIT_FATAL = 3,	   /* store, I/O */
 	EXIT_NOANSWER = 4, /* ping: no answer from the CA */
+	/* a run stopped by a signal, after its workers stopped and what they
+	 * finished was saved: 128 + the signal, as a shell reports it (130
+	 * SIGINT, 143 SIGTERM); cli_run_exit() says which */
+	EXIT_INTERRUPTED = 130,
 };
 
 struct cli {
@@ -267,8 +271,11 @@ int cli_run_start(struct cli *cli, const char *cmd, struct cli_run *run, int pro
  * verb's to print, else the exit code. */
 int cli_run_finish(struct cli *cli, const char *cmd, struct cli_run *run, int err,
 		   const struct pkiroll_run_stats *st, const char *would);
-/* The exit code of a run that completed: 1 when anything was left. */
+/* The exit code of a run that completed: 130 when a signal stopped it,
+ * else 1 when anything was left. */
 int cli_run_exit(const struct pkiroll_run_stats *st);
+/* 128 + the signal that stopped the run (EXIT_INTERRUPTED if none seen) */
+int cli_interrupted_exit(void);
 /* -v: memory and CPU of the run, for make bench. */
 void cli_run_rusage(struct cli *cli);
 

@@ -53,7 +53,8 @@ const char help_enroll[] =
 	"SIGINT/SIGTERM: no new enrollments, those in flight finish, everything is\n"
 	"recorded; a second signal aborts at once. Run again to resume.\n"
 	"exit: 0 all enrolled (or nothing due), 1 some failed or need new codes,\n"
-	"      2 usage or configuration, 3 store or I/O error\n";
+	"      2 usage or configuration, 3 store or I/O error, 130/143 stopped\n"
+	"      by SIGINT/SIGTERM (what finished is saved)\n";
 
 int cmd_enroll(struct cli *cli)
 {

@@ -59,7 +59,9 @@ static const char usage_text[] =
 	"  1  some communities (or manifest rows) failed\n"
 	"  2  usage or configuration error\n"
 	"  3  fatal error (store, I/O)\n"
-	"  4  ping: no answer from the CA\n";
+	"  4  ping: no answer from the CA\n"
+	"  130, 143  enroll, renew, revoke: stopped by SIGINT (130) or SIGTERM (143);\n"
+	"       what finished is saved; run again to resume\n";
 
 struct command {
 	const char *name;
@@ -75,11 +77,18 @@ static const char help_help[] =
 
 static int cmd_version(struct cli *cli)
 {
+	struct pkiroll_libversion libs[PKIROLL_MAX_LIBS];
+	size_t n;
+
 	if (cli->argc > 1) {
 		cli_error("version: takes no arguments");
 		return EXIT_USAGE;
 	}
 	printf("pkiroll %s\n", PKIROLL_VERSION);
+	n = pkiroll_library_versions(libs);
+	for (size_t i = 0; i < n; i++)
+		printf("  %-9s %s%s\n", libs[i].name, libs[i].version,
+		       libs[i].built ? " (built with)" : "");
 	return EXIT_DONE;
 }
 

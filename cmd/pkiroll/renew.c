@@ -53,7 +53,9 @@ const char help_renew[] =
 						      "  --limit N            renew at most N "
 						      "communities this run\n"
 						      "  --dry-run            show what would be "
-						      "renewed; write nothing\n"
+						      "renewed, why and when (renew-after\n"
+						      "                       date, earliest "
+						      "notAfter); no CA needed, nothing written\n"
 						      "  --bundle             then rebuild the "
 						      "partner bundles that hold a\n"
 						      "                       replaced certificate "
@@ -87,7 +89,9 @@ const char help_renew[] =
 						      "exit: 0 nothing to do or all renewed, 1 "
 						      "some failed or need new codes,\n"
 						      "      2 usage or configuration, 3 store or "
-						      "I/O error (or the store is in use)\n";
+						      "I/O error (or the store is in use),\n"
+						      "      130/143 stopped by SIGINT/SIGTERM "
+						      "(what finished is saved)\n";
 
 /* What renew takes besides the run options. */
 struct renew_args {
@@ -203,6 +207,8 @@ int cmd_renew(struct cli *cli)
 		rc = EXIT_SOME;
 	if (cem_rc != EXIT_DONE)
 		rc = cem_rc == EXIT_FATAL ? EXIT_FATAL : EXIT_SOME;
+	if (st.interrupted)
+		rc = cli_interrupted_exit();
 out:
 	cli_pass_free(run.passphrase);
 	free(a.names);

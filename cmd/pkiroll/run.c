@@ -15,11 +15,17 @@
 #include "cli.h"
 
 static volatile int interrupted;
+static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig)
 {
-	(void)sig;
+	stop_signal = sig;
 	interrupted++;
+}
+
+int cli_interrupted_exit(void)
+{
+	return stop_signal > 0 ? 128 + stop_signal : EXIT_INTERRUPTED;
 }
 
 /* pkiroll_progress_fn: one line, redrawn on a terminal, else every 5 s */
@@ -243,7 +249,7 @@ int cli_run_finish(struct cli *cli, const char *cmd, struct cli_run *run, int er
 
 int cli_run_exit(const struct pkiroll_run_stats *st)
 {
-	return st->failed || st->needs_codes || st->bad_rows || st->interrupted || st->skipped
-		       ? EXIT_SOME
-		       : EXIT_DONE;
+	if (st->interrupted)
+		return cli_interrupted_exit();
+	return st->failed || st->needs_codes || st->bad_rows || st->skipped ? EXIT_SOME : EXIT_DONE;
 }

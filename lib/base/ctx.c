@@ -1,6 +1,6 @@
 /*
- * The library context: the log callback, error texts, small string helpers,
- * the grow helper.
+ * The library context: the log callback, error texts, the versions of the
+ * libraries underneath, small string helpers, the grow helper.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -9,7 +9,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <csv.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <libxml/parser.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <sqlite3.h>
+#include <zip.h>
 
 #include "base/base.h"
 
@@ -56,6 +63,37 @@ int base_state_from_name(const char *name)
 		if (name != NULL && strcmp(state_names[i], name) == 0)
 			return i;
 	return -1;
+}
+
+size_t pkiroll_library_versions(struct pkiroll_libversion out[PKIROLL_MAX_LIBS])
+{
+	const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+	int xml = atoi(xmlParserVersion); /* 20914: 2.9.14 */
+	size_t n = 0;
+
+	memset(out, 0, PKIROLL_MAX_LIBS * sizeof(*out));
+	out[n].name = "OpenSSL";
+	snprintf(out[n++].version, sizeof(out[0].version), "%s", OpenSSL_version(OPENSSL_VERSION));
+	out[n].name = "SQLite";
+	snprintf(out[n++].version, sizeof(out[0].version), "%s", sqlite3_libversion());
+	out[n].name = "libzip";
+	snprintf(out[n++].version, sizeof(out[0].version), "%s", zip_libzip_version());
+	out[n].name = "jansson";
+	snprintf(out[n++].version, sizeof(out[0].version), "%s", jansson_version_str());
+	out[n].name = "libxml2";
+	snprintf(out[n++].version, sizeof(out[0].version), "%d.%d.%d", xml / 10000, xml / 100 % 100,
+		 xml % 100);
+	out[n].name = "libcurl";
+	snprintf(out[n++].version, sizeof(out[0].version), "%s (%s)", cv->version,
+		 cv->ssl_version ? cv->ssl_version : "no TLS");
+	/* libcsv and inih have no version call: what the headers say */
+	out[n].name = "libcsv";
+	out[n].built = 1;
+	snprintf(out[n++].version, sizeof(out[0].version), "%d.%d.%d", CSV_MAJOR, CSV_MINOR,
+		 CSV_RELEASE);
+	out[n].name = "inih";
+	snprintf(out[n++].version, sizeof(out[0].version), "(it reports no version)");
+	return n;
 }
 
 pkiroll_ctx *pkiroll_ctx_new(pkiroll_log_fn *log, void *arg)

@@ -227,3 +227,63 @@ void file_safe_name(const char *name, int flags, char *out, size_t len)
 	if (changed && EVP_Digest(name, in, md, NULL, EVP_sha256(), NULL))
 		snprintf(out + n, len - n, "-%02x%02x%02x%02x", md[0], md[1], md[2], md[3]);
 }
+
+/* The directory part of path ("." when it has none), into out. */
+static void parent_of(const char *path, char *out, size_t n)
+{
+	size_t len = strlen(path);
+
+	while (len > 1 && path[len - 1] == '/')
+		len--; /* "a/b/" is "a/b" */
+	while (len > 0 && path[len - 1] != '/')
+		len--;
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	if (len == 0)
+		snprintf(out, n, ".");
+	else
+		snprintf(out, n, "%.*s", (int)len, path);
+}
+
+int file_dir_ready(const char *dir, int mode, char *err, size_t errlen)
+{
+	char parent[4096], probe[4200];
+	struct stat st;
+	int fd, e;
+
+	/* Phase: there, and a directory. */
+	if (mkdir(dir, (mode_t)mode) < 0 && errno != EEXIST) {
+		e = errno;
+		parent_of(dir, parent, sizeof(parent));
+		if (e == ENOENT && stat(parent, &st) < 0 && errno == ENOENT)
+			snprintf(err, errlen, "%s: cannot create it: %s does not exist", dir,
+				 parent);
+		else if (e == ENOTDIR && stat(parent, &st) == 0 && !S_ISDIR(st.st_mode))
+			snprintf(err, errlen, "%s: cannot create it: %s is not a directory", dir,
+				 parent);
+		else if (e == ENOTDIR)
+			snprintf(err, errlen,
+				 "%s: cannot create it: a part of %s is not a directory", dir,
+				 parent);
+		else
+			snprintf(err, errlen, "%s: cannot create it: %s", dir, strerror(e));
+		return -1;
+	}
+	if (stat(dir, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: exists and is not a directory", dir);
+		return -1;
+	}
+	/* Phase: writable, as the kernel sees it (root, read-only mounts, ACLs). */
+	snprintf(probe, sizeof(probe), "%s/.pkiroll-probe.XXXXXX", dir);
+	if ((fd = mkstemp(probe)) < 0) {
+		snprintf(err, errlen, "%s: cannot write in it: %s", dir, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	unlink(probe);
+	return 0;
+}

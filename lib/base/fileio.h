@@ -50,6 +50,16 @@ int file_atomic_open(struct file_atomic *a, const char *path);
  * temporary is gone either way). */
 int file_atomic_commit(struct file_atomic *a, int ok, int mode);
 
+/*
+ * Makes dir ready for files: creates it (its last part, with mode) when it
+ * is missing, then checks that it is a directory we can write in by making
+ * and removing a file there. 0, or -1 with err set to one line that names
+ * the path and the real reason: "DIR: cannot create it: PARENT does not
+ * exist", "DIR: exists and is not a directory", "DIR: cannot write in it:
+ * Read-only file system", ...
+ */
+int file_dir_ready(const char *dir, int mode, char *err, size_t errlen);
+
 /* file_safe_name() flags, and the size its output needs */
 #define FILE_SAFE_NAME_MAX 112
 #define SAFE_NAME_PORTABLE 1 /* also safe on Windows */

@@ -185,6 +185,30 @@ static int revoke_select(pkiroll_ctx *ctx, struct run *r)
 	return PKIROLL_OK;
 }
 
+/* "would renew NAME: why; renew-after DATE, earliest certificate expires
+ * DATE" for one community the dry run chose. */
+static void renew_explain(pkiroll_ctx *ctx, const struct plan *p, const struct renew_due *d)
+{
+	char after[32], expires[32];
+	time_t t;
+	struct tm tm;
+
+	t = (time_t)d->renew_after;
+	gmtime_r(&t, &tm);
+	strftime(after, sizeof(after), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	t = (time_t)d->not_after;
+	gmtime_r(&t, &tm);
+	strftime(expires, sizeof(expires), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	ctx_log(ctx, PKIROLL_LOG_INFO,
+		"would renew %s: %s; renew-after %s, earliest certificate expires %s", d->name,
+		d->resume    ? "an interrupted renewal to finish"
+		: d->forced  ? "forced (--community), whatever its dates"
+		: !p->spread ? "inside the window (--now: no spreading)"
+			     : "past its renew-after date",
+		after, expires);
+}
+
+/* A dry run of renew or revoke: the store's choice, explained; no CA. */
 static int renew_dry_run(pkiroll_ctx *ctx, struct run *r)
 {
 	int revoke = r->plan->kind == JOB_REVOKE, err;
@@ -197,8 +221,10 @@ static int renew_dry_run(pkiroll_ctx *ctx, struct run *r)
 		return err;
 	for (size_t i = 0; i < r->nrenew; i++) {
 		r->st->due++;
-		ctx_log(ctx, PKIROLL_LOG_INFO, "would %s %s%s", revoke ? "revoke" : "renew",
-			r->renew[i].name, r->renew[i].resume ? " (an interrupted renewal)" : "");
+		if (revoke)
+			ctx_log(ctx, PKIROLL_LOG_INFO, "would revoke %s", r->renew[i].name);
+		else
+			renew_explain(ctx, r->plan, &r->renew[i]);
 	}
 	return PKIROLL_OK;
 }
@@ -367,8 +393,13 @@ static int run_plan(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, const st
 
 	memset(st, 0, sizeof(*st));
 	r.start_ms = base_now_ms();
-	/* no CA is a usage error, before anything else (no progress line either) */
-	if ((err = profiles_make(ctx, o, &r)) != PKIROLL_OK)
+	/*
+	 * No CA is a usage error, before anything else (no progress line
+	 * either); but a dry run of renew or revoke reads the store only.
+	 */
+	if (!(o->dry_run && p->kind != JOB_ENROLL && o->ca == NULL && o->ca_url == NULL &&
+	      cfg->nprofiles == 0) &&
+	    (err = profiles_make(ctx, o, &r)) != PKIROLL_OK)
 		return err;
 	/* Phase: a manifest that cannot be read creates nothing. */
 	if (p->manifest != NULL &&

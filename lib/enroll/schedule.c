@@ -104,6 +104,8 @@ static int due(struct run *r, const char *name, int in_run, struct community *c)
 
 int schedule_profile_for(struct run *r, const char *row_ca)
 {
+	if (r->nprofs == 0)
+		return -1; /* a dry run without a CA */
 	/* --ca-url makes the one profile */
 	if (r->nprofs == 1)
 		return 0;

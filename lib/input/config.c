@@ -2,6 +2,13 @@
  * The configuration file (INI, read with inih): [pkiroll] and one
  * [ca NAME] section per CA profile. Every key is in pkiroll.conf(5)
  * (cmd/pkiroll/pkiroll.conf.5; tests/it/install.sh checks that).
+ *
+ * inih returns only the line of the first error and calls the handler
+ * without a line number, so the lines go through our own reader: it counts
+ * them, checks their shape as inih will see it and bounds their length.
+ * Every problem is reported with its own line. Comments: a line starting
+ * with ';' or '#', and inline, a ';' or '#' after whitespace (inih strips
+ * "; ..." itself; Debian builds it with ';' as the only inline prefix).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,10 +22,17 @@
 #include "base/fileio.h"
 #include "base/base.h"
 
+#define MAX_PROBLEMS 20 /* reported one by one; the rest are counted */
+
 struct loader {
 	pkiroll_ctx *ctx;
 	struct pkiroll_config *cfg;
 	char why[256];
+	const char *path;
+	FILE *f;
+	int lineno;  /* of the line inih is parsing */
+	int in_pair; /* a key line seen since the last section: indented lines continue it */
+	int nproblems;
 };
 
 void pkiroll_ca_profile_defaults(struct pkiroll_ca_profile *p)
@@ -285,6 +299,114 @@ static int on_key(void *arg, const char *section, const char *k, const char *v)
 	return 0;
 }
 
+/* Reports "PATH:LINE: text" (the first MAX_PROBLEMS of them). */
+static void problem(struct loader *l, const char *text)
+{
+	if (l->nproblems++ < MAX_PROBLEMS)
+		ctx_log(l->ctx, PKIROLL_LOG_ERROR, "%s:%d: %s", l->path, l->lineno, text);
+}
+
+static const char *skip_space(const char *s)
+{
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n' || *s == '\f' || *s == '\v')
+		s++;
+	return s;
+}
+
+/* The first of chars in s before an inline comment (';' or '#' after
+ * whitespace), or NULL. */
+static const char *find_before_comment(const char *s, const char *chars)
+{
+	for (const char *p = s; *p != '\0'; p++) {
+		if (strchr(chars, *p) != NULL)
+			return p;
+		if ((*p == ';' || *p == '#') && p > s && (p[-1] == ' ' || p[-1] == '\t'))
+			return NULL;
+	}
+	return NULL;
+}
+
+/* What inih will make of a line: NULL when it can parse it, else why not. */
+static const char *line_shape(struct loader *l, const char *line)
+{
+	const char *s = skip_space(line);
+
+	if (*s == '\0' || *s == ';' || *s == '#')
+		return NULL;
+	if (*s == '[') {
+		l->in_pair = 0;
+		return find_before_comment(s + 1, "]") ? NULL : "section header without ']'";
+	}
+	if (l->in_pair && s > line)
+		return NULL; /* inih's continuation of the previous value */
+	if (find_before_comment(s, "=:") == NULL)
+		return "expected \"key = value\" or \"[section]\"";
+	l->in_pair = 1;
+	return NULL;
+}
+
+/*
+ * inih's reader (fgets-like): one physical line into str, counted. A line
+ * longer than inih's buffer is reported and handed over as a blank line,
+ * so that its rest is not parsed as lines of its own.
+ */
+static char *read_line(char *str, int num, void *arg)
+{
+	struct loader *l = arg;
+	const char *text = str, *why;
+	size_t n;
+	int c;
+
+	if (fgets(str, num, l->f) == NULL)
+		return NULL;
+	l->lineno++;
+	n = strlen(str);
+	if (n > 0 && str[n - 1] != '\n' && !feof(l->f)) {
+		while ((c = getc(l->f)) != EOF && c != '\n')
+			;
+		snprintf(l->why, sizeof(l->why), "line longer than %d characters", num - 3);
+		problem(l, l->why);
+		memcpy(str, "\n", 2);
+		return str;
+	}
+	if (l->lineno == 1 && strncmp(str, "\xef\xbb\xbf", 3) == 0)
+		text += 3; /* inih skips the BOM */
+	if ((why = line_shape(l, text)) != NULL)
+		problem(l, why);
+	return str;
+}
+
+/*
+ * inih's handler: the value without an inline '#' comment (a '#' at its
+ * start or after whitespace), then on_key(). A refusal is reported with the
+ * line it is on.
+ */
+static int on_pair(void *arg, const char *section, const char *k, const char *v)
+{
+	struct loader *l = arg;
+	char val[1024];
+	size_t n = strlen(v);
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == '#' && (i == 0 || v[i - 1] == ' ' || v[i - 1] == '\t')) {
+			n = i;
+			break;
+		}
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	if (n >= sizeof(val)) {
+		problem(l, "value too long");
+		return 0;
+	}
+	memcpy(val, v, n);
+	val[n] = '\0';
+	l->why[0] = '\0';
+	if (on_key(l, section, k, val))
+		return 1;
+	problem(l, l->why[0] ? l->why : "bad entry");
+	return 0;
+}
+
 void pkiroll_config_defaults(struct pkiroll_config *cfg)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -331,17 +453,24 @@ int pkiroll_config_load(pkiroll_ctx *ctx, const char *path, struct pkiroll_confi
 		ctx_log(ctx, PKIROLL_LOG_ERROR, "cannot read the configuration: %s", why);
 		return PKIROLL_ERR_CONFIG;
 	}
-	line = ini_parse_file(f, on_key, &l);
+	l.path = path;
+	l.f = f;
+	line = ini_parse_stream(read_line, &l, on_pair, &l);
 	fclose(f);
 	if (line < 0) {
 		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: cannot read: out of memory", path);
 		return PKIROLL_ERR_CONFIG;
 	}
-	if (line > 0) {
-		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s:%d: %s", path, line,
-			l.why[0] ? l.why : "syntax error");
-		return PKIROLL_ERR_CONFIG;
+	if (line > 0 && l.nproblems == 0) {
+		/* inih saw a problem that our reader did not: name its line */
+		l.lineno = line;
+		problem(&l, "syntax error");
 	}
+	if (l.nproblems > MAX_PROBLEMS)
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: %d more problems", path,
+			l.nproblems - MAX_PROBLEMS);
+	if (l.nproblems > 0)
+		return PKIROLL_ERR_CONFIG;
 	for (size_t i = 0; i < cfg->nprofiles; i++)
 		if (cfg->profiles[i].url[0] == '\0') {
 			ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: [ca %s] has no url", path,

@@ -229,16 +229,16 @@ static void rec_append(struct manifest *m)
 }
 
 /*
- * The record starting at row_start has a quote that never closes: report
- * it, then parse every line after its first one again.
+ * The record starting at row_start has a quote that does not close on its
+ * line (why says how that showed): report it, then parse every line after
+ * its first one again, so the rows it swallowed are read.
  */
-static int recover_unbalanced(struct manifest *m)
+static int recover_unbalanced(struct manifest *m, const char *why)
 {
 	char *first_nl = memchr(m->rec, '\n', m->rec_len);
 	size_t skip = first_nl ? (size_t)(first_nl - m->rec) + 1 : m->rec_len;
 
-	csv_row_error(m, csv_col_label(m, m->nfields),
-		      "unbalanced quote (the quoted field never closes)");
+	csv_row_error(m, csv_col_label(m, m->nfields), "unbalanced quote (%s)", why);
 	m->row_broken = 1;
 	if (parser_reset(m) < 0)
 		return -1;
@@ -289,7 +289,7 @@ int csv_next_record(struct manifest *m)
 				return 0;
 			/* end of input inside a record */
 			if (m->csv.quoted && m->csv.pstate == LIBCSV_FIELD_BEGUN) {
-				if (recover_unbalanced(m) < 0)
+				if (recover_unbalanced(m, "the quoted field never closes") < 0)
 					return -1;
 			} else if (csv_fini(&m->csv, on_field, on_row, m) != 0) {
 				csv_row_error(m, NULL, "malformed quoting at the end of the file");
@@ -321,7 +321,19 @@ int csv_next_record(struct manifest *m)
 		    m->linelen - skip) {
 			if (m->err)
 				return -1;
-			/* strict mode: a quote where RFC 4180 allows none */
+			/*
+			 * Strict mode: a quote where RFC 4180 allows none. On
+			 * a later line of the record it is the next row's
+			 * quote closing a field this row left open.
+			 */
+			if (m->lineno > m->row_start) {
+				char why[96];
+
+				snprintf(why, sizeof(why),
+					 "the quoted field opened here runs into line %lu",
+					 m->lineno);
+				return recover_unbalanced(m, why) < 0 ? -1 : 1;
+			}
 			csv_row_error(m, csv_col_label(m, m->nfields),
 				      "stray or unbalanced quote (RFC 4180 2.5-2.7)");
 			return row_abandoned(m);
@@ -331,7 +343,7 @@ int csv_next_record(struct manifest *m)
 		if (!m->row_done && m->csv.quoted && m->csv.pstate == LIBCSV_FIELD_BEGUN &&
 		    m->csv.entry_pos > MANIFEST_MAX_FIELD) {
 			/* a quoted field this long is an unclosed quote */
-			if (recover_unbalanced(m) < 0)
+			if (recover_unbalanced(m, "the quoted field never closes") < 0)
 				return -1;
 		}
 	}

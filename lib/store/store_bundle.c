@@ -125,7 +125,8 @@ int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p,
 {
 	sqlite3_stmt *st = store_prepare(
 		s, "SELECT c.name, x.id, x.usage, x.der, x.serial, x.issuer, x.subject,"
-		   " x.not_before, x.not_after, coalesce(x.key_type, ''), x.md5, x.sha1, x.sha256"
+		   " x.not_before, x.not_after, coalesce(x.key_type, ''), x.md5, x.sha1, x.sha256,"
+		   " coalesce(c.as2_id, '')"
 		   " FROM partner_communities pc JOIN communities c ON c.id = pc.community_id"
 		   " LEFT JOIN certificates x ON x.community_id = c.id AND x.superseded_by IS NULL"
 		   " AND x.not_after > ?2 AND x.revoked_at IS NULL"
@@ -152,6 +153,7 @@ int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p,
 			c = &p->comm[p->ncomm++];
 			memset(c, 0, sizeof(*c));
 			snprintf(c->name, sizeof(c->name), "%s", name);
+			store_col_copy(st, 13, c->as2_id, sizeof(c->as2_id));
 		}
 		if (c->ncert == 2)
 			continue; /* one current certificate per usage */

@@ -24,6 +24,7 @@ struct bundle_cert {
 
 struct bundle_community {
 	char name[256];
+	char as2_id[256];	      /* from the manifest, "" when it gave none */
 	char dir[FILE_SAFE_NAME_MAX]; /* its folder in the zip (file_safe_name(), portable) */
 	struct bundle_cert cert[2];
 	int ncert;

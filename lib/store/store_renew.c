@@ -35,6 +35,9 @@ static int by_date(const void *a, const void *b)
 {
 	const struct renew_due *x = a, *y = b;
 
+	/* interrupted ones first: they were due before */
+	if (x->resume != y->resume)
+		return y->resume - x->resume;
 	return x->renew_after < y->renew_after ? -1 : x->renew_after > y->renew_after;
 }
 
@@ -83,9 +86,10 @@ int store_renew_due(struct pkiroll_store *s, long long now, const struct pkiroll
 		}
 		memset(&v[cnt], 0, sizeof(v[cnt]));
 		store_col_copy(st, 0, v[cnt].name, sizeof(v[cnt].name));
-		/* interrupted ones first: they were due before */
-		v[cnt].renew_after = renewing ? 0 : after;
+		v[cnt].renew_after = after;
+		v[cnt].not_after = sqlite3_column_int64(st, 3);
 		v[cnt].resume = renewing;
+		v[cnt].forced = force;
 		cnt++;
 	}
 	store_done(s, st);

@@ -19,8 +19,10 @@ long long store_renew_after(const char *name, long long not_before, long long no
 /* One community due for renewal. */
 struct renew_due {
 	char name[256];
-	long long renew_after;
-	int resume; /* an interrupted renewal (state renewing) */
+	long long renew_after; /* its renew-after date */
+	long long not_after;   /* the earliest current certificate's */
+	int resume;	       /* an interrupted renewal (state renewing) */
+	int forced;	       /* named by --community */
 };
 
 /*

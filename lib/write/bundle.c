@@ -453,13 +453,14 @@ int pkiroll_bundle_write(pkiroll_store *s, const struct pkiroll_bundle_opts *o,
 	struct bundle_partner p;
 	size_t n = 0;
 	int err = PKIROLL_OK;
+	char why[8400];
 
 	memset(stats, 0, sizeof(*stats));
 	if (o == NULL || o->out_dir == NULL || o->out_dir[0] == '\0')
 		return PKIROLL_ERR_USAGE;
-	if (mkdir(o->out_dir, 0755) < 0 && errno != EEXIST) {
-		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "%s: %s", o->out_dir, strerror(errno));
-		return PKIROLL_ERR_IO;
+	if (file_dir_ready(o->out_dir, 0755, why, sizeof(why)) < 0) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "%s", why);
+		return PKIROLL_ERR_CONFIG;
 	}
 	/* the partner list first: the loop below writes to the store */
 	if (store_bundle_partners(s, &list, &n) < 0)

@@ -1,22 +1,82 @@
 /*
  * Fingerprint sheets: the text and the printable HTML page a trading
  * partner reads out on the phone to check the certificates of a bundle.
- * Nothing here depends on the clock: the same bundle, the same bytes.
+ * Nothing here depends on the clock: the same bundle, the same bytes. The
+ * sheet's date is the bundle's (its newest certificate's notBefore).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <openssl/x509.h>
+
 #include "base/base.h"
 #include "write/bundle.h"
 
+#define MAX_ORGS 4 /* organisations named on the "From" line; the rest counted */
+
+/* t in UTC, ISO 8601: 2026-12-04T23:30:00Z. */
 static void when(time_t t, char *out, size_t n)
 {
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
-	strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The organisation (O=) of a certificate's subject, UTF-8, into out; ""
+ * when it has none. */
+static void organisation(const struct bundle_cert *c, char *out, size_t n)
+{
+	const unsigned char *der = c->der;
+	X509 *x = d2i_X509(NULL, &der, (long)c->len);
+	X509_NAME *name = x ? X509_get_subject_name(x) : NULL;
+	int i = name ? X509_NAME_get_index_by_NID(name, NID_organizationName, -1) : -1;
+	unsigned char *utf8 = NULL;
+	int len;
+
+	out[0] = '\0';
+	if (i >= 0 && (len = ASN1_STRING_to_UTF8(
+			       &utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)))) >= 0)
+		snprintf(out, n, "%.*s", len, (const char *)utf8);
+	OPENSSL_free(utf8);
+	X509_free(x);
+}
+
+/*
+ * Who sent the bundle, for its "From" line: the organisations of its
+ * communities' certificates, each once, the first MAX_ORGS of them, else
+ * the number of communities. Into out.
+ */
+static void sender(const struct bundle_partner *p, char *out, size_t n)
+{
+	char orgs[MAX_ORGS][256], o[256];
+	size_t norgs = 0, more = 0, used = 0;
+
+	for (size_t i = 0; i < p->ncomm; i++) {
+		size_t k;
+
+		if (p->comm[i].ncert == 0)
+			continue;
+		organisation(&p->comm[i].cert[0], o, sizeof(o));
+		for (k = 0; k < norgs && strcmp(orgs[k], o) != 0; k++)
+			;
+		if (o[0] == '\0' || k < norgs)
+			continue;
+		if (norgs < MAX_ORGS)
+			memcpy(orgs[norgs++], o, sizeof(o));
+		else
+			more++;
+	}
+	out[0] = '\0';
+	for (size_t k = 0; k < norgs && used < n; k++)
+		used += (size_t)snprintf(out + used, n - used, "%s%s", k ? ", " : "", orgs[k]);
+	if (more > 0 && used < n)
+		used += (size_t)snprintf(out + used, n - used, " and %zu more", more);
+	if (used < n)
+		snprintf(out + used, n - used, "%s%zu communit%s below",
+			 norgs ? ", for the " : "the ", p->ncomm, p->ncomm == 1 ? "y" : "ies");
 }
 
 /* Text from outside (names, subjects, issuers), escaped for display: a few
@@ -54,25 +114,44 @@ static void text_cert(FILE *f, const struct bundle_cert *c, const char *file)
 		fprintf(f, "    replaces   serial %s, from %s on\n", c->replaces, nb);
 }
 
+/* The lines the person who phoned fills in and signs. */
+static const char *const sign_lines[] = {
+	"Confirmed by phone with ____________________________ (at the sender)",
+	"Checked by ____________________________ on ________________",
+	"Signature ____________________________",
+};
+
 int sheet_text(const struct bundle_partner *p, char **out, size_t *len)
 {
 	FILE *f = open_memstream(out, len);
-	char file[600];
+	char file[600], date[32], from[1200], org[256];
 
 	if (f == NULL)
 		return -1;
+	when(p->mtime, date, sizeof(date));
+	sender(p, from, sizeof(from));
 	fprintf(f,
 		"Certificate fingerprints for %s\n"
+		"\n"
+		"  From         %s\n"
+		"  Date         %s (the bundle's date, UTC)\n"
 		"\n"
 		"Before you trust these certificates, compare each fingerprint below with\n"
 		"the one your own software shows for the file, and confirm them by phone\n"
 		"with the sender. Each fingerprint is a hash (MD5, SHA-1, SHA-256) of the\n"
 		"certificate's DER encoding; SHA-256 is the one to rely on.\n",
-		shown(p->name));
+		shown(p->name), shown(from), date);
 	for (size_t i = 0; i < p->ncomm; i++) {
 		const struct bundle_community *c = &p->comm[i];
 
 		fprintf(f, "\nCommunity: %s\n", shown(c->name));
+		if (c->as2_id[0] != '\0')
+			fprintf(f, "  AS2 id       %s\n", shown(c->as2_id));
+		if (c->ncert > 0) {
+			organisation(&c->cert[0], org, sizeof(org));
+			if (org[0] != '\0')
+				fprintf(f, "  Organisation %s\n", shown(org));
+		}
 		for (int k = 0; k < c->ncert; k++) {
 			snprintf(file, sizeof(file), "%s/%s.cer", c->dir, c->cert[k].usage);
 			text_cert(f, &c->cert[k], file);
@@ -101,6 +180,9 @@ int sheet_text(const struct bundle_partner *p, char **out, size_t *len)
 			"bundle\n"
 			"will carry them.\n",
 			p->nmissing, p->nmissing == 1 ? "y" : "ies");
+	fputs("\n", f);
+	for (size_t i = 0; i < sizeof(sign_lines) / sizeof(sign_lines[0]); i++)
+		fprintf(f, "%s\n\n", sign_lines[i]);
 	return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -133,11 +215,32 @@ static void esc(FILE *f, const char *s)
 	}
 }
 
-static void row(FILE *f, const char *k, const char *v, int fp)
+static void row(FILE *f, const char *k, const char *v)
 {
-	fprintf(f, "<tr><th>%s</th><td%s>", k, fp ? " class=\"fp\"" : "");
+	fprintf(f, "<tr><th>%s</th><td>", k);
 	esc(f, v);
 	fputs("</td></tr>\n", f);
+}
+
+/*
+ * A fingerprint row. A line may break only after a byte's colon (<wbr>),
+ * never inside a byte: a printed "EC:3B:2" / "E:13" is misread on the
+ * phone. The cell's CSS keeps word-break and overflow-wrap at normal.
+ */
+static void fp_row(FILE *f, const char *k, const char *fp)
+{
+	/* a SHA-256 prints as two lines of 16 bytes where the page is wide
+	 * enough, the shorter ones on one line */
+	fprintf(f, "<tr><th>%s</th><td class=\"fp\"><span%s>", k,
+		strlen(fp) > 60 ? " class=\"long\"" : "");
+	for (const char *c = fp; *c != '\0'; c++) {
+		char one[2] = {*c, '\0'};
+
+		esc(f, one);
+		if (*c == ':')
+			fputs("<wbr>", f);
+	}
+	fputs("</span></td></tr>\n", f);
 }
 
 static void html_cert(FILE *f, const struct bundle_cert *c, const char *file)
@@ -147,53 +250,78 @@ static void html_cert(FILE *f, const struct bundle_cert *c, const char *file)
 	when(c->not_before, nb, sizeof(nb));
 	when(c->not_after, na, sizeof(na));
 	snprintf(valid, sizeof(valid), "%s to %s", nb, na);
-	fprintf(f, "<h3>%s certificate <small>", c->usage);
+	fprintf(f, "<div class=\"cert\">\n<h3>%s certificate <small>", c->usage);
 	esc(f, file);
 	fputs("</small></h3>\n<table>\n", f);
-	row(f, "Subject", c->subject, 0);
-	row(f, "Issuer", c->issuer, 0);
-	row(f, "Serial", c->serial, 0);
-	row(f, "Valid", valid, 0);
+	row(f, "Subject", c->subject);
+	row(f, "Issuer", c->issuer);
+	row(f, "Serial", c->serial);
+	row(f, "Valid", valid);
 	if (c->replaces[0] != '\0') {
 		char rep[160];
 
 		snprintf(rep, sizeof(rep), "serial %s, from %s on", c->replaces, nb);
-		row(f, "Replaces", rep, 0);
+		row(f, "Replaces", rep);
 	}
-	row(f, "Key", c->key_type, 0);
-	row(f, "MD5", c->fp.md5, 1);
-	row(f, "SHA-1", c->fp.sha1, 1);
-	row(f, "SHA-256", c->fp.sha256, 1);
-	fputs("</table>\n", f);
+	row(f, "Key", c->key_type);
+	fp_row(f, "MD5", c->fp.md5);
+	fp_row(f, "SHA-1", c->fp.sha1);
+	fp_row(f, "SHA-256", c->fp.sha256);
+	fputs("</table>\n</div>\n", f);
 }
+
+/*
+ * The page's style. Printing: @page leaves the paper size to the printer
+ * (A4 or Letter) with margins that suit both; nothing forces a page break,
+ * so page 1 starts with the title; a certificate's table is not split
+ * across pages. Fingerprints break between bytes only (fp_row()).
+ */
+static const char style[] =
+	"@page { size: auto; margin: 16mm 15mm; }\n"
+	"body { font-family: sans-serif; font-size: 10.5pt; color: #000; margin: 0; }\n"
+	"@media screen { body { margin: 2em; max-width: 50em; } }\n"
+	"h1 { font-size: 15pt; margin: 0 0 0.5em 0; }\n"
+	"h2 { font-size: 12.5pt; margin: 0.8em 0 0.3em 0; }\n"
+	"h3 { font-size: 11pt; margin: 0.6em 0 0.2em 0; }\n"
+	"h2, h3 { break-after: avoid; page-break-after: avoid; }\n"
+	"table { border-collapse: collapse; margin-bottom: 0.6em; }\n"
+	"th { text-align: left; padding: 0.15em 1em 0.15em 0; vertical-align: top;"
+	" white-space: nowrap; }\n"
+	"td { padding: 0.15em 0; }\n"
+	"td.fp { font-family: monospace; font-size: 10pt; white-space: normal;"
+	" word-break: normal; overflow-wrap: normal; }\n"
+	"td.fp span.long { display: inline-block; max-width: 48.5ch; }\n"
+	"div.cert, div.sign { break-inside: avoid; page-break-inside: avoid; }\n"
+	"section { border-top: 1px solid #888; }\n"
+	"small { font-weight: normal; color: #444; }\n"
+	"span.nb { white-space: nowrap; }\n"
+	"div.sign p { margin: 1.6em 0 0 0; }\n";
 
 int sheet_html(const struct bundle_partner *p, char **out, size_t *len)
 {
 	FILE *f = open_memstream(out, len);
-	char file[600];
+	char file[600], date[32], from[1200], org[256];
 
 	if (f == NULL)
 		return -1;
+	when(p->mtime, date, sizeof(date));
+	sender(p, from, sizeof(from));
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>"
 	      "Certificate fingerprints for ",
 	      f);
 	esc(f, p->name);
-	fputs("</title>\n<style>\n"
-	      "body { font-family: sans-serif; margin: 2em; color: #000; }\n"
-	      "table { border-collapse: collapse; margin-bottom: 1em; }\n"
-	      "th { text-align: left; padding: 0.2em 1em 0.2em 0; vertical-align: top; }\n"
-	      "td { padding: 0.2em 0; }\n"
-	      "td.fp { font-family: monospace; font-size: 1.05em; word-break: break-all; }\n"
-	      "section { page-break-inside: avoid; border-top: 1px solid #888; }\n"
-	      "small { font-weight: normal; color: #444; }\n"
-	      "@media print { body { margin: 0; } }\n"
-	      "</style>\n</head>\n<body>\n<h1>Certificate fingerprints for ",
-	      f);
+	fprintf(f,
+		"</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>Certificate fingerprints for ",
+		style);
 	esc(f, p->name);
-	fputs("</h1>\n<p>Before you trust these certificates, compare each fingerprint with the "
-	      "one your own software shows for the file, and confirm them by phone with the "
-	      "sender. Each fingerprint is a hash of the certificate's DER encoding; SHA-256 is "
-	      "the one to rely on.</p>\n",
+	fputs("</h1>\n<table>\n", f);
+	row(f, "From", from);
+	fprintf(f, "<tr><th>Date</th><td>%s <small>(the bundle's date, UTC)</small></td></tr>\n",
+		date);
+	fputs("</table>\n<p>Before you trust these certificates, compare each fingerprint with "
+	      "the one your own software shows for the file, and confirm them by phone with the "
+	      "sender. Each fingerprint is a hash of the certificate's DER encoding; "
+	      "<span class=\"nb\">SHA-256</span> is the one to rely on.</p>\n",
 	      f);
 	for (size_t i = 0; i < p->ncomm; i++) {
 		const struct bundle_community *c = &p->comm[i];
@@ -201,6 +329,17 @@ int sheet_html(const struct bundle_partner *p, char **out, size_t *len)
 		fputs("<section>\n<h2>", f);
 		esc(f, c->name);
 		fputs("</h2>\n", f);
+		org[0] = '\0';
+		if (c->ncert > 0)
+			organisation(&c->cert[0], org, sizeof(org));
+		if (c->as2_id[0] != '\0' || org[0] != '\0') {
+			fputs("<table>\n", f);
+			if (c->as2_id[0] != '\0')
+				row(f, "AS2 id", c->as2_id);
+			if (org[0] != '\0')
+				row(f, "Organisation", org);
+			fputs("</table>\n", f);
+		}
 		for (int k = 0; k < c->ncert; k++) {
 			snprintf(file, sizeof(file), "%s/%s.cer", c->dir, c->cert[k].usage);
 			html_cert(f, &c->cert[k], file);
@@ -219,19 +358,22 @@ int sheet_html(const struct bundle_partner *p, char **out, size_t *len)
 		      "ca/chain.p7b</small></h2>\n",
 		      f);
 	for (size_t i = 0; i < p->nca; i++) {
-		fputs("<table>\n", f);
-		row(f, "Subject", p->ca[i].subject, 0);
-		row(f, "MD5", p->ca[i].fp.md5, 1);
-		row(f, "SHA-1", p->ca[i].fp.sha1, 1);
-		row(f, "SHA-256", p->ca[i].fp.sha256, 1);
-		fputs("</table>\n", f);
+		fputs("<div class=\"cert\">\n<table>\n", f);
+		row(f, "Subject", p->ca[i].subject);
+		fp_row(f, "MD5", p->ca[i].fp.md5);
+		fp_row(f, "SHA-1", p->ca[i].fp.sha1);
+		fp_row(f, "SHA-256", p->ca[i].fp.sha256);
+		fputs("</table>\n</div>\n", f);
 	}
 	if (p->nca > 0)
 		fputs("</section>\n", f);
 	if (p->nmissing > 0)
 		fprintf(f, "<p>Not in this bundle (no certificate yet): %lu communit%s.</p>\n",
 			p->nmissing, p->nmissing == 1 ? "y" : "ies");
-	fputs("</body>\n</html>\n", f);
+	fputs("<section>\n<div class=\"sign\">\n", f);
+	for (size_t i = 0; i < sizeof(sign_lines) / sizeof(sign_lines[0]); i++)
+		fprintf(f, "<p>%s</p>\n", sign_lines[i]);
+	fputs("</div>\n</section>\n</body>\n</html>\n", f);
 	return fclose(f) == 0 ? 0 : -1;
 }
 

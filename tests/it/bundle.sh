@@ -45,6 +45,8 @@ printf '%s\n' alpha/signing.cer alpha/signing.pem alpha/encryption.cer alpha/enc
 diff want entries >/dev/null || { diff want entries; fail "Globex.zip entries"; }
 
 mkdir g && (cd g && unzip -q ../out1/Globex.zip) || fail "unzip"
+# the HTML sheet's fingerprints carry a line-break hint after each colon
+sed 's/<wbr>//g' g/fingerprints.html >sheet-html.txt
 (cd g && sha256sum -c --quiet SHA256SUMS) || fail "SHA256SUMS does not check"
 for f in alpha/signing alpha/encryption beta/signing; do
 	cmp -s "g/$f.cer" "ks/${f%%/*}/${f#*/}.cer" || fail "$f.cer differs from the keystore copy"
@@ -53,7 +55,7 @@ for f in alpha/signing alpha/encryption beta/signing; do
 	for h in md5 sha1 sha256; do
 		fp=$(openssl x509 -inform DER -in "g/$f.cer" -noout -fingerprint -$h | sed 's/.*=//')
 		has g/fingerprints.txt "$fp"
-		has g/fingerprints.html "$fp"
+		has sheet-html.txt "$fp"
 	done
 done
 openssl pkcs7 -inform DER -in g/ca/chain.p7b -print_certs -out p7.pem 2>/dev/null || fail "chain.p7b"
@@ -68,6 +70,15 @@ for h in sha256; do
 	done < <(awk '/BEGIN CERT/ { n++; f = "ca" n ".pem"; print f } f { print >f } /END CERT/ { f = "" }' g/ca/chain.pem | grep '^ca')
 done
 grep -q gamma g/fingerprints.txt && fail "gamma (no certificate) in the sheet"
+# the CSV sheet's dates are ISO 8601 in UTC
+python3 - g/fingerprints.csv <<'PY' || fail "fingerprints.csv dates"
+import csv, re, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline='')))
+assert rows, "no rows"
+for r in rows:
+    for k in ("not_before", "not_after"):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", r[k]), (k, r[k])
+PY
 has g/fingerprints.txt "Not in this bundle (no certificate yet): 1 community"
 
 # the HTML sheet escapes what came from the manifest
@@ -107,6 +118,29 @@ expect_rc 0 "$PKIROLL" --db s.db bundle --out out3 --partner "Müller & <Söhne>
 [ "$(ls out3)" = "$muller" ] || fail "--partner wrote: $(ls out3)"
 expect_rc 2 "$PKIROLL" --db s.db bundle --out out3 --partner Nobody
 has err 'no partner named "Nobody"'
+# a bad --out: one line that names the path and the real reason, no summary
+onlyline() {
+	[ "$(wc -l <"$T_DIR/err")" = 1 ] && [ ! -s "$T_DIR/out" ] ||
+		{ cat "$T_DIR/out" "$T_DIR/err"; fail "bundle --out $1: not one error line"; }
+	has "$T_DIR/err" "$2"
+}
+touch afile
+expect_rc 2 "$PKIROLL" --db s.db bundle --out nope/x
+onlyline nope/x "nope/x: cannot create it: nope does not exist"
+expect_rc 2 "$PKIROLL" --db s.db bundle --out afile
+onlyline afile "afile: exists and is not a directory"
+expect_rc 2 "$PKIROLL" --db s.db bundle --out afile/sub
+onlyline afile/sub "afile/sub: cannot create it: afile is not a directory"
+ro=
+if [ "$(id -u)" != 0 ]; then
+	mkdir rodir && chmod 555 rodir && ro=rodir
+elif [ -d /sys/kernel ] && ! touch /sys/kernel/.pkiroll-t 2>/dev/null; then
+	ro=/sys/kernel # root writes anywhere but in sysfs
+fi
+if [ -n "$ro" ]; then
+	expect_rc 2 "$PKIROLL" --db s.db bundle --out "$ro"
+	onlyline "$ro" "$ro: cannot write in it: "
+fi
 expect_rc 2 "$PKIROLL" --db s.db bundle --colour
 expect_rc 2 "$PKIROLL" --db s.db bundle extra
 

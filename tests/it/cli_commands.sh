@@ -10,6 +10,13 @@ for c in enroll renew revoke retire cem cem-response bundle status check import 
 done
 expect_rc 0 "$PKIROLL" --version
 has "$T_DIR/out" "pkiroll 0."
+# the libraries underneath, as its help says: the OpenSSL and SQLite in use
+# are the ones the command-line tools here report
+has "$T_DIR/out" "  OpenSSL   OpenSSL $(openssl version | cut -d' ' -f2)"
+has "$T_DIR/out" "  SQLite    $(sqlite3 --version | cut -d' ' -f1)"
+for l in libzip jansson libxml2 libcurl libcsv inih; do
+	grep -Eq "^  $l +[^ ]" "$T_DIR/out" || { cat "$T_DIR/out"; fail "version: no $l line"; }
+done
 expect_rc 2 "$PKIROLL"
 expect_rc 2 "$PKIROLL" frobnicate
 has "$T_DIR/err" 'unknown command "frobnicate"'

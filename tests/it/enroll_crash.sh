@@ -9,7 +9,8 @@ passfile
 make_manifest a.csv 40 a 100000
 make_manifest b.csv 40 b 200000
 make_manifest c.csv 40 c 300000
-for m in a b c; do "$PKIROLL_CA" users import --state ca $m.csv >/dev/null || fail "users $m"; done
+make_manifest d.csv 40 d 400000
+for m in a b c d; do "$PKIROLL_CA" users import --state ca $m.csv >/dev/null || fail "users $m"; done
 start_ca ca --fault delay=300
 URL="http://$CA_HTTP/pkix/"
 enroll() { "$PKIROLL" --db s.db enroll "$1" -j 4 --ca-url "$URL" --keystore-dir ks \
@@ -46,18 +47,33 @@ expect_rc 0 "$PKIROLL" --db s.db status --json
 jq -e '.states.enrolled == 80 and .states.enrolling == 0' "$T_DIR/out" >/dev/null \
 	|| { jq .states "$T_DIR/out"; fail "after the parent's crash and a rerun"; }
 
-# Phase: SIGINT stops taking work, records everything, exits 1; a rerun resumes.
+# Phase: SIGINT stops taking work, records everything, exits 130; a rerun resumes.
 bg_enroll c.csv c1
 sleep 1.2
 kill -INT $RUN
 wait $RUN
 rc=$?
 RUN=
-[ "$rc" = 1 ] || { cat c1.out; fail "SIGINT: exit $rc, want 1"; }
+[ "$rc" = 130 ] || { cat c1.out; fail "SIGINT: exit $rc, want 130"; }
 grep -q "interrupted" c1.out || fail "no summary after SIGINT"
 expect_rc 0 enroll c.csv
 expect_rc 0 "$PKIROLL" --db s.db status --json
 jq -e '.states.enrolled == 120 and .total == 120' "$T_DIR/out" >/dev/null || fail "after SIGINT"
+
+# Phase: SIGTERM: 143 (128 + 15, as a shell reports it), and what the summary says finished is in the store.
+bg_enroll d.csv d1
+sleep 1.2
+kill -TERM $RUN
+wait $RUN
+rc=$?
+RUN=
+[ "$rc" = 143 ] || { cat d1.out d1.err; fail "SIGTERM: exit $rc, want 143"; }
+done_d=$(sed -n 's/.* due: \([0-9]*\) enrolled.*interrupted.*/\1/p' d1.out)
+[ -n "$done_d" ] && [ "$done_d" -lt 40 ] || { cat d1.out; fail "SIGTERM: no interrupted summary"; }
+expect_rc 0 "$PKIROLL" --db s.db status --json
+jq -e ".states.enrolled == $((120 + done_d)) and .states.enrolling == 0" "$T_DIR/out" >/dev/null ||
+	{ jq .states "$T_DIR/out"; fail "after SIGTERM: the store does not hold the $done_d finished"; }
+expect_rc 0 enroll d.csv
 
 # No code was used twice: one confirmed signing certificate per reference.
 expect_rc 0 "$PKIROLL_CA" issued --state ca

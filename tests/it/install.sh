@@ -96,11 +96,13 @@ for v in PKIROLL_EVENT PKIROLL_COMMUNITY PKIROLL_AS2_ID PKIROLL_KEYSTORE PKIROLL
 	has "$T_DIR/man5" "$v"
 done
 
-# Phase: the installed configuration parses as it is (no CA yet: renew
+# Phase: the installed configuration parses as it is (no CA yet: ping
 # says what to give), and with every line whose key this pkiroll knows
 # uncommented its values are valid.
 conf=$R/etc/pkiroll.conf
-expect_rc 2 "$R/usr/bin/pkiroll" --config "$conf" --db "$T_DIR/none.db" renew --dry-run
+printf 'code' >"$T_DIR/code" && chmod 600 "$T_DIR/code"
+expect_rc 2 "$R/usr/bin/pkiroll" --config "$conf" --db "$T_DIR/none.db" ping --reference 1 \
+	--code-file "$T_DIR/code"
 has "$T_DIR/err" "no CA: give --ca-url URL"
 known="^#($(echo $keys | tr ' ' '|')) = |^#\[ca "
 grep -qE "$known" "$conf" || fail "no commented key in the example"

@@ -44,6 +44,15 @@ expect_rc 0 ks renew --ca-url "$URL" --within 1d --now --dry-run
 has "$T_DIR/err" "would renew s1"
 grep -q "would renew l1" "$T_DIR/err" && fail "dry run: a long-lived community is due"
 [ "$(grep -c 'would renew' "$T_DIR/err")" = 6 ] || fail "dry run: not 6 due"
+# without any CA (no --ca-url, no configuration): why and when each renews
+expect_rc 0 "$PKIROLL" --db s.db renew --within 1d --now --dry-run
+[ "$(grep -c 'would renew' "$T_DIR/err")" = 6 ] || fail "dry run without a CA: not 6 due"
+exp=$(for u in signing encryption; do
+	date -u -d "$(openssl x509 -in ks/s1/$u.pem -noout -enddate | cut -d= -f2)" +%s
+done | sort -n | head -1)
+has "$T_DIR/err" "would renew s1: inside the window (--now: no spreading); renew-after $(date -u -d @$((exp - 86400)) +%Y-%m-%dT%H:%M:%SZ), earliest certificate expires $(date -u -d @"$exp" +%Y-%m-%dT%H:%M:%SZ)"
+expect_rc 0 "$PKIROLL" --db s.db renew --community l1 --dry-run
+has "$T_DIR/err" "would renew l1: forced (--community), whatever its dates; renew-after"
 
 # Phase: renew with --bundle: the 6 short ones, over HTTP.
 expect_rc 0 ks renew --ca-url "$URL" --within 1d --now --bundle --bundle-dir b

@@ -187,6 +187,37 @@ TEST(manifest_stray_quote_and_long_line)
 	CHECK(t_log_has("l.csv:2: line longer than 256 KiB"), "log: %s", t_log());
 }
 
+/* An unclosed quote that a later row's quote closes: the broken row is
+ * reported on its own line and field, every row after it is read. */
+TEST(manifest_unclosed_quote_keeps_next_rows)
+{
+	static const char *const want[] = {"good-a", "good-c", "good-d"};
+	struct manifest *m = open_text("community,reference_number,authorization_code,partners,"
+				       "subject\n"
+				       "good-a,1,C1,P,\"CN=A,O=X\"\n"
+				       "bad-b,2,\"C2,P,CN=B\n"
+				       "good-c,3,C3,P,\"CN=C,O=X\"\n"
+				       "good-d,4,C4,P,\"CN=D,O=X\"\n",
+				       NULL);
+	const struct manifest_row *r;
+	size_t ngood = 0, nbad = 0;
+
+	CHECK(m != NULL, "open failed: %s", t_log());
+	while (manifest_next_row(m, &r) == 1) {
+		if (r->bad) {
+			nbad++;
+			CHECK(r->line == 3, "bad row on line %lu, want 3", r->line);
+			continue;
+		}
+		CHECK(ngood < 3 && strcmp(r->community, want[ngood]) == 0, "good row %zu is \"%s\"",
+		      ngood, r->community);
+		ngood++;
+	}
+	CHECK(ngood == 3 && nbad == 1, "%zu good %zu bad, want 3 good 1 bad", ngood, nbad);
+	CHECK(t_log_has("m.csv:3: authorization_code: unbalanced quote"), "log: %s", t_log());
+	manifest_close(m);
+}
+
 TEST(manifest_code_references)
 {
 	struct pkiroll_manifest_stats st;
