@@ -27,6 +27,7 @@ enum pkiroll_err {
 	PKIROLL_ERR_LOCKED, /* store is locked by another run */
 	PKIROLL_ERR_SCHEMA, /* store written by a newer pkiroll */
 	PKIROLL_ERR_NOCERT, /* no such certificate */
+	PKIROLL_ERR_HOOK,   /* a hook failed */
 	PKIROLL_ERR__MAX
 };
 
@@ -162,6 +163,7 @@ int pkiroll_window_parse(const char *s, struct pkiroll_window *w);
 #define PKIROLL_DEFAULT_RENEW_WITHIN "30d"
 #define PKIROLL_DEFAULT_CEM_RESPOND_BY "14d"
 #define PKIROLL_DEFAULT_KEEP_DECRYPTION_KEYS 2
+#define PKIROLL_DEFAULT_HOOK_TIMEOUT 300
 
 struct pkiroll_config {
 	char path[512];		/* the file read, "" when none */
@@ -179,6 +181,9 @@ struct pkiroll_config {
 	char cem_response_url[1024];	    /* CEM ResponseURL default, "" none */
 	long long cem_respond_within;	    /* seconds: RespondByDate (no key; 14 days) */
 	char metrics_file[512];		    /* Prometheus metrics after each command, "" none */
+	char deploy_hook[1024];		    /* sh -c per changed community, "" none */
+	char post_hook[1024];		    /* sh -c once per run, report on stdin, "" none */
+	int hook_timeout;		    /* seconds either hook may take */
 	size_t nprofiles;
 	struct pkiroll_ca_profile profiles[PKIROLL_MAX_PROFILES];
 };
@@ -596,7 +601,77 @@ struct pkiroll_run_stats {
 	unsigned long in_flight;
 	double elapsed; /* seconds */
 	int interrupted;
+	unsigned long deployed;	     /* deploy hooks that succeeded */
+	unsigned long deploy_failed; /* deploy hooks that failed (left pending) */
 };
+
+/* ---- deploy hooks and the run report ---- */
+
+/* A community's deploy hook in this run. */
+enum pkiroll_deploy_result {
+	PKIROLL_DEPLOY_NONE = 0, /* none ran */
+	PKIROLL_DEPLOY_OK,
+	PKIROLL_DEPLOY_FAILED,	/* non-zero exit, or it could not start */
+	PKIROLL_DEPLOY_TIMEOUT, /* killed at the hook timeout */
+	PKIROLL_DEPLOY_PENDING, /* owed, not run (a dry run) */
+	PKIROLL_DEPLOY__MAX
+};
+
+/* "none", "ok", "failed", "timeout", "pending". */
+const char *pkiroll_deploy_result_name(int result);
+
+/* One community in a run's report. */
+struct pkiroll_report_item {
+	char name[256];
+	/* enrolled, renewed, revoked, failed, needs_codes, retrying; "" when
+	 * only its deploy hook ran (owed from an earlier run) */
+	char outcome[16];
+	char reason[512];
+	char failinfo[128]; /* the CA's failInfo bit names, comma-separated, "" */
+	char serials[256];  /* the new certificates', space-separated */
+	double duration;    /* seconds, from its first dispatch to its end */
+	int retries;	    /* in-run retries */
+	int deploy;	    /* enum pkiroll_deploy_result */
+	char deploy_event[16];
+	int deploy_status; /* the hook's exit status (128 + signal) */
+};
+
+/* What a run did, per community (malloc'd items; pkiroll_report_free()). */
+struct pkiroll_report {
+	struct pkiroll_report_item *items;
+	size_t n, cap;
+};
+
+/* The item for name, added when missing; NULL when out of memory. */
+struct pkiroll_report_item *pkiroll_report_item(struct pkiroll_report *rep, const char *name);
+void pkiroll_report_free(struct pkiroll_report *rep);
+
+/*
+ * The report as one JSON object (see pkiroll(1), --report): command,
+ * started and finished (Unix seconds), duration, exit code, the counts of
+ * st and the items. Returns a malloc'd string (the caller frees), or NULL.
+ */
+char *pkiroll_report_json(const char *command, double started, double finished, int exit_code,
+			  const struct pkiroll_run_stats *st, const struct pkiroll_report *rep);
+
+/* Writes text to path atomically (0600). PKIROLL_OK or PKIROLL_ERR_IO (logged). */
+int pkiroll_report_write(pkiroll_ctx *ctx, const char *path, const char *text);
+
+/*
+ * Runs the post hook (sh -c command) with text on its stdin, killed after
+ * timeout_s seconds; its output is logged. PKIROLL_OK when it exited 0,
+ * else PKIROLL_ERR_HOOK (logged).
+ */
+int pkiroll_post_hook(pkiroll_ctx *ctx, const char *command, const char *text, int timeout_s,
+		      volatile int *interrupted);
+
+/*
+ * While armed, a change that gives a community new certificates (or
+ * revokes or retires them) marks it deploy_pending in the transaction
+ * that commits the change (the run doors arm it when a deploy hook is
+ * set; pkiroll retire's caller arms it itself).
+ */
+void pkiroll_store_deploy_arm(pkiroll_store *store, int armed);
 
 /* Progress: called about twice a second and once at the end (final = 1). */
 typedef void pkiroll_progress_fn(void *arg, const struct pkiroll_run_stats *st, int final);
@@ -619,7 +694,24 @@ struct pkiroll_run_opts {
 	 * missing; NULL: none), and with trace a PKIROLL_LOG_TRACE line each */
 	const char *dump_dir;
 	int trace;
+	/* after the run: sh -c deploy_hook per community whose certificates
+	 * changed (or still owe it), killed after hook_timeout seconds (0:
+	 * the config's); NULL: the config's deploy_hook, "" none */
+	const char *deploy_hook;
+	int hook_timeout;
+	const char *pass_file;	       /* where the passphrase came from, for the hook; NULL */
+	struct pkiroll_report *report; /* filled when not NULL */
 };
+
+/*
+ * pkiroll deploy: runs the deploy hook of every community that still owes
+ * one (only the named ones when ncommunities > 0), one by one; with
+ * run->dry_run lists them only. stats->deployed and deploy_failed count.
+ * PKIROLL_OK, or an error; PKIROLL_ERR_USAGE when no hook is configured.
+ */
+int pkiroll_deploy(pkiroll_ctx *ctx, const struct pkiroll_run_opts *run,
+		   const char *const *communities, int ncommunities,
+		   struct pkiroll_run_stats *stats);
 
 /* pkiroll_enroll: a manifest's communities. */
 struct pkiroll_enroll_opts {

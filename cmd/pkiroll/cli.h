@@ -120,6 +120,10 @@ enum cli_opt {
 	CLI_OPT_PASS_FILE,
 	CLI_OPT_PASS_FD,
 	CLI_OPT_INSECURE,
+	CLI_OPT_DEPLOY_HOOK,
+	CLI_OPT_POST_HOOK,
+	CLI_OPT_HOOK_TIMEOUT,
+	CLI_OPT_REPORT,
 	/* the run verbs' own, named in each of their tables (cli_run_misplaced) */
 	CLI_OPT_WITHIN,
 	CLI_OPT_COMMUNITY,
@@ -204,7 +208,13 @@ int cli_manifest_options(struct cli *cli, const char *cmd, struct pkiroll_manife
 		CLI_OPTION("delimiter", required_argument, CLI_OPT_DELIMITER),                     \
 		CLI_OPTION("strict", no_argument, CLI_OPT_STRICT),                                 \
 		CLI_OPTION("dump-dir", required_argument, CLI_OPT_DUMP_DIR), CLI_KEYSTORE_OPTIONS, \
-		CLI_PASS_OPTIONS
+		CLI_PASS_OPTIONS, CLI_HOOK_OPTIONS
+/* Hooks and the report: every run verb and pkiroll deploy. */
+#define CLI_HOOK_OPTIONS                                                                           \
+	CLI_OPTION("deploy-hook", required_argument, CLI_OPT_DEPLOY_HOOK),                         \
+		CLI_OPTION("post-hook", required_argument, CLI_OPT_POST_HOOK),                     \
+		CLI_OPTION("hook-timeout", required_argument, CLI_OPT_HOOK_TIMEOUT),               \
+		CLI_OPTION("report", required_argument, CLI_OPT_REPORT)
 /* The verbs' own options. Every run verb's table holds every group, so
  * that an option meant for another verb is named as such
  * (cli_run_misplaced()) and abbreviations resolve as they always have. */
@@ -240,6 +250,13 @@ struct cli_run {
 	int tty;			  /* progress: stderr is a terminal */
 	time_t last;			  /* progress: the last line, when not a terminal */
 	int quiet;
+	/* hooks and the report (cli_run_report()) */
+	const char *post_hook;	 /* --post-hook, else the config's */
+	const char *report_path; /* --report */
+	struct pkiroll_report report;
+	struct pkiroll_run_stats st; /* the door's, from cli_run_finish() */
+	double started;
+	int ran; /* the door ran to its end */
 };
 #define CLI_RUN_INIT                                                                               \
 	{                                                                                          \
@@ -271,6 +288,15 @@ int cli_run_start(struct cli *cli, const char *cmd, struct cli_run *run, int pro
  * verb's to print, else the exit code. */
 int cli_run_finish(struct cli *cli, const char *cmd, struct cli_run *run, int err,
 		   const struct pkiroll_run_stats *st, const char *would);
+/* One of CLI_HOOK_OPTIONS: 1 taken, 0 not one, -1 a bad value (reported). */
+int cli_hook_option(const char *cmd, int c, struct cli_run *run);
+/*
+ * The end of every run verb (and pkiroll deploy), given its exit code rc:
+ * 1 when a deploy hook failed, then the run's JSON report to the post
+ * hook (its failure makes the exit 1) and to --report. Frees the report.
+ * Returns the exit code.
+ */
+int cli_run_report(struct cli *cli, const char *cmd, struct cli_run *run, int rc);
 /* The exit code of a run that completed: 130 when a signal stopped it,
  * else 1 when anything was left. */
 int cli_run_exit(const struct pkiroll_run_stats *st);
@@ -315,6 +341,7 @@ int cmd_cem_response(struct cli *cli);
 /* Writes the due CEM requests (pkiroll cem); an exit code. */
 int cli_cem_write(struct cli *cli, struct pkiroll_cem_opts *o);
 int cmd_retire(struct cli *cli);
+int cmd_deploy(struct cli *cli);
 int cmd_unretire(struct cli *cli);
 int cmd_ping(struct cli *cli);
 int cmd_rekey(struct cli *cli);
@@ -335,6 +362,7 @@ extern const char help_export[];
 extern const char help_cem[];
 extern const char help_cem_response[];
 extern const char help_retire[];
+extern const char help_deploy[];
 extern const char help_unretire[];
 extern const char help_ping[];
 extern const char help_rekey[];

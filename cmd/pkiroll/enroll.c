@@ -78,7 +78,7 @@ int cmd_enroll(struct cli *cli)
 		return r;
 	err = pkiroll_enroll(cli->ctx, &run.o, &run.e, &st);
 	if ((r = cli_run_finish(cli, "enroll", &run, err, &st, "enrolled")) >= 0)
-		return r;
+		return cli_run_report(cli, "enroll", &run, r);
 	if (!cli->quiet)
 		printf("enroll: %lu rows (%lu bad), %lu due: %lu enrolled, %lu failed, %lu need "
 		       "new codes, "
@@ -87,5 +87,5 @@ int cmd_enroll(struct cli *cli)
 		       st.skipped, st.retries, st.elapsed,
 		       st.interrupted ? " (interrupted: run again to resume)" : "");
 	cli_run_rusage(cli);
-	return cli_run_exit(&st);
+	return cli_run_report(cli, "enroll", &run, cli_run_exit(&st));
 }

@@ -26,6 +26,7 @@ static const char usage_text[] =
 	"  revoke       revoke a community's certificates (rr)\n"
 	"  retire       take a community out of service (and out of the bundles)\n"
 	"  unretire     bring a retired community back into service\n"
+	"  deploy       run the deploy hooks still owed (a failed or killed one)\n"
 	"  cem          certificate exchange requests for the partners (EDIINT CEM)\n"
 	"  cem-response record the partners' CEM responses\n"
 	"  ping         send a genm to the CA: is it there, does it know us\n"
@@ -112,6 +113,7 @@ static const struct command commands[] = {
 	{"cem-response", cmd_cem_response, help_cem_response, 1},
 	{"ping", cmd_ping, help_ping, 1},
 	{"rekey-keystores", cmd_rekey, help_rekey, 1},
+	{"deploy", cmd_deploy, help_deploy, 1},
 };
 
 static const struct command *find_command(const char *name)

@@ -189,7 +189,7 @@ int cmd_renew(struct cli *cli)
 	if (err == PKIROLL_OK && a.cem && !run.o.dry_run && st.renewed > 0)
 		cem_rc = renew_cem(cli, &run);
 	if ((rc = cli_run_finish(cli, "renew", &run, err, &st, "enrolled or renewed")) >= 0)
-		goto out;
+		goto report;
 	rc = cli_run_exit(&st);
 	/* cron: silent when there was nothing to do */
 	if (!cli->quiet &&
@@ -209,6 +209,8 @@ int cmd_renew(struct cli *cli)
 		rc = cem_rc == EXIT_FATAL ? EXIT_FATAL : EXIT_SOME;
 	if (st.interrupted)
 		rc = cli_interrupted_exit();
+report:
+	rc = cli_run_report(cli, "renew", &run, rc);
 out:
 	cli_pass_free(run.passphrase);
 	free(a.names);

@@ -24,14 +24,19 @@ const char help_retire[] =
 	"exit: 0 all retired, 1 some not, 2 usage or configuration, 3 store or I/O\n";
 
 /* retire: each named community (after its revocation, with --revoke) */
-static int retire_all(struct cli *cli, const char *db, const char *const *names, int n, int revoked)
+static int retire_all(struct cli *cli, struct cli_run *run, const char *const *names, int n,
+		      int revoked)
 {
+	const char *hook = run->o.deploy_hook ? run->o.deploy_hook : run->cfg->deploy_hook;
+	struct pkiroll_run_stats dst;
 	pkiroll_store *store = NULL;
 	pkiroll_lock *lock = NULL;
 	int rc = EXIT_DONE, retired = 0;
 
-	if ((rc = cli_store_writer(cli, db, 1, &store, &lock)) != 0)
+	if ((rc = cli_store_writer(cli, run->o.db, 1, &store, &lock)) != 0)
 		return rc;
+	/* a retirement owes the gateway its deploy hook, run below */
+	pkiroll_store_deploy_arm(store, hook[0] != '\0');
 	for (int i = 0; i < n; i++) {
 		int r = pkiroll_retire(store, names[i], revoked,
 				       revoked ? "retired (pkiroll retire --revoke)"
@@ -54,6 +59,13 @@ static int retire_all(struct cli *cli, const char *db, const char *const *names,
 		}
 	}
 	cli_store_done(store, lock);
+	if (hook[0] != '\0' && rc != EXIT_FATAL) {
+		if (pkiroll_deploy(cli->ctx, &run->o, names, n, &dst) != PKIROLL_OK)
+			rc = EXIT_FATAL;
+		run->st.deployed += dst.deployed;
+		run->st.deploy_failed += dst.deploy_failed;
+	}
+	run->ran = 1;
 	if (!cli->quiet && rc != EXIT_FATAL)
 		printf("retire: %d of %d retired; their partners' bundles are stale (pkiroll "
 		       "bundle "
@@ -109,9 +121,8 @@ int cmd_retire(struct cli *cli)
 		goto out;
 	if (!a.revoke) {
 		/* retirement alone is the store's: no CA, no keys */
-		rc = run.o.dry_run
-			     ? EXIT_DONE
-			     : retire_all(cli, run.o.db, rv->communities, rv->ncommunities, 0);
+		rc = run.o.dry_run ? EXIT_DONE
+				   : retire_all(cli, &run, rv->communities, rv->ncommunities, 0);
 		if (rc == EXIT_DONE && a.bundle)
 			rc = cli_bundle_stale(cli,
 					      a.bundle_dir ? a.bundle_dir : run.cfg->bundle_dir, 0);
@@ -120,13 +131,14 @@ int cmd_retire(struct cli *cli)
 	rc = cli_revoke_run(cli, "retire", &run, &a.rk, &done);
 	if (!done)
 		goto out;
-	r = retire_all(cli, run.o.db, rv->communities, rv->ncommunities, 1);
+	r = retire_all(cli, &run, rv->communities, rv->ncommunities, 1);
 	rc = r != EXIT_DONE ? r : rc;
 	if (a.bundle && r != EXIT_FATAL &&
 	    cli_bundle_stale(cli, a.bundle_dir ? a.bundle_dir : run.cfg->bundle_dir, 0) !=
 		    EXIT_DONE)
 		rc = EXIT_SOME;
 out:
+	rc = cli_run_report(cli, "retire", &run, rc);
 	OPENSSL_cleanse(a.rk.code, sizeof(a.rk.code));
 	return rc;
 }

@@ -226,7 +226,8 @@ int cmd_revoke(struct cli *cli)
 		return rc;
 	if ((rc = cli_revoke_args(cli, "revoke", &rk, 1, run.pass.insecure)) == 0 &&
 	    (rc = cli_run_config(cli, "revoke", &run)) == 0)
-		rc = cli_revoke_run(cli, "revoke", &run, &rk, &done);
+		rc = cli_run_report(cli, "revoke", &run,
+				    cli_revoke_run(cli, "revoke", &run, &rk, &done));
 	OPENSSL_cleanse(rk.code, sizeof(rk.code));
 	return rc;
 }

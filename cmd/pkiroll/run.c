@@ -83,6 +83,8 @@ static int run_option(int c, struct cli_run *run)
 		return 1;
 	if ((r = cli_pass_option("enroll", c, &run->pass)) != 0)
 		return r;
+	if ((r = cli_hook_option("enroll", c, run)) != 0)
+		return r;
 	switch (c) {
 	case 'j':
 		o->jobs = (int)strtol(optarg, &end, 10);
@@ -121,6 +123,32 @@ static int run_option(int c, struct cli_run *run)
 		return 1;
 	case CLI_OPT_STRICT:
 		run->e.mopts.strict = 1;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int cli_hook_option(const char *cmd, int c, struct cli_run *run)
+{
+	char *end;
+
+	switch (c) {
+	case CLI_OPT_DEPLOY_HOOK:
+		run->o.deploy_hook = optarg;
+		return 1;
+	case CLI_OPT_POST_HOOK:
+		run->post_hook = optarg;
+		return 1;
+	case CLI_OPT_HOOK_TIMEOUT:
+		run->o.hook_timeout = (int)strtol(optarg, &end, 10);
+		if (*end != '\0' || run->o.hook_timeout < 1 || run->o.hook_timeout > 86400) {
+			cli_error("%s: --hook-timeout takes 1 to 86400 seconds", cmd);
+			return -1;
+		}
+		return 1;
+	case CLI_OPT_REPORT:
+		run->report_path = optarg;
 		return 1;
 	default:
 		return 0;
@@ -203,7 +231,50 @@ int cli_run_config(struct cli *cli, const char *cmd, struct cli_run *run)
 	if (run->o.keystore_dir == NULL)
 		run->o.keystore_dir = run->cfg->keystore_dir;
 	run->e.mopts.insecure_code_files = run->pass.insecure;
+	if (run->post_hook == NULL)
+		run->post_hook = run->cfg->post_hook;
+	run->o.report = &run->report;
+	/* the hook may read the passphrase from where we did, never from us */
+	run->o.pass_file = run->pass.file;
+	run->started = (double)time(NULL);
 	return 0;
+}
+
+int cli_run_report(struct cli *cli, const char *cmd, struct cli_run *run, int rc)
+{
+	const struct pkiroll_run_stats *st = &run->st;
+	char *json;
+	int timeout;
+
+	(void)cli;
+	if (run->cfg == NULL || !run->ran)
+		goto out;
+	if (st->deploy_failed > 0 && rc == EXIT_DONE)
+		rc = EXIT_SOME;
+	if ((run->post_hook == NULL || run->post_hook[0] == '\0' || run->o.dry_run) &&
+	    run->report_path == NULL)
+		goto out;
+	if ((json = pkiroll_report_json(cmd, run->started, (double)time(NULL), rc, st,
+					&run->report)) == NULL) {
+		cli_error("%s: the run's report: out of memory", cmd);
+		rc = rc == EXIT_DONE ? EXIT_SOME : rc;
+		goto out;
+	}
+	/* a run that did nothing feeds no post hook (cron) */
+	timeout = run->o.hook_timeout > 0 ? run->o.hook_timeout : run->cfg->hook_timeout;
+	if (run->post_hook != NULL && run->post_hook[0] != '\0' && !run->o.dry_run &&
+	    (st->due || st->deployed || st->deploy_failed || st->bad_rows || st->interrupted) &&
+	    pkiroll_post_hook(cli->ctx, run->post_hook, json, timeout, run->o.interrupted) !=
+		    PKIROLL_OK &&
+	    rc == EXIT_DONE)
+		rc = EXIT_SOME;
+	if (run->report_path != NULL &&
+	    pkiroll_report_write(cli->ctx, run->report_path, json) != PKIROLL_OK && rc == EXIT_DONE)
+		rc = EXIT_FATAL;
+	free(json);
+out:
+	pkiroll_report_free(&run->report);
+	return rc;
 }
 
 int cli_run_start(struct cli *cli, const char *cmd, struct cli_run *run, int progress)
@@ -234,6 +305,8 @@ int cli_run_finish(struct cli *cli, const char *cmd, struct cli_run *run, int er
 {
 	cli_pass_free(run->passphrase);
 	run->passphrase = NULL;
+	run->st = *st;
+	run->ran = err == PKIROLL_OK;
 	if (err != PKIROLL_OK) {
 		cli_error("%s: %s", cmd, pkiroll_strerror(err));
 		return err == PKIROLL_ERR_LOCKED ? EXIT_FATAL : cli_exit_for(err);

@@ -34,6 +34,7 @@ static const char *const err_names[PKIROLL_ERR__MAX] = {
 	[PKIROLL_ERR_LOCKED] = "store is locked by another run",
 	[PKIROLL_ERR_SCHEMA] = "store was written by a newer pkiroll",
 	[PKIROLL_ERR_NOCERT] = "no such certificate",
+	[PKIROLL_ERR_HOOK] = "a hook failed",
 };
 
 const char *pkiroll_strerror(int err)

@@ -21,6 +21,7 @@
 #include <openssl/rand.h>
 
 #include "cmp/cmp_trace.h"
+#include "enroll/deploy.h"
 #include "enroll/run.h"
 #include "store/store_lifecycle.h"
 #include "write/keystore.h"
@@ -381,6 +382,27 @@ static int run_store(pkiroll_ctx *ctx, struct run *r, struct pool *pool)
 	return PKIROLL_OK;
 }
 
+/* After the run, the workers gone: the deploy hooks owed, one by one in
+ * the parent (a failed one stays owed for the next run). */
+static int run_deploy(pkiroll_ctx *ctx, struct run *r, struct pool **pool)
+{
+	struct deploy_run d = {.ctx = ctx,
+			       .s = r->s,
+			       .hook = deploy_hook_of(r->o, r->cfg),
+			       .timeout = deploy_timeout_of(r->o, r->cfg),
+			       .pass_file = r->o->pass_file,
+			       .interrupted = r->o->interrupted,
+			       .run = r->run,
+			       .report = r->o->report,
+			       .st = r->st};
+
+	if (d.hook[0] == '\0')
+		return PKIROLL_OK;
+	pool_free(*pool);
+	*pool = NULL;
+	return deploy_owed(&d, NULL, 0);
+}
+
 /* The engine: runs a plan with the options every run shares. */
 static int run_plan(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, const struct plan *p,
 		    const struct pkiroll_config *cfg, struct pkiroll_run_stats *st)
@@ -438,7 +460,9 @@ static int run_plan(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, const st
 	/* Phase: the store's passphrase, or nothing is imported, sent or written. */
 	if ((err = keystore_pass_guard(r.s, o->keystore_dir, o->passphrase)) != PKIROLL_OK)
 		goto out;
-	err = run_store(ctx, &r, pool);
+	pkiroll_store_deploy_arm(r.s, deploy_hook_of(o, cfg)[0] != '\0');
+	if ((err = run_store(ctx, &r, pool)) == PKIROLL_OK)
+		err = run_deploy(ctx, &r, &pool);
 out:
 	pool_free(pool);
 	free((void *)jr.profiles);

@@ -36,8 +36,10 @@ struct slot { /* a job in flight */
 	int renew_failures; /* renew: failed ones before this, for the backoff */
 	int prof;
 	int step;
-	int attempts; /* in this run */
-	int limited;  /* rate-limited tries in this run (not attempts) */
+	int attempts;		/* in this run */
+	int limited;		/* rate-limited tries in this run (not attempts) */
+	long long started_ms;	/* dispatched at */
+	unsigned long failbits; /* the CA's failInfo in its result */
 	char name[256];
 	char code[512];
 };

@@ -206,6 +206,7 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 	sl->prof = cand->prof;
 	sl->attempts = cand->attempts + 1;
 	sl->limited = cand->limited;
+	sl->started_ms = base_now_ms();
 	snprintf(sl->name, sizeof(sl->name), "%s", c.name);
 	memcpy(sl->code, cand->code, sizeof(sl->code));
 	p->inflight++;
@@ -470,6 +471,41 @@ static void rate_limited(struct run *r, struct profile *p, int retry_after)
 		retry_after >= 0 ? " (Retry-After)" : "", p->cap);
 }
 
+/* The CA's failInfo bits by name, comma-separated, into fi. */
+static void failinfo_names(unsigned long failbits, char *fi, size_t filen)
+{
+	size_t len = 0;
+
+	fi[0] = '\0';
+	for (int bit = 0; bit < 32 && failbits >> bit; bit++)
+		if ((failbits & (1UL << bit)) && cmp_failinfo_name(bit) != NULL && len < filen)
+			len += (size_t)snprintf(fi + len, filen - len, "%s%s", len ? "," : "",
+						cmp_failinfo_name(bit));
+}
+
+/* The run's report (when asked for): what this slot's end means for its
+ * community; a later try of it overwrites the outcome. */
+static void report(struct run *r, const struct slot *sl, const struct enroll_outcome *o,
+		   const char *outcome)
+{
+	struct pkiroll_report_item *it;
+
+	if (r->o->report == NULL || (it = pkiroll_report_item(r->o->report, sl->name)) == NULL)
+		return;
+	snprintf(it->outcome, sizeof(it->outcome), "%s", outcome);
+	snprintf(it->reason, sizeof(it->reason), "%s", o->reason ? o->reason : "");
+	failinfo_names(sl->failbits, it->failinfo, sizeof(it->failinfo));
+	it->serials[0] = '\0';
+	if (o->sign.der != NULL && o->sign.have_info)
+		snprintf(it->serials, sizeof(it->serials), "%s", o->sign.info.serial);
+	if (o->enc.der != NULL && o->enc.have_info)
+		snprintf(it->serials + strlen(it->serials),
+			 sizeof(it->serials) - strlen(it->serials), "%s%s",
+			 it->serials[0] ? " " : "", o->enc.info.serial);
+	it->duration += (double)(base_now_ms() - sl->started_ms) / 1000.0;
+	it->retries = sl->attempts > 1 ? sl->attempts - 1 : 0;
+}
+
 /* Closes a slot with an outcome; counts, retries, circuit breaker. */
 static int finish(struct run *r, struct slot *sl, int fault, int transient,
 		  struct enroll_outcome *o, int retry)
@@ -513,6 +549,13 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 					    o->reason) < 0
 		    : store_result_save(r->s, r->run, sl->id, o) < 0)
 		return -1;
+	report(r, sl, o,
+	       sl->kind == JOB_REVOKE && o->state == PKIROLL_STATE_NEEDS_CODES ? "revoked"
+	       : issued && sl->kind == JOB_RENEW			       ? "renewed"
+	       : issued							       ? "enrolled"
+	       : retry							       ? "retrying"
+	       : o->state == PKIROLL_STATE_NEEDS_CODES			       ? "needs_codes"
+									       : "failed");
 	if (sl->kind == JOB_REVOKE && o->state == PKIROLL_STATE_NEEDS_CODES)
 		r->st->revoked++;
 	else if (issued && sl->kind == JOB_RENEW)
@@ -555,13 +598,10 @@ static int finish(struct run *r, struct slot *sl, int fault, int transient,
 static void count_request(struct run *r, int kind, int fault, unsigned long failbits)
 {
 	const char *op = outcome_operation(kind), *result = outcome_request_result(fault);
-	char fi[sizeof(r->requests[0].failinfo)] = "";
-	size_t i, len = 0;
+	char fi[sizeof(r->requests[0].failinfo)];
+	size_t i;
 
-	for (int bit = 0; bit < 32 && failbits >> bit; bit++)
-		if ((failbits & (1UL << bit)) && cmp_failinfo_name(bit) != NULL && len < sizeof(fi))
-			len += (size_t)snprintf(fi + len, sizeof(fi) - len, "%s%s", len ? "," : "",
-						cmp_failinfo_name(bit));
+	failinfo_names(failbits, fi, sizeof(fi));
 	for (i = 0; i < r->nrequests; i++)
 		if (r->requests[i].operation == op && r->requests[i].result == result &&
 		    strcmp(r->requests[i].failinfo, fi) == 0)
@@ -635,6 +675,7 @@ int schedule_on_result(void *arg, long long id, struct wbuf *msg)
 	o.subject_changed = res.subject_changed;
 
 	count_request(r, sl->kind, res.fault, res.failbits);
+	sl->failbits = res.failbits;
 	if (res.fault == CMP_F_RATELIMIT)
 		rate_limited(r, &r->profs[sl->prof], res.retry_after);
 	if (sl->kind == JOB_RENEW)

@@ -266,6 +266,12 @@ static int on_key(void *arg, const char *section, const char *k, const char *v)
 			ok = copy(c->cem_response_url, sizeof(c->cem_response_url), v) == 0;
 		else if (strcmp(k, "metrics_file") == 0)
 			ok = copy(c->metrics_file, sizeof(c->metrics_file), v) == 0;
+		else if (strcmp(k, "deploy_hook") == 0)
+			ok = copy(c->deploy_hook, sizeof(c->deploy_hook), v) == 0;
+		else if (strcmp(k, "post_hook") == 0)
+			ok = copy(c->post_hook, sizeof(c->post_hook), v) == 0;
+		else if (strcmp(k, "hook_timeout") == 0)
+			ok = number(v, 1, 86400, &c->hook_timeout) == 0;
 		else if (strcmp(k, "keep_decryption_keys") == 0)
 			ok = number(v, 0, 6, &c->keep_decryption_keys) == 0;
 		else {
@@ -424,6 +430,7 @@ void pkiroll_config_defaults(struct pkiroll_config *cfg)
 	pkiroll_window_parse(PKIROLL_DEFAULT_CEM_RESPOND_BY, &w);
 	cfg->cem_respond_within = w.secs;
 	cfg->keep_decryption_keys = PKIROLL_DEFAULT_KEEP_DECRYPTION_KEYS;
+	cfg->hook_timeout = PKIROLL_DEFAULT_HOOK_TIMEOUT;
 }
 
 int pkiroll_config_load(pkiroll_ctx *ctx, const char *path, struct pkiroll_config *cfg)

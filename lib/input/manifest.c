@@ -98,10 +98,33 @@ static void code_file_check(struct manifest *m, const char *path)
 		csv_row_error(m, csv_col_names[COL_AUTHCODE], "%s", err);
 }
 
+/* The environment variables a manifest named as codes (env:NAME) in this
+ * process: a hook's environment leaves them out. */
+static char code_env[64][128];
+static int ncode_env;
+
+int manifest_code_env_named(const char *name, size_t len)
+{
+	for (int i = 0; i < ncode_env; i++)
+		if (strlen(code_env[i]) == len && strncmp(code_env[i], name, len) == 0)
+			return 1;
+	return 0;
+}
+
+static void code_env_note(const char *name)
+{
+	if (manifest_code_env_named(name, strlen(name)) || strlen(name) >= sizeof(code_env[0]))
+		return;
+	if (ncode_env < (int)(sizeof(code_env) / sizeof(code_env[0])))
+		snprintf(code_env[ncode_env++], sizeof(code_env[0]), "%s", name);
+}
+
 static void check_authcode(struct manifest *m, const char *v)
 {
 	if (strncmp(v, "env:", 4) == 0) {
 		const char *n = v + 4;
+
+		code_env_note(n);
 
 		if (*n == '\0' ||
 		    strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
@@ -455,6 +478,7 @@ int manifest_resolve_code(const char *value, int insecure_files, char *out, size
 	size_t n = 0;
 
 	if (strncmp(value, "env:", 4) == 0) {
+		code_env_note(value + 4);
 		if ((src = getenv(value + 4)) == NULL) {
 			snprintf(err, errlen, "environment variable %s is not set", value + 4);
 			return -1;

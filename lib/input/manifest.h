@@ -74,4 +74,8 @@ void manifest_stats_rows(const struct manifest *m, unsigned long *rows, unsigned
 int manifest_resolve_code(const char *value, int insecure_files, char *out, size_t outlen,
 			  char *err, size_t errlen);
 
+/* Did a manifest in this process name the environment variable name (its
+ * first len bytes) as a code source (env:NAME)? 1 or 0. */
+int manifest_code_env_named(const char *name, size_t len);
+
 #endif

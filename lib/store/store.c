@@ -213,6 +213,10 @@ static const char *const migrations[] = {
 	"  count INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (operation, result, failinfo)"
 	") WITHOUT ROWID;",
+	/* 11 -> 12: a deploy hook still owed (the event it is for: enrolled,
+	 * renewed, revoked, retired), set with the change it deploys and
+	 * cleared when the hook succeeded */
+	"ALTER TABLE communities ADD COLUMN deploy_pending TEXT;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

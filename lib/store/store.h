@@ -21,6 +21,9 @@ struct pkiroll_store {
 		int busy;
 	} cache[STORE_CACHE];
 	int ncache;
+	/* a deploy hook is configured: a change marks its community
+	 * deploy_pending in the transaction that commits it */
+	int deploy_armed;
 };
 
 /*

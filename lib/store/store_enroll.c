@@ -9,6 +9,7 @@
 
 #include "cmp/cmp_client.h"
 #include "x509/certinfo.h"
+#include "store/store_deploy.h"
 #include "store/store_enroll.h"
 
 int store_community_get(struct pkiroll_store *s, const char *name, struct community *c)
@@ -380,6 +381,10 @@ int store_result_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto out;
 	if (o->attention != NULL && store_event_add(s, run, id, from, to, o->attention) < 0)
+		goto out;
+	/* new certificates in use: a deploy hook owes them to the gateway */
+	if (done && o->sign.der != NULL && strcmp(to, "enrolled") == 0 &&
+	    store_deploy_mark(s, id, o->renew == 1 ? "renewed" : "enrolled") < 0)
 		goto out;
 	if (o->renew == 1) {
 		char why[200];

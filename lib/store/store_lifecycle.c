@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "store/store_deploy.h"
 #include "store/store_lifecycle.h"
 
 int store_retire(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, const char *from,
@@ -22,7 +23,7 @@ int store_retire(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, c
 	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
 	rc = sqlite3_step(st);
 	store_done(s, st);
-	if (rc != SQLITE_DONE)
+	if (rc != SQLITE_DONE || store_deploy_mark(s, id, "retired") < 0)
 		return -1;
 	return store_event_add(s, run, id, from, "retired", why);
 }
@@ -195,6 +196,8 @@ int store_revoke_answered(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_in
 	store_done(s, st);
 	st = NULL;
 	if (rc != SQLITE_DONE)
+		goto out;
+	if (answer == REVOKE_DONE && store_deploy_mark(s, id, "revoked") < 0)
 		goto out;
 	/* Phase: the community. A revoked key is re-enrolled with new codes. */
 	if (answer == REVOKE_DONE && strcmp(from, "retired") != 0) {

@@ -26,10 +26,13 @@ static const char *const attention_sources[] = {
 	"  OR (renew_failures > 0 AND state IN ('enrolled', 'renewing'))"
 	"  OR (attention IS NOT NULL AND state != 'retired'))"
 	" ORDER BY name",
+	/* a deploy hook that has not succeeded since the change it deploys */
+	"SELECT name, state, 'deploy hook pending (' || deploy_pending || '): run pkiroll deploy',"
+	" 1, 'deploy_pending' FROM communities WHERE deploy_pending IS NOT NULL ORDER BY name",
 };
 
-const char *const store_attention_kinds[] = {"failed", "needs_codes", "renewal_failed", "warning",
-					     NULL};
+const char *const store_attention_kinds[] = {"failed",	"needs_codes",	  "renewal_failed",
+					     "warning", "deploy_pending", NULL};
 
 int store_attention_each(struct pkiroll_store *s, store_attention_fn *fn, void *arg)
 {
