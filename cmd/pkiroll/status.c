@@ -22,9 +22,10 @@ const char help_status[] =
 	"\n"
 	"Without:\n"
 	"Counts of communities per state, the communities that need attention\n"
-	"(failed, needs_codes, a renewal that failed, a warning) with their\n"
-	"reasons, and the current certificates that expire within N days\n"
-	"(default 30; expired ones marked EXPIRED, revoked ones left out).\n"
+	"(failed, needs_codes, a renewal that failed, a warning, a deploy hook\n"
+	"still pending) with their reasons, and the current certificates that\n"
+	"expire within N days (default 30; expired ones marked EXPIRED, revoked\n"
+	"ones left out).\n"
 	"\n"
 	"Then every community: state, reason, the serial and expiry of its current\n"
 	"signing and encryption certificates, its keystore directory and when\n"
@@ -43,7 +44,8 @@ const char help_status[] =
 	"  2 CRITICAL  a current certificate (not revoked, community not retired)\n"
 	"              has expired, or expires within --crit (default 7d)\n"
 	"  1 WARNING   a community needs attention (failed, needs_codes, a\n"
-	"              renewal that failed, a warning), or a current certificate\n"
+	"              renewal that failed, a warning, a deploy hook pending), or\n"
+	"              a current certificate\n"
 	"              expires within --warn (default 30d)\n"
 	"  0 OK        neither\n"
 	"  3 UNKNOWN   the store or the configuration cannot be read, or a bad\n"
@@ -435,6 +437,8 @@ static const char *attention_label(const struct pkiroll_status_item *it)
 		return "renewal failed";
 	if (strcmp(it->kind, "warning") == 0)
 		return "warning";
+	if (strcmp(it->kind, "deploy_pending") == 0)
+		return "deploy pending";
 	return pkiroll_state_name(it->state) ? pkiroll_state_name(it->state) : it->kind;
 }
 

@@ -3,6 +3,7 @@
  * its run, and the result in the store, the log and the report.
  */
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,17 +66,19 @@ static void previous_keystore(const char *dir, const struct deploy_item *it, cha
 	if ((dp = opendir(dir)) == NULL)
 		return;
 	while ((e = readdir(dp)) != NULL) {
-		char path[1400];
+		char path[PATH_MAX + 300];
 		struct stat st;
 		size_t n = strlen(e->d_name);
 
 		if (strncmp(e->d_name, "keystore-", 9) != 0 || n < 13 ||
 		    strcmp(e->d_name + n - 4, ".p12") != 0)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= sizeof(path) ||
+		    strlen(path) >= outlen)
+			continue;
 		if (stat(path, &st) == 0 && st.st_mtime >= best) {
 			best = st.st_mtime;
-			snprintf(out, outlen, "%s", path);
+			memcpy(out, path, strlen(path) + 1);
 		}
 	}
 	closedir(dp);
@@ -126,16 +129,16 @@ static char **env_base(size_t extra, size_t *k)
  * of memory. */
 static char **hook_env(const struct deploy_run *d, const struct deploy_item *it)
 {
-	char dir[1100], prev[1400], sign[1200], enc[1200], chain[1200];
+	char dir[PATH_MAX], ks[PATH_MAX + 16], prev[PATH_MAX + 200], sign[PATH_MAX + 16],
+		enc[PATH_MAX + 16], chain[PATH_MAX + 16], pass[PATH_MAX];
 	size_t k, k0;
 	char **env;
-	char *slash;
 
-	snprintf(dir, sizeof(dir), "%s", it->keystore);
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
+	/* the store keeps the keystore's directory; the hook gets absolute
+	 * paths, whatever directory it works in */
+	if (realpath(it->keystore, dir) == NULL)
+		snprintf(dir, sizeof(dir), "%s", it->keystore);
+	snprintf(ks, sizeof(ks), "%s/keystore.p12", dir);
 	previous_keystore(dir, it, prev, sizeof(prev));
 	snprintf(sign, sizeof(sign), "%s/signing.pem", dir);
 	snprintf(enc, sizeof(enc), "%s/encryption.pem", dir);
@@ -146,14 +149,15 @@ static char **hook_env(const struct deploy_run *d, const struct deploy_item *it)
 	env[k++] = var("PKIROLL_EVENT", it->event);
 	env[k++] = var("PKIROLL_COMMUNITY", it->name);
 	env[k++] = var("PKIROLL_AS2_ID", it->as2_id);
-	env[k++] = var("PKIROLL_KEYSTORE", it->keystore);
+	env[k++] = var("PKIROLL_KEYSTORE", access(ks, F_OK) == 0 ? ks : "");
 	env[k++] = var("PKIROLL_PREVIOUS_KEYSTORE", prev);
 	env[k++] = var("PKIROLL_SIGNING_CERT", access(sign, F_OK) == 0 ? sign : "");
 	env[k++] = var("PKIROLL_ENCRYPTION_CERT", access(enc, F_OK) == 0 ? enc : "");
 	env[k++] = var("PKIROLL_CHAIN", access(chain, F_OK) == 0 ? chain : "");
 	env[k++] = var("PKIROLL_SERIALS", it->serials);
 	if (d->pass_file != NULL)
-		env[k++] = var("PKIROLL_KEYSTORE_PASS_FILE", d->pass_file);
+		env[k++] = var("PKIROLL_KEYSTORE_PASS_FILE",
+			       realpath(d->pass_file, pass) ? pass : d->pass_file);
 	for (size_t i = k0; i < k; i++)
 		if (env[i] == NULL) {
 			/* free what follows the hole too */
