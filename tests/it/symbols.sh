@@ -7,7 +7,7 @@ lib=$(dirname "$PKIROLL")/../lib/libpkiroll.a
 [ -f "$lib" ] || fail "no $lib"
 modules="pkiroll PKR d2i i2d base ctx text file cmp transport http tcp store keystore manifest
 	csv seen config certinfo dn keys bundle sheet cem export job wire wbuf pool worker schedule
-	outcome enroll renew revoke"
+	outcome enroll renew revoke hook deploy"
 nm -g --defined-only "$lib" >"$T_DIR/nm" 2>/dev/null || fail "nm $lib"
 bad=$(awk -v mods="$modules" '
 	BEGIN { n = split(mods, m, /[ \t\n]+/); for (i = 1; i <= n; i++) ok[m[i]] = 1 }
