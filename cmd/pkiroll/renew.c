@@ -14,6 +14,8 @@ const char help_renew[] =
 	"                     [--now] [--dry-run] [--bundle] [--cem] [-j N] [--ca PROFILE |\n"
 	"                     --ca-url URL] [--keystore-dir DIR] [--keystore-pass-file FILE |\n"
 	"                     --keystore-pass-fd N] [--bundle-dir DIR] [--dump-dir DIR]\n"
+	"                     [--deploy-hook CMD] [--post-hook CMD] [--hook-timeout SECS]\n"
+	"                     [--report FILE]\n"
 	"\n"
 	"Renews, without new activation codes, every enrolled community whose\n"
 	"signing or encryption certificate expires within the window: kur (RFC 4210\n"

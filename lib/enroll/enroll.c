@@ -470,6 +470,11 @@ out:
 		o->progress(o->progress_arg, st, 1);
 	for (int i = 0; r.retries && i < r.nretries; i++) {
 		/* left in the queue at the end: failed and retryable in the store */
+		struct pkiroll_report_item *it =
+			o->report ? pkiroll_report_item(o->report, r.retries[i].name) : NULL;
+
+		if (it != NULL)
+			snprintf(it->outcome, sizeof(it->outcome), "failed");
 		st->failed++;
 		OPENSSL_cleanse(r.retries[i].code, sizeof(r.retries[i].code));
 	}
