@@ -114,8 +114,14 @@ trap 'rm -rf "$tmp"' EXIT
 seen_known=
 checked=
 for dir in "$build"/obj/lib/* "$build"/obj/cmd/*; do
-	objs=("$dir"/*.o)
-	[ -e "${objs[0]}" ] || continue
+	objs=()
+	# an object whose source is gone (a file renamed since that build) is
+	# not part of the program
+	for o in "$dir"/*.o; do
+		src=${o#"$build"/obj/}
+		[ -e "$root/${src%.o}.c" ] && objs+=("$o")
+	done
+	[ "${#objs[@]}" -gt 0 ] || continue
 	folder=${dir#"$build"/obj/}
 	checked="$checked|$folder|"
 	defs "${objs[@]}" | sort >"$tmp/def"
