@@ -217,6 +217,18 @@ static const char *const migrations[] = {
 	 * renewed, revoked, retired), set with the change it deploys and
 	 * cleared when the hook succeeded */
 	"ALTER TABLE communities ADD COLUMN deploy_pending TEXT;",
+	/* 12 -> 13: indexes for the lookups made once per community, partner
+	 * or certificate (tests/it/query_plans.sh): a certificate's
+	 * successor (bundle, status), a partner's bundles, the bundles that
+	 * hold a certificate, a run's events, a certificate's revocation, the
+	 * few communities a deploy hook is owed for (looked for by every run) */
+	"CREATE INDEX certificates_superseded ON certificates (superseded_by)"
+	"  WHERE superseded_by IS NOT NULL;"
+	"CREATE INDEX bundles_partner ON bundles (partner_id, path);"
+	"CREATE INDEX bundle_certificates_cert ON bundle_certificates (certificate_id);"
+	"CREATE INDEX events_run ON events (run_id);"
+	"CREATE INDEX revocations_cert ON revocations (certificate_id, state);"
+	"CREATE INDEX communities_deploy ON communities (name) WHERE deploy_pending IS NOT NULL;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -265,6 +277,22 @@ int store_end(struct pkiroll_store *s, int ok, const char *what)
 	return store_exec(s, "COMMIT");
 }
 
+/*
+ * PKIROLL_SQL_LOG=FILE: every statement text prepared is appended to FILE,
+ * one per line, for tests/it/query_plans.sh to EXPLAIN (the texts only,
+ * never a bound value).
+ */
+static void sql_log(const char *sql)
+{
+	const char *path = getenv("PKIROLL_SQL_LOG");
+	FILE *f;
+
+	if (path == NULL || path[0] == '\0' || (f = fopen(path, "a")) == NULL)
+		return;
+	fprintf(f, "%s\n", sql);
+	fclose(f);
+}
+
 sqlite3_stmt *store_prepare(struct pkiroll_store *s, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
@@ -280,6 +308,7 @@ sqlite3_stmt *store_prepare(struct pkiroll_store *s, const char *sql)
 		sqlite3_finalize(st);
 		return NULL;
 	}
+	sql_log(sql);
 	if (s->ncache < STORE_CACHE && (s->cache[s->ncache].sql = strdup(sql)) != NULL) {
 		s->cache[s->ncache].st = st;
 		s->cache[s->ncache].busy = 1;
