@@ -71,7 +71,7 @@ PKIROLL = $(B)/bin/pkiroll
 PKIROLL_CA = $(B)/bin/pkiroll-ca
 UNIT = $(B)/tests/unit_tests
 
-.PHONY: all deps test asan run install install-ca uninstall fmt fmt-check fuzz fuzz-smoke bench clean check-deps
+.PHONY: all deps test asan run install install-ca uninstall fmt fmt-check fuzz fuzz-smoke bench bench-scale clean check-deps
 
 all: $(LIBA) $(PKIROLL) $(PKIROLL_CA)
 
@@ -165,6 +165,11 @@ fuzz-smoke: fuzz
 bench: deps all $(TOOL_BIN)
 	@command -v bc >/dev/null || apt-get install -y -qq bc >/dev/null
 	tests/bench/run.sh $(B)
+
+# one store grown to 10k, 30k and 100k communities by real enrollment, and
+# every command that touches them all timed at each size (BENCH_SCALE_SIZES)
+bench-scale: deps all
+	tests/bench/scale.sh $(B)
 
 # Installing. pkiroll reads /etc/pkiroll.conf when no --config is given,
 # and the unit's StateDirectory=pkiroll is /var/lib/pkiroll: SYSCONFDIR and

@@ -82,7 +82,10 @@ int store_cem_due(struct pkiroll_store *s, const char *const *partners, int npar
 		   " WHERE c.state != 'retired' AND EXISTS (SELECT 1 FROM certificates x"
 		   "  WHERE x.community_id = c.id AND x.superseded_by IS NULL"
 		   "  AND x.revoked_at IS NULL AND x.not_after > ?1 AND (?2 = 1 OR NOT EXISTS"
-		   "  (SELECT 1 FROM cem_items i JOIN cem_requests r ON r.id = i.request"
+		   /* from the certificate's few items to their requests: the
+		    * other way reads every request made to the partner, once per
+		    * certificate (CROSS JOIN keeps the order) */
+		   "  (SELECT 1 FROM cem_items i CROSS JOIN cem_requests r ON r.id = i.request"
 		   "   WHERE i.certificate_id = x.id AND r.partner_id = p.id)))"
 		   " ORDER BY p.name, c.name");
 	struct cem_due *list = NULL;

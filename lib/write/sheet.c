@@ -13,6 +13,7 @@
 
 #include "base/base.h"
 #include "write/bundle.h"
+#include "x509/dn.h"
 
 #define MAX_ORGS 4 /* organisations named on the "From" line; the rest counted */
 
@@ -29,9 +30,11 @@ static void when(time_t t, char *out, size_t n)
  * when it has none. */
 static void organisation(const struct bundle_cert *c, char *out, size_t n)
 {
-	const unsigned char *der = c->der;
-	X509 *x = d2i_X509(NULL, &der, (long)c->len);
-	X509_NAME *name = x ? X509_get_subject_name(x) : NULL;
+	/* from the subject the store keeps (dn_format() of the certificate's):
+	 * decoding the certificate would decode its public key too, through
+	 * OpenSSL 3.0's decoders, which cost more than the rest of a bundle */
+	char why[200];
+	X509_NAME *name = c->subject ? dn_parse(c->subject, why, sizeof(why)) : NULL;
 	int i = name ? X509_NAME_get_index_by_NID(name, NID_organizationName, -1) : -1;
 	unsigned char *utf8 = NULL;
 	int len;
@@ -41,7 +44,7 @@ static void organisation(const struct bundle_cert *c, char *out, size_t n)
 			       &utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)))) >= 0)
 		snprintf(out, n, "%.*s", len, (const char *)utf8);
 	OPENSSL_free(utf8);
-	X509_free(x);
+	X509_NAME_free(name);
 }
 
 /*
