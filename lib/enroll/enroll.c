@@ -24,6 +24,7 @@
 #include "enroll/run.h"
 #include "store/store_lifecycle.h"
 #include "write/keystore.h"
+#include "x509/keys.h"
 
 /* ---- jobs ---- */
 
@@ -393,6 +394,13 @@ static int run_plan(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, const st
 		err = PKIROLL_ERR_NOMEM;
 		goto out;
 	}
+	/* one protocolEncrKey for the run, inherited by every worker: RSA-2048
+	 * key generation is the dearest step of a dual-key community */
+	if (p->kind != JOB_REVOKE && (jr.kek = keys_generate(KEY_RSA2048)) == NULL) {
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "cannot make the protocolEncrKey (RSA-2048)");
+		err = PKIROLL_ERR_CRYPTO;
+		goto out;
+	}
 	if ((pool = pool_new(jobs, enroll_worker_main, &jr)) == NULL) {
 		ctx_log(ctx, PKIROLL_LOG_ERROR, "cannot start %d workers: %s", jobs,
 			strerror(errno));
@@ -410,6 +418,7 @@ static int run_plan(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, const st
 	err = run_store(ctx, &r, pool);
 out:
 	pool_free(pool);
+	EVP_PKEY_free(jr.kek);
 	free((void *)jr.profiles);
 	if (o->progress)
 		o->progress(o->progress_arg, st, 1);
