@@ -396,7 +396,8 @@ static int run_plan(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, const st
 	}
 	/* one protocolEncrKey for the run, inherited by every worker: RSA-2048
 	 * key generation is the dearest step of a dual-key community */
-	if (p->kind != JOB_REVOKE && (jr.kek = keys_generate(KEY_RSA2048)) == NULL) {
+	if (p->kind != JOB_REVOKE && ((jr.kek = keys_generate(KEY_RSA2048)) == NULL ||
+				      !X509_PUBKEY_set(&jr.kek_pub, jr.kek))) {
 		ctx_log(ctx, PKIROLL_LOG_ERROR, "cannot make the protocolEncrKey (RSA-2048)");
 		err = PKIROLL_ERR_CRYPTO;
 		goto out;
@@ -418,6 +419,7 @@ static int run_plan(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, const st
 	err = run_store(ctx, &r, pool);
 out:
 	pool_free(pool);
+	X509_PUBKEY_free(jr.kek_pub);
 	EVP_PKEY_free(jr.kek);
 	free((void *)jr.profiles);
 	if (o->progress)

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "base/fileio.h"
 #include "enroll/wire.h"
@@ -55,6 +56,7 @@ struct job_run {
 	 * the parent once per run before the fork, so every worker (and one
 	 * that replaces a dead one) has it; only ever in memory */
 	EVP_PKEY *kek;
+	X509_PUBKEY *kek_pub; /* its public half, encoded once (costly in 3.0) */
 };
 
 /* One community's job (parent -> worker). */
