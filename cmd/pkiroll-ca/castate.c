@@ -10,6 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+
 #include "castate.h"
 
 static const char schema[] =
@@ -492,23 +496,64 @@ int ca_issued_add(sqlite3 *db, const struct ca_issued_new *c)
 	return rc < 0 ? -1 : 0;
 }
 
-X509 *ca_issued_cert(sqlite3 *db, const ASN1_OCTET_STRING *tid, long id)
+/*
+ * The certHash of a DER certificate. With a SHA-2 signature the digest
+ * is known from the signature algorithm alone, read without parsing the
+ * certificate (which in OpenSSL 3.0 sets up a decoder for its key);
+ * anything else goes through X509_digest_sig().
+ */
+static ASN1_OCTET_STRING *cert_hash(const unsigned char *der, long len)
+{
+	const unsigned char *p = der, *q;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	ASN1_OCTET_STRING *h = NULL;
+	X509_ALGOR *alg = NULL;
+	X509 *x = NULL;
+	int tag, class, mdnid = NID_undef, pknid;
+	long l;
+
+	/* Phase: Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, ... } */
+	if (!(ASN1_get_object(&p, &l, &tag, &class, len) & 0x80) && tag == V_ASN1_SEQUENCE &&
+	    (q = p, !(ASN1_get_object(&q, &l, &tag, &class, len - (p - der)) & 0x80)) &&
+	    (q += l, (alg = d2i_X509_ALGOR(NULL, &q, len - (q - der))) != NULL) &&
+	    OBJ_find_sigid_algs(OBJ_obj2nid(alg->algorithm), &mdnid, &pknid) &&
+	    (mdnid == NID_sha256 || mdnid == NID_sha384 || mdnid == NID_sha512)) {
+		if (EVP_Digest(der, (size_t)len, md, &mdlen, EVP_get_digestbynid(mdnid), NULL) &&
+		    (h = ASN1_OCTET_STRING_new()) != NULL &&
+		    !ASN1_OCTET_STRING_set(h, md, (int)mdlen)) {
+			ASN1_OCTET_STRING_free(h);
+			h = NULL;
+		}
+	} else {
+		p = der;
+		if ((x = d2i_X509(NULL, &p, len)) != NULL)
+			h = X509_digest_sig(x, NULL, NULL);
+	}
+	X509_ALGOR_free(alg);
+	X509_free(x);
+	ERR_clear_error();
+	return h;
+}
+
+ASN1_OCTET_STRING *ca_issued_cert_hash(sqlite3 *db, const ASN1_OCTET_STRING *tid, long id,
+				       int *found)
 {
 	sqlite3_stmt *st = NULL;
-	const unsigned char *p;
-	X509 *x = NULL;
+	ASN1_OCTET_STRING *h = NULL;
 
+	*found = 0;
 	if (ca_prepare(db, "SELECT der FROM issued WHERE tid = ? AND cert_req_id = ?", &st) !=
 	    SQLITE_OK)
 		return NULL;
 	bind_tid(st, 1, tid);
 	sqlite3_bind_int64(st, 2, id);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		p = sqlite3_column_blob(st, 0);
-		x = d2i_X509(NULL, &p, sqlite3_column_bytes(st, 0));
+		*found = 1;
+		h = cert_hash(sqlite3_column_blob(st, 0), sqlite3_column_bytes(st, 0));
 	}
 	ca_done(st);
-	return x;
+	return h;
 }
 
 int ca_issued_find(sqlite3 *db, const char *subject, const ASN1_BIT_STRING *pubkey, char **serial)

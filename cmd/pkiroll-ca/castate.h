@@ -168,8 +168,13 @@ struct ca_issued_new {
 /* Records an issued certificate. 0 or -1. */
 int ca_issued_add(sqlite3 *db, const struct ca_issued_new *c);
 
-/* The certificate issued in tid for certReqId id (caller frees), or NULL. */
-X509 *ca_issued_cert(sqlite3 *db, const ASN1_OCTET_STRING *tid, long id);
+/*
+ * The certHash (RFC 4210 5.3.18: the hash of the DER certificate with its
+ * signature's digest) of the certificate issued in tid for certReqId id:
+ * caller frees. NULL, *found 0: none issued; NULL, *found 1: error.
+ */
+ASN1_OCTET_STRING *ca_issued_cert_hash(sqlite3 *db, const ASN1_OCTET_STRING *tid, long id,
+				       int *found);
 
 /*
  * The live certificates (not rolled back, rejected or unconfirmed) issued

@@ -23,6 +23,17 @@ char *serial_hex(X509 *x)
 }
 
 /* The key type a certificate template hints at for a central key. */
+/* Which protocolEncrKey a request carried, in the log: the low 32 bits
+ * of its RSA modulus (enough to tell a client's keys apart). */
+static void log_kek(struct req *r, const EVP_PKEY *kek)
+{
+	BIGNUM *n = NULL;
+
+	if (EVP_PKEY_get_bn_param(kek, "n", &n))
+		logf_(r, " kek=%08lx", (unsigned long)BN_mod_word(n, (BN_ULONG)1 << 32));
+	BN_free(n);
+}
+
 static int hinted_key_type(const PKR_SPKI *pk)
 {
 	const ASN1_OBJECT *obj = NULL;
@@ -277,6 +288,8 @@ void certify(struct req *r, const PKR_MSG *content, int rep_type, int may_wait)
 		sk_PKR_CERTRESP_push(crep->response, cr);
 		logf_(r, "%s%s", i ? "," : " -> ", i ? "" : cmp_body_name(rep_type));
 		logf_(r, " %s", cmp_status_name(cmp_pkisi_status(cr->status)));
+		if (kek != NULL)
+			log_kek(r, kek);
 		ERR_clear_error();
 		EVP_PKEY_free(kek);
 		EVP_PKEY_free(central);

@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -55,6 +56,33 @@ fail:
 	return 0;
 }
 
+/* An EC key's SubjectPublicKeyInfo from its encoded point and curve
+ * (RFC 5480 2.1.1), without X509_PUBKEY_set()'s encode and decode.
+ * 0 for any other key: the caller takes the general way. */
+static int spki_of_ec(X509_PUBKEY *dst, EVP_PKEY *pub)
+{
+	unsigned char point[256], *enc = NULL;
+	char curve[64];
+	size_t len = 0;
+	int nid;
+
+	if (!EVP_PKEY_is_a(pub, "EC") ||
+	    !EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof(curve),
+					    NULL) ||
+	    (nid = OBJ_sn2nid(curve)) == NID_undef ||
+	    !EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+					     sizeof(point), &len) ||
+	    len == 0 || (enc = OPENSSL_memdup(point, len)) == NULL)
+		goto fail;
+	if (X509_PUBKEY_set0_param(dst, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+				   OBJ_nid2obj(nid), enc, (int)len))
+		return 1;
+fail:
+	OPENSSL_free(enc);
+	ERR_clear_error();
+	return 0;
+}
+
 X509 *ca_mint(X509 *ca_cert, EVP_PKEY *ca_key, const X509_NAME *subject, EVP_PKEY *pub,
 	      const PKR_SPKI *spki, int usage, long seconds)
 {
@@ -72,7 +100,8 @@ X509 *ca_mint(X509 *ca_cert, EVP_PKEY *ca_key, const X509_NAME *subject, EVP_PKE
 	    !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
 	    !X509_set_version(x, X509_VERSION_3) || !X509_set_subject_name(x, subject) ||
 	    !X509_set_issuer_name(x, ca_cert ? X509_get_subject_name(ca_cert) : subject) ||
-	    !(spki != NULL ? spki_copy(X509_get_X509_PUBKEY(x), spki) : X509_set_pubkey(x, pub)) ||
+	    !(spki != NULL ? spki_copy(X509_get_X509_PUBKEY(x), spki)
+			   : spki_of_ec(X509_get_X509_PUBKEY(x), pub) || X509_set_pubkey(x, pub)) ||
 	    X509_gmtime_adj(X509_getm_notBefore(x), -60) == NULL ||
 	    X509_gmtime_adj(X509_getm_notAfter(x), seconds) == NULL)
 		goto out;

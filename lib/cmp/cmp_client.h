@@ -36,13 +36,14 @@ struct cmp_request {
 	X509 *old_cert;
 	STACK_OF(X509) * old_chain;
 	/* both */
-	EVP_PKEY *new_key;	  /* the client-made signing key */
-	const X509_NAME *subject; /* requested subject; kur: NULL = old subject */
-	int sender_is_subject;	  /* sender = subject instead of NULL-DN */
-	int dual;		  /* crm[1]: CA-generated encryption key */
-	int enc_key_type;	  /* enum key_type hint for the CA, -1: none */
-	EVP_PKEY *kek;		  /* RSA protocolEncrKey to use, NULL: make one */
-	int rr_by_subject;	  /* rr: name a certificate by subject and key, no serial */
+	EVP_PKEY *new_key;	    /* the client-made signing key */
+	const X509_NAME *subject;   /* requested subject; kur: NULL = old subject */
+	int sender_is_subject;	    /* sender = subject instead of NULL-DN */
+	int dual;		    /* crm[1]: CA-generated encryption key */
+	int enc_key_type;	    /* enum key_type hint for the CA, -1: none */
+	EVP_PKEY *kek;		    /* RSA protocolEncrKey to use, NULL: make one */
+	const X509_PUBKEY *kek_pub; /* kek's public half made once for many, NULL: from kek */
+	int rr_by_subject;	    /* rr: name a certificate by subject and key, no serial */
 };
 
 enum cmp_fault {

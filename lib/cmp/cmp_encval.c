@@ -98,6 +98,34 @@ static int unwrap_cek(const PKR_ENCVAL *ev, EVP_PKEY *kek, unsigned char *cek, s
 	return -1;
 }
 
+/*
+ * A DER private key (PKCS#8, or a bare PKCS#1 or SEC 1 key). The key type a
+ * PKCS#8 names lets OpenSSL 3.0 set up only that type's decoders:
+ * d2i_AutoPrivateKey sets up and tries them all, about three times the
+ * cost. Caller frees; NULL if it is no private key.
+ */
+static EVP_PKEY *private_key_of(const unsigned char *der, long len)
+{
+	const unsigned char *p = der;
+	PKCS8_PRIV_KEY_INFO *p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, len);
+	const ASN1_OBJECT *alg = NULL;
+	EVP_PKEY *key = NULL;
+	int type = EVP_PKEY_NONE;
+
+	if (p8 != NULL && p == der + len && PKCS8_pkey_get0(&alg, NULL, NULL, NULL, p8))
+		type = OBJ_obj2nid(alg) == NID_X9_62_id_ecPublicKey ? EVP_PKEY_EC
+		       : OBJ_obj2nid(alg) == NID_rsaEncryption	    ? EVP_PKEY_RSA
+								    : EVP_PKEY_NONE;
+	PKCS8_PRIV_KEY_INFO_free(p8); /* clears the key material it held */
+	p = der;
+	if (type != EVP_PKEY_NONE)
+		key = d2i_PrivateKey_ex(type, NULL, &p, len, NULL, NULL);
+	p = der;
+	if (key == NULL)
+		key = d2i_AutoPrivateKey_ex(NULL, &p, len, NULL, NULL);
+	return key;
+}
+
 EVP_PKEY *cmp_encval_decrypt(const PKR_ENCVAL *ev, EVP_PKEY *kek, char *err, size_t errlen)
 {
 	unsigned char cek[512], iv[EVP_MAX_IV_LENGTH], *out = NULL;
@@ -159,7 +187,7 @@ EVP_PKEY *cmp_encval_decrypt(const PKR_ENCVAL *ev, EVP_PKEY *kek, char *err, siz
 	}
 	l += (long)(p - out);
 	p = out;
-	if ((key = d2i_AutoPrivateKey_ex(NULL, &p, l, NULL, NULL)) == NULL)
+	if ((key = private_key_of(out, l)) == NULL)
 		snprintf(err, errlen, "decrypted encValue is not a PKCS#8 or PKCS#1 private key");
 out:
 	ERR_clear_error();

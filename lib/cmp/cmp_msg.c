@@ -243,11 +243,15 @@ OSSL_CRMF_MSGS *cmp_crms_new(const struct cmp_request *rq, EVP_PKEY **kek)
 		if (*kek == NULL || (crm = OSSL_CRMF_MSG_new()) == NULL ||
 		    !OSSL_CRMF_MSG_set_certReqId(crm, 1) ||
 		    !OSSL_CRMF_CERTTEMPLATE_fill(OSSL_CRMF_MSG_get0_tmpl(crm), NULL, subject, NULL,
-						 NULL) ||
-		    !X509_PUBKEY_set(&xpk, *kek) ||
-		    !OSSL_CRMF_MSG_set1_regCtrl_protocolEncrKey(crm, xpk))
+						 NULL))
 			goto fail;
+		/* the hint before the protocolEncrKey: it goes through DER, and
+		 * OpenSSL 3.0 sets up a decoder for every key it parses */
 		if (rq->enc_key_type >= 0 && (crm = with_hint(crm, rq->enc_key_type)) == NULL)
+			goto fail;
+		if ((rq->kek_pub == NULL && !X509_PUBKEY_set(&xpk, *kek)) ||
+		    !OSSL_CRMF_MSG_set1_regCtrl_protocolEncrKey(crm,
+								rq->kek_pub ? rq->kek_pub : xpk))
 			goto fail;
 		if (!sk_OSSL_CRMF_MSG_push(crms, crm))
 			goto fail;

@@ -25,6 +25,7 @@
 #include "enroll/run.h"
 #include "store/store_lifecycle.h"
 #include "write/keystore.h"
+#include "x509/keys.h"
 
 /* ---- jobs ---- */
 
@@ -446,6 +447,14 @@ static int run_plan(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, const st
 		err = PKIROLL_ERR_NOMEM;
 		goto out;
 	}
+	/* one protocolEncrKey for the run, inherited by every worker: RSA-2048
+	 * key generation is the dearest step of a dual-key community */
+	if (p->kind != JOB_REVOKE && ((jr.kek = keys_generate(KEY_RSA2048)) == NULL ||
+				      !X509_PUBKEY_set(&jr.kek_pub, jr.kek))) {
+		ctx_log(ctx, PKIROLL_LOG_ERROR, "cannot make the protocolEncrKey (RSA-2048)");
+		err = PKIROLL_ERR_CRYPTO;
+		goto out;
+	}
 	if ((pool = pool_new(jobs, enroll_worker_main, &jr)) == NULL) {
 		ctx_log(ctx, PKIROLL_LOG_ERROR, "cannot start %d workers: %s", jobs,
 			strerror(errno));
@@ -465,6 +474,8 @@ static int run_plan(pkiroll_ctx *ctx, const struct pkiroll_run_opts *o, const st
 		err = run_deploy(ctx, &r, &pool);
 out:
 	pool_free(pool);
+	X509_PUBKEY_free(jr.kek_pub);
+	EVP_PKEY_free(jr.kek);
 	free((void *)jr.profiles);
 	if (o->progress)
 		o->progress(o->progress_arg, st, 1);

@@ -206,7 +206,8 @@ fresh:
 		goto report;
 	}
 	/* Phase: a new key and the request. */
-	rq.kek = j->dual ? worker_kek() : NULL;
+	rq.kek = j->dual ? run->kek : NULL;
+	rq.kek_pub = j->dual ? run->kek_pub : NULL;
 	if ((fault = worker_request(w, &rq, j->key_type, &res, err, sizeof(err))) != CMP_OK) {
 		if (w->tx != NULL && cmp_tx_result(w->tx)->unanswered &&
 		    w->run->profiles[j->profile].implicit_confirm) {

@@ -10,6 +10,9 @@
 
 #include <time.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "base/fileio.h"
 #include "enroll/wire.h"
 #include "store/store_enroll.h"
@@ -49,6 +52,11 @@ struct job_run {
 	const char *dump_dir; /* CMP messages as DER files, NULL: none */
 	int trace;	      /* a PKIROLL_LOG_TRACE line per CMP message */
 	time_t started;	      /* when the run began: older temporaries are leftovers */
+	/* the protocolEncrKey (RSA) the CA encrypts central keys to: made by
+	 * the parent once per run before the fork, so every worker (and one
+	 * that replaces a dead one) has it; only ever in memory */
+	EVP_PKEY *kek;
+	X509_PUBKEY *kek_pub; /* its public half, encoded once (costly in 3.0) */
 };
 
 /* One community's job (parent -> worker). */

@@ -271,7 +271,8 @@ void renew_job_run(struct worker *w)
 		goto report;
 	}
 	rq.dual = renew_enc;
-	rq.kek = renew_enc ? worker_kek() : NULL;
+	rq.kek = renew_enc ? w->run->kek : NULL;
+	rq.kek_pub = renew_enc ? w->run->kek_pub : NULL;
 	if ((fault = worker_request(w, &rq, j->key_type, &res, err, sizeof(err))) != CMP_OK)
 		goto report;
 	r = cmp_tx_result(w->tx);

@@ -418,9 +418,22 @@ int schedule_on_step(void *arg, long long id, struct wbuf *msg, struct wbuf *ack
 		return store_revoke_requested(r->s, r->run, id, tg, n,
 					      pkiroll_revocation_reason_name(r->plan->reason));
 	}
-	return store_step_save(r->s, r->run, id, sl != NULL && sl->kind == JOB_RENEW, st.step,
-			       st.tid, st.nonce, st.nonce_len, st.pbm, st.pbm_len,
-			       st.kspath[0] ? st.kspath : NULL);
+	/*
+	 * The store is WAL with synchronous = NORMAL: a commit survives a
+	 * crash of this process, but a power loss may take back the last ones
+	 * until the WAL is synced. Two steps must survive it, so theirs is
+	 * synced before the worker goes on: keys (the keystore is on disk and
+	 * the certConf goes out next: the next run must confirm it, not send
+	 * a second ir with spent codes), and request under implicitConfirm
+	 * (the ir may spend the codes for good: no second one on our own).
+	 * A later commit lost (confirm, the result) only sends the certConf
+	 * again, which the resume rule allows.
+	 */
+	return store_step_save(
+		r->s, r->run, id, sl != NULL && sl->kind == JOB_RENEW, st.step, st.tid, st.nonce,
+		st.nonce_len, st.pbm, st.pbm_len, st.kspath[0] ? st.kspath : NULL,
+		st.step == CMP_STEP_KEYS || (st.step == CMP_STEP_REQUEST && sl != NULL &&
+					     r->profs[sl->prof].p.implicit_confirm));
 }
 
 static void queue_retry(struct run *r, struct slot *sl, int limited)

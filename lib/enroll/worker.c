@@ -114,26 +114,6 @@ void worker_put_chain(struct result_bufs *rb, struct result *res, const STACK_OF
 	}
 }
 
-#define KEK_USES 64
-
-/*
- * The RSA key the CA encrypts central keys to (protocolEncrKey). It never
- * leaves this process; a worker makes a new one every KEK_USES jobs, which
- * saves most of a 2048-bit key generation per community.
- */
-EVP_PKEY *worker_kek(void)
-{
-	static EVP_PKEY *kek;
-	static int uses;
-
-	if (kek == NULL || ++uses >= KEK_USES) {
-		EVP_PKEY_free(kek);
-		kek = keys_generate(KEY_RSA2048);
-		uses = 0;
-	}
-	return kek;
-}
-
 int worker_cmp_setup(struct worker *w, STACK_OF(X509) * extra, char *err, size_t errlen)
 {
 	const struct pkiroll_ca_profile *p = &w->run->profiles[w->job->profile];

@@ -82,9 +82,6 @@ const struct cmp_result *worker_result_of(struct worker *w, struct result *res, 
 /* Sends the RESULT and frees what it held. */
 void worker_send_result(struct worker *w, struct result *res, struct result_bufs *rb);
 
-/* The RSA key the CA encrypts central keys to (protocolEncrKey). */
-EVP_PKEY *worker_kek(void);
-
 /* The job kinds, one file each; worker_main.c runs them. */
 void enroll_job_run(struct worker *w);
 void renew_job_run(struct worker *w);

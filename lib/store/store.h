@@ -8,7 +8,9 @@
 
 #include "base/base.h"
 
-#define STORE_CACHE 32
+/* more than the distinct statements of a run: one prepared again per
+ * community costs more than the statement itself */
+#define STORE_CACHE 160
 
 struct pkiroll_store {
 	pkiroll_ctx *ctx;

@@ -123,15 +123,17 @@ static char *current_state(struct pkiroll_store *s, sqlite3_int64 id)
 int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, int renewing,
 		    int step, const unsigned char *tid, const unsigned char *nonce,
 		    size_t nonce_len, const unsigned char *pbm, size_t pbm_len,
-		    const char *keystore)
+		    const char *keystore, int durable)
 {
 	sqlite3_stmt *st = NULL;
 	const char *to = renewing ? "renewing" : "enrolling";
 	char *from = NULL, why[128];
-	int ok = 0;
+	int ok = 0, rc;
 
-	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
-		return -1;
+	/* set before BEGIN: SQLite reads it when the transaction starts */
+	if ((durable && store_exec(s, "PRAGMA synchronous = FULL") < 0) ||
+	    store_exec(s, "BEGIN IMMEDIATE") < 0)
+		goto restore;
 	if ((from = current_state(s, id)) == NULL)
 		goto out;
 	/* only pkiroll unretire leaves retired: the step is kept, not the state */
@@ -172,7 +174,14 @@ int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id
 out:
 	store_done(s, st);
 	free(from);
-	return store_end(s, ok, "step");
+	rc = store_end(s, ok, "step");
+	if (durable && store_exec(s, "PRAGMA synchronous = NORMAL") < 0)
+		rc = -1;
+	return rc;
+restore:
+	if (durable)
+		(void)store_exec(s, "PRAGMA synchronous = NORMAL");
+	return -1;
 }
 
 /* The id of a CA certificate, recorded first if new. 0 on error. */

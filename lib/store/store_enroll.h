@@ -48,11 +48,14 @@ int store_run_end(struct pkiroll_store *s, sqlite3_int64 run, const char *status
  * renewal) before the next starts:
  * step name, and what resuming needs (transaction id, the CA's nonce and
  * PBM parameters, the keystore path). NULL/0 leave a field as it is.
+ * durable: the commit is on disk when this returns (synchronous = FULL
+ * for it), not only safe from a crash of the process (NORMAL): for the
+ * steps a power loss must not take back (see schedule_on_step()).
  */
 int store_step_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, int renewing,
 		    int step, const unsigned char *tid, const unsigned char *nonce,
 		    size_t nonce_len, const unsigned char *pbm, size_t pbm_len,
-		    const char *keystore);
+		    const char *keystore, int durable);
 
 /* The outcome of one enrollment. */
 #define OUTCOME_CHAIN_MAX 8

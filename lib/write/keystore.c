@@ -103,6 +103,22 @@ static void sync_dir(const char *path)
 	}
 }
 
+/* The directory that holds path (".": none named). */
+static void sync_parent(const char *path)
+{
+	char dir[4200];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	while ((slash = strrchr(dir, '/')) != NULL && slash[1] == '\0' && slash != dir)
+		*slash = '\0'; /* "ks/" is ks */
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		slash[slash == dir] = '\0'; /* "/ks" is in "/" */
+	sync_dir(dir);
+}
+
 /* The certificate copies beside the PKCS#12; *written gets the ks_files
  * bits renamed into place. 0, or -1 with err set. */
 static int write_copies(const char *path, X509 *sign, X509 *enc, STACK_OF(X509) * chain,
@@ -142,10 +158,10 @@ int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, cha
 		   size_t errlen)
 {
 	unsigned written = 0;
-	int e;
+	int e, made_base, made_dir;
 
 	/* Phase: the directories, private. */
-	if (mkdir(in->base, 0700) < 0 && errno != EEXIST) {
+	if (!(made_base = mkdir(in->base, 0700) == 0) && errno != EEXIST) {
 		snprintf(err, errlen, "keystore directory %s: %s", in->base, strerror(errno));
 		return -1;
 	}
@@ -154,10 +170,16 @@ int keystore_write(const struct keystore_in *in, char *path, size_t pathlen, cha
 		snprintf(err, errlen, "keystore path too long or directory name missing");
 		return -1;
 	}
-	if ((mkdir(path, 0700) < 0 && errno != EEXIST) || chmod(path, 0700) < 0) {
+	if ((!(made_dir = mkdir(path, 0700) == 0) && errno != EEXIST) || chmod(path, 0700) < 0) {
 		snprintf(err, errlen, "keystore directory %s: %s", path, strerror(errno));
 		return -1;
 	}
+	/* a directory made now is durable only once its parent is synced: the
+	 * keys in it must survive a power loss before the certConf goes out */
+	if (made_base)
+		sync_parent(in->base);
+	if (made_dir)
+		sync_dir(in->base);
 	/* Phase: the PKCS#12 first (the keys), then the public copies. */
 	if (write_p12(path, in) < 0) {
 		snprintf(err, errlen, "%s/%s: %s", path,
