@@ -58,7 +58,10 @@ fail:
 
 /* An EC key's SubjectPublicKeyInfo from its encoded point and curve
  * (RFC 5480 2.1.1), without X509_PUBKEY_set()'s encode and decode.
- * 0 for any other key: the caller takes the general way. */
+ * 0 for any other key: the caller takes the general way. The certificate
+ * then has no decoded key in memory (OpenSSL 3.0's X509_get0_pubkey()
+ * gives NULL until it is parsed again): for what leaves as DER only, never
+ * for a CA certificate that verifies in this process. */
 static int spki_of_ec(X509_PUBKEY *dst, EVP_PKEY *pub)
 {
 	unsigned char point[256], *enc = NULL;
@@ -101,7 +104,8 @@ X509 *ca_mint(X509 *ca_cert, EVP_PKEY *ca_key, const X509_NAME *subject, EVP_PKE
 	    !X509_set_version(x, X509_VERSION_3) || !X509_set_subject_name(x, subject) ||
 	    !X509_set_issuer_name(x, ca_cert ? X509_get_subject_name(ca_cert) : subject) ||
 	    !(spki != NULL ? spki_copy(X509_get_X509_PUBKEY(x), spki)
-			   : spki_of_ec(X509_get_X509_PUBKEY(x), pub) || X509_set_pubkey(x, pub)) ||
+			   : (usage != MINT_CA && spki_of_ec(X509_get_X509_PUBKEY(x), pub)) ||
+				     X509_set_pubkey(x, pub)) ||
 	    X509_gmtime_adj(X509_getm_notBefore(x), -60) == NULL ||
 	    X509_gmtime_adj(X509_getm_notAfter(x), seconds) == NULL)
 		goto out;
