@@ -69,6 +69,38 @@ static int due_certs(struct pkiroll_store *s, struct cem_due *d)
 	return 0;
 }
 
+/* A due pair's names, AS2 ids, response URL and keystore directory. */
+static int due_pair_load(struct pkiroll_store *s, long long partner_id, long long community_id,
+			 struct cem_due *d)
+{
+	sqlite3_stmt *st = store_prepare(
+		s, "SELECT p.name, coalesce(p.as2_id, ''), c.name, coalesce(c.as2_id, c.name),"
+		   " coalesce(c.cem_response_url, ''), coalesce(c.keystore_dir, '')"
+		   " FROM partners p, communities c WHERE p.id = ?1 AND c.id = ?2");
+	int rc;
+
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, partner_id);
+	sqlite3_bind_int64(st, 2, community_id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		d->partner_id = partner_id;
+		d->community_id = community_id;
+		store_col_copy(st, 0, d->partner, sizeof(d->partner));
+		store_col_copy(st, 1, d->partner_as2, sizeof(d->partner_as2));
+		store_col_copy(st, 2, d->community, sizeof(d->community));
+		store_col_copy(st, 3, d->as2_id, sizeof(d->as2_id));
+		store_col_copy(st, 4, d->response_url, sizeof(d->response_url));
+		store_col_copy(st, 5, d->ksdir, sizeof(d->ksdir));
+	}
+	store_done(s, st);
+	if (rc != SQLITE_ROW) {
+		store_sql_error(s, "cem pair");
+		return -1;
+	}
+	return 0;
+}
+
 int store_cem_due(struct pkiroll_store *s, const char *const *partners, int npartners,
 		  const char *const *communities, int ncommunities, int reissue,
 		  store_cem_due_fn *fn, void *arg)
@@ -88,7 +120,11 @@ int store_cem_due(struct pkiroll_store *s, const char *const *partners, int npar
 		   "  (SELECT 1 FROM cem_items i CROSS JOIN cem_requests r ON r.id = i.request"
 		   "   WHERE i.certificate_id = x.id AND r.partner_id = p.id)))"
 		   " ORDER BY p.name, c.name");
-	struct cem_due *list = NULL;
+	/* only the pairs' ids are held (16 bytes each, not a struct cem_due
+	 * of a few KB): a run over 100k communities stays small */
+	struct due_pair {
+		long long partner_id, community_id;
+	} *list = NULL;
 	size_t n = 0, cap = 0;
 	int rc, err = 0;
 
@@ -98,8 +134,6 @@ int store_cem_due(struct pkiroll_store *s, const char *const *partners, int npar
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
 	sqlite3_bind_int(st, 2, reissue != 0);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct cem_due *d;
-
 		if (!named(store_col_text(st, 1), partners, npartners) ||
 		    !named(store_col_text(st, 4), communities, ncommunities))
 			continue;
@@ -107,16 +141,9 @@ int store_cem_due(struct pkiroll_store *s, const char *const *partners, int npar
 			rc = SQLITE_NOMEM;
 			break;
 		}
-		d = &list[n++];
-		memset(d, 0, sizeof(*d));
-		d->partner_id = sqlite3_column_int64(st, 0);
-		store_col_copy(st, 1, d->partner, sizeof(d->partner));
-		store_col_copy(st, 2, d->partner_as2, sizeof(d->partner_as2));
-		d->community_id = sqlite3_column_int64(st, 3);
-		store_col_copy(st, 4, d->community, sizeof(d->community));
-		store_col_copy(st, 5, d->as2_id, sizeof(d->as2_id));
-		store_col_copy(st, 6, d->response_url, sizeof(d->response_url));
-		store_col_copy(st, 7, d->ksdir, sizeof(d->ksdir));
+		list[n].partner_id = sqlite3_column_int64(st, 0);
+		list[n].community_id = sqlite3_column_int64(st, 3);
+		n++;
 	}
 	store_done(s, st);
 	if (rc != SQLITE_DONE) {
@@ -124,16 +151,18 @@ int store_cem_due(struct pkiroll_store *s, const char *const *partners, int npar
 		store_sql_error(s, "cem");
 		return -1;
 	}
-	/* Phase: each pair with its certificates. */
+	/* Phase: each pair with its names and certificates, one at a time. */
 	for (size_t i = 0; i < n && err == 0; i++) {
-		if (due_certs(s, &list[i]) < 0)
+		struct cem_due *d = calloc(1, sizeof(*d));
+
+		if (d == NULL ||
+		    due_pair_load(s, list[i].partner_id, list[i].community_id, d) < 0 ||
+		    due_certs(s, d) < 0 || fn(arg, d) != 0)
 			err = -1;
-		else if (fn(arg, &list[i]) != 0)
-			err = -1;
-		store_cem_due_clear(&list[i]);
+		if (d != NULL)
+			store_cem_due_clear(d);
+		free(d);
 	}
-	for (size_t i = 0; i < n; i++)
-		store_cem_due_clear(&list[i]);
 	free(list);
 	return err;
 }
