@@ -44,7 +44,7 @@ ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 DEBS = build-essential pkg-config libssl-dev libsqlite3-dev libzip-dev \
        libcsv-dev libjansson-dev libinih-dev libmicrohttpd-dev openssl \
        jq time zip unzip bc procps sqlite3 libxml2-dev libxml2-utils python3 curl \
-       libcurl4-openssl-dev tinyproxy libgnutls28-dev groff-base man-db systemd prometheus \
+       libcurl4-openssl-dev tinyproxy libgnutls28-dev strace groff-base man-db systemd prometheus \
        chromium poppler-utils
 
 LIB_SRC = $(wildcard lib/*/*.c)
