@@ -217,6 +217,15 @@ int cli_run_misplaced(struct cli *cli, const char *cmd, int c)
 	return EXIT_USAGE;
 }
 
+/* Now, in Unix seconds with their fraction: the report's times. */
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int cli_run_config(struct cli *cli, const char *cmd, struct cli_run *run)
 {
 	if (run->o.ca != NULL && run->o.ca_url != NULL) {
@@ -236,7 +245,7 @@ int cli_run_config(struct cli *cli, const char *cmd, struct cli_run *run)
 	run->o.report = &run->report;
 	/* the hook may read the passphrase from where we did, never from us */
 	run->o.pass_file = run->pass.file;
-	run->started = (double)time(NULL);
+	run->started = wall_now();
 	return 0;
 }
 
@@ -254,8 +263,8 @@ int cli_run_report(struct cli *cli, const char *cmd, struct cli_run *run, int rc
 	if ((run->post_hook == NULL || run->post_hook[0] == '\0' || run->o.dry_run) &&
 	    run->report_path == NULL)
 		goto out;
-	if ((json = pkiroll_report_json(cmd, run->started, (double)time(NULL), rc, st,
-					&run->report)) == NULL) {
+	if ((json = pkiroll_report_json(cmd, run->started, wall_now(), rc, st, &run->report)) ==
+	    NULL) {
 		cli_error("%s: the run's report: out of memory", cmd);
 		rc = rc == EXIT_DONE ? EXIT_SOME : rc;
 		goto out;
@@ -263,7 +272,8 @@ int cli_run_report(struct cli *cli, const char *cmd, struct cli_run *run, int rc
 	/* a run that did nothing feeds no post hook (cron) */
 	timeout = run->o.hook_timeout > 0 ? run->o.hook_timeout : run->cfg->hook_timeout;
 	if (run->post_hook != NULL && run->post_hook[0] != '\0' && !run->o.dry_run &&
-	    (st->due || st->deployed || st->deploy_failed || st->bad_rows || st->interrupted) &&
+	    (st->due || st->retired || st->deployed || st->deploy_failed || st->bad_rows ||
+	     st->interrupted) &&
 	    pkiroll_post_hook(cli->ctx, run->post_hook, json, timeout, run->o.interrupted) !=
 		    PKIROLL_OK &&
 	    rc == EXIT_DONE)
