@@ -22,7 +22,12 @@ const char help_retire[] =
 	"revocation did not go through is not retired. As with pkiroll revoke,\n"
 	"--revoke asks on a terminal and needs --yes without one.\n"
 	"\n"
-	"exit: 0 all retired, 1 some not, 2 usage or configuration, 3 store or I/O\n";
+	"With a deploy hook (deploy_hook, --deploy-hook) it then runs once per\n"
+	"retired community (PKIROLL_EVENT=retired), and for every other community\n"
+	"that still owes one, as pkiroll deploy does (see pkiroll(1), DEPLOY HOOKS).\n"
+	"\n"
+	"exit: 0 all retired, 1 some not or a hook failed, 2 usage or configuration,\n"
+	"      3 store or I/O\n";
 
 /* A retirement's line in the run's report (r: pkiroll_retire()'s answer). */
 static void retire_reported(struct cli_run *run, const char *name, int r)

@@ -132,6 +132,7 @@ static int run_option(int c, struct cli_run *run)
 int cli_hook_option(const char *cmd, int c, struct cli_run *run)
 {
 	char *end;
+	long secs;
 
 	switch (c) {
 	case CLI_OPT_DEPLOY_HOOK:
@@ -141,11 +142,13 @@ int cli_hook_option(const char *cmd, int c, struct cli_run *run)
 		run->post_hook = optarg;
 		return 1;
 	case CLI_OPT_HOOK_TIMEOUT:
-		run->o.hook_timeout = (int)strtol(optarg, &end, 10);
-		if (*end != '\0' || run->o.hook_timeout < 1 || run->o.hook_timeout > 86400) {
+		/* checked as a long: a huge number must not wrap into range */
+		secs = strtol(optarg, &end, 10);
+		if (end == optarg || *end != '\0' || secs < 1 || secs > 86400) {
 			cli_error("%s: --hook-timeout takes 1 to 86400 seconds", cmd);
 			return -1;
 		}
+		run->o.hook_timeout = (int)secs;
 		return 1;
 	case CLI_OPT_REPORT:
 		run->report_path = optarg;

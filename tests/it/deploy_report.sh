@@ -3,7 +3,8 @@
 # lacks them (0644, atomically, the store's certificates and chain); retire
 # runs every hook still owed, not only its own; the report names retired,
 # refused and skipped communities with their reasons, counts the
-# retirements, and times the run to the sub-second.
+# retirements, and times the run to the sub-second; --hook-timeout is
+# range-checked before it is narrowed.
 . "$T_SRC/tests/lib.sh"
 trap stop_ca EXIT
 cd "$T_DIR" || exit 3
@@ -99,4 +100,9 @@ expect_rc 1 ks revoke nosuch --reason superseded --yes --report "$T_DIR/revoke.j
 jq -e '.command == "revoke" and .counts.skipped == 1
 	and .communities[0].outcome == "skipped" and .communities[0].reason == "not in the store"' \
 	revoke.json >/dev/null || { cat revoke.json; fail "revoke --report: the skipped community"; }
+
+# Phase: a --hook-timeout past an int does not wrap into range (2^32 + 1
+# once read as 1 s).
+expect_rc 2 P deploy --dry-run --hook-timeout 4294967297
+has "$T_DIR/err" "--hook-timeout takes 1 to 86400 seconds"
 exit 0
