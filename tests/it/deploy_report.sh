@@ -3,8 +3,8 @@
 # lacks them (0644, atomically, the store's certificates and chain); retire
 # runs every hook still owed, not only its own; the report names retired,
 # refused and skipped communities with their reasons, counts the
-# retirements, and times the run to the sub-second; --hook-timeout is
-# range-checked before it is narrowed.
+# retirements (a plain retirement feeds the post hook), and times the run
+# to the sub-second; --hook-timeout is range-checked before it is narrowed.
 . "$T_SRC/tests/lib.sh"
 trap stop_ca EXIT
 cd "$T_DIR" || exit 3
@@ -87,6 +87,11 @@ jq -e '.command == "retire" and .exit_code == 1 and .counts.retired == 1 and .co
 	and ([.communities[] | select(.name == "r2")][0] | .outcome == null
 	     and .deploy.event == "enrolled")' retire.json >/dev/null \
 	|| { cat retire.json; fail "retire --report"; }
+
+# a retirement without a deploy hook did something: the post hook hears of it
+expect_rc 0 P retire r3 --post-hook "cat >$T_DIR/post.json"
+jq -e '.command == "retire" and .counts.retired == 1 and .communities[0].outcome == "retired"' \
+	post.json >/dev/null || { cat post.json 2>&1; fail "retire: the post hook got no report"; }
 
 # Phase: due but not attempted: skipped, with the reason, in the report.
 expect_rc 1 ks renew --community nosuch --community r1 --report "$T_DIR/renew.json"
