@@ -603,6 +603,7 @@ struct pkiroll_run_stats {
 	int interrupted;
 	unsigned long deployed;	     /* deploy hooks that succeeded */
 	unsigned long deploy_failed; /* deploy hooks that failed (left pending) */
+	unsigned long retired;	     /* pkiroll retire: communities retired */
 };
 
 /* ---- deploy hooks and the run report ---- */
@@ -623,7 +624,8 @@ const char *pkiroll_deploy_result_name(int result);
 /* One community in a run's report. */
 struct pkiroll_report_item {
 	char name[256];
-	/* enrolled, renewed, revoked, failed, needs_codes, retrying; "" when
+	/* enrolled, renewed, revoked, retired, failed, needs_codes, retrying,
+	 * skipped (due, not attempted: reason says why); "" when
 	 * only its deploy hook ran (owed from an earlier run) */
 	char outcome[16];
 	char reason[512];

@@ -22,7 +22,30 @@ const char help_retire[] =
 	"revocation did not go through is not retired. As with pkiroll revoke,\n"
 	"--revoke asks on a terminal and needs --yes without one.\n"
 	"\n"
-	"exit: 0 all retired, 1 some not, 2 usage or configuration, 3 store or I/O\n";
+	"With a deploy hook (deploy_hook, --deploy-hook) it then runs once per\n"
+	"retired community (PKIROLL_EVENT=retired), and for every other community\n"
+	"that still owes one, as pkiroll deploy does (see pkiroll(1), DEPLOY HOOKS).\n"
+	"\n"
+	"exit: 0 all retired, 1 some not or a hook failed, 2 usage or configuration,\n"
+	"      3 store or I/O\n";
+
+/* A retirement's line in the run's report (r: pkiroll_retire()'s answer). */
+static void retire_reported(struct cli_run *run, const char *name, int r)
+{
+	struct pkiroll_report_item *it = pkiroll_report_item(&run->report, name);
+
+	if (it == NULL)
+		return;
+	snprintf(it->outcome, sizeof(it->outcome), "%s",
+		 r == 1	  ? "retired"
+		 : r == 2 ? "skipped"
+			  : "failed");
+	snprintf(it->reason, sizeof(it->reason), "%s",
+		 r == 1	  ? ""
+		 : r == 2 ? "retired already"
+		 : r == 0 ? "not in the store"
+			  : "its certificates are not revoked: not retired");
+}
 
 /* retire: each named community (after its revocation, with --revoke) */
 static int retire_all(struct cli *cli, struct cli_run *run, const char *const *names, int n,
@@ -58,10 +81,13 @@ static int retire_all(struct cli *cli, struct cli_run *run, const char *const *n
 					 : "its certificates are not revoked: not retired");
 			rc = EXIT_SOME;
 		}
+		retire_reported(run, names[i], r);
 	}
 	cli_store_done(store, lock);
+	run->st.retired = (unsigned long)retired;
+	/* this retirement's hooks, and any an earlier run still owes */
 	if (hook[0] != '\0' && rc != EXIT_FATAL) {
-		if (pkiroll_deploy(cli->ctx, &run->o, names, n, &dst) != PKIROLL_OK)
+		if (pkiroll_deploy(cli->ctx, &run->o, NULL, 0, &dst) != PKIROLL_OK)
 			rc = EXIT_FATAL;
 		run->st.deployed += dst.deployed;
 		run->st.deploy_failed += dst.deploy_failed;

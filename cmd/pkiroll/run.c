@@ -132,6 +132,7 @@ static int run_option(int c, struct cli_run *run)
 int cli_hook_option(const char *cmd, int c, struct cli_run *run)
 {
 	char *end;
+	long secs;
 
 	switch (c) {
 	case CLI_OPT_DEPLOY_HOOK:
@@ -141,11 +142,13 @@ int cli_hook_option(const char *cmd, int c, struct cli_run *run)
 		run->post_hook = optarg;
 		return 1;
 	case CLI_OPT_HOOK_TIMEOUT:
-		run->o.hook_timeout = (int)strtol(optarg, &end, 10);
-		if (*end != '\0' || run->o.hook_timeout < 1 || run->o.hook_timeout > 86400) {
+		/* checked as a long: a huge number must not wrap into range */
+		secs = strtol(optarg, &end, 10);
+		if (end == optarg || *end != '\0' || secs < 1 || secs > 86400) {
 			cli_error("%s: --hook-timeout takes 1 to 86400 seconds", cmd);
 			return -1;
 		}
+		run->o.hook_timeout = (int)secs;
 		return 1;
 	case CLI_OPT_REPORT:
 		run->report_path = optarg;
@@ -217,6 +220,15 @@ int cli_run_misplaced(struct cli *cli, const char *cmd, int c)
 	return EXIT_USAGE;
 }
 
+/* Now, in Unix seconds with their fraction: the report's times. */
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int cli_run_config(struct cli *cli, const char *cmd, struct cli_run *run)
 {
 	if (run->o.ca != NULL && run->o.ca_url != NULL) {
@@ -236,7 +248,7 @@ int cli_run_config(struct cli *cli, const char *cmd, struct cli_run *run)
 	run->o.report = &run->report;
 	/* the hook may read the passphrase from where we did, never from us */
 	run->o.pass_file = run->pass.file;
-	run->started = (double)time(NULL);
+	run->started = wall_now();
 	return 0;
 }
 
@@ -254,8 +266,8 @@ int cli_run_report(struct cli *cli, const char *cmd, struct cli_run *run, int rc
 	if ((run->post_hook == NULL || run->post_hook[0] == '\0' || run->o.dry_run) &&
 	    run->report_path == NULL)
 		goto out;
-	if ((json = pkiroll_report_json(cmd, run->started, (double)time(NULL), rc, st,
-					&run->report)) == NULL) {
+	if ((json = pkiroll_report_json(cmd, run->started, wall_now(), rc, st, &run->report)) ==
+	    NULL) {
 		cli_error("%s: the run's report: out of memory", cmd);
 		rc = rc == EXIT_DONE ? EXIT_SOME : rc;
 		goto out;
@@ -263,7 +275,8 @@ int cli_run_report(struct cli *cli, const char *cmd, struct cli_run *run, int rc
 	/* a run that did nothing feeds no post hook (cron) */
 	timeout = run->o.hook_timeout > 0 ? run->o.hook_timeout : run->cfg->hook_timeout;
 	if (run->post_hook != NULL && run->post_hook[0] != '\0' && !run->o.dry_run &&
-	    (st->due || st->deployed || st->deploy_failed || st->bad_rows || st->interrupted) &&
+	    (st->due || st->retired || st->deployed || st->deploy_failed || st->bad_rows ||
+	     st->interrupted) &&
 	    pkiroll_post_hook(cli->ctx, run->post_hook, json, timeout, run->o.interrupted) !=
 		    PKIROLL_OK &&
 	    rc == EXIT_DONE)

@@ -3,12 +3,15 @@
  * its run, and the result in the store, the log and the report.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/pem.h>
 
 #include "enroll/deploy.h"
 #include "input/manifest.h"
@@ -84,6 +87,70 @@ static void previous_keystore(const char *dir, const struct deploy_item *it, cha
 	closedir(dp);
 }
 
+/* ders as PEM certificates into dir/name, atomically, 0644 (they are
+ * public). 0, or -1 with errno set. */
+static int pem_write(const char *dir, const char *name, const struct export_cert *ders, int n)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long len;
+	int rc = -1;
+
+	if (b == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		if (!PEM_write_bio(b, "CERTIFICATE", "", ders[i].der, (long)ders[i].len)) {
+			errno = ENOMEM;
+			goto out;
+		}
+	if ((len = BIO_get_mem_data(b, &data)) > 0)
+		rc = file_atomic_write(dir, name, data, (size_t)len, 0644, 0);
+out:
+	BIO_free(b);
+	return rc;
+}
+
+/* The PEM files a hook is named that the keystore directory lacks (a
+ * copy removed, a keystore from elsewhere): written from the store's
+ * certificates before the hook runs. Failures are logged; the hook then
+ * gets "" for that file. */
+static void pems_fill(const struct deploy_run *d, const struct deploy_item *it, const char *dir)
+{
+	static const char *const names[] = {"signing.pem", "encryption.pem", "chain.pem"};
+	struct export_set e;
+	char path[PATH_MAX + 16];
+	int missing = 0;
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		missing |= access(path, F_OK) != 0;
+	}
+	if (!missing || access(dir, W_OK) != 0 || store_deploy_certs(d->s, it->id, &e) < 0)
+		return;
+	for (int i = 0; i < 3; i++) {
+		const struct export_cert *c = i == 2 ? e.chain : NULL;
+		int n = i == 2 ? e.nchain : 0;
+
+		for (int k = 0; i < 2 && k < e.ncert; k++)
+			if (strcmp(e.cert[k].usage, i == 0 ? "signing" : "encryption") == 0) {
+				c = &e.cert[k];
+				n = 1;
+			}
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (n == 0 || access(path, F_OK) == 0)
+			continue;
+		if (pem_write(dir, names[i], c, n) < 0)
+			ctx_log(d->ctx, PKIROLL_LOG_WARN, "%s: %s: %s", it->name, path,
+				strerror(errno));
+		else
+			ctx_log(d->ctx, PKIROLL_LOG_INFO,
+				"%s: %s written from the store for its hook", it->name, path);
+	}
+	store_export_clear(&e);
+}
+
 /* NAME=value, malloc'd; NULL when out of memory. */
 static char *var(const char *name, const char *value)
 {
@@ -139,6 +206,7 @@ static char **hook_env(const struct deploy_run *d, const struct deploy_item *it)
 	if (realpath(it->keystore, dir) == NULL)
 		snprintf(dir, sizeof(dir), "%s", it->keystore);
 	snprintf(ks, sizeof(ks), "%s/keystore.p12", dir);
+	pems_fill(d, it, dir);
 	previous_keystore(dir, it, prev, sizeof(prev));
 	snprintf(sign, sizeof(sign), "%s/signing.pem", dir);
 	snprintf(enc, sizeof(enc), "%s/encryption.pem", dir);

@@ -118,7 +118,7 @@ static int check_forced(pkiroll_ctx *ctx, struct run *r)
 				p->names[i], pkiroll_state_name(c.state));
 		else
 			continue;
-		r->st->skipped++;
+		schedule_skip(r, p->names[i], g == 0 ? "not in the store" : "not enrolled");
 	}
 	return PKIROLL_OK;
 }
@@ -152,7 +152,7 @@ static int revoke_select(pkiroll_ctx *ctx, struct run *r)
 			return PKIROLL_ERR_STORE;
 		if (g == 0) {
 			ctx_log(ctx, PKIROLL_LOG_ERROR, "%s: not in the store", p->names[i]);
-			r->st->skipped++;
+			schedule_skip(r, p->names[i], "not in the store");
 			continue;
 		}
 		for (int k = 0; k < n; k++) {
@@ -178,7 +178,7 @@ static int revoke_select(pkiroll_ctx *ctx, struct run *r)
 				p->usage == 1	? "signing"
 				: p->usage == 2 ? "encryption"
 						: "");
-			r->st->skipped++;
+			schedule_skip(r, c.name, "no current certificate to revoke");
 		} else if (left > 0) {
 			snprintf(r->renew[r->nrenew++].name, sizeof(r->renew[0].name), "%s",
 				 c.name);

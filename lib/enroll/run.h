@@ -122,6 +122,10 @@ void schedule_on_death(void *arg, long long id, int status);
  * next_attempt_at says. Whether it resumes is the worker's to decide. */
 int schedule_due_community(const struct run *r, const struct community *c, int in_run);
 
+/* A due community not attempted in this run: counted (st->skipped) and
+ * in the report (outcome skipped, why); the caller logs it. */
+void schedule_skip(struct run *r, const char *name, const char *why);
+
 /* The CA profile (index) for a manifest row's ca column, or -1. */
 int schedule_profile_for(struct run *r, const char *row_ca);
 

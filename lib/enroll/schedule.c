@@ -224,10 +224,21 @@ static int dispatch(struct run *r, const struct retry *cand, struct wbuf *job, l
 	return 1;
 }
 
+void schedule_skip(struct run *r, const char *name, const char *why)
+{
+	struct pkiroll_report_item *it;
+
+	r->st->skipped++;
+	if (r->o->report == NULL || (it = pkiroll_report_item(r->o->report, name)) == NULL)
+		return;
+	snprintf(it->outcome, sizeof(it->outcome), "skipped");
+	snprintf(it->reason, sizeof(it->reason), "%s", why);
+}
+
 /* A due community not sent because its CA profile is paused. */
 static void paused_skip(struct run *r, const char *name)
 {
-	r->st->skipped++;
+	schedule_skip(r, name, "its CA profile is paused for this run");
 	ctx_log(r->ctx, PKIROLL_LOG_INFO, "%s: skipped: its CA profile is paused for this run",
 		name);
 }
@@ -249,7 +260,8 @@ static int next_renewal(struct run *r, struct wbuf *job, long long *id)
 					"%s: CA profile \"%s\" is not in the configuration; not "
 					"renewed",
 					c.name, c.ca);
-				r->st->skipped++;
+				schedule_skip(r, c.name,
+					      "its CA profile is not in the configuration");
 			}
 			r->renew_next++;
 			continue;
@@ -343,7 +355,8 @@ int schedule_next_job(void *arg, struct wbuf *job, long long *id)
 			ctx_log(r->ctx, PKIROLL_LOG_ERROR,
 				"%s: CA profile \"%s\" is not in the configuration; skipped",
 				row->community, row->ca);
-			r->st->skipped++;
+			schedule_skip(r, row->community,
+				      "its CA profile is not in the configuration");
 			continue;
 		}
 		snprintf(cand.name, sizeof(cand.name), "%s", row->community);
@@ -355,7 +368,8 @@ int schedule_next_job(void *arg, struct wbuf *job, long long *id)
 			if (due(r, row->community, 0, &c) == 1) {
 				ctx_log(r->ctx, PKIROLL_LOG_ERROR,
 					"%s: authorization_code: %s; skipped", row->community, why);
-				r->st->skipped++;
+				schedule_skip(r, row->community,
+					      "its authorization_code cannot be read");
 			}
 			continue;
 		}

@@ -90,6 +90,71 @@ int store_deploy_list(struct pkiroll_store *s, const char *const *names, int nna
 	return 0;
 }
 
+/* Frees what store_deploy_certs() took (store_export_clear() is the
+ * lifecycle's, and that file calls this one). */
+static void certs_clear(struct export_set *e)
+{
+	for (int i = 0; i < e->ncert; i++)
+		free(e->cert[i].der);
+	for (int i = 0; i < e->nchain; i++)
+		free(e->chain[i].der);
+	memset(e, 0, sizeof(*e));
+}
+
+int store_deploy_certs(struct pkiroll_store *s, sqlite3_int64 id, struct export_set *e)
+{
+	sqlite3_stmt *st;
+	sqlite3_int64 first = 0;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	if ((st = store_prepare(s, "SELECT id, usage, der FROM certificates WHERE community_id = ?"
+				   " AND superseded_by IS NULL ORDER BY usage DESC, id DESC")) ==
+	    NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && e->ncert < 2) {
+		struct export_cert *c = &e->cert[e->ncert];
+
+		/* one of each usage: the newest */
+		if (e->ncert == 1 && strcmp(e->cert[0].usage, store_col_text(st, 1)) == 0)
+			continue;
+		store_col_copy(st, 1, c->usage, sizeof(c->usage));
+		if ((c->der = store_col_blob_dup(st, 2, &c->len)) == NULL) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		if (e->ncert++ == 0)
+			first = sqlite3_column_int64(st, 0);
+	}
+	store_done(s, st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		goto fail;
+	if (first == 0)
+		return 0;
+	if ((st = store_prepare(s, "SELECT ca.der FROM certificate_chain cc JOIN ca_certificates"
+				   " ca ON ca.id = cc.ca_certificate_id WHERE cc.certificate_id = ?"
+				   " ORDER BY cc.position")) == NULL)
+		goto fail;
+	sqlite3_bind_int64(st, 1, first);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && e->nchain < EXPORT_CHAIN_MAX) {
+		struct export_cert *c = &e->chain[e->nchain];
+
+		if ((c->der = store_col_blob_dup(st, 0, &c->len)) == NULL) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		e->nchain++;
+	}
+	store_done(s, st);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return 0;
+fail:
+	store_sql_error(s, "deploy hook certificates");
+	certs_clear(e);
+	return -1;
+}
+
 int store_deploy_settle(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 id, int ok,
 			const char *text)
 {

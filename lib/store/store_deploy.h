@@ -6,6 +6,7 @@
 #define PKIROLL_STORE_DEPLOY_H
 
 #include "store/store.h"
+#include "store/store_lifecycle.h"
 
 /* One community whose deploy hook is owed. */
 struct deploy_item {
@@ -31,6 +32,14 @@ int store_deploy_mark(struct pkiroll_store *s, sqlite3_int64 id, const char *eve
  */
 int store_deploy_list(struct pkiroll_store *s, const char *const *names, int nnames,
 		      struct deploy_item **out, size_t *n);
+
+/*
+ * What a deploy hook's PEM files hold, for a keystore directory that lacks
+ * them: community id's current certificates, revoked or not (signing
+ * first), and the CA certificates above the first, issuer first. e is
+ * cleared first; on error it holds nothing. 0 or -1.
+ */
+int store_deploy_certs(struct pkiroll_store *s, sqlite3_int64 id, struct export_set *e);
 
 /*
  * A hook's result for community id: ok clears deploy_pending; either way

@@ -41,8 +41,10 @@ static void child(const char *command, char *const *env, int in, int out)
 	signal(SIGTERM, SIG_DFL);
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0)
 		_exit(126);
-	for (int fd = 3; fd < 1024; fd++)
-		close(fd);
+	/* nothing of ours reaches the hook: the store, the lock, a socket */
+	if (close_range(3, ~0U, 0) < 0)
+		for (int fd = 3; fd < 65536; fd++)
+			close(fd);
 	execle("/bin/sh", "sh", "-c", command, (char *)NULL, env);
 	_exit(127);
 }
@@ -58,9 +60,10 @@ static int supervise(pid_t pid, int in, int out, const char *input, size_t inlen
 	char buf[4096];
 
 	for (;;) {
+		/* a closed pipe is polled as -1 (ignored): a hook whose output
+		 * ended is waited for, not spun on */
 		struct pollfd pf[2] = {{.fd = out, .events = POLLIN},
 				       {.fd = in, .events = POLLOUT}};
-		int np = in >= 0 ? 2 : 1;
 		pid_t w = waitpid(pid, &status, WNOHANG);
 		long long now = base_now_ms();
 
@@ -74,33 +77,44 @@ static int supervise(pid_t pid, int in, int out, const char *input, size_t inlen
 			kill(-pid, SIGKILL);
 			killed_at = now + 3600 * 1000LL; /* once */
 		}
-		if (poll(pf, (nfds_t)np, 100) < 0 && errno != EINTR)
+		if (poll(pf, 2, 100) < 0 && errno != EINTR)
 			continue;
-		if (pf[0].revents & (POLLIN | POLLHUP)) {
+		if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t r = read(out, buf, sizeof(buf));
 
 			if (r > 0)
 				keep(res, buf, (size_t)r);
+			else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+				close(out);
+				out = -1;
+			}
 		}
-		if (np == 2 && (pf[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+		if (in >= 0 && (pf[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			ssize_t r = sent < inlen ? write(in, input + sent, inlen - sent) : 0;
 
 			if (r > 0)
 				sent += (size_t)r;
-			if (r < 0 || sent >= inlen) {
+			if ((r < 0 && errno != EAGAIN && errno != EINTR) || sent >= inlen) {
 				close(in);
 				in = -1;
 			}
 		}
 	}
-	/* what the shell wrote before it ended; a lingering child's later
-	 * output is not waited for */
-	for (ssize_t r; (r = read(out, buf, sizeof(buf))) > 0;)
+	/* whatever the shell left running is the hook's too: killed first,
+	 * so that a writer it left cannot keep the drain below going */
+	kill(-pid, SIGKILL);
+	/* what is still in the pipe (at most its capacity, 64 KiB) */
+	for (int i = 0; out >= 0 && i < 16; i++) {
+		ssize_t r = read(out, buf, sizeof(buf));
+
+		if (r <= 0)
+			break;
 		keep(res, buf, (size_t)r);
+	}
+	if (out >= 0)
+		close(out);
 	if (in >= 0)
 		close(in);
-	/* whatever the shell left running is the hook's too */
-	kill(-pid, SIGKILL);
 	return status;
 }
 
@@ -128,9 +142,9 @@ int hook_run(const char *command, char *const *env, const char *input, size_t in
 	/* a hook that does not read its stdin is no reason to die */
 	sigemptyset(&ign.sa_mask);
 	sigaction(SIGPIPE, &ign, &old);
+	/* supervise() closes both pipes */
 	status = supervise(pid, inp[1], outp[0], input, inlen, timeout_s, interrupted, res);
 	sigaction(SIGPIPE, &old, NULL);
-	close(outp[0]);
 	res->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	return res->status == 0 && !res->timed_out ? 0 : -1;
 fail:

@@ -87,6 +87,7 @@ char *pkiroll_report_json(const char *command, double started, double finished, 
 	json_object_set_new(counts, "enrolled", json_integer((json_int_t)st->enrolled));
 	json_object_set_new(counts, "renewed", json_integer((json_int_t)st->renewed));
 	json_object_set_new(counts, "revoked", json_integer((json_int_t)st->revoked));
+	json_object_set_new(counts, "retired", json_integer((json_int_t)st->retired));
 	json_object_set_new(counts, "failed", json_integer((json_int_t)st->failed));
 	json_object_set_new(counts, "needs_codes", json_integer((json_int_t)st->needs_codes));
 	json_object_set_new(counts, "skipped", json_integer((json_int_t)st->skipped));

@@ -4,6 +4,8 @@
  * and the configuration keys of the hooks.
  */
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "base/base.h"
 #include "write/hook.h"
@@ -78,4 +80,45 @@ TEST(hook_config_keys)
 	CHECK(pkiroll_config_load(t_ctx(), t_writes("h2.conf", "[pkiroll]\nhook_timeout = 0\n"),
 				  &cfg) == PKIROLL_ERR_CONFIG,
 	      "hook_timeout 0 taken");
+}
+
+/* CPU seconds this process has used. */
+static double cpu_now(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+TEST(hook_closed_output_is_not_polled_hot)
+{
+	char *env[] = {"PATH=/usr/bin:/bin", NULL};
+	struct hook_result r;
+	double c0 = cpu_now();
+
+	/* the hook's output ends (POLLHUP for good) a second before it does */
+	CHECK(hook_run("echo bye; exec >/dev/null 2>&1 </dev/null; sleep 1", env, "x", 1, 10, NULL,
+		       &r) == 0,
+	      "hook failed: %d %s", r.status, r.output);
+	CHECK(strcmp(r.output, "bye\n") == 0, "output: [%s]", r.output);
+	CHECK(cpu_now() - c0 < 0.3, "%.2f CPU seconds waiting for a quiet hook", cpu_now() - c0);
+}
+
+TEST(hook_left_running_writer_does_not_hold_the_run)
+{
+	char *env[] = {"PATH=/usr/bin:/bin", NULL};
+	struct hook_result r;
+	long long t0 = base_now_ms();
+
+	/* a background writer outlives the shell: what was written is kept,
+	 * the writer is killed with the group, the run goes on (the alarm
+	 * ends a run that would not) */
+	alarm(60);
+	CHECK(hook_run("yes & echo started", env, NULL, 0, 30, NULL, &r) == 0, "hook failed: %d %s",
+	      r.status, r.output);
+	alarm(0);
+	CHECK(base_now_ms() - t0 < 20000, "took %lld ms", base_now_ms() - t0);
+	CHECK(r.outlen > 0, "no output kept");
 }
