@@ -99,6 +99,49 @@ static int collect(void *arg, const char *community, const char *ksdir)
 	return 0;
 }
 
+/* The communities whose keystore the store records, and how many of
+ * those are under the keystore directory given. */
+struct recorded {
+	struct rekey *rk;
+	unsigned long on_record, here;
+};
+
+/* store_keystore_dir_fn: is this recorded keystore.p12 where it should be? */
+static int count_recorded(void *arg, const char *community, const char *ksdir)
+{
+	struct recorded *r = arg;
+	char p[1300];
+	struct stat sb;
+
+	r->on_record++;
+	snprintf(p, sizeof(p), "%s/%s/keystore.p12", r->rk->o->keystore_dir, ksdir);
+	if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode))
+		r->here++;
+	else
+		ctx_log(r->rk->s->ctx, PKIROLL_LOG_WARN, "community %s: no keystore at %s",
+			community, p);
+	return 0;
+}
+
+/* Keystores on record but none under the directory given: a wrong
+ * --keystore-dir, where a rekey would re-wrap nothing and still switch
+ * the store to the new passphrase. 0, or a PKIROLL_ERR_*. */
+static int check_dir(struct rekey *rk)
+{
+	struct recorded r = {.rk = rk};
+
+	if (store_keystore_dirs(rk->s, 1, count_recorded, &r) < 0)
+		return PKIROLL_ERR_STORE;
+	if (r.on_record > 0 && r.here == 0) {
+		ctx_log(rk->s->ctx, PKIROLL_LOG_ERROR,
+			"the store records %lu keystore%s but none is under %s: is --keystore-dir "
+			"(or keystore_dir) right? nothing switched",
+			r.on_record, r.on_record == 1 ? "" : "s", rk->o->keystore_dir);
+		return PKIROLL_ERR_CONFIG;
+	}
+	return PKIROLL_OK;
+}
+
 static int by_path(const void *a, const void *b)
 {
 	const struct rk_file *x = a, *y = b;
@@ -355,6 +398,8 @@ int pkiroll_rekey_keystores(pkiroll_store *s, const struct pkiroll_rekey_opts *o
 	if ((err = check_passes(&rk, &resuming)) != PKIROLL_OK)
 		return err;
 	st->resumed = resuming;
+	if ((err = check_dir(&rk)) != PKIROLL_OK)
+		return err;
 	/* Phase: the files, and where each stands. */
 	if (store_keystore_dirs(s, 0, collect, &rk) < 0) {
 		err = PKIROLL_ERR_STORE;

@@ -53,6 +53,10 @@ expect_rc 2 run old rekey-keystores --new-pass-file old
 has "$T_DIR/err" "is the current one"
 expect_rc 2 run old rekey-keystores
 has "$T_DIR/err" "--new-pass-file"
+# a wrong keystore directory: nothing to re-wrap there, so nothing may switch
+expect_rc 2 "$PKIROLL" --db s.db rekey-keystores --keystore-dir elsewhere \
+	--keystore-pass-file old --new-pass-file new
+has "$T_DIR/err" "none is under elsewhere"
 expect_rc 0 run old rekey-keystores --new-pass-file new --dry-run
 has "$T_DIR/out" "$n keystore files, $n would be re-wrapped"
 state >after
