@@ -551,7 +551,9 @@ static int print_check(const struct pkiroll_status *st, long long warn, long lon
 		printf(" %s=%lu;;;", pkiroll_state_name(i), st->count[i]);
 	printf(" attention=%zu;;; expired=%lu;;;", st->nattention, st->expired);
 	if (st->certificates > 0)
-		printf(" soonest_expiry_days=%lld;%g;%g;;", days_left(st->soonest),
+		/* "30:" is the plugin guidelines' range for "alert below 30";
+		 * a bare "30" would mean "alert above 30" */
+		printf(" soonest_expiry_days=%lld;%g:;%g:;;", days_left(st->soonest),
 		       (double)warn / 86400, (double)crit / 86400);
 	putchar('\n');
 	return code;

@@ -118,17 +118,17 @@ jq -e '[.certificates[] | select((.days_left | type) == "number" and (.expired |
 # Phase: --check. x1 expired: CRITICAL (2), one line with perfdata.
 expect_rc 2 P status --check
 [ "$(wc -l <"$T_DIR/out")" = 1 ] || fail "--check printed more than one line"
-grep -Eq '^PKIROLL CRITICAL - 5 enrolled, 4 need attention \(e2, e3, f1, \.\.\.\), 2 certificates expired, soonest expired [0-9]+ days ago \| pending=0;;; enrolling=0;;; enrolled=5;;; failed=0;;; needs_codes=2;;; renewing=0;;; retired=0;;; attention=4;;; expired=2;;; soonest_expiry_days=-1;30;7;;$' \
+grep -Eq '^PKIROLL CRITICAL - 5 enrolled, 4 need attention \(e2, e3, f1, \.\.\.\), 2 certificates expired, soonest expired [0-9]+ days ago \| pending=0;;; enrolling=0;;; enrolled=5;;; failed=0;;; needs_codes=2;;; renewing=0;;; retired=0;;; attention=4;;; expired=2;;; soonest_expiry_days=-1;30:;7:;;$' \
 	"$T_DIR/out" || { cat "$T_DIR/out"; fail "--check: not the CRITICAL line"; }
 # retire the expired one: attention makes it a WARNING however far expiry is
 expect_rc 0 P retire x1
 expect_rc 1 P status --check --warn 7d --crit 1d
-grep -Eq '^PKIROLL WARNING - 4 enrolled, 4 need attention .* soonest expiry in (29|30) days \|.* soonest_expiry_days=(29|30);7;1;;$' \
+grep -Eq '^PKIROLL WARNING - 4 enrolled, 4 need attention .* soonest expiry in (29|30) days \|.* soonest_expiry_days=(29|30);7:;1:;;$' \
 	"$T_DIR/out" || { cat "$T_DIR/out"; fail "--check: not the WARNING line"; }
 # nobody needs attention: OK, then WARNING and CRITICAL by age alone
 for c in e2 e3 f1 r1 q\"u\\o; do expect_rc 0 P retire "$c"; done
 expect_rc 0 P status --check --warn 7d --crit 1d
-grep -Eq '^PKIROLL OK - 1 enrolled, soonest expiry in (29|30) days \| .*enrolled=1;;;.*soonest_expiry_days=(29|30);7;1;;$' \
+grep -Eq '^PKIROLL OK - 1 enrolled, soonest expiry in (29|30) days \| .*enrolled=1;;;.*soonest_expiry_days=(29|30);7:;1:;;$' \
 	"$T_DIR/out" || { cat "$T_DIR/out"; fail "--check: not the OK line"; }
 expect_rc 1 P status --check --warn 40 --crit 1d
 has "$T_DIR/out" "PKIROLL WARNING - 1 enrolled"
