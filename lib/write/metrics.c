@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "base/fileio.h"
@@ -196,8 +197,16 @@ static int write_all(struct pkiroll_store *s, FILE *f, time_t now)
 int pkiroll_metrics_write(pkiroll_store *s, const char *path, time_t now)
 {
 	struct file_atomic a;
+	struct stat sb;
 	int ok;
 
+	/* the rename would replace whatever is there: a device, a FIFO (run
+	 * as root, metrics_file = /dev/null would become a regular file) */
+	if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISLNK(sb.st_mode)) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+			"metrics file %s: not a regular file; it is left as it is", path);
+		return PKIROLL_ERR_IO;
+	}
 	if (file_atomic_open(&a, path) < 0) {
 		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "metrics file %s: %s", path, strerror(errno));
 		return PKIROLL_ERR_IO;

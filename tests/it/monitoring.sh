@@ -188,6 +188,12 @@ expect_rc 0 P --metrics-file other.prom status --brief
 [ -s other.prom ] || fail "--metrics-file was not written"
 expect_rc 0 P --metrics-file other2.prom check m.csv
 [ -e other2.prom ] && fail "check (no store) wrote a metrics file"
+# a metrics file that is not a regular file (a FIFO here, /dev/null as
+# root) is left as it is; the command keeps its exit code
+mkfifo fifo.prom
+expect_rc 0 P --metrics-file fifo.prom status --brief
+[ -p fifo.prom ] || fail "the FIFO was replaced by the metrics file"
+has "$T_DIR/err" "not a regular file"
 
 # Phase: the journal. A priority prefix on each line only when stderr is
 # the file JOURNAL_STREAM names.
