@@ -55,7 +55,8 @@ struct rekey {
 };
 
 /* A keystore file of a community's directory: keystore.p12, its staged
- * successor, a kept keystore-SERIAL.p12, an unverified-TID.p12. */
+ * successor, a kept keystore-SERIAL.p12, an unverified-TID.p12, an
+ * unconfirmed-TIME.p12 (a staged one set aside, renew_job.c). */
 static int is_keystore_file(const char *name)
 {
 	size_t n = strlen(name);
@@ -63,7 +64,8 @@ static int is_keystore_file(const char *name)
 
 	return strcmp(name, "keystore.p12") == 0 || strcmp(name, "keystore.p12.staged") == 0 ||
 	       (p12 && strncmp(name, "keystore-", 9) == 0) ||
-	       (p12 && strncmp(name, "unverified-", 11) == 0);
+	       (p12 && strncmp(name, "unverified-", 11) == 0) ||
+	       (p12 && strncmp(name, "unconfirmed-", 12) == 0);
 }
 
 /* store_keystore_dir_fn: the keystore files of one community's directory */

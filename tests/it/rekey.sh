@@ -31,9 +31,13 @@ run() {
 expect_rc 0 run old enroll m.csv --ca-url "$URL"
 expect_rc 1 run old enroll wm.csv --ca-url "$URL"
 expect_rc 0 run old renew --ca-url "$URL" --community r-1 --now
+# a staged keystore whose kur was never reported is moved aside as
+# unconfirmed-TIME.p12 (renew_job.c); its key may be certified: it moves too
+cp ks/r-2/keystore.p12 ks/r-2/unconfirmed-1700000000.p12
 find ks -name '*.p12' | sort >files
 grep -q '/r-1/keystore-.*\.p12$' files || fail "no kept keystore-SERIAL.p12"
 grep -q '/wm/unverified-.*\.p12$' files || fail "no unverified-*.p12"
+grep -q '/r-2/unconfirmed-.*\.p12$' files || fail "no unconfirmed-*.p12"
 n=$(wc -l <files)
 [ "$n" -ge 6 ] || fail "only $n keystore files"
 # what each holds, as openssl reads it: the same after the rekey
