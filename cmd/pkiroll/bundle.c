@@ -83,6 +83,10 @@ int cmd_bundle(struct cli *cli)
 		return EXIT_USAGE;
 	if (o.out_dir == NULL)
 		o.out_dir = cfg->bundle_dir;
+	if (o.out_dir == NULL || o.out_dir[0] == '\0') {
+		cli_error("bundle: --out: an empty directory name");
+		return EXIT_USAGE;
+	}
 	return write_bundles(cli, &o, 1);
 }
 

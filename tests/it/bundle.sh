@@ -131,6 +131,9 @@ expect_rc 2 "$PKIROLL" --db s.db bundle --out afile
 onlyline afile "afile: exists and is not a directory"
 expect_rc 2 "$PKIROLL" --db s.db bundle --out afile/sub
 onlyline afile/sub "afile/sub: cannot create it: afile is not a directory"
+# an empty --out (an unset variable in a script) is said, not a silent exit 2
+expect_rc 2 "$PKIROLL" --db s.db bundle --out ''
+has "$T_DIR/err" "bundle: --out: an empty directory name"
 ro=
 if [ "$(id -u)" != 0 ]; then
 	mkdir rodir && chmod 555 rodir && ro=rodir
