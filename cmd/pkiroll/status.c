@@ -159,9 +159,36 @@ static int cem_text(void *arg, const char *partner, const char *state, const cha
 	return 0;
 }
 
+/* The communities of status --json, written one at a time as they are
+ * read (the whole list held as JSON took about 4 KB per community). */
+struct json_rows {
+	size_t n;
+	int err;
+};
+
+/* o as the element of an array nested two deep in the answer, as
+ * json_dumpf would have indented it there; frees o. */
+static void row_emit(struct json_rows *w, json_t *o)
+{
+	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	json_decref(o);
+	if (text == NULL) {
+		w->err = 1;
+		return;
+	}
+	fputs(w->n++ == 0 ? "\n    " : ",\n    ", stdout);
+	for (const char *c = text; *c != '\0'; c++) {
+		putchar(*c);
+		if (*c == '\n')
+			fputs("    ", stdout);
+	}
+	free(text);
+}
+
 static int row_json(void *arg, const struct pkiroll_status_row *r)
 {
-	json_t *list = arg, *o = json_object();
+	json_t *o = json_object();
 	char when[32];
 
 	json_object_set_new(o, "community", json_string(r->community));
@@ -196,7 +223,7 @@ static int row_json(void *arg, const struct pkiroll_status_row *r)
 		else
 			json_decref(cem);
 	}
-	json_array_append_new(list, o);
+	row_emit(arg, o);
 	return 0;
 }
 
@@ -252,6 +279,8 @@ static int print_json(pkiroll_store *store, const char *db, const struct pkiroll
 {
 	json_t *root = json_object(), *states = json_object();
 	json_t *att = json_array(), *exp = json_array();
+	struct json_rows w = {0};
+	char *text, *end;
 	int rc;
 
 	json_object_set_new(root, "store", json_string(db));
@@ -285,16 +314,22 @@ static int print_json(pkiroll_store *store, const char *db, const struct pkiroll
 		json_array_append_new(exp, o);
 	}
 	json_object_set_new(root, "expiring", exp);
-	{
-		json_t *list = json_array();
-
-		pkiroll_status_each(store, &cfg->renew_within, row_json, list);
-		json_object_set_new(root, "communities", list);
-	}
-	rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	putchar('\n');
+	/* the answer without its last brace, then the communities streamed
+	 * into it: the same bytes as dumping it whole */
+	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(root);
-	return rc == 0 ? EXIT_DONE : EXIT_FATAL;
+	if (text == NULL || (end = strrchr(text, '}')) == NULL) {
+		free(text);
+		return EXIT_FATAL;
+	}
+	while (end > text && (end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	fwrite(text, 1, (size_t)(end - text), stdout);
+	free(text);
+	fputs(",\n  \"communities\": [", stdout);
+	rc = pkiroll_status_each(store, &cfg->renew_within, row_json, &w);
+	fputs(w.n > 0 ? "\n  ]\n}\n" : "]\n}\n", stdout);
+	return rc == PKIROLL_OK && !w.err && fflush(stdout) == 0 ? EXIT_DONE : EXIT_FATAL;
 }
 
 /* ---- one community's history ---- */

@@ -27,6 +27,10 @@
 
 /* ---- building the zip ---- */
 
+/* zlib's default: level 9 took twice the time for zips 1% smaller (the
+ * deflate was two thirds of a bundle of 30000 communities) */
+#define BUNDLE_DEFLATE_LEVEL 6
+
 struct entry {
 	char name[200];
 	unsigned char *data; /* malloc'ed; handed to libzip */
@@ -282,7 +286,8 @@ static int zip_write(pkiroll_ctx *ctx, const char *path, struct entries *es, tim
 			zip_source_free(src);
 			goto fail;
 		}
-		if (zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_DEFLATE, 9) < 0 ||
+		if (zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_DEFLATE,
+					     BUNDLE_DEFLATE_LEVEL) < 0 ||
 		    zip_file_set_dostime(za, (zip_uint64_t)idx, dtime, ddate, 0) < 0 ||
 		    zip_file_set_external_attributes(za, (zip_uint64_t)idx, 0, ZIP_OPSYS_UNIX,
 						     (zip_uint32_t)0100644 << 16) < 0)
@@ -317,6 +322,45 @@ static int file_sha256(const char *path, char out[65])
 	return ok ? 0 : -1;
 }
 
+/* Folders by name ignoring case, then by their place in the list. */
+static int dir_cmp(const void *a, const void *b)
+{
+	const struct bundle_community *x = *(const struct bundle_community *const *)a;
+	const struct bundle_community *y = *(const struct bundle_community *const *)b;
+	int c = strcasecmp(x->dir, y->dir);
+
+	return c != 0 ? c : (x > y) - (x < y);
+}
+
+/*
+ * Each community's folder in the zip. Folders a case-insensitive system
+ * would merge: the later one (by name) gets the hash of its name. Found by
+ * sorting, not by comparing every pair (a partner of 6000 communities
+ * made 18 million comparisons).
+ */
+static int comm_dirs(struct bundle_partner *p)
+{
+	struct bundle_community **by;
+
+	for (size_t i = 0; i < p->ncomm; i++)
+		file_safe_name(p->comm[i].name, SAFE_NAME_PORTABLE, p->comm[i].dir,
+			       sizeof(p->comm[i].dir));
+	if (p->ncomm < 2)
+		return 0;
+	if ((by = malloc(p->ncomm * sizeof(*by))) == NULL)
+		return -1;
+	for (size_t i = 0; i < p->ncomm; i++)
+		by[i] = &p->comm[i];
+	qsort(by, p->ncomm, sizeof(*by), dir_cmp);
+	/* within a run of equal folders, every one but the first in the list */
+	for (size_t i = p->ncomm - 1; i > 0; i--)
+		if (strcasecmp(by[i]->dir, by[i - 1]->dir) == 0)
+			file_safe_name(by[i]->name, SAFE_NAME_PORTABLE | SAFE_NAME_HASH, by[i]->dir,
+				       sizeof(by[i]->dir));
+	free(by);
+	return 0;
+}
+
 /* One partner: load, build, write, record. */
 static int partner_bundle(struct pkiroll_store *s, struct bundle_partner *p,
 			  const struct pkiroll_bundle_opts *o, struct pkiroll_bundle_stats *stats)
@@ -334,19 +378,8 @@ static int partner_bundle(struct pkiroll_store *s, struct bundle_partner *p,
 		store_sql_error(s, "bundle");
 		return -1;
 	}
-	/* Phase: each community's folder in the zip. */
-	for (size_t i = 0; i < p->ncomm; i++)
-		file_safe_name(p->comm[i].name, SAFE_NAME_PORTABLE, p->comm[i].dir,
-			       sizeof(p->comm[i].dir));
-	/* folders a case-insensitive system would merge: the later one (by
-	 * name) gets the hash of its name */
-	for (size_t i = 1; i < p->ncomm; i++)
-		for (size_t k = 0; k < i; k++)
-			if (strcasecmp(p->comm[i].dir, p->comm[k].dir) == 0) {
-				file_safe_name(p->comm[i].name, SAFE_NAME_PORTABLE | SAFE_NAME_HASH,
-					       p->comm[i].dir, sizeof(p->comm[i].dir));
-				break;
-			}
+	if (comm_dirs(p) < 0)
+		return -1;
 
 	stats->missing += p->nmissing;
 	if (p->ncomm == 0) {
