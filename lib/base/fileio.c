@@ -64,17 +64,17 @@ FILE *file_fopen_regular(const char *path, int *enoent, char *err, size_t errlen
 	return f;
 }
 
-int file_atomic_write(const char *dir, const char *name, const void *data, size_t len, int mode,
-		      int durable)
+int file_stage_write(const char *dir, const char *name, const void *data, size_t len, int mode,
+		     int durable, char *tmp, size_t tmplen)
 {
-	char tmp[4096], path[4096];
 	const unsigned char *p = data;
 	int fd, saved;
 	size_t off = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >= (int)sizeof(tmp) ||
-	    snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+	if (snprintf(tmp, tmplen, "%s/.%s.XXXXXX", dir, name) >= (int)tmplen) {
+		errno = ENAMETOOLONG;
 		return -1;
+	}
 	if ((fd = mkstemp(tmp)) < 0)
 		return -1;
 	if (fchmod(fd, (mode_t)mode) < 0)
@@ -93,10 +93,6 @@ int file_atomic_write(const char *dir, const char *name, const void *data, size_
 		fd = -1;
 		goto fail;
 	}
-	if (rename(tmp, path) < 0) {
-		fd = -1;
-		goto fail;
-	}
 	return 0;
 fail:
 	saved = errno;
@@ -105,6 +101,40 @@ fail:
 	unlink(tmp);
 	errno = saved;
 	return -1;
+}
+
+int file_atomic_write(const char *dir, const char *name, const void *data, size_t len, int mode,
+		      int durable)
+{
+	char tmp[4096], path[4096];
+	int saved;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (file_stage_write(dir, name, data, len, mode, durable, tmp, sizeof(tmp)) < 0)
+		return -1;
+	if (rename(tmp, path) < 0) {
+		saved = errno;
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+int file_sync_dir(const char *dir, int whole_fs)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc, saved;
+
+	if (fd < 0)
+		return -1;
+	rc = whole_fs ? syncfs(fd) : fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
 }
 
 int file_atomic_open(struct file_atomic *a, const char *path)

@@ -32,6 +32,24 @@ int file_atomic_write(const char *dir, const char *name, const void *data, size_
 		      int durable);
 
 /*
+ * The first half of file_atomic_write(), for a caller that puts many files
+ * in place together: writes data to a hidden temporary in dir
+ * (".NAME.XXXXXX", mode; synced when durable is set) and names it in tmp.
+ * The caller renames it over its name or removes it. 0, or -1 with errno
+ * set and nothing left behind.
+ */
+int file_stage_write(const char *dir, const char *name, const void *data, size_t len, int mode,
+		     int durable, char *tmp, size_t tmplen);
+
+/*
+ * Syncs the directory dir (the names in it: renames and new files), or,
+ * with whole_fs, everything written on dir's file system (syncfs: the data
+ * of many files for one flush instead of one fsync each). 0 or -1 with
+ * errno set.
+ */
+int file_sync_dir(const char *dir, int whole_fs);
+
+/*
  * A file written as a stream and put in place atomically, for output too
  * large to build in memory first: file_atomic_open() makes a temporary
  * beside path (".NAME.XXXXXX" in its directory, so a collector reading

@@ -167,44 +167,45 @@ int store_cem_due(struct pkiroll_store *s, const char *const *partners, int npar
 	return err;
 }
 
-int store_cem_request_add(struct pkiroll_store *s, const char *request_id, const struct cem_due *d,
-			  const char *path, int is_signed)
+int store_cem_requests_add(struct pkiroll_store *s, const struct cem_written *w, size_t n)
 {
 	sqlite3_stmt *st;
-	sqlite3_int64 rid;
-	char why[600];
-	int ok = 0;
+	int ok = 1;
 
+	/* no event per request: the request row is the record, and history
+	 * shows it (an event each was a third of a 100k store's CEM round) */
 	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
 		return -1;
-	if ((st = store_prepare(s, "INSERT INTO cem_requests (request_id, partner_id, community_id,"
-				   " path, signed, created_at) VALUES (?, ?, ?, ?, ?, ?)")) == NULL)
-		goto out;
-	sqlite3_bind_text(st, 1, request_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, d->partner_id);
-	sqlite3_bind_int64(st, 3, d->community_id);
-	sqlite3_bind_text(st, 4, path, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 5, is_signed);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
-	ok = sqlite3_step(st) == SQLITE_DONE;
-	store_done(s, st);
-	rid = sqlite3_last_insert_rowid(s->db);
-	for (int i = 0; ok && i < d->ncert; i++) {
-		if ((st = store_prepare(s, "INSERT INTO cem_items (request, certificate_id)"
-					   " VALUES (?, ?)")) == NULL) {
+	for (size_t k = 0; ok && k < n; k++) {
+		sqlite3_int64 rid;
+
+		if ((st = store_prepare(s, "INSERT INTO cem_requests (request_id, partner_id,"
+					   " community_id, path, signed, created_at)"
+					   " VALUES (?, ?, ?, ?, ?, ?)")) == NULL) {
 			ok = 0;
 			break;
 		}
-		sqlite3_bind_int64(st, 1, rid);
-		sqlite3_bind_int64(st, 2, d->cert[i].id);
+		sqlite3_bind_text(st, 1, w[k].request_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, w[k].partner_id);
+		sqlite3_bind_int64(st, 3, w[k].community_id);
+		sqlite3_bind_text(st, 4, w[k].path, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 5, w[k].is_signed);
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
 		ok = sqlite3_step(st) == SQLITE_DONE;
 		store_done(s, st);
+		rid = sqlite3_last_insert_rowid(s->db);
+		for (int i = 0; ok && i < w[k].ncert; i++) {
+			if ((st = store_prepare(s, "INSERT INTO cem_items (request, certificate_id)"
+						   " VALUES (?, ?)")) == NULL) {
+				ok = 0;
+				break;
+			}
+			sqlite3_bind_int64(st, 1, rid);
+			sqlite3_bind_int64(st, 2, w[k].cert_id[i]);
+			ok = sqlite3_step(st) == SQLITE_DONE;
+			store_done(s, st);
+		}
 	}
-	snprintf(why, sizeof(why), "CEM request %s to partner %.200s written%s", request_id,
-		 d->partner, is_signed ? " (signed)" : "");
-	if (ok)
-		ok = store_event_add(s, 0, d->community_id, NULL, NULL, why) == 0;
-out:
 	return store_end(s, ok, "cem request");
 }
 

@@ -42,10 +42,18 @@ int store_cem_due(struct pkiroll_store *s, const char *const *partners, int npar
 		  store_cem_due_fn *fn, void *arg);
 void store_cem_due_clear(struct cem_due *d);
 
-/* Records a request written (its file, signed or not) and the certificates
- * it covers. 0 or -1. */
-int store_cem_request_add(struct pkiroll_store *s, const char *request_id, const struct cem_due *d,
-			  const char *path, int is_signed);
+/* A request written: its id, the pair, the certificates it covers, its
+ * file and whether it is signed. */
+struct cem_written {
+	char request_id[40];
+	long long partner_id, community_id, cert_id[2];
+	int ncert, is_signed;
+	char partner[256];
+	char path[2600];
+};
+
+/* Records n requests written, all or none (one transaction). 0 or -1. */
+int store_cem_requests_add(struct pkiroll_store *s, const struct cem_written *w, size_t n);
 
 /* One answer of a response. */
 struct cem_answer {

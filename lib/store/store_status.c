@@ -262,9 +262,21 @@ int pkiroll_status_history(pkiroll_store *s, const char *community, int *state,
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return PKIROLL_ERR_STORE;
 
-	/* Phase: the events, in order. */
-	if ((q = store_prepare(s, "SELECT at, coalesce(run_id, 0), from_state, to_state, reason"
-				  " FROM events WHERE community_id = ? ORDER BY id")) == NULL)
+	/* Phase: the events, in order, with the CEM requests written (the
+	 * request row is their record; requests written by earlier versions
+	 * also have an event of the same text, shown once) */
+	if ((q = store_prepare(
+		     s, "SELECT at, run, from_state, to_state, reason FROM ("
+			" SELECT at, coalesce(run_id, 0) AS run, from_state, to_state, reason,"
+			"  0 AS src, id FROM events WHERE community_id = ?1"
+			" UNION ALL SELECT r.created_at, 0, NULL, NULL, 'CEM request ' ||"
+			"  r.request_id || ' to partner ' || p.name || ' written' ||"
+			"  CASE WHEN r.signed THEN ' (signed)' ELSE '' END, 1, r.id"
+			"  FROM cem_requests r JOIN partners p ON p.id = r.partner_id"
+			"  WHERE r.community_id = ?1 AND NOT EXISTS (SELECT 1 FROM events e"
+			"   WHERE e.community_id = ?1"
+			"   AND e.reason LIKE 'CEM request ' || r.request_id || ' %'))"
+			" ORDER BY at, src, id")) == NULL)
 		return PKIROLL_ERR_STORE;
 	sqlite3_bind_int64(q, 1, id);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/cms.h>
@@ -25,11 +26,32 @@
 #include "write/keystore.h"
 #include "store/store_cem.h"
 
+/*
+ * Requests are written to hidden temporaries, then put in place and
+ * recorded in batches: one sync of the file system for the batch's data
+ * (a sync per file made cem take about 1 ms per request), the renames,
+ * one sync of the partner's directory, one transaction. A request is
+ * visible under its name only once its bytes are on disk, and recorded only
+ * once its name is.
+ */
+#define CEM_BATCH 256
+
+struct cem_pending {
+	struct cem_written w; /* w.path: the .mime file */
+	char community[256];
+	char xml[2600];	   /* the .xml file */
+	char tmp[2][2600]; /* their temporaries */
+	int placed;	   /* how many of the two are renamed into place */
+};
+
 struct cem_run {
 	pkiroll_store *s;
 	const struct pkiroll_cem_opts *o;
 	struct pkiroll_cem_stats *st;
 	time_t now;
+	struct cem_pending *batch; /* CEM_BATCH of them */
+	size_t n;
+	char dir[2200]; /* the partner directory of the batch */
 };
 
 /* A growing buffer of the entity. */
@@ -178,12 +200,95 @@ out:
 	return rc;
 }
 
+/* Takes back the requests of the batch from k on that are not recorded:
+ * their files, in place or not, are removed and each counts as failed. */
+static void batch_drop(struct cem_run *r, size_t k)
+{
+	for (; k < r->n; k++) {
+		struct cem_pending *p = &r->batch[k];
+
+		unlink(p->placed > 0 ? p->xml : p->tmp[0]);
+		unlink(p->placed > 1 ? p->w.path : p->tmp[1]);
+		r->st->failed++;
+	}
+	r->n = 0;
+}
+
+/* Puts the batch's requests in place and records them (see CEM_BATCH);
+ * each one that cannot be is removed, logged and counted as failed. */
+static void batch_flush(struct cem_run *r)
+{
+	size_t good = 0;
+
+	if (r->n == 0)
+		return;
+	if (file_sync_dir(r->dir, 1) < 0) {
+		ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s: cannot sync: %s", r->dir,
+			strerror(errno));
+		batch_drop(r, 0);
+		return;
+	}
+	for (size_t k = 0; k < r->n; k++) {
+		struct cem_pending *p = &r->batch[k];
+
+		if (rename(p->tmp[0], p->xml) == 0 && (p->placed = 1) &&
+		    rename(p->tmp[1], p->w.path) == 0) {
+			p->placed = 2;
+			if (k != good)
+				r->batch[good] = *p;
+			good++;
+			continue;
+		}
+		ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s: %s", p->placed ? p->w.path : p->xml,
+			strerror(errno));
+		unlink(p->placed ? p->xml : p->tmp[0]);
+		unlink(p->tmp[1]);
+		r->st->failed++;
+	}
+	r->n = good;
+	if (good == 0)
+		return;
+	if (file_sync_dir(r->dir, 0) < 0) {
+		ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s: cannot sync: %s", r->dir,
+			strerror(errno));
+		batch_drop(r, 0);
+		return;
+	}
+	/* one array of the records for the store */
+	struct cem_written *w = malloc(good * sizeof(*w));
+
+	if (w == NULL) {
+		batch_drop(r, 0);
+		return;
+	}
+	for (size_t k = 0; k < good; k++)
+		w[k] = r->batch[k].w;
+	if (store_cem_requests_add(r->s, w, good) < 0) {
+		free(w);
+		batch_drop(r, 0);
+		return;
+	}
+	free(w);
+	for (size_t k = 0; k < good; k++) {
+		const struct cem_pending *p = &r->batch[k];
+
+		r->st->written++;
+		if (p->w.is_signed)
+			r->st->signed_++;
+		ctx_log(r->s->ctx, PKIROLL_LOG_INFO, "%s -> %s: %s (%d certificate%s%s)",
+			p->community, p->w.partner, p->w.path, p->w.ncert,
+			p->w.ncert == 1 ? "" : "s", p->w.is_signed ? ", signed" : "");
+	}
+	r->n = 0;
+}
+
 static int write_one(void *arg, struct cem_due *d)
 {
 	struct cem_run *r = arg;
 	struct cem_cert_ref refs[2];
+	struct cem_pending *p;
 	char rid[40], dec[2][128], cid[2][96], pdir[2200], pname[FILE_SAFE_NAME_MAX],
-		cname[FILE_SAFE_NAME_MAX], fn[300], path[2600];
+		cname[FILE_SAFE_NAME_MAX], fn[300];
 	unsigned char rnd[8], *xml = NULL;
 	char *ent = NULL;
 	size_t xlen = 0, elen = 0;
@@ -239,21 +344,34 @@ static int write_one(void *arg, struct cem_due *d)
 		ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s: %s", pdir, strerror(errno));
 		goto out;
 	}
+	if (r->n > 0 && strcmp(r->dir, pdir) != 0)
+		batch_flush(r); /* counts its own failures */
+	p = &r->batch[r->n];
+	memset(p, 0, sizeof(*p));
 	snprintf(fn, sizeof(fn), "%s-%s.xml", cname, rid);
-	if (file_atomic_write(pdir, fn, xml, xlen, 0644, 1) < 0)
+	snprintf(p->xml, sizeof(p->xml), "%s/%s", pdir, fn);
+	if (file_stage_write(pdir, fn, xml, xlen, 0644, 0, p->tmp[0], sizeof(p->tmp[0])) < 0)
 		goto io;
 	snprintf(fn, sizeof(fn), "%s-%s.mime", cname, rid);
-	if (file_atomic_write(pdir, fn, ent, elen, 0644, 1) < 0)
+	if (file_stage_write(pdir, fn, ent, elen, 0644, 0, p->tmp[1], sizeof(p->tmp[1])) < 0) {
+		unlink(p->tmp[0]);
 		goto io;
-	snprintf(path, sizeof(path), "%s/%s", pdir, fn);
-	if (store_cem_request_add(r->s, rid, d, path, sig == 1) < 0)
-		goto out;
-	r->st->written++;
-	if (sig == 1)
-		r->st->signed_++;
-	ctx_log(r->s->ctx, PKIROLL_LOG_INFO, "%s -> %s: %s (%d certificate%s%s)", d->community,
-		d->partner, path, d->ncert, d->ncert == 1 ? "" : "s", sig == 1 ? ", signed" : "");
+	}
+	snprintf(p->w.path, sizeof(p->w.path), "%s/%s", pdir, fn);
+	snprintf(p->w.request_id, sizeof(p->w.request_id), "%s", rid);
+	snprintf(p->w.partner, sizeof(p->w.partner), "%s", d->partner);
+	snprintf(p->community, sizeof(p->community), "%s", d->community);
+	p->w.partner_id = d->partner_id;
+	p->w.community_id = d->community_id;
+	p->w.ncert = d->ncert;
+	for (int i = 0; i < d->ncert; i++)
+		p->w.cert_id[i] = d->cert[i].id;
+	p->w.is_signed = sig == 1;
+	snprintf(r->dir, sizeof(r->dir), "%s", pdir);
+	r->n++;
 	rc = 0;
+	if (r->n == CEM_BATCH)
+		batch_flush(r);
 	goto out;
 io:
 	ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s/%s: %s", pdir, fn, strerror(errno));
@@ -277,8 +395,13 @@ int pkiroll_cem_write(pkiroll_store *s, const struct pkiroll_cem_opts *o,
 	/* signing opens keystores: with the store's passphrase, or not at all */
 	if (o->sign && (err = keystore_pass_guard(s, o->keystore_dir, o->pass)) != PKIROLL_OK)
 		return err;
-	if (store_cem_due(s, o->partners, o->npartners, o->communities, o->ncommunities, o->reissue,
-			  write_one, &r) < 0)
+	if ((r.batch = calloc(CEM_BATCH, sizeof(*r.batch))) == NULL)
+		return PKIROLL_ERR_NOMEM;
+	err = store_cem_due(s, o->partners, o->npartners, o->communities, o->ncommunities,
+			    o->reissue, write_one, &r);
+	batch_flush(&r);
+	free(r.batch);
+	if (err < 0)
 		return PKIROLL_ERR_STORE;
 	return st->failed ? PKIROLL_ERR_IO : PKIROLL_OK;
 }

@@ -58,6 +58,24 @@ done
 # the signed request: usages, parts, certificates, signature
 f=$(ls req/Globex/acme-*.mime)
 rid=$(basename "$f" .mime | sed 's/^acme-//')
+# put in place in one batch: no temporary left, each request in history
+# once (from its row: no event per request), also when an earlier version
+# recorded an event of the same text
+[ -z "$(find req -name '.*')" ] || fail "temporaries left: $(find req -name '.*')"
+[ "$(sqlite3 s.db "SELECT count(*) FROM events WHERE reason LIKE 'CEM request%'")" = 0 ] \
+	|| fail "an event per CEM request"
+sqlite3 s.db "INSERT INTO events (at, community_id, reason) SELECT 1, c.id,
+	'CEM request ' || r.request_id || ' to partner Initech written'
+	FROM cem_requests r JOIN communities c ON c.id = r.community_id
+	JOIN partners p ON p.id = r.partner_id WHERE c.name = 'acme' AND p.name = 'Initech'"
+expect_rc 0 "$PKIROLL" --db s.db status acme
+[ "$(grep -c "CEM request $rid to partner Globex written (signed)" "$T_DIR/out")" = 1 ] \
+	|| { cat "$T_DIR/out"; fail "history lacks the signed request to Globex"; }
+[ "$(grep -c 'CEM request pkiroll-[0-9a-f]* to partner Initech written' "$T_DIR/out")" = 1 ] \
+	|| { cat "$T_DIR/out"; fail "history shows the request to Initech other than once"; }
+expect_rc 0 "$PKIROLL" --db s.db status acme --json
+jq -e --arg r "$rid" '[.events[] | select(.reason | startswith("CEM request " + $r))] | length == 1' \
+	"$T_DIR/out" >/dev/null || fail "history --json lacks the request"
 grep -q "ds:X509SerialNumber" "req/Globex/acme-$rid.xml" || fail "no serial in the XML"
 openssl smime -verify -in "$f" -CAfile ca/root.pem -signer signer.pem -out inner.mime >/dev/null 2>&1 \
 	|| fail "the signed request does not verify"
