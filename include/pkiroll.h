@@ -485,6 +485,7 @@ struct pkiroll_cem_opts {
 	const char *keystore_dir; /* sign: where that key is */
 	const char *pass;	  /* sign: its passphrase */
 	int reissue;		  /* also certificates asked about already: a new request */
+	unsigned long kill_after; /* tests: SIGKILL after staging this many requests */
 };
 
 struct pkiroll_cem_stats {

@@ -188,6 +188,9 @@ int cmd_cem(struct cli *cli)
 		}
 		o.pass = pass;
 	}
+	/* tests: a crash in the middle of a batch (crash-safety) */
+	if (getenv("PKIROLL_TEST_CEM_KILL_AFTER") != NULL)
+		o.kill_after = strtoul(getenv("PKIROLL_TEST_CEM_KILL_AFTER"), NULL, 10);
 	rc = cli_cem_write(cli, &o);
 	cli_pass_free(pass);
 	free((void *)o.partners);

@@ -1,0 +1,59 @@
+# cem killed in the middle of a batch (SIGKILL after staging N requests):
+# no request is visible under its name or recorded before its bytes are
+# on disk, the temporaries left behind are removed by the next run, which
+# writes exactly the requests not recorded; a request recorded before the
+# crash is not written twice.
+. "$T_SRC/tests/lib.sh"
+trap stop_ca EXIT
+cd "$T_DIR" || exit 3
+passfile
+umask 077
+printf 'code-a' >ca1
+printf 'code-b' >cb1
+cat >m.csv <<CSV
+community,reference_number,authorization_code,partners,subject,key_type,encryption_key_type
+acme,6201,file:$T_DIR/ca1,Globex;Initech,CN=Acme,p256,p256
+beta,6202,file:$T_DIR/cb1,Globex,CN=Beta,p256,p256
+CSV
+"$PKIROLL_CA" init --state ca --key-type p256 >/dev/null || fail "init"
+"$PKIROLL_CA" users import --state ca m.csv >/dev/null || fail "users"
+start_ca ca
+expect_rc 0 "$PKIROLL" --db s.db enroll m.csv --ca-url "http://$CA_HTTP/pkix/" \
+	--keystore-dir ks --keystore-pass-file pass
+cp s.db s0.db
+records() { sqlite3 "$1" "SELECT count(*) FROM cem_requests"; }
+visible() { find "$1" -type f ! -name '.*' | wc -l; }
+hidden() { find "$1" -type f -name '.*' | wc -l; }
+cem() { "$PKIROLL" --db "$1" cem --out "$2" --response-url https://gw.example/cem; }
+
+# Phase: killed with both of Globex's requests staged (one batch per
+# partner directory): nothing visible, nothing recorded, four temporaries.
+PKIROLL_TEST_CEM_KILL_AFTER=2 cem s.db req >/dev/null 2>&1
+[ $? = 137 ] || fail "the kill hook did not fire"
+[ "$(records s.db)" = 0 ] || fail "a request recorded before its batch was put in place"
+[ "$(visible req)" = 0 ] || fail "a request visible before its batch was synced: $(find req -type f)"
+[ "$(hidden req)" = 4 ] || fail "expected 4 temporaries, found $(hidden req)"
+expect_rc 0 cem s.db req
+has "$T_DIR/out" "3 requests written"
+has "$T_DIR/err" "removed, left by an interrupted run"
+[ "$(records s.db)" = 3 ] && [ "$(visible req)" = 6 ] && [ "$(hidden req)" = 0 ] \
+	|| fail "after the rerun: $(records s.db) recorded, $(visible req) files, $(hidden req) temporaries"
+
+# Phase: killed after Globex's batch went in and Initech's request was
+# staged: the rerun writes Initech's only.
+cp s0.db s2.db
+PKIROLL_TEST_CEM_KILL_AFTER=3 cem s2.db req2 >/dev/null 2>&1
+[ $? = 137 ] || fail "the kill hook did not fire (3)"
+[ "$(records s2.db)" = 2 ] && [ "$(visible req2/Globex)" = 4 ] && [ "$(hidden req2/Initech)" = 2 ] \
+	|| fail "after the kill at 3: $(records s2.db) recorded, $(find req2 -type f)"
+expect_rc 0 cem s2.db req2
+has "$T_DIR/out" "1 request written"
+[ "$(records s2.db)" = 3 ] && [ "$(visible req2)" = 6 ] && [ "$(hidden req2)" = 0 ] \
+	|| fail "after the rerun (3): $(records s2.db) recorded, $(find req2 -type f)"
+# every file on record is there, and every file there is on record
+for f in $(sqlite3 s2.db "SELECT path FROM cem_requests"); do
+	[ -s "$f" ] || fail "$f on record but missing"
+done
+[ "$(sqlite3 s2.db "SELECT count(*) FROM cem_requests")" = "$(find req2 -name '*.mime' | wc -l)" ] \
+	|| fail "a request file without a record"
+exit 0
