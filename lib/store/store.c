@@ -236,6 +236,12 @@ static const char *const migrations[] = {
 	 * 4% of the store and grew with every event and every bundle run */
 	"DROP INDEX events_run;"
 	"DROP INDEX bundle_certificates_cert;",
+	/* 14 -> 15: a certificate's MD5 and SHA-1 fingerprints are computed
+	 * from its DER where they are shown (bundle sheets, status), not kept:
+	 * 106 bytes of text per certificate, 6% of a store (sha256 stays: it
+	 * is the certificate's unique key) */
+	"ALTER TABLE certificates DROP COLUMN md5;"
+	"ALTER TABLE certificates DROP COLUMN sha1;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

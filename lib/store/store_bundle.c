@@ -74,8 +74,8 @@ static int chain_add(struct pkiroll_store *s, struct bundle_partner *p, long lon
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* A certificate from columns 1..12 (id, usage, der, serial, issuer, subject,
- * not_before, not_after, key_type, md5, sha1, sha256). 0 or -1. */
+/* A certificate from columns 1..9 (id, usage, der, serial, issuer, subject,
+ * not_before, not_after, key_type); the fingerprints from the DER. 0 or -1. */
 static int cert_fill(sqlite3_stmt *st, struct bundle_cert *x)
 {
 	x->id = sqlite3_column_int64(st, 1);
@@ -83,10 +83,8 @@ static int cert_fill(sqlite3_stmt *st, struct bundle_cert *x)
 	x->not_before = (time_t)sqlite3_column_int64(st, 7);
 	x->not_after = (time_t)sqlite3_column_int64(st, 8);
 	store_col_copy(st, 9, x->key_type, sizeof(x->key_type));
-	store_col_copy(st, 10, x->fp.md5, sizeof(x->fp.md5));
-	store_col_copy(st, 11, x->fp.sha1, sizeof(x->fp.sha1));
-	store_col_copy(st, 12, x->fp.sha256, sizeof(x->fp.sha256));
 	if ((x->der = store_col_blob_dup(st, 3, &x->len)) == NULL ||
+	    pkiroll_fingerprints(x->der, x->len, &x->fp) != PKIROLL_OK ||
 	    (x->serial = store_col_dup(st, 4)) == NULL ||
 	    (x->issuer = store_col_dup(st, 5)) == NULL ||
 	    (x->subject = store_col_dup(st, 6)) == NULL) {
@@ -103,7 +101,7 @@ static int prev_load(struct pkiroll_store *s, struct bundle_community *c, struct
 {
 	sqlite3_stmt *st = store_prepare(
 		s, "SELECT '', y.id, y.usage, y.der, y.serial, y.issuer, y.subject, y.not_before,"
-		   " y.not_after, coalesce(y.key_type, ''), y.md5, y.sha1, y.sha256"
+		   " y.not_after, coalesce(y.key_type, '')"
 		   " FROM certificates y WHERE y.superseded_by = ? AND y.revoked_at IS NULL"
 		   " ORDER BY y.id DESC LIMIT 1");
 	int rc;
@@ -125,7 +123,7 @@ int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p,
 {
 	sqlite3_stmt *st = store_prepare(
 		s, "SELECT c.name, x.id, x.usage, x.der, x.serial, x.issuer, x.subject,"
-		   " x.not_before, x.not_after, coalesce(x.key_type, ''), x.md5, x.sha1, x.sha256,"
+		   " x.not_before, x.not_after, coalesce(x.key_type, ''),"
 		   " coalesce(c.as2_id, '')"
 		   " FROM partner_communities pc JOIN communities c ON c.id = pc.community_id"
 		   " LEFT JOIN certificates x ON x.community_id = c.id AND x.superseded_by IS NULL"
@@ -153,7 +151,7 @@ int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p,
 			c = &p->comm[p->ncomm++];
 			memset(c, 0, sizeof(*c));
 			snprintf(c->name, sizeof(c->name), "%s", name);
-			store_col_copy(st, 13, c->as2_id, sizeof(c->as2_id));
+			store_col_copy(st, 10, c->as2_id, sizeof(c->as2_id));
 		}
 		if (c->ncert == 2)
 			continue; /* one current certificate per usage */

@@ -283,8 +283,8 @@ static int cert_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 i
 	}
 	st = store_prepare(s, "INSERT INTO certificates (community_id, run_id, usage, der, serial, "
 			      "issuer, subject,"
-			      " not_before, not_after, key_type, md5, sha1, sha256, created_at)"
-			      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+			      " not_before, not_after, key_type, sha256, created_at)"
+			      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 			      " ON CONFLICT (sha256) DO NOTHING");
 	if (st == NULL)
 		goto out;
@@ -298,10 +298,8 @@ static int cert_save(struct pkiroll_store *s, sqlite3_int64 run, sqlite3_int64 i
 	sqlite3_bind_int64(st, 8, (sqlite3_int64)info.not_before);
 	sqlite3_bind_int64(st, 9, (sqlite3_int64)info.not_after);
 	sqlite3_bind_text(st, 10, info.key_type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 11, info.fp.md5, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 12, info.fp.sha1, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 13, info.fp.sha256, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 14, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 11, info.fp.sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 12, (sqlite3_int64)time(NULL));
 	if (sqlite3_step(st) != SQLITE_DONE)
 		goto out;
 	store_done(s, st);

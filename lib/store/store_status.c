@@ -231,7 +231,7 @@ int pkiroll_status_history(pkiroll_store *s, const char *community, int *state,
 	/* Phase: the certificates, oldest first. */
 	if ((q = store_prepare(
 		     s, "SELECT x.usage, x.serial, x.subject, x.issuer, coalesce(x.key_type, ''),"
-			" x.not_before, x.not_after, x.md5, x.sha1, x.sha256, y.serial,"
+			" x.not_before, x.not_after, x.der, y.serial,"
 			" coalesce(x.revoked_at, 0), x.revocation_reason"
 			" FROM certificates x LEFT JOIN certificates y ON y.id = x.superseded_by"
 			" WHERE x.community_id = ? ORDER BY x.id")) == NULL)
@@ -246,15 +246,18 @@ int pkiroll_status_history(pkiroll_store *s, const char *community, int *state,
 			.key_type = store_col_text(q, 4),
 			.not_before = (time_t)sqlite3_column_int64(q, 5),
 			.not_after = (time_t)sqlite3_column_int64(q, 6),
-			.replaced_by = store_col_text(q, 10),
-			.revoked_at = (time_t)sqlite3_column_int64(q, 11),
-			.revoked_reason = store_col_text(q, 12),
+			.replaced_by = store_col_text(q, 8),
+			.revoked_at = (time_t)sqlite3_column_int64(q, 9),
+			.revoked_reason = store_col_text(q, 10),
 		};
 
 		c.current = c.replaced_by == NULL;
-		store_col_copy(q, 7, c.fp.md5, sizeof(c.fp.md5));
-		store_col_copy(q, 8, c.fp.sha1, sizeof(c.fp.sha1));
-		store_col_copy(q, 9, c.fp.sha256, sizeof(c.fp.sha256));
+		/* the fingerprints from the DER (the store keeps no MD5 or SHA-1) */
+		if (pkiroll_fingerprints(sqlite3_column_blob(q, 7),
+					 (size_t)sqlite3_column_bytes(q, 7), &c.fp) != PKIROLL_OK) {
+			rc = SQLITE_ERROR;
+			break;
+		}
 		if (cert_fn != NULL && cert_fn(arg, &c) != 0)
 			break;
 	}
@@ -272,7 +275,8 @@ int pkiroll_status_history(pkiroll_store *s, const char *community, int *state,
 			" UNION ALL SELECT r.created_at, 0, NULL, NULL, 'CEM request ' ||"
 			"  r.request_id || ' to partner ' || p.name || ' written' ||"
 			"  CASE WHEN r.signed THEN ' (signed)' ELSE '' END, 1, r.id"
-			"  FROM cem_requests r JOIN partners p ON p.id = r.partner_id"
+			/* by partner: the index on requests is (partner, community) */
+			"  FROM partners p CROSS JOIN cem_requests r ON r.partner_id = p.id"
 			"  WHERE r.community_id = ?1 AND NOT EXISTS (SELECT 1 FROM events e"
 			"   WHERE e.community_id = ?1"
 			"   AND e.reason LIKE 'CEM request ' || r.request_id || ' %'))"

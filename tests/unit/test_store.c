@@ -198,22 +198,20 @@ TEST(store_status_counts_and_expiry)
 	CHECK(pkiroll_store_open(t_ctx(), t_path("s.db"), 1, &s) == PKIROLL_OK, "open");
 	CHECK(pkiroll_store_import(s, t_src("manifests/example.csv"), NULL, &st) == PKIROLL_OK,
 	      "import");
-	snprintf(
-		sql, sizeof(sql),
-		"UPDATE communities SET state = 'failed', reason = 'CA said no', retryable = 0"
-		" WHERE name = 'acme-edi';"
-		"UPDATE communities SET state = 'enrolled' WHERE name = 'globex-b2b';"
-		"INSERT INTO certificates (community_id, usage, der, serial, issuer, subject,"
-		" not_before, not_after, md5, sha1, sha256, created_at)"
-		" SELECT id, 'signing', x'30', '0A', 'CN=CA', 'CN=G', %lld, %lld, 'm', 's', 'h1', 0"
-		" FROM communities WHERE name = 'globex-b2b';"
-		"INSERT INTO certificates (community_id, usage, der, serial, issuer, subject,"
-		" not_before, not_after, md5, sha1, sha256, created_at)"
-		" SELECT id, 'encryption', x'30', '0B', 'CN=CA', 'CN=G', %lld, %lld, 'm', 's', "
-		"'h2', 0"
-		" FROM communities WHERE name = 'globex-b2b';",
-		(long long)now, (long long)now + 10 * 86400, (long long)now,
-		(long long)now + 90 * 86400);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE communities SET state = 'failed', reason = 'CA said no', retryable = 0"
+		 " WHERE name = 'acme-edi';"
+		 "UPDATE communities SET state = 'enrolled' WHERE name = 'globex-b2b';"
+		 "INSERT INTO certificates (community_id, usage, der, serial, issuer, subject,"
+		 " not_before, not_after, sha256, created_at)"
+		 " SELECT id, 'signing', x'30', '0A', 'CN=CA', 'CN=G', %lld, %lld, 'h1', 0"
+		 " FROM communities WHERE name = 'globex-b2b';"
+		 "INSERT INTO certificates (community_id, usage, der, serial, issuer, subject,"
+		 " not_before, not_after, sha256, created_at)"
+		 " SELECT id, 'encryption', x'30', '0B', 'CN=CA', 'CN=G', %lld, %lld, 'h2', 0"
+		 " FROM communities WHERE name = 'globex-b2b';",
+		 (long long)now, (long long)now + 10 * 86400, (long long)now,
+		 (long long)now + 90 * 86400);
 	CHECK(store_exec(s, sql) == 0, "setup: %s", t_log());
 	CHECK(pkiroll_status_get(s, now, 30, &status) == PKIROLL_OK, "status");
 	CHECK(status->communities == 10 && status->count[PKIROLL_STATE_PENDING] == 8 &&
