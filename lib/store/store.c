@@ -242,6 +242,13 @@ static const char *const migrations[] = {
 	 * is the certificate's unique key) */
 	"ALTER TABLE certificates DROP COLUMN md5;"
 	"ALTER TABLE certificates DROP COLUMN sha1;",
+	/* 15 -> 16: the certificates no bundle may hold any more (replaced or
+	 * revoked), by id: bundle --stale checks each entry of a partner's last
+	 * bundle against this small index instead of reading the certificate's
+	 * row (450 bytes of DER each: the check read most of the table once per
+	 * partner) */
+	"CREATE INDEX certificates_dead ON certificates (id)"
+	"  WHERE superseded_by IS NOT NULL OR revoked_at IS NOT NULL;",
 };
 
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -175,12 +175,21 @@ int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p,
 
 int store_bundle_stale(struct pkiroll_store *s, long long partner_id)
 {
+	/* stale: the last bundle holds a certificate replaced or revoked since
+	 * (each entry looked up in the small index of such certificates, not in
+	 * the certificates), or one of a community retired since (from the few
+	 * retired communities to their certificates to the bundle) */
 	sqlite3_stmt *st = store_prepare(
-		s, "SELECT EXISTS (SELECT 1 FROM bundle_certificates bc JOIN certificates x"
-		   " ON x.id = bc.certificate_id JOIN communities c ON c.id = x.community_id"
-		   " WHERE (x.superseded_by IS NOT NULL OR x.revoked_at IS NOT NULL"
-		   " OR c.state = 'retired') AND bc.bundle_id ="
-		   " (SELECT max(id) FROM bundles WHERE partner_id = ?1))");
+		s, "SELECT EXISTS (SELECT 1 FROM bundle_certificates bc"
+		   " WHERE bc.bundle_id = (SELECT max(id) FROM bundles WHERE partner_id = ?1)"
+		   " AND EXISTS (SELECT 1 FROM certificates d INDEXED BY certificates_dead"
+		   "  WHERE d.id = bc.certificate_id"
+		   "  AND (d.superseded_by IS NOT NULL OR d.revoked_at IS NOT NULL)))"
+		   " OR EXISTS (SELECT 1 FROM communities c CROSS JOIN certificates k"
+		   "  ON k.community_id = c.id CROSS JOIN bundle_certificates b2"
+		   "  ON b2.certificate_id = k.id"
+		   "  AND b2.bundle_id = (SELECT max(id) FROM bundles WHERE partner_id = ?1)"
+		   "  WHERE c.state = 'retired')");
 	int rc, v = -1;
 
 	if (st == NULL)

@@ -19,7 +19,7 @@ start_ca ca
 expect_rc 0 "$PKIROLL" --db s.db enroll m.csv --ca-url "http://$CA_HTTP/pkix/" \
 	--keystore-dir ks --keystore-pass-file pass
 expect_rc 0 "$PKIROLL" --db s.db cem --out req --response-url https://gw.example/cem
-[ "$(sqlite3 s.db "PRAGMA user_version")" = 15 ] || fail "a new store is not at schema 15"
+[ "$(sqlite3 s.db "PRAGMA user_version")" -ge 15 ] || fail "a new store is not at schema 15 or later"
 sqlite3 s.db "SELECT name FROM pragma_table_info('certificates')" | grep -qx 'md5\|sha1' \
 	&& fail "certificates still has md5 or sha1"
 
@@ -31,9 +31,10 @@ sqlite3 s.db "ALTER TABLE certificates ADD COLUMN md5 TEXT NOT NULL DEFAULT 'M';
 	INSERT INTO events (at, community_id, reason) SELECT r.created_at, r.community_id,
 	 'CEM request ' || r.request_id || ' to partner Globex written'
 	 FROM cem_requests r JOIN partners p ON p.id = r.partner_id WHERE p.name = 'Globex';
+	DROP INDEX certificates_dead;
 	PRAGMA user_version = 14;" || fail "making a schema 14 store"
 expect_rc 0 "$PKIROLL" --db s.db status acme
-[ "$(sqlite3 s.db "PRAGMA user_version")" = 15 ] || fail "not migrated"
+[ "$(sqlite3 s.db "PRAGMA user_version")" -ge 15 ] || fail "not migrated"
 sqlite3 s.db "SELECT name FROM pragma_table_info('certificates')" | grep -qx 'md5\|sha1' \
 	&& fail "the migration left md5 or sha1"
 for p in Globex Initech; do
