@@ -113,6 +113,15 @@ loop2_s=$(loop loopx "$((2 * CORES))")
 ok_loop2=$(cat loopx.ok)
 printf "%-34s %8.1f %9.1f %11s %11s   (%d enrolled)\n" "openssl-cmp-loop (xargs -P $((2 * CORES)))" "$loop2_s" \
 	"$(echo "$ok_loop2 / $loop2_s" | bc -l)" $(cat loopx.cpu) "$ok_loop2"
+# wider still: the loop waits on the network and on process start-up, so
+# its best width may be past 2 x cores
+loop4_s=$(loop loopw "$((4 * CORES))")
+ok_loop4=$(cat loopw.ok)
+printf "%-34s %8.1f %9.1f %11s %11s   (%d enrolled)\n" "openssl-cmp-loop (xargs -P $((4 * CORES)))" "$loop4_s" \
+	"$(echo "$ok_loop4 / $loop4_s" | bc -l)" $(cat loopw.cpu) "$ok_loop4"
+# the loop's best rate over its three widths
+lbest=$(echo "a = $ok_loop / $loop_s; b = $ok_loop2 / $loop2_s; c = $ok_loop4 / $loop4_s
+	if (b > a) a = b; if (c > a) a = c; a" | bc -l)
 
 # The key-generation floor for RSA-2048 dual key: per community the
 # client's signing key and the CA's encryption key, plus the run's one
@@ -149,14 +158,12 @@ run_case p256-dual-http-j$((2 * CORES)) "http://$HTTP/pkix/" p256 yes $((2 * COR
 d1=$(best p256-dual-http)
 d2=$(best "p256-dual-http-j$((2 * CORES))")
 dbest=$(echo "if ($d1 < $d2) $d1 else $d2" | bc -l)
-lbest=$(echo "if ($loop_s / $ok_loop < $loop2_s / $ok_loop2) $ok_loop / $loop_s else $ok_loop2 / $loop2_s" | bc -l)
 printf "ratio pkiroll P-256 dual-key / openssl loop (single key), each at its best width: %.1fx (target >= 10)\n" \
 	"$(echo "($N / $dbest) / $lbest" | bc -l)"
 fi
 s1=$(best p256-single-http)
 s2=$(best "p256-single-http-j$((2 * CORES))")
 sbest=$(echo "if ($s1 < $s2) $s1 else $s2" | bc -l)
-lbest=$(echo "if ($loop_s / $ok_loop < $loop2_s / $ok_loop2) $ok_loop / $loop_s else $ok_loop2 / $loop2_s" | bc -l)
 printf "ratio pkiroll P-256 single-key / openssl loop, each at its best width: %.1fx\n" \
 	"$(echo "($N / $sbest) / $lbest" | bc -l)"
 
@@ -169,6 +176,7 @@ for c in p256-dual-http p256-dual-tcp "p256-dual-http-j$((2 * CORES))" p256-sing
 done
 printf "%-30s %8s %7s\n" "openssl-cmp-loop (-P $CORES)" $(cat loop.cpu)
 printf "%-30s %8s %7s\n" "openssl-cmp-loop (-P $((2 * CORES)))" $(cat loopx.cpu)
+printf "%-30s %8s %7s\n" "openssl-cmp-loop (-P $((4 * CORES)))" $(cat loopw.cpu)
 if [ -n "$(col p256-dual-http 4)" ]; then
 	printf "P-256 dual key (HTTP, -j %d): client %s ms (target <= 5), CA %s ms (target <= 2.5)\n" \
 		"$CORES" "$(col p256-dual-http 4)" "$(col p256-dual-http 5)"
