@@ -31,31 +31,153 @@
  * deflate was two thirds of a bundle of 30000 communities) */
 #define BUNDLE_DEFLATE_LEVEL 6
 
+/*
+ * An entry's bytes go to a spill file as the entry is made (an unlinked
+ * temporary beside the zip), and libzip reads them back from there when it
+ * writes the zip: the bundle holds the entries' names and digests, not
+ * their bytes (a partner of 6000 communities held 40 MB of them).
+ */
 struct entry {
 	char name[200];
-	unsigned char *data; /* malloc'ed; handed to libzip */
+	off_t off; /* in the spill file */
 	size_t len;
+	char sha[65]; /* SHA-256, for SHA256SUMS */
 };
 
 struct entries {
 	struct entry *e;
 	size_t n, cap;
+	int fd; /* the spill file */
+	off_t end;
 };
 
-/* Takes data (malloc'ed) under name; on failure data is freed. */
+static void sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Takes data (malloc'ed) under name: spilled, digested, freed. */
 static int add(struct entries *es, const char *name, void *data, size_t len)
 {
+	struct entry *e;
+	size_t done = 0;
+
 	if (data == NULL)
 		return -1;
 	if (BASE_GROW(es->e, es->cap, es->n + 1) < 0) {
 		free(data);
 		return -1;
 	}
-	snprintf(es->e[es->n].name, sizeof(es->e[0].name), "%s", name);
-	es->e[es->n].data = data;
-	es->e[es->n].len = len;
+	e = &es->e[es->n];
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->off = es->end;
+	e->len = len;
+	sha256_hex(data, len, e->sha);
+	while (done < len) {
+		ssize_t w = pwrite(es->fd, (char *)data + done, len - done, es->end + (off_t)done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			free(data);
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	free(data);
+	if (e->sha[0] == '\0')
+		return -1;
+	es->end += (off_t)len;
 	es->n++;
 	return 0;
+}
+
+/* libzip's view of one entry: its bytes in the spill file. */
+struct spill_src {
+	int fd;
+	off_t off;
+	zip_uint64_t len, pos;
+	zip_error_t error;
+};
+
+static zip_int64_t spill_cb(void *arg, void *data, zip_uint64_t len, zip_source_cmd_t cmd)
+{
+	struct spill_src *x = arg;
+	zip_int64_t at;
+
+	switch (cmd) {
+	case ZIP_SOURCE_OPEN:
+		x->pos = 0;
+		return 0;
+	case ZIP_SOURCE_READ: {
+		size_t n = (size_t)(len < x->len - x->pos ? len : x->len - x->pos), done = 0;
+
+		while (done < n) {
+			ssize_t r = pread(x->fd, (char *)data + done, n - done,
+					  x->off + (off_t)(x->pos + done));
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				zip_error_set(&x->error, ZIP_ER_READ, r < 0 ? errno : EIO);
+				return -1;
+			}
+			done += (size_t)r;
+		}
+		x->pos += n;
+		return (zip_int64_t)n;
+	}
+	case ZIP_SOURCE_CLOSE:
+		return 0;
+	case ZIP_SOURCE_STAT: {
+		zip_stat_t *st = data;
+
+		if (len < sizeof(*st)) {
+			zip_error_set(&x->error, ZIP_ER_INVAL, 0);
+			return -1;
+		}
+		zip_stat_init(st);
+		st->size = x->len;
+		st->valid |= ZIP_STAT_SIZE;
+		return sizeof(*st);
+	}
+	case ZIP_SOURCE_SEEK:
+		if ((at = zip_source_seek_compute_offset(x->pos, x->len, data, len, &x->error)) < 0)
+			return -1;
+		x->pos = (zip_uint64_t)at;
+		return 0;
+	case ZIP_SOURCE_TELL:
+		return (zip_int64_t)x->pos;
+	case ZIP_SOURCE_ERROR:
+		return zip_error_to_data(&x->error, data, len);
+	case ZIP_SOURCE_FREE:
+		zip_error_fini(&x->error);
+		free(x);
+		return 0;
+	case ZIP_SOURCE_SUPPORTS:
+		return zip_source_make_command_bitmap(
+			ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT,
+			ZIP_SOURCE_SEEK, ZIP_SOURCE_TELL, ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, -1);
+	default:
+		zip_error_set(&x->error, ZIP_ER_OPNOTSUPP, 0);
+		return -1;
+	}
+}
+
+/* A source for entry e, or NULL. */
+static zip_source_t *spill_source(zip_t *za, const struct entries *es, const struct entry *e)
+{
+	struct spill_src *x = calloc(1, sizeof(*x));
+	zip_source_t *src;
+
+	if (x == NULL)
+		return NULL;
+	x->fd = es->fd;
+	x->off = e->off;
+	x->len = e->len;
+	zip_error_init(&x->error);
+	if ((src = zip_source_function(za, spill_cb, x)) == NULL) {
+		zip_error_fini(&x->error);
+		free(x);
+	}
+	return src;
 }
 
 static void *memdup(const void *p, size_t n)
@@ -197,7 +319,7 @@ static int add_cem(struct entries *es, struct pkiroll_store *s, const struct bun
 static int entries_build(struct entries *es, const struct bundle_partner *p,
 			 struct pkiroll_store *s, int cem)
 {
-	char *buf = NULL, hex[65];
+	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
 
@@ -227,10 +349,8 @@ static int entries_build(struct entries *es, const struct bundle_partner *p,
 	/* SHA256SUMS last, over all the others: `sha256sum -c SHA256SUMS` */
 	if ((f = open_memstream(&buf, &len)) == NULL)
 		return -1;
-	for (size_t i = 0; i < es->n; i++) {
-		sha256_hex(es->e[i].data, es->e[i].len, hex);
-		fprintf(f, "%s  %s\n", hex, es->e[i].name);
-	}
+	for (size_t i = 0; i < es->n; i++)
+		fprintf(f, "%s  %s\n", es->e[i].sha, es->e[i].name);
 	if (fclose(f) != 0) {
 		free(buf);
 		return -1;
@@ -276,12 +396,11 @@ static int zip_write(pkiroll_ctx *ctx, const char *path, struct entries *es, tim
 	}
 	dos_time(mtime, &dtime, &ddate);
 	for (size_t i = 0; i < es->n; i++) {
-		zip_source_t *src = zip_source_buffer(za, es->e[i].data, es->e[i].len, 1);
+		zip_source_t *src = spill_source(za, es, &es->e[i]);
 		zip_int64_t idx;
 
 		if (src == NULL)
 			goto fail;
-		es->e[i].data = NULL; /* libzip's now */
 		if ((idx = zip_file_add(za, es->e[i].name, src, ZIP_FL_ENC_UTF_8)) < 0) {
 			zip_source_free(src);
 			goto fail;
@@ -421,6 +540,14 @@ static int partner_bundle(struct pkiroll_store *s, struct bundle_partner *p,
 	}
 	if ((es = calloc(1, sizeof(*es))) == NULL)
 		return -1;
+	/* the spill file: unlinked at once, so nothing is left after a crash */
+	snprintf(tmp, sizeof(tmp), "%s/.%s.spill.XXXXXX", o->out_dir, file);
+	if ((es->fd = mkstemp(tmp)) < 0) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "partner %s: %s: %s", p->name, tmp,
+			strerror(errno));
+		goto out;
+	}
+	(void)unlink(tmp);
 	if (entries_build(es, p, s, o->cem) < 0) {
 		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "partner %s: cannot build the bundle", p->name);
 		goto out;
@@ -455,8 +582,8 @@ static int partner_bundle(struct pkiroll_store *s, struct bundle_partner *p,
 		path, p->ncomm, sha);
 	rc = 0;
 out:
-	for (size_t i = 0; i < es->n; i++)
-		free(es->e[i].data);
+	if (es->fd >= 0)
+		close(es->fd);
 	free(es->e);
 	free(es);
 	return rc;

@@ -38,6 +38,8 @@ case "$muller" in M*.zip) ;; *) fail "partner file name: $muller" ;; esac
 for z in out1/*.zip; do
 	unzip -tq "$z" >/dev/null || fail "unzip -t $z"
 done
+# the entries' spill files and the zips' temporaries are gone
+[ -z "$(find out1 -name '.*')" ] || fail "left in out1: $(find out1 -name '.*')"
 unzip -Z1 out1/Globex.zip >entries
 printf '%s\n' alpha/signing.cer alpha/signing.pem alpha/encryption.cer alpha/encryption.pem \
 	beta/signing.cer beta/signing.pem ca/chain.p7b ca/chain.pem fingerprints.txt \
