@@ -6,6 +6,7 @@
  * previous signing key) and its bare XML; and the partners' responses
  * read back into the store.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -286,18 +287,33 @@ static void batch_flush(struct cem_run *r)
 	r->n = 0;
 }
 
-/* Is name a temporary of a request ours (".COMMUNITY-pkiroll-ID.xml.XXXXXX"
- * or .mime), left by a run that stopped before putting it in place? */
+/* Is name a temporary of a request ours, left by a run that stopped before
+ * putting it in place: ".COMMUNITY-pkiroll-ID.xml.XXXXXX" or .mime, ID 16
+ * hex digits, XXXXXX mkstemp's letters and digits? Nothing else is taken
+ * for one (an operator's file that merely looks alike is left alone). */
 static int stale_temporary(const char *name)
 {
-	const char *dot = strrchr(name, '.');
-	size_t n = dot == NULL ? 0 : (size_t)(dot - name);
+	size_t n = strlen(name), ext;
+	const char *id;
 
-	if (name[0] != '.' || strstr(name, "-pkiroll-") == NULL || dot == NULL ||
-	    strlen(dot + 1) != 6)
+	if (n < 2 + 9 + 16 + 4 + 7 || name[0] != '.' || name[n - 7] != '.')
 		return 0;
-	return (n > 4 && strncmp(dot - 4, ".xml", 4) == 0) ||
-	       (n > 5 && strncmp(dot - 5, ".mime", 5) == 0);
+	for (size_t i = n - 6; i < n; i++)
+		if (!isalnum((unsigned char)name[i]))
+			return 0;
+	if (strncmp(name + n - 11, ".xml", 4) == 0)
+		ext = 4;
+	else if (n >= 2 + 9 + 16 + 5 + 7 && strncmp(name + n - 12, ".mime", 5) == 0)
+		ext = 5;
+	else
+		return 0;
+	id = name + n - 7 - ext - 16;
+	if (strncmp(id - 9, "-pkiroll-", 9) != 0)
+		return 0;
+	for (int i = 0; i < 16; i++)
+		if (!isxdigit((unsigned char)id[i]) || isupper((unsigned char)id[i]))
+			return 0;
+	return 1;
 }
 
 /* Removes the temporaries an interrupted run left in a partner directory
@@ -313,10 +329,13 @@ static void sweep_dir(struct cem_run *r, const char *pdir)
 		return;
 	snprintf(r->swept, sizeof(r->swept), "%s", pdir);
 	while ((e = readdir(d)) != NULL) {
+		struct stat sb;
+
 		if (!stale_temporary(e->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", pdir, e->d_name);
-		if (unlink(path) == 0)
+		/* mkstemp makes regular files: a link or anything else is not ours */
+		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && unlink(path) == 0)
 			ctx_log(r->s->ctx, PKIROLL_LOG_INFO,
 				"%s: removed, left by an interrupted run", path);
 	}

@@ -33,7 +33,20 @@ PKIROLL_TEST_CEM_KILL_AFTER=2 cem s.db req >/dev/null 2>&1
 [ "$(records s.db)" = 0 ] || fail "a request recorded before its batch was put in place"
 [ "$(visible req)" = 0 ] || fail "a request visible before its batch was synced: $(find req -type f)"
 [ "$(hidden req)" = 4 ] || fail "expected 4 temporaries, found $(hidden req)"
+# files not ours, some of them alike, are left alone by the sweep: an
+# operator's hidden file whose name merely holds -pkiroll- and .xml., and a
+# symbolic link under a temporary's very name (mkstemp makes regular files)
+printf 'keep' >keep.txt
+printf 'notes' >req/Globex/.notes-pkiroll-draft.xml.backup
+printf 'notes' >req/Globex/.acme-pkiroll-old.mime.backup
+ln -s "$T_DIR/keep.txt" req/Globex/.acme-pkiroll-0123456789abcdef.xml.Ab12Cd
 expect_rc 0 cem s.db req
+for f in .notes-pkiroll-draft.xml.backup .acme-pkiroll-old.mime.backup \
+	.acme-pkiroll-0123456789abcdef.xml.Ab12Cd; do
+	[ -e "req/Globex/$f" ] || fail "the sweep removed $f, not ours"
+	rm "req/Globex/$f"
+done
+[ -s keep.txt ] || fail "the sweep followed a symbolic link"
 has "$T_DIR/out" "3 requests written"
 has "$T_DIR/err" "removed, left by an interrupted run"
 [ "$(records s.db)" = 3 ] && [ "$(visible req)" = 6 ] && [ "$(hidden req)" = 0 ] \
