@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,7 @@ struct cem_run {
 	size_t n;
 	char dir[2200];	  /* the partner directory of the batch */
 	char swept[2200]; /* the last partner directory swept */
+	int dirfd;	  /* r->dir, opened before the batch's first file */
 	unsigned long staged;
 };
 
@@ -220,14 +222,16 @@ static void batch_drop(struct cem_run *r, size_t k)
 }
 
 /* Puts the batch's requests in place and records them (see CEM_BATCH);
- * each one that cannot be is removed, logged and counted as failed. */
-static void batch_flush(struct cem_run *r)
+ * each one that cannot be is removed, logged and counted as failed. fd:
+ * the directory, opened before the first file was written (syncfs reports
+ * only the write-back errors since its descriptor was opened). */
+static void batch_put(struct cem_run *r, int fd)
 {
 	size_t good = 0;
 
 	if (r->n == 0)
 		return;
-	if (file_sync_dir(r->dir, 1) < 0) {
+	if (syncfs(fd) < 0) {
 		ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s: cannot sync: %s", r->dir,
 			strerror(errno));
 		batch_drop(r, 0);
@@ -253,7 +257,7 @@ static void batch_flush(struct cem_run *r)
 	r->n = good;
 	if (good == 0)
 		return;
-	if (file_sync_dir(r->dir, 0) < 0) {
+	if (fsync(fd) < 0) {
 		ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s: cannot sync: %s", r->dir,
 			strerror(errno));
 		batch_drop(r, 0);
@@ -285,6 +289,15 @@ static void batch_flush(struct cem_run *r)
 			p->w.ncert == 1 ? "" : "s", p->w.is_signed ? ", signed" : "");
 	}
 	r->n = 0;
+}
+
+static void batch_flush(struct cem_run *r)
+{
+	if (r->dirfd >= 0) {
+		batch_put(r, r->dirfd);
+		close(r->dirfd);
+		r->dirfd = -1;
+	}
 }
 
 /* Is name a temporary of a request ours, left by a run that stopped before
@@ -410,6 +423,12 @@ static int write_one(void *arg, struct cem_due *d)
 	p = &r->batch[r->n];
 	memset(p, 0, sizeof(*p));
 	snprintf(fn, sizeof(fn), "%s-%s.xml", cname, rid);
+	if (r->n == 0) {
+		if (r->dirfd >= 0)
+			close(r->dirfd);
+		if ((r->dirfd = open(pdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			goto io;
+	}
 	snprintf(p->xml, sizeof(p->xml), "%s/%s", pdir, fn);
 	if (file_stage_write(pdir, fn, xml, xlen, 0644, 0, p->tmp[0], sizeof(p->tmp[0])) < 0)
 		goto io;
@@ -449,7 +468,7 @@ out:
 int pkiroll_cem_write(pkiroll_store *s, const struct pkiroll_cem_opts *o,
 		      struct pkiroll_cem_stats *st)
 {
-	struct cem_run r = {.s = s, .o = o, .st = st, .now = time(NULL)};
+	struct cem_run r = {.s = s, .o = o, .st = st, .now = time(NULL), .dirfd = -1};
 	int err;
 
 	memset(st, 0, sizeof(*st));
