@@ -63,6 +63,18 @@ expect_rc 0 cem s2.db req2
 has "$T_DIR/out" "1 request written"
 [ "$(records s2.db)" = 3 ] && [ "$(visible req2)" = 6 ] && [ "$(hidden req2)" = 0 ] \
 	|| fail "after the rerun (3): $(records s2.db) recorded, $(find req2 -type f)"
+# syncfs reports only the write-back errors since its descriptor was
+# opened: the descriptor it is called on is the partner directory's, opened
+# before the batch's first file was (strace, where it may trace)
+cp s0.db s3.db
+if strace -f -o st.log -e trace=openat,syncfs true 2>/dev/null; then
+	strace -f -o st.log -e trace=openat,syncfs "$PKIROLL" --db s3.db cem --out req3 \
+		--response-url https://gw.example/cem >/dev/null 2>&1 || fail "cem under strace"
+	awk '/openat\(.*req3\/Globex", .*O_DIRECTORY.* = [0-9]+$/ { if (first) exit 1; fd = $NF; next }
+		/openat\(.*req3\/Globex\/\.acme-pkiroll-/ { first = 1 }
+		/syncfs\(/ { s = 1; sub(/.*syncfs\(/, ""); sub(/\).*/, ""); exit !(first && $0 == fd) }
+		END { if (!s) exit 1 }' st.log || { cat st.log; fail "syncfs on a descriptor opened after the files were written"; }
+fi
 # every file on record is there, and every file there is on record
 for f in $(sqlite3 s2.db "SELECT path FROM cem_requests"); do
 	[ -s "$f" ] || fail "$f on record but missing"
