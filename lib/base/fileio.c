@@ -124,19 +124,6 @@ int file_atomic_write(const char *dir, const char *name, const void *data, size_
 	return 0;
 }
 
-int file_sync_dir(const char *dir, int whole_fs)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc, saved;
-
-	if (fd < 0)
-		return -1;
-	rc = whole_fs ? syncfs(fd) : fsync(fd);
-	saved = errno;
-	close(fd);
-	errno = saved;
-	return rc;
-}
-
 int file_atomic_open(struct file_atomic *a, const char *path)
 {
 	const char *slash = strrchr(path, '/');

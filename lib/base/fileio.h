@@ -42,14 +42,6 @@ int file_stage_write(const char *dir, const char *name, const void *data, size_t
 		     int durable, char *tmp, size_t tmplen);
 
 /*
- * Syncs the directory dir (the names in it: renames and new files), or,
- * with whole_fs, everything written on dir's file system (syncfs: the data
- * of many files for one flush instead of one fsync each). 0 or -1 with
- * errno set.
- */
-int file_sync_dir(const char *dir, int whole_fs);
-
-/*
  * A file written as a stream and put in place atomically, for output too
  * large to build in memory first: file_atomic_open() makes a temporary
  * beside path (".NAME.XXXXXX" in its directory, so a collector reading

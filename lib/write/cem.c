@@ -6,8 +6,10 @@
  * previous signing key) and its bare XML; and the partners' responses
  * read back into the store.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +57,7 @@ struct cem_run {
 	size_t n;
 	char dir[2200];	  /* the partner directory of the batch */
 	char swept[2200]; /* the last partner directory swept */
+	int dirfd;	  /* r->dir, opened before the batch's first file */
 	unsigned long staged;
 };
 
@@ -219,14 +222,16 @@ static void batch_drop(struct cem_run *r, size_t k)
 }
 
 /* Puts the batch's requests in place and records them (see CEM_BATCH);
- * each one that cannot be is removed, logged and counted as failed. */
-static void batch_flush(struct cem_run *r)
+ * each one that cannot be is removed, logged and counted as failed. fd:
+ * the directory, opened before the first file was written (syncfs reports
+ * only the write-back errors since its descriptor was opened). */
+static void batch_put(struct cem_run *r, int fd)
 {
 	size_t good = 0;
 
 	if (r->n == 0)
 		return;
-	if (file_sync_dir(r->dir, 1) < 0) {
+	if (syncfs(fd) < 0) {
 		ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s: cannot sync: %s", r->dir,
 			strerror(errno));
 		batch_drop(r, 0);
@@ -252,7 +257,7 @@ static void batch_flush(struct cem_run *r)
 	r->n = good;
 	if (good == 0)
 		return;
-	if (file_sync_dir(r->dir, 0) < 0) {
+	if (fsync(fd) < 0) {
 		ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s: cannot sync: %s", r->dir,
 			strerror(errno));
 		batch_drop(r, 0);
@@ -286,18 +291,42 @@ static void batch_flush(struct cem_run *r)
 	r->n = 0;
 }
 
-/* Is name a temporary of a request ours (".COMMUNITY-pkiroll-ID.xml.XXXXXX"
- * or .mime), left by a run that stopped before putting it in place? */
+static void batch_flush(struct cem_run *r)
+{
+	if (r->dirfd >= 0) {
+		batch_put(r, r->dirfd);
+		close(r->dirfd);
+		r->dirfd = -1;
+	}
+}
+
+/* Is name a temporary of a request ours, left by a run that stopped before
+ * putting it in place: ".COMMUNITY-pkiroll-ID.xml.XXXXXX" or .mime, ID 16
+ * hex digits, XXXXXX mkstemp's letters and digits? Nothing else is taken
+ * for one (an operator's file that merely looks alike is left alone). */
 static int stale_temporary(const char *name)
 {
-	const char *dot = strrchr(name, '.');
-	size_t n = dot == NULL ? 0 : (size_t)(dot - name);
+	size_t n = strlen(name), ext;
+	const char *id;
 
-	if (name[0] != '.' || strstr(name, "-pkiroll-") == NULL || dot == NULL ||
-	    strlen(dot + 1) != 6)
+	if (n < 2 + 9 + 16 + 4 + 7 || name[0] != '.' || name[n - 7] != '.')
 		return 0;
-	return (n > 4 && strncmp(dot - 4, ".xml", 4) == 0) ||
-	       (n > 5 && strncmp(dot - 5, ".mime", 5) == 0);
+	for (size_t i = n - 6; i < n; i++)
+		if (!isalnum((unsigned char)name[i]))
+			return 0;
+	if (strncmp(name + n - 11, ".xml", 4) == 0)
+		ext = 4;
+	else if (n >= 2 + 9 + 16 + 5 + 7 && strncmp(name + n - 12, ".mime", 5) == 0)
+		ext = 5;
+	else
+		return 0;
+	id = name + n - 7 - ext - 16;
+	if (strncmp(id - 9, "-pkiroll-", 9) != 0)
+		return 0;
+	for (int i = 0; i < 16; i++)
+		if (!isxdigit((unsigned char)id[i]) || isupper((unsigned char)id[i]))
+			return 0;
+	return 1;
 }
 
 /* Removes the temporaries an interrupted run left in a partner directory
@@ -313,10 +342,13 @@ static void sweep_dir(struct cem_run *r, const char *pdir)
 		return;
 	snprintf(r->swept, sizeof(r->swept), "%s", pdir);
 	while ((e = readdir(d)) != NULL) {
+		struct stat sb;
+
 		if (!stale_temporary(e->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", pdir, e->d_name);
-		if (unlink(path) == 0)
+		/* mkstemp makes regular files: a link or anything else is not ours */
+		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && unlink(path) == 0)
 			ctx_log(r->s->ctx, PKIROLL_LOG_INFO,
 				"%s: removed, left by an interrupted run", path);
 	}
@@ -391,6 +423,12 @@ static int write_one(void *arg, struct cem_due *d)
 	p = &r->batch[r->n];
 	memset(p, 0, sizeof(*p));
 	snprintf(fn, sizeof(fn), "%s-%s.xml", cname, rid);
+	if (r->n == 0) {
+		if (r->dirfd >= 0)
+			close(r->dirfd);
+		if ((r->dirfd = open(pdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			goto io;
+	}
 	snprintf(p->xml, sizeof(p->xml), "%s/%s", pdir, fn);
 	if (file_stage_write(pdir, fn, xml, xlen, 0644, 0, p->tmp[0], sizeof(p->tmp[0])) < 0)
 		goto io;
@@ -430,7 +468,7 @@ out:
 int pkiroll_cem_write(pkiroll_store *s, const struct pkiroll_cem_opts *o,
 		      struct pkiroll_cem_stats *st)
 {
-	struct cem_run r = {.s = s, .o = o, .st = st, .now = time(NULL)};
+	struct cem_run r = {.s = s, .o = o, .st = st, .now = time(NULL), .dirfd = -1};
 	int err;
 
 	memset(st, 0, sizeof(*st));

@@ -33,7 +33,20 @@ PKIROLL_TEST_CEM_KILL_AFTER=2 cem s.db req >/dev/null 2>&1
 [ "$(records s.db)" = 0 ] || fail "a request recorded before its batch was put in place"
 [ "$(visible req)" = 0 ] || fail "a request visible before its batch was synced: $(find req -type f)"
 [ "$(hidden req)" = 4 ] || fail "expected 4 temporaries, found $(hidden req)"
+# files not ours, some of them alike, are left alone by the sweep: an
+# operator's hidden file whose name merely holds -pkiroll- and .xml., and a
+# symbolic link under a temporary's very name (mkstemp makes regular files)
+printf 'keep' >keep.txt
+printf 'notes' >req/Globex/.notes-pkiroll-draft.xml.backup
+printf 'notes' >req/Globex/.acme-pkiroll-old.mime.backup
+ln -s "$T_DIR/keep.txt" req/Globex/.acme-pkiroll-0123456789abcdef.xml.Ab12Cd
 expect_rc 0 cem s.db req
+for f in .notes-pkiroll-draft.xml.backup .acme-pkiroll-old.mime.backup \
+	.acme-pkiroll-0123456789abcdef.xml.Ab12Cd; do
+	[ -e "req/Globex/$f" ] || fail "the sweep removed $f, not ours"
+	rm "req/Globex/$f"
+done
+[ -s keep.txt ] || fail "the sweep followed a symbolic link"
 has "$T_DIR/out" "3 requests written"
 has "$T_DIR/err" "removed, left by an interrupted run"
 [ "$(records s.db)" = 3 ] && [ "$(visible req)" = 6 ] && [ "$(hidden req)" = 0 ] \
@@ -50,6 +63,30 @@ expect_rc 0 cem s2.db req2
 has "$T_DIR/out" "1 request written"
 [ "$(records s2.db)" = 3 ] && [ "$(visible req2)" = 6 ] && [ "$(hidden req2)" = 0 ] \
 	|| fail "after the rerun (3): $(records s2.db) recorded, $(find req2 -type f)"
+# syncfs reports only the write-back errors since its descriptor was
+# opened: the descriptor it is called on is the partner directory's, opened
+# before the batch's first file was (strace, where it may trace)
+cp s0.db s3.db
+if strace -f -o st.log -e trace=openat,syncfs true 2>/dev/null; then
+	strace -f -o st.log -e trace=openat,syncfs "$PKIROLL" --db s3.db cem --out req3 \
+		--response-url https://gw.example/cem >/dev/null 2>&1 || fail "cem under strace"
+	awk '/openat\(.*req3\/Globex", .*O_DIRECTORY.* = [0-9]+$/ { if (first) exit 1; fd = $NF; next }
+		/openat\(.*req3\/Globex\/\.acme-pkiroll-/ { first = 1 }
+		/syncfs\(/ { s = 1; sub(/.*syncfs\(/, ""); sub(/\).*/, ""); exit !(first && $0 == fd) }
+		END { if (!s) exit 1 }' st.log || { cat st.log; fail "syncfs on a descriptor opened after the files were written"; }
+fi
+# the store refusing the batch's records: every request of it is taken
+# back (no file left, visible or not), each counted failed once, exit 1;
+# the next run writes them all
+cp s0.db s4.db
+sqlite3 s4.db "CREATE TRIGGER refuse BEFORE INSERT ON cem_requests BEGIN SELECT RAISE(ABORT, 'refused'); END"
+expect_rc 1 cem s4.db req4
+has "$T_DIR/out" "3 failed"
+[ "$(records s4.db)" = 0 ] && [ -z "$(find req4 -type f)" ] \
+	|| fail "after a refused record: $(records s4.db) recorded, $(find req4 -type f)"
+sqlite3 s4.db "DROP TRIGGER refuse"
+expect_rc 0 cem s4.db req4
+[ "$(records s4.db)" = 3 ] && [ "$(visible req4)" = 6 ] || fail "after the refused run"
 # every file on record is there, and every file there is on record
 for f in $(sqlite3 s2.db "SELECT path FROM cem_requests"); do
 	[ -s "$f" ] || fail "$f on record but missing"
