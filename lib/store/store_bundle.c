@@ -23,9 +23,13 @@ void store_bundle_partner_clear(struct bundle_partner *p)
 	for (size_t i = 0; i < p->ncomm; i++)
 		for (int k = 0; k < p->comm[i].ncert; k++)
 			store_bundle_cert_clear(&p->comm[i].cert[k]);
-	for (size_t i = 0; i < p->ncomm; i++)
+	for (size_t i = 0; i < p->ncomm; i++) {
 		for (int k = 0; k < p->comm[i].nprev; k++)
 			store_bundle_cert_clear(&p->comm[i].prev[k]);
+		free(p->comm[i].prev);
+		free(p->comm[i].name);
+		free(p->comm[i].as2_id);
+	}
 	for (size_t i = 0; i < p->nca; i++) {
 		free(p->ca[i].der);
 		free(p->ca[i].subject);
@@ -111,9 +115,12 @@ static int prev_load(struct pkiroll_store *s, struct bundle_community *c, struct
 	sqlite3_bind_int64(st, 1, cur->id);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		store_col_copy(st, 4, cur->replaces, sizeof(cur->replaces));
-		if ((time_t)sqlite3_column_int64(st, 8) > now && c->nprev < 2 &&
-		    cert_fill(st, &c->prev[c->nprev]) == 0)
-			c->nprev++;
+		if ((time_t)sqlite3_column_int64(st, 8) > now && c->nprev < 2) {
+			if (c->prev == NULL && (c->prev = calloc(2, sizeof(*c->prev))) == NULL)
+				rc = SQLITE_NOMEM;
+			else if (cert_fill(st, &c->prev[c->nprev]) == 0)
+				c->nprev++;
+		}
 	}
 	store_done(s, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
@@ -148,10 +155,14 @@ int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p,
 		if (c == NULL || strcmp(c->name, name) != 0) {
 			if (BASE_GROW(p->comm, p->capcomm, p->ncomm + 1) < 0)
 				break;
-			c = &p->comm[p->ncomm++];
+			c = &p->comm[p->ncomm];
 			memset(c, 0, sizeof(*c));
-			snprintf(c->name, sizeof(c->name), "%s", name);
-			store_col_copy(st, 10, c->as2_id, sizeof(c->as2_id));
+			if ((c->name = store_col_dup(st, 0)) == NULL ||
+			    (c->as2_id = store_col_dup(st, 10)) == NULL) {
+				free(c->name);
+				break;
+			}
+			p->ncomm++;
 		}
 		if (c->ncert == 2)
 			continue; /* one current certificate per usage */

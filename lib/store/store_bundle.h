@@ -22,13 +22,14 @@ struct bundle_cert {
 	char replaces[80];		/* the serial of the certificate it replaced, "" none */
 };
 
+/* One per community of a partner: kept small (a partner may have 100000). */
 struct bundle_community {
-	char name[256];
-	char as2_id[256];	      /* from the manifest, "" when it gave none */
+	char *name;
+	char *as2_id;		      /* from the manifest, "" when it gave none */
 	char dir[FILE_SAFE_NAME_MAX]; /* its folder in the zip (file_safe_name(), portable) */
 	struct bundle_cert cert[2];
 	int ncert;
-	struct bundle_cert prev[2]; /* the replaced ones, while still valid */
+	struct bundle_cert *prev; /* the replaced ones, while still valid: NULL or 2 */
 	int nprev;
 };
 

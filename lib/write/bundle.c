@@ -38,10 +38,10 @@
  * their bytes (a partner of 6000 communities held 40 MB of them).
  */
 struct entry {
-	char name[200];
+	char *name;
 	off_t off; /* in the spill file */
 	size_t len;
-	char sha[65]; /* SHA-256, for SHA256SUMS */
+	unsigned char sha[32]; /* SHA-256, for SHA256SUMS */
 };
 
 struct entries {
@@ -51,42 +51,133 @@ struct entries {
 	off_t end;
 };
 
-static void sha256_hex(const void *data, size_t len, char out[65]);
+static void hex32(const unsigned char md[32], char out[65]);
+
+/* len bytes at the spill file's end. 0 or -1. */
+static int spill_write(struct entries *es, const void *data, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t w = pwrite(es->fd, (const char *)data + done, len - done,
+				   es->end + (off_t)done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		done += (size_t)w;
+	}
+	es->end += (off_t)len;
+	return 0;
+}
+
+/* A new entry named name that starts at the spill file's end, or NULL. */
+static struct entry *entry_new(struct entries *es, const char *name)
+{
+	struct entry *e;
+
+	if (BASE_GROW(es->e, es->cap, es->n + 1) < 0)
+		return NULL;
+	e = &es->e[es->n];
+	if ((e->name = strdup(name)) == NULL)
+		return NULL;
+	e->off = es->end;
+	e->len = 0;
+	return e;
+}
+
+/* Counts the entry made by entry_new() in, or drops it when !ok. */
+static int entry_done(struct entries *es, struct entry *e, int ok)
+{
+	if (!ok) {
+		free(e->name);
+		e->name = NULL;
+		return -1;
+	}
+	e->len = (size_t)(es->end - e->off);
+	es->n++;
+	return 0;
+}
 
 /* Takes data (malloc'ed) under name: spilled, digested, freed. */
 static int add(struct entries *es, const char *name, void *data, size_t len)
 {
 	struct entry *e;
-	size_t done = 0;
+	int rc;
 
 	if (data == NULL)
 		return -1;
-	if (BASE_GROW(es->e, es->cap, es->n + 1) < 0) {
+	if ((e = entry_new(es, name)) == NULL) {
 		free(data);
 		return -1;
 	}
-	e = &es->e[es->n];
-	snprintf(e->name, sizeof(e->name), "%s", name);
-	e->off = es->end;
-	e->len = len;
-	sha256_hex(data, len, e->sha);
-	while (done < len) {
-		ssize_t w = pwrite(es->fd, (char *)data + done, len - done, es->end + (off_t)done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			free(data);
-			return -1;
-		}
-		done += (size_t)w;
-	}
+	rc = EVP_Digest(data, len, e->sha, NULL, EVP_sha256(), NULL) &&
+	     spill_write(es, data, len) == 0;
 	free(data);
-	if (e->sha[0] == '\0')
+	return entry_done(es, e, rc);
+}
+
+/*
+ * An entry written as a stream (the sheets): what the stdio stream of
+ * fopencookie() flushes goes to the spill file and into the digest, so a
+ * sheet of any size takes a stdio buffer of memory.
+ */
+struct stream {
+	struct entries *es;
+	struct entry *e;
+	EVP_MD_CTX *md;
+	int failed;
+};
+
+static ssize_t stream_write(void *cookie, const char *buf, size_t len)
+{
+	struct stream *st = cookie;
+
+	if (st->failed || !EVP_DigestUpdate(st->md, buf, len) ||
+	    spill_write(st->es, buf, len) < 0) {
+		st->failed = 1;
 		return -1;
-	es->end += (off_t)len;
-	es->n++;
-	return 0;
+	}
+	return (ssize_t)len;
+}
+
+/* A stream for the new entry name, or NULL. */
+static FILE *stream_open(struct entries *es, const char *name, struct stream *st)
+{
+	static const cookie_io_functions_t io = {.write = stream_write};
+	FILE *f;
+
+	*st = (struct stream){.es = es, .md = EVP_MD_CTX_new()};
+	if (st->md == NULL || !EVP_DigestInit_ex(st->md, EVP_sha256(), NULL) ||
+	    (st->e = entry_new(es, name)) == NULL) {
+		EVP_MD_CTX_free(st->md);
+		return NULL;
+	}
+	if ((f = fopencookie(st, "w", io)) == NULL) {
+		EVP_MD_CTX_free(st->md);
+		entry_done(es, st->e, 0);
+	}
+	return f;
+}
+
+/* Closes f and counts its entry in when ok and every write went. 0 or -1. */
+static int stream_close(struct stream *st, FILE *f, int ok)
+{
+	if (fclose(f) != 0 || st->failed || !EVP_DigestFinal_ex(st->md, st->e->sha, NULL))
+		ok = 0;
+	EVP_MD_CTX_free(st->md);
+	return entry_done(st->es, st->e, ok);
+}
+
+/* The entry name written by write(p, f). 0 or -1. */
+static int add_stream(struct entries *es, const char *name, const struct bundle_partner *p,
+		      int (*write)(const struct bundle_partner *, FILE *))
+{
+	struct stream st;
+	FILE *f = stream_open(es, name, &st);
+
+	return f != NULL ? stream_close(&st, f, write(p, f) == 0) : -1;
 }
 
 /* libzip's view of one entry: its bytes in the spill file. */
@@ -252,17 +343,6 @@ static void hex32(const unsigned char md[32], char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-static void sha256_hex(const void *data, size_t len, char out[65])
-{
-	unsigned char md[32];
-
-	if (!EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL)) {
-		out[0] = '\0';
-		return;
-	}
-	hex32(md, out);
-}
-
 /* A certificate as DIR/SUBusage.cer and .pem. */
 static int add_cert(struct entries *es, const char *dir, const char *sub,
 		    const struct bundle_cert *x)
@@ -319,8 +399,9 @@ static int add_cem(struct entries *es, struct pkiroll_store *s, const struct bun
 static int entries_build(struct entries *es, const struct bundle_partner *p,
 			 struct pkiroll_store *s, int cem)
 {
-	char *buf = NULL;
-	size_t len = 0;
+	struct stream st;
+	char hex[65];
+	size_t n;
 	FILE *f;
 
 	for (size_t i = 0; i < p->ncomm; i++) {
@@ -336,26 +417,22 @@ static int entries_build(struct entries *es, const struct bundle_partner *p,
 	}
 	if (p->nca > 0 && add_chain(es, p) < 0)
 		return -1;
-	if (sheet_text(p, &buf, &len) < 0 || add(es, "fingerprints.txt", buf, len) < 0)
-		return -1;
-	if (sheet_html(p, &buf, &len) < 0 || add(es, "fingerprints.html", buf, len) < 0)
-		return -1;
-	if (sheet_csv(p, &buf, &len) < 0 || add(es, "fingerprints.csv", buf, len) < 0)
-		return -1;
-	if (sheet_readme(p, &buf, &len) < 0 || add(es, "README.txt", buf, len) < 0)
+	if (add_stream(es, "fingerprints.txt", p, sheet_text) < 0 ||
+	    add_stream(es, "fingerprints.html", p, sheet_html) < 0 ||
+	    add_stream(es, "fingerprints.csv", p, sheet_csv) < 0 ||
+	    add_stream(es, "README.txt", p, sheet_readme) < 0)
 		return -1;
 	if (cem && add_cem(es, s, p) < 0)
 		return -1;
 	/* SHA256SUMS last, over all the others: `sha256sum -c SHA256SUMS` */
-	if ((f = open_memstream(&buf, &len)) == NULL)
+	n = es->n;
+	if ((f = stream_open(es, "SHA256SUMS", &st)) == NULL)
 		return -1;
-	for (size_t i = 0; i < es->n; i++)
-		fprintf(f, "%s  %s\n", es->e[i].sha, es->e[i].name);
-	if (fclose(f) != 0) {
-		free(buf);
-		return -1;
+	for (size_t i = 0; i < n; i++) {
+		hex32(es->e[i].sha, hex);
+		fprintf(f, "%s  %s\n", hex, es->e[i].name);
 	}
-	return add(es, "SHA256SUMS", buf, len);
+	return stream_close(&st, f, !ferror(f));
 }
 
 /*
@@ -584,6 +661,8 @@ static int partner_bundle(struct pkiroll_store *s, struct bundle_partner *p,
 out:
 	if (es->fd >= 0)
 		close(es->fd);
+	for (size_t i = 0; i < es->n; i++)
+		free(es->e[i].name);
 	free(es->e);
 	free(es);
 	return rc;

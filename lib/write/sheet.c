@@ -124,13 +124,10 @@ static const char *const sign_lines[] = {
 	"Signature ____________________________",
 };
 
-int sheet_text(const struct bundle_partner *p, char **out, size_t *len)
+int sheet_text(const struct bundle_partner *p, FILE *f)
 {
-	FILE *f = open_memstream(out, len);
 	char file[600], date[32], from[1200], org[256];
 
-	if (f == NULL)
-		return -1;
 	when(p->mtime, date, sizeof(date));
 	sender(p, from, sizeof(from));
 	fprintf(f,
@@ -186,7 +183,7 @@ int sheet_text(const struct bundle_partner *p, char **out, size_t *len)
 	fputs("\n", f);
 	for (size_t i = 0; i < sizeof(sign_lines) / sizeof(sign_lines[0]); i++)
 		fprintf(f, "%s\n\n", sign_lines[i]);
-	return fclose(f) == 0 ? 0 : -1;
+	return ferror(f) ? -1 : 0;
 }
 
 /* ---- HTML ---- */
@@ -300,13 +297,10 @@ static const char style[] =
 	"span.nb { white-space: nowrap; }\n"
 	"div.sign p { margin: 1.6em 0 0 0; }\n";
 
-int sheet_html(const struct bundle_partner *p, char **out, size_t *len)
+int sheet_html(const struct bundle_partner *p, FILE *f)
 {
-	FILE *f = open_memstream(out, len);
 	char file[600], date[32], from[1200], org[256];
 
-	if (f == NULL)
-		return -1;
 	when(p->mtime, date, sizeof(date));
 	sender(p, from, sizeof(from));
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>"
@@ -377,7 +371,7 @@ int sheet_html(const struct bundle_partner *p, char **out, size_t *len)
 	for (size_t i = 0; i < sizeof(sign_lines) / sizeof(sign_lines[0]); i++)
 		fprintf(f, "<p>%s</p>\n", sign_lines[i]);
 	fputs("</div>\n</section>\n</body>\n</html>\n", f);
-	return fclose(f) == 0 ? 0 : -1;
+	return ferror(f) ? -1 : 0;
 }
 
 /* ---- CSV ---- */
@@ -429,13 +423,10 @@ static void csv_cert(FILE *f, const char *community, const char *status,
 	csv_field(f, c->replaces, 1);
 }
 
-int sheet_csv(const struct bundle_partner *p, char **out, size_t *len)
+int sheet_csv(const struct bundle_partner *p, FILE *f)
 {
-	FILE *f = open_memstream(out, len);
 	char file[600];
 
-	if (f == NULL)
-		return -1;
 	fputs("community,usage,status,file,subject,issuer,serial,not_before,not_after,key_type,"
 	      "md5,sha1,sha256,replaces_serial\r\n",
 	      f);
@@ -452,17 +443,14 @@ int sheet_csv(const struct bundle_partner *p, char **out, size_t *len)
 			csv_cert(f, c->name, "previous", &c->prev[k], file);
 		}
 	}
-	return fclose(f) == 0 ? 0 : -1;
+	return ferror(f) ? -1 : 0;
 }
 
 /* ---- README.txt ---- */
 
-int sheet_readme(const struct bundle_partner *p, char **out, size_t *len)
+int sheet_readme(const struct bundle_partner *p, FILE *f)
 {
-	FILE *f = open_memstream(out, len);
 
-	if (f == NULL)
-		return -1;
 	fprintf(f,
 		"Certificates for %s\r\n"
 		"\r\n"
@@ -493,5 +481,5 @@ int sheet_readme(const struct bundle_partner *p, char **out, size_t *len)
 		"A certificate that says \"replaces serial X\" takes over from the one\r\n"
 		"under previous/ from the date given; keep both until the old one expires.\r\n",
 		shown(p->name));
-	return fclose(f) == 0 ? 0 : -1;
+	return ferror(f) ? -1 : 0;
 }
