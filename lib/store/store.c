@@ -294,7 +294,14 @@ int store_end(struct pkiroll_store *s, int ok, const char *what)
 		store_exec(s, "ROLLBACK");
 		return -1;
 	}
-	return store_exec(s, "COMMIT");
+	if (store_exec(s, "COMMIT") == 0)
+		return 0;
+	/* a COMMIT that failed may leave the transaction open (SQLITE_BUSY, a
+	 * deferred constraint): the caller takes -1 as nothing recorded, so
+	 * nothing may be recorded by a later COMMIT either */
+	if (!sqlite3_get_autocommit(s->db))
+		store_exec(s, "ROLLBACK");
+	return -1;
 }
 
 /*

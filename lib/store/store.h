@@ -55,7 +55,8 @@ unsigned char *store_col_blob_dup(sqlite3_stmt *st, int i, size_t *len);
 void store_sql_error(struct pkiroll_store *s, const char *what);
 
 /* Ends a transaction: COMMIT when ok, else logs "what" with SQLite's
- * message and rolls back. Returns 0 or -1. */
+ * message and rolls back; a COMMIT that fails is rolled back too, so -1
+ * always means nothing of the transaction was recorded. Returns 0 or -1. */
 int store_end(struct pkiroll_store *s, int ok, const char *what);
 
 /* Runs SQL without results. Returns 0 or -1 (logged). */

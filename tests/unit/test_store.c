@@ -64,6 +64,30 @@ TEST(store_migrates_empty_file)
 	pkiroll_store_close(s);
 }
 
+/* A COMMIT that fails leaves nothing open: what the failed transaction
+ * wrote is not committed by the next one. */
+TEST(store_end_rolls_back_a_failed_commit)
+{
+	pkiroll_store *s;
+
+	t_writes("commit.db", "");
+	CHECK(pkiroll_store_open(t_ctx(), t_path("commit.db"), 0, &s) == PKIROLL_OK, "open");
+	CHECK(store_exec(s, "CREATE TABLE p (id INTEGER PRIMARY KEY);"
+			    "CREATE TABLE c (pid INTEGER REFERENCES p (id)"
+			    " DEFERRABLE INITIALLY DEFERRED)") == 0,
+	      "tables");
+	/* a deferred foreign key fails the COMMIT, not the INSERT */
+	CHECK(store_exec(s, "BEGIN") == 0, "begin");
+	CHECK(store_exec(s, "INSERT INTO c VALUES (7)") == 0, "insert");
+	CHECK(store_end(s, 1, "test") < 0, "a COMMIT against a deferred key succeeded");
+	CHECK(sqlite3_get_autocommit(s->db), "the failed transaction is still open");
+	CHECK(store_exec(s, "BEGIN") == 0, "begin after a failed commit");
+	CHECK(store_exec(s, "INSERT INTO p VALUES (7)") == 0, "insert p");
+	CHECK(store_end(s, 1, "test") == 0, "commit");
+	CHECK(one_int(s, "SELECT count(*) FROM c") == 0, "the failed transaction's row committed");
+	pkiroll_store_close(s);
+}
+
 TEST(store_refuses_missing_and_newer)
 {
 	pkiroll_store *s;
