@@ -468,7 +468,9 @@ out:
 int pkiroll_cem_write(pkiroll_store *s, const struct pkiroll_cem_opts *o,
 		      struct pkiroll_cem_stats *st)
 {
-	struct cem_run r = {.s = s, .o = o, .st = st, .now = time(NULL), .dirfd = -1};
+	struct pkiroll_cem_opts abs = *o;
+	struct cem_run r = {.s = s, .o = &abs, .st = st, .now = time(NULL), .dirfd = -1};
+	char *cwd = NULL, *dir = NULL;
 	int err;
 
 	memset(st, 0, sizeof(*st));
@@ -477,12 +479,27 @@ int pkiroll_cem_write(pkiroll_store *s, const struct pkiroll_cem_opts *o,
 	/* signing opens keystores: with the store's passphrase, or not at all */
 	if (o->sign && (err = keystore_pass_guard(s, o->keystore_dir, o->pass)) != PKIROLL_OK)
 		return err;
-	if ((r.batch = calloc(CEM_BATCH, sizeof(*r.batch))) == NULL)
+	/* the paths recorded are absolute: `bundle --cem` reads them from
+	 * wherever it runs (cron's directory is not the operator's) */
+	if (o->out_dir[0] != '/') {
+		if ((cwd = getcwd(NULL, 0)) == NULL || asprintf(&dir, "%s/%s", cwd, o->out_dir) < 0) {
+			ctx_log(s->ctx, PKIROLL_LOG_ERROR, "%s: the current directory: %s",
+				o->out_dir, strerror(errno));
+			free(cwd);
+			return PKIROLL_ERR_IO;
+		}
+		free(cwd);
+		abs.out_dir = dir;
+	}
+	if ((r.batch = calloc(CEM_BATCH, sizeof(*r.batch))) == NULL) {
+		free(dir);
 		return PKIROLL_ERR_NOMEM;
+	}
 	err = store_cem_due(s, o->partners, o->npartners, o->communities, o->ncommunities,
 			    o->reissue, write_one, &r);
 	batch_flush(&r);
 	free(r.batch);
+	free(dir);
 	if (err < 0)
 		return PKIROLL_ERR_STORE;
 	return st->failed ? PKIROLL_ERR_IO : PKIROLL_OK;

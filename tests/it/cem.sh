@@ -122,6 +122,14 @@ has "$T_DIR/out" "0 requests written"
 # bundle --cem carries them
 expect_rc 0 "$PKIROLL" --db s.db bundle --out b --cem --partner Globex
 unzip -l b/Globex.zip | grep -q "cem/acme-$rid.mime" || fail "bundle --cem lacks the request"
+# the requests are recorded by absolute path (--out was relative): bundle
+# --cem finds them from another directory, as cron runs it
+[ "$(sqlite3 s.db "SELECT count(*) FROM cem_requests WHERE path NOT LIKE '/%'")" = 0 ] \
+	|| fail "a CEM request recorded by a relative path"
+mkdir -p elsewhere
+(cd elsewhere && "$PKIROLL" --db ../s.db bundle --out ../b2 --cem --partner Globex) \
+	>/dev/null 2>b2.err || { cat b2.err; fail "bundle --cem from another directory"; }
+unzip -l b2/Globex.zip | grep -q "cem/acme-$rid.mime" || fail "bundle --cem from elsewhere lacks the request"
 
 # Phase: responses.
 serials() { python3 - "$1" <<'PY'
