@@ -482,7 +482,8 @@ int pkiroll_cem_write(pkiroll_store *s, const struct pkiroll_cem_opts *o,
 	/* the paths recorded are absolute: `bundle --cem` reads them from
 	 * wherever it runs (cron's directory is not the operator's) */
 	if (o->out_dir[0] != '/') {
-		if ((cwd = getcwd(NULL, 0)) == NULL || asprintf(&dir, "%s/%s", cwd, o->out_dir) < 0) {
+		if ((cwd = getcwd(NULL, 0)) == NULL ||
+		    asprintf(&dir, "%s/%s", cwd, o->out_dir) < 0) {
 			ctx_log(s->ctx, PKIROLL_LOG_ERROR, "%s: the current directory: %s",
 				o->out_dir, strerror(errno));
 			free(cwd);
