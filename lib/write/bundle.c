@@ -359,8 +359,9 @@ static int add_cert(struct entries *es, const char *dir, const char *sub,
 	return 0;
 }
 
-/* Every entry of the zip, in its order. */
-/* The partner's latest CEM requests (pkiroll cem), under cem/. */
+/* The partner's latest CEM requests (pkiroll cem), under cem/. A path that
+ * is no longer a regular file (a FIFO, a device, a directory) is refused,
+ * not waited on. */
 static int add_cem(struct entries *es, struct pkiroll_store *s, const struct bundle_partner *p)
 {
 	char **paths = NULL, name[220];
@@ -371,7 +372,8 @@ static int add_cem(struct entries *es, struct pkiroll_store *s, const struct bun
 		return -1;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const char *base = strrchr(paths[i], '/');
-		FILE *f = fopen(paths[i], "rb");
+		char why[4200];
+		FILE *f = file_fopen_regular(paths[i], NULL, why, sizeof(why));
 		unsigned char *data = NULL;
 		long len;
 
@@ -379,8 +381,11 @@ static int add_cem(struct entries *es, struct pkiroll_store *s, const struct bun
 		    len > (4L << 20) || fseek(f, 0, SEEK_SET) < 0 ||
 		    (data = malloc((size_t)len + 1)) == NULL ||
 		    fread(data, 1, (size_t)len, f) != (size_t)len) {
-			ctx_log(s->ctx, PKIROLL_LOG_ERROR, "partner %s: CEM request %s: %s",
-				p->name, paths[i], f == NULL ? strerror(errno) : "cannot read it");
+			if (f != NULL)
+				snprintf(why, sizeof(why), "%s: cannot read it (over 4 MB?)",
+					 paths[i]);
+			ctx_log(s->ctx, PKIROLL_LOG_ERROR, "partner %s: CEM request %s", p->name,
+				why);
 			free(data);
 			rc = -1;
 		} else {
@@ -396,6 +401,7 @@ static int add_cem(struct entries *es, struct pkiroll_store *s, const struct bun
 	return rc;
 }
 
+/* Every entry of the zip, in its order. */
 static int entries_build(struct entries *es, const struct bundle_partner *p,
 			 struct pkiroll_store *s, int cem)
 {

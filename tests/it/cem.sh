@@ -130,6 +130,15 @@ mkdir -p elsewhere
 (cd elsewhere && "$PKIROLL" --db ../s.db bundle --out ../b2 --cem --partner Globex) \
 	>/dev/null 2>b2.err || { cat b2.err; fail "bundle --cem from another directory"; }
 unzip -l b2/Globex.zip | grep -q "cem/acme-$rid.mime" || fail "bundle --cem from elsewhere lacks the request"
+# a request file replaced by a FIFO is refused with its path, not waited on
+# (timeout: reading a FIFO blocks until a writer comes)
+req=$(sqlite3 s.db "SELECT path FROM cem_requests WHERE path LIKE '%acme-$rid.mime' LIMIT 1")
+mv "$req" "$req.keep" && mkfifo "$req"
+rc=0; timeout 30 "$PKIROLL" --db s.db bundle --out b3 --cem --partner Globex >/dev/null 2>b3.err || rc=$?
+rm -f "$req" && mv "$req.keep" "$req"
+[ "$rc" -ne 124 ] || fail "bundle --cem waited on a FIFO"
+[ "$rc" -ne 0 ] || fail "bundle --cem took a FIFO for a request"
+grep -q "CEM request $req: is not a regular file" b3.err || { cat b3.err; fail "FIFO refusal unclear"; }
 
 # Phase: responses.
 serials() { python3 - "$1" <<'PY'
