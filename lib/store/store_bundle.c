@@ -11,7 +11,6 @@
 
 void store_bundle_cert_clear(struct bundle_cert *c)
 {
-	free(c->der);
 	free(c->subject);
 	free(c->issuer);
 	free(c->serial);
@@ -27,6 +26,8 @@ void store_bundle_partner_clear(struct bundle_partner *p)
 		for (int k = 0; k < p->comm[i].nprev; k++)
 			store_bundle_cert_clear(&p->comm[i].prev[k]);
 		free(p->comm[i].prev);
+		free(p->comm[i].cert);
+		free(p->comm[i].dir);
 		free(p->comm[i].name);
 		free(p->comm[i].as2_id);
 	}
@@ -79,7 +80,7 @@ static int chain_add(struct pkiroll_store *s, struct bundle_partner *p, long lon
 }
 
 /* A certificate from columns 1..9 (id, usage, der, serial, issuer, subject,
- * not_before, not_after, key_type); the fingerprints from the DER. 0 or -1. */
+ * not_before, not_after, key_type). 0 or -1. */
 static int cert_fill(sqlite3_stmt *st, struct bundle_cert *x)
 {
 	x->id = sqlite3_column_int64(st, 1);
@@ -87,8 +88,9 @@ static int cert_fill(sqlite3_stmt *st, struct bundle_cert *x)
 	x->not_before = (time_t)sqlite3_column_int64(st, 7);
 	x->not_after = (time_t)sqlite3_column_int64(st, 8);
 	store_col_copy(st, 9, x->key_type, sizeof(x->key_type));
-	if ((x->der = store_col_blob_dup(st, 3, &x->len)) == NULL ||
-	    pkiroll_fingerprints(x->der, x->len, &x->fp) != PKIROLL_OK ||
+	if (sqlite3_column_bytes(st, 3) <= 0 ||
+	    certinfo_digests(sqlite3_column_blob(st, 3), (size_t)sqlite3_column_bytes(st, 3),
+			     &x->dg) < 0 ||
 	    (x->serial = store_col_dup(st, 4)) == NULL ||
 	    (x->issuer = store_col_dup(st, 5)) == NULL ||
 	    (x->subject = store_col_dup(st, 6)) == NULL) {
@@ -166,7 +168,11 @@ int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p,
 		}
 		if (c->ncert == 2)
 			continue; /* one current certificate per usage */
+		if ((x = realloc(c->cert, (size_t)(c->ncert + 1) * sizeof(*x))) == NULL)
+			break;
+		c->cert = x;
 		x = &c->cert[c->ncert];
+		memset(x, 0, sizeof(*x));
 		if (cert_fill(st, x) < 0)
 			break;
 		c->ncert++;
@@ -182,6 +188,21 @@ int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p,
 			    prev_load(s, &p->comm[i], &p->comm[i].cert[k], now) < 0)
 				return -1;
 	return 0;
+}
+
+int store_bundle_cert_der(struct pkiroll_store *s, long long id, unsigned char **der, size_t *len)
+{
+	sqlite3_stmt *st = store_prepare(s, "SELECT der FROM certificates WHERE id = ?");
+	int rc;
+
+	*der = NULL;
+	if (st == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*der = store_col_blob_dup(st, 0, len);
+	store_done(s, st);
+	return *der != NULL ? 0 : -1;
 }
 
 int store_bundle_stale(struct pkiroll_store *s, long long partner_id)

@@ -9,25 +9,26 @@
 
 #include "base/fileio.h"
 #include "store/store.h"
+#include "x509/certinfo.h"
 
 struct bundle_cert {
-	long long id;	/* certificates.id */
-	char usage[16]; /* signing, encryption */
-	unsigned char *der;
-	size_t len;
+	long long id;		    /* certificates.id: its DER from store_bundle_cert_der() */
+	char usage[16];		    /* signing, encryption */
+	struct certinfo_digests dg; /* of the DER: the sheets' fingerprints */
 	char *subject, *issuer, *serial;
 	time_t not_before, not_after;
 	char key_type[16];
-	struct pkiroll_fingerprints fp; /* from the store: pkiroll_fingerprints() */
-	char replaces[80];		/* the serial of the certificate it replaced, "" none */
+	char replaces[80]; /* the serial of the certificate it replaced, "" none */
 };
 
-/* One per community of a partner: kept small (a partner may have 100000). */
+/* One per community of a partner, held while its zip is written: kept
+ * small (a partner may trade with 100000): digests, not the DER, which
+ * is read again by id when its entry is written. */
 struct bundle_community {
 	char *name;
-	char *as2_id;		      /* from the manifest, "" when it gave none */
-	char dir[FILE_SAFE_NAME_MAX]; /* its folder in the zip (file_safe_name(), portable) */
-	struct bundle_cert cert[2];
+	char *as2_id;		  /* from the manifest, "" when it gave none */
+	char *dir;		  /* its folder in the zip (file_safe_name(), portable) */
+	struct bundle_cert *cert; /* the current ones: 1 or 2 */
 	int ncert;
 	struct bundle_cert *prev; /* the replaced ones, while still valid: NULL or 2 */
 	int nprev;
@@ -68,6 +69,9 @@ int store_bundle_partners(struct pkiroll_store *s, struct store_partner **list, 
  * that are still valid at now, and the CA certificates above them. 0 or -1.
  */
 int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p, time_t now);
+
+/* A certificate's DER, by its id (the caller frees it). 0 or -1. */
+int store_bundle_cert_der(struct pkiroll_store *s, long long id, unsigned char **der, size_t *len);
 
 /* Is the partner's last bundle stale: does it hold a certificate that a
  * newer one has replaced, that was revoked, or of a retired community?

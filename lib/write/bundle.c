@@ -343,20 +343,30 @@ static void hex32(const unsigned char md[32], char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* A certificate as DIR/SUBusage.cer and .pem. */
-static int add_cert(struct entries *es, const char *dir, const char *sub,
+/* A certificate as DIR/SUBusage.cer and .pem, its DER read from the store
+ * (the partner's list holds only its digests). */
+static int add_cert(struct entries *es, struct pkiroll_store *s, const char *dir, const char *sub,
 		    const struct bundle_cert *x)
 {
 	char name[220], *buf = NULL;
-	size_t len = 0;
+	unsigned char *der = NULL;
+	size_t len = 0, dlen = 0;
 
+	if (store_bundle_cert_der(s, x->id, &der, &dlen) < 0) {
+		store_sql_error(s, "bundle");
+		return -1;
+	}
+	if (der_to_pem(der, dlen, &buf, &len) < 0) {
+		free(der);
+		return -1;
+	}
 	snprintf(name, sizeof(name), "%s/%s%s.cer", dir, sub, x->usage);
-	if (add(es, name, memdup(x->der, x->len), x->len) < 0)
+	if (add(es, name, der, dlen) < 0) {
+		free(buf);
 		return -1;
+	}
 	snprintf(name, sizeof(name), "%s/%s%s.pem", dir, sub, x->usage);
-	if (der_to_pem(x->der, x->len, &buf, &len) < 0 || add(es, name, buf, len) < 0)
-		return -1;
-	return 0;
+	return add(es, name, buf, len);
 }
 
 /* The partner's latest CEM requests (pkiroll cem), under cem/. A path that
@@ -414,11 +424,11 @@ static int entries_build(struct entries *es, const struct bundle_partner *p,
 		const struct bundle_community *c = &p->comm[i];
 
 		for (int k = 0; k < c->ncert; k++)
-			if (add_cert(es, c->dir, "", &c->cert[k]) < 0)
+			if (add_cert(es, s, c->dir, "", &c->cert[k]) < 0)
 				return -1;
 		/* the replaced certificates, while they are still valid */
 		for (int k = 0; k < c->nprev; k++)
-			if (add_cert(es, c->dir, "previous/", &c->prev[k]) < 0)
+			if (add_cert(es, s, c->dir, "previous/", &c->prev[k]) < 0)
 				return -1;
 	}
 	if (p->nca > 0 && add_chain(es, p) < 0)
@@ -543,10 +553,14 @@ static int dir_cmp(const void *a, const void *b)
 static int comm_dirs(struct bundle_partner *p)
 {
 	struct bundle_community **by;
+	char dir[FILE_SAFE_NAME_MAX];
 
-	for (size_t i = 0; i < p->ncomm; i++)
-		file_safe_name(p->comm[i].name, SAFE_NAME_PORTABLE, p->comm[i].dir,
-			       sizeof(p->comm[i].dir));
+	for (size_t i = 0; i < p->ncomm; i++) {
+		file_safe_name(p->comm[i].name, SAFE_NAME_PORTABLE, dir, sizeof(dir));
+		free(p->comm[i].dir);
+		if ((p->comm[i].dir = strdup(dir)) == NULL)
+			return -1;
+	}
 	if (p->ncomm < 2)
 		return 0;
 	if ((by = malloc(p->ncomm * sizeof(*by))) == NULL)
@@ -556,9 +570,18 @@ static int comm_dirs(struct bundle_partner *p)
 	qsort(by, p->ncomm, sizeof(*by), dir_cmp);
 	/* within a run of equal folders, every one but the first in the list */
 	for (size_t i = p->ncomm - 1; i > 0; i--)
-		if (strcasecmp(by[i]->dir, by[i - 1]->dir) == 0)
-			file_safe_name(by[i]->name, SAFE_NAME_PORTABLE | SAFE_NAME_HASH, by[i]->dir,
-				       sizeof(by[i]->dir));
+		if (strcasecmp(by[i]->dir, by[i - 1]->dir) == 0) {
+			char *d;
+
+			file_safe_name(by[i]->name, SAFE_NAME_PORTABLE | SAFE_NAME_HASH, dir,
+				       sizeof(dir));
+			if ((d = strdup(dir)) == NULL) {
+				free(by);
+				return -1;
+			}
+			free(by[i]->dir);
+			by[i]->dir = d;
+		}
 	free(by);
 	return 0;
 }

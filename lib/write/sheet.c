@@ -13,6 +13,7 @@
 
 #include "base/base.h"
 #include "write/bundle.h"
+#include "x509/certinfo.h"
 #include "x509/dn.h"
 
 #define MAX_ORGS 4 /* organisations named on the "From" line; the rest counted */
@@ -97,8 +98,10 @@ static const char *shown(const char *s)
 
 static void text_cert(FILE *f, const struct bundle_cert *c, const char *file)
 {
+	struct pkiroll_fingerprints fp;
 	char nb[32], na[32];
 
+	certinfo_fingerprints(&c->dg, &fp);
 	when(c->not_before, nb, sizeof(nb));
 	when(c->not_after, na, sizeof(na));
 	fprintf(f,
@@ -112,7 +115,7 @@ static void text_cert(FILE *f, const struct bundle_cert *c, const char *file)
 		"    SHA-1      %s\n"
 		"    SHA-256    %s\n",
 		c->usage, shown(file), shown(c->subject), shown(c->issuer), c->serial, nb, na,
-		c->key_type, c->fp.md5, c->fp.sha1, c->fp.sha256);
+		c->key_type, fp.md5, fp.sha1, fp.sha256);
 	if (c->replaces[0] != '\0')
 		fprintf(f, "    replaces   serial %s, from %s on\n", c->replaces, nb);
 }
@@ -245,8 +248,10 @@ static void fp_row(FILE *f, const char *k, const char *fp)
 
 static void html_cert(FILE *f, const struct bundle_cert *c, const char *file)
 {
+	struct pkiroll_fingerprints fp;
 	char nb[32], na[32], valid[80];
 
+	certinfo_fingerprints(&c->dg, &fp);
 	when(c->not_before, nb, sizeof(nb));
 	when(c->not_after, na, sizeof(na));
 	snprintf(valid, sizeof(valid), "%s to %s", nb, na);
@@ -264,9 +269,9 @@ static void html_cert(FILE *f, const struct bundle_cert *c, const char *file)
 		row(f, "Replaces", rep);
 	}
 	row(f, "Key", c->key_type);
-	fp_row(f, "MD5", c->fp.md5);
-	fp_row(f, "SHA-1", c->fp.sha1);
-	fp_row(f, "SHA-256", c->fp.sha256);
+	fp_row(f, "MD5", fp.md5);
+	fp_row(f, "SHA-1", fp.sha1);
+	fp_row(f, "SHA-256", fp.sha256);
 	fputs("</table>\n</div>\n", f);
 }
 
@@ -403,8 +408,10 @@ static void csv_field(FILE *f, const char *v, int last)
 static void csv_cert(FILE *f, const char *community, const char *status,
 		     const struct bundle_cert *c, const char *file)
 {
+	struct pkiroll_fingerprints fp;
 	char nb[32], na[32];
 
+	certinfo_fingerprints(&c->dg, &fp);
 	when(c->not_before, nb, sizeof(nb));
 	when(c->not_after, na, sizeof(na));
 	csv_field(f, community, 0);
@@ -417,9 +424,9 @@ static void csv_cert(FILE *f, const char *community, const char *status,
 	csv_field(f, nb, 0);
 	csv_field(f, na, 0);
 	csv_field(f, c->key_type, 0);
-	csv_field(f, c->fp.md5, 0);
-	csv_field(f, c->fp.sha1, 0);
-	csv_field(f, c->fp.sha256, 0);
+	csv_field(f, fp.md5, 0);
+	csv_field(f, fp.sha1, 0);
+	csv_field(f, fp.sha256, 0);
 	csv_field(f, c->replaces, 1);
 }
 

@@ -28,20 +28,29 @@ static void hex_colon(const unsigned char *md, unsigned n, char *out)
 		out[0] = '\0';
 }
 
+int certinfo_digests(const unsigned char *der, size_t len, struct certinfo_digests *d)
+{
+	return EVP_Digest(der, len, d->md5, NULL, EVP_md5(), NULL) &&
+			       EVP_Digest(der, len, d->sha1, NULL, EVP_sha1(), NULL) &&
+			       EVP_Digest(der, len, d->sha256, NULL, EVP_sha256(), NULL)
+		       ? 0
+		       : -1;
+}
+
+void certinfo_fingerprints(const struct certinfo_digests *d, struct pkiroll_fingerprints *fp)
+{
+	hex_colon(d->md5, sizeof(d->md5), fp->md5);
+	hex_colon(d->sha1, sizeof(d->sha1), fp->sha1);
+	hex_colon(d->sha256, sizeof(d->sha256), fp->sha256);
+}
+
 int pkiroll_fingerprints(const unsigned char *der, size_t len, struct pkiroll_fingerprints *fp)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned n;
+	struct certinfo_digests d;
 
-	if (!EVP_Digest(der, len, md, &n, EVP_md5(), NULL))
+	if (certinfo_digests(der, len, &d) < 0)
 		return PKIROLL_ERR_CRYPTO;
-	hex_colon(md, n, fp->md5);
-	if (!EVP_Digest(der, len, md, &n, EVP_sha1(), NULL))
-		return PKIROLL_ERR_CRYPTO;
-	hex_colon(md, n, fp->sha1);
-	if (!EVP_Digest(der, len, md, &n, EVP_sha256(), NULL))
-		return PKIROLL_ERR_CRYPTO;
-	hex_colon(md, n, fp->sha256);
+	certinfo_fingerprints(&d, fp);
 	return PKIROLL_OK;
 }
 

@@ -12,6 +12,18 @@
  * pkiroll_cert_info_free(info, 1) semantics (certinfo_clear). */
 int certinfo_from_x509(X509 *x, struct pkiroll_cert_info *info);
 
+/* A certificate's digests, raw: what its fingerprints show. */
+struct certinfo_digests {
+	unsigned char md5[16], sha1[20], sha256[32];
+};
+
+/* The MD5, SHA-1 and SHA-256 of a certificate's DER. 0 or -1. */
+int certinfo_digests(const unsigned char *der, size_t len, struct certinfo_digests *d);
+
+/* The fingerprints as pkiroll shows them (colon-separated upper-case hex),
+ * from the digests. */
+void certinfo_fingerprints(const struct certinfo_digests *d, struct pkiroll_fingerprints *fp);
+
 /* Frees the strings of one info. */
 void certinfo_clear(struct pkiroll_cert_info *info);
 
