@@ -167,28 +167,64 @@ int store_cem_due(struct pkiroll_store *s, const char *const *partners, int npar
 	return err;
 }
 
+/* The id of a request directory (dir, dlen bytes), recorded the first
+ * time it is seen. 0 or -1. */
+static int cem_dir_id(struct pkiroll_store *s, const char *dir, int dlen, sqlite3_int64 *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((st = store_prepare(s, "INSERT INTO cem_dirs (path) VALUES (?)"
+				   " ON CONFLICT (path) DO NOTHING")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, dir, dlen, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	store_done(s, st);
+	if (rc != SQLITE_DONE ||
+	    (st = store_prepare(s, "SELECT id FROM cem_dirs WHERE path = ?")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, dir, dlen, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	store_done(s, st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
 int store_cem_requests_add(struct pkiroll_store *s, const struct cem_written *w, size_t n)
 {
 	sqlite3_stmt *st;
-	int ok = 1;
+	sqlite3_int64 dir_id = 0;
+	const char *dir = NULL;
+	int ok = 1, dlen = 0;
 
 	/* no event per request: the request row is the record, and history
 	 * shows it (an event each was a third of a 100k store's CEM round) */
 	if (store_exec(s, "BEGIN IMMEDIATE") < 0)
 		return -1;
 	for (size_t k = 0; ok && k < n; k++) {
+		const char *slash = strrchr(w[k].path, '/');
 		sqlite3_int64 rid;
 
-		if ((st = store_prepare(s, "INSERT INTO cem_requests (request_id, partner_id,"
-					   " community_id, path, signed, created_at)"
-					   " VALUES (?, ?, ?, ?, ?, ?)")) == NULL) {
+		/* the directory once (a batch is one partner's), the file by name */
+		if (slash != NULL && (dir == NULL || (int)(slash - w[k].path) != dlen ||
+				      memcmp(dir, w[k].path, (size_t)dlen) != 0)) {
+			dir = w[k].path;
+			dlen = (int)(slash - w[k].path);
+			ok = cem_dir_id(s, dir, dlen, &dir_id) == 0;
+		}
+		if (!ok ||
+		    (st = store_prepare(s, "INSERT INTO cem_requests (request_id, partner_id,"
+					   " community_id, path, signed, created_at, dir_id)"
+					   " VALUES (?, ?, ?, ?, ?, ?, ?)")) == NULL) {
 			ok = 0;
 			break;
 		}
 		sqlite3_bind_text(st, 1, w[k].request_id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, w[k].partner_id);
 		sqlite3_bind_int64(st, 3, w[k].community_id);
-		sqlite3_bind_text(st, 4, w[k].path, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, slash != NULL ? slash + 1 : w[k].path, -1, SQLITE_STATIC);
+		if (slash != NULL)
+			sqlite3_bind_int64(st, 7, dir_id);
 		sqlite3_bind_int(st, 5, w[k].is_signed);
 		sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
 		ok = sqlite3_step(st) == SQLITE_DONE;
@@ -342,10 +378,11 @@ out:
 int store_cem_partner_files(struct pkiroll_store *s, long long partner_id, char ***paths, size_t *n)
 {
 	sqlite3_stmt *st = store_prepare(
-		s,
-		"SELECT r.path FROM cem_requests r WHERE r.partner_id = ?1 AND r.path IS NOT NULL"
-		" AND r.id = (SELECT max(id) FROM cem_requests q WHERE q.partner_id = ?1"
-		" AND q.community_id = r.community_id) ORDER BY r.id");
+		s, "SELECT CASE WHEN r.dir_id IS NULL THEN r.path ELSE d.path || '/' || r.path END"
+		   " FROM cem_requests r LEFT JOIN cem_dirs d ON d.id = r.dir_id"
+		   " WHERE r.partner_id = ?1 AND r.path IS NOT NULL"
+		   " AND r.id = (SELECT max(id) FROM cem_requests q WHERE q.partner_id = ?1"
+		   " AND q.community_id = r.community_id) ORDER BY r.id");
 	char **v = NULL;
 	size_t cap = 0;
 	int rc;

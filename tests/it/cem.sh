@@ -124,15 +124,20 @@ expect_rc 0 "$PKIROLL" --db s.db bundle --out b --cem --partner Globex
 unzip -l b/Globex.zip | grep -q "cem/acme-$rid.mime" || fail "bundle --cem lacks the request"
 # the requests are recorded by absolute path (--out was relative): bundle
 # --cem finds them from another directory, as cron runs it
-[ "$(sqlite3 s.db "SELECT count(*) FROM cem_requests WHERE path NOT LIKE '/%'")" = 0 ] \
-	|| fail "a CEM request recorded by a relative path"
+[ "$(sqlite3 s.db "SELECT count(*) FROM cem_dirs WHERE path NOT LIKE '/%'")" = 0 ] \
+	|| fail "a CEM request directory recorded by a relative path"
+# each request by its file name in a directory recorded once (schema 17)
+[ "$(sqlite3 s.db "SELECT count(*) FROM cem_requests WHERE dir_id IS NULL OR path LIKE '%/%'")" = 0 ] \
+	|| fail "a CEM request recorded with its directory"
+[ "$(sqlite3 s.db "SELECT count(*) FROM cem_dirs")" = 2 ] || fail "not one directory per partner"
 mkdir -p elsewhere
 (cd elsewhere && "$PKIROLL" --db ../s.db bundle --out ../b2 --cem --partner Globex) \
 	>/dev/null 2>b2.err || { cat b2.err; fail "bundle --cem from another directory"; }
 unzip -l b2/Globex.zip | grep -q "cem/acme-$rid.mime" || fail "bundle --cem from elsewhere lacks the request"
 # a request file replaced by a FIFO is refused with its path, not waited on
 # (timeout: reading a FIFO blocks until a writer comes)
-req=$(sqlite3 s.db "SELECT path FROM cem_requests WHERE path LIKE '%acme-$rid.mime' LIMIT 1")
+req=$(sqlite3 s.db "SELECT d.path || '/' || r.path FROM cem_requests r JOIN cem_dirs d
+	ON d.id = r.dir_id WHERE r.path = 'acme-$rid.mime' LIMIT 1")
 mv "$req" "$req.keep" && mkfifo "$req"
 rc=0; timeout 30 "$PKIROLL" --db s.db bundle --out b3 --cem --partner Globex >/dev/null 2>b3.err || rc=$?
 rm -f "$req" && mv "$req.keep" "$req"

@@ -89,7 +89,8 @@ sqlite3 s4.db "DROP TRIGGER refuse"
 expect_rc 0 cem s4.db req4
 [ "$(records s4.db)" = 3 ] && [ "$(visible req4)" = 6 ] || fail "after the refused run"
 # every file on record is there, and every file there is on record
-for f in $(sqlite3 s2.db "SELECT path FROM cem_requests"); do
+for f in $(sqlite3 s2.db "SELECT d.path || '/' || r.path FROM cem_requests r
+	JOIN cem_dirs d ON d.id = r.dir_id"); do
 	[ -s "$f" ] || fail "$f on record but missing"
 done
 [ "$(sqlite3 s2.db "SELECT count(*) FROM cem_requests")" = "$(find req2 -name '*.mime' | wc -l)" ] \

@@ -1,8 +1,10 @@
 # A store of schema 14 (certificates with MD5 and SHA-1 columns, an event
-# per CEM request) opened by this version: migrated to 15 (the two columns
-# gone), the fingerprints status and the bundle sheet show are computed
-# from the DER and match openssl's, and each CEM request shows in history
-# once, whether an event recorded it (written before) or only its row.
+# per CEM request, requests by whole path) opened by this version: migrated
+# (the two columns gone, requests recorded before keep their path and
+# bundle --cem finds them), the fingerprints status and the bundle sheet
+# show are computed from the DER and match openssl's, and each CEM request
+# shows in history once, whether an event recorded it (written before) or
+# only its row.
 . "$T_SRC/tests/lib.sh"
 trap stop_ca EXIT
 cd "$T_DIR" || exit 3
@@ -32,6 +34,10 @@ sqlite3 s.db "ALTER TABLE certificates ADD COLUMN md5 TEXT NOT NULL DEFAULT 'M';
 	 'CEM request ' || r.request_id || ' to partner Globex written'
 	 FROM cem_requests r JOIN partners p ON p.id = r.partner_id WHERE p.name = 'Globex';
 	DROP INDEX certificates_dead;
+	UPDATE cem_requests SET path = (SELECT d.path FROM cem_dirs d
+	 WHERE d.id = cem_requests.dir_id) || '/' || path WHERE dir_id IS NOT NULL;
+	ALTER TABLE cem_requests DROP COLUMN dir_id;
+	DROP TABLE cem_dirs;
 	PRAGMA user_version = 14;" || fail "making a schema 14 store"
 expect_rc 0 "$PKIROLL" --db s.db status acme
 [ "$(sqlite3 s.db "PRAGMA user_version")" -ge 15 ] || fail "not migrated"
@@ -53,4 +59,16 @@ for h in md5 sha1 sha256; do
 	want=$(openssl x509 -in ks/acme/signing.pem -noout -fingerprint -$h | cut -d= -f2)
 	grep -qF "$want" fp.csv || { cat fp.csv; fail "the sheet lacks the $h fingerprint $want"; }
 done
+# the requests recorded by whole path before schema 17 are still found
+[ "$(sqlite3 s.db "SELECT count(*) FROM cem_requests WHERE dir_id IS NULL AND path LIKE '/%'")" = 2 ] \
+	|| fail "the migration changed the requests recorded before it"
+expect_rc 0 "$PKIROLL" --db s.db bundle --out b2 --cem
+for p in Globex Initech; do
+	unzip -l "b2/$p.zip" | grep -q 'cem/acme-pkiroll-[0-9a-f]*\.mime' \
+		|| fail "bundle --cem lost $p's request recorded before schema 17"
+done
+# and a new one is recorded by its directory
+expect_rc 0 "$PKIROLL" --db s.db cem --out req --reissue --response-url https://gw.example/cem
+[ "$(sqlite3 s.db "SELECT count(*) FROM cem_requests WHERE dir_id IS NOT NULL AND path NOT LIKE '%/%'")" = 2 ] \
+	|| fail "a request after the migration not recorded by directory and name"
 exit 0
