@@ -99,6 +99,8 @@ int cli_cem_write(struct cli *cli, struct pkiroll_cem_opts *o)
 	}
 	if (err == PKIROLL_ERR_CONFIG) /* not the store's passphrase: logged */
 		return EXIT_USAGE;
+	if (err != PKIROLL_OK && st.written == 0 && st.failed == 0) /* logged */
+		return EXIT_FATAL;
 	if (!cli->quiet)
 		printf("cem: %lu request%s written in %s (%lu signed, %lu unsigned: first "
 		       "enrollment, no previous key), %lu failed\n",

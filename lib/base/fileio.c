@@ -12,17 +12,20 @@
 
 #include "base/fileio.h"
 
-int file_open_regular(const char *path, struct stat *stp, int *enoent, char *err, size_t errlen)
+static int open_regular(const char *path, int flags, struct stat *stp, int *enoent, char *err,
+			size_t errlen)
 {
 	struct stat st;
 	int fd, fl;
 
 	if (enoent != NULL)
 		*enoent = 0;
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) < 0) {
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | flags)) < 0) {
 		if (enoent != NULL)
 			*enoent = errno == ENOENT;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path,
+			 errno == ELOOP && (flags & O_NOFOLLOW) ? "is a symbolic link"
+								: strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0) {
@@ -50,9 +53,14 @@ fail:
 	return -1;
 }
 
-FILE *file_fopen_regular(const char *path, int *enoent, char *err, size_t errlen)
+int file_open_regular(const char *path, struct stat *stp, int *enoent, char *err, size_t errlen)
 {
-	int fd = file_open_regular(path, NULL, enoent, err, errlen);
+	return open_regular(path, 0, stp, enoent, err, errlen);
+}
+
+/* fd as a stdio stream ("rb"), closed on failure; NULL with err set. */
+static FILE *stream_rb(int fd, const char *path, char *err, size_t errlen)
+{
 	FILE *f;
 
 	if (fd < 0)
@@ -62,6 +70,17 @@ FILE *file_fopen_regular(const char *path, int *enoent, char *err, size_t errlen
 		close(fd);
 	}
 	return f;
+}
+
+FILE *file_fopen_regular_nofollow(const char *path, char *err, size_t errlen)
+{
+	return stream_rb(open_regular(path, O_NOFOLLOW, NULL, NULL, err, errlen), path, err,
+			 errlen);
+}
+
+FILE *file_fopen_regular(const char *path, int *enoent, char *err, size_t errlen)
+{
+	return stream_rb(file_open_regular(path, NULL, enoent, err, errlen), path, err, errlen);
 }
 
 int file_stage_write(const char *dir, const char *name, const void *data, size_t len, int mode,

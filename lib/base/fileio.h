@@ -23,6 +23,10 @@ int file_open_regular(const char *path, struct stat *st, int *enoent, char *err,
 /* The same as a stdio stream ("rb"); NULL with err set. */
 FILE *file_fopen_regular(const char *path, int *enoent, char *err, size_t errlen);
 
+/* The same, refusing a path whose last component is a symbolic link ("PATH:
+ * is a symbolic link"): for files pkiroll wrote itself and hands on. */
+FILE *file_fopen_regular_nofollow(const char *path, char *err, size_t errlen);
+
 /*
  * Writes data to dir/name atomically with the given mode (temporary file in
  * dir, rename; the temporary is removed on every error), synced to disk

@@ -369,9 +369,24 @@ static int add_cert(struct entries *es, struct pkiroll_store *s, const char *dir
 	return add(es, name, buf, len);
 }
 
-/* The partner's latest CEM requests (pkiroll cem), under cem/. A path that
- * is no longer a regular file (a FIFO, a device, a directory) is refused,
- * not waited on. */
+/* Does data start as a MIME entity does (what pkiroll cem writes: its
+ * headers, signed or not)? */
+static int mime_entity(const unsigned char *data, size_t len)
+{
+	static const char *const first[] = {"Content-Type:", "MIME-Version:"};
+
+	for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++)
+		if (len >= strlen(first[i]) &&
+		    strncasecmp((const char *)data, first[i], strlen(first[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* The partner's latest CEM requests (pkiroll cem), under cem/. Each goes to
+ * the partner, so only what pkiroll wrote there is taken: a path that is no
+ * longer a regular file (a FIFO, a device, a directory) is refused, not
+ * waited on; a symbolic link or a file that is not a MIME entity (a
+ * keystore linked in its place) is refused. */
 static int add_cem(struct entries *es, struct pkiroll_store *s, const struct bundle_partner *p)
 {
 	char **paths = NULL, name[220];
@@ -383,7 +398,7 @@ static int add_cem(struct entries *es, struct pkiroll_store *s, const struct bun
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const char *base = strrchr(paths[i], '/');
 		char why[4200];
-		FILE *f = file_fopen_regular(paths[i], NULL, why, sizeof(why));
+		FILE *f = file_fopen_regular_nofollow(paths[i], why, sizeof(why));
 		unsigned char *data = NULL;
 		long len;
 
@@ -396,6 +411,13 @@ static int add_cem(struct entries *es, struct pkiroll_store *s, const struct bun
 					 paths[i]);
 			ctx_log(s->ctx, PKIROLL_LOG_ERROR, "partner %s: CEM request %s", p->name,
 				why);
+			free(data);
+			rc = -1;
+		} else if (!mime_entity(data, (size_t)len)) {
+			ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+				"partner %s: CEM request %s: not a MIME entity as pkiroll cem "
+				"writes them: not sent",
+				p->name, paths[i]);
 			free(data);
 			rc = -1;
 		} else {

@@ -411,7 +411,10 @@ static int write_one(void *arg, struct cem_due *d)
 	/* Phase: the files, then the record. */
 	file_safe_name(d->partner, SAFE_NAME_PORTABLE, pname, sizeof(pname));
 	file_safe_name(d->community, SAFE_NAME_PORTABLE, cname, sizeof(cname));
-	snprintf(pdir, sizeof(pdir), "%s/%s", r->o->out_dir, pname);
+	if (snprintf(pdir, sizeof(pdir), "%s/%s", r->o->out_dir, pname) >= (int)sizeof(pdir)) {
+		ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s/%s: path too long", r->o->out_dir, pname);
+		goto out;
+	}
 	if ((mkdir(r->o->out_dir, 0755) < 0 && errno != EEXIST) ||
 	    (mkdir(pdir, 0755) < 0 && errno != EEXIST)) {
 		ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s: %s", pdir, strerror(errno));
@@ -465,32 +468,89 @@ out:
 	return 0;
 }
 
+/* The longest output directory: its partner folders, the requests' names
+ * and their temporaries must fit the paths of a batch (pdir, xml, tmp). */
+#define CEM_OUT_MAX 1800
+
+/*
+ * The output directory as an absolute path, into *abs (the caller frees
+ * it): the paths recorded are absolute, so `bundle --cem` reads them from
+ * wherever it runs (cron's directory is not the operator's). A relative
+ * one is taken from the working directory as the shell names it ($PWD when
+ * that is the same directory, so a `current` symlink stays a symlink),
+ * leading "./" dropped. PKIROLL_OK, or an error (logged).
+ */
+static int out_dir_abs(struct pkiroll_store *s, const char *out, char **abs)
+{
+	const char *pwd = getenv("PWD");
+	struct stat a, b;
+	char *cwd = NULL;
+	int rc;
+
+	*abs = NULL;
+	if (out[0] == '\0') {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+			"cem: the output directory (--out or cem_dir) is empty");
+		return PKIROLL_ERR_CONFIG;
+	}
+	if (out[0] == '/') {
+		*abs = strdup(out);
+	} else {
+		while (out[0] == '.' && out[1] == '/') {
+			for (out += 2; *out == '/'; out++)
+				;
+		}
+		if (pwd != NULL && pwd[0] == '/' && stat(pwd, &a) == 0 && stat(".", &b) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			cwd = strdup(pwd);
+		else if ((cwd = getcwd(NULL, 0)) == NULL) {
+			ctx_log(s->ctx, PKIROLL_LOG_ERROR, "cem: %s: the working directory: %s",
+				out, strerror(errno));
+			return PKIROLL_ERR_IO;
+		}
+		if (cwd == NULL)
+			return PKIROLL_ERR_NOMEM;
+		if (out[0] == '\0' || strcmp(out, ".") == 0)
+			rc = asprintf(abs, "%s", cwd);
+		else
+			rc = asprintf(abs, "%s%s%s", cwd,
+				      cwd[0] != '\0' && cwd[strlen(cwd) - 1] == '/' ? "" : "/",
+				      out);
+		free(cwd);
+		if (rc < 0)
+			*abs = NULL;
+	}
+	if (*abs == NULL)
+		return PKIROLL_ERR_NOMEM;
+	if (strlen(*abs) > CEM_OUT_MAX) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+			"cem: %s: the output directory's path is too long (over %d bytes)", *abs,
+			CEM_OUT_MAX);
+		free(*abs);
+		*abs = NULL;
+		return PKIROLL_ERR_CONFIG;
+	}
+	return PKIROLL_OK;
+}
+
 int pkiroll_cem_write(pkiroll_store *s, const struct pkiroll_cem_opts *o,
 		      struct pkiroll_cem_stats *st)
 {
 	struct pkiroll_cem_opts abs = *o;
 	struct cem_run r = {.s = s, .o = &abs, .st = st, .now = time(NULL), .dirfd = -1};
-	char *cwd = NULL, *dir = NULL;
+	char *dir = NULL;
 	int err;
 
 	memset(st, 0, sizeof(*st));
 	if (o->out_dir == NULL || (o->sign && (o->pass == NULL || o->keystore_dir == NULL)))
 		return PKIROLL_ERR_USAGE;
-	/* signing opens keystores: with the store's passphrase, or not at all */
-	if (o->sign && (err = keystore_pass_guard(s, o->keystore_dir, o->pass)) != PKIROLL_OK)
+	if ((err = out_dir_abs(s, o->out_dir, &dir)) != PKIROLL_OK)
 		return err;
-	/* the paths recorded are absolute: `bundle --cem` reads them from
-	 * wherever it runs (cron's directory is not the operator's) */
-	if (o->out_dir[0] != '/') {
-		if ((cwd = getcwd(NULL, 0)) == NULL ||
-		    asprintf(&dir, "%s/%s", cwd, o->out_dir) < 0) {
-			ctx_log(s->ctx, PKIROLL_LOG_ERROR, "%s: the current directory: %s",
-				o->out_dir, strerror(errno));
-			free(cwd);
-			return PKIROLL_ERR_IO;
-		}
-		free(cwd);
-		abs.out_dir = dir;
+	abs.out_dir = dir;
+	/* signing opens keystores: with the store's passphrase, or not at all */
+	if (o->sign && (err = keystore_pass_guard(s, o->keystore_dir, o->pass)) != PKIROLL_OK) {
+		free(dir);
+		return err;
 	}
 	if ((r.batch = calloc(CEM_BATCH, sizeof(*r.batch))) == NULL) {
 		free(dir);

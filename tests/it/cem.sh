@@ -144,6 +144,40 @@ rm -f "$req" && mv "$req.keep" "$req"
 [ "$rc" -ne 124 ] || fail "bundle --cem waited on a FIFO"
 [ "$rc" -ne 0 ] || fail "bundle --cem took a FIFO for a request"
 grep -q "CEM request $req: is not a regular file" b3.err || { cat b3.err; fail "FIFO refusal unclear"; }
+# only what cem wrote goes to the partner: a keystore linked in a request's
+# place, by a symbolic or a hard link, is refused and no zip is written
+for how in -s ""; do
+	mv "$req" "$req.keep" && ln $how "$T_DIR/ks/acme/keystore.p12" "$req"
+	rm -rf b4
+	rc=0; "$PKIROLL" --db s.db bundle --out b4 --cem --partner Globex >/dev/null 2>b4.err || rc=$?
+	rm -f "$req" && mv "$req.keep" "$req"
+	[ "$rc" -ne 0 ] && [ ! -e b4/Globex.zip ] || fail "bundle --cem sent a keystore linked (ln $how) as a request"
+	if [ -n "$how" ]; then want="CEM request $req: is a symbolic link"
+	else want="CEM request $req: not a MIME entity"; fi
+	grep -q "$want" b4.err || { cat b4.err; fail "link (ln $how) refusal unclear"; }
+done
+
+# Phase: where a relative --out lands, on a copy of the store.
+sqlite3 s.db ".backup s5.db"
+cem5() { "$PKIROLL" --db "$T_DIR/s5.db" cem --partner Globex --reissue --response-url https://gw.example/cem "$@"; }
+# the working directory as the shell names it: a symlink stays one, ./ dropped
+mkdir -p real && ln -sfn real link
+(cd link && cem5 --out ./r5) >/dev/null 2>r5.err || { cat r5.err; fail "cem --out ./r5 from a symlink"; }
+[ "$(sqlite3 s5.db "SELECT count(*) FROM cem_dirs WHERE path = '$T_DIR/link/r5/Globex'")" = 1 ] \
+	|| { sqlite3 s5.db "SELECT path FROM cem_dirs"; fail "the directory not recorded as $T_DIR/link/r5/Globex"; }
+# an empty --out, a working directory that is gone, a path too long for the
+# requests' names: refused, nothing written, not exit 0
+expect_rc 2 cem5 --out ""
+has "$T_DIR/err" "output directory (--out or cem_dir) is empty"
+mkdir gone
+rc=0; (cd gone && rmdir ../gone && cem5 --out r6) >/dev/null 2>r6.err || rc=$?
+[ "$rc" -ne 0 ] || { cat r6.err; fail "cem from a deleted working directory exited 0"; }
+grep -q "the working directory" r6.err || { cat r6.err; fail "deleted working directory unclear"; }
+long=$(python3 -c 'print("/".join(["d" * 200] * 9))')
+mkdir -p "$long"
+rc=0; (cd "$long" && cem5 --out r7) >/dev/null 2>r7.err || rc=$?
+[ "$rc" = 2 ] && grep -q "path is too long" r7.err || { cat r7.err; fail "a too long --out path: rc $rc"; }
+[ ! -e "$long/r7" ] || fail "a too long --out path wrote $(find "$long/r7" | head -3)"
 
 # Phase: responses.
 serials() { python3 - "$1" <<'PY'
