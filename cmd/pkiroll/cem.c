@@ -91,8 +91,6 @@ int cli_cem_write(struct cli *cli, struct pkiroll_cem_opts *o)
 		return rc;
 	err = pkiroll_cem_write(store, o, &st);
 	cli_store_done(store, lock);
-	if (err == PKIROLL_ERR_STORE)
-		return EXIT_FATAL;
 	if (err == PKIROLL_ERR_USAGE) {
 		cli_error("cem: --sign needs the keystore passphrase");
 		return EXIT_USAGE;
@@ -106,6 +104,9 @@ int cli_cem_write(struct cli *cli, struct pkiroll_cem_opts *o)
 		       "enrollment, no previous key), %lu failed\n",
 		       st.written, st.written == 1 ? "" : "s", o->out_dir, st.signed_,
 		       st.unsigned_first, st.failed);
+	/* the store refused to record a batch (its files were taken back) */
+	if (err == PKIROLL_ERR_STORE)
+		return EXIT_FATAL;
 	return st.failed ? EXIT_SOME : EXIT_DONE;
 }
 

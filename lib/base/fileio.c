@@ -21,11 +21,20 @@ static int open_regular(const char *path, int flags, struct stat *stp, int *enoe
 	if (enoent != NULL)
 		*enoent = 0;
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | flags)) < 0) {
+		struct stat ln;
+		int e = errno;
+
 		if (enoent != NULL)
-			*enoent = errno == ENOENT;
+			*enoent = e == ENOENT;
+
+		/* ELOOP under O_NOFOLLOW: the last component is a link, or a
+		 * directory above it loops */
 		snprintf(err, errlen, "%s: %s", path,
-			 errno == ELOOP && (flags & O_NOFOLLOW) ? "is a symbolic link"
-								: strerror(errno));
+			 e == ELOOP && (flags & O_NOFOLLOW) && lstat(path, &ln) == 0 &&
+					 S_ISLNK(ln.st_mode)
+				 ? "is a symbolic link"
+				 : strerror(e));
+		errno = e;
 		return -1;
 	}
 	if (fstat(fd, &st) < 0) {

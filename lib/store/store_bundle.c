@@ -201,6 +201,11 @@ int store_bundle_cert_der(struct pkiroll_store *s, long long id, unsigned char *
 	sqlite3_bind_int64(st, 1, id);
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		*der = store_col_blob_dup(st, 0, len);
+	else if (rc == SQLITE_DONE)
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR, "store %s: certificate %lld is no longer there",
+			s->path, id);
+	else
+		store_sql_error(s, "a certificate's DER");
 	store_done(s, st);
 	return *der != NULL ? 0 : -1;
 }

@@ -70,7 +70,7 @@ int store_bundle_partners(struct pkiroll_store *s, struct store_partner **list, 
  */
 int store_bundle_partner_load(struct pkiroll_store *s, struct bundle_partner *p, time_t now);
 
-/* A certificate's DER, by its id (the caller frees it). 0 or -1. */
+/* A certificate's DER, by its id (the caller frees it). 0 or -1 (logged). */
 int store_bundle_cert_der(struct pkiroll_store *s, long long id, unsigned char **der, size_t *len);
 
 /* Is the partner's last bundle stale: does it hold a certificate that a

@@ -352,8 +352,17 @@ static int add_cert(struct entries *es, struct pkiroll_store *s, const char *dir
 	unsigned char *der = NULL;
 	size_t len = 0, dlen = 0;
 
-	if (store_bundle_cert_der(s, x->id, &der, &dlen) < 0) {
-		store_sql_error(s, "bundle");
+	struct certinfo_digests dg;
+
+	if (store_bundle_cert_der(s, x->id, &der, &dlen) < 0)
+		return -1;
+	/* the bytes must be those the sheets' fingerprints are of */
+	if (certinfo_digests(der, dlen, &dg) < 0 || memcmp(&dg, &x->dg, sizeof(dg)) != 0) {
+		ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+			"certificate %lld (%s/%s%s) changed in the store while the bundle was "
+			"written",
+			x->id, dir, sub, x->usage);
+		free(der);
 		return -1;
 	}
 	if (der_to_pem(der, dlen, &buf, &len) < 0) {

@@ -59,6 +59,7 @@ struct cem_run {
 	char swept[2200]; /* the last partner directory swept */
 	int dirfd;	  /* r->dir, opened before the batch's first file */
 	unsigned long staged;
+	int store_failed; /* a batch the store refused to record */
 };
 
 /* A growing buffer of the entity. */
@@ -274,6 +275,7 @@ static void batch_put(struct cem_run *r, int fd)
 		w[k] = r->batch[k].w;
 	if (store_cem_requests_add(r->s, w, good) < 0) {
 		free(w);
+		r->store_failed = 1;
 		batch_drop(r, 0);
 		return;
 	}
@@ -473,19 +475,17 @@ out:
 #define CEM_OUT_MAX 1800
 
 /*
- * The output directory as an absolute path, into *abs (the caller frees
- * it): the paths recorded are absolute, so `bundle --cem` reads them from
- * wherever it runs (cron's directory is not the operator's). A relative
- * one is taken from the working directory as the shell names it ($PWD when
- * that is the same directory, so a `current` symlink stays a symlink),
- * leading "./" dropped. PKIROLL_OK, or an error (logged).
+ * The output directory as the absolute path it physically is, into *abs
+ * (the caller frees it), made when missing: the paths recorded must lead
+ * to the requests from wherever `bundle --cem` runs (cron's directory is
+ * not the operator's) and whatever happens later to the directory they
+ * were written from (a `..` through it, a symlink re-pointed). PKIROLL_OK,
+ * or an error (logged).
  */
 static int out_dir_abs(struct pkiroll_store *s, const char *out, char **abs)
 {
-	const char *pwd = getenv("PWD");
-	struct stat a, b;
-	char *cwd = NULL;
-	int rc;
+	size_t len = strlen(out);
+	char *cwd;
 
 	*abs = NULL;
 	if (out[0] == '\0') {
@@ -493,44 +493,32 @@ static int out_dir_abs(struct pkiroll_store *s, const char *out, char **abs)
 			"cem: the output directory (--out or cem_dir) is empty");
 		return PKIROLL_ERR_CONFIG;
 	}
-	if (out[0] == '/') {
-		*abs = strdup(out);
-	} else {
-		while (out[0] == '.' && out[1] == '/') {
-			for (out += 2; *out == '/'; out++)
-				;
-		}
-		if (pwd != NULL && pwd[0] == '/' && stat(pwd, &a) == 0 && stat(".", &b) == 0 &&
-		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
-			cwd = strdup(pwd);
-		else if ((cwd = getcwd(NULL, 0)) == NULL) {
+	if (out[0] != '/') {
+		if ((cwd = getcwd(NULL, 0)) == NULL) {
 			ctx_log(s->ctx, PKIROLL_LOG_ERROR, "cem: %s: the working directory: %s",
 				out, strerror(errno));
 			return PKIROLL_ERR_IO;
 		}
-		if (cwd == NULL)
-			return PKIROLL_ERR_NOMEM;
-		if (out[0] == '\0' || strcmp(out, ".") == 0)
-			rc = asprintf(abs, "%s", cwd);
-		else
-			rc = asprintf(abs, "%s%s%s", cwd,
-				      cwd[0] != '\0' && cwd[strlen(cwd) - 1] == '/' ? "" : "/",
-				      out);
+		len += strlen(cwd) + 1;
 		free(cwd);
-		if (rc < 0)
-			*abs = NULL;
 	}
-	if (*abs == NULL)
-		return PKIROLL_ERR_NOMEM;
-	if (strlen(*abs) > CEM_OUT_MAX) {
-		ctx_log(s->ctx, PKIROLL_LOG_ERROR,
-			"cem: %s: the output directory's path is too long (over %d bytes)", *abs,
-			CEM_OUT_MAX);
-		free(*abs);
-		*abs = NULL;
-		return PKIROLL_ERR_CONFIG;
+	/* too long as written: refused before anything is made; resolved
+	 * (a symlink may lengthen it): refused after */
+	if (len <= CEM_OUT_MAX) {
+		if ((mkdir(out, 0755) < 0 && errno != EEXIST) ||
+		    (*abs = realpath(out, NULL)) == NULL) {
+			ctx_log(s->ctx, PKIROLL_LOG_ERROR, "cem: %s: %s", out, strerror(errno));
+			return PKIROLL_ERR_CONFIG;
+		}
+		if (strlen(*abs) <= CEM_OUT_MAX)
+			return PKIROLL_OK;
 	}
-	return PKIROLL_OK;
+	ctx_log(s->ctx, PKIROLL_LOG_ERROR,
+		"cem: %s: the output directory's path is too long (over %d bytes)",
+		*abs != NULL ? *abs : out, CEM_OUT_MAX);
+	free(*abs);
+	*abs = NULL;
+	return PKIROLL_ERR_CONFIG;
 }
 
 int pkiroll_cem_write(pkiroll_store *s, const struct pkiroll_cem_opts *o,
@@ -561,7 +549,7 @@ int pkiroll_cem_write(pkiroll_store *s, const struct pkiroll_cem_opts *o,
 	batch_flush(&r);
 	free(r.batch);
 	free(dir);
-	if (err < 0)
+	if (err < 0 || r.store_failed)
 		return PKIROLL_ERR_STORE;
 	return st->failed ? PKIROLL_ERR_IO : PKIROLL_OK;
 }

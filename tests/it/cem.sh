@@ -160,11 +160,25 @@ done
 # Phase: where a relative --out lands, on a copy of the store.
 sqlite3 s.db ".backup s5.db"
 cem5() { "$PKIROLL" --db "$T_DIR/s5.db" cem --partner Globex --reissue --response-url https://gw.example/cem "$@"; }
-# the working directory as the shell names it: a symlink stays one, ./ dropped
-mkdir -p real && ln -sfn real link
+# the directory as it physically is: neither a symlink later re-pointed nor
+# a `..` through a directory later removed takes the requests away
+mkdir -p real other sub && ln -sfn real link
+(cd sub && cem5 --out ../r8) >/dev/null 2>r8.err || { cat r8.err; fail "cem --out ../r8"; }
+[ "$(sqlite3 s5.db "SELECT count(*) FROM cem_dirs WHERE path = '$(pwd -P)/r8/Globex'")" = 1 ] \
+	|| { sqlite3 s5.db "SELECT path FROM cem_dirs"; fail "the directory not recorded as $(pwd -P)/r8/Globex"; }
 (cd link && cem5 --out ./r5) >/dev/null 2>r5.err || { cat r5.err; fail "cem --out ./r5 from a symlink"; }
-[ "$(sqlite3 s5.db "SELECT count(*) FROM cem_dirs WHERE path = '$T_DIR/link/r5/Globex'")" = 1 ] \
-	|| { sqlite3 s5.db "SELECT path FROM cem_dirs"; fail "the directory not recorded as $T_DIR/link/r5/Globex"; }
+phys=$(cd real && pwd -P)
+[ "$(sqlite3 s5.db "SELECT count(*) FROM cem_dirs WHERE path = '$phys/r5/Globex'")" = 1 ] \
+	|| { sqlite3 s5.db "SELECT path FROM cem_dirs"; fail "the directory not recorded as $phys/r5/Globex"; }
+ln -sfn other link && rmdir sub
+expect_rc 0 "$PKIROLL" --db s5.db bundle --out b5 --cem --partner Globex
+[ "$(unzip -l b5/Globex.zip | grep -c 'cem/acme-pkiroll-[0-9a-f]*\.mime')" = 1 ] \
+	|| fail "bundle --cem lost the request after the symlink moved and the directory went"
+# a store that refuses the record: the files taken back, exit 3
+sqlite3 s5.db "CREATE TRIGGER boom BEFORE INSERT ON cem_requests BEGIN SELECT RAISE(ABORT, 'boom'); END"
+expect_rc 3 cem5 --out r9
+[ -z "$(find r9 -type f)" ] || fail "files left after the store refused them: $(find r9 -type f)"
+sqlite3 s5.db "DROP TRIGGER boom"
 # an empty --out, a working directory that is gone, a path too long for the
 # requests' names: refused, nothing written, not exit 0
 expect_rc 2 cem5 --out ""

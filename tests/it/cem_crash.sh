@@ -77,11 +77,11 @@ if strace -f -o st.log -e trace=openat,syncfs true 2>/dev/null; then
 		END { if (!s) exit 1 }' st.log || { cat st.log; fail "syncfs on a descriptor opened after the files were written"; }
 fi
 # the store refusing the batch's records: every request of it is taken
-# back (no file left, visible or not), each counted failed once, exit 1;
+# back (no file left, visible or not), each counted failed once, exit 3 (a store error);
 # the next run writes them all
 cp s0.db s4.db
 sqlite3 s4.db "CREATE TRIGGER refuse BEFORE INSERT ON cem_requests BEGIN SELECT RAISE(ABORT, 'refused'); END"
-expect_rc 1 cem s4.db req4
+expect_rc 3 cem s4.db req4
 has "$T_DIR/out" "3 failed"
 [ "$(records s4.db)" = 0 ] && [ -z "$(find req4 -type f)" ] \
 	|| fail "after a refused record: $(records s4.db) recorded, $(find req4 -type f)"
