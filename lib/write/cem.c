@@ -417,8 +417,8 @@ static int write_one(void *arg, struct cem_due *d)
 		ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s/%s: path too long", r->o->out_dir, pname);
 		goto out;
 	}
-	if ((mkdir(r->o->out_dir, 0755) < 0 && errno != EEXIST) ||
-	    (mkdir(pdir, 0755) < 0 && errno != EEXIST)) {
+	/* out_dir itself was made by out_dir_abs() */
+	if (mkdir(pdir, 0755) < 0 && errno != EEXIST) {
 		ctx_log(r->s->ctx, PKIROLL_LOG_ERROR, "%s: %s", pdir, strerror(errno));
 		goto out;
 	}
